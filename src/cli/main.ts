@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { DEFAULT_CONFIG_TOML } from '../config/defaults.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
+import { startDaemon } from '../daemon/daemon.js';
+import { messageOf } from '../errors.js';
+import { createLogger } from '../log.js';
+import { CORACLE_VERSION } from '../version.js';
+
+interface ServeOptions {
+  config?: string;
+  root?: string;
+  state?: string;
+  socket?: string;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  const { config, file } = await loadConfig(opts.config, opts);
+  const log = createLogger(config.log);
+  log.info('config loaded', { file: file ?? '(embedded defaults)' });
+  const daemon = await startDaemon(config, log).catch((err: unknown) => {
+    log.error('coracle failed to start', { error: messageOf(err) });
+    process.exit(1);
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log.warn('second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    log.info('signal received', { signal });
+    void daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { error: messageOf(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+const program = new Command('coracle')
+  .description('Coracle, a Kubernetes CRI container runtime')
+  .version(CORACLE_VERSION)
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH}; absent means defaults)`);
+
+program
+  .command('serve')
+  .description('run the daemon: CRI RuntimeService and ImageService on a unix socket')
+  .option('--root <dir>', 'durable state dir (root)')
+  .option('--state <dir>', 'volatile state dir (state)')
+  .option('--socket <path>', 'CRI socket path (grpc.socket)')
+  .option('--log-level <level>', 'error, warn, info or debug (log.level)')
+  .option('--log-format <format>', 'json or text (log.format)')
+  .action(async (_opts: ServeOptions, command: Command) => {
+    await serve(command.optsWithGlobals<ServeOptions>());
+  });
+
+const configCommand = program.command('config').description('configuration');
+configCommand
+  .command('default')
+  .description('print the embedded defaults as TOML')
+  .action(() => {
+    process.stdout.write(DEFAULT_CONFIG_TOML);
+  });
+configCommand
+  .command('check')
+  .description('validate the config file and print the effective config as JSON')
+  .action(async (_opts: unknown, command: Command) => {
+    const { config } = await loadConfig(command.optsWithGlobals<ServeOptions>().config);
+    process.stdout.write(JSON.stringify(config, null, 2) + '\n');
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`coracle: invalid config:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`coracle: ${messageOf(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,66 @@
+/**
+ * The embedded defaults, as the TOML that `coracle config default` prints. It is the one
+ * source of the defaults: the loader parses it and lays the user's file over it.
+ */
+export const DEFAULT_CONFIG_TOML = `# Coracle configuration. Every key below is at its default; a file needs only the keys it
+# changes. Command-line flags override the file.
+
+# Durable state: images, snapshots, pod and container records.
+root = "/var/lib/coracle"
+# Volatile state: sockets, namespace pins, monitors' files. Lost at reboot, as it should be.
+state = "/run/coracle"
+
+[grpc]
+# The CRI socket that kubelet and crictl connect to (mode 0660, parent dir 0700).
+socket = "/run/coracle/coracle.sock"
+# Message size limits in bytes, as kubelet's.
+max_recv_message_size = 16777216
+max_send_message_size = 16777216
+
+[log]
+# error, warn, info or debug.
+level = "info"
+# json (one object per line) or text.
+format = "json"
+
+[runtime]
+# The handler used when a pod names no RuntimeClass handler.
+default_handler = "runc"
+
+# Handlers: RuntimeClass handler name -> OCI runtime binary (a name on PATH or a path).
+[runtime.handlers.runc]
+path = "runc"
+
+[runtime.handlers.crun]
+path = "crun"
+
+[cni]
+# The first network config (sorted by name) in conf_dir is used, as libcni does.
+conf_dir = "/etc/cni/net.d"
+# Where plugin binaries are looked for, in order.
+bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
+# The embedded network written when conf_dir holds none.
+network_name = "coracle"
+bridge = "coracle0"
+pod_subnet = "10.88.0.0/16"
+
+[image]
+# Layers downloaded at once per pull.
+max_concurrent_downloads = 3
+# A pull that receives no bytes for this many seconds is cancelled.
+pull_progress_timeout = 60
+
+[streaming]
+# host:port of the exec/attach/port-forward server; port 0 picks a free one.
+address = "127.0.0.1:0"
+
+# Registry hosts, by the host name that image references use. For each: mirrors tried in
+# order; plain_http allows http:// mirrors and reaching the host itself over http;
+# no_fallback stops the host itself from being tried after its mirrors. For example:
+#
+# [registry.hosts."docker.io"]
+# mirrors = ["http://127.0.0.1:5000"]
+# plain_http = true
+# no_fallback = true
+[registry.hosts]
+`;

@@ -1,0 +1,85 @@
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { parseCidr } from '../util/cidr.js';
+
+const absolutePath = z.string().refine(isAbsolute, { message: 'must be an absolute path' });
+const positiveInt = z.number().int().positive();
+
+const hostPort = z.string().refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v), {
+  message: 'must be host:port ([v6]:port for IPv6)',
+});
+
+const registryHost = z
+  .strictObject({
+    mirrors: z.array(z.url({ protocol: /^https?$/ })).default([]),
+    plain_http: z.boolean().default(false),
+    no_fallback: z.boolean().default(false),
+  })
+  .superRefine((host, ctx) => {
+    host.mirrors.forEach((url, i) => {
+      if (url.startsWith('http://') && !host.plain_http) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mirrors', i],
+          message: `${url} is plain http: set plain_http = true for this host to allow it`,
+        });
+      }
+    });
+    if (host.no_fallback && host.mirrors.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['no_fallback'],
+        message: 'no_fallback with no mirrors leaves no endpoint to pull from',
+      });
+    }
+  });
+
+export const configSchema = z
+  .strictObject({
+    root: absolutePath,
+    state: absolutePath,
+    grpc: z.strictObject({
+      socket: absolutePath,
+      max_recv_message_size: positiveInt,
+      max_send_message_size: positiveInt,
+    }),
+    log: z.strictObject({
+      level: z.enum(['error', 'warn', 'info', 'debug']),
+      format: z.enum(['json', 'text']),
+    }),
+    runtime: z.strictObject({
+      default_handler: z.string().min(1),
+      handlers: z.record(
+        z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'handler names are DNS labels'),
+        z.strictObject({ path: z.string().min(1) }),
+      ),
+    }),
+    cni: z.strictObject({
+      conf_dir: absolutePath,
+      bin_dirs: z.array(absolutePath).min(1),
+      network_name: z.string().min(1),
+      // IFNAMSIZ is 16 with the NUL.
+      bridge: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'must be a link name of 1 to 15 characters'),
+      pod_subnet: z.string().superRefine((v, ctx) => {
+        const parsed = parseCidr(v);
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+      }),
+    }),
+    image: z.strictObject({
+      max_concurrent_downloads: positiveInt,
+      pull_progress_timeout: positiveInt,
+    }),
+    streaming: z.strictObject({ address: hostPort }),
+    registry: z.strictObject({ hosts: z.record(z.string().min(1), registryHost) }),
+  })
+  .superRefine((config, ctx) => {
+    if (!(config.runtime.default_handler in config.runtime.handlers)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runtime', 'default_handler'],
+        message: `"${config.runtime.default_handler}" is not among runtime.handlers`,
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,86 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log.js';
+import { unimplemented } from '../errors.js';
+import type { RuntimeStatusService } from '../runtime/runtime-status.js';
+import type { RuntimeSettings } from '../runtime/runtime-settings.js';
+import { loadCriProto } from './proto.js';
+import { toGrpcError } from './status-map.js';
+import { runtimeConfigHandler } from './runtime-config.js';
+import { statusHandler } from './status.js';
+import { updateRuntimeConfigHandler } from './update-runtime-config.js';
+import { versionHandler } from './version.js';
+import { wrapServerStream, wrapUnary, type UnaryHandler } from './wrap.js';
+
+/** The services the CRI handlers call; the composition root provides them. */
+export interface CriServices {
+  runtimeStatus: Pick<RuntimeStatusService, 'status'>;
+  settings: Pick<RuntimeSettings, 'setPodCidr'>;
+}
+
+export interface CriServerOptions {
+  maxReceiveMessageBytes: number;
+  maxSendMessageBytes: number;
+}
+
+// Handlers are stored untyped here; each factory is typed against its own generated types.
+type AnyUnary = UnaryHandler<never, unknown>;
+
+function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
+  return {
+    Version: versionHandler(),
+    Status: statusHandler(s.runtimeStatus),
+    RuntimeConfig: runtimeConfigHandler(),
+    UpdateRuntimeConfig: updateRuntimeConfigHandler(s.settings),
+  } as Record<string, AnyUnary>;
+}
+
+function imageHandlers(_s: CriServices): Record<string, AnyUnary> {
+  return {};
+}
+
+/**
+ * Every method of `service` gets a wrapped handler: the implemented ones from `handlers`,
+ * the rest an UNIMPLEMENTED that names the RPC, so that a client never sees grpc-js's
+ * anonymous default and the log shows what was asked for.
+ */
+function implementation(
+  service: grpc.ServiceDefinition,
+  serviceName: string,
+  handlers: Record<string, AnyUnary>,
+  log: Logger,
+): grpc.UntypedServiceImplementation {
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(service)) {
+    const handler = handlers[name];
+    const missing = async (): Promise<never> => {
+      throw unimplemented(`${serviceName}/${name} is not implemented by coracle yet`);
+    };
+    if (method.requestStream) {
+      // CRI has no client-streaming RPCs; should one appear, it is refused all the same.
+      impl[name] = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback(toGrpcError(unimplemented(`${serviceName}/${name} is not implemented by coracle`)));
+    } else if (method.responseStream) {
+      impl[name] = wrapServerStream(name, log, missing);
+    } else {
+      impl[name] = wrapUnary(name, log, (handler ?? missing) as UnaryHandler<unknown, unknown>);
+    }
+  }
+  return impl;
+}
+
+export function createCriServer(
+  services: CriServices,
+  log: Logger,
+  options: CriServerOptions,
+): grpc.Server {
+  const proto = loadCriProto();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxReceiveMessageBytes,
+    'grpc.max_send_message_length': options.maxSendMessageBytes,
+  });
+  const runtime = proto.runtime.v1.RuntimeService.service;
+  const image = proto.runtime.v1.ImageService.service;
+  server.addService(runtime, implementation(runtime, 'RuntimeService', runtimeHandlers(services), log));
+  server.addService(image, implementation(image, 'ImageService', imageHandlers(services), log));
+  return server;
+}

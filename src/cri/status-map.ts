@@ -1,0 +1,49 @@
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { CoracleError, type ErrorCode } from '../errors.js';
+
+const CODES: Record<ErrorCode, Status> = {
+  CANCELLED: Status.CANCELLED,
+  INVALID_ARGUMENT: Status.INVALID_ARGUMENT,
+  DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
+  NOT_FOUND: Status.NOT_FOUND,
+  ALREADY_EXISTS: Status.ALREADY_EXISTS,
+  PERMISSION_DENIED: Status.PERMISSION_DENIED,
+  RESOURCE_EXHAUSTED: Status.RESOURCE_EXHAUSTED,
+  FAILED_PRECONDITION: Status.FAILED_PRECONDITION,
+  ABORTED: Status.ABORTED,
+  UNIMPLEMENTED: Status.UNIMPLEMENTED,
+  INTERNAL: Status.INTERNAL,
+  UNAVAILABLE: Status.UNAVAILABLE,
+  UNAUTHENTICATED: Status.UNAUTHENTICATED,
+};
+
+export type CriError = Partial<ServiceError> & { code: Status; details: string };
+
+/**
+ * The one place errors become gRPC statuses. A CoracleError keeps the code it was raised
+ * with; anything else (a Node system error, a bug) is INTERNAL with its message, never
+ * UNKNOWN, so that clients can tell our failures from transport ones.
+ */
+export function toGrpcError(err: unknown): CriError {
+  if (err instanceof CoracleError) {
+    return { code: CODES[err.code], details: err.message, message: err.message };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: Status.INTERNAL, details: message, message };
+}
+
+/** Client mistakes are logged quietly; INTERNAL and UNKNOWN are the daemon's problem. */
+export function logLevelFor(code: Status): 'debug' | 'info' | 'error' {
+  switch (code) {
+    case Status.UNIMPLEMENTED:
+    case Status.NOT_FOUND:
+    case Status.CANCELLED:
+      return 'debug';
+    case Status.INTERNAL:
+    case Status.UNKNOWN:
+    case Status.DATA_LOSS:
+      return 'error';
+    default:
+      return 'info';
+  }
+}

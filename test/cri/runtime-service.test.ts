@@ -1,0 +1,119 @@
+import * as grpc from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { codeOf } from '../helpers/cri-client.js';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+
+const CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'loopback'];
+
+async function installCni(d: TestDaemon): Promise<void> {
+  await mkdir(d.cniConfDir, { recursive: true });
+  await mkdir(d.cniBinDir, { recursive: true });
+  for (const p of CNI_PLUGINS) await writeFile(join(d.cniBinDir, p), '#!/bin/sh\n', { mode: 0o755 });
+  await writeFile(
+    join(d.cniConfDir, '10-test.conflist'),
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'testnet',
+      plugins: [{ type: 'bridge', ipam: { type: 'host-local' } }, { type: 'portmap' }, { type: 'loopback' }],
+    }),
+  );
+}
+
+describe('cri: RuntimeService basics', function () {
+  let d: TestDaemon;
+  beforeEach(async () => {
+    d = await startTestDaemon();
+  });
+
+  it('Version names coracle, its package version and API v1', async () => {
+    const v = await d.clients.runtime.Version({ version: 'v1' });
+    assert.deepEqual(v, {
+      version: '0.1.0',
+      runtime_name: 'coracle',
+      runtime_version: '0.1.0',
+      runtime_api_version: 'v1',
+    });
+  });
+
+  it('Status: NetworkReady is false with a reason until a CNI config and its plugins exist', async () => {
+    const before = await d.clients.runtime.Status({ verbose: false });
+    const net = before.status!.conditions.find((c) => c.type === 'NetworkReady')!;
+    assert.equal(net.status, false);
+    assert.equal(net.reason, 'NetworkPluginNotReady');
+    assert.match(net.message, new RegExp(`CNI conf dir ${d.cniConfDir}`));
+    assert.deepEqual(before.info, {});
+
+    await installCni(d);
+    const after = await d.clients.runtime.Status({ verbose: true });
+    const net2 = after.status!.conditions.find((c) => c.type === 'NetworkReady')!;
+    assert.deepEqual(net2, { type: 'NetworkReady', status: true, reason: '', message: '' });
+    const cni = JSON.parse(after.info.cni!) as { network: string; plugins: { type: string }[] };
+    assert.equal(cni.network, 'testnet');
+    assert.deepEqual(cni.plugins.map((p) => p.type), ['bridge', 'portmap', 'loopback']);
+  });
+
+  it('Status: RuntimeReady follows the default runtime binary and the dirs', async () => {
+    const s = await d.clients.runtime.Status({ verbose: true });
+    const rt = s.status!.conditions.find((c) => c.type === 'RuntimeReady')!;
+    assert.deepEqual(rt, { type: 'RuntimeReady', status: true, reason: '', message: '' }, rt.message);
+    const handlers = JSON.parse(s.info.runtimeHandlers!) as { default: string; handlers: { name: string; path?: string }[] };
+    assert.equal(handlers.default, 'runc');
+    assert.ok(handlers.handlers.find((h) => h.name === 'runc')?.path, 'runc resolved');
+    assert.deepEqual(s.runtime_handlers.map((h) => h.name).slice(0, 1), ['']);
+    const config = JSON.parse(s.info.config!) as { root: string };
+    assert.equal(config.root, d.root);
+  });
+
+  it('RuntimeConfig reports the cgroupfs driver', async () => {
+    const r = await d.clients.runtime.RuntimeConfig({});
+    assert.deepEqual(r, { linux: { cgroup_driver: 'CGROUPFS' } });
+  });
+
+  it('UpdateRuntimeConfig records the pod CIDR; a bad one is INVALID_ARGUMENT', async () => {
+    await d.clients.runtime.UpdateRuntimeConfig({ runtime_config: { network_config: { pod_cidr: '10.244.1.0/24,fd00:1::/64' } } });
+    const s = await d.clients.runtime.Status({ verbose: true });
+    assert.deepEqual(JSON.parse(s.info.podCIDR!), ['10.244.1.0/24', 'fd00:1::/64']);
+    const err = await codeOf(d.clients.runtime.UpdateRuntimeConfig({ runtime_config: { network_config: { pod_cidr: '10.244.1.0' } } }));
+    assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(err.details, /pod CIDR: "10\.244\.1\.0" is not a CIDR/);
+  });
+
+  it('every RPC not yet built answers UNIMPLEMENTED with its name', async () => {
+    const pod = await codeOf(d.clients.runtime.RunPodSandbox({ config: { metadata: { name: 'p' } } }));
+    assert.deepEqual(pod, { code: grpc.status.UNIMPLEMENTED, details: 'RuntimeService/RunPodSandbox is not implemented by coracle yet' });
+    const pull = await codeOf(d.clients.image.PullImage({ image: { image: 'busybox' } }));
+    assert.deepEqual(pull, { code: grpc.status.UNIMPLEMENTED, details: 'ImageService/PullImage is not implemented by coracle yet' });
+    const events = await new Promise<grpc.ServiceError>((resolve, reject) => {
+      const stream = d.clients.rawRuntime.GetContainerEvents({});
+      stream.on('data', () => reject(new Error('unexpected event')));
+      stream.on('error', resolve);
+    });
+    assert.equal(events.code, grpc.status.UNIMPLEMENTED);
+    assert.match(events.details, /RuntimeService\/GetContainerEvents/);
+  });
+
+  it('refuses a message over the 16 MiB limit', async () => {
+    const big = 'x'.repeat(17 * 1024 * 1024);
+    const err = await codeOf(d.clients.runtime.UpdateRuntimeConfig({ runtime_config: { network_config: { pod_cidr: big } } }));
+    assert.equal(err.code, grpc.status.RESOURCE_EXHAUSTED);
+    // A message just under it is read (and then refused for what it says).
+    const under = await codeOf(d.clients.runtime.UpdateRuntimeConfig({ runtime_config: { network_config: { pod_cidr: 'x'.repeat(15 * 1024 * 1024) } } }));
+    assert.equal(under.code, grpc.status.INVALID_ARGUMENT);
+  });
+});
+
+describe('cri: RuntimeReady without a runtime binary', () => {
+  it('is false and names the handler and the binary', async () => {
+    const d = await startTestDaemon({
+      extraConfig: '[runtime]\ndefault_handler = "ghost"\n[runtime.handlers.ghost]\npath = "/nonexistent/ghost-runtime"\n',
+    });
+    const s = await d.clients.runtime.Status({ verbose: false });
+    const rt = s.status!.conditions.find((c) => c.type === 'RuntimeReady')!;
+    assert.equal(rt.status, false);
+    assert.equal(rt.reason, 'RuntimeNotReady');
+    assert.match(rt.message, /default runtime handler ghost: OCI runtime "\/nonexistent\/ghost-runtime" not found/);
+    assert.ok(!s.runtime_handlers.some((h) => h.name === 'ghost'), 'a missing handler is not advertised');
+  });
+});

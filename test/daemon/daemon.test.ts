@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { connect as h2connect } from 'node:http2';
+import { connect as netConnect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { onCleanup } from '../helpers/cleanup.js';
+import { criClients } from '../helpers/cri-client.js';
+import {
+  CORACLE_BIN,
+  spawnCoracle,
+  startTestDaemon,
+  tempDir,
+  waitServing,
+  writeTestConfig,
+} from '../helpers/daemon.js';
+
+describe('daemon lifecycle', () => {
+  it('makes the socket 0660 in a 0700 dir, and removes it on SIGTERM', async () => {
+    const d = await startTestDaemon();
+    assert.equal((await stat(d.socket)).mode & 0o777, 0o660);
+    assert.equal((await stat(join(d.socket, '..'))).mode & 0o777, 0o700);
+    assert.ok((await stat(d.socket)).isSocket());
+    const exit = await d.stop();
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.equal(existsSync(d.socket), false);
+    assert.ok(d.lines.some((l) => l.includes('"coracle stopped"')));
+  });
+
+  it('replaces a stale socket left by a killed daemon', async () => {
+    const d = await startTestDaemon();
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    assert.ok((await stat(d.socket)).isSocket(), 'the killed daemon left its socket');
+    const again = spawnCoracle(['--config', d.configPath, 'serve']);
+    await waitServing(again);
+    const c = criClients(d.socket);
+    onCleanup('close', () => c.close());
+    assert.equal((await c.runtime.Version({})).runtime_name, 'coracle');
+  });
+
+  it('refuses a second daemon on the same root, naming the first one', async () => {
+    const first = await startTestDaemon();
+    const paths = await writeTestConfig(await tempDir());
+    // Same root as the first daemon, its own socket.
+    await writeFile(paths.configPath, (await readFile(paths.configPath, 'utf8')).replace(paths.root, first.root));
+    const second = spawnCoracle(['--config', paths.configPath, 'serve']);
+    const exit = await second.exited;
+    assert.equal(exit.code, 1);
+    const log = second.lines.join('\n');
+    assert.match(log, new RegExp(`root dir ${first.root} is in use by another coracle daemon \\(pid ${first.proc.pid}\\)`));
+    assert.equal(existsSync(paths.socket), false, 'the refused daemon made no socket');
+    assert.equal((await first.clients.runtime.Version({})).runtime_name, 'coracle', 'the first daemon is unharmed');
+  });
+
+  it('refuses a second daemon on the same socket, naming the first one', async () => {
+    const first = await startTestDaemon();
+    const paths = await writeTestConfig(await tempDir());
+    await writeFile(paths.configPath, (await readFile(paths.configPath, 'utf8')).replace(paths.socket, first.socket));
+    const second = spawnCoracle(['--config', paths.configPath, 'serve']);
+    const exit = await second.exited;
+    assert.equal(exit.code, 1);
+    assert.match(second.lines.join('\n'), new RegExp(`socket ${first.socket} is in use by another coracle daemon \\(pid ${first.proc.pid}\\)`));
+    assert.ok((await stat(first.socket)).isSocket(), 'the first daemon keeps its socket');
+    assert.equal((await first.clients.runtime.Version({})).runtime_name, 'coracle');
+  });
+
+  it('leaves alone a socket that another program listens on', async () => {
+    const paths = await writeTestConfig(await tempDir());
+    execFileSync('mkdir', ['-p', join(paths.socket, '..')]);
+    const other = createServer(() => undefined);
+    await new Promise<void>((r) => other.listen(paths.socket, r));
+    onCleanup('close other server', () => new Promise((r) => other.close(r)));
+    const d = spawnCoracle(['--config', paths.configPath, 'serve']);
+    assert.equal((await d.exited).code, 1);
+    assert.match(d.lines.join('\n'), /another program is listening on it/);
+    assert.ok((await stat(paths.socket)).isSocket());
+  });
+
+  it('finishes an in-flight call on SIGTERM while refusing new connections', async () => {
+    const d = await startTestDaemon();
+    // A raw HTTP/2 stream whose request is only half sent: the call is in flight.
+    const session = h2connect('http://localhost', { createConnection: () => netConnect(d.socket) });
+    onCleanup('close h2 session', () => session.destroy());
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/runtime.v1.RuntimeService/Version',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    const frame = Buffer.from([0, 0, 0, 0, 0]); // uncompressed, length 0: an empty VersionRequest
+    stream.write(frame.subarray(0, 2));
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    const trailers = new Promise<Record<string, unknown>>((r) => stream.on('trailers', (t) => r(t)));
+    await new Promise((r) => setTimeout(r, 200));
+
+    d.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(d.proc.exitCode, null, 'the daemon waits for the call');
+    const late = criClients(d.socket);
+    onCleanup('close late', () => late.close());
+    await assert.rejects(late.runtime.Version({}, { deadline: Date.now() + 1000 }), 'new calls are refused');
+
+    stream.end(frame.subarray(2));
+    const t = await trailers;
+    assert.equal(t['grpc-status'], '0');
+    const body = Buffer.concat(chunks);
+    assert.ok(body.includes(Buffer.from('coracle')), 'the response arrived');
+    session.close();
+    assert.deepEqual(await d.exited, { code: 0, signal: null });
+    assert.equal(existsSync(d.socket), false);
+  });
+
+  it('exits 2 and names file, line and key for a bad config', async () => {
+    const paths = await writeTestConfig(await tempDir(), '[streaming]\naddress = 8080\nport = 1\n');
+    const d = spawnCoracle(['--config', paths.configPath, 'serve']);
+    const exit = await d.exited;
+    assert.equal(exit.code, 2);
+    const text = d.lines.join('\n');
+    assert.match(text, new RegExp(`${paths.configPath}:\\d+: key streaming.address: expected string, got integer`));
+    assert.match(text, new RegExp(`${paths.configPath}:\\d+: unknown key streaming.port`));
+  });
+
+  it('prints the embedded defaults, which load back as they are', async () => {
+    const dir = await tempDir();
+    const out = execFileSync(process.execPath, [CORACLE_BIN, 'config', 'default'], { encoding: 'utf8' });
+    assert.match(out, /^root = "\/var\/lib\/coracle"$/m);
+    await writeFile(join(dir, 'c.toml'), out);
+    const check = execFileSync(process.execPath, [CORACLE_BIN, '--config', join(dir, 'c.toml'), 'config', 'check'], { encoding: 'utf8' });
+    assert.equal((JSON.parse(check) as { grpc: { socket: string } }).grpc.socket, '/run/coracle/coracle.sock');
+  });
+});

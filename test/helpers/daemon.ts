@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onCleanup } from './cleanup.js';
+import { criClients, type CriClients } from './cri-client.js';
+
+export const CORACLE_BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+const running = new Set<ChildProcess>();
+
+/** Synchronous, for process exit: SIGKILL whatever daemon the suite still has. */
+export function killAllDaemons(): void {
+  for (const proc of running) proc.kill('SIGKILL');
+}
+
+/** A fresh dir under the OS temp dir, removed after the test. */
+export async function tempDir(prefix = 'coracle-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  onCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface DaemonPaths {
+  dir: string;
+  root: string;
+  state: string;
+  socket: string;
+  configPath: string;
+  cniConfDir: string;
+  cniBinDir: string;
+}
+
+/**
+ * A config for a test: every path under `dir`, an empty CNI conf dir and plugin dir of the
+ * test's own (so the host's CNI setup never leaks in), plus `extra` TOML appended.
+ */
+export async function writeTestConfig(dir: string, extra = ''): Promise<DaemonPaths> {
+  const paths: DaemonPaths = {
+    dir,
+    root: join(dir, 'root'),
+    state: join(dir, 'state'),
+    socket: join(dir, 'run', 'coracle.sock'),
+    configPath: join(dir, 'coracle.toml'),
+    cniConfDir: join(dir, 'cni', 'net.d'),
+    cniBinDir: join(dir, 'cni', 'bin'),
+  };
+  const toml = [
+    `root = ${JSON.stringify(paths.root)}`,
+    `state = ${JSON.stringify(paths.state)}`,
+    '[grpc]',
+    `socket = ${JSON.stringify(paths.socket)}`,
+    '[log]',
+    'level = "debug"',
+    '[cni]',
+    `conf_dir = ${JSON.stringify(paths.cniConfDir)}`,
+    `bin_dirs = [${JSON.stringify(paths.cniBinDir)}]`,
+    extra,
+  ].join('\n');
+  await writeFile(paths.configPath, toml + '\n');
+  return paths;
+}
+
+export interface DaemonProcess {
+  proc: ChildProcess;
+  /** stderr lines so far: the daemon's JSON log. */
+  lines: string[];
+  /** Resolves with the exit once the process is gone. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `coracle ARGS` as a child, tracked for cleanup, with its stderr collected. */
+export function spawnCoracle(args: string[]): DaemonProcess {
+  const proc = spawn(process.execPath, [CORACLE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  const lines: string[] = [];
+  let partial = '';
+  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+    if (process.env.CORACLE_TEST_LOGS) process.stderr.write(parts.map((l) => `  | ${l}\n`).join(''));
+  });
+  proc.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      running.delete(proc);
+      if (partial) lines.push(partial);
+      resolve({ code, signal });
+    });
+  });
+  onCleanup(`kill coracle pid ${proc.pid}`, async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  });
+  return { proc, lines, exited };
+}
+
+export interface TestDaemon extends DaemonPaths, DaemonProcess {
+  clients: CriClients;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Waits for the daemon's 'coracle serving' line; rejects with its log if it exits first. */
+export async function waitServing(d: DaemonProcess, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (d.lines.some((l) => l.includes('"coracle serving"'))) return;
+    if (d.proc.exitCode !== null || d.proc.signalCode !== null || Date.now() > deadline) {
+      throw new Error(`coracle did not start (exit ${d.proc.exitCode}):\n${d.lines.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Starts a daemon on a temp root and socket of its own, ready to call. It is killed and its
+ * dirs removed after the test, whether the test passed or not.
+ */
+export async function startTestDaemon(opts: { extraConfig?: string; paths?: DaemonPaths } = {}): Promise<TestDaemon> {
+  const paths = opts.paths ?? (await writeTestConfig(await tempDir(), opts.extraConfig));
+  const d = spawnCoracle(['--config', paths.configPath, 'serve']);
+  await waitServing(d);
+  const clients = criClients(paths.socket);
+  onCleanup('close clients', () => clients.close());
+  return {
+    ...paths,
+    ...d,
+    clients,
+    async stop() {
+      d.proc.kill('SIGTERM');
+      return d.exited;
+    },
+  };
+}
