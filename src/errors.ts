@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'UNIMPLEMENTED'
   | 'INTERNAL'
   | 'UNAVAILABLE'
+  | 'DATA_LOSS'
   | 'UNAUTHENTICATED';
 
 export class CoracleError extends Error {

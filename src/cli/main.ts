@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { exportImages, importImages } from '../cri/coracle-client.js';
 import { DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
 import { startDaemon } from '../daemon/daemon.js';
@@ -58,6 +62,49 @@ program
   .option('--log-format <format>', 'json or text (log.format)')
   .action(async (_opts: ServeOptions, command: Command) => {
     await serve(command.optsWithGlobals<ServeOptions>());
+  });
+
+/** The daemon's socket: --socket, else the config's grpc.socket. */
+async function socketOf(command: Command): Promise<string> {
+  const opts = command.optsWithGlobals<ServeOptions>();
+  if (opts.socket) return opts.socket;
+  return (await loadConfig(opts.config)).config.grpc.socket;
+}
+
+const imagesCommand = program.command('images').description('image archives (docker save / OCI layout)');
+imagesCommand
+  .command('import')
+  .description('load the images of a docker-save or OCI-layout tarball')
+  .argument('<file>', 'the tarball ("-" for standard input)')
+  .option('--socket <path>', 'the daemon socket (default: grpc.socket of the config)')
+  .action(async (file: string, _opts: unknown, command: Command) => {
+    const source = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
+    const imported = await importImages(await socketOf(command), source as AsyncIterable<Buffer>);
+    for (const image of imported) {
+      process.stdout.write(`Loaded image: ${image.repoTags.join(', ') || image.id}\n`);
+    }
+  });
+imagesCommand
+  .command('export')
+  .description('write images as one tarball, both OCI layout and docker-save')
+  .argument('<image...>', 'image ids, tags or repo digests')
+  .requiredOption('-o, --output <file>', 'the tarball to write ("-" for standard output)')
+  .option('--socket <path>', 'the daemon socket (default: grpc.socket of the config)')
+  .action(async (images: string[], opts: { output: string }, command: Command) => {
+    const socket = await socketOf(command);
+    if (opts.output === '-') {
+      await pipeline(exportImages(socket, images), process.stdout);
+      return;
+    }
+    // Written beside the target and renamed, so a failed export leaves no partial file.
+    const tmp = `${opts.output}.${process.pid}.tmp`;
+    try {
+      await pipeline(exportImages(socket, images), createWriteStream(tmp));
+      await rename(tmp, opts.output);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   });
 
 const configCommand = program.command('config').description('configuration');

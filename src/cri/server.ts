@@ -3,18 +3,27 @@ import type { Logger } from '../log.js';
 import { unimplemented } from '../errors.js';
 import type { RuntimeStatusService } from '../runtime/runtime-status.js';
 import type { RuntimeSettings } from '../runtime/runtime-settings.js';
-import { loadCriProto } from './proto.js';
+import type { ImageService } from '../image/image-service.js';
+import { imageFsInfoHandler } from './image-fs-info.js';
+import { listImagesHandler } from './image-list.js';
+import { pullImageHandler } from './image-pull.js';
+import { removeImageHandler } from './image-remove.js';
+import { imageStatusHandler } from './image-status.js';
+import { loadCoracleProto, loadCriProto } from './proto.js';
+import { exportImagesHandler } from './images-export.js';
+import { importImagesHandler } from './images-import.js';
 import { toGrpcError } from './status-map.js';
 import { runtimeConfigHandler } from './runtime-config.js';
 import { statusHandler } from './status.js';
 import { updateRuntimeConfigHandler } from './update-runtime-config.js';
 import { versionHandler } from './version.js';
-import { wrapServerStream, wrapUnary, type UnaryHandler } from './wrap.js';
+import { wrapClientStream, wrapServerStream, wrapUnary, type UnaryHandler } from './wrap.js';
 
 /** The services the CRI handlers call; the composition root provides them. */
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
+  images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
 }
 
 export interface CriServerOptions {
@@ -34,8 +43,14 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
   } as Record<string, AnyUnary>;
 }
 
-function imageHandlers(_s: CriServices): Record<string, AnyUnary> {
-  return {};
+function imageHandlers(s: CriServices): Record<string, AnyUnary> {
+  return {
+    PullImage: pullImageHandler(s.images),
+    ImageStatus: imageStatusHandler(s.images),
+    ListImages: listImagesHandler(s.images),
+    RemoveImage: removeImageHandler(s.images),
+    ImageFsInfo: imageFsInfoHandler(s.images),
+  } as Record<string, AnyUnary>;
 }
 
 /**
@@ -82,5 +97,10 @@ export function createCriServer(
   const image = proto.runtime.v1.ImageService.service;
   server.addService(runtime, implementation(runtime, 'RuntimeService', runtimeHandlers(services), log));
   server.addService(image, implementation(image, 'ImageService', imageHandlers(services), log));
+  const coracle = loadCoracleProto().coracle.v1.Coracle.service;
+  server.addService(coracle, {
+    ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images)),
+    ExportImages: wrapServerStream('ExportImages', log, exportImagesHandler(services.images)),
+  } as grpc.UntypedServiceImplementation);
   return server;
 }

@@ -17,7 +17,7 @@ export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise
 function begin(
   rpc: string,
   log: Logger,
-  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+  call: { on(event: 'cancelled', listener: () => void): unknown },
 ): { ctx: CallContext; elapsedMs(): number } {
   const id = randomBytes(6).toString('hex');
   const controller = new AbortController();
@@ -36,7 +36,7 @@ export function wrapUnary<Req, Res>(
   handler: UnaryHandler<Req, Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const { ctx, elapsedMs } = begin(rpc, log, call as grpc.ServerUnaryCall<unknown, unknown>);
+    const { ctx, elapsedMs } = begin(rpc, log, call);
     Promise.resolve()
       .then(() => handler(call.request, ctx))
       .then(
@@ -61,12 +61,21 @@ export function wrapUnary<Req, Res>(
 export function wrapServerStream<Req, Res>(
   rpc: string,
   log: Logger,
-  handler: (request: Req, write: (message: Res) => void, ctx: CallContext) => Promise<void>,
+  handler: (request: Req, write: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const { ctx, elapsedMs } = begin(rpc, log, call as grpc.ServerWritableStream<unknown, unknown>);
+    const { ctx, elapsedMs } = begin(rpc, log, call);
     Promise.resolve()
-      .then(() => handler(call.request, (m) => call.write(m), ctx))
+      .then(() =>
+        handler(
+          call.request,
+          // Waits for the client to drain what is sent, so a large stream is not buffered whole.
+          async (m) => {
+            if (!call.write(m)) await new Promise<void>((r) => call.once('drain', () => r()));
+          },
+          ctx,
+        ),
+      )
       .then(
         () => {
           ctx.log.debug('rpc done', { ms: round(elapsedMs()) });
@@ -80,6 +89,30 @@ export function wrapServerStream<Req, Res>(
             error: status.details,
           });
           call.emit('error', status);
+        },
+      );
+  };
+}
+
+/** A client-streaming RPC; `handler` reads the messages and returns the one response. */
+export function wrapClientStream<Req, Res>(
+  rpc: string,
+  log: Logger,
+  handler: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
+): grpc.handleClientStreamingCall<Req, Res> {
+  return (call, callback) => {
+    const { ctx, elapsedMs } = begin(rpc, log, call);
+    Promise.resolve()
+      .then(() => handler(call as AsyncIterable<Req>, ctx))
+      .then(
+        (response) => {
+          ctx.log.debug('rpc done', { ms: round(elapsedMs()) });
+          callback(null, response);
+        },
+        (err: unknown) => {
+          const status = toGrpcError(err);
+          ctx.log.log(logLevelFor(status.code), 'rpc failed', { ms: round(elapsedMs()), code: status.code, error: status.details });
+          callback(status);
         },
       );
   };

@@ -57,7 +57,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     undo.push('release socket lock', () => socketLock.release());
     await clearStaleSocket(socket);
 
-    const services = await composeServices(config);
+    const services = await composeServices(config, log);
+    undo.push('close services', () => services.close());
     const server = createCriServer(services, log, {
       maxReceiveMessageBytes: config.grpc.max_recv_message_size,
       maxSendMessageBytes: config.grpc.max_send_message_size,
@@ -81,6 +82,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         stopping ??= (async () => {
           log.info('coracle stopping');
           await shutdown(server, graceMs, log);
+          await services.close();
           await removeSocket(socket);
           socketLock.release();
           rootLock.release();

@@ -33,10 +33,22 @@ export interface DaemonPaths {
 }
 
 /**
- * A config for a test: every path under `dir`, an empty CNI conf dir and plugin dir of the
- * test's own (so the host's CNI setup never leaks in), plus `extra` TOML appended.
+ * Registry hosts for a test's daemon. Docker Hub is always mapped to a closed loopback port
+ * with no fallback, so that a test can never reach (or even look up) a host off this machine.
  */
-export async function writeTestConfig(dir: string, extra = ''): Promise<DaemonPaths> {
+export function registryHostsToml(mirrors: Record<string, string> = {}): string {
+  const all = { 'docker.io': 'http://127.0.0.1:1', ...mirrors };
+  return Object.entries(all)
+    .map(([host, url]) => `[registry.hosts.${JSON.stringify(host)}]\nmirrors = [${JSON.stringify(url)}]\nplain_http = true\nno_fallback = true`)
+    .join('\n');
+}
+
+/**
+ * A config for a test: every path under `dir`, an empty CNI conf dir and plugin dir of the
+ * test's own (so the host's CNI setup never leaks in), registry hosts from `mirrors` (host →
+ * loopback URL, see registryHostsToml), plus `extra` TOML appended.
+ */
+export async function writeTestConfig(dir: string, extra = '', mirrors: Record<string, string> = {}): Promise<DaemonPaths> {
   const paths: DaemonPaths = {
     dir,
     root: join(dir, 'root'),
@@ -56,6 +68,7 @@ export async function writeTestConfig(dir: string, extra = ''): Promise<DaemonPa
     '[cni]',
     `conf_dir = ${JSON.stringify(paths.cniConfDir)}`,
     `bin_dirs = [${JSON.stringify(paths.cniBinDir)}]`,
+    registryHostsToml(mirrors),
     extra,
   ].join('\n');
   await writeFile(paths.configPath, toml + '\n');
@@ -121,8 +134,10 @@ export async function waitServing(d: DaemonProcess, timeoutMs = 15_000): Promise
  * Starts a daemon on a temp root and socket of its own, ready to call. It is killed and its
  * dirs removed after the test, whether the test passed or not.
  */
-export async function startTestDaemon(opts: { extraConfig?: string; paths?: DaemonPaths } = {}): Promise<TestDaemon> {
-  const paths = opts.paths ?? (await writeTestConfig(await tempDir(), opts.extraConfig));
+export async function startTestDaemon(
+  opts: { extraConfig?: string; mirrors?: Record<string, string>; paths?: DaemonPaths } = {},
+): Promise<TestDaemon> {
+  const paths = opts.paths ?? (await writeTestConfig(await tempDir(), opts.extraConfig, opts.mirrors));
   const d = spawnCoracle(['--config', paths.configPath, 'serve']);
   await waitServing(d);
   const clients = criClients(paths.socket);

@@ -1,0 +1,149 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CoracleError, isErrno } from '../errors.js';
+import { digestHex, sha256Digest } from './digest.js';
+
+/**
+ * Blobs by digest, as containerd's content store keeps them. A blob is written to an ingest
+ * file and renamed into place only once its size and sha256 match, so a blob in the store is
+ * always whole and right; a failed or wrong download leaves nothing behind.
+ */
+export interface ContentStore {
+  path(digest: string): string;
+  size(digest: string): Promise<number | undefined>;
+  read(digest: string): Promise<Buffer>;
+  /** Stores `data` under `digest` after checking it. */
+  put(digest: string, data: Buffer): Promise<void>;
+  /**
+   * Downloads a blob unless it is there already. Concurrent calls for one digest share one
+   * download. `open` gives the bytes; it is called once per attempt.
+   */
+  ingest(digest: string, size: number | undefined, open: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>): Promise<void>;
+  /** Stores bytes whose digest is not known beforehand; returns it. */
+  ingestUnknown(source: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }>;
+  remove(digest: string): Promise<void>;
+  list(): Promise<string[]>;
+}
+
+export class FileContentStore implements ContentStore {
+  private readonly blobs: string;
+  private readonly ingestDir: string;
+  private readonly inflight = new Map<string, Promise<void>>();
+
+  constructor(root: string) {
+    this.blobs = join(root, 'blobs', 'sha256');
+    this.ingestDir = join(root, 'ingest');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.blobs, { recursive: true });
+    // Ingests of a daemon that died are incomplete by definition.
+    await rm(this.ingestDir, { recursive: true, force: true });
+    await mkdir(this.ingestDir, { recursive: true });
+  }
+
+  path(digest: string): string {
+    return join(this.blobs, digestHex(digest));
+  }
+
+  async size(digest: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.path(digest))).size;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  async read(digest: string): Promise<Buffer> {
+    try {
+      return await readFile(this.path(digest));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new CoracleError('NOT_FOUND', `blob ${digest}: not in the content store`);
+      throw err;
+    }
+  }
+
+  async put(digest: string, data: Buffer): Promise<void> {
+    const actual = sha256Digest(data);
+    if (actual !== digest) {
+      throw new CoracleError('DATA_LOSS', `blob ${digest}: content has digest ${actual}`);
+    }
+    await this.ingest(digest, data.length, async () => [data]);
+  }
+
+  ingest(digest: string, size: number | undefined, openSource: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>): Promise<void> {
+    const existing = this.inflight.get(digest);
+    if (existing) return existing;
+    const p = this.download(digest, size, openSource).finally(() => this.inflight.delete(digest));
+    this.inflight.set(digest, p);
+    return p;
+  }
+
+  private async download(digest: string, size: number | undefined, openSource: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>): Promise<void> {
+    const final = this.path(digest);
+    if ((await this.size(digest)) !== undefined) return;
+    const tmp = join(this.ingestDir, `${digestHex(digest)}-${randomBytes(4).toString('hex')}`);
+    const fh = await open(tmp, 'wx', 0o644);
+    let ok = false;
+    try {
+      const hash = createHash('sha256');
+      let written = 0;
+      for await (const chunk of await openSource()) {
+        written += chunk.length;
+        if (size !== undefined && written > size) {
+          throw new CoracleError('DATA_LOSS', `blob ${digest}: more than the ${size} bytes expected`);
+        }
+        hash.update(chunk);
+        await fh.write(chunk);
+      }
+      if (size !== undefined && written !== size) {
+        throw new CoracleError('DATA_LOSS', `blob ${digest}: got ${written} bytes, expected ${size}`);
+      }
+      const actual = `sha256:${hash.digest('hex')}`;
+      if (actual !== digest) {
+        throw new CoracleError('DATA_LOSS', `blob ${digest}: downloaded content has digest ${actual}`);
+      }
+      await fh.sync();
+      ok = true;
+    } finally {
+      await fh.close();
+      if (!ok) await rm(tmp, { force: true });
+    }
+    await rename(tmp, final);
+  }
+
+  async ingestUnknown(source: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }> {
+    const tmp = join(this.ingestDir, `unknown-${randomBytes(8).toString('hex')}`);
+    const fh = await open(tmp, 'wx', 0o644);
+    let digest: string;
+    let size = 0;
+    try {
+      const hash = createHash('sha256');
+      for await (const chunk of source) {
+        size += chunk.length;
+        hash.update(chunk);
+        await fh.write(chunk);
+      }
+      digest = `sha256:${hash.digest('hex')}`;
+      await fh.sync();
+    } catch (err) {
+      await fh.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    if ((await this.size(digest)) !== undefined) await rm(tmp, { force: true });
+    else await rename(tmp, this.path(digest));
+    return { digest, size };
+  }
+
+  async remove(digest: string): Promise<void> {
+    await rm(this.path(digest), { force: true });
+  }
+
+  async list(): Promise<string[]> {
+    return (await readdir(this.blobs)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+}

@@ -1,0 +1,392 @@
+import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { limiter, Mutex } from '../util/limit.js';
+import type { ContentStore } from './content-store.js';
+import { chainIds } from './digest.js';
+import { readArchive, writeArchive } from './image-archive.js';
+import type { ImageConfigSummary, ImageLayer, ImageRecord, ImageStore } from './image-store.js';
+import {
+  MEDIA,
+  parseImageConfig,
+  parseManifestDoc,
+  selectPlatform,
+  type ImageConfigDoc,
+  type ImageManifest,
+  type Platform,
+} from './manifest.js';
+import { isImageId, parseReference, repoDigest, repoTag, type ImageReference } from './reference.js';
+import type { RegistryCredentials } from './registry-auth.js';
+import type { FetchedManifest, RegistryRepository } from './registry-client.js';
+import { endpointsFor, type Endpoint, type RegistryHostConfig } from './registry-hosts.js';
+import type { Snapshotter } from './snapshotter.js';
+
+export interface RegistryAccess {
+  repository(endpoint: Endpoint, repository: string, credentials: RegistryCredentials | undefined): RegistryRepository;
+}
+
+/** What else holds images: containers keep their image's snapshots (step 4 fills this in). */
+export interface SnapshotUsers {
+  chainIdsInUse(): Iterable<string>;
+}
+
+export interface ImageServiceDeps {
+  store: ImageStore;
+  content: ContentStore;
+  snapshots: Snapshotter;
+  registry: RegistryAccess;
+  hosts: Record<string, RegistryHostConfig>;
+  maxConcurrentDownloads: number;
+  platform: Platform;
+  users?: SnapshotUsers;
+  /** Where content and snapshots live, reported by ImageFsInfo. */
+  root: string;
+  log: Logger;
+}
+
+export interface ImageFsUsage {
+  /** The directory that holds image data, on the filesystem it uses. */
+  mountpoint: string;
+  usedBytes: number;
+  inodesUsed: number;
+}
+
+const INGEST_ATTEMPTS = 3;
+
+/** Content and snapshots a pull in progress holds, so that collection leaves them alone. */
+export class Lease {
+  readonly digests = new Set<string>();
+  readonly chains = new Set<string>();
+}
+
+function summarise(doc: ImageConfigDoc): ImageConfigSummary {
+  const c = doc.config ?? {};
+  return {
+    user: c.User ?? '',
+    env: c.Env ?? [],
+    entrypoint: c.Entrypoint ?? [],
+    cmd: c.Cmd ?? [],
+    workingDir: c.WorkingDir ?? '',
+    exposedPorts: Object.keys(c.ExposedPorts ?? {}).sort(),
+    volumes: Object.keys(c.Volumes ?? {}).sort(),
+    labels: c.Labels ?? {},
+    stopSignal: c.StopSignal ?? '',
+  };
+}
+
+/** One error for a pull that failed on every endpoint: the shared code, or UNAVAILABLE. */
+function combined(ref: string, errors: { endpoint: string; err: unknown }[]): CoracleError {
+  const codes = new Set(errors.map((e) => (e.err instanceof CoracleError ? e.err.code : 'INTERNAL')));
+  const code: ErrorCode = codes.size === 1 ? [...codes][0]! : 'UNAVAILABLE';
+  const detail = errors.map((e) => messageOf(e.err)).join('; ');
+  return new CoracleError(code, `image "${ref}": pull failed: ${detail}`);
+}
+
+/**
+ * Pulls, finds, lists and removes images. A pull fetches the manifest (choosing this host's
+ * platform from an index), then the config, then downloads layers in parallel and unpacks
+ * each as soon as it and its parent are ready; only when every layer is in place is the
+ * image recorded. A failed pull leaves nothing: what it fetched is collected.
+ */
+export class ImageService {
+  private readonly leases = new Set<Lease>();
+  private readonly meta = new Mutex();
+  private readonly download: <T>(task: () => Promise<T>) => Promise<T>;
+
+  constructor(private readonly deps: ImageServiceDeps) {
+    this.download = limiter(deps.maxConcurrentDownloads);
+  }
+
+  /** The image `text` names: an id, an id prefix, a tag or a repo digest; undefined if none. */
+  find(text: string): ImageRecord | undefined {
+    const { store } = this.deps;
+    if (isImageId(text)) {
+      const id = text.startsWith('sha256:') ? text : `sha256:${text}`;
+      return store.get(id);
+    }
+    let ref: ImageReference | undefined;
+    try {
+      ref = parseReference(text);
+    } catch {
+      ref = undefined;
+    }
+    if (ref) {
+      const found = ref.digest ? store.byDigest(repoDigest(ref, ref.digest)) : store.byTag(repoTag(ref)!);
+      if (found) return found;
+    }
+    if (/^(sha256:)?[a-f0-9]{3,63}$/.test(text)) return store.byIdPrefix(text.replace(/^sha256:/, ''));
+    if (!ref) parseReference(text); // rethrows the reference's own error
+    return undefined;
+  }
+
+  list(): ImageRecord[] {
+    return this.deps.store.all();
+  }
+
+  async pull(text: string, credentials: RegistryCredentials | undefined, log: Logger, signal?: AbortSignal): Promise<ImageRecord> {
+    const ref = parseReference(text);
+    const endpoints = endpointsFor(ref.registry, this.deps.hosts);
+    const errors: { endpoint: string; err: unknown }[] = [];
+    for (const endpoint of endpoints) {
+      const repo = this.deps.registry.repository(endpoint, ref.repository, credentials);
+      let top: FetchedManifest;
+      try {
+        top = await repo.manifest(ref.digest ?? ref.tag!, signal);
+      } catch (err) {
+        log.info('pull: endpoint failed', { endpoint: endpoint.url, error: messageOf(err) });
+        errors.push({ endpoint: endpoint.url, err });
+        continue;
+      }
+      log.debug('pull: manifest resolved', { endpoint: endpoint.url, digest: top.digest });
+      return this.pullFrom(ref, repo, top, log, signal);
+    }
+    throw combined(text, errors);
+  }
+
+  private async pullFrom(ref: ImageReference, repo: RegistryRepository, top: FetchedManifest, log: Logger, signal?: AbortSignal): Promise<ImageRecord> {
+    const { content } = this.deps;
+    return this.withLease(log, async (lease) => {
+      const name = `image "${repo.repository}@${top.digest}"`;
+      lease.digests.add(top.digest);
+      await content.put(top.digest, top.body);
+      let doc = parseManifestDoc(top.body, top.mediaType, `${name}: manifest`);
+      let manifest = { digest: top.digest, mediaType: top.mediaType ?? '' };
+      if (doc.kind === 'index') {
+        const chosen = selectPlatform(doc.index, this.deps.platform, `${name}: index`);
+        const child = await repo.manifest(chosen.digest, signal);
+        lease.digests.add(child.digest);
+        await content.put(child.digest, child.body);
+        doc = parseManifestDoc(child.body, child.mediaType ?? chosen.mediaType, `${name}: manifest ${chosen.digest}`);
+        manifest = { digest: child.digest, mediaType: child.mediaType ?? chosen.mediaType };
+      }
+      if (doc.kind !== 'manifest') {
+        throw new CoracleError('FAILED_PRECONDITION', `${name}: index entry ${manifest.digest} is an index too`);
+      }
+      const tag = ref.digest ? undefined : repoTag(ref);
+      const fetch = (digest: string, size: number): Promise<void> => this.ingest(repo, digest, size, signal);
+      return this.commit(
+        { name, manifest: doc.manifest, manifestDigest: manifest.digest, manifestMediaType: manifest.mediaType || doc.manifest.mediaType || MEDIA.ociManifest },
+        { repoTags: tag ? [tag] : [], repoDigests: [repoDigest(ref, top.digest)], content: [top.digest] },
+        fetch,
+        lease,
+        log,
+      );
+    });
+  }
+
+  /** Runs `work` holding a lease; a failure collects whatever the work left unreferenced. */
+  private async withLease<T>(log: Logger, work: (lease: Lease) => Promise<T>): Promise<T> {
+    const lease = new Lease();
+    this.leases.add(lease);
+    try {
+      return await work(lease);
+    } catch (err) {
+      this.leases.delete(lease);
+      await this.collect(log).catch((gcErr: unknown) => log.error('collection after a failed operation failed', { error: messageOf(gcErr) }));
+      throw err;
+    } finally {
+      this.leases.delete(lease);
+    }
+  }
+
+  /**
+   * Makes a manifest an image: its config and layers into the content store (through
+   * `fetch`, which may download them), layers unpacked, then the record written with
+   * `names`. Shared by pull and import.
+   */
+  async commit(
+    m: { name: string; manifest: ImageManifest; manifestDigest: string; manifestMediaType: string },
+    names: { repoTags: string[]; repoDigests: string[]; content: string[] },
+    fetch: (digest: string, size: number) => Promise<void>,
+    lease: Lease,
+    log: Logger,
+  ): Promise<ImageRecord> {
+    const { content } = this.deps;
+    const started = Date.now();
+    const { manifest, name } = m;
+    const configDigest = manifest.config.digest;
+    lease.digests.add(m.manifestDigest);
+    lease.digests.add(configDigest);
+    await fetch(configDigest, manifest.config.size);
+    const config = parseImageConfig(await content.read(configDigest), `${name}: config ${configDigest}`);
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw new CoracleError(
+        'FAILED_PRECONDITION',
+        `${name}: manifest has ${manifest.layers.length} layers, config ${diffIds.length} diff_ids`,
+      );
+    }
+    const chains = chainIds(diffIds);
+    const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
+      digest: l.digest,
+      mediaType: l.mediaType,
+      size: l.size,
+      diffId: diffIds[i]!,
+      chainId: chains[i]!,
+    }));
+    for (const l of layers) {
+      lease.digests.add(l.digest);
+      lease.chains.add(l.chainId);
+    }
+    await this.fetchAndUnpack(layers, fetch, log);
+    const record: ImageRecord = {
+      id: configDigest,
+      repoTags: names.repoTags,
+      repoDigests: names.repoDigests,
+      manifestDigest: m.manifestDigest,
+      manifestMediaType: m.manifestMediaType,
+      content: [...new Set([...names.content, m.manifestDigest, configDigest, ...layers.map((l) => l.digest)])],
+      size: manifest.config.size + layers.reduce((n, l) => n + l.size, 0),
+      layers,
+      config: summarise(config),
+      ...(config.created ? { created: config.created } : {}),
+      pulledAt: new Date().toISOString(),
+    };
+    const stored = await this.meta.run(() => this.deps.store.put(record));
+    log.info('image stored', { image: stored.id, names: [...names.repoTags, ...names.repoDigests], layers: layers.length, ms: Date.now() - started });
+    return stored;
+  }
+
+  /** A blob into the content store, with a few attempts for a connection that broke. */
+  private async ingest(repo: RegistryRepository, digest: string, size: number, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.content.ingest(digest, size, () => repo.blob(digest, signal));
+        return;
+      } catch (err) {
+        const code = err instanceof CoracleError ? err.code : 'INTERNAL';
+        const retryable = code === 'UNAVAILABLE' || code === 'INTERNAL';
+        if (!retryable || attempt >= INGEST_ATTEMPTS || signal?.aborted) throw err;
+      }
+    }
+  }
+
+  /**
+   * Downloads run in parallel (up to the configured number), unpacks in layer order, each
+   * starting as soon as its blob and its parent are ready.
+   */
+  private async fetchAndUnpack(layers: ImageLayer[], fetch: (digest: string, size: number) => Promise<void>, log: Logger): Promise<void> {
+    const { snapshots, content } = this.deps;
+    const present = await Promise.all(layers.map((l) => snapshots.get(l.chainId)));
+    const downloads = layers.map((l, i) =>
+      present[i] ? Promise.resolve() : this.download(() => fetch(l.digest, l.size)),
+    );
+    const unpacks: Promise<void>[] = [];
+    let previous: Promise<void> = Promise.resolve();
+    layers.forEach((l, i) => {
+      const parent = i > 0 ? layers[i - 1]!.chainId : undefined;
+      const before = previous;
+      previous = (async () => {
+        await before;
+        if (present[i]) return;
+        await downloads[i];
+        const t = Date.now();
+        await snapshots.unpack(l.chainId, parent, l.diffId, content.path(l.digest));
+        log.debug('layer unpacked', { layer: l.digest, chainId: l.chainId, ms: Date.now() - t });
+      })();
+      unpacks.push(previous);
+    });
+    const results = await Promise.allSettled([...downloads, ...unpacks]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Loads the images of an archive (docker-save or OCI layout) streamed from `source`. */
+  async importArchive(source: AsyncIterable<Buffer>, log: Logger): Promise<ImageRecord[]> {
+    const { content } = this.deps;
+    return this.withLease(log, async (lease) => {
+      const found = await readArchive(source, content, (d) => lease.digests.add(d));
+      const out: ImageRecord[] = [];
+      for (const image of found) {
+        const fetch = async (digest: string): Promise<void> => {
+          if ((await content.size(digest)) === undefined) {
+            throw new CoracleError('INVALID_ARGUMENT', `archive: blob ${digest} is named but not included`);
+          }
+        };
+        out.push(
+          await this.commit(
+            { name: `archive image ${image.manifestDigest}`, manifest: image.manifest, manifestDigest: image.manifestDigest, manifestMediaType: image.manifestMediaType },
+            { repoTags: image.repoTags, repoDigests: [], content: [] },
+            fetch,
+            lease,
+            log,
+          ),
+        );
+      }
+      return out;
+    });
+  }
+
+  /** The images `texts` name, as one archive; every name must resolve. */
+  exportArchive(texts: string[]): AsyncIterable<Buffer> {
+    if (texts.length === 0) throw new CoracleError('INVALID_ARGUMENT', 'export: no image named');
+    const images = texts.map((t) => {
+      const image = this.find(t);
+      if (!image) throw new CoracleError('NOT_FOUND', `image "${t}": not found`);
+      return image;
+    });
+    return writeArchive([...new Map(images.map((i) => [i.id, i])).values()], this.deps.content);
+  }
+
+  /** Removes the image `text` names, with all its tags; nothing named is no error. */
+  async remove(text: string, log: Logger): Promise<void> {
+    await this.meta.run(async () => {
+      const image = this.find(text);
+      if (!image) return;
+      await this.deps.store.remove(image.id);
+      log.info('image removed', { image: image.id, tags: image.repoTags });
+    });
+    await this.collect(log);
+  }
+
+  /** Deletes content and snapshots that no image, container or pull in progress holds. */
+  async collect(log: Logger): Promise<void> {
+    await this.meta.run(async () => {
+      const { store, content, snapshots, users } = this.deps;
+      const keepDigests = new Set<string>();
+      const keepChains = new Set<string>(users ? [...users.chainIdsInUse()] : []);
+      for (const image of store.all()) {
+        image.content.forEach((d) => keepDigests.add(d));
+        image.layers.forEach((l) => keepChains.add(l.chainId));
+      }
+      for (const lease of this.leases) {
+        lease.digests.forEach((d) => keepDigests.add(d));
+        lease.chains.forEach((c) => keepChains.add(c));
+      }
+      // A kept snapshot keeps its parents: overlay needs the whole chain.
+      for (const info of await snapshots.list()) {
+        if (!keepChains.has(info.chainId)) continue;
+        for (let p = info.parent; p; p = (await snapshots.get(p))?.parent) keepChains.add(p);
+      }
+      let blobs = 0;
+      let snaps = 0;
+      for (const digest of await content.list()) {
+        if (!keepDigests.has(digest)) {
+          await content.remove(digest);
+          blobs++;
+        }
+      }
+      for (const info of await snapshots.list()) {
+        if (!keepChains.has(info.chainId)) {
+          await snapshots.remove(info.chainId);
+          snaps++;
+        }
+      }
+      if (blobs + snaps > 0) log.info('collected unused image data', { blobs, snapshots: snaps });
+    });
+  }
+
+  async usage(): Promise<ImageFsUsage> {
+    const { content, snapshots } = this.deps;
+    let usedBytes = 0;
+    let inodesUsed = 0;
+    for (const info of await snapshots.list()) {
+      usedBytes += info.bytes;
+      inodesUsed += info.inodes;
+    }
+    for (const digest of await content.list()) {
+      usedBytes += (await content.size(digest)) ?? 0;
+      inodesUsed++;
+    }
+    return { mountpoint: this.deps.root, usedBytes, inodesUsed };
+  }
+}

@@ -1,0 +1,249 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { sha256Digest } from './digest.js';
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
+import { basicHeader, parseChallenge, type RegistryCredentials } from './registry-auth.js';
+import type { Endpoint } from './registry-hosts.js';
+
+export interface RegistryClientOptions {
+  /** No response headers for this long: the attempt fails. */
+  headersTimeoutMs: number;
+  /** No body bytes for this long: the download is cancelled (containerd's progress timeout). */
+  progressTimeoutMs: number;
+  /** Attempts per request on transient failures (network errors, 429, 5xx). */
+  attempts: number;
+  log: Logger;
+}
+
+export interface FetchedManifest {
+  digest: string;
+  mediaType: string | undefined;
+  body: Buffer;
+}
+
+/** An error from one endpoint; `transient` ones are worth another attempt or endpoint. */
+export class RegistryError extends CoracleError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly transient: boolean,
+  ) {
+    super(code, message);
+  }
+}
+
+const MAX_REDIRECTS = 5;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A client of one endpoint of the distribution API v2, for one repository and one set of
+ * credentials: a pull uses one per endpoint it tries. Bearer tokens are fetched from the
+ * realm a 401 names and kept for the next requests; blobs follow redirects, and the
+ * Authorization header never follows a redirect to another origin.
+ */
+export class RegistryRepository {
+  private token: string | undefined;
+  private basic = false;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly repository: string,
+    private readonly credentials: RegistryCredentials | undefined,
+    private readonly dispatcher: Dispatcher,
+    private readonly options: RegistryClientOptions,
+  ) {
+    if (credentials?.registryToken) this.token = credentials.registryToken;
+  }
+
+  private get origin(): string {
+    return new URL(this.endpoint.url).origin;
+  }
+
+  private authorization(): string | undefined {
+    if (this.token) return `Bearer ${this.token}`;
+    if (this.basic && this.credentials) return basicHeader(this.credentials);
+    return undefined;
+  }
+
+  private describe(path: string): string {
+    return `${this.endpoint.url}/v2/${this.repository}/${path}`;
+  }
+
+  /** One request with redirects followed by hand; the body is left for the caller. */
+  private async once(path: string, accept: string | undefined, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    let url = `${this.endpoint.url}/v2/${this.repository}/${path}`;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { 'user-agent': 'coracle' };
+      if (accept) headers.accept = accept;
+      const auth = new URL(url).origin === this.origin ? this.authorization() : undefined;
+      if (auth) headers.authorization = auth;
+      const res = await request(url, {
+        method: 'GET',
+        headers,
+        dispatcher: this.dispatcher,
+        headersTimeout: this.options.headersTimeoutMs,
+        bodyTimeout: this.options.progressTimeoutMs,
+        ...(signal ? { signal } : {}),
+      });
+      const location = res.headers.location;
+      if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
+        await res.body.dump();
+        if (hop >= MAX_REDIRECTS) throw new RegistryError('UNAVAILABLE', `${this.describe(path)}: too many redirects`, false);
+        url = new URL(location, url).toString();
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** Answers a 401 challenge: fetches a bearer token or switches to basic auth. */
+  private async authenticate(res: Dispatcher.ResponseData, path: string, signal?: AbortSignal): Promise<boolean> {
+    const header = res.headers['www-authenticate'];
+    const challenge = parseChallenge(Array.isArray(header) ? header[0] : header);
+    if (!challenge) return false;
+    if (challenge.scheme === 'basic') {
+      if (!this.credentials || this.basic || this.credentials.username === undefined) return false;
+      this.basic = true;
+      return true;
+    }
+    if (this.token && this.token !== this.credentials?.registryToken) return false; // a fresh token was refused
+    const realm = challenge.params.realm;
+    if (!realm) return false;
+    const url = new URL(realm);
+    if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+    url.searchParams.set('scope', challenge.params.scope ?? `repository:${this.repository}:pull`);
+    const headers: Record<string, string> = { 'user-agent': 'coracle' };
+    let method: 'GET' | 'POST' = 'GET';
+    let body: string | undefined;
+    if (this.credentials?.identityToken) {
+      method = 'POST';
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: this.credentials.identityToken,
+        service: challenge.params.service ?? '',
+        scope: url.searchParams.get('scope')!,
+        client_id: 'coracle',
+      }).toString();
+    } else {
+      const basic = this.credentials ? basicHeader(this.credentials) : undefined;
+      if (basic) headers.authorization = basic;
+    }
+    const tokenRes = await request(method === 'POST' ? `${url.origin}${url.pathname}` : url.toString(), {
+      method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      dispatcher: this.dispatcher,
+      headersTimeout: this.options.headersTimeoutMs,
+      bodyTimeout: this.options.progressTimeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+    if (tokenRes.statusCode !== 200) {
+      await tokenRes.body.dump();
+      throw new RegistryError(
+        tokenRes.statusCode === 401 || tokenRes.statusCode === 403 ? 'UNAUTHENTICATED' : 'UNAVAILABLE',
+        `${this.describe(path)}: token server ${url.origin}${url.pathname} answered ${tokenRes.statusCode}`,
+        tokenRes.statusCode >= 500,
+      );
+    }
+    const doc = (await tokenRes.body.json()) as { token?: string; access_token?: string };
+    const token = doc.token ?? doc.access_token;
+    if (!token) throw new RegistryError('UNAVAILABLE', `${this.describe(path)}: token server gave no token`, false);
+    this.token = token;
+    return true;
+  }
+
+  /** GET with authentication and retries; returns a 200 response or throws. */
+  async get(path: string, accept: string | undefined, what: string, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    let lastError: RegistryError | undefined;
+    for (let attempt = 1; attempt <= this.options.attempts; attempt++) {
+      if (attempt > 1) await sleep(250 * 4 ** (attempt - 2));
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.once(path, accept, signal);
+        if (res.statusCode === 401 && (await this.authenticate(res, path, signal))) {
+          await res.body.dump();
+          res = await this.once(path, accept, signal);
+        }
+      } catch (err) {
+        if (err instanceof RegistryError) {
+          if (!err.transient) throw err;
+          lastError = err;
+          continue;
+        }
+        if (signal?.aborted) throw new CoracleError('CANCELLED', `${what}: cancelled`);
+        lastError = new RegistryError('UNAVAILABLE', `${this.describe(path)}: ${messageOf(err)}`, true);
+        continue;
+      }
+      if (res.statusCode === 200) return res;
+      await res.body.dump();
+      const status = res.statusCode;
+      const message = `${this.describe(path)}: HTTP ${status}`;
+      if (status === 404) throw new RegistryError('NOT_FOUND', `${message} (not found)`, false);
+      if (status === 401) throw new RegistryError('UNAUTHENTICATED', `${message} (authentication ${this.credentials ? 'refused' : 'required'})`, false);
+      if (status === 403) throw new RegistryError('PERMISSION_DENIED', `${message} (access denied)`, false);
+      if (status === 429 || status >= 500) {
+        lastError = new RegistryError('UNAVAILABLE', message, true);
+        continue;
+      }
+      throw new RegistryError('FAILED_PRECONDITION', message, false);
+    }
+    throw lastError!;
+  }
+
+  /** A manifest by tag or digest; by digest, the content is checked against it. */
+  async manifest(reference: string, signal?: AbortSignal): Promise<FetchedManifest> {
+    const what = `manifest ${reference}`;
+    const res = await this.get(`manifests/${reference}`, MANIFEST_ACCEPT, what, signal);
+    const body = await readLimited(res.body, MAX_MANIFEST_BYTES, `${this.describe(`manifests/${reference}`)}`);
+    const digest = sha256Digest(body);
+    if (reference.startsWith('sha256:') && digest !== reference) {
+      throw new RegistryError('DATA_LOSS', `${this.describe(`manifests/${reference}`)}: content has digest ${digest}`, false);
+    }
+    const type = res.headers['content-type'];
+    return { digest, mediaType: typeof type === 'string' ? type.split(';')[0]!.trim() : undefined, body };
+  }
+
+  /** A blob's bytes as they arrive; the content store checks them. */
+  async blob(digest: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
+    const res = await this.get(`blobs/${digest}`, undefined, `blob ${digest}`, signal);
+    return res.body;
+  }
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      body.destroy();
+      throw new RegistryError('FAILED_PRECONDITION', `${what}: larger than ${limit} bytes`, false);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Makes repository clients over one shared connection pool. */
+export class RegistryClient {
+  private readonly dispatcher: Agent;
+
+  constructor(private readonly options: RegistryClientOptions) {
+    this.dispatcher = new Agent({
+      connect: { timeout: options.headersTimeoutMs },
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.progressTimeoutMs,
+      connections: 16,
+    });
+  }
+
+  repository(endpoint: Endpoint, repository: string, credentials: RegistryCredentials | undefined): RegistryRepository {
+    return new RegistryRepository(endpoint, repository, credentials, this.dispatcher, this.options);
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CoracleError, isErrno } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { digestHex } from './digest.js';
+import type { UnpackRequest, UnpackResult } from './unpack.js';
+
+/** One unpacked layer: a directory that serves as an overlayfs lower dir. */
+export interface SnapshotInfo {
+  chainId: string;
+  diffId: string;
+  parent?: string;
+  bytes: number;
+  inodes: number;
+}
+
+export interface Snapshotter {
+  /** The layer's directory, for overlay lowerdir. */
+  dir(chainId: string): string;
+  get(chainId: string): Promise<SnapshotInfo | undefined>;
+  /**
+   * Unpacks `blob` as the snapshot `chainId` over `parent` (which must exist), checking that
+   * the tar's sha256 is `diffId`. Concurrent calls for one chain ID share one unpack.
+   */
+  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string): Promise<SnapshotInfo>;
+  remove(chainId: string): Promise<void>;
+  list(): Promise<SnapshotInfo[]>;
+}
+
+export interface Unpacker {
+  unpack(request: UnpackRequest): Promise<UnpackResult>;
+}
+
+/**
+ * Layered snapshots by chain ID: every layer is unpacked once, into its own directory, and
+ * shared by every image that has it. A layer is unpacked into a staging dir and renamed into
+ * place with its info file, so a snapshot that exists is complete.
+ */
+export class DirSnapshotter implements Snapshotter {
+  private readonly inflight = new Map<string, Promise<SnapshotInfo>>();
+
+  constructor(
+    private readonly root: string,
+    private readonly unpacker: Unpacker,
+  ) {}
+
+  async init(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    for (const name of await readdir(this.root)) {
+      if (name.startsWith('tmp-')) await rm(join(this.root, name), { recursive: true, force: true });
+    }
+  }
+
+  private base(chainId: string): string {
+    return join(this.root, digestHex(chainId, 'chain ID'));
+  }
+
+  dir(chainId: string): string {
+    return join(this.base(chainId), 'fs');
+  }
+
+  async get(chainId: string): Promise<SnapshotInfo | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.base(chainId), 'info.json'), 'utf8')) as SnapshotInfo;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string): Promise<SnapshotInfo> {
+    const existing = this.inflight.get(chainId);
+    if (existing) return existing;
+    const p = this.doUnpack(chainId, parent, diffId, blob).finally(() => this.inflight.delete(chainId));
+    this.inflight.set(chainId, p);
+    return p;
+  }
+
+  private async parentDirs(parent: string | undefined): Promise<string[]> {
+    const dirs: string[] = [];
+    for (let p = parent; p !== undefined; ) {
+      const info = await this.get(p);
+      if (!info) throw new CoracleError('FAILED_PRECONDITION', `snapshot ${p}: parent missing`);
+      dirs.push(this.dir(p));
+      p = info.parent;
+    }
+    return dirs;
+  }
+
+  private async doUnpack(chainId: string, parent: string | undefined, diffId: string, blob: string): Promise<SnapshotInfo> {
+    const have = await this.get(chainId);
+    if (have) return have;
+    const parents = await this.parentDirs(parent);
+    const staging = join(this.root, `tmp-${digestHex(chainId)}-${randomBytes(4).toString('hex')}`);
+    await mkdir(join(staging, 'fs'), { recursive: true });
+    try {
+      const result = await this.unpacker.unpack({ blob, target: join(staging, 'fs'), parents });
+      if (result.diffId !== diffId) {
+        throw new CoracleError('DATA_LOSS', `layer ${diffId}: uncompressed content has digest ${result.diffId}`);
+      }
+      const info: SnapshotInfo = {
+        chainId,
+        diffId,
+        ...(parent !== undefined ? { parent } : {}),
+        bytes: result.bytes,
+        inodes: result.inodes,
+      };
+      await writeFileAtomic(join(staging, 'info.json'), JSON.stringify(info) + '\n');
+      await rename(staging, this.base(chainId));
+      return info;
+    } catch (err) {
+      await rm(staging, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async remove(chainId: string): Promise<void> {
+    // Renamed away first, so a crash half-way leaves a tmp- dir that init collects, never a
+    // snapshot with an info file and half its files.
+    const doomed = join(this.root, `tmp-rm-${digestHex(chainId)}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(this.base(chainId), doomed);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    await rm(doomed, { recursive: true, force: true });
+  }
+
+  async list(): Promise<SnapshotInfo[]> {
+    const out: SnapshotInfo[] = [];
+    for (const name of await readdir(this.root)) {
+      if (!/^[a-f0-9]{64}$/.test(name)) continue;
+      const info = await this.get(`sha256:${name}`);
+      if (info) out.push(info);
+    }
+    return out;
+  }
+}

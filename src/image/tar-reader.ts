@@ -1,0 +1,257 @@
+/**
+ * A streaming tar reader. tar-stream decodes pax records as UTF-8 text, which corrupts
+ * binary xattrs such as security.capability; image layers need them byte for byte, so the
+ * format (ustar, GNU long names, pax) is read here. Sparse and multi-volume entries, which
+ * image builders do not produce, are refused rather than misread.
+ */
+
+export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
+
+export interface TarHeader {
+  name: string;
+  type: TarEntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Seconds since the epoch; pax may give a fraction. */
+  mtime: number;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+  /** From pax SCHILY.xattr.* (raw bytes) and LIBARCHIVE.xattr.* (base64). */
+  xattrs: Map<string, Buffer>;
+}
+
+export interface TarEntry {
+  header: TarHeader;
+  /** The entry's data; must be read to the end (or left: the reader skips what is left). */
+  body: AsyncIterable<Buffer>;
+}
+
+const BLOCK = 512;
+
+export class TarFormatError extends Error {}
+
+/** Pulls exact byte counts out of a chunked source without copying large bodies. */
+class ByteReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+
+  constructor(private readonly source: AsyncIterator<Buffer>) {}
+
+  private async fill(n: number): Promise<void> {
+    while (this.buffered < n && !this.ended) {
+      const next = await this.source.next();
+      if (next.done) this.ended = true;
+      else if (next.value.length > 0) {
+        this.chunks.push(next.value);
+        this.buffered += next.value.length;
+      }
+    }
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length === n) {
+      this.chunks.shift();
+      this.buffered -= n;
+      return first;
+    }
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.chunks[0]!;
+      const part = Math.min(c.length, n - off);
+      c.copy(out, off, 0, part);
+      off += part;
+      if (part === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(part);
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  /** Exactly n bytes, or undefined at a clean end of input. */
+  async read(n: number): Promise<Buffer | undefined> {
+    await this.fill(n);
+    if (this.buffered === 0) return undefined;
+    if (this.buffered < n) throw new TarFormatError('unexpected end of archive');
+    return this.take(n);
+  }
+
+  /** n bytes as chunks; the caller must consume all of them before reading on. */
+  async *stream(n: number): AsyncGenerator<Buffer> {
+    let left = n;
+    while (left > 0) {
+      if (this.buffered === 0) await this.fill(1);
+      if (this.buffered === 0) throw new TarFormatError('unexpected end of archive in an entry');
+      const part = Math.min(left, this.chunks[0]!.length);
+      left -= part;
+      yield this.take(part);
+    }
+  }
+
+  async skip(n: number): Promise<void> {
+    for await (const _ of this.stream(n)) {
+      // discarded
+    }
+  }
+
+  /** Reads everything left, so that a hash over the source covers all of it. */
+  async drain(): Promise<void> {
+    this.chunks = [];
+    this.buffered = 0;
+    while (!this.ended) {
+      const next = await this.source.next();
+      if (next.done) this.ended = true;
+    }
+  }
+}
+
+function cstring(buf: Buffer, start: number, len: number): string {
+  const end = buf.indexOf(0, start);
+  return buf.toString('utf8', start, end >= 0 && end < start + len ? end : start + len);
+}
+
+function numeric(buf: Buffer, start: number, len: number): number {
+  // GNU base-256 for values that do not fit in octal.
+  if (buf[start]! & 0x80) {
+    let v = buf[start]! & 0x3f;
+    if (buf[start]! & 0x40) throw new TarFormatError('negative base-256 number');
+    for (let i = start + 1; i < start + len; i++) v = v * 256 + buf[i]!;
+    return v;
+  }
+  const text = buf.toString('ascii', start, start + len).replace(/[\0 ]+$/g, '').replace(/^[\0 ]+/, '');
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`bad octal field "${text}"`);
+  return parseInt(text, 8);
+}
+
+function checksumOk(block: Buffer): boolean {
+  const stored = numeric(block, 148, 8);
+  let unsigned = 0;
+  for (let i = 0; i < BLOCK; i++) unsigned += i >= 148 && i < 156 ? 32 : block[i]!;
+  return stored === unsigned;
+}
+
+const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
+
+/** pax records: "<len> <key>=<value>\n", value as raw bytes. */
+function parsePax(buf: Buffer): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  let off = 0;
+  while (off < buf.length) {
+    const space = buf.indexOf(0x20, off);
+    if (space < 0) break;
+    const len = parseInt(buf.toString('ascii', off, space), 10);
+    if (!(len > 0) || off + len > buf.length) throw new TarFormatError('bad pax record');
+    const record = buf.subarray(space + 1, off + len - 1);
+    const eq = record.indexOf(0x3d);
+    if (eq < 0) throw new TarFormatError('bad pax record');
+    out.set(record.toString('utf8', 0, eq), record.subarray(eq + 1));
+    off += len;
+  }
+  return out;
+}
+
+const TYPES: Record<string, TarEntryType> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'dir',
+  D: 'dir',
+  '6': 'fifo',
+};
+
+/** Yields the entries of a tar stream in order. */
+export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
+  const reader = new ByteReader(source[Symbol.asyncIterator]());
+  let global = new Map<string, Buffer>();
+  let pax: Map<string, Buffer> | undefined;
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  for (;;) {
+    const block = await reader.read(BLOCK);
+    if (!block) break;
+    if (block.every((b) => b === 0)) break;
+    if (!checksumOk(block)) throw new TarFormatError('header checksum mismatch');
+    const flag = String.fromCharCode(block[156]!);
+    const size = numeric(block, 124, 12);
+    if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
+      const data = await reader.read(size + pad(size));
+      const body = (data ?? Buffer.alloc(0)).subarray(0, size);
+      if (flag === 'x') pax = parsePax(body);
+      else if (flag === 'g') global = new Map([...global, ...parsePax(body)]);
+      else if (flag === 'L') longName = cstring(body, 0, body.length);
+      else longLink = cstring(body, 0, body.length);
+      continue;
+    }
+    const type = TYPES[flag];
+    if (!type) {
+      throw new TarFormatError(`unsupported tar entry type "${flag}" (${cstring(block, 0, 100)})`);
+    }
+    const ext = new Map([...global, ...(pax ?? [])]);
+    const ustar = block.toString('ascii', 257, 262) === 'ustar';
+    const prefix = ustar ? cstring(block, 345, 155) : '';
+    let name = longName ?? (prefix ? `${prefix}/${cstring(block, 0, 100)}` : cstring(block, 0, 100));
+    let linkname = longLink ?? cstring(block, 157, 100);
+    let entrySize = size;
+    let uid = numeric(block, 108, 8);
+    let gid = numeric(block, 116, 8);
+    let mtime = numeric(block, 136, 12);
+    const xattrs = new Map<string, Buffer>();
+    for (const [key, value] of ext) {
+      const text = (): string => value.toString('utf8');
+      if (key === 'path') name = text();
+      else if (key === 'linkpath') linkname = text();
+      else if (key === 'size') entrySize = Number(text());
+      else if (key === 'uid') uid = Number(text());
+      else if (key === 'gid') gid = Number(text());
+      else if (key === 'mtime') mtime = Number(text());
+      else if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice('SCHILY.xattr.'.length), value);
+      else if (key.startsWith('LIBARCHIVE.xattr.')) {
+        xattrs.set(decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length)), Buffer.from(text(), 'base64'));
+      } else if (key.startsWith('GNU.sparse.')) throw new TarFormatError('sparse entries are not supported');
+    }
+    pax = undefined;
+    longName = undefined;
+    longLink = undefined;
+    // Only regular files carry data; a size on anything else is skipped as padding.
+    const dataSize = type === 'file' ? entrySize : 0;
+    const header: TarHeader = {
+      name,
+      type,
+      mode: numeric(block, 100, 8),
+      uid,
+      gid,
+      size: dataSize,
+      mtime,
+      linkname,
+      devmajor: type === 'char' || type === 'block' ? numeric(block, 329, 8) : 0,
+      devminor: type === 'char' || type === 'block' ? numeric(block, 337, 8) : 0,
+      xattrs,
+    };
+    const progress = { read: 0 };
+    async function* body(): AsyncGenerator<Buffer> {
+      for await (const chunk of reader.stream(dataSize)) {
+        progress.read += chunk.length;
+        yield chunk;
+      }
+    }
+    yield { header, body: body() };
+    // Whatever the consumer left of the body, then the padding.
+    await reader.skip(entrySize - progress.read + pad(entrySize));
+  }
+  await reader.drain();
+}

@@ -1,0 +1,78 @@
+import koffi from 'koffi';
+import { constants, osErrorName } from './errno.js';
+
+/**
+ * The few file syscalls Node lacks: mknod and the xattr family, through koffi (ffi-napi does
+ * not build on Node 20). Safe in worker threads: each call is a plain libc call on a path.
+ * Failures throw a Node-style error with `code` ('EPERM'…), `errno` and `syscall`.
+ */
+interface Libc {
+  mknod(path: string, mode: number, dev: bigint | number): number;
+  lsetxattr(path: string, name: string, value: Buffer, size: number, flags: number): number;
+  lgetxattr(path: string, name: string, value: Buffer | null, size: number): number;
+  llistxattr(path: string, list: Buffer | null, size: number): number;
+}
+
+let libc: Libc | undefined;
+
+function lib(): Libc {
+  if (!libc) {
+    const l = koffi.load('libc.so.6');
+    libc = {
+      mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+      lsetxattr: l.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+      lgetxattr: l.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+      llistxattr: l.func('intptr_t llistxattr(const char *path, _Out_ char *list, size_t size)'),
+    } as unknown as Libc;
+  }
+  return libc;
+}
+
+function fail(syscall: string, path: string): never {
+  const errno = koffi.errno();
+  const code = osErrorName(errno);
+  const err = new Error(`${syscall} ${path}: ${code}`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.errno = errno;
+  err.syscall = syscall;
+  err.path = path;
+  throw err;
+}
+
+/** Linux's makedev encoding, as glibc's gnu_dev_makedev. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+export const S_IFCHR = constants.S_IFCHR;
+export const S_IFBLK = constants.S_IFBLK;
+export const S_IFIFO = constants.S_IFIFO;
+
+export function mknod(path: string, mode: number, major = 0, minor = 0): void {
+  if (lib().mknod(path, mode, makedev(major, minor)) !== 0) fail('mknod', path);
+}
+
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  if (lib().lsetxattr(path, name, value, value.length, 0) !== 0) fail('lsetxattr', path);
+}
+
+export function lgetxattr(path: string, name: string): Buffer {
+  const size = lib().lgetxattr(path, name, null, 0);
+  if (size < 0) fail('lgetxattr', path);
+  const buf = Buffer.alloc(Number(size));
+  const got = lib().lgetxattr(path, name, buf, buf.length);
+  if (got < 0) fail('lgetxattr', path);
+  return buf.subarray(0, Number(got));
+}
+
+export function llistxattr(path: string): string[] {
+  const size = lib().llistxattr(path, null, 0);
+  if (size < 0) fail('llistxattr', path);
+  if (Number(size) === 0) return [];
+  const buf = Buffer.alloc(Number(size));
+  const got = lib().llistxattr(path, buf, buf.length);
+  if (got < 0) fail('llistxattr', path);
+  return buf.subarray(0, Number(got)).toString('latin1').split('\0').filter(Boolean);
+}
