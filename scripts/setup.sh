@@ -20,7 +20,7 @@ packages=(
   runc crun conmon criu
   containernetworking-plugins iptables iproute2 util-linux procps
   busybox-static docker-registry
-  build-essential pkg-config ca-certificates
+  build-essential pkg-config ca-certificates openssl
   golang-go golang-github-docker-spdystream-dev
 )
 missing=()

@@ -208,7 +208,19 @@ export class RegistryRepository {
   /** A blob's bytes as they arrive; the content store checks them. */
   async blob(digest: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
     const res = await this.get(`blobs/${digest}`, undefined, `blob ${digest}`, signal);
-    return res.body;
+    const where = this.describe(`blobs/${digest}`);
+    const progressSeconds = this.options.progressTimeoutMs / 1000;
+    return (async function* (): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of res.body) yield chunk as Buffer;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT') {
+          throw new RegistryError('UNAVAILABLE', `${where}: no data for ${progressSeconds} s: pull progress timeout`, true);
+        }
+        if (signal?.aborted) throw new CoracleError('CANCELLED', `${where}: cancelled`);
+        throw new RegistryError('UNAVAILABLE', `${where}: ${messageOf(err)}`, true);
+      }
+    })();
   }
 }
 

@@ -17,6 +17,8 @@ import {
   type BuiltIndex,
 } from '../helpers/images.js';
 import { corruptBlob, startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { startStallingProxy } from '../helpers/stall-proxy.js';
+import { startTokenServer } from '../helpers/token-server.js';
 
 const hex = (digest: string): string => digest.slice(7);
 
@@ -261,6 +263,42 @@ describe('cri: ImageService against a failing registry', function () {
     const viaAuth = await d.clients.image.PullImage({ image: { image: name }, auth: { auth: Buffer.from('alice:secret').toString('base64') } });
     assert.equal(viaAuth.image_ref, image.configDigest);
     assert.ok(!d.lines.some((l) => l.includes('secret')), 'no credential in the log');
+  });
+
+  it('a token-auth registry: the bearer flow with the right credentials, UNAUTHENTICATED without', async () => {
+    const tokens = await startTokenServer({ bob: 'hunter2' });
+    const registry = await startTestRegistry({ token: tokens });
+    const image = buildImage({ layers: [await buildLayer([{ type: 'file', path: 't', content: 'token' }])] });
+    await pushImage(registry.url, 'tok/img', image, ['v1'], { bearer: tokens.issue('bob', 'repository:tok/img:pull,push') });
+    const d = await startTestDaemon({ mirrors: { [registry.host]: registry.url } });
+    const name = `${registry.host}/tok/img:v1`;
+    const anonymous = await codeOf(d.clients.image.PullImage({ image: { image: name } }));
+    assert.equal(anonymous.code, grpc.status.UNAUTHENTICATED, anonymous.details);
+    assert.match(anonymous.details, /token server .*\/token answered 401/);
+    const wrong = await codeOf(d.clients.image.PullImage({ image: { image: name }, auth: { username: 'bob', password: 'nope' } }));
+    assert.equal(wrong.code, grpc.status.UNAUTHENTICATED, wrong.details);
+    const ok = await d.clients.image.PullImage({ image: { image: name }, auth: { username: 'bob', password: 'hunter2' } });
+    assert.equal(ok.image_ref, image.configDigest);
+    await d.clients.image.RemoveImage({ image: { image: name } });
+    const viaToken = await d.clients.image.PullImage({ image: { image: name }, auth: { registry_token: tokens.issue('bob', 'repository:tok/img:pull') } });
+    assert.equal(viaToken.image_ref, image.configDigest);
+    assert.ok(!d.lines.some((l) => l.includes('hunter2')), 'no credential in the log');
+  });
+
+  it('a download that stops making progress is cancelled after pull_progress_timeout', async () => {
+    const registry = await startTestRegistry();
+    const layer = await buildLayer([{ type: 'file', path: 'big', content: Buffer.alloc(4 << 20, 1) }], { compression: 'none' });
+    const image = buildImage({ layers: [layer] });
+    await pushImage(registry.url, 'slow/img', image, ['v1']);
+    const proxy = await startStallingProxy(registry.url, 64 * 1024);
+    const d = await startTestDaemon({ mirrors: { 'slow.example': proxy.url }, extraConfig: '[image]\npull_progress_timeout = 1\n' });
+    const started = Date.now();
+    const err = await codeOf(d.clients.image.PullImage({ image: { image: 'slow.example/slow/img:v1' } }));
+    assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
+    assert.match(err.details, /no data for 1 s: pull progress timeout/);
+    assert.ok(Date.now() - started < 15_000, 'gave up in time');
+    assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'ingest')), []);
+    assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'blobs', 'sha256')), []);
   });
 
   it('refuses hostile layers and writes nothing outside the store', async () => {

@@ -55,10 +55,7 @@ export interface BuiltIndex {
   children: BuiltImage[];
 }
 
-export interface PushAuth {
-  username: string;
-  password: string;
-}
+export type PushAuth = { username: string; password: string } | { bearer: string };
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const EPOCH = new Date('2024-01-01T00:00:00Z');
@@ -253,7 +250,9 @@ export function buildIndex(
 }
 
 function authHeaders(auth?: PushAuth): Record<string, string> {
-  return auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
+  if (!auth) return {};
+  if ('bearer' in auth) return { authorization: `Bearer ${auth.bearer}` };
+  return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
 }
 
 async function putBlob(url: string, repo: string, blob: Buffer, digest: string, auth?: PushAuth): Promise<void> {

@@ -44,7 +44,14 @@ async function answers(url: string): Promise<boolean> {
  * Starts a registry. scope 'test' (the default): stopped after the current test. scope
  * 'suite': the caller stops it, typically in an `after` hook.
  */
-export async function startTestRegistry(opts: { users?: Record<string, string>; scope?: 'test' | 'suite' } = {}): Promise<TestRegistry> {
+export async function startTestRegistry(
+  opts: {
+    users?: Record<string, string>;
+    /** Bearer token auth by a token server (see token-server.ts) instead of htpasswd. */
+    token?: { realm: string; service: string; issuer: string; certFile: string };
+    scope?: 'test' | 'suite';
+  } = {},
+): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-registry-'));
   let lastLog = '';
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -65,6 +72,10 @@ export async function startTestRegistry(opts: { users?: Record<string, string>; 
       const lines = Object.entries(opts.users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 4)}`);
       await writeFile(join(dir, 'htpasswd'), lines.join('\n') + '\n');
       config.push('auth:', '  htpasswd:', '    realm: coracle-test', `    path: ${join(dir, 'htpasswd')}`);
+    }
+    if (opts.token) {
+      const t = opts.token;
+      config.push('auth:', '  token:', `    realm: ${t.realm}`, `    service: ${t.service}`, `    issuer: ${t.issuer}`, `    rootcertbundle: ${t.certFile}`);
     }
     await writeFile(join(dir, 'config.yml'), config.join('\n') + '\n');
     const proc = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });

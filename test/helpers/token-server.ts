@@ -1,0 +1,65 @@
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey, createSign, randomBytes, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { onCleanup } from './cleanup.js';
+import { tempDir } from './daemon.js';
+
+/**
+ * A registry token server, as Docker Hub's auth.docker.io: it checks basic credentials and
+ * hands out JWTs signed with a key whose certificate the registry trusts (x5c header). Real
+ * docker-registry verifies them, so the bearer flow is tested end to end.
+ */
+export interface TokenServer {
+  realm: string;
+  service: string;
+  issuer: string;
+  certFile: string;
+  /** A token for `scope` signed for `user`, for pushing fixtures. */
+  issue(user: string, scope: string): string;
+}
+
+const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
+
+export async function startTokenServer(users: Record<string, string>): Promise<TokenServer> {
+  const dir = await tempDir('coracle-token-');
+  const keyFile = join(dir, 'key.pem');
+  const certFile = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=coracle-test-token'], { stdio: 'ignore' });
+  const key = createPrivateKey(await readFile(keyFile));
+  const cert = new X509Certificate(await readFile(certFile));
+  const service = 'coracle-test-registry';
+  const issuer = 'coracle-test-issuer';
+
+  const issue = (user: string, scope: string): string => {
+    const now = Math.floor(Date.now() / 1000);
+    const access = scope
+      .split(' ')
+      .filter(Boolean)
+      .map((s) => {
+        const [type, name, actions] = s.split(':');
+        return { type, name, actions: (actions ?? '').split(',') };
+      });
+    const header = { alg: 'RS256', typ: 'JWT', x5c: [cert.raw.toString('base64')] };
+    const claims = { iss: issuer, sub: user, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const signing = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const signature = createSign('RSA-SHA256').update(signing).sign(key);
+    return `${signing}.${b64url(signature)}`;
+  };
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const auth = req.headers.authorization ?? '';
+    const [user, pass] = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString().split(':') : [];
+    if (url.pathname !== '/token' || user === undefined || users[user] !== pass) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: issue(user, url.searchParams.get('scope') ?? ''), expires_in: 300 }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  onCleanup('stop token server', () => new Promise((r) => server.close(r)));
+  const port = (server.address() as { port: number }).port;
+  return { realm: `http://127.0.0.1:${port}/token`, service, issuer, certFile, issue };
+}
