@@ -17,7 +17,7 @@ import {
   type BuiltIndex,
 } from '../helpers/images.js';
 import { corruptBlob, startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-import { startStallingProxy } from '../helpers/stall-proxy.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { startTokenServer } from '../helpers/token-server.js';
 
 const hex = (digest: string): string => digest.slice(7);
@@ -285,12 +285,26 @@ describe('cri: ImageService against a failing registry', function () {
     assert.ok(!d.lines.some((l) => l.includes('hunter2')), 'no credential in the log');
   });
 
+  it('tries mirrors in order and follows blob redirects to another origin', async () => {
+    const registry = await startTestRegistry();
+    const image = buildImage({ layers: [await buildLayer([{ type: 'file', path: 'm', content: 'mirrored' }])] });
+    await pushImage(registry.url, 'mir/img', image, ['v1']);
+    const proxy = await startFaultProxy(registry.url, { kind: 'redirect' });
+    const d = await startTestDaemon({ mirrors: { 'far.example': ['http://127.0.0.1:1', proxy.url] } });
+    const r = await d.clients.image.PullImage({ image: { image: 'far.example/mir/img:v1' } });
+    assert.equal(r.image_ref, image.configDigest);
+    assert.equal(proxy.redirects, 2, 'config and layer were redirected');
+    assert.ok(d.lines.some((l) => l.includes('pull: endpoint failed') && l.includes('127.0.0.1:1')), 'the dead mirror was tried first');
+    const s = await d.clients.image.ImageStatus({ image: { image: 'far.example/mir/img:v1' } });
+    assert.deepEqual(s.image?.repo_tags, ['far.example/mir/img:v1']);
+  });
+
   it('a download that stops making progress is cancelled after pull_progress_timeout', async () => {
     const registry = await startTestRegistry();
     const layer = await buildLayer([{ type: 'file', path: 'big', content: Buffer.alloc(4 << 20, 1) }], { compression: 'none' });
     const image = buildImage({ layers: [layer] });
     await pushImage(registry.url, 'slow/img', image, ['v1']);
-    const proxy = await startStallingProxy(registry.url, 64 * 1024);
+    const proxy = await startFaultProxy(registry.url, { kind: 'stall', afterBytes: 64 * 1024 });
     const d = await startTestDaemon({ mirrors: { 'slow.example': proxy.url }, extraConfig: '[image]\npull_progress_timeout = 1\n' });
     const started = Date.now();
     const err = await codeOf(d.clients.image.PullImage({ image: { image: 'slow.example/slow/img:v1' } }));

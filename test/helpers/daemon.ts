@@ -36,10 +36,10 @@ export interface DaemonPaths {
  * Registry hosts for a test's daemon. Docker Hub is always mapped to a closed loopback port
  * with no fallback, so that a test can never reach (or even look up) a host off this machine.
  */
-export function registryHostsToml(mirrors: Record<string, string> = {}): string {
+export function registryHostsToml(mirrors: Record<string, string | string[]> = {}): string {
   const all = { 'docker.io': 'http://127.0.0.1:1', ...mirrors };
   return Object.entries(all)
-    .map(([host, url]) => `[registry.hosts.${JSON.stringify(host)}]\nmirrors = [${JSON.stringify(url)}]\nplain_http = true\nno_fallback = true`)
+    .map(([host, urls]) => `[registry.hosts.${JSON.stringify(host)}]\nmirrors = ${JSON.stringify([urls].flat())}\nplain_http = true\nno_fallback = true`)
     .join('\n');
 }
 
@@ -48,7 +48,7 @@ export function registryHostsToml(mirrors: Record<string, string> = {}): string 
  * test's own (so the host's CNI setup never leaks in), registry hosts from `mirrors` (host →
  * loopback URL, see registryHostsToml), plus `extra` TOML appended.
  */
-export async function writeTestConfig(dir: string, extra = '', mirrors: Record<string, string> = {}): Promise<DaemonPaths> {
+export async function writeTestConfig(dir: string, extra = '', mirrors: Record<string, string | string[]> = {}): Promise<DaemonPaths> {
   const paths: DaemonPaths = {
     dir,
     root: join(dir, 'root'),
@@ -135,7 +135,7 @@ export async function waitServing(d: DaemonProcess, timeoutMs = 15_000): Promise
  * dirs removed after the test, whether the test passed or not.
  */
 export async function startTestDaemon(
-  opts: { extraConfig?: string; mirrors?: Record<string, string>; paths?: DaemonPaths } = {},
+  opts: { extraConfig?: string; mirrors?: Record<string, string | string[]>; paths?: DaemonPaths } = {},
 ): Promise<TestDaemon> {
   const paths = opts.paths ?? (await writeTestConfig(await tempDir(), opts.extraConfig, opts.mirrors));
   const d = spawnCoracle(['--config', paths.configPath, 'serve']);

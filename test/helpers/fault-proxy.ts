@@ -3,19 +3,30 @@ import type { Socket } from 'node:net';
 import { onCleanup } from './cleanup.js';
 
 /**
- * An HTTP proxy in front of a real registry that stalls blob downloads after `afterBytes`:
- * the headers and the first bytes come, then nothing. How a pull copes with a stuck
- * connection is tested against the real registry, failing on cue.
+ * An HTTP proxy in front of a real registry that misbehaves on blob downloads, on cue:
+ * 'stall' sends the headers and `afterBytes`, then nothing; 'redirect' answers 307 to the
+ * registry itself (another origin), as registries backed by object stores do. Pull's
+ * handling of both is tested against the real registry.
  */
-export async function startStallingProxy(target: string, afterBytes: number): Promise<{ url: string }> {
+export type Fault = { kind: 'stall'; afterBytes: number } | { kind: 'redirect' };
+
+export async function startFaultProxy(target: string, fault: Fault): Promise<{ url: string; redirects: number }> {
   const sockets = new Set<Socket>();
+  const state = { url: '', redirects: 0 };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET';
+    if (isBlob && fault.kind === 'redirect') {
+      state.redirects++;
+      res.writeHead(307, { location: new URL(req.url ?? '/', target).toString() }).end();
+      return;
+    }
     const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
-      if (!/\/blobs\/sha256:/.test(req.url ?? '') || req.method !== 'GET') {
+      if (!isBlob || fault.kind !== 'stall') {
         up.pipe(res);
         return;
       }
+      const afterBytes = fault.afterBytes;
       let sent = 0;
       up.on('data', (chunk: Buffer) => {
         if (sent >= afterBytes) return;
@@ -39,5 +50,6 @@ export async function startStallingProxy(target: string, afterBytes: number): Pr
     for (const s of sockets) s.destroy();
     return new Promise((r) => server.close(() => r(undefined)));
   });
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  state.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return state;
 }
