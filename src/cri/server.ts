@@ -10,6 +10,12 @@ import { pullImageHandler } from './image-pull.js';
 import { removeImageHandler } from './image-remove.js';
 import { imageStatusHandler } from './image-status.js';
 import { loadCoracleProto, loadCriProto } from './proto.js';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
+import { listPodSandboxHandler } from './sandbox-list.js';
+import { removePodSandboxHandler } from './sandbox-remove.js';
+import { runPodSandboxHandler } from './sandbox-run.js';
+import { podSandboxStatusHandler } from './sandbox-status.js';
+import { stopPodSandboxHandler } from './sandbox-stop.js';
 import { exportImagesHandler } from './images-export.js';
 import { importImagesHandler } from './images-import.js';
 import { toGrpcError } from './status-map.js';
@@ -23,6 +29,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type UnaryHandler } from
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
+  sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
 }
 
@@ -40,6 +47,11 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
     Status: statusHandler(s.runtimeStatus),
     RuntimeConfig: runtimeConfigHandler(),
     UpdateRuntimeConfig: updateRuntimeConfigHandler(s.settings),
+    RunPodSandbox: runPodSandboxHandler(s.sandboxes),
+    StopPodSandbox: stopPodSandboxHandler(s.sandboxes),
+    RemovePodSandbox: removePodSandboxHandler(s.sandboxes),
+    PodSandboxStatus: podSandboxStatusHandler(s.sandboxes),
+    ListPodSandbox: listPodSandboxHandler(s.sandboxes),
   } as Record<string, AnyUnary>;
 }
 

@@ -10,7 +10,13 @@ import { RegistryClient } from '../image/registry-client.js';
 import { DirSnapshotter } from '../image/snapshotter.js';
 import { UnpackPool } from '../image/unpack-pool.js';
 import type { Logger } from '../log.js';
+import { CniRunner } from '../netns/cni.js';
+import { ensureNetwork, loadNetwork } from '../netns/cni-config.js';
 import { probeCni } from '../netns/cni-probe.js';
+import { PodNetwork } from '../netns/pod-network.js';
+import { pinNamespaces, unpinNamespaces } from '../sandbox/namespace-pins.js';
+import { SandboxService } from '../sandbox/sandbox-service.js';
+import { SandboxStore } from '../sandbox/sandbox-store.js';
 import { RuntimeHandlers } from '../oci/runtime-handlers.js';
 import { RuntimeSettings } from '../runtime/runtime-settings.js';
 import { RuntimeStatusService } from '../runtime/runtime-status.js';
@@ -60,10 +66,33 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     root: imageRoot,
     log,
   });
+  const cniRoot = join(config.root, 'cni');
+  const { wrote } = await ensureNetwork(config.cni.conf_dir, {
+    name: config.cni.network_name,
+    bridge: config.cni.bridge,
+    subnet: config.cni.pod_subnet,
+    ipamDir: join(cniRoot, 'networks'),
+  });
+  if (wrote) log.info('no CNI network config found: wrote the embedded one', { dir: config.cni.conf_dir, bridge: config.cni.bridge, subnet: config.cni.pod_subnet });
+  const cniCache = join(cniRoot, 'results');
+  const network = new PodNetwork(new CniRunner(config.cni.bin_dirs, cniCache), () => loadNetwork(config.cni.conf_dir), cniCache);
+  const sandboxStore = new SandboxStore(join(config.root, 'sandboxes'), log);
+  await sandboxStore.init();
+  const sandboxes = new SandboxService({
+    store: sandboxStore,
+    stateDir: config.state,
+    network,
+    pins: { pin: pinNamespaces, unpin: unpinNamespaces },
+    handlers: { has: (name) => name in config.runtime.handlers },
+    log,
+  });
+  await sandboxes.reconcile();
+
   return {
     runtimeStatus,
     settings,
     images,
+    sandboxes,
     async close() {
       await pool.close();
       await registry.close();

@@ -2,6 +2,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { messageOf } from '../errors.js';
 import { findExecutable } from '../util/executable.js';
+import type { CniNetwork } from './cni.js';
+import { parseNetwork } from './cni-config.js';
 
 /** What the CNI conf dir holds, as NetworkReady reports it. */
 export interface CniProbe {
@@ -17,38 +19,6 @@ export interface CniProbe {
 }
 
 const CONF_EXTENSIONS = new Set(['.conf', '.conflist', '.json']);
-
-interface ParsedConf {
-  name: string;
-  cniVersion?: string;
-  types: string[];
-}
-
-/** A .conflist has `plugins`; a .conf/.json is one plugin, as libcni reads them. */
-function parseConf(file: string, text: string): ParsedConf | string {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return `not JSON: ${messageOf(err)}`;
-  }
-  if (typeof doc !== 'object' || doc === null) return 'not a JSON object';
-  const conf = doc as { name?: unknown; cniVersion?: unknown; plugins?: unknown; type?: unknown };
-  if (typeof conf.name !== 'string' || conf.name === '') return 'no network name';
-  const cniVersion = typeof conf.cniVersion === 'string' ? conf.cniVersion : undefined;
-  if (extname(file) === '.conflist') {
-    if (!Array.isArray(conf.plugins) || conf.plugins.length === 0) return 'no plugins';
-    const types: string[] = [];
-    for (const p of conf.plugins as unknown[]) {
-      const type = (p as { type?: unknown } | null)?.type;
-      if (typeof type !== 'string' || type === '') return 'a plugin has no type';
-      types.push(type);
-    }
-    return { name: conf.name, cniVersion, types };
-  }
-  if (typeof conf.type !== 'string' || conf.type === '') return 'no plugin type';
-  return { name: conf.name, cniVersion, types: [conf.type] };
-}
 
 /**
  * Finds the network config the pod network will use (the first usable file by name, like
@@ -76,13 +46,16 @@ export async function probeCni(confDir: string, binDirs: readonly string[]): Pro
       skipped.push({ file, reason: messageOf(err) });
       continue;
     }
-    const conf = parseConf(file, text);
-    if (typeof conf === 'string') {
-      skipped.push({ file, reason: conf });
+    let conf: CniNetwork;
+    try {
+      conf = parseNetwork(file, text);
+      if (conf.plugins.some((p) => typeof p.type !== 'string' || p.type === '')) throw new Error('a plugin has no type');
+    } catch (err) {
+      skipped.push({ file, reason: err instanceof SyntaxError ? `not JSON: ${err.message}` : messageOf(err) });
       continue;
     }
     const plugins = await Promise.all(
-      conf.types.map(async (type) => {
+      conf.plugins.map(async ({ type }) => {
         const path = await findExecutable(type, binDirs);
         return path ? { type, path } : { type };
       }),
@@ -96,7 +69,7 @@ export async function probeCni(confDir: string, binDirs: readonly string[]): Pro
           : `CNI network ${conf.name} (${file}): plugin ${missing.join(', ')} not found in ${binDirs.join(', ')}`,
       confFile: file,
       network: conf.name,
-      ...(conf.cniVersion !== undefined ? { cniVersion: conf.cniVersion } : {}),
+      cniVersion: conf.cniVersion,
       plugins,
       skipped,
     };

@@ -305,7 +305,7 @@ describe('cri: ImageService against a failing registry', function () {
     const image = buildImage({ layers: [layer] });
     await pushImage(registry.url, 'slow/img', image, ['v1']);
     const proxy = await startFaultProxy(registry.url, { kind: 'stall', afterBytes: 64 * 1024 });
-    const d = await startTestDaemon({ mirrors: { 'slow.example': proxy.url }, extraConfig: '[image]\npull_progress_timeout = 1\n' });
+    const d = await startTestDaemon({ mirrors: { 'slow.example': proxy.url }, extra: '[image]\npull_progress_timeout = 1\n' });
     const started = Date.now();
     const err = await codeOf(d.clients.image.PullImage({ image: { image: 'slow.example/slow/img:v1' } }));
     assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);

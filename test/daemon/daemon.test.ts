@@ -114,7 +114,7 @@ describe('daemon lifecycle', () => {
   });
 
   it('exits 2 and names file, line and key for a bad config', async () => {
-    const paths = await writeTestConfig(await tempDir(), '[streaming]\naddress = 8080\nport = 1\n');
+    const paths = await writeTestConfig(await tempDir(), { extra: '[streaming]\naddress = 8080\nport = 1\n' });
     const d = spawnCoracle(['--config', paths.configPath, 'serve']);
     const exit = await d.exited;
     assert.equal(exit.code, 2);

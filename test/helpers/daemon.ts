@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,14 @@ export async function tempDir(prefix = 'coracle-test-'): Promise<string> {
   return dir;
 }
 
+/** A bridge name and a /24 of this test run's own, for daemons that make pod networks. */
+const runOctet = 200 + Math.floor(Math.random() * 50);
+let networks = 0;
+export function testNetwork(): { bridge: string; subnet: string; octets: string } {
+  const n = networks++ % 250;
+  return { bridge: `crt${process.pid % 10000}n${n}`, subnet: `10.${runOctet}.${n}.0/24`, octets: `10.${runOctet}.${n}.` };
+}
+
 export interface DaemonPaths {
   dir: string;
   root: string;
@@ -30,6 +38,9 @@ export interface DaemonPaths {
   configPath: string;
   cniConfDir: string;
   cniBinDir: string;
+  /** Set when the daemon has a real pod network (opts.network). */
+  bridge?: string;
+  subnet?: string;
 }
 
 /**
@@ -48,7 +59,14 @@ export function registryHostsToml(mirrors: Record<string, string | string[]> = {
  * test's own (so the host's CNI setup never leaks in), registry hosts from `mirrors` (host →
  * loopback URL, see registryHostsToml), plus `extra` TOML appended.
  */
-export async function writeTestConfig(dir: string, extra = '', mirrors: Record<string, string | string[]> = {}): Promise<DaemonPaths> {
+export interface TestConfigOptions {
+  extra?: string;
+  mirrors?: Record<string, string | string[]>;
+  /** A real pod network: Debian's CNI plugins, a bridge and a subnet of the test's own. */
+  network?: boolean;
+}
+
+export async function writeTestConfig(dir: string, opts: TestConfigOptions = {}): Promise<DaemonPaths> {
   const paths: DaemonPaths = {
     dir,
     root: join(dir, 'root'),
@@ -58,6 +76,16 @@ export async function writeTestConfig(dir: string, extra = '', mirrors: Record<s
     cniConfDir: join(dir, 'cni', 'net.d'),
     cniBinDir: join(dir, 'cni', 'bin'),
   };
+  const cni = [`conf_dir = ${JSON.stringify(paths.cniConfDir)}`];
+  if (opts.network) {
+    const net = testNetwork();
+    paths.bridge = net.bridge;
+    paths.subnet = net.subnet;
+    // The test's own bin dir first: a test wraps a plugin there to make it fail on cue.
+    cni.push(`bin_dirs = [${JSON.stringify(paths.cniBinDir)}, "/usr/lib/cni"]`, `bridge = "${net.bridge}"`, `pod_subnet = "${net.subnet}"`);
+  } else {
+    cni.push(`bin_dirs = [${JSON.stringify(paths.cniBinDir)}]`);
+  }
   const toml = [
     `root = ${JSON.stringify(paths.root)}`,
     `state = ${JSON.stringify(paths.state)}`,
@@ -66,11 +94,11 @@ export async function writeTestConfig(dir: string, extra = '', mirrors: Record<s
     '[log]',
     'level = "debug"',
     '[cni]',
-    `conf_dir = ${JSON.stringify(paths.cniConfDir)}`,
-    `bin_dirs = [${JSON.stringify(paths.cniBinDir)}]`,
-    registryHostsToml(mirrors),
-    extra,
+    ...cni,
+    registryHostsToml(opts.mirrors),
+    opts.extra ?? '',
   ].join('\n');
+  await mkdir(paths.cniBinDir, { recursive: true });
   await writeFile(paths.configPath, toml + '\n');
   return paths;
 }
@@ -132,12 +160,13 @@ export async function waitServing(d: DaemonProcess, timeoutMs = 15_000): Promise
 
 /**
  * Starts a daemon on a temp root and socket of its own, ready to call. It is killed and its
- * dirs removed after the test, whether the test passed or not.
+ * dirs removed after the test, whether the test passed or not. With `network`, the pods it
+ * made are removed through a daemon first (one is started again if the test killed it, so
+ * that its reconciliation runs), then the test's bridge is deleted.
  */
-export async function startTestDaemon(
-  opts: { extraConfig?: string; mirrors?: Record<string, string | string[]>; paths?: DaemonPaths } = {},
-): Promise<TestDaemon> {
-  const paths = opts.paths ?? (await writeTestConfig(await tempDir(), opts.extraConfig, opts.mirrors));
+export async function startTestDaemon(opts: TestConfigOptions & { paths?: DaemonPaths } = {}): Promise<TestDaemon> {
+  const paths = opts.paths ?? (await writeTestConfig(await tempDir(), opts));
+  if (paths.bridge && !opts.paths) onCleanup(`remove the pods and bridge of ${paths.dir}`, () => removeAllPods(paths));
   const d = spawnCoracle(['--config', paths.configPath, 'serve']);
   await waitServing(d);
   const clients = criClients(paths.socket);
@@ -151,4 +180,24 @@ export async function startTestDaemon(
       return d.exited;
     },
   };
+}
+
+async function removeAllPods(paths: DaemonPaths): Promise<void> {
+  const d = spawnCoracle(['--config', paths.configPath, 'serve']);
+  try {
+    await waitServing(d);
+    const c = criClients(paths.socket);
+    try {
+      for (const pod of (await c.runtime.ListPodSandbox({})).items) await c.runtime.RemovePodSandbox({ pod_sandbox_id: pod.id });
+    } finally {
+      c.close();
+    }
+  } finally {
+    d.proc.kill('SIGTERM');
+    await d.exited;
+    await new Promise<void>((resolve) => {
+      const ip = spawn('ip', ['link', 'del', paths.bridge!], { stdio: 'ignore' });
+      ip.on('close', () => resolve());
+    });
+  }
 }

@@ -1,0 +1,396 @@
+/**
+ * bench/pull: how fast a big multi-layer image is pulled (download, verify, unpack) over CRI
+ * PullImage from a registry on loopback, by coracle and, when it is installed, by containerd
+ * through the very same CRI client.
+ *
+ * Usage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3]
+ *
+ * The image is built in memory: each layer is a few large files of random (incompressible)
+ * bytes, which show throughput, and 500 small text files, which show the per-file cost of
+ * unpacking. It is pushed to a docker-registry of its own; every run pulls it and then
+ * removes it, so that each pull fetches and unpacks everything again. Throughput is
+ * compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes). For the comparison:
+ * `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
+ * temp dir removed, whatever happens.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { access, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { criClients, type CriClients } from '../test/helpers/cri-client.js';
+import { registryHostsToml } from '../test/helpers/daemon.js';
+import { buildImage, buildLayer, pushImage, type BuiltImage, type LayerEntry } from '../test/helpers/images.js';
+import { startTestRegistry } from '../test/helpers/test-registry.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+const BIG_FILES_PER_LAYER = 4;
+const SMALL_FILES_PER_LAYER = 500;
+const SMALL_DIRS_PER_LAYER = 10;
+const MB = 1e6;
+// The helper's default deadline (15 s) is for small test images, not for hundreds of MB.
+const PULL_DEADLINE_MS = 10 * 60_000;
+const START_TIMEOUT_MS = 30_000;
+const GONE_TIMEOUT_MS = 60_000;
+const REPO = 'bench/big';
+
+interface Options {
+  sizeMb: number;
+  layers: number;
+  runs: number;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      'size-mb': { type: 'string', default: '200' },
+      layers: { type: 'string', default: '8' },
+      runs: { type: 'string', default: '3' },
+    },
+  });
+  const positive = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${text}"`);
+    return n;
+  };
+  return { sizeMb: positive('size-mb', values['size-mb']), layers: positive('layers', values.layers), runs: positive('runs', values.runs) };
+}
+
+/** Teardown steps, undone newest first; each runs even when an earlier one fails. */
+class Cleanups {
+  private readonly steps: { what: string; run: () => Promise<unknown> }[] = [];
+  add(what: string, step: () => Promise<unknown>): void {
+    this.steps.push({ what, run: step });
+  }
+  async runAll(): Promise<string[]> {
+    const failures: string[] = [];
+    for (let step = this.steps.pop(); step; step = this.steps.pop()) {
+      try {
+        await step.run();
+      } catch (err) {
+        failures.push(`${step.what}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return failures;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function buildBenchImage(opts: Options): Promise<BuiltImage> {
+  const layerBytes = (opts.sizeMb * MB) / opts.layers;
+  // The small files gzip to roughly 1.6 KB each with their headers; the big files make up the rest.
+  const bigFileBytes = Math.max(1, Math.floor((layerBytes - SMALL_FILES_PER_LAYER * 1600) / BIG_FILES_PER_LAYER));
+  const layers = [];
+  for (let i = 0; i < opts.layers; i++) {
+    const base = `opt/bench/layer${i}`;
+    const entries: LayerEntry[] = [
+      { type: 'dir', path: 'opt' },
+      { type: 'dir', path: 'opt/bench' },
+      { type: 'dir', path: base },
+    ];
+    for (let f = 0; f < BIG_FILES_PER_LAYER; f++) {
+      entries.push({ type: 'file', path: `${base}/blob${f}.bin`, content: randomBytes(bigFileBytes) });
+    }
+    for (let d = 0; d < SMALL_DIRS_PER_LAYER; d++) entries.push({ type: 'dir', path: `${base}/d${d}` });
+    for (let f = 0; f < SMALL_FILES_PER_LAYER; f++) {
+      // Hex text: about as compressible as source code or config files.
+      const content = randomBytes(randomInt(512, 2049)).toString('hex');
+      entries.push({ type: 'file', path: `${base}/d${f % SMALL_DIRS_PER_LAYER}/file${f}.txt`, content });
+    }
+    layers.push(await buildLayer(entries));
+  }
+  return buildImage({ layers, config: { Cmd: ['/bin/true'] } });
+}
+
+/** Bytes of the regular files under `dir`: what a removed image may have left behind. */
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0; // gone while walking (a collection in progress): nothing there
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) total += await treeBytes(path);
+    else if (e.isFile()) total += await lstat(path).then((s) => s.size, () => 0);
+  }
+  return total;
+}
+
+/** Resolves when the process has exited; SIGTERM first, SIGKILL after `graceMs`. */
+async function stopProcess(proc: ChildProcess, graceMs: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Keeps the last bytes of a child's output, to show when it fails. */
+function tail(proc: ChildProcess, limit = 8192): () => string {
+  let log = '';
+  const keep = (c: Buffer): void => {
+    log = (log + c.toString('utf8')).slice(-limit);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  return () => log;
+}
+
+/** Whether `name` is an executable on PATH. */
+async function onPath(name: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      await access(join(dir, name), fsConstants.X_OK);
+      return true;
+    } catch {
+      // next one
+    }
+  }
+  return false;
+}
+
+/** Mount points under `dir`, deepest first, so that each can be unmounted before its parent. */
+async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((mp): mp is string => mp !== undefined)
+    .map((mp) => mp.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((mp) => mp.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+async function unmountAll(dir: string): Promise<void> {
+  for (const mp of await mountsUnder(dir)) {
+    // A mount still busy (a process left in it) is detached instead, so that the dir can go.
+    await run('umount', [mp]).catch(() => run('umount', ['-l', mp]));
+  }
+}
+
+/**
+ * Pulls and removes `ref` `runs` times over CRI. The removal must leave `root` without the
+ * image's data, or the next pull would reuse it and look faster than it is.
+ */
+async function pullRuns(name: string, clients: CriClients, root: string, ref: string, image: BuiltImage, runs: number, compressed: number): Promise<number[]> {
+  const out: number[] = [];
+  const smallestLayer = Math.min(...image.layers.map((l) => l.size));
+  const leftoverLimit = Math.max(4 * MB, smallestLayer / 2);
+  for (let i = 1; i <= runs; i++) {
+    // Writeback of the previous run's files should not be billed to this one.
+    await run('sync');
+    const t = process.hrtime.bigint();
+    const res = await clients.image.PullImage({ image: { image: ref } }, { deadline: Date.now() + PULL_DEADLINE_MS });
+    const s = seconds(t);
+    if (res.image_ref !== image.configDigest) throw new Error(`${name}: PullImage returned ${res.image_ref}, expected ${image.configDigest}`);
+    out.push(s);
+    console.log(`${`${name} run ${i}:`.padEnd(20)}${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s`);
+
+    await clients.image.RemoveImage({ image: { image: ref } });
+    // containerd collects content and snapshots after RemoveImage has returned.
+    const deadline = Date.now() + GONE_TIMEOUT_MS;
+    for (;;) {
+      const listed = (await clients.image.ListImages({})).images.some((img) => img.id === image.configDigest || img.repo_tags.includes(ref));
+      const left = listed ? Infinity : await treeBytes(root);
+      if (!listed && left < leftoverLimit) break;
+      if (Date.now() > deadline) {
+        throw new Error(`${name}: image still ${listed ? 'listed' : `on disk (${(left / MB).toFixed(1)} MB under ${root})`} ${GONE_TIMEOUT_MS / 1000} s after RemoveImage`);
+      }
+      await sleep(200);
+    }
+    await sleep(1000);
+  }
+  return out;
+}
+
+function printMedian(name: string, runs: number[], compressed: number): number {
+  const s = median(runs);
+  const rate = compressed / MB / s;
+  console.log(`${`${name} median:`.padEnd(20)}${s.toFixed(2).padStart(7)} s ${rate.toFixed(1).padStart(7)} MB/s`);
+  return rate;
+}
+
+async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, ref: string, image: BuiltImage, opts: Options, compressed: number): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-pull-'));
+  cleanups.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+  const root = join(dir, 'root');
+  const socket = join(dir, 'run', 'coracle.sock');
+  const config = join(dir, 'coracle.toml');
+  await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
+  await writeFile(
+    config,
+    [
+      `root = ${JSON.stringify(root)}`,
+      `state = ${JSON.stringify(join(dir, 'state'))}`,
+      '[grpc]',
+      `socket = ${JSON.stringify(socket)}`,
+      '[log]',
+      'level = "warn"',
+      // The host's CNI setup is none of this bench's business.
+      '[cni]',
+      `conf_dir = ${JSON.stringify(join(dir, 'cni', 'net.d'))}`,
+      `bin_dirs = [${JSON.stringify(join(dir, 'cni', 'bin'))}]`,
+      registryHostsToml({ [registry.host]: registry.url }),
+    ].join('\n') + '\n',
+  );
+  // As bench/daemon: info on the command line only so that the "serving" line shows up.
+  const proc = spawn(process.execPath, [bin, '--config', config, 'serve', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  cleanups.add('stop coracle', () => stopProcess(proc, 10_000));
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`coracle did not serve within ${START_TIMEOUT_MS / 1000} s:\n${log}`)), START_TIMEOUT_MS);
+    proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      log = (log + c).slice(-8192);
+      if (log.includes('"coracle serving"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`coracle exited:\n${log}`));
+    });
+  });
+  const clients = criClients(socket);
+  cleanups.add('close coracle client', async () => clients.close());
+  const figures = await pullRuns('coracle', clients, root, ref, image, opts.runs, compressed);
+  return printMedian('coracle', figures, compressed);
+}
+
+function containerdConfig(dir: string, registryHost: string): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  return `version = 2
+root = ${JSON.stringify(join(dir, 'root'))}
+state = ${JSON.stringify(join(dir, 'state'))}
+disabled_plugins = []
+
+[grpc]
+  address = ${JSON.stringify(join(dir, 'containerd.sock'))}
+
+[debug]
+  level = "warn"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = ${JSON.stringify(join(dir, 'opt'))}
+
+[${cri}.containerd]
+  snapshotter = "overlayfs"
+
+[${cri}.cni]
+  bin_dir = ${JSON.stringify(join(dir, 'cni', 'bin'))}
+  conf_dir = ${JSON.stringify(join(dir, 'cni', 'net.d'))}
+
+[${cri}.registry.mirrors.${JSON.stringify(registryHost)}]
+  endpoint = [${JSON.stringify(`http://${registryHost}`)}]
+`;
+}
+
+async function benchContainerd(cleanups: Cleanups, registry: { host: string }, ref: string, image: BuiltImage, opts: Options, compressed: number): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-containerd-'));
+  cleanups.add(`remove ${dir}`, async () => {
+    await unmountAll(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
+  await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
+  await mkdir(join(dir, 'tmp'));
+  const config = join(dir, 'config.toml');
+  await writeFile(config, containerdConfig(dir, registry.host));
+  // TMPDIR: the temp mounts its appliers may make land under `dir`, where cleanup finds them.
+  const proc = spawn('containerd', ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: join(dir, 'tmp') } });
+  const log = tail(proc);
+  cleanups.add('stop containerd', () => stopProcess(proc, 15_000));
+  const clients = criClients(join(dir, 'containerd.sock'));
+  cleanups.add('close containerd client', async () => clients.close());
+  // The socket comes before the CRI plugin is ready: wait for an answer, not for the file.
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`containerd exited:\n${log()}`);
+    try {
+      await clients.runtime.Version({}, { deadline: Date.now() + 1000 });
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`containerd did not answer CRI within ${START_TIMEOUT_MS / 1000} s (${String(err)}):\n${log()}`);
+      await sleep(100);
+    }
+  }
+  const figures = await pullRuns('containerd', clients, join(dir, 'root'), ref, image, opts.runs, compressed);
+  return printMedian('containerd', figures, compressed);
+}
+
+async function main(): Promise<void> {
+  let opts: Options;
+  try {
+    opts = options();
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3]`);
+    process.exitCode = 2;
+    return;
+  }
+  const cleanups = new Cleanups();
+  let failed = false;
+  const stopOnSignal = (): void => {
+    // The work in flight may wait long before it fails and reaches the finally: clean up now.
+    console.error('interrupted: cleaning up');
+    void cleanups.runAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    let t = process.hrtime.bigint();
+    const image = await buildBenchImage(opts);
+    const built = seconds(t);
+    const compressed = image.layers.reduce((n, l) => n + l.size, 0);
+    const uncompressed = image.layers.reduce((n, l) => n + l.tar.length, 0);
+    const files = opts.layers * (BIG_FILES_PER_LAYER + SMALL_FILES_PER_LAYER);
+
+    const registry = await startTestRegistry({ scope: 'suite' });
+    cleanups.add('stop registry', () => registry.stop());
+    const ref = `${registry.host}/${REPO}:v1`;
+    t = process.hrtime.bigint();
+    await pushImage(registry.url, REPO, image, ['v1']);
+    console.log(
+      `image ${ref}: ${opts.layers} layers, ${(compressed / MB).toFixed(1)} MB compressed, ${(uncompressed / MB).toFixed(1)} MB uncompressed, ` +
+        `${files} files; built in ${built.toFixed(1)} s, pushed in ${seconds(t).toFixed(1)} s`,
+    );
+    // The layers are in the registry now; only sizes and digests are needed from here on.
+    for (const l of image.layers) l.tar = l.blob = Buffer.alloc(0);
+
+    const coracleRate = await benchCoracle(cleanups, registry, ref, image, opts, compressed);
+    if (await onPath('containerd')) {
+      const containerdRate = await benchContainerd(cleanups, registry, ref, image, opts, compressed);
+      console.log(`coracle/containerd throughput: ${(coracleRate / containerdRate).toFixed(2)}`);
+    } else {
+      console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
+    }
+  } catch (err) {
+    failed = true;
+    console.error(err);
+  } finally {
+    const failures = await cleanups.runAll();
+    for (const f of failures) console.error(`cleanup: ${f}`);
+    if (failures.length > 0) failed = true;
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,203 @@
+/*
+ * coracle-pinns: makes a pod's namespaces and pins them to files, so that they outlive
+ * every process (no infra container needed), like CRI-O's pinns.
+ *
+ *   coracle-pinns -d DIR [-n] [-i] [-u] [-h HOSTNAME] [-s KEY=VALUE]...
+ *   coracle-pinns -d DIR -r
+ *
+ * Unshares the namespaces asked for (-n net, -i ipc, -u uts) in this process, sets the
+ * hostname and the sysctls inside them (sysctls under /proc/sys are those of the calling
+ * task's namespaces), then bind-mounts /proc/self/ns/X onto DIR/X. Prints
+ * {"net":"DIR/net",...} and exits 0; on failure undoes its own pins, prints
+ * {"error":"...","errno":N} and exits 1. The caller vets sysctl names; DIR must exist.
+ * With -r it removes the pins in DIR (lazy unmount, unlink) and prints {"removed":N}.
+ */
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "json-out.h"
+
+#define MAX_SYSCTLS 128
+
+struct ns {
+	const char *name;
+	int flag;
+	int wanted;
+	int created;
+	int pinned;
+	char path[4096];
+};
+
+static struct ns namespaces[] = {
+	{ "net", CLONE_NEWNET, 0, 0, 0, "" },
+	{ "ipc", CLONE_NEWIPC, 0, 0, 0, "" },
+	{ "uts", CLONE_NEWUTS, 0, 0, 0, "" },
+};
+#define NS_COUNT (sizeof(namespaces) / sizeof(namespaces[0]))
+
+static void unpin_all(void)
+{
+	for (size_t i = 0; i < NS_COUNT; i++) {
+		struct ns *ns = &namespaces[i];
+		if (ns->pinned)
+			umount2(ns->path, MNT_DETACH);
+		if (ns->created)
+			unlink(ns->path);
+	}
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	int err = errno;
+	char msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	unpin_all();
+	errno = err;
+	fail("%s", msg);
+}
+
+static void write_sysctl(const char *assignment)
+{
+	char key[512], path[600];
+	const char *eq = strchr(assignment, '=');
+	size_t klen;
+	int fd;
+	ssize_t len;
+
+	if (!eq || eq == assignment || (klen = (size_t)(eq - assignment)) >= sizeof(key)) {
+		errno = EINVAL;
+		die("sysctl \"%s\": not KEY=VALUE", assignment);
+	}
+	memcpy(key, assignment, klen);
+	key[klen] = '\0';
+	if (strstr(key, "..")) {
+		errno = EINVAL;
+		die("sysctl \"%s\": bad name", key);
+	}
+	/* Kubernetes writes sysctls with dots; a name with slashes is already a path. */
+	if (!strchr(key, '/'))
+		for (char *p = key; *p; p++)
+			if (*p == '.')
+				*p = '/';
+	snprintf(path, sizeof(path), "/proc/sys/%s", key);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("sysctl %.*s: open %s", (int)klen, assignment, path);
+	len = (ssize_t)strlen(eq + 1);
+	if (write(fd, eq + 1, (size_t)len) != len)
+		die("sysctl %.*s: write", (int)klen, assignment);
+	close(fd);
+}
+
+/* Pins of a pod that is going away, or of one a crash left half made. */
+static int remove_pins(const char *dir)
+{
+	int removed = 0;
+
+	for (size_t i = 0; i < NS_COUNT; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, namespaces[i].name);
+		if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			fail("unmount %s", path);
+		if (unlink(path) < 0) {
+			if (errno != ENOENT)
+				fail("remove %s", path);
+		} else {
+			removed++;
+		}
+	}
+	printf("{\"removed\":%d}\n", removed);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = NULL, *hostname = NULL;
+	const char *sysctls[MAX_SYSCTLS];
+	int nsysctls = 0, flags = 0, opt, remove = 0;
+
+	while ((opt = getopt(argc, argv, "d:niuh:s:r")) != -1) {
+		switch (opt) {
+		case 'd': dir = optarg; break;
+		case 'r': remove = 1; break;
+		case 'n': namespaces[0].wanted = 1; break;
+		case 'i': namespaces[1].wanted = 1; break;
+		case 'u': namespaces[2].wanted = 1; break;
+		case 'h': hostname = optarg; break;
+		case 's':
+			if (nsysctls == MAX_SYSCTLS) {
+				errno = E2BIG;
+				fail("more than %d sysctls", MAX_SYSCTLS);
+			}
+			sysctls[nsysctls++] = optarg;
+			break;
+		default:
+			errno = EINVAL;
+			fail("usage: coracle-pinns -d DIR [-n] [-i] [-u] [-h HOSTNAME] [-s KEY=VALUE]... | -d DIR -r");
+		}
+	}
+	if (!dir) {
+		errno = EINVAL;
+		fail("-d DIR is required");
+	}
+	if (remove)
+		return remove_pins(dir);
+	for (size_t i = 0; i < NS_COUNT; i++) {
+		if (namespaces[i].wanted) {
+			flags |= namespaces[i].flag;
+			snprintf(namespaces[i].path, sizeof(namespaces[i].path), "%s/%s", dir, namespaces[i].name);
+		}
+	}
+	if (flags == 0) {
+		errno = EINVAL;
+		fail("no namespace asked for");
+	}
+	if (hostname && !namespaces[2].wanted) {
+		errno = EINVAL;
+		fail("a hostname needs its own uts namespace (-u)");
+	}
+
+	if (unshare(flags) < 0)
+		fail("unshare");
+	if (hostname && sethostname(hostname, strlen(hostname)) < 0)
+		fail("sethostname %s", hostname);
+	for (int i = 0; i < nsysctls; i++)
+		write_sysctl(sysctls[i]);
+
+	for (size_t i = 0; i < NS_COUNT; i++) {
+		struct ns *ns = &namespaces[i];
+		char source[64];
+		int fd;
+
+		if (!ns->wanted)
+			continue;
+		fd = open(ns->path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (fd < 0)
+			die("create %s", ns->path);
+		ns->created = 1;
+		close(fd);
+		snprintf(source, sizeof(source), "/proc/self/ns/%s", ns->name);
+		if (mount(source, ns->path, NULL, MS_BIND, NULL) < 0)
+			die("bind %s on %s", source, ns->path);
+		ns->pinned = 1;
+	}
+
+	fputc('{', stdout);
+	int first = 1;
+	for (size_t i = 0; i < NS_COUNT; i++) {
+		if (!namespaces[i].wanted)
+			continue;
+		printf("%s\"%s\":", first ? "" : ",", namespaces[i].name);
+		json_string(stdout, namespaces[i].path);
+		first = 0;
+	}
+	fputs("}\n", stdout);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,18 @@
+import type { ListPodSandboxRequest__Output } from '../generated/runtime/v1/ListPodSandboxRequest.js';
+import type { ListPodSandboxResponse } from '../generated/runtime/v1/ListPodSandboxResponse.js';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
+import { toCriSandbox } from './sandbox-convert.js';
+import type { UnaryHandler } from './wrap.js';
+
+export function listPodSandboxHandler(sandboxes: Pick<SandboxService, 'list'>): UnaryHandler<ListPodSandboxRequest__Output, ListPodSandboxResponse> {
+  return async (request) => {
+    const f = request.filter;
+    const state = f?.state?.state;
+    const items = sandboxes.list({
+      ...(f?.id ? { id: f.id } : {}),
+      ...(state ? { state: state === 'SANDBOX_READY' ? 'READY' : 'NOTREADY' } : {}),
+      ...(f?.label_selector ? { labels: f.label_selector } : {}),
+    });
+    return { items: items.map(toCriSandbox) };
+  };
+}

@@ -1,0 +1,102 @@
+import { readdir } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
+import { CoracleError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CniAttachment, CniNetwork, CniRunner } from './cni.js';
+import { LOOPBACK } from './cni-config.js';
+
+export interface PodPortMapping {
+  protocol: 'tcp' | 'udp' | 'sctp';
+  containerPort: number;
+  hostPort: number;
+  hostIp: string;
+}
+
+/** What the network needs to know of a pod. */
+export interface PodAttachment {
+  id: string;
+  name: string;
+  namespace: string;
+  uid: string;
+  /** The pinned netns; may be gone already at tear-down. */
+  netns: string;
+  portMappings: PodPortMapping[];
+}
+
+export interface PodAddresses {
+  ip?: string;
+  additionalIps: string[];
+}
+
+/**
+ * A pod's network through CNI: its loopback, then the configured network on eth0 with its
+ * hostPorts. Tear-down always runs DEL, whether or not the netns still exists, so that IPAM
+ * releases the address: leaked IPs are the most reported bug of both containerd and CRI-O.
+ */
+export class PodNetwork {
+  constructor(
+    private readonly runner: CniRunner,
+    private readonly network: () => Promise<CniNetwork | undefined>,
+    private readonly cacheDir: string,
+  ) {}
+
+  private attachment(p: PodAttachment, ifName: string): CniAttachment {
+    const portMappings = p.portMappings
+      .filter((m) => m.hostPort > 0)
+      .map((m) => ({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol, hostIP: m.hostIp }));
+    return {
+      containerId: p.id,
+      netns: p.netns,
+      ifName,
+      args: [
+        ['K8S_POD_NAMESPACE', p.namespace],
+        ['K8S_POD_NAME', p.name],
+        ['K8S_POD_INFRA_CONTAINER_ID', p.id],
+        ['K8S_POD_UID', p.uid],
+      ],
+      capabilities: portMappings.length > 0 ? { portMappings } : {},
+    };
+  }
+
+  private async current(): Promise<CniNetwork> {
+    const net = await this.network();
+    if (!net) throw new CoracleError('FAILED_PRECONDITION', 'no CNI network config: the pod network is not ready');
+    return net;
+  }
+
+  async setUp(p: PodAttachment): Promise<PodAddresses> {
+    const net = await this.current();
+    await this.runner.add(LOOPBACK, this.attachment(p, 'lo'));
+    const result = await this.runner.add(net, this.attachment(p, 'eth0'));
+    const ips = (result.ips ?? []).map((i) => i.address.split('/')[0]!);
+    // CRI's primary IP is the IPv4 one when the pod has both families.
+    const primary = ips.find((ip) => isIPv4(ip)) ?? ips[0];
+    return { ...(primary ? { ip: primary } : {}), additionalIps: ips.filter((ip) => ip !== primary) };
+  }
+
+  /** DEL on both networks; every step runs even if one fails, and the first error is thrown. */
+  async tearDown(p: PodAttachment): Promise<void> {
+    const errors: unknown[] = [];
+    const net = await this.network();
+    await this.runner.del(net, this.attachment(p, 'eth0')).catch((e: unknown) => errors.push(e));
+    await this.runner.del(LOOPBACK, this.attachment(p, 'lo')).catch((e: unknown) => errors.push(e));
+    if (errors.length > 0) throw errors[0];
+  }
+
+  /** Pod ids with a cached CNI result: what the network holds, for reconciliation. */
+  async attachedIds(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const name of await readdir(this.cacheDir).catch(() => [] as string[])) {
+      const m = /^([a-f0-9]{64})-(eth0|lo)\.json$/.exec(name);
+      if (m) out.add(m[1]!);
+    }
+    return out;
+  }
+
+  /** DEL for a pod known only from the cache (its record is gone). */
+  async tearDownOrphan(id: string, log: Logger): Promise<void> {
+    await this.tearDown({ id, name: '', namespace: '', uid: '', netns: '', portMappings: [] }).catch((err: unknown) =>
+      log.error('CNI DEL of an orphan failed', { sandbox: id, error: messageOf(err) }),
+    );
+  }
+}

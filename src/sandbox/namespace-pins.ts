@@ -1,0 +1,46 @@
+import { runNative } from '../util/native.js';
+
+/** Namespaces pinned to files, by kind; a kind that is absent is the host's. */
+export interface NamespacePins {
+  net?: string;
+  ipc?: string;
+  uts?: string;
+}
+
+export interface PinRequest {
+  /** An existing directory that will hold the pin files. */
+  dir: string;
+  net: boolean;
+  ipc: boolean;
+  uts: boolean;
+  hostname?: string;
+  /** Already vetted: each belongs to a namespace being made. */
+  sysctls: Record<string, string>;
+}
+
+const HELPER = 'coracle-pinns';
+
+/**
+ * The wrapper of native/coracle-pinns: Node never unshares or mounts itself (it is
+ * multi-threaded: setns on mnt fails, on net it moves one thread). A failed pin run leaves
+ * nothing: the helper undoes its own pins, and whatever a killed helper left is removed here.
+ */
+export async function pinNamespaces(req: PinRequest, what: string): Promise<NamespacePins> {
+  const args = ['-d', req.dir];
+  if (req.net) args.push('-n');
+  if (req.ipc) args.push('-i');
+  if (req.uts) args.push('-u');
+  if (req.hostname !== undefined) args.push('-h', req.hostname);
+  for (const [key, value] of Object.entries(req.sysctls)) args.push('-s', `${key}=${value}`);
+  try {
+    return await runNative<NamespacePins>(HELPER, args, what);
+  } catch (err) {
+    await unpinNamespaces(req.dir, what).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Unmounts and removes the pins in `dir`; none there is no error. */
+export async function unpinNamespaces(dir: string, what: string): Promise<void> {
+  await runNative<{ removed: number }>(HELPER, ['-d', dir, '-r'], what);
+}

@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CoracleError, invalidArgument, messageOf, notFound } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { PodAddresses, PodAttachment } from '../netns/pod-network.js';
+import { UndoStack } from '../util/undo-stack.js';
+import type { NamespacePins, PinRequest } from './namespace-pins.js';
+import { writePodFiles } from './pod-files.js';
+import type { DnsConfig, NamespaceMode, PortMapping, SandboxRecord, SandboxStore } from './sandbox-store.js';
+import { vetSysctls } from './sysctls.js';
+
+/** A RunPodSandbox request, in Coracle's terms. */
+export interface SandboxSpec {
+  metadata: { name: string; uid: string; namespace: string; attempt: number };
+  hostname: string;
+  logDirectory: string;
+  runtimeHandler: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  dns: DnsConfig;
+  portMappings: PortMapping[];
+  namespaces: { network: NamespaceMode; ipc: NamespaceMode; pid: NamespaceMode };
+  sysctls: Record<string, string>;
+  cgroupParent: string;
+}
+
+export interface SandboxFilter {
+  id?: string;
+  state?: 'READY' | 'NOTREADY';
+  labels?: Record<string, string>;
+}
+
+/** What the sandbox service needs from the rest of the daemon. */
+export interface SandboxDeps {
+  store: SandboxStore;
+  /** Volatile: namespace pins live here and are gone after a reboot, as the namespaces are. */
+  stateDir: string;
+  network: {
+    setUp(p: PodAttachment): Promise<PodAddresses>;
+    tearDown(p: PodAttachment): Promise<void>;
+    attachedIds(): Promise<Set<string>>;
+    tearDownOrphan(id: string, log: Logger): Promise<void>;
+  };
+  pins: {
+    pin(req: PinRequest, what: string): Promise<NamespacePins>;
+    unpin(dir: string, what: string): Promise<void>;
+  };
+  handlers: { has(name: string): boolean };
+  /** Stops and removes a pod's containers (the container service, once it exists). */
+  containers?: { stopAll(sandboxId: string, log: Logger): Promise<void>; removeAll(sandboxId: string, log: Logger): Promise<void> };
+  log: Logger;
+}
+
+const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
+
+/** kubelet's name for a pod's sandbox, unique per pod and attempt. */
+export function sandboxName(m: SandboxSpec['metadata']): string {
+  return `k8s_POD_${m.name}_${m.namespace}_${m.uid}_${m.attempt}`;
+}
+
+/**
+ * Pod sandboxes: pinned net/ipc/uts namespaces, the pod's files and its CNI network. Every
+ * RunPodSandbox either completes or leaves nothing; a retried one (kubelet timed out) gets
+ * the same sandbox back. The record says CREATING until all is made, so a daemon killed
+ * half-way tears it down at its next start.
+ */
+export class SandboxService {
+  /** Names being created, and the promise of their id: a retry waits for the first call. */
+  private readonly creating = new Map<string, Promise<string>>();
+
+  constructor(private readonly deps: SandboxDeps) {}
+
+  private pinDir(id: string): string {
+    return join(this.deps.stateDir, 'sandboxes', id, 'ns');
+  }
+
+  private attachment(r: SandboxRecord): PodAttachment {
+    return {
+      id: r.id,
+      name: r.metadata.name,
+      namespace: r.metadata.namespace,
+      uid: r.metadata.uid,
+      netns: r.pins.net ?? join(this.pinDir(r.id), 'net'),
+      portMappings: r.portMappings,
+    };
+  }
+
+  run(spec: SandboxSpec, log: Logger): Promise<string> {
+    const m = spec.metadata;
+    if (!m.name || !m.namespace || !m.uid) throw invalidArgument('sandbox metadata needs name, namespace and uid');
+    const name = sandboxName(m);
+    const pending = this.creating.get(name);
+    if (pending) return pending;
+    const existing = this.deps.store.all().find((r) => r.name === name);
+    if (existing) {
+      if (existing.state === 'READY') return Promise.resolve(existing.id);
+      throw new CoracleError('ALREADY_EXISTS', `sandbox name ${name} is reserved by ${existing.id} (${existing.state})`);
+    }
+    const p = this.create(name, spec, log).finally(() => this.creating.delete(name));
+    this.creating.set(name, p);
+    return p;
+  }
+
+  private async create(name: string, spec: SandboxSpec, log: Logger): Promise<string> {
+    const { store, pins, network } = this.deps;
+    if (spec.runtimeHandler && !this.deps.handlers.has(spec.runtimeHandler)) {
+      throw new CoracleError('NOT_FOUND', `runtime handler "${spec.runtimeHandler}" is not configured`);
+    }
+    const own = { net: spec.namespaces.network !== 'NODE', ipc: spec.namespaces.ipc !== 'NODE', uts: spec.namespaces.network !== 'NODE' };
+    const sysctls = vetSysctls(spec.sysctls, own);
+    const id = randomBytes(32).toString('hex');
+    const plog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
+    const record: SandboxRecord = {
+      id,
+      name,
+      state: 'CREATING',
+      createdAt: nowNanos(),
+      metadata: spec.metadata,
+      labels: spec.labels,
+      annotations: spec.annotations,
+      hostname: spec.hostname,
+      logDirectory: spec.logDirectory,
+      runtimeHandler: spec.runtimeHandler,
+      namespaces: spec.namespaces,
+      sysctls,
+      dns: spec.dns,
+      portMappings: spec.portMappings,
+      cgroupParent: spec.cgroupParent,
+      pins: {},
+      additionalIps: [],
+    };
+    const undo = new UndoStack();
+    try {
+      await store.save(record);
+      undo.push('remove sandbox record', () => store.remove(id));
+      const pinDir = this.pinDir(id);
+      await mkdir(pinDir, { recursive: true });
+      undo.push('remove pin dir', () => rm(join(this.deps.stateDir, 'sandboxes', id), { recursive: true, force: true }));
+      if (own.net || own.ipc) {
+        record.pins = await pins.pin(
+          { dir: pinDir, net: own.net, ipc: own.ipc, uts: own.uts, ...(own.uts ? { hostname: spec.hostname } : {}), sysctls },
+          `sandbox ${id}: namespaces`,
+        );
+        undo.push('unpin namespaces', () => pins.unpin(pinDir, `sandbox ${id}: namespaces`));
+      }
+      if (own.net) {
+        // Before ADD: a plugin that fails half-way may already hold an address.
+        undo.push('CNI DEL', () => network.tearDown(this.attachment(record)));
+        const addresses = await network.setUp(this.attachment(record));
+        if (addresses.ip) record.ip = addresses.ip;
+        record.additionalIps = addresses.additionalIps;
+      }
+      await writePodFiles(store.dir(id), {
+        dns: spec.dns,
+        hostname: spec.hostname,
+        hostNetwork: !own.net,
+        ...(record.ip ? { ip: record.ip } : {}),
+      });
+      record.state = 'READY';
+      await store.save(record);
+      undo.clear();
+      plog.info('sandbox ready', { ip: record.ip, name });
+      return id;
+    } catch (err) {
+      plog.warn('sandbox failed: undoing', { error: messageOf(err) });
+      await undo.unwind(plog);
+      if (err instanceof CoracleError) {
+        throw new CoracleError(err.code, `sandbox ${name}: ${err.message}`);
+      }
+      throw new CoracleError('INTERNAL', `sandbox ${name}: ${messageOf(err)}`);
+    }
+  }
+
+  /** The sandbox `id` names: a full id or a unique prefix. */
+  resolve(id: string): SandboxRecord | undefined {
+    if (!id) return undefined;
+    const exact = this.deps.store.get(id);
+    if (exact) return exact;
+    const matches = this.deps.store.all().filter((r) => r.id.startsWith(id));
+    if (matches.length > 1) throw invalidArgument(`sandbox id prefix ${id}: matches ${matches.length} sandboxes`);
+    return matches[0];
+  }
+
+  status(id: string): SandboxRecord {
+    const r = this.resolve(id);
+    if (!r || r.state === 'CREATING') throw notFound(`sandbox ${id}: not found`);
+    return r;
+  }
+
+  list(filter: SandboxFilter = {}): SandboxRecord[] {
+    return this.deps.store.all().filter((r) => {
+      if (r.state === 'CREATING') return false;
+      if (filter.id && !r.id.startsWith(filter.id)) return false;
+      if (filter.state && r.state !== filter.state) return false;
+      for (const [k, v] of Object.entries(filter.labels ?? {})) if (r.labels[k] !== v) return false;
+      return true;
+    });
+  }
+
+  /** Stops the pod's containers and releases its network; the pins stay until removal. */
+  async stop(id: string, log: Logger): Promise<void> {
+    const r = this.resolve(id);
+    if (!r) throw notFound(`sandbox ${id}: not found`);
+    const plog = log.child({ sandbox: r.id });
+    await this.deps.containers?.stopAll(r.id, plog);
+    if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r));
+    if (r.state !== 'NOTREADY') {
+      await this.deps.store.save({ ...r, state: 'NOTREADY' });
+      plog.info('sandbox stopped');
+    }
+  }
+
+  /** Removes everything of the pod; an unknown id is no error (kubelet retries removals). */
+  async remove(id: string, log: Logger): Promise<void> {
+    const r = this.resolve(id);
+    if (!r) return;
+    const plog = log.child({ sandbox: r.id });
+    await this.deps.containers?.removeAll(r.id, plog);
+    await this.teardown(r, plog);
+    plog.info('sandbox removed');
+  }
+
+  private async teardown(r: SandboxRecord, log: Logger): Promise<void> {
+    if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r));
+    await this.deps.pins.unpin(this.pinDir(r.id), `sandbox ${r.id}: namespaces`);
+    await rm(join(this.deps.stateDir, 'sandboxes', r.id), { recursive: true, force: true });
+    await this.deps.store.remove(r.id);
+    log.debug('sandbox torn down');
+  }
+
+  /**
+   * At start: sandboxes a killed daemon left CREATING are torn down; READY ones whose net
+   * pin is gone (a reboot) are NOTREADY and their IPs released; pins and CNI attachments
+   * that belong to no sandbox are collected.
+   */
+  async reconcile(): Promise<void> {
+    const { store, log, network, pins } = this.deps;
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+    for (const r of store.all()) {
+      const rlog = log.child({ sandbox: r.id });
+      try {
+        if (r.state === 'CREATING') {
+          rlog.warn('sandbox left half made by a previous daemon: tearing down');
+          await this.teardown(r, rlog);
+        } else if (r.state === 'READY' && r.pins.net && !mounts.includes(` ${r.pins.net} `)) {
+          rlog.warn('sandbox lost its network namespace (reboot?): not ready');
+          await network.tearDown(this.attachment(r));
+          await pins.unpin(this.pinDir(r.id), `sandbox ${r.id}: namespaces`);
+          await store.save({ ...r, state: 'NOTREADY' });
+        }
+      } catch (err) {
+        rlog.error('sandbox reconciliation failed', { error: messageOf(err) });
+      }
+    }
+    const known = new Set(store.all().map((r) => r.id));
+    const pinRoot = join(this.deps.stateDir, 'sandboxes');
+    for (const id of await readdir(pinRoot).catch(() => [] as string[])) {
+      if (known.has(id)) continue;
+      log.warn('pins of no sandbox: removed', { sandbox: id });
+      await pins.unpin(join(pinRoot, id, 'ns'), `orphan ${id}`).catch((err: unknown) => log.error('unpin failed', { sandbox: id, error: messageOf(err) }));
+      await rm(join(pinRoot, id), { recursive: true, force: true });
+    }
+    for (const id of await network.attachedIds()) {
+      if (known.has(id)) continue;
+      log.warn('CNI attachment of no sandbox: released', { sandbox: id });
+      await network.tearDownOrphan(id, log);
+    }
+  }
+}
