@@ -19,6 +19,7 @@ import type { RegistryCredentials } from './registry-auth.js';
 import type { FetchedManifest, RegistryRepository } from './registry-client.js';
 import { endpointsFor, type Endpoint, type RegistryHostConfig } from './registry-hosts.js';
 import type { Snapshotter } from './snapshotter.js';
+import { NEEDS_LOWER_LAYERS } from './unpack.js';
 
 export interface RegistryAccess {
   repository(endpoint: Endpoint, repository: string, credentials: RegistryCredentials | undefined): RegistryRepository;
@@ -261,31 +262,34 @@ export class ImageService {
   }
 
   /**
-   * Downloads run in parallel (up to the configured number), unpacks in layer order, each
-   * starting as soon as its blob and its parent are ready.
+   * Downloads run in parallel (up to the configured number) and each layer is unpacked as
+   * soon as its blob is in, side by side with the others (each has its own directory). The
+   * rare layer that hardlinks into a lower one waits for its parents and is unpacked again.
    */
   private async fetchAndUnpack(layers: ImageLayer[], fetch: (digest: string, size: number) => Promise<void>, log: Logger): Promise<void> {
     const { snapshots, content } = this.deps;
     const present = await Promise.all(layers.map((l) => snapshots.get(l.chainId)));
-    const downloads = layers.map((l, i) =>
-      present[i] ? Promise.resolve() : this.download(() => fetch(l.digest, l.size)),
-    );
-    const unpacks: Promise<void>[] = [];
-    let previous: Promise<void> = Promise.resolve();
+    const unpacked: Promise<void>[] = [];
     layers.forEach((l, i) => {
       const parent = i > 0 ? layers[i - 1]!.chainId : undefined;
-      const before = previous;
-      previous = (async () => {
-        await before;
-        if (present[i]) return;
-        await downloads[i];
-        const t = Date.now();
-        await snapshots.unpack(l.chainId, parent, l.diffId, content.path(l.digest));
-        log.debug('layer unpacked', { layer: l.digest, chainId: l.chainId, ms: Date.now() - t });
-      })();
-      unpacks.push(previous);
+      const below = i > 0 ? unpacked[i - 1]! : Promise.resolve();
+      unpacked.push(
+        (async () => {
+          if (present[i]) return;
+          await this.download(() => fetch(l.digest, l.size));
+          const t = Date.now();
+          try {
+            await snapshots.unpack(l.chainId, parent, l.diffId, content.path(l.digest), false);
+          } catch (err) {
+            if (!messageOf(err).endsWith(NEEDS_LOWER_LAYERS)) throw err;
+            await below;
+            await snapshots.unpack(l.chainId, parent, l.diffId, content.path(l.digest), true);
+          }
+          log.debug('layer unpacked', { layer: l.digest, chainId: l.chainId, ms: Date.now() - t });
+        })(),
+      );
     });
-    const results = await Promise.allSettled([...downloads, ...unpacks]);
+    const results = await Promise.allSettled(unpacked);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }

@@ -20,10 +20,12 @@ export interface Snapshotter {
   dir(chainId: string): string;
   get(chainId: string): Promise<SnapshotInfo | undefined>;
   /**
-   * Unpacks `blob` as the snapshot `chainId` over `parent` (which must exist), checking that
-   * the tar's sha256 is `diffId`. Concurrent calls for one chain ID share one unpack.
+   * Unpacks `blob` as the snapshot `chainId` over `parent`, checking that the tar's sha256 is
+   * `diffId`. Concurrent calls for one chain ID share one unpack. With `lowerComplete`
+   * false the parents may still be unpacking: a layer that needs them (a hardlink into them)
+   * fails with NEEDS_LOWER_LAYERS and is unpacked again once they are there.
    */
-  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string): Promise<SnapshotInfo>;
+  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string, lowerComplete: boolean): Promise<SnapshotInfo>;
   remove(chainId: string): Promise<void>;
   list(): Promise<SnapshotInfo[]>;
 }
@@ -69,33 +71,37 @@ export class DirSnapshotter implements Snapshotter {
     }
   }
 
-  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string): Promise<SnapshotInfo> {
+  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string, lowerComplete: boolean): Promise<SnapshotInfo> {
     const existing = this.inflight.get(chainId);
     if (existing) return existing;
-    const p = this.doUnpack(chainId, parent, diffId, blob).finally(() => this.inflight.delete(chainId));
+    const p = this.doUnpack(chainId, parent, diffId, blob, lowerComplete).finally(() => this.inflight.delete(chainId));
     this.inflight.set(chainId, p);
     return p;
   }
 
-  private async parentDirs(parent: string | undefined): Promise<string[]> {
+  /** The parents' dirs, nearest first; all of them unless `partial` allows a gap. */
+  private async parentDirs(parent: string | undefined, partial: boolean): Promise<string[]> {
     const dirs: string[] = [];
     for (let p = parent; p !== undefined; ) {
       const info = await this.get(p);
-      if (!info) throw new CoracleError('FAILED_PRECONDITION', `snapshot ${p}: parent missing`);
+      if (!info) {
+        if (partial) return dirs;
+        throw new CoracleError('FAILED_PRECONDITION', `snapshot ${p}: parent missing`);
+      }
       dirs.push(this.dir(p));
       p = info.parent;
     }
     return dirs;
   }
 
-  private async doUnpack(chainId: string, parent: string | undefined, diffId: string, blob: string): Promise<SnapshotInfo> {
+  private async doUnpack(chainId: string, parent: string | undefined, diffId: string, blob: string, lowerComplete: boolean): Promise<SnapshotInfo> {
     const have = await this.get(chainId);
     if (have) return have;
-    const parents = await this.parentDirs(parent);
+    const parents = await this.parentDirs(parent, !lowerComplete);
     const staging = join(this.root, `tmp-${digestHex(chainId)}-${randomBytes(4).toString('hex')}`);
     await mkdir(join(staging, 'fs'), { recursive: true });
     try {
-      const result = await this.unpacker.unpack({ blob, target: join(staging, 'fs'), parents });
+      const result = await this.unpacker.unpack({ blob, target: join(staging, 'fs'), parents, lowerComplete });
       if (result.diffId !== diffId) {
         throw new CoracleError('DATA_LOSS', `layer ${diffId}: uncompressed content has digest ${result.diffId}`);
       }

@@ -66,21 +66,30 @@ export class PodNetwork {
 
   async setUp(p: PodAttachment): Promise<PodAddresses> {
     const net = await this.current();
-    await this.runner.add(LOOPBACK, this.attachment(p, 'lo'));
-    const result = await this.runner.add(net, this.attachment(p, 'eth0'));
+    // Two networks on two interfaces of one netns: nothing orders them.
+    const [, result] = await Promise.all([this.runner.add(LOOPBACK, this.attachment(p, 'lo')), this.runner.add(net, this.attachment(p, 'eth0'))]);
     const ips = (result.ips ?? []).map((i) => i.address.split('/')[0]!);
     // CRI's primary IP is the IPv4 one when the pod has both families.
     const primary = ips.find((ip) => isIPv4(ip)) ?? ips[0];
     return { ...(primary ? { ip: primary } : {}), additionalIps: ips.filter((ip) => ip !== primary) };
   }
 
-  /** DEL on both networks; every step runs even if one fails, and the first error is thrown. */
-  async tearDown(p: PodAttachment): Promise<void> {
-    const errors: unknown[] = [];
+  /**
+   * DEL on both networks; both run even if one fails, and the first error is thrown. With
+   * `onlyIfAttached`, an interface without a cached ADD result is taken as released: ADD
+   * caches before a pod is READY and DEL drops the cache only once it succeeded, so for a
+   * pod that got that far the cache is the truth and a second DEL is saved.
+   */
+  async tearDown(p: PodAttachment, opts: { onlyIfAttached?: boolean } = {}): Promise<void> {
     const net = await this.network();
-    await this.runner.del(net, this.attachment(p, 'eth0')).catch((e: unknown) => errors.push(e));
-    await this.runner.del(LOOPBACK, this.attachment(p, 'lo')).catch((e: unknown) => errors.push(e));
-    if (errors.length > 0) throw errors[0];
+    const del = async (network: CniNetwork | undefined, ifName: string): Promise<void> => {
+      const a = this.attachment(p, ifName);
+      if (opts.onlyIfAttached && !(await this.runner.cached(a))) return;
+      await this.runner.del(network, a);
+    };
+    const results = await Promise.allSettled([del(net, 'eth0'), del(LOOPBACK, 'lo')]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Pod ids with a cached CNI result: what the network holds, for reconciliation. */

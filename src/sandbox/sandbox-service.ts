@@ -38,7 +38,7 @@ export interface SandboxDeps {
   stateDir: string;
   network: {
     setUp(p: PodAttachment): Promise<PodAddresses>;
-    tearDown(p: PodAttachment): Promise<void>;
+    tearDown(p: PodAttachment, opts?: { onlyIfAttached?: boolean }): Promise<void>;
     attachedIds(): Promise<Set<string>>;
     tearDownOrphan(id: string, log: Logger): Promise<void>;
   };
@@ -204,7 +204,7 @@ export class SandboxService {
     if (!r) throw notFound(`sandbox ${id}: not found`);
     const plog = log.child({ sandbox: r.id });
     await this.deps.containers?.stopAll(r.id, plog);
-    if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r));
+    if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r), { onlyIfAttached: true });
     if (r.state !== 'NOTREADY') {
       await this.deps.store.save({ ...r, state: 'NOTREADY' });
       plog.info('sandbox stopped');
@@ -222,7 +222,8 @@ export class SandboxService {
   }
 
   private async teardown(r: SandboxRecord, log: Logger): Promise<void> {
-    if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r));
+    // A CREATING pod may have a half-made attachment with no cache yet: DEL it all the same.
+    if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r), { onlyIfAttached: r.state !== 'CREATING' });
     await this.deps.pins.unpin(this.pinDir(r.id), `sandbox ${r.id}: namespaces`);
     await rm(join(this.deps.stateDir, 'sandboxes', r.id), { recursive: true, force: true });
     await this.deps.store.remove(r.id);

@@ -139,6 +139,18 @@ describe('cri: ImageService', function () {
     assert.equal((await lstat(join(bottom, 'tmp'))).mode & 0o7777, 0o1777);
   });
 
+  it('a hardlink to a file of a lower layer is unpacked whichever layer is done first', async () => {
+    const lower = await buildLayer([{ type: 'file', path: 'tool', content: 'T'.repeat(3 << 20), mode: 0o755 }]);
+    const upper = await buildLayer([{ type: 'hardlink', path: 'alias', target: 'tool' }]);
+    const image = buildImage({ layers: [lower, upper] });
+    await pushImage(registry.url, 'test/hardlink', image, ['v1']);
+    await d.clients.image.PullImage({ image: { image: ref('test/hardlink:v1') } });
+    const record = JSON.parse((await d.clients.image.ImageStatus({ image: { image: ref('test/hardlink:v1') }, verbose: true })).info.info!) as { layers: { chainId: string }[] };
+    const top = snapshotDir(d, record.layers[1]!.chainId);
+    assert.equal((await lstat(join(top, 'alias'))).ino, (await lstat(join(top, 'tool'))).ino, 'copied up and linked');
+    assert.equal((await lstat(join(top, 'alias'))).size, 3 << 20);
+  });
+
   it('pulls by digest: a repo digest and no tag', async () => {
     const r = await d.clients.image.PullImage({ image: { image: `${ref('test/base')}@${base.manifestDigest}` } });
     assert.equal(r.image_ref, base.configDigest);

@@ -70,7 +70,7 @@ async function unpackInto(blob: Buffer, parents: string[] = []): Promise<{ dir: 
   const work = await tempDir();
   await writeFile(join(work, 'blob'), blob);
   await mkdir(join(work, 'fs'));
-  const result = await unpackLayer({ blob: join(work, 'blob'), target: join(work, 'fs'), parents });
+  const result = await unpackLayer({ blob: join(work, 'blob'), target: join(work, 'fs'), parents, lowerComplete: true });
   return { dir: join(work, 'fs'), result };
 }
 
@@ -130,6 +130,13 @@ describe('image/unpack', function () {
     assert.equal(tool.mode & 0o7777, 0o751);
     assert.equal(tool.uid, 7);
     assert.equal(await readFile(join(dir, 'usr/bin/alias'), 'utf8'), 'tool');
+  });
+
+  it('a hardlink into a lower layer that may not be there yet asks to wait for it', async () => {
+    const work = await tempDir();
+    await writeFile(join(work, 'blob'), (await buildLayer([{ type: 'hardlink', path: 'alias', target: 'usr/bin/tool' }])).blob);
+    await mkdir(join(work, 'fs'));
+    await assert.rejects(unpackLayer({ blob: join(work, 'blob'), target: join(work, 'fs'), parents: [], lowerComplete: false }), /needs its lower layers$/);
   });
 
   const refused: [string, LayerEntry[], RegExp][] = [
