@@ -75,7 +75,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
   });
   if (wrote) log.info('no CNI network config found: wrote the embedded one', { dir: config.cni.conf_dir, bridge: config.cni.bridge, subnet: config.cni.pod_subnet });
   const cniCache = join(cniRoot, 'results');
-  const network = new PodNetwork(new CniRunner(config.cni.bin_dirs, cniCache), () => loadNetwork(config.cni.conf_dir), cniCache);
+  const network = new PodNetwork(new CniRunner(config.cni.bin_dirs, cniCache), () => loadNetwork(config.cni.conf_dir), cniCache, join(cniRoot, 'networks'));
   const sandboxStore = new SandboxStore(join(config.root, 'sandboxes'), log);
   await sandboxStore.init();
   const sandboxes = new SandboxService({

@@ -1,5 +1,6 @@
-import { readdir } from 'node:fs/promises';
-import { isIPv4 } from 'node:net';
+import { readdir, readFile } from 'node:fs/promises';
+import { isIP, isIPv4 } from 'node:net';
+import { join } from 'node:path';
 import { CoracleError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CniAttachment, CniNetwork, CniRunner } from './cni.js';
@@ -38,6 +39,8 @@ export class PodNetwork {
     private readonly runner: CniRunner,
     private readonly network: () => Promise<CniNetwork | undefined>,
     private readonly cacheDir: string,
+    /** host-local's lease dir of the embedded network: a lease names its container. */
+    private readonly ipamDir: string,
   ) {}
 
   private attachment(p: PodAttachment, ifName: string): CniAttachment {
@@ -92,12 +95,22 @@ export class PodNetwork {
     if (failed) throw failed.reason;
   }
 
-  /** Pod ids with a cached CNI result: what the network holds, for reconciliation. */
+  /**
+   * Pod ids the network holds something for: a cached result, or an address lease (a
+   * daemon killed inside ADD can leave a lease and no cache). For reconciliation.
+   */
   async attachedIds(): Promise<Set<string>> {
     const out = new Set<string>();
     for (const name of await readdir(this.cacheDir).catch(() => [] as string[])) {
       const m = /^([a-f0-9]{64})-(eth0|lo)\.json$/.exec(name);
       if (m) out.add(m[1]!);
+    }
+    for (const net of await readdir(this.ipamDir).catch(() => [] as string[])) {
+      for (const lease of await readdir(join(this.ipamDir, net)).catch(() => [] as string[])) {
+        if (!isIP(lease)) continue;
+        const id = (await readFile(join(this.ipamDir, net, lease), 'utf8').catch(() => '')).split(/\s/)[0] ?? '';
+        if (/^[a-f0-9]{64}$/.test(id)) out.add(id);
+      }
     }
     return out;
   }

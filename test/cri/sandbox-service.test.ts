@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
@@ -189,6 +189,20 @@ describe('cri: pod sandboxes', function () {
     await waitServing(again);
     assert.ok(again.lines.some((l) => l.includes('left half made')), 'the restart found it');
     assert.deepEqual((await d.clients.runtime.ListPodSandbox({})).items, []);
+    await assertNothingLeft(d);
+  });
+
+  it('collects what belongs to no pod at start: pins, CNI attachments, address leases', async () => {
+    const d = await startTestDaemon({ network: true });
+    const id = (await d.clients.runtime.RunPodSandbox({ config: podConfig('orphan') })).pod_sandbox_id;
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    // The record lost, as if the disk had not kept it: pins, veth and lease remain.
+    await rm(join(d.root, 'sandboxes', id), { recursive: true });
+    assert.equal((await leases(d)).length, 1);
+    const again = spawnCoracle(['--config', d.configPath, 'serve']);
+    await waitServing(again);
+    assert.ok(again.lines.some((l) => l.includes('pins of no sandbox')));
     await assertNothingLeft(d);
   });
 
