@@ -115,9 +115,9 @@ export class PodNetwork {
     return out;
   }
 
-  /** DEL for a pod known only from the cache (its record is gone). */
-  async tearDownOrphan(id: string, log: Logger): Promise<void> {
-    await this.tearDown({ id, name: '', namespace: '', uid: '', netns: '', portMappings: [] }).catch((err: unknown) =>
+  /** DEL for a pod known only from the network's own files (its record is gone). */
+  async tearDownOrphan(id: string, netns: string, log: Logger): Promise<void> {
+    await this.tearDown({ id, name: '', namespace: '', uid: '', netns, portMappings: [] }).catch((err: unknown) =>
       log.error('CNI DEL of an orphan failed', { sandbox: id, error: messageOf(err) }),
     );
   }

@@ -40,7 +40,7 @@ export interface SandboxDeps {
     setUp(p: PodAttachment): Promise<PodAddresses>;
     tearDown(p: PodAttachment, opts?: { onlyIfAttached?: boolean }): Promise<void>;
     attachedIds(): Promise<Set<string>>;
-    tearDownOrphan(id: string, log: Logger): Promise<void>;
+    tearDownOrphan(id: string, netns: string, log: Logger): Promise<void>;
   };
   pins: {
     pin(req: PinRequest, what: string): Promise<NamespacePins>;
@@ -256,16 +256,18 @@ export class SandboxService {
     }
     const known = new Set(store.all().map((r) => r.id));
     const pinRoot = join(this.deps.stateDir, 'sandboxes');
+    // Network first, while an orphan's netns is still pinned: without it (and without a
+    // cached result) the bridge plugin cannot find the address to undo its masquerade for.
+    for (const id of await network.attachedIds()) {
+      if (known.has(id)) continue;
+      log.warn('CNI attachment of no sandbox: released', { sandbox: id });
+      await network.tearDownOrphan(id, join(pinRoot, id, 'ns', 'net'), log);
+    }
     for (const id of await readdir(pinRoot).catch(() => [] as string[])) {
       if (known.has(id)) continue;
       log.warn('pins of no sandbox: removed', { sandbox: id });
       await pins.unpin(join(pinRoot, id, 'ns'), `orphan ${id}`).catch((err: unknown) => log.error('unpin failed', { sandbox: id, error: messageOf(err) }));
       await rm(join(pinRoot, id), { recursive: true, force: true });
-    }
-    for (const id of await network.attachedIds()) {
-      if (known.has(id)) continue;
-      log.warn('CNI attachment of no sandbox: released', { sandbox: id });
-      await network.tearDownOrphan(id, log);
     }
   }
 }

@@ -1,13 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
 import { spawnCoracle, startTestDaemon, waitServing, type TestDaemon } from '../helpers/daemon.js';
 import { inNamespace, links, mountinfo, podConfig } from '../helpers/pods.js';
+
+const run = promisify(execFile);
 
 interface Info {
   pins: { net?: string; ipc?: string; uts?: string };
@@ -31,6 +34,9 @@ async function assertNothingLeft(d: TestDaemon): Promise<void> {
   assert.ok(!(await links()).includes(`master ${d.bridge} `), 'no veth is left on the bridge');
   assert.deepEqual(await readdir(join(d.root, 'sandboxes')), []);
   assert.deepEqual(await readdir(join(d.root, 'cni', 'results')).catch(() => []), []);
+  const prefix = d.subnet!.replace('0/24', '');
+  const nat = (await run('iptables', ['-t', 'nat', '-S'])).stdout;
+  assert.ok(!nat.includes(`-s ${prefix}`) && !nat.includes(`--to-destination ${prefix}`), 'no NAT rule of a pod is left');
 }
 
 describe('cri: pod sandboxes', function () {
