@@ -11,6 +11,13 @@ import { removeImageHandler } from './image-remove.js';
 import { imageStatusHandler } from './image-status.js';
 import { loadCoracleProto, loadCriProto } from './proto.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
+import type { ContainerService } from '../container/container-service.js';
+import { createContainerHandler } from './container-create.js';
+import { listContainersHandler } from './container-list.js';
+import { removeContainerHandler } from './container-remove.js';
+import { startContainerHandler } from './container-start.js';
+import { containerStatusHandler } from './container-status.js';
+import { stopContainerHandler } from './container-stop.js';
 import { listPodSandboxHandler } from './sandbox-list.js';
 import { removePodSandboxHandler } from './sandbox-remove.js';
 import { runPodSandboxHandler } from './sandbox-run.js';
@@ -29,6 +36,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type UnaryHandler } from
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
 }
@@ -52,6 +60,12 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
     RemovePodSandbox: removePodSandboxHandler(s.sandboxes),
     PodSandboxStatus: podSandboxStatusHandler(s.sandboxes),
     ListPodSandbox: listPodSandboxHandler(s.sandboxes),
+    CreateContainer: createContainerHandler(s.containers),
+    StartContainer: startContainerHandler(s.containers),
+    StopContainer: stopContainerHandler(s.containers),
+    RemoveContainer: removeContainerHandler(s.containers),
+    ContainerStatus: containerStatusHandler(s.containers),
+    ListContainers: listContainersHandler(s.containers),
   } as Record<string, AnyUnary>;
 }
 

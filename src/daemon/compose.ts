@@ -1,4 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { ContainerService } from '../container/container-service.js';
+import { ContainerStore } from '../container/container-store.js';
+import { OciRuntime } from '../oci/runtime.js';
+import { findExecutable } from '../util/executable.js';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { CriServices } from '../cri/server.js';
@@ -55,7 +60,10 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     attempts: 3,
     log,
   });
+  // Containers hold their image's layers; the service is made below, the closure binds late.
+  let containers: ContainerService | undefined;
   const images = new ImageService({
+    users: { chainIdsInUse: () => containers?.chainIdsInUse() ?? [] },
     store,
     content,
     snapshots,
@@ -78,8 +86,27 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
   const network = new PodNetwork(new CniRunner(config.cni.bin_dirs, cniCache), () => loadNetwork(config.cni.conf_dir), cniCache, join(cniRoot, 'networks'));
   const sandboxStore = new SandboxStore(join(config.root, 'sandboxes'), log);
   await sandboxStore.init();
+  const runtimes = new Map<string, OciRuntime>();
+  for (const [name, h] of Object.entries(config.runtime.handlers)) {
+    const path = await findExecutable(h.path);
+    if (path) runtimes.set(name, new OciRuntime(name, path, join(config.state, 'runtime', name)));
+  }
+  const containerStore = new ContainerStore(join(config.root, 'containers'), log);
+  await containerStore.init();
+  containers = new ContainerService({
+    store: containerStore,
+    stateDir: join(config.state, 'containers'),
+    sandboxes: { get: (id) => sandboxStore.get(id), podDir: (id) => sandboxStore.dir(id) },
+    images,
+    snapshots: { root: snapshots.root, dir: (c) => snapshots.dir(c) },
+    runtime: (handler) => runtimes.get(handler || config.runtime.default_handler),
+    ownOomScoreAdj: Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim()),
+    log,
+  });
+  await containers.reconcile();
   const sandboxes = new SandboxService({
     store: sandboxStore,
+    containers,
     stateDir: config.state,
     network,
     pins: { pin: pinNamespaces, unpin: unpinNamespaces },
@@ -93,6 +120,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     settings,
     images,
     sandboxes,
+    containers,
     async close() {
       await pool.close();
       await registry.close();

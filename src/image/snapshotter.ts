@@ -43,7 +43,8 @@ export class DirSnapshotter implements Snapshotter {
   private readonly inflight = new Map<string, Promise<SnapshotInfo>>();
 
   constructor(
-    private readonly root: string,
+    /** The snapshots' parent dir; overlay lower dirs are given relative to it. */
+    readonly root: string,
     private readonly unpacker: Unpacker,
   ) {}
 

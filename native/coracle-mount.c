@@ -1,0 +1,69 @@
+/*
+ * coracle-mount: mounts and unmounts a container's overlay root.
+ *
+ *   coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...]
+ *   coracle-mount -U TARGET
+ *
+ * Lower dirs are given nearest first, relative to DIR when -C is given: the helper changes
+ * into DIR first, so that a long stack of layers fits overlayfs's one-page option limit
+ * (as containers/storage does with its short links). Prints {"mounted":"TARGET"} or
+ * {"unmounted":"TARGET"}; on failure {"error":"...","errno":N} and exit 1. Unmounting
+ * something that is not mounted is no error.
+ */
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "json-out.h"
+
+static void done(const char *key, const char *target)
+{
+	printf("{\"%s\":", key);
+	json_string(stdout, target);
+	puts("}");
+	exit(fflush(stdout) == 0 ? 0 : 1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *target = NULL, *upper = NULL, *work = NULL, *lower = NULL, *dir = NULL, *unmount = NULL;
+	char options[4096];
+	int opt, n;
+
+	while ((opt = getopt(argc, argv, "t:u:w:l:C:U:")) != -1) {
+		switch (opt) {
+		case 't': target = optarg; break;
+		case 'u': upper = optarg; break;
+		case 'w': work = optarg; break;
+		case 'l': lower = optarg; break;
+		case 'C': dir = optarg; break;
+		case 'U': unmount = optarg; break;
+		default:
+			errno = EINVAL;
+			fail("usage: coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...] | -U TARGET");
+		}
+	}
+	if (unmount) {
+		if (umount2(unmount, 0) < 0) {
+			if (errno == EINVAL || errno == ENOENT)
+				done("unmounted", unmount);
+			/* Busy: detach it now, the kernel frees it when the last user goes. */
+			if (errno != EBUSY || umount2(unmount, MNT_DETACH) < 0)
+				fail("unmount %s", unmount);
+		}
+		done("unmounted", unmount);
+	}
+	if (!target || !upper || !work || !lower || !*lower) {
+		errno = EINVAL;
+		fail("-t, -u, -w and -l are required");
+	}
+	n = snprintf(options, sizeof(options), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	if (n < 0 || (size_t)n >= sizeof(options)) {
+		errno = E2BIG;
+		fail("overlay options for %s are longer than a page", target);
+	}
+	if (dir && chdir(dir) < 0)
+		fail("chdir %s", dir);
+	if (mount("overlay", target, "overlay", 0, options) < 0)
+		fail("mount overlay on %s", target);
+	done("mounted", target);
+}

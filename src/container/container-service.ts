@@ -1,0 +1,405 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
+import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf, notFound } from '../errors.js';
+import type { ImageRecord } from '../image/image-store.js';
+import type { Logger } from '../log.js';
+import type { OciRuntime } from '../oci/runtime.js';
+import { buildSpec, type NamespaceSource, type Resources } from '../oci/spec.js';
+import { containerArgs, mergeEnv } from '../oci/process-args.js';
+import { resolveUser } from '../oci/user.js';
+import type { SandboxRecord } from '../sandbox/sandbox-store.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { UndoStack } from '../util/undo-stack.js';
+import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './container-store.js';
+import { mountRootfs, unmountRootfs } from './rootfs.js';
+
+/** A CreateContainer request, in Coracle's terms. */
+export interface ContainerSpec {
+  sandboxId: string;
+  metadata: { name: string; attempt: number };
+  image: string;
+  command: string[];
+  args: string[];
+  workingDir: string;
+  env: { key: string; value: string }[];
+  mounts: ContainerMountRecord[];
+  devices: { hostPath: string; containerPath: string; permissions: string }[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  logPath: string;
+  stdin: boolean;
+  stdinOnce: boolean;
+  tty: boolean;
+  resources: Resources & { oomScoreAdj?: number };
+  security: {
+    privileged: boolean;
+    capAdd: string[];
+    capDrop: string[];
+    pid: 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
+    runAsUser?: number;
+    runAsUsername?: string;
+    runAsGroup?: number;
+    supplementalGroups: number[];
+    readonlyRootfs: boolean;
+    noNewPrivileges: boolean;
+    maskedPaths: string[];
+    readonlyPaths: string[];
+    seccomp: 'unconfined' | 'runtime-default' | 'localhost';
+  };
+}
+
+export interface ContainerFilter {
+  id?: string;
+  sandboxId?: string;
+  state?: ContainerRecord['state'];
+  labels?: Record<string, string>;
+}
+
+export interface ContainerDeps {
+  store: ContainerStore;
+  /** Volatile per-container dirs: root mount point, bundle, conmon's files. */
+  stateDir: string;
+  sandboxes: { get(id: string): SandboxRecord | undefined; podDir(id: string): string };
+  images: { find(text: string): ImageRecord | undefined };
+  snapshots: { root: string; dir(chainId: string): string };
+  runtime(handler: string): OciRuntime | undefined;
+  /** The daemon's own oom_score_adj: no container goes below it (no CAP_SYS_RESOURCE here). */
+  ownOomScoreAdj: number;
+  log: Logger;
+}
+
+const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord): string {
+  return `k8s_${m.name}_${pod.metadata.name}_${pod.metadata.namespace}_${pod.metadata.uid}_${m.attempt}`;
+}
+
+/**
+ * Containers: an overlay root over the image's layers, an OCI spec from the CRI config and
+ * the image config, and the OCI runtime under conmon. Every CreateContainer completes or
+ * leaves nothing; exits are read from what conmon wrote, so they are right even when they
+ * happened while the daemon was down.
+ */
+export class ContainerService {
+  private readonly creating = new Map<string, Promise<string>>();
+
+  constructor(private readonly deps: ContainerDeps) {}
+
+  private paths(id: string): { state: string; rootfs: string; bundle: string; persist: string; upper: string; work: string; exitFile: string } {
+    const state = join(this.deps.stateDir, id);
+    const durable = this.deps.store.dir(id);
+    return {
+      state,
+      rootfs: join(state, 'rootfs'),
+      bundle: join(state, 'bundle'),
+      persist: join(state, 'persist'),
+      upper: join(durable, 'upper'),
+      work: join(durable, 'work'),
+      exitFile: join(this.deps.stateDir, 'exits', id),
+    };
+  }
+
+  private runtimeFor(handler: string, id: string): OciRuntime {
+    const rt = this.deps.runtime(handler);
+    if (!rt) throw new CoracleError('NOT_FOUND', `container ${id}: runtime handler "${handler}" is not configured`);
+    return rt;
+  }
+
+  create(spec: ContainerSpec, log: Logger): Promise<string> {
+    const pod = this.deps.sandboxes.get(spec.sandboxId);
+    if (!pod) throw notFound(`sandbox ${spec.sandboxId}: not found`);
+    if (pod.state !== 'READY') throw failedPrecondition(`sandbox ${pod.id}: not ready`);
+    if (!spec.metadata.name) throw invalidArgument('container metadata needs a name');
+    const name = containerName(spec.metadata, pod);
+    const pending = this.creating.get(name);
+    if (pending) return pending;
+    const existing = this.deps.store.all().find((c) => c.name === name);
+    if (existing) {
+      if (existing.state === 'CREATED') return Promise.resolve(existing.id);
+      throw new CoracleError('ALREADY_EXISTS', `container name ${name} is reserved by ${existing.id} (${existing.state})`);
+    }
+    const p = this.doCreate(name, spec, pod, log).finally(() => this.creating.delete(name));
+    this.creating.set(name, p);
+    return p;
+  }
+
+  private async doCreate(name: string, spec: ContainerSpec, pod: SandboxRecord, log: Logger): Promise<string> {
+    const { store, images, snapshots } = this.deps;
+    const image = images.find(spec.image);
+    if (!image) throw notFound(`image "${spec.image}": not found`);
+    if (spec.security.seccomp !== 'unconfined') {
+      throw new CoracleError('UNIMPLEMENTED', `seccomp profile ${spec.security.seccomp}: not supported yet`);
+    }
+    if (spec.security.pid === 'POD' || spec.security.pid === 'TARGET') {
+      throw new CoracleError('UNIMPLEMENTED', `pid namespace ${spec.security.pid}: not supported yet`);
+    }
+    for (const m of spec.mounts) if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);
+    const id = randomBytes(32).toString('hex');
+    const clog = log.child({ container: id, sandbox: pod.id });
+    const runtime = this.runtimeFor(pod.runtimeHandler, id);
+    const p = this.paths(id);
+    const record: ContainerRecord = {
+      id,
+      name,
+      sandboxId: pod.id,
+      state: 'CREATING',
+      metadata: spec.metadata,
+      image: { spec: spec.image, id: image.id, ref: image.repoDigests[0] ?? image.id },
+      labels: spec.labels,
+      annotations: spec.annotations,
+      logPath: spec.logPath && pod.logDirectory ? join(pod.logDirectory, spec.logPath) : '',
+      mounts: spec.mounts,
+      runtimeHandler: pod.runtimeHandler,
+      stopSignal: image.config.stopSignal || 'SIGTERM',
+      chainIds: image.layers.map((l) => l.chainId),
+      tty: spec.tty,
+      stdin: spec.stdin,
+      createdAt: nowNanos(),
+    };
+    const undo = new UndoStack();
+    try {
+      await store.save(record);
+      undo.push('remove record', () => store.remove(id));
+      const attachDir = join(this.deps.stateDir, 'attach');
+      await Promise.all([p.upper, p.work, p.rootfs, p.bundle, p.persist, dirname(p.exitFile), attachDir].map((d) => mkdir(d, { recursive: true })));
+      undo.push('remove state dir', () => rm(p.state, { recursive: true, force: true }));
+      const lowers = [...image.layers].reverse().map((l) => snapshots.dir(l.chainId).slice(snapshots.root.length + 1));
+      await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
+      undo.push('unmount rootfs', () => unmountRootfs(p.rootfs, `container ${id}: rootfs`));
+      const mounts = await Promise.all(spec.mounts.map((m) => this.hostPath(m)));
+      const readEtc = (f: string): Promise<string> => readFile(join(p.rootfs, 'etc', f), 'utf8').catch(() => '');
+      const user = resolveUser(
+        {
+          ...(spec.security.runAsUser !== undefined ? { runAsUser: spec.security.runAsUser } : {}),
+          ...(spec.security.runAsUsername ? { runAsUsername: spec.security.runAsUsername } : {}),
+          ...(spec.security.runAsGroup !== undefined ? { runAsGroup: spec.security.runAsGroup } : {}),
+          supplementalGroups: spec.security.supplementalGroups,
+          imageUser: image.config.user,
+        },
+        await readEtc('passwd'),
+        await readEtc('group'),
+      );
+      const args = containerArgs(image.config, spec);
+      if (args.length === 0) throw invalidArgument(`container ${name}: no command: neither the request nor the image gives one`);
+      const podDir = this.deps.sandboxes.podDir(pod.id);
+      const ns = (pin: string | undefined): NamespaceSource => (pin ? { path: pin } : 'host');
+      const ociSpec = buildSpec({
+        rootfs: p.rootfs,
+        readonlyRootfs: spec.security.readonlyRootfs,
+        args,
+        env: mergeEnv(image.config.env, spec.env),
+        cwd: spec.workingDir || image.config.workingDir || '/',
+        terminal: spec.tty,
+        user,
+        capAdd: spec.security.capAdd,
+        capDrop: spec.security.capDrop,
+        privileged: spec.security.privileged,
+        noNewPrivileges: spec.security.noNewPrivileges,
+        ...(spec.resources.oomScoreAdj !== undefined ? { oomScoreAdj: Math.max(spec.resources.oomScoreAdj, this.deps.ownOomScoreAdj) } : {}),
+        namespaces: { net: ns(pod.pins.net), ipc: ns(pod.pins.ipc), uts: ns(pod.pins.uts), pid: spec.security.pid === 'NODE' ? 'host' : 'new' },
+        podFiles: { resolvConf: join(podDir, 'resolv.conf'), hostname: join(podDir, 'hostname'), hosts: join(podDir, 'hosts') },
+        mounts,
+        maskedPaths: spec.security.maskedPaths,
+        readonlyPaths: spec.security.readonlyPaths,
+        cgroupsPath: `${pod.cgroupParent || '/coracle'}/${id}`,
+        resources: spec.resources,
+        devices: await Promise.all(spec.devices.map((d) => this.device(d))),
+        annotations: spec.annotations,
+      });
+      await writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec));
+      if (record.logPath) await mkdir(dirname(record.logPath), { recursive: true });
+      undo.push('runtime delete', () => runtime.delete(id));
+      record.pid = await runtime.create({
+        id,
+        bundle: p.bundle,
+        logPath: record.logPath || join(p.state, 'unlogged.log'),
+        exitDir: dirname(p.exitFile),
+        persistDir: p.persist,
+        attachDir,
+        stdin: spec.stdin,
+        stdinOnce: spec.stdinOnce,
+        tty: spec.tty,
+      });
+      record.state = 'CREATED';
+      await store.save(record);
+      undo.clear();
+      clog.info('container created', { name, image: image.id });
+      return id;
+    } catch (err) {
+      clog.warn('container create failed: undoing', { error: messageOf(err) });
+      await undo.unwind(clog);
+      if (err instanceof CoracleError) throw new CoracleError(err.code, `container ${name}: ${err.message}`);
+      throw new CoracleError('INTERNAL', `container ${name}: ${messageOf(err)}`);
+    }
+  }
+
+  /** A bind source as containerd resolves it: symlinks followed, a missing dir made. */
+  private async hostPath(m: ContainerMountRecord): Promise<ContainerMountRecord> {
+    try {
+      return { ...m, hostPath: await realpath(m.hostPath) };
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      await mkdir(m.hostPath, { recursive: true });
+      return m;
+    }
+  }
+
+  private async device(d: ContainerSpec['devices'][number]): Promise<{ path: string; type: 'c' | 'b'; major: number; minor: number; fileMode: number; permissions: string; containerPath: string }> {
+    const st = await stat(d.hostPath).catch(() => undefined);
+    if (!st || !(st.isCharacterDevice() || st.isBlockDevice())) throw invalidArgument(`device ${d.hostPath}: not a device`);
+    const rdev = st.rdev;
+    return {
+      path: d.hostPath,
+      containerPath: d.containerPath || d.hostPath,
+      type: st.isCharacterDevice() ? 'c' : 'b',
+      major: Math.floor(rdev / 256) & 0xfff,
+      minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+      fileMode: st.mode & 0o777,
+      permissions: d.permissions || 'rwm',
+    };
+  }
+
+  resolve(id: string): ContainerRecord | undefined {
+    if (!id) return undefined;
+    const exact = this.deps.store.get(id);
+    if (exact) return exact;
+    const matches = this.deps.store.all().filter((c) => c.id.startsWith(id));
+    if (matches.length > 1) throw invalidArgument(`container id prefix ${id}: matches ${matches.length} containers`);
+    return matches[0];
+  }
+
+  private mustGet(id: string): ContainerRecord {
+    const c = this.resolve(id);
+    if (!c || c.state === 'CREATING') throw notFound(`container ${id}: not found`);
+    return c;
+  }
+
+  /** Brings a record up to date with what conmon wrote: an exit, its code, its cause. */
+  private async refresh(c: ContainerRecord): Promise<ContainerRecord> {
+    if (c.state !== 'RUNNING') return c;
+    const p = this.paths(c.id);
+    let text: string;
+    let mtime: Date;
+    try {
+      text = await readFile(p.exitFile, 'utf8');
+      mtime = (await stat(p.exitFile)).mtime;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return c;
+      throw err;
+    }
+    const code = Number(text.trim());
+    const oom = await stat(join(p.persist, 'oom')).then(() => true, () => false);
+    const updated: ContainerRecord = {
+      ...c,
+      state: 'EXITED',
+      exitCode: Number.isFinite(code) ? code : 255,
+      finishedAt: (BigInt(mtime.getTime()) * 1_000_000n).toString(),
+      reason: oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error',
+    };
+    await this.deps.store.save(updated);
+    return updated;
+  }
+
+  async start(id: string, log: Logger): Promise<void> {
+    const c = this.mustGet(id);
+    if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: is ${c.state.toLowerCase()}, not created`);
+    await this.runtimeFor(c.runtimeHandler, c.id).start(c.id);
+    await this.deps.store.save({ ...c, state: 'RUNNING', startedAt: nowNanos() });
+    log.info('container started', { container: c.id });
+  }
+
+  async status(id: string): Promise<ContainerRecord> {
+    return this.refresh(this.mustGet(id));
+  }
+
+  async list(filter: ContainerFilter = {}): Promise<ContainerRecord[]> {
+    const all = await Promise.all(this.deps.store.all().filter((c) => c.state !== 'CREATING').map((c) => this.refresh(c)));
+    return all.filter((c) => {
+      if (filter.id && !c.id.startsWith(filter.id)) return false;
+      if (filter.sandboxId && c.sandboxId !== filter.sandboxId) return false;
+      if (filter.state && c.state !== filter.state) return false;
+      for (const [k, v] of Object.entries(filter.labels ?? {})) if (c.labels[k] !== v) return false;
+      return true;
+    });
+  }
+
+  private async waitExit(c: ContainerRecord, ms: number): Promise<ContainerRecord> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const now = await this.refresh(c);
+      if (now.state !== 'RUNNING' || Date.now() >= deadline) return now;
+      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /** The stop signal, then SIGKILL after `timeoutSeconds`; a stopped container is no error. */
+  async stop(id: string, timeoutSeconds: number, log: Logger): Promise<void> {
+    let c = await this.refresh(this.mustGet(id));
+    const rt = this.runtimeFor(c.runtimeHandler, c.id);
+    if (c.state === 'CREATED') {
+      // Never started: there is no process to signal, only the runtime's init to end.
+      await rt.kill(c.id, 'SIGKILL', true).catch(() => undefined);
+      await this.deps.store.save({ ...c, state: 'EXITED', exitCode: 0, finishedAt: nowNanos(), reason: 'Completed' });
+      return;
+    }
+    if (c.state !== 'RUNNING') return;
+    if (timeoutSeconds > 0) {
+      await rt.kill(c.id, c.stopSignal).catch((err: unknown) => log.debug('stop signal not sent', { container: c.id, error: messageOf(err) }));
+      c = await this.waitExit(c, timeoutSeconds * 1000);
+    }
+    if (c.state === 'RUNNING') {
+      await rt.kill(c.id, 'SIGKILL', true).catch((err: unknown) => log.debug('SIGKILL not sent', { container: c.id, error: messageOf(err) }));
+      c = await this.waitExit(c, 10_000);
+      if (c.state === 'RUNNING') throw new CoracleError('DEADLINE_EXCEEDED', `container ${c.id}: stop: still running 10 s after SIGKILL`);
+    }
+    log.info('container stopped', { container: c.id, exitCode: c.exitCode });
+  }
+
+  /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */
+  async remove(id: string, log: Logger): Promise<void> {
+    const c = this.resolve(id);
+    if (!c) return;
+    if (c.state === 'RUNNING' || c.state === 'CREATED') await this.stop(c.id, 0, log);
+    await this.teardown(c);
+    log.info('container removed', { container: c.id });
+  }
+
+  private async teardown(c: ContainerRecord): Promise<void> {
+    const p = this.paths(c.id);
+    const rt = this.deps.runtime(c.runtimeHandler);
+    if (rt) await rt.delete(c.id);
+    await unmountRootfs(p.rootfs, `container ${c.id}: rootfs`);
+    await rm(p.state, { recursive: true, force: true });
+    await rm(p.exitFile, { force: true });
+    await this.deps.store.remove(c.id);
+  }
+
+  async stopAll(sandboxId: string, log: Logger): Promise<void> {
+    for (const c of this.deps.store.all().filter((x) => x.sandboxId === sandboxId && x.state !== 'CREATING')) await this.stop(c.id, 0, log);
+  }
+
+  async removeAll(sandboxId: string, log: Logger): Promise<void> {
+    for (const c of this.deps.store.all().filter((x) => x.sandboxId === sandboxId)) await this.remove(c.id, log);
+  }
+
+  /** Layers that containers' roots are made of: image collection keeps them. */
+  *chainIdsInUse(): Iterable<string> {
+    for (const c of this.deps.store.all()) yield* c.chainIds;
+  }
+
+  /** At start: containers a killed daemon left CREATING are undone; exits are read. */
+  async reconcile(): Promise<void> {
+    for (const c of this.deps.store.all()) {
+      try {
+        if (c.state === 'CREATING') {
+          this.deps.log.warn('container left half made by a previous daemon: removing', { container: c.id });
+          await this.teardown(c);
+        } else await this.refresh(c);
+      } catch (err) {
+        this.deps.log.error('container reconciliation failed', { container: c.id, error: messageOf(err) });
+      }
+    }
+  }
+}

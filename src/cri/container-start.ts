@@ -1,0 +1,13 @@
+import type { StartContainerRequest__Output } from '../generated/runtime/v1/StartContainerRequest.js';
+import type { StartContainerResponse } from '../generated/runtime/v1/StartContainerResponse.js';
+import type { ContainerService } from '../container/container-service.js';
+import { invalidArgument } from '../errors.js';
+import type { UnaryHandler } from './wrap.js';
+
+export function startContainerHandler(containers: Pick<ContainerService, 'start'>): UnaryHandler<StartContainerRequest__Output, StartContainerResponse> {
+  return async (request, ctx) => {
+    if (!request.container_id) throw invalidArgument('StartContainer: container_id is empty');
+    await containers.start(request.container_id, ctx.log);
+    return {};
+  };
+}

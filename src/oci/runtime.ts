@@ -1,0 +1,135 @@
+import { execFile, spawn } from 'node:child_process';
+import { CoracleError, messageOf } from '../errors.js';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  /** CRI log file; conmon writes it in the CRI format. */
+  logPath: string;
+  /** conmon writes the exit code to `<exitDir>/<id>` when the container ends. */
+  exitDir: string;
+  /** conmon's per-container dir: `exit` and, after an OOM kill, `oom`. */
+  persistDir: string;
+  /** Where conmon makes the attach socket. */
+  attachDir: string;
+  stdin: boolean;
+  stdinOnce: boolean;
+  tty: boolean;
+}
+
+export interface RuntimeState {
+  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+  pid: number;
+}
+
+const CREATE_TIMEOUT_MS = 60_000;
+
+/**
+ * An OCI runtime (runc, crun) driven the way CRI-O drives it: `create` goes through conmon,
+ * the per-container monitor that owns the container's stdio, writes its CRI log and records
+ * its exit, and that outlives this daemon; start, kill, delete and state are the runtime's
+ * own commands. conmon reports the created container's pid (or the runtime's error) on the
+ * sync pipe, fd 3.
+ */
+export class OciRuntime {
+  constructor(
+    readonly name: string,
+    private readonly runtimePath: string,
+    private readonly root: string,
+    private readonly conmonPath = 'conmon',
+  ) {}
+
+  private run(args: string[], what: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(this.runtimePath, [`--root=${this.root}`, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+        if (err) {
+          const msg = (stderr || err.message).trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg=/, '') ?? '';
+          reject(new CoracleError('INTERNAL', `${what}: ${this.name}: ${msg}`));
+        } else resolve(stdout);
+      });
+    });
+  }
+
+  create(o: CreateOptions): Promise<number> {
+    const args = [
+      '--api-version', '1',
+      '-c', o.id,
+      '-u', o.id,
+      '-n', o.id,
+      '-r', this.runtimePath,
+      '-b', o.bundle,
+      '-p', `${o.bundle}/pidfile`,
+      '--conmon-pidfile', `${o.bundle}/conmon.pid`,
+      '--exit-dir', o.exitDir,
+      '--persist-dir', o.persistDir,
+      '--socket-dir-path', o.attachDir,
+      '-l', `k8s-file:${o.logPath}`,
+      '--runtime-arg', `--root=${this.root}`,
+      '--log-level', 'error',
+    ];
+    if (o.stdin) args.push('-i');
+    if (o.stdin && !o.stdinOnce) args.push('--leave-stdin-open');
+    if (o.tty) args.push('-t');
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.conmonPath, args, {
+        env: { ...process.env, _OCI_SYNCPIPE: '3' },
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        // conmon must outlive the daemon: its own session, not our process group.
+        detached: true,
+      });
+      child.unref();
+      let sync = '';
+      let output = '';
+      const timer = setTimeout(() => fail(new CoracleError('DEADLINE_EXCEEDED', `container ${o.id}: create: conmon gave no answer in ${CREATE_TIMEOUT_MS / 1000} s`)), CREATE_TIMEOUT_MS);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+      child.on('error', (err) => fail(new CoracleError('INTERNAL', `container ${o.id}: create: conmon: ${err.message}`)));
+      const pipe = child.stdio[3] as NodeJS.ReadableStream;
+      pipe.on('data', (c: Buffer) => {
+        sync += c.toString();
+        const nl = sync.indexOf('\n');
+        if (nl < 0) return;
+        clearTimeout(timer);
+        try {
+          const doc = JSON.parse(sync.slice(0, nl)) as { data: number; message?: string };
+          if (doc.data > 0) resolve(doc.data);
+          else reject(new CoracleError('INTERNAL', `container ${o.id}: create: ${this.name}: ${(doc.message ?? 'failed').trim()}`));
+        } catch (err) {
+          reject(new CoracleError('INTERNAL', `container ${o.id}: create: conmon said ${JSON.stringify(sync)}: ${messageOf(err)}`));
+        }
+        (pipe as unknown as { destroy(): void }).destroy();
+      });
+      pipe.on('end', () => {
+        if (!sync.includes('\n')) fail(new CoracleError('INTERNAL', `container ${o.id}: create: conmon exited without an answer${output ? `: ${output.trim()}` : ''}`));
+      });
+    });
+  }
+
+  async start(id: string): Promise<void> {
+    await this.run(['start', id], `container ${id}: start`);
+  }
+
+  async kill(id: string, signal: string, all = false): Promise<void> {
+    await this.run(['kill', ...(all ? ['--all'] : []), id, signal], `container ${id}: kill ${signal}`);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.run(['delete', '--force', id], `container ${id}: delete`).catch((err: unknown) => {
+      if (!/does not exist/.test(messageOf(err))) throw err;
+    });
+  }
+
+  async state(id: string): Promise<RuntimeState | undefined> {
+    try {
+      const doc = JSON.parse(await this.run(['state', id], `container ${id}: state`)) as RuntimeState;
+      return { status: doc.status, pid: doc.pid };
+    } catch (err) {
+      if (/does not exist/.test(messageOf(err))) return undefined;
+      throw err;
+    }
+  }
+}

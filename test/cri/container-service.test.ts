@@ -1,0 +1,191 @@
+import * as grpc from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
+import { codeOf } from '../helpers/cri-client.js';
+import { spawnCoracle, startTestDaemon, waitServing, type TestDaemon } from '../helpers/daemon.js';
+import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
+import { inNamespace, mountinfo, podConfig } from '../helpers/pods.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+
+const run = promisify(execFile);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('cri: containers', function () {
+  this.timeout(60_000);
+  let registry: TestRegistry;
+  let image: string;
+
+  before(async () => {
+    registry = await startTestRegistry({ scope: 'suite' });
+    const built = buildImage({
+      layers: [await buildLayer(await busyboxRootfsEntries())],
+      config: { Env: ['PATH=/bin', 'FROM_IMAGE=1'], Cmd: ['sh'], WorkingDir: '/' },
+    });
+    await pushImage(registry.url, 'ctr/busybox', built, ['v1']);
+    image = `${registry.host}/ctr/busybox:v1`;
+  });
+  after(async () => {
+    await registry?.stop();
+  });
+
+  let d: TestDaemon;
+  let pod: string;
+  let logDir: string;
+
+  beforeEach(async () => {
+    d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
+    await d.clients.image.PullImage({ image: { image } });
+    logDir = join(d.dir, 'logs');
+    pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('ctrpod', { log_directory: logDir }) })).pod_sandbox_id;
+  });
+
+  const config = (name: string, command: string[], over: Partial<ContainerConfig> = {}): ContainerConfig => ({
+    metadata: { name, attempt: 0 },
+    image: { image },
+    command,
+    log_path: `${name}.log`,
+    ...over,
+  });
+
+  async function runToExit(name: string, command: string[], over: Partial<ContainerConfig> = {}): Promise<{ id: string; log: string; exitCode: number; reason: string }> {
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config(name, command, over), sandbox_config: podConfig('ctrpod') });
+    await d.clients.runtime.StartContainer({ container_id: id });
+    for (let i = 0; i < 200; i++) {
+      const s = (await d.clients.runtime.ContainerStatus({ container_id: id })).status!;
+      if (s.state === 'CONTAINER_EXITED') {
+        await sleep(50); // conmon flushes the log as the process ends
+        const log = await readFile(join(logDir, `${name}.log`), 'utf8');
+        return { id, log, exitCode: s.exit_code, reason: s.reason };
+      }
+      await sleep(25);
+    }
+    throw new Error(`${name} did not exit`);
+  }
+
+  /** The messages of a CRI log, without timestamps. */
+  const lines = (log: string): string[] => log.trim().split('\n').map((l) => l.split(' ').slice(3).join(' '));
+
+  it('runs a container to its exit: states, times, exit code and a CRI log', async () => {
+    const { id, log, exitCode, reason } = await runToExit('exit3', ['/bin/sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.equal(exitCode, 3);
+    assert.equal(reason, 'Error');
+    for (const line of log.trim().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) (F|P) /);
+    assert.deepEqual(log.trim().split('\n').map((l) => l.split(' ').slice(1).join(' ')).sort(), ['stderr F err', 'stdout F out']);
+    const s = (await d.clients.runtime.ContainerStatus({ container_id: id })).status!;
+    assert.ok(BigInt(s.created_at) <= BigInt(s.started_at) && BigInt(s.started_at) <= BigInt(s.finished_at));
+    assert.equal(s.image?.image, image);
+    assert.ok(s.image_ref.includes('@sha256:'));
+    assert.equal(s.log_path, join(logDir, 'exit3.log'));
+    const ok = await runToExit('exit0', ['/bin/true']);
+    assert.deepEqual([ok.exitCode, ok.reason], [0, 'Completed']);
+    await d.clients.runtime.RemoveContainer({ container_id: id });
+    await d.clients.runtime.RemoveContainer({ container_id: id });
+    assert.equal((await codeOf(d.clients.runtime.ContainerStatus({ container_id: id }))).code, grpc.status.NOT_FOUND);
+    assert.ok(!(await mountinfo()).includes(id), 'its root is unmounted');
+  });
+
+  it('gives the process its env, user, groups, working dir and mounts', async () => {
+    const host = join(d.dir, 'host-data');
+    await mkdir(host);
+    await writeFile(join(host, 'file'), 'from the host\n');
+    const { log, exitCode } = await runToExit('who', ['/bin/sh', '-c', 'id; pwd; echo "$FOO $FROM_IMAGE"; cat /data/file; touch /data/x || echo ro-mount; cat /etc/hostname'], {
+      envs: [{ key: 'FOO', value: Buffer.from('bar') }],
+      working_dir: '/tmp',
+      mounts: [{ container_path: '/data', host_path: host, readonly: true }],
+      linux: { security_context: { run_as_user: { value: 1000 }, supplemental_groups: [4242] } },
+    });
+    assert.equal(exitCode, 0, log);
+    assert.deepEqual(lines(log), ['uid=1000(app) gid=1000(app) groups=2000(extra),4242', '/tmp', 'bar 1', 'from the host', `touch: /data/x: Read-only file system`, 'ro-mount', 'ctrpod']);
+  });
+
+  it('enforces a read-only root and dropped capabilities', async () => {
+    const ro = await runToExit('ro', ['/bin/sh', '-c', 'touch /x'], { linux: { security_context: { readonly_rootfs: true } } });
+    assert.notEqual(ro.exitCode, 0);
+    assert.match(ro.log, /Read-only file system/);
+    const caps = await runToExit('caps', ['/bin/grep', 'CapEff', '/proc/self/status'], { linux: { security_context: { capabilities: { drop_capabilities: ['ALL'] } } } });
+    assert.deepEqual(lines(caps.log), ['CapEff:\t0000000000000000']);
+    const def = await runToExit('defcaps', ['/bin/grep', 'CapEff', '/proc/self/status']);
+    assert.deepEqual(lines(def.log), ['CapEff:\t00000000a80425fb']);
+  });
+
+  it('sees only its own processes, and the pod\'s network', async () => {
+    const ps = await runToExit('ps', ['/bin/ps']);
+    const procs = lines(ps.log).slice(1);
+    assert.equal(procs.length, 1, ps.log);
+    assert.match(procs[0]!, /^\s*1 .*ps$/);
+    const mac = await runToExit('mac', ['/bin/cat', '/sys/class/net/eth0/address']);
+    const info = JSON.parse((await d.clients.runtime.PodSandboxStatus({ pod_sandbox_id: pod, verbose: true })).info.info!) as { pins: { net: string } };
+    // sysfs shows the netns of whoever mounted it: the host's, under nsenter; netlink does not.
+    const link = await inNamespace('net', info.pins.net, ['ip', '-o', 'link', 'show', 'eth0']);
+    assert.match(link, new RegExp(`link/ether ${lines(mac.log)[0]} `));
+  });
+
+  it('stops with the stop signal, and with SIGKILL after the timeout', async () => {
+    const create = async (name: string, command: string[]): Promise<string> => {
+      const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config(name, command), sandbox_config: podConfig('ctrpod') });
+      await d.clients.runtime.StartContainer({ container_id: id });
+      await sleep(200);
+      return id;
+    };
+    const polite = await create('polite', ['/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']);
+    await d.clients.runtime.StopContainer({ container_id: polite, timeout: 10 });
+    const p = (await d.clients.runtime.ContainerStatus({ container_id: polite })).status!;
+    assert.deepEqual([p.state, p.exit_code, p.reason], ['CONTAINER_EXITED', 0, 'Completed']);
+    const stubborn = await create('stubborn', ['/bin/sleep', '600']);
+    const t = Date.now();
+    await d.clients.runtime.StopContainer({ container_id: stubborn, timeout: 1 });
+    assert.ok(Date.now() - t >= 900, 'waited for the timeout');
+    const s = (await d.clients.runtime.ContainerStatus({ container_id: stubborn })).status!;
+    assert.deepEqual([s.state, s.exit_code], ['CONTAINER_EXITED', 137]);
+    await d.clients.runtime.StopContainer({ container_id: stubborn, timeout: 1 });
+  });
+
+  it('lists containers with filters', async () => {
+    const a = (await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('a', ['/bin/true'], { labels: { k: 'a' } }), sandbox_config: podConfig('ctrpod') })).container_id;
+    const b = await runToExit('b', ['/bin/true'], { labels: { k: 'b' } });
+    const ids = async (filter: object): Promise<string[]> => (await d.clients.runtime.ListContainers({ filter })).containers.map((c) => c.id).sort();
+    assert.deepEqual(await ids({}), [a, b.id].sort());
+    assert.deepEqual(await ids({ state: { state: 'CONTAINER_CREATED' } }), [a]);
+    assert.deepEqual(await ids({ state: { state: 'CONTAINER_EXITED' } }), [b.id]);
+    assert.deepEqual(await ids({ label_selector: { k: 'b' } }), [b.id]);
+    assert.deepEqual(await ids({ id: a.slice(0, 10) }), [a]);
+    assert.deepEqual(await ids({ pod_sandbox_id: 'nope' }), []);
+  });
+
+  it('refuses what it cannot do: an unknown image, a stopped pod', async () => {
+    const err = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: { ...config('x', ['/bin/true']), image: { image: `${registry.host}/ctr/none:v1` } } }));
+    assert.equal(err.code, grpc.status.NOT_FOUND);
+    await d.clients.runtime.StopPodSandbox({ pod_sandbox_id: pod });
+    const stopped = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('y', ['/bin/true']) }));
+    assert.equal(stopped.code, grpc.status.FAILED_PRECONDITION);
+  });
+
+  it('kill -9 of the daemon: containers keep running, and an exit while it was down is reported right', async () => {
+    const create = async (name: string, command: string[]): Promise<string> => {
+      const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config(name, command), sandbox_config: podConfig('ctrpod') });
+      await d.clients.runtime.StartContainer({ container_id: id });
+      return id;
+    };
+    const long = await create('long', ['/bin/sleep', '600']);
+    const short = await create('short', ['/bin/sh', '-c', 'sleep 1; echo bye; exit 7']);
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    await sleep(1500);
+    const again = spawnCoracle(['--config', d.configPath, 'serve']);
+    await waitServing(again);
+    const l = (await d.clients.runtime.ContainerStatus({ container_id: long })).status!;
+    assert.equal(l.state, 'CONTAINER_RUNNING');
+    const s = (await d.clients.runtime.ContainerStatus({ container_id: short })).status!;
+    assert.deepEqual([s.state, s.exit_code, s.reason], ['CONTAINER_EXITED', 7, 'Error']);
+    assert.match(await readFile(join(logDir, 'short.log'), 'utf8'), /stdout F bye/);
+    // Removing the pod takes its containers with it.
+    await d.clients.runtime.StopPodSandbox({ pod_sandbox_id: pod });
+    await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+    assert.deepEqual((await d.clients.runtime.ListContainers({})).containers, []);
+    assert.equal((await run('pgrep', ['-f', `conmon.*${long}`]).catch(() => ({ stdout: '' }))).stdout, '', 'no monitor left');
+  });
+});
