@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf, notFound } from '../errors.js';
 import type { ImageRecord } from '../image/image-store.js';
@@ -66,8 +67,13 @@ export interface ContainerDeps {
   runtime(handler: string): OciRuntime | undefined;
   /** The daemon's own oom_score_adj: no container goes below it (no CAP_SYS_RESOURCE here). */
   ownOomScoreAdj: number;
+  /** The capabilities the daemon holds: all a container can be given. */
+  allCapabilities: string[];
   log: Logger;
 }
+
+/** ExecSync output kept per stream: kubelet's message limit is 16 MiB. */
+const EXEC_OUTPUT_LIMIT = 16 << 20;
 
 const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -195,6 +201,7 @@ export class ContainerService {
         user,
         capAdd: spec.security.capAdd,
         capDrop: spec.security.capDrop,
+        allCapabilities: this.deps.allCapabilities,
         privileged: spec.security.privileged,
         noNewPrivileges: spec.security.noNewPrivileges,
         ...(spec.resources.oomScoreAdj !== undefined ? { oomScoreAdj: Math.max(spec.resources.oomScoreAdj, this.deps.ownOomScoreAdj) } : {}),
@@ -300,6 +307,49 @@ export class ContainerService {
     };
     await this.deps.store.save(updated);
     return updated;
+  }
+
+  /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */
+  async execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    const c = await this.refresh(this.mustGet(id));
+    if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id}: exec: not running`);
+    if (cmd.length === 0) throw invalidArgument(`container ${c.id}: exec: no command`);
+    const p = this.paths(c.id);
+    const spec = JSON.parse(await readFile(join(p.bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
+    const tag = randomBytes(6).toString('hex');
+    const processFile = join(p.state, `exec-${tag}.json`);
+    const pidFile = join(p.state, `exec-${tag}.pid`);
+    await writeFileAtomic(processFile, JSON.stringify({ ...spec.process, args: cmd, terminal: false }));
+    try {
+      return await this.runtimeFor(c.runtimeHandler, c.id).exec(c.id, processFile, pidFile, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
+    } finally {
+      await rm(processFile, { force: true });
+      await rm(pidFile, { force: true });
+    }
+  }
+
+  /**
+   * Makes conmon open the log path again (kubelet renamed the file to rotate it): a "reopen
+   * log" message on conmon's control FIFO in the bundle, as CRI-O sends it.
+   */
+  async reopenLog(id: string): Promise<void> {
+    const c = await this.refresh(this.mustGet(id));
+    if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id}: reopen log: not running`);
+    const fifo = join(this.paths(c.id).bundle, 'ctl');
+    // Non-blocking: a FIFO with no reader (conmon gone) must fail, not hang the call.
+    const fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch((err: unknown) => {
+      throw new CoracleError('FAILED_PRECONDITION', `container ${c.id}: reopen log: monitor unreachable: ${messageOf(err)}`);
+    });
+    try {
+      await fh.write('2 0 0\n');
+    } finally {
+      await fh.close();
+    }
+    // conmon reopens asynchronously; kubelet expects the file to be there when we answer.
+    for (let i = 0; i < 100 && c.logPath; i++) {
+      if (await stat(c.logPath).then(() => true, () => false)) return;
+      await sleep(10);
+    }
   }
 
   async start(id: string, log: Logger): Promise<void> {

@@ -13,6 +13,8 @@ import { loadCoracleProto, loadCriProto } from './proto.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { ContainerService } from '../container/container-service.js';
 import { createContainerHandler } from './container-create.js';
+import { execSyncHandler } from './container-exec-sync.js';
+import { reopenContainerLogHandler } from './container-reopen-log.js';
 import { listContainersHandler } from './container-list.js';
 import { removeContainerHandler } from './container-remove.js';
 import { startContainerHandler } from './container-start.js';
@@ -36,7 +38,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type UnaryHandler } from
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'reopenLog'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
 }
@@ -66,6 +68,8 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
     RemoveContainer: removeContainerHandler(s.containers),
     ContainerStatus: containerStatusHandler(s.containers),
     ListContainers: listContainersHandler(s.containers),
+    ExecSync: execSyncHandler(s.containers),
+    ReopenContainerLog: reopenContainerLogHandler(s.containers),
   } as Record<string, AnyUnary>;
 }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { ContainerService } from '../container/container-service.js';
 import { ContainerStore } from '../container/container-store.js';
+import { capabilitiesOf } from '../oci/defaults.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { findExecutable } from '../util/executable.js';
 import { join } from 'node:path';
@@ -101,6 +102,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     snapshots: { root: snapshots.root, dir: (c) => snapshots.dir(c) },
     runtime: (handler) => runtimes.get(handler || config.runtime.default_handler),
     ownOomScoreAdj: Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim()),
+    allCapabilities: capabilitiesOf(/CapBnd:\s*([0-9a-f]+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1] ?? '0'),
     log,
   });
   await containers.reconcile();

@@ -46,14 +46,25 @@ export const DEFAULT_MASKED_PATHS = [
 export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /**
- * The capability set for a container: CRI's add and drop over the default set, where
- * "ALL" in add means every capability and in drop means none are left but those added.
+ * The capabilities of a bounding set as /proc/PID/status gives it (CapBnd, hex). "ALL" for
+ * a container means all that the daemon itself may pass on: root here may lack some
+ * (CAP_SYS_RESOURCE), and asking runc for one it lacks fails the container.
  */
-export function capabilities(add: readonly string[], drop: readonly string[]): string[] {
+export function capabilitiesOf(capBndHex: string): string[] {
+  const mask = BigInt(`0x${capBndHex}`);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/**
+ * The capability set for a container: CRI's add and drop over the default set, where
+ * "ALL" in add means every capability in `all` and in drop means none are left but those
+ * added.
+ */
+export function capabilities(add: readonly string[], drop: readonly string[], all: readonly string[] = ALL_CAPABILITIES): string[] {
   const norm = (c: string): string => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`);
   const adds = add.map(norm);
   const drops = drop.map(norm);
-  let caps: string[] = adds.includes('CAP_ALL') ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES];
+  let caps: string[] = adds.includes('CAP_ALL') ? [...all] : [...DEFAULT_CAPABILITIES];
   if (drops.includes('CAP_ALL')) caps = [];
   else caps = caps.filter((c) => !drops.includes(c));
   for (const c of adds) if (c !== 'CAP_ALL' && !caps.includes(c)) caps.push(c);

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { CoracleError, messageOf } from '../errors.js';
 
 export interface CreateOptions {
@@ -120,6 +121,55 @@ export class OciRuntime {
   async delete(id: string): Promise<void> {
     await this.run(['delete', '--force', id], `container ${id}: delete`).catch((err: unknown) => {
       if (!/does not exist/.test(messageOf(err))) throw err;
+    });
+  }
+
+  /**
+   * Runs `processFile` (an OCI process spec) in the container and collects its output, at
+   * most `maxOutput` bytes of each stream. Past `timeoutMs` the process is SIGKILLed (by
+   * the pid runc reports) and the call fails: nothing is left running in the container.
+   */
+  exec(id: string, processFile: string, pidFile: string, timeoutMs: number, maxOutput: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.runtimePath, [`--root=${this.root}`, 'exec', '--process', processFile, '--pid-file', pidFile, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const sizes = [0, 0];
+      const collect = (into: Buffer[], i: 0 | 1) => (c: Buffer) => {
+        const room = maxOutput - sizes[i]!;
+        if (room <= 0) return;
+        into.push(room >= c.length ? c : c.subarray(0, room));
+        sizes[i] = sizes[i]! + Math.min(room, c.length);
+      };
+      child.stdout.on('data', collect(out, 0));
+      child.stderr.on('data', collect(err, 1));
+      let timedOut = false;
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              timedOut = true;
+              void readFile(pidFile, 'utf8')
+                .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
+                .catch(() => undefined)
+                .finally(() => child.kill('SIGKILL'));
+            }, timeoutMs)
+          : undefined;
+      child.on('error', (e) => reject(new CoracleError('INTERNAL', `container ${id}: exec: ${e.message}`)));
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        const stderr = Buffer.concat(err);
+        if (timedOut) {
+          reject(new CoracleError('DEADLINE_EXCEEDED', `container ${id}: exec: timed out after ${timeoutMs / 1000} s: the process was killed`));
+          return;
+        }
+        // runc's own failures (no such container, no such binary) come as its log lines.
+        const runcError = /^time="[^"]*" level=error msg="(.*)"$/m.exec(stderr.toString());
+        if (code === 255 && runcError) {
+          reject(new CoracleError('FAILED_PRECONDITION', `container ${id}: exec: ${this.name}: ${runcError[1]}`));
+          return;
+        }
+        resolve({ stdout: Buffer.concat(out), stderr, exitCode: code ?? (signal ? 128 + 9 : 255) });
+      });
     });
   }
 

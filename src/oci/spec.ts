@@ -1,4 +1,4 @@
-import { capabilities as capabilitySet, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, ALL_CAPABILITIES } from './defaults.js';
+import { capabilities as capabilitySet, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
 import type { ProcessUser } from './user.js';
 
 /** An OCI runtime spec (config.json), the parts Coracle writes. */
@@ -68,6 +68,8 @@ export interface SpecInput {
   user: ProcessUser;
   capAdd: string[];
   capDrop: string[];
+  /** What "ALL" and privileged mean: the capabilities the daemon holds. */
+  allCapabilities: string[];
   privileged: boolean;
   noNewPrivileges: boolean;
   /** Already clamped to be no lower than the daemon's own. */
@@ -134,7 +136,7 @@ const PROPAGATION = { private: 'rprivate', rslave: 'rslave', rshared: 'rshared' 
  * (mounts, capabilities, masked and read-only paths) under what the CRI config asks for.
  */
 export function buildSpec(input: SpecInput): OciSpec {
-  const caps = input.privileged ? [...ALL_CAPABILITIES] : capabilitySet(input.capAdd, input.capDrop);
+  const caps = input.privileged ? [...input.allCapabilities] : capabilitySet(input.capAdd, input.capDrop, input.allCapabilities);
   const podFiles: OciMount[] = [
     { destination: '/etc/resolv.conf', type: 'bind', source: input.podFiles.resolvConf, options: ['rbind', 'rprivate', input.readonlyRootfs ? 'ro' : 'rw'] },
     { destination: '/etc/hostname', type: 'bind', source: input.podFiles.hostname, options: ['rbind', 'rprivate', input.readonlyRootfs ? 'ro' : 'rw'] },

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
@@ -142,6 +142,40 @@ describe('cri: containers', function () {
     const s = (await d.clients.runtime.ContainerStatus({ container_id: stubborn })).status!;
     assert.deepEqual([s.state, s.exit_code], ['CONTAINER_EXITED', 137]);
     await d.clients.runtime.StopContainer({ container_id: stubborn, timeout: 1 });
+  });
+
+  it('ExecSync: output, exit code, a timeout that leaves nothing running', async () => {
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('exec', ['/bin/sleep', '600']), sandbox_config: podConfig('ctrpod') });
+    await d.clients.runtime.StartContainer({ container_id: id });
+    const r = await d.clients.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'echo out; echo err >&2; exit 4'], timeout: 10 });
+    assert.deepEqual([r.stdout.toString(), r.stderr.toString(), r.exit_code], ['out\n', 'err\n', 4]);
+    const big = await d.clients.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'head -c 3000000 /dev/zero'], timeout: 10 });
+    assert.equal(big.stdout.length, 3_000_000);
+    const t = Date.now();
+    const err = await codeOf(d.clients.runtime.ExecSync({ container_id: id, cmd: ['/bin/sleep', '77'], timeout: 1 }, { deadline: Date.now() + 10_000 }));
+    assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED, err.details);
+    assert.ok(Date.now() - t < 5000);
+    const ps = await d.clients.runtime.ExecSync({ container_id: id, cmd: ['/bin/ps'], timeout: 10 });
+    assert.ok(!ps.stdout.toString().includes('sleep 77'), ps.stdout.toString());
+  });
+
+  it('ReopenContainerLog after kubelet renamed the log', async () => {
+    const { container_id: id } = await d.clients.runtime.CreateContainer({
+      pod_sandbox_id: pod,
+      config: config('rotate', ['/bin/sh', '-c', 'i=0; while true; do echo line $i; i=$((i+1)); sleep 0.05; done']),
+      sandbox_config: podConfig('ctrpod'),
+    });
+    await d.clients.runtime.StartContainer({ container_id: id });
+    await sleep(300);
+    const log = join(logDir, 'rotate.log');
+    await rename(log, `${log}.1`);
+    await d.clients.runtime.ReopenContainerLog({ container_id: id });
+    await sleep(300);
+    assert.match(await readFile(log, 'utf8'), /stdout F line \d+/);
+    assert.match(await readFile(`${log}.1`, 'utf8'), /stdout F line 0\n/);
+    await d.clients.runtime.StopContainer({ container_id: id, timeout: 0 });
+    const err = await codeOf(d.clients.runtime.ReopenContainerLog({ container_id: id }));
+    assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
   });
 
   it('lists containers with filters', async () => {

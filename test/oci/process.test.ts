@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { capabilities, DEFAULT_CAPABILITIES } from '../../src/oci/defaults.js';
+import { capabilities, capabilitiesOf, DEFAULT_CAPABILITIES } from '../../src/oci/defaults.js';
 import { containerArgs, mergeEnv } from '../../src/oci/process-args.js';
 import { resolveUser, type UserRequest } from '../../src/oci/user.js';
 
@@ -20,6 +20,13 @@ describe('oci/process-args', () => {
 });
 
 describe('oci/defaults: capabilities', () => {
+  it('reads a bounding set: CapBnd without CAP_SYS_RESOURCE (bit 24)', () => {
+    const caps = capabilitiesOf('000001fffeffffff');
+    assert.equal(caps.length, 40);
+    assert.ok(!caps.includes('CAP_SYS_RESOURCE') && caps.includes('CAP_SYS_ADMIN') && caps.includes('CAP_CHECKPOINT_RESTORE'));
+    assert.deepEqual(capabilitiesOf('0'), []);
+    assert.deepEqual(capabilities(['ALL'], [], ['CAP_KILL', 'CAP_CHOWN']), ['CAP_KILL', 'CAP_CHOWN']);
+  });
   const cases: [string, string[], string[], (caps: string[]) => void][] = [
     ['the default set', [], [], (c) => assert.deepEqual(c, [...DEFAULT_CAPABILITIES])],
     ['add one, without the prefix', ['sys_admin'], [], (c) => assert.ok(c.includes('CAP_SYS_ADMIN') && c.length === DEFAULT_CAPABILITIES.length + 1)],
