@@ -75,6 +75,8 @@ export class OciRuntime {
       const child = spawn(this.conmonPath, args, {
         env: { ...process.env, _OCI_SYNCPIPE: '3' },
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        // conmon writes some files (an "oom" marker) to its working directory.
+        cwd: o.bundle,
         // conmon must outlive the daemon: its own session, not our process group.
         detached: true,
       });
