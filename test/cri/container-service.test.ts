@@ -178,6 +178,14 @@ describe('cri: containers', function () {
     assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
   });
 
+  it('a memory limit hit gives OOMKilled', async () => {
+    // tmpfs pages are charged to the container's memory cgroup, and there is no swap.
+    const r = await runToExit('oom', ['/bin/sh', '-c', 'head -c 60000000 /dev/zero > /dev/shm/fill; sleep 1'], {
+      linux: { resources: { memory_limit_in_bytes: 16 * 1024 * 1024 } },
+    });
+    assert.equal(r.reason, 'OOMKilled', `exit ${r.exitCode}: ${r.log}`);
+  });
+
   it('lists containers with filters', async () => {
     const a = (await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('a', ['/bin/true'], { labels: { k: 'a' } }), sandbox_config: podConfig('ctrpod') })).container_id;
     const b = await runToExit('b', ['/bin/true'], { labels: { k: 'b' } });
