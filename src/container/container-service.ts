@@ -141,6 +141,9 @@ export class ContainerService {
     if (spec.security.pid === 'POD' || spec.security.pid === 'TARGET') {
       throw new CoracleError('UNIMPLEMENTED', `pid namespace ${spec.security.pid}: not supported yet`);
     }
+    if (spec.security.runAsGroup !== undefined && spec.security.runAsUser === undefined && !spec.security.runAsUsername) {
+      throw invalidArgument('run_as_group needs run_as_user or run_as_username');
+    }
     for (const m of spec.mounts) if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);
     const id = randomBytes(32).toString('hex');
     const clog = log.child({ container: id, sandbox: pod.id });

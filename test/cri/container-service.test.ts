@@ -198,7 +198,10 @@ describe('cri: containers', function () {
     assert.deepEqual(await ids({ pod_sandbox_id: 'nope' }), []);
   });
 
-  it('refuses what it cannot do: an unknown image, a stopped pod', async () => {
+  it('refuses what it cannot do: an unknown image, a stopped pod, a group without a user', async () => {
+    const group = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('g', ['/bin/true'], { linux: { security_context: { run_as_group: { value: 5 } } } }) }));
+    assert.equal(group.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(group.details, /run_as_group needs run_as_user or run_as_username/);
     const err = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: { ...config('x', ['/bin/true']), image: { image: `${registry.host}/ctr/none:v1` } } }));
     assert.equal(err.code, grpc.status.NOT_FOUND);
     await d.clients.runtime.StopPodSandbox({ pod_sandbox_id: pod });
