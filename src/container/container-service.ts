@@ -13,6 +13,7 @@ import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { UndoStack } from '../util/undo-stack.js';
 import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './container-store.js';
+import { containerUsage, type ContainerUsage } from './container-stats.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 
 /** A CreateContainer request, in Coracle's terms. */
@@ -310,6 +311,13 @@ export class ContainerService {
     };
     await this.deps.store.save(updated);
     return updated;
+  }
+
+  /** Usage of one container: cgroup counters while its processes live, its writable layer. */
+  async stats(id: string): Promise<{ container: ContainerRecord; usage: ContainerUsage; mountpoint: string }> {
+    const c = await this.refresh(this.mustGet(id));
+    const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
+    return { container: c, usage: await containerUsage(alive, this.paths(c.id).upper), mountpoint: this.deps.store.dir(c.id) };
   }
 
   /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */

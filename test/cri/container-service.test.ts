@@ -186,6 +186,25 @@ describe('cri: containers', function () {
     assert.equal(r.reason, 'OOMKilled', `exit ${r.exitCode}: ${r.log}`);
   });
 
+  it('ContainerStats and ListContainerStats: cpu, memory, writable layer', async () => {
+    const { container_id: id } = await d.clients.runtime.CreateContainer({
+      pod_sandbox_id: pod,
+      config: config('busy', ['/bin/sh', '-c', 'head -c 5000000 /dev/zero > /big; while true; do :; done'], { labels: { s: '1' } }),
+      sandbox_config: podConfig('ctrpod'),
+    });
+    await d.clients.runtime.StartContainer({ container_id: id });
+    await sleep(700);
+    const s = (await d.clients.runtime.ContainerStats({ container_id: id })).stats!;
+    assert.equal(s.attributes?.id, id);
+    assert.ok(BigInt(s.cpu!.usage_core_nano_seconds!.value) > 100_000_000n, `cpu ${s.cpu!.usage_core_nano_seconds!.value}`);
+    assert.ok(BigInt(s.memory!.working_set_bytes!.value) > 0n);
+    assert.ok(Number(s.writable_layer!.used_bytes!.value) >= 5_000_000, `writable ${s.writable_layer!.used_bytes!.value}`);
+    assert.ok(Number(s.writable_layer!.inodes_used!.value) >= 1);
+    const list = await d.clients.runtime.ListContainerStats({ filter: { label_selector: { s: '1' } } });
+    assert.deepEqual(list.stats.map((x) => x.attributes?.id), [id]);
+    assert.deepEqual((await d.clients.runtime.ListContainerStats({ filter: { pod_sandbox_id: 'none' } })).stats, []);
+  });
+
   it('lists containers with filters', async () => {
     const a = (await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('a', ['/bin/true'], { labels: { k: 'a' } }), sandbox_config: podConfig('ctrpod') })).container_id;
     const b = await runToExit('b', ['/bin/true'], { labels: { k: 'b' } });

@@ -1,0 +1,40 @@
+import type { ContainerStats } from '../generated/runtime/v1/ContainerStats.js';
+import type { ContainerStatsRequest__Output } from '../generated/runtime/v1/ContainerStatsRequest.js';
+import type { ContainerStatsResponse } from '../generated/runtime/v1/ContainerStatsResponse.js';
+import type { ListContainerStatsRequest__Output } from '../generated/runtime/v1/ListContainerStatsRequest.js';
+import type { ListContainerStatsResponse } from '../generated/runtime/v1/ListContainerStatsResponse.js';
+import type { ContainerService } from '../container/container-service.js';
+import { invalidArgument } from '../errors.js';
+import type { UnaryHandler } from './wrap.js';
+
+type Stats = Awaited<ReturnType<ContainerService['stats']>>;
+
+function toCriStats({ container: c, usage: u, mountpoint }: Stats): ContainerStats {
+  const v = (n: bigint | number): { value: string } => ({ value: n.toString() });
+  return {
+    attributes: { id: c.id, metadata: c.metadata, labels: c.labels, annotations: c.annotations },
+    cpu: { timestamp: u.timestamp, usage_core_nano_seconds: v(u.cpuNanoseconds) },
+    memory: { timestamp: u.timestamp, working_set_bytes: v(u.memoryWorkingSetBytes), usage_bytes: v(u.memoryUsageBytes), rss_bytes: v(u.memoryRssBytes) },
+    writable_layer: { timestamp: u.timestamp, fs_id: { mountpoint }, used_bytes: v(u.writableBytes), inodes_used: v(u.writableInodes) },
+  };
+}
+
+export function containerStatsHandler(containers: Pick<ContainerService, 'stats'>): UnaryHandler<ContainerStatsRequest__Output, ContainerStatsResponse> {
+  return async (request) => {
+    if (!request.container_id) throw invalidArgument('ContainerStats: container_id is empty');
+    return { stats: toCriStats(await containers.stats(request.container_id)) };
+  };
+}
+
+export function listContainerStatsHandler(containers: Pick<ContainerService, 'stats' | 'list'>): UnaryHandler<ListContainerStatsRequest__Output, ListContainerStatsResponse> {
+  return async (request) => {
+    const f = request.filter;
+    const list = await containers.list({
+      ...(f?.id ? { id: f.id } : {}),
+      ...(f?.pod_sandbox_id ? { sandboxId: f.pod_sandbox_id } : {}),
+      ...(f?.label_selector ? { labels: f.label_selector } : {}),
+    });
+    const stats = await Promise.all(list.map((c) => containers.stats(c.id)));
+    return { stats: stats.map(toCriStats) };
+  };
+}
