@@ -139,8 +139,9 @@ export class ContainerService {
     if (spec.security.seccomp !== 'unconfined') {
       throw new CoracleError('UNIMPLEMENTED', `seccomp profile ${spec.security.seccomp}: not supported yet`);
     }
-    if (spec.security.pid === 'POD' || spec.security.pid === 'TARGET') {
-      throw new CoracleError('UNIMPLEMENTED', `pid namespace ${spec.security.pid}: not supported yet`);
+    if (spec.security.pid === 'TARGET') throw new CoracleError('UNIMPLEMENTED', 'pid namespace TARGET: not supported yet');
+    if (spec.security.pid === 'POD' && pod.infraPid === undefined) {
+      throw failedPrecondition(`sandbox ${pod.id}: has no pod-wide pid namespace (its pid mode is ${pod.namespaces.pid})`);
     }
     if (spec.security.runAsGroup !== undefined && spec.security.runAsUser === undefined && !spec.security.runAsUsername) {
       throw invalidArgument('run_as_group needs run_as_user or run_as_username');
@@ -209,7 +210,7 @@ export class ContainerService {
         privileged: spec.security.privileged,
         noNewPrivileges: spec.security.noNewPrivileges,
         ...(spec.resources.oomScoreAdj !== undefined ? { oomScoreAdj: Math.max(spec.resources.oomScoreAdj, this.deps.ownOomScoreAdj) } : {}),
-        namespaces: { net: ns(pod.pins.net), ipc: ns(pod.pins.ipc), uts: ns(pod.pins.uts), pid: spec.security.pid === 'NODE' ? 'host' : 'new' },
+        namespaces: { net: ns(pod.pins.net), ipc: ns(pod.pins.ipc), uts: ns(pod.pins.uts), pid: spec.security.pid === 'NODE' ? 'host' : spec.security.pid === 'POD' ? { path: `/proc/${pod.infraPid}/ns/pid` } : 'new' },
         podFiles: { resolvConf: join(podDir, 'resolv.conf'), hostname: join(podDir, 'hostname'), hosts: join(podDir, 'hosts') },
         mounts,
         maskedPaths: spec.security.maskedPaths,

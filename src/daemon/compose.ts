@@ -21,6 +21,7 @@ import { ensureNetwork, loadNetwork } from '../netns/cni-config.js';
 import { probeCni } from '../netns/cni-probe.js';
 import { PodNetwork } from '../netns/pod-network.js';
 import { pinNamespaces, unpinNamespaces } from '../sandbox/namespace-pins.js';
+import { PodInfra } from '../sandbox/pod-infra.js';
 import { SandboxService } from '../sandbox/sandbox-service.js';
 import { SandboxStore } from '../sandbox/sandbox-store.js';
 import { RuntimeHandlers } from '../oci/runtime-handlers.js';
@@ -109,6 +110,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
   const sandboxes = new SandboxService({
     store: sandboxStore,
     containers,
+    infra: new PodInfra(config.state, (handler) => runtimes.get(handler || config.runtime.default_handler)),
     stateDir: config.state,
     network,
     pins: { pin: pinNamespaces, unpin: unpinNamespaces },

@@ -47,6 +47,8 @@ export interface SandboxDeps {
     unpin(dir: string, what: string): Promise<void>;
   };
   handlers: { has(name: string): boolean };
+  /** The pause process of pods with a pod-wide pid namespace. */
+  infra: { start(pod: SandboxRecord): Promise<number>; stop(pod: SandboxRecord): Promise<void>; remove(pod: SandboxRecord): Promise<void> };
   /** Stops and removes a pod's containers (the container service, once it exists). */
   containers?: { stopAll(sandboxId: string, log: Logger): Promise<void>; removeAll(sandboxId: string, log: Logger): Promise<void> };
   log: Logger;
@@ -151,6 +153,10 @@ export class SandboxService {
         if (addresses.ip) record.ip = addresses.ip;
         record.additionalIps = addresses.additionalIps;
       }
+      if (spec.namespaces.pid === 'POD') {
+        undo.push('remove infra', () => this.deps.infra.remove(record));
+        record.infraPid = await this.deps.infra.start(record);
+      }
       await writePodFiles(store.dir(id), {
         dns: spec.dns,
         hostname: spec.hostname,
@@ -204,6 +210,7 @@ export class SandboxService {
     if (!r) throw notFound(`sandbox ${id}: not found`);
     const plog = log.child({ sandbox: r.id });
     await this.deps.containers?.stopAll(r.id, plog);
+    if (r.infraPid !== undefined) await this.deps.infra.stop(r);
     if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r), { onlyIfAttached: true });
     if (r.state !== 'NOTREADY') {
       await this.deps.store.save({ ...r, state: 'NOTREADY' });
@@ -222,6 +229,7 @@ export class SandboxService {
   }
 
   private async teardown(r: SandboxRecord, log: Logger): Promise<void> {
+    if (r.namespaces.pid === 'POD') await this.deps.infra.remove(r);
     // A CREATING pod may have a half-made attachment with no cache yet: DEL it all the same.
     if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r), { onlyIfAttached: r.state !== 'CREATING' });
     await this.deps.pins.unpin(this.pinDir(r.id), `sandbox ${r.id}: namespaces`);

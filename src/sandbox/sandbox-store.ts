@@ -41,6 +41,8 @@ export interface SandboxRecord {
   portMappings: PortMapping[];
   cgroupParent: string;
   pins: NamespacePins;
+  /** The pause process holding a pod-wide pid namespace (pid POD only). */
+  infraPid?: number;
   ip?: string;
   additionalIps: string[];
 }

@@ -205,6 +205,32 @@ describe('cri: containers', function () {
     assert.deepEqual((await d.clients.runtime.ListContainerStats({ filter: { pod_sandbox_id: 'none' } })).stats, []);
   });
 
+  it('a pod-wide pid namespace: containers see each other, with the pause process as pid 1', async () => {
+    const sharedPod = (await d.clients.runtime.RunPodSandbox({
+      config: podConfig('sharedpid', { log_directory: logDir, linux: { security_context: { namespace_options: { pid: 'POD', network: 'POD', ipc: 'POD' } } } }),
+    })).pod_sandbox_id;
+    const mk = async (name: string, command: string[]): Promise<string> => {
+      const { container_id: id } = await d.clients.runtime.CreateContainer({
+        pod_sandbox_id: sharedPod,
+        config: config(name, command, { linux: { security_context: { namespace_options: { pid: 'POD' } } } }),
+      });
+      await d.clients.runtime.StartContainer({ container_id: id });
+      return id;
+    };
+    const sleeper = await mk('sleeper', ['/bin/sleep', '600']);
+    const looker = await mk('looker', ['/bin/sleep', '600']);
+    const ps = (await d.clients.runtime.ExecSync({ container_id: looker, cmd: ['/bin/ps', '-o', 'pid,args'], timeout: 10 })).stdout.toString();
+    assert.match(ps, /^\s*1 \/pause$/m, ps);
+    assert.equal(ps.match(/sleep 600/g)?.length, 2, ps);
+    // A container of a pod without one cannot ask for it.
+    const err = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('nopid', ['/bin/true'], { linux: { security_context: { namespace_options: { pid: 'POD' } } } }) }));
+    assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
+    await d.clients.runtime.StopPodSandbox({ pod_sandbox_id: sharedPod });
+    assert.equal((await d.clients.runtime.ContainerStatus({ container_id: sleeper })).status!.state, 'CONTAINER_EXITED');
+    await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: sharedPod });
+    assert.equal((await run('pgrep', ['-f', `conmon.*${sharedPod}`]).catch(() => ({ stdout: '' }))).stdout, '', 'no infra monitor left');
+  });
+
   it('lists containers with filters', async () => {
     const a = (await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('a', ['/bin/true'], { labels: { k: 'a' } }), sandbox_config: podConfig('ctrpod') })).container_id;
     const b = await runToExit('b', ['/bin/true'], { labels: { k: 'b' } });
