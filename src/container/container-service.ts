@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { buildSpec, type NamespaceSource, type Resources } from '../oci/spec.js';
 import { containerArgs, mergeEnv } from '../oci/process-args.js';
+import { seccompFor, type SeccompRequest } from '../oci/seccomp.js';
 import { resolveUser } from '../oci/user.js';
 import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -47,7 +48,7 @@ export interface ContainerSpec {
     noNewPrivileges: boolean;
     maskedPaths: string[];
     readonlyPaths: string[];
-    seccomp: 'unconfined' | 'runtime-default' | 'localhost';
+    seccomp: SeccompRequest;
   };
 }
 
@@ -136,9 +137,7 @@ export class ContainerService {
     const { store, images, snapshots } = this.deps;
     const image = images.find(spec.image);
     if (!image) throw notFound(`image "${spec.image}": not found`);
-    if (spec.security.seccomp !== 'unconfined') {
-      throw new CoracleError('UNIMPLEMENTED', `seccomp profile ${spec.security.seccomp}: not supported yet`);
-    }
+    const seccomp = await seccompFor(spec.security.seccomp, spec.security.privileged);
     if (spec.security.pid === 'TARGET') throw new CoracleError('UNIMPLEMENTED', 'pid namespace TARGET: not supported yet');
     if (spec.security.pid === 'POD' && pod.infraPid === undefined) {
       throw failedPrecondition(`sandbox ${pod.id}: has no pod-wide pid namespace (its pid mode is ${pod.namespaces.pid})`);
@@ -219,6 +218,7 @@ export class ContainerService {
         resources: spec.resources,
         devices: await Promise.all(spec.devices.map((d) => this.device(d))),
         annotations: spec.annotations,
+        ...(seccomp ? { seccomp } : {}),
       });
       await writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec));
       if (record.logPath) await mkdir(dirname(record.logPath), { recursive: true });

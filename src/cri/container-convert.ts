@@ -4,6 +4,7 @@ import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js
 import type { ContainerSpec } from '../container/container-service.js';
 import type { ContainerRecord } from '../container/container-store.js';
 import { invalidArgument } from '../errors.js';
+import type { SeccompRequest } from '../oci/seccomp.js';
 
 const PROPAGATION = {
   PROPAGATION_PRIVATE: 'private',
@@ -20,17 +21,19 @@ export function toContainerSpec(sandboxId: string, config: ContainerConfig__Outp
   if (!config.image?.image) throw invalidArgument('CreateContainer: config.image is required');
   const sc = config.linux?.security_context;
   const r = config.linux?.resources;
-  const seccomp = sc?.seccomp
+  // The structured field wins; the legacy path is "unconfined", "runtime/default" or "localhost/PATH".
+  const legacy = sc?.seccomp_profile_path ?? '';
+  const seccomp: SeccompRequest = sc?.seccomp
     ? sc.seccomp.profile_type === 'Unconfined'
-      ? 'unconfined'
+      ? { kind: 'unconfined' }
       : sc.seccomp.profile_type === 'Localhost'
-        ? 'localhost'
-        : 'runtime-default'
-    : sc?.seccomp_profile_path && sc.seccomp_profile_path !== 'unconfined'
-      ? sc.seccomp_profile_path === 'runtime/default'
-        ? 'runtime-default'
-        : 'localhost'
-      : 'unconfined';
+        ? { kind: 'localhost', path: sc.seccomp.localhost_ref }
+        : { kind: 'runtime-default' }
+    : legacy === 'runtime/default' || legacy === 'docker/default'
+      ? { kind: 'runtime-default' }
+      : legacy.startsWith('localhost/')
+        ? { kind: 'localhost', path: legacy.slice('localhost/'.length) }
+        : { kind: 'unconfined' };
   return {
     sandboxId,
     metadata: { name: config.metadata.name, attempt: config.metadata.attempt },

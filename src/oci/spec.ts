@@ -1,4 +1,5 @@
 import { capabilities as capabilitySet, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
+import type { OciSeccomp } from './seccomp.js';
 import type { ProcessUser } from './user.js';
 
 /** An OCI runtime spec (config.json), the parts Coracle writes. */
@@ -26,6 +27,7 @@ export interface OciSpec {
     readonlyPaths: string[];
     sysctl?: Record<string, string>;
     rootfsPropagation?: string;
+    seccomp?: OciSeccomp;
   };
   annotations?: Record<string, string>;
 }
@@ -86,6 +88,7 @@ export interface SpecInput {
   resources: Resources;
   devices: { path: string; type: 'c' | 'b'; major: number; minor: number; fileMode: number; permissions: string; containerPath: string }[];
   annotations: Record<string, string>;
+  seccomp?: OciSeccomp;
 }
 
 function defaultMounts(privileged: boolean): OciMount[] {
@@ -180,6 +183,7 @@ export function buildSpec(input: SpecInput): OciSpec {
       maskedPaths: input.privileged ? [] : input.maskedPaths?.length ? input.maskedPaths : DEFAULT_MASKED_PATHS,
       readonlyPaths: input.privileged ? [] : input.readonlyPaths?.length ? input.readonlyPaths : DEFAULT_READONLY_PATHS,
       // rslave and rshared user mounts need the root not to be private.
+      ...(input.seccomp ? { seccomp: input.seccomp } : {}),
       ...(needsSharedRoot ? { rootfsPropagation: input.mounts.some((m) => m.propagation === 'rshared') ? 'rshared' : 'rslave' } : {}),
     },
     annotations: input.annotations,

@@ -231,6 +231,23 @@ describe('cri: containers', function () {
     assert.equal((await run('pgrep', ['-f', `conmon.*${sharedPod}`]).catch(() => ({ stdout: '' }))).stdout, '', 'no infra monitor left');
   });
 
+  it('seccomp: RuntimeDefault and Localhost profiles filter, Unconfined and privileged do not', async () => {
+    const profile = join(d.dir, 'no-chmod.json');
+    await writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod', 'fchmodat', 'fchmodat2'], action: 'SCMP_ACT_ERRNO' }] }));
+    const mode = async (name: string, seccomp: object | undefined, privileged = false): Promise<string> =>
+      lines((await runToExit(name, ['/bin/grep', 'Seccomp:', '/proc/self/status'], { linux: { security_context: { privileged, ...(seccomp ? { seccomp } : {}) } } })).log)[0]!;
+    assert.equal(await mode('default', { profile_type: 'RuntimeDefault' }), 'Seccomp:\t2');
+    assert.equal(await mode('unconfined', { profile_type: 'Unconfined' }), 'Seccomp:\t0');
+    assert.equal(await mode('nil', undefined), 'Seccomp:\t0');
+    const chmod = await runToExit('nochmod', ['/bin/sh', '-c', 'touch /f; chmod 400 /f'], { linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: profile } } } });
+    assert.notEqual(chmod.exitCode, 0);
+    assert.match(chmod.log, /Operation not permitted/);
+    const blocked = await runToExit('nomount', ['/bin/sh', '-c', 'unshare -m true || echo denied'], { linux: { security_context: { seccomp: { profile_type: 'RuntimeDefault' }, capabilities: { add_capabilities: ['SYS_ADMIN'] } } } });
+    assert.ok(blocked.exitCode === 0 || /denied|not found|Operation not permitted/.test(blocked.log), blocked.log);
+    const missing = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('missing', ['/bin/true'], { linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: '/nonexistent/profile.json' } } } }) }));
+    assert.equal(missing.code, grpc.status.INVALID_ARGUMENT);
+  });
+
   it('lists containers with filters', async () => {
     const a = (await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('a', ['/bin/true'], { labels: { k: 'a' } }), sandbox_config: podConfig('ctrpod') })).container_id;
     const b = await runToExit('b', ['/bin/true'], { labels: { k: 'b' } });
