@@ -13,21 +13,16 @@
  * `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
  * temp dir removed, whatever happens.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { access, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
-import { criClients, type CriClients } from '../test/helpers/cri-client.js';
+import { parseArgs } from 'node:util';
+import { type CriClients } from '../test/helpers/cri-client.js';
 import { registryHostsToml } from '../test/helpers/daemon.js';
 import { buildImage, buildLayer, pushImage, type BuiltImage, type LayerEntry } from '../test/helpers/images.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-
-const run = promisify(execFile);
-const bin = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+import { Cleanups, containerdConfig, containerdTempDir, onPath, run, sleep, startContainerd, startCoracle } from './lib/containerd.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
@@ -35,7 +30,6 @@ const SMALL_DIRS_PER_LAYER = 10;
 const MB = 1e6;
 // The helper's default deadline (15 s) is for small test images, not for hundreds of MB.
 const PULL_DEADLINE_MS = 10 * 60_000;
-const START_TIMEOUT_MS = 30_000;
 const GONE_TIMEOUT_MS = 60_000;
 const REPO = 'bench/big';
 
@@ -61,26 +55,6 @@ function options(): Options {
   return { sizeMb: positive('size-mb', values['size-mb']), layers: positive('layers', values.layers), runs: positive('runs', values.runs) };
 }
 
-/** Teardown steps, undone newest first; each runs even when an earlier one fails. */
-class Cleanups {
-  private readonly steps: { what: string; run: () => Promise<unknown> }[] = [];
-  add(what: string, step: () => Promise<unknown>): void {
-    this.steps.push({ what, run: step });
-  }
-  async runAll(): Promise<string[]> {
-    const failures: string[] = [];
-    for (let step = this.steps.pop(); step; step = this.steps.pop()) {
-      try {
-        await step.run();
-      } catch (err) {
-        failures.push(`${step.what}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    return failures;
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9;
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -129,60 +103,6 @@ async function treeBytes(dir: string): Promise<number> {
     else if (e.isFile()) total += await lstat(path).then((s) => s.size, () => 0);
   }
   return total;
-}
-
-/** Resolves when the process has exited; SIGTERM first, SIGKILL after `graceMs`. */
-async function stopProcess(proc: ChildProcess, graceMs: number): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Keeps the last bytes of a child's output, to show when it fails. */
-function tail(proc: ChildProcess, limit = 8192): () => string {
-  let log = '';
-  const keep = (c: Buffer): void => {
-    log = (log + c.toString('utf8')).slice(-limit);
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  return () => log;
-}
-
-/** Whether `name` is an executable on PATH. */
-async function onPath(name: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      await access(join(dir, name), fsConstants.X_OK);
-      return true;
-    } catch {
-      // next one
-    }
-  }
-  return false;
-}
-
-/** Mount points under `dir`, deepest first, so that each can be unmounted before its parent. */
-async function mountsUnder(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((mp): mp is string => mp !== undefined)
-    .map((mp) => mp.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((mp) => mp.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-}
-
-async function unmountAll(dir: string): Promise<void> {
-  for (const mp of await mountsUnder(dir)) {
-    // A mount still busy (a process left in it) is detached instead, so that the dir can go.
-    await run('umount', [mp]).catch(() => run('umount', ['-l', mp]));
-  }
 }
 
 /**
@@ -250,86 +170,15 @@ async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: s
       registryHostsToml({ [registry.host]: registry.url }),
     ].join('\n') + '\n',
   );
-  // As bench/daemon: info on the command line only so that the "serving" line shows up.
-  const proc = spawn(process.execPath, [bin, '--config', config, 'serve', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  cleanups.add('stop coracle', () => stopProcess(proc, 10_000));
-  await new Promise<void>((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`coracle did not serve within ${START_TIMEOUT_MS / 1000} s:\n${log}`)), START_TIMEOUT_MS);
-    proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      log = (log + c).slice(-8192);
-      if (log.includes('"coracle serving"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`coracle exited:\n${log}`));
-    });
-  });
-  const clients = criClients(socket);
-  cleanups.add('close coracle client', async () => clients.close());
+  const clients = await startCoracle(cleanups, config, socket);
   const figures = await pullRuns('coracle', clients, root, ref, image, opts.runs, compressed);
   return printMedian('coracle', figures, compressed);
 }
 
-function containerdConfig(dir: string, registryHost: string): string {
-  const cri = 'plugins."io.containerd.grpc.v1.cri"';
-  return `version = 2
-root = ${JSON.stringify(join(dir, 'root'))}
-state = ${JSON.stringify(join(dir, 'state'))}
-disabled_plugins = []
-
-[grpc]
-  address = ${JSON.stringify(join(dir, 'containerd.sock'))}
-
-[debug]
-  level = "warn"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = ${JSON.stringify(join(dir, 'opt'))}
-
-[${cri}.containerd]
-  snapshotter = "overlayfs"
-
-[${cri}.cni]
-  bin_dir = ${JSON.stringify(join(dir, 'cni', 'bin'))}
-  conf_dir = ${JSON.stringify(join(dir, 'cni', 'net.d'))}
-
-[${cri}.registry.mirrors.${JSON.stringify(registryHost)}]
-  endpoint = [${JSON.stringify(`http://${registryHost}`)}]
-`;
-}
-
 async function benchContainerd(cleanups: Cleanups, registry: { host: string }, ref: string, image: BuiltImage, opts: Options, compressed: number): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-containerd-'));
-  cleanups.add(`remove ${dir}`, async () => {
-    await unmountAll(dir);
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = await containerdTempDir(cleanups, 'coracle-bench-containerd-');
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
-  await mkdir(join(dir, 'tmp'));
-  const config = join(dir, 'config.toml');
-  await writeFile(config, containerdConfig(dir, registry.host));
-  // TMPDIR: the temp mounts its appliers may make land under `dir`, where cleanup finds them.
-  const proc = spawn('containerd', ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: join(dir, 'tmp') } });
-  const log = tail(proc);
-  cleanups.add('stop containerd', () => stopProcess(proc, 15_000));
-  const clients = criClients(join(dir, 'containerd.sock'));
-  cleanups.add('close containerd client', async () => clients.close());
-  // The socket comes before the CRI plugin is ready: wait for an answer, not for the file.
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`containerd exited:\n${log()}`);
-    try {
-      await clients.runtime.Version({}, { deadline: Date.now() + 1000 });
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`containerd did not answer CRI within ${START_TIMEOUT_MS / 1000} s (${String(err)}):\n${log()}`);
-      await sleep(100);
-    }
-  }
+  const { clients } = await startContainerd(cleanups, dir, containerdConfig(dir, { registryHost: registry.host }));
   const figures = await pullRuns('containerd', clients, join(dir, 'root'), ref, image, opts.runs, compressed);
   return printMedian('containerd', figures, compressed);
 }

@@ -274,12 +274,7 @@ export class ContainerService {
   }
 
   resolve(id: string): ContainerRecord | undefined {
-    if (!id) return undefined;
-    const exact = this.deps.store.get(id);
-    if (exact) return exact;
-    const matches = this.deps.store.all().filter((c) => c.id.startsWith(id));
-    if (matches.length > 1) throw invalidArgument(`container id prefix ${id}: matches ${matches.length} containers`);
-    return matches[0];
+    return this.deps.store.resolve(id);
   }
 
   private mustGet(id: string): ContainerRecord {
@@ -367,8 +362,10 @@ export class ContainerService {
   async start(id: string, log: Logger): Promise<void> {
     const c = this.mustGet(id);
     if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: is ${c.state.toLowerCase()}, not created`);
+    // Taken before: a short process can end (and conmon stamp its exit) before start returns.
+    const startedAt = nowNanos();
     await this.runtimeFor(c.runtimeHandler, c.id).start(c.id);
-    await this.deps.store.save({ ...c, state: 'RUNNING', startedAt: nowNanos() });
+    await this.deps.store.save({ ...c, state: 'RUNNING', startedAt });
     log.info('container started', { container: c.id });
   }
 

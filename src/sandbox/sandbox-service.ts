@@ -180,12 +180,7 @@ export class SandboxService {
 
   /** The sandbox `id` names: a full id or a unique prefix. */
   resolve(id: string): SandboxRecord | undefined {
-    if (!id) return undefined;
-    const exact = this.deps.store.get(id);
-    if (exact) return exact;
-    const matches = this.deps.store.all().filter((r) => r.id.startsWith(id));
-    if (matches.length > 1) throw invalidArgument(`sandbox id prefix ${id}: matches ${matches.length} sandboxes`);
-    return matches[0];
+    return this.deps.store.resolve(id);
   }
 
   status(id: string): SandboxRecord {

@@ -1,0 +1,67 @@
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalidArgument } from '../errors.js';
+import type { Logger } from '../log.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+/**
+ * Records of objects that own a directory each (pods, containers): `<root>/<id>/<file>`,
+ * written atomically and indexed in memory. A directory without a readable record is what
+ * a daemon killed before its first write leaves, and is removed at load.
+ */
+export class RecordStore<T extends { id: string }> {
+  private readonly records = new Map<string, T>();
+
+  constructor(
+    private readonly root: string,
+    private readonly file: string,
+    private readonly what: string,
+    private readonly log: Logger,
+  ) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    for (const id of await readdir(this.root)) {
+      if (!/^[a-f0-9]{64}$/.test(id)) continue;
+      try {
+        this.records.set(id, JSON.parse(await readFile(join(this.root, id, this.file), 'utf8')) as T);
+      } catch (err) {
+        this.log.warn(`${this.what} dir without a record: removed`, { [this.what]: id, error: (err as Error).message });
+        await rm(join(this.root, id), { recursive: true, force: true });
+      }
+    }
+  }
+
+  all(): T[] {
+    return [...this.records.values()];
+  }
+
+  get(id: string): T | undefined {
+    return this.records.get(id);
+  }
+
+  /** The record `id` names: a full id or a unique prefix of one. */
+  resolve(id: string): T | undefined {
+    if (!id) return undefined;
+    const exact = this.records.get(id);
+    if (exact) return exact;
+    const matches = this.all().filter((r) => r.id.startsWith(id));
+    if (matches.length > 1) throw invalidArgument(`${this.what} id prefix ${id}: matches ${matches.length} ${this.what}s`);
+    return matches[0];
+  }
+
+  async save(record: T): Promise<void> {
+    await mkdir(this.dir(record.id), { recursive: true });
+    await writeFileAtomic(join(this.dir(record.id), this.file), JSON.stringify(record) + '\n');
+    this.records.set(record.id, record);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.records.delete(id);
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+}
