@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { logLevelFor, toGrpcError } from './status-map.js';
+import { logLevelFor, toGrpcError, type CriError } from './status-map.js';
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -14,47 +14,41 @@ export interface CallContext {
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 
-function begin(
+/**
+ * Runs one call's work with what every RPC gets: an id, a child logger, timing, and errors
+ * mapped to gRPC statuses in one place. `finish` gets the status or the result.
+ */
+function serve<T>(
   rpc: string,
   log: Logger,
   call: { on(event: 'cancelled', listener: () => void): unknown },
-): { ctx: CallContext; elapsedMs(): number } {
+  work: (ctx: CallContext) => Promise<T>,
+  finish: (status: CriError | null, result?: T) => void,
+): void {
   const id = randomBytes(6).toString('hex');
   const controller = new AbortController();
   call.on('cancelled', () => controller.abort(new Error(`${rpc}: cancelled by the client`)));
   const start = process.hrtime.bigint();
-  return {
-    ctx: { id, log: log.child({ rpc, req: id }), signal: controller.signal },
-    elapsedMs: () => Number(process.hrtime.bigint() - start) / 1e6,
-  };
+  const ctx: CallContext = { id, log: log.child({ rpc, req: id }), signal: controller.signal };
+  const ms = (): number => Math.round(Number(process.hrtime.bigint() - start) / 1e3) / 1e3;
+  Promise.resolve()
+    .then(() => work(ctx))
+    .then(
+      (result) => {
+        ctx.log.debug('rpc done', { ms: ms() });
+        finish(null, result);
+      },
+      (err: unknown) => {
+        const status = toGrpcError(err);
+        ctx.log.log(logLevelFor(status.code), 'rpc failed', { ms: ms(), code: status.code, error: status.details });
+        finish(status);
+      },
+    );
 }
 
-/** The wrapper around every unary RPC: request id, child logger, timing, error mapping. */
-export function wrapUnary<Req, Res>(
-  rpc: string,
-  log: Logger,
-  handler: UnaryHandler<Req, Res>,
-): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    const { ctx, elapsedMs } = begin(rpc, log, call);
-    Promise.resolve()
-      .then(() => handler(call.request, ctx))
-      .then(
-        (response) => {
-          ctx.log.debug('rpc done', { ms: round(elapsedMs()) });
-          callback(null, response);
-        },
-        (err: unknown) => {
-          const status = toGrpcError(err);
-          ctx.log.log(logLevelFor(status.code), 'rpc failed', {
-            ms: round(elapsedMs()),
-            code: status.code,
-            error: status.details,
-          });
-          callback(status);
-        },
-      );
-  };
+/** The wrapper around every unary RPC. */
+export function wrapUnary<Req, Res>(rpc: string, log: Logger, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => serve(rpc, log, call, (ctx) => handler(call.request, ctx), (status, res) => (status ? callback(status) : callback(null, res)));
 }
 
 /** A server-streaming RPC; `handler` writes to the stream and resolves when it is done. */
@@ -63,35 +57,22 @@ export function wrapServerStream<Req, Res>(
   log: Logger,
   handler: (request: Req, write: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
-  return (call) => {
-    const { ctx, elapsedMs } = begin(rpc, log, call);
-    Promise.resolve()
-      .then(() =>
+  // Waits for the client to drain what is sent, so a large stream is not buffered whole.
+  return (call) =>
+    serve(
+      rpc,
+      log,
+      call,
+      (ctx) =>
         handler(
           call.request,
-          // Waits for the client to drain what is sent, so a large stream is not buffered whole.
           async (m) => {
             if (!call.write(m)) await new Promise<void>((r) => call.once('drain', () => r()));
           },
           ctx,
         ),
-      )
-      .then(
-        () => {
-          ctx.log.debug('rpc done', { ms: round(elapsedMs()) });
-          call.end();
-        },
-        (err: unknown) => {
-          const status = toGrpcError(err);
-          ctx.log.log(logLevelFor(status.code), 'rpc failed', {
-            ms: round(elapsedMs()),
-            code: status.code,
-            error: status.details,
-          });
-          call.emit('error', status);
-        },
-      );
-  };
+      (status) => (status ? call.emit('error', status) : call.end()),
+    );
 }
 
 /** A client-streaming RPC; `handler` reads the messages and returns the one response. */
@@ -100,22 +81,6 @@ export function wrapClientStream<Req, Res>(
   log: Logger,
   handler: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
 ): grpc.handleClientStreamingCall<Req, Res> {
-  return (call, callback) => {
-    const { ctx, elapsedMs } = begin(rpc, log, call);
-    Promise.resolve()
-      .then(() => handler(call as AsyncIterable<Req>, ctx))
-      .then(
-        (response) => {
-          ctx.log.debug('rpc done', { ms: round(elapsedMs()) });
-          callback(null, response);
-        },
-        (err: unknown) => {
-          const status = toGrpcError(err);
-          ctx.log.log(logLevelFor(status.code), 'rpc failed', { ms: round(elapsedMs()), code: status.code, error: status.details });
-          callback(status);
-        },
-      );
-  };
+  return (call, callback) =>
+    serve(rpc, log, call, (ctx) => handler(call as AsyncIterable<Req>, ctx), (status, res) => (status ? callback(status) : callback(null, res)));
 }
-
-const round = (ms: number): number => Math.round(ms * 1000) / 1000;
