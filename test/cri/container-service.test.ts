@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
@@ -246,6 +246,20 @@ describe('cri: containers', function () {
     assert.ok(blocked.exitCode === 0 || /denied|not found|Operation not permitted/.test(blocked.log), blocked.log);
     const missing = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('missing', ['/bin/true'], { linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: '/nonexistent/profile.json' } } } }) }));
     assert.equal(missing.code, grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('a container of a host-network pod sees the host\'s links', async () => {
+    const hostPod = (await d.clients.runtime.RunPodSandbox({
+      config: podConfig('hostnet', { log_directory: logDir, linux: { security_context: { namespace_options: { network: 'NODE', ipc: 'POD', pid: 'CONTAINER' } } } }),
+    })).pod_sandbox_id;
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: hostPod, config: config('links', ['/bin/ls', '/sys/class/net']) });
+    await d.clients.runtime.StartContainer({ container_id: id });
+    for (let i = 0; i < 100 && (await d.clients.runtime.ContainerStatus({ container_id: id })).status!.state !== 'CONTAINER_EXITED'; i++) await sleep(20);
+    await sleep(50);
+    const seen = lines(await readFile(join(logDir, 'links.log'), 'utf8')).sort();
+    const host = (await readdir('/sys/class/net')).sort();
+    assert.deepEqual(seen.filter((l) => host.includes(l)), seen, `all of ${seen} are host links`);
+    assert.ok(seen.includes(d.bridge!), `the test's bridge ${d.bridge} is among them`);
   });
 
   it('lists containers with filters', async () => {
