@@ -27,7 +27,8 @@ async function main(): Promise<void> {
   const socket = join(dir, 'run', 'coracle.sock');
   await writeFile(
     join(dir, 'c.toml'),
-    `root = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\nsocket = "${socket}"\n[log]\nlevel = "warn"\n`,
+    // Its own CNI conf dir: the daemon writes its embedded network there at start.
+    `root = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\nsocket = "${socket}"\n[log]\nlevel = "warn"\n[cni]\nconf_dir = "${dir}/net.d"\n`,
   );
   const t0 = process.hrtime.bigint();
   const proc = spawn(process.execPath, [bin, '--config', join(dir, 'c.toml'), 'serve', '--log-level', 'info'], {
