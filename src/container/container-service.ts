@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf, notFound } from '../errors.js';
 import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
 import type { OciRuntime } from '../oci/runtime.js';
-import { buildSpec, type NamespaceSource, type Resources } from '../oci/spec.js';
+import { buildSpec, resources, type NamespaceSource, type Resources } from '../oci/spec.js';
 import { containerArgs, mergeEnv } from '../oci/process-args.js';
 import { seccompFor, type SeccompRequest } from '../oci/seccomp.js';
 import { resolveUser } from '../oci/user.js';
@@ -309,6 +309,20 @@ export class ContainerService {
     return updated;
   }
 
+  /** New cgroup limits for a created or running container. */
+  async updateResources(id: string, r: Resources): Promise<void> {
+    const c = await this.refresh(this.mustGet(id));
+    if (c.state !== 'RUNNING' && c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: update resources: it is ${c.state.toLowerCase()}`);
+    const p = this.paths(c.id);
+    const file = join(p.state, `resources-${randomBytes(4).toString('hex')}.json`);
+    await writeFileAtomic(file, JSON.stringify(resources(r, undefined, false)));
+    try {
+      await this.runtimeFor(c.runtimeHandler, c.id).update(c.id, file);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
   /** Usage of one container: cgroup counters while its processes live, its writable layer. */
   async stats(id: string): Promise<{ container: ContainerRecord; usage: ContainerUsage; mountpoint: string }> {
     const c = await this.refresh(this.mustGet(id));
@@ -448,8 +462,25 @@ export class ContainerService {
     for (const c of this.deps.store.all()) yield* c.chainIds;
   }
 
-  /** At start: containers a killed daemon left CREATING are undone; exits are read. */
+  /**
+   * At start: containers a killed daemon left CREATING are undone; exits are read; and the
+   * state dirs of containers with no record (a lost record) are collected with their root
+   * mount and runtime container (their monitor ends with them).
+   */
   async reconcile(): Promise<void> {
+    const known = new Set(this.deps.store.all().map((c) => c.id));
+    for (const id of await readdir(this.deps.stateDir).catch(() => [] as string[])) {
+      if (!/^[a-f0-9]{64}$/.test(id) || known.has(id)) continue;
+      this.deps.log.warn('container state of no container: collected', { container: id });
+      try {
+        await this.deps.runtime('')?.delete(id);
+        await unmountRootfs(this.paths(id).rootfs, `container ${id}: rootfs`);
+        await rm(this.paths(id).state, { recursive: true, force: true });
+        await rm(this.paths(id).exitFile, { force: true });
+      } catch (err) {
+        this.deps.log.error('collecting an orphan container failed', { container: id, error: messageOf(err) });
+      }
+    }
     for (const c of this.deps.store.all()) {
       try {
         if (c.state === 'CREATING') {

@@ -5,6 +5,8 @@ import type { ContainerSpec } from '../container/container-service.js';
 import type { ContainerRecord } from '../container/container-store.js';
 import { invalidArgument } from '../errors.js';
 import type { SeccompRequest } from '../oci/seccomp.js';
+import type { Resources } from '../oci/spec.js';
+import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
 
 const PROPAGATION = {
   PROPAGATION_PRIVATE: 'private',
@@ -14,6 +16,18 @@ const PROPAGATION = {
 const CRI_PROPAGATION = { private: 'PROPAGATION_PRIVATE', rslave: 'PROPAGATION_HOST_TO_CONTAINER', rshared: 'PROPAGATION_BIDIRECTIONAL' } as const;
 
 const num = (s: string | undefined): number => (s ? Number(s) : 0);
+
+export function toResources(r: LinuxContainerResources__Output | null): Resources {
+  return {
+    cpuShares: num(r?.cpu_shares),
+    cpuQuota: num(r?.cpu_quota),
+    cpuPeriod: num(r?.cpu_period),
+    cpusetCpus: r?.cpuset_cpus ?? '',
+    cpusetMems: r?.cpuset_mems ?? '',
+    memoryLimit: num(r?.memory_limit_in_bytes),
+    hugepageLimits: (r?.hugepage_limits ?? []).map((h) => ({ pageSize: h.page_size, limit: Number(h.limit) })),
+  };
+}
 
 export function toContainerSpec(sandboxId: string, config: ContainerConfig__Output | null): ContainerSpec {
   if (!sandboxId) throw invalidArgument('CreateContainer: pod_sandbox_id is empty');
@@ -56,13 +70,7 @@ export function toContainerSpec(sandboxId: string, config: ContainerConfig__Outp
     stdinOnce: config.stdin_once,
     tty: config.tty,
     resources: {
-      cpuShares: num(r?.cpu_shares),
-      cpuQuota: num(r?.cpu_quota),
-      cpuPeriod: num(r?.cpu_period),
-      cpusetCpus: r?.cpuset_cpus ?? '',
-      cpusetMems: r?.cpuset_mems ?? '',
-      memoryLimit: num(r?.memory_limit_in_bytes),
-      hugepageLimits: (r?.hugepage_limits ?? []).map((h) => ({ pageSize: h.page_size, limit: Number(h.limit) })),
+      ...toResources(r ?? null),
       ...(r?.oom_score_adj && r.oom_score_adj !== '0' ? { oomScoreAdj: Number(r.oom_score_adj) } : {}),
     },
     security: {

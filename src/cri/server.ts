@@ -14,6 +14,7 @@ import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { ContainerService } from '../container/container-service.js';
 import { createContainerHandler } from './container-create.js';
 import { execSyncHandler } from './container-exec-sync.js';
+import { updateContainerResourcesHandler } from './container-update.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
 import { reopenContainerLogHandler } from './container-reopen-log.js';
 import { listContainersHandler } from './container-list.js';
@@ -39,7 +40,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type UnaryHandler } from
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'reopenLog' | 'stats'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'reopenLog' | 'stats' | 'updateResources'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
 }
@@ -73,6 +74,7 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
     ReopenContainerLog: reopenContainerLogHandler(s.containers),
     ContainerStats: containerStatsHandler(s.containers),
     ListContainerStats: listContainerStatsHandler(s.containers),
+    UpdateContainerResources: updateContainerResourcesHandler(s.containers),
   } as Record<string, AnyUnary>;
 }
 

@@ -175,6 +175,11 @@ export class OciRuntime {
     });
   }
 
+  /** Changes the limits of a created or running container (`runc update --resources`). */
+  async update(id: string, resourcesFile: string): Promise<void> {
+    await this.run(['update', '--resources', resourcesFile, id], `container ${id}: update resources`);
+  }
+
   async state(id: string): Promise<RuntimeState | undefined> {
     try {
       const doc = JSON.parse(await this.run(['state', id], `container ${id}: state`)) as RuntimeState;

@@ -113,7 +113,8 @@ function namespaces(ns: SpecInput['namespaces']): { type: string; path?: string 
   return out;
 }
 
-function resources(r: Resources, devices: SpecInput['devices'], privileged: boolean): Record<string, unknown> {
+/** OCI linux.resources; devices only at create (runc update leaves them). */
+export function resources(r: Resources, devices: SpecInput['devices'] | undefined, privileged: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const cpu: Record<string, unknown> = {};
   if (r.cpuShares) cpu.shares = r.cpuShares;
@@ -125,6 +126,7 @@ function resources(r: Resources, devices: SpecInput['devices'], privileged: bool
   if (r.memoryLimit) out.memory = { limit: r.memoryLimit };
   if (r.hugepageLimits?.length) out.hugepageLimits = r.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: h.limit }));
   if (r.pidsLimit) out.pids = { limit: r.pidsLimit };
+  if (!devices) return out;
   // runc adds the standard devices (null, zero, tty…) to whatever is allowed here.
   out.devices = privileged
     ? [{ allow: true, access: 'rwm' }]

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
@@ -262,6 +262,39 @@ describe('cri: containers', function () {
     assert.ok(seen.includes(d.bridge!), `the test's bridge ${d.bridge} is among them`);
   });
 
+  it('UpdateContainerResources changes the limits of a running container', async () => {
+    const { container_id: id } = await d.clients.runtime.CreateContainer({
+      pod_sandbox_id: pod,
+      config: config('limits', ['/bin/sleep', '600'], { linux: { resources: { memory_limit_in_bytes: 64 << 20, cpu_shares: 512 } } }),
+    });
+    await d.clients.runtime.StartContainer({ container_id: id });
+    const read = async (file: string): Promise<string> => (await d.clients.runtime.ExecSync({ container_id: id, cmd: ['/bin/cat', file], timeout: 10 })).stdout.toString().trim();
+    assert.equal(await read('/sys/fs/cgroup/memory/memory.limit_in_bytes'), String(64 << 20));
+    assert.equal(await read('/sys/fs/cgroup/cpu/cpu.shares'), '512');
+    await d.clients.runtime.UpdateContainerResources({ container_id: id, linux: { memory_limit_in_bytes: 32 << 20, cpu_shares: 256, cpu_quota: 50000, cpu_period: 100000 } });
+    assert.equal(await read('/sys/fs/cgroup/memory/memory.limit_in_bytes'), String(32 << 20));
+    assert.equal(await read('/sys/fs/cgroup/cpu/cpu.shares'), '256');
+    assert.equal(await read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'), '50000');
+  });
+
+  it('50 containers created, started and removed: nothing leaked', async function () {
+    this.timeout(180_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config(`many-${i}`, ['/bin/sleep', '600']) });
+      await d.clients.runtime.StartContainer({ container_id: id });
+      ids.push(id);
+    }
+    for (const id of ids) await d.clients.runtime.RemoveContainer({ container_id: id });
+    assert.deepEqual((await d.clients.runtime.ListContainers({})).containers, []);
+    const mi = await mountinfo();
+    assert.ok(!ids.some((id) => mi.includes(id)), 'no root left mounted');
+    assert.equal((await run('pgrep', ['-f', `conmon.*${d.state}`]).catch(() => ({ stdout: '' }))).stdout, '', 'no monitor left');
+    assert.deepEqual(await readdir(join(d.root, 'containers')), []);
+    const cgroups = await readdir('/sys/fs/cgroup/memory/coracle').catch(() => [] as string[]);
+    assert.ok(!ids.some((id) => cgroups.includes(id)), 'no cgroup left');
+  });
+
   it('lists containers with filters', async () => {
     const a = (await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('a', ['/bin/true'], { labels: { k: 'a' } }), sandbox_config: podConfig('ctrpod') })).container_id;
     const b = await runToExit('b', ['/bin/true'], { labels: { k: 'b' } });
@@ -303,6 +336,15 @@ describe('cri: containers', function () {
     const s = (await d.clients.runtime.ContainerStatus({ container_id: short })).status!;
     assert.deepEqual([s.state, s.exit_code, s.reason], ['CONTAINER_EXITED', 7, 'Error']);
     assert.match(await readFile(join(logDir, 'short.log'), 'utf8'), /stdout F bye/);
+    // A container whose record is lost is collected at the next start: root, runtime, monitor.
+    again.proc.kill('SIGKILL');
+    await again.exited;
+    await rm(join(d.root, 'containers', long), { recursive: true });
+    const third = spawnCoracle(['--config', d.configPath, 'serve']);
+    await waitServing(third);
+    assert.ok(third.lines.some((l) => l.includes('container state of no container')));
+    assert.ok(!(await mountinfo()).includes(long), 'its root is unmounted');
+    for (let i = 0; i < 50 && (await run('pgrep', ['-f', `conmon.*${long}`]).then(() => true, () => false)); i++) await sleep(50);
     // Removing the pod takes its containers with it.
     await d.clients.runtime.StopPodSandbox({ pod_sandbox_id: pod });
     await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
