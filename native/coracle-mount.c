@@ -3,11 +3,13 @@
  *
  *   coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...]
  *   coracle-mount -U TARGET
+ *   coracle-mount -T TARGET -s SIZE
  *
  * Lower dirs are given nearest first, relative to DIR when -C is given: the helper changes
  * into DIR first, so that a long stack of layers fits overlayfs's one-page option limit
  * (as containers/storage does with its short links). Prints {"mounted":"TARGET"} or
- * {"unmounted":"TARGET"}; on failure {"error":"...","errno":N} and exit 1. Unmounting
+ * {"unmounted":"TARGET"}. -T mounts a tmpfs (a pod's /dev/shm, shared by its containers)
+ * of SIZE bytes, mode 1777, nosuid, nodev, noexec. On failure {"error":"...","errno":N} and exit 1. Unmounting
  * something that is not mounted is no error.
  */
 #include <sys/mount.h>
@@ -26,10 +28,11 @@ static void done(const char *key, const char *target)
 int main(int argc, char **argv)
 {
 	const char *target = NULL, *upper = NULL, *work = NULL, *lower = NULL, *dir = NULL, *unmount = NULL;
+	const char *tmpfs = NULL, *size = NULL;
 	char options[4096];
 	int opt, n;
 
-	while ((opt = getopt(argc, argv, "t:u:w:l:C:U:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:u:w:l:C:U:T:s:")) != -1) {
 		switch (opt) {
 		case 't': target = optarg; break;
 		case 'u': upper = optarg; break;
@@ -37,9 +40,11 @@ int main(int argc, char **argv)
 		case 'l': lower = optarg; break;
 		case 'C': dir = optarg; break;
 		case 'U': unmount = optarg; break;
+		case 'T': tmpfs = optarg; break;
+		case 's': size = optarg; break;
 		default:
 			errno = EINVAL;
-			fail("usage: coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...] | -U TARGET");
+			fail("usage: coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...] | -U TARGET | -T TARGET -s SIZE");
 		}
 	}
 	if (unmount) {
@@ -51,6 +56,16 @@ int main(int argc, char **argv)
 				fail("unmount %s", unmount);
 		}
 		done("unmounted", unmount);
+	}
+	if (tmpfs) {
+		if (!size || strspn(size, "0123456789") != strlen(size) || !*size) {
+			errno = EINVAL;
+			fail("-T needs -s SIZE in bytes");
+		}
+		n = snprintf(options, sizeof(options), "mode=1777,size=%s", size);
+		if (mount("shm", tmpfs, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) < 0)
+			fail("mount tmpfs on %s", tmpfs);
+		done("mounted", tmpfs);
 	}
 	if (!target || !upper || !work || !lower || !*lower) {
 		errno = EINVAL;

@@ -100,6 +100,16 @@ export async function unmountAll(dir: string): Promise<void> {
  * its own, so that the Ctrl-C of a terminal reaches the bench only, which then tears down.
  */
 export async function startCoracle(cleanups: Cleanups, config: string, socket: string, opts: { detached?: boolean } = {}): Promise<CriClients> {
+  return (await startCoracleDaemon(cleanups, config, socket, opts)).clients;
+}
+
+/** startCoracle, which also gives the daemon's process (for its pid). */
+export async function startCoracleDaemon(
+  cleanups: Cleanups,
+  config: string,
+  socket: string,
+  opts: { detached?: boolean } = {},
+): Promise<{ proc: ChildProcess; clients: CriClients }> {
   const proc = spawn(process.execPath, [CORACLE_BIN, '--config', config, 'serve', '--log-level', 'info'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: opts.detached ?? false,
@@ -123,7 +133,7 @@ export async function startCoracle(cleanups: Cleanups, config: string, socket: s
   });
   const clients = criClients(socket);
   cleanups.add('close coracle client', async () => clients.close());
-  return clients;
+  return { proc, clients };
 }
 
 export interface ContainerdConfigOptions {
@@ -237,7 +247,7 @@ const exists = (path: string): Promise<boolean> =>
   );
 
 /** Pids of the shims serving the containerd of `dir`. */
-async function shimsOf(dir: string): Promise<number[]> {
+export async function shimsOf(dir: string): Promise<number[]> {
   const socket = join(dir, 'containerd.sock');
   const out: number[] = [];
   for (const name of await readdir('/proc')) {
@@ -328,4 +338,51 @@ export async function startContainerd(cleanups: Cleanups, dir: string, config: s
     }
   }
   return { proc, clients, log };
+}
+
+/** Pids of the processes whose program is `name` (argv[0], or its last path part) and whose argv satisfies `match`. */
+export async function processesNamed(name: string, match: (argv: string[]) => boolean): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv.at(-1) === '') argv.pop();
+    const prog = argv[0] ?? '';
+    if ((prog === name || prog.endsWith(`/${name}`)) && match(argv)) out.push(Number(entry));
+  }
+  return out;
+}
+
+/** Pids of the conmons of the coracle whose every path is under `dir` (their bundle, log and exit paths are). */
+export function conmonsOf(dir: string): Promise<number[]> {
+  return processesNamed('conmon', (argv) => argv.some((a) => a.includes(`${dir}/`)));
+}
+
+/**
+ * A temp dir for coracle (its root and state under it). At cleanup, whatever a coracle
+ * stopped with containers still up left is taken down before the dir goes: the containers in
+ * the OCI runtimes' roots under `<dir>/state/runtime` (killed and deleted), their conmons
+ * (which outlive the daemon by design), then the mounts, lazily if still busy.
+ */
+export async function coracleTempDir(cleanups: Cleanups, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  cleanups.add(`remove ${dir}`, async () => {
+    const runtimes = join(dir, 'state', 'runtime');
+    for (const handler of await readdir(runtimes).catch(() => [] as string[])) {
+      const root = join(runtimes, handler);
+      const ids = (await run(handler, [`--root=${root}`, 'list', '-q']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+      for (const id of ids) await run(handler, [`--root=${root}`, 'delete', '--force', id]).catch(() => undefined);
+    }
+    for (const pid of await conmonsOf(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    for (let i = 0; i < 50 && (await conmonsOf(dir)).length > 0; i++) await sleep(100);
+    await unmountAll(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return dir;
 }

@@ -12,10 +12,11 @@ import { seccompFor, type SeccompRequest } from '../oci/seccomp.js';
 import { resolveUser } from '../oci/user.js';
 import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { mountRootfs, unmount } from '../util/mounts.js';
 import { UndoStack } from '../util/undo-stack.js';
 import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './container-store.js';
 import { containerUsage, type ContainerUsage } from './container-stats.js';
-import { mountRootfs, unmountRootfs } from './rootfs.js';
+
 
 /** A CreateContainer request, in Coracle's terms. */
 export interface ContainerSpec {
@@ -177,7 +178,7 @@ export class ContainerService {
       undo.push('remove state dir', () => rm(p.state, { recursive: true, force: true }));
       const lowers = [...image.layers].reverse().map((l) => snapshots.dir(l.chainId).slice(snapshots.root.length + 1));
       await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
-      undo.push('unmount rootfs', () => unmountRootfs(p.rootfs, `container ${id}: rootfs`));
+      undo.push('unmount rootfs', () => unmount(p.rootfs, `container ${id}: rootfs`));
       const mounts = await Promise.all(spec.mounts.map((m) => this.hostPath(m)));
       const readEtc = (f: string): Promise<string> => readFile(join(p.rootfs, 'etc', f), 'utf8').catch(() => '');
       const user = resolveUser(
@@ -211,6 +212,7 @@ export class ContainerService {
         ...(spec.resources.oomScoreAdj !== undefined ? { oomScoreAdj: Math.max(spec.resources.oomScoreAdj, this.deps.ownOomScoreAdj) } : {}),
         namespaces: { net: ns(pod.pins.net), ipc: ns(pod.pins.ipc), uts: ns(pod.pins.uts), pid: spec.security.pid === 'NODE' ? 'host' : spec.security.pid === 'POD' ? { path: `/proc/${pod.infraPid}/ns/pid` } : 'new' },
         podFiles: { resolvConf: join(podDir, 'resolv.conf'), hostname: join(podDir, 'hostname'), hosts: join(podDir, 'hosts') },
+        shm: pod.shmPath ?? (pod.namespaces.ipc === 'NODE' ? '/dev/shm' : undefined),
         mounts,
         maskedPaths: spec.security.maskedPaths,
         readonlyPaths: spec.security.readonlyPaths,
@@ -443,7 +445,7 @@ export class ContainerService {
     const p = this.paths(c.id);
     const rt = this.deps.runtime(c.runtimeHandler);
     if (rt) await rt.delete(c.id);
-    await unmountRootfs(p.rootfs, `container ${c.id}: rootfs`);
+    await unmount(p.rootfs, `container ${c.id}: rootfs`);
     await rm(p.state, { recursive: true, force: true });
     await rm(p.exitFile, { force: true });
     await this.deps.store.remove(c.id);
@@ -474,7 +476,7 @@ export class ContainerService {
       this.deps.log.warn('container state of no container: collected', { container: id });
       try {
         await this.deps.runtime('')?.delete(id);
-        await unmountRootfs(this.paths(id).rootfs, `container ${id}: rootfs`);
+        await unmount(this.paths(id).rootfs, `container ${id}: rootfs`);
         await rm(this.paths(id).state, { recursive: true, force: true });
         await rm(this.paths(id).exitFile, { force: true });
       } catch (err) {

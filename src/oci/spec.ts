@@ -81,6 +81,8 @@ export interface SpecInput {
   namespaces: { net: NamespaceSource; ipc: NamespaceSource; uts: NamespaceSource; pid: NamespaceSource };
   /** The pod's resolv.conf, hostname and hosts files. */
   podFiles: { resolvConf: string; hostname: string; hosts: string };
+  /** What /dev/shm binds: the pod's shared tmpfs, or the host's; a tmpfs of its own if unset. */
+  shm?: string;
   mounts: UserMount[];
   maskedPaths?: string[];
   readonlyPaths?: string[];
@@ -142,6 +144,7 @@ const PROPAGATION = { private: 'rprivate', rslave: 'rslave', rshared: 'rshared' 
  */
 export function buildSpec(input: SpecInput): OciSpec {
   const caps = input.privileged ? [...input.allCapabilities] : capabilitySet(input.capAdd, input.capDrop, input.allCapabilities);
+  const shm: OciMount[] = input.shm ? [{ destination: '/dev/shm', type: 'bind', source: input.shm, options: ['rbind', 'rprivate', 'rw'] }] : [];
   const podFiles: OciMount[] = [
     { destination: '/etc/resolv.conf', type: 'bind', source: input.podFiles.resolvConf, options: ['rbind', 'rprivate', input.readonlyRootfs ? 'ro' : 'rw'] },
     { destination: '/etc/hostname', type: 'bind', source: input.podFiles.hostname, options: ['rbind', 'rprivate', input.readonlyRootfs ? 'ro' : 'rw'] },
@@ -149,8 +152,10 @@ export function buildSpec(input: SpecInput): OciSpec {
   ];
   // A user mount over one of the pod's files or a default mount replaces it.
   const userDest = new Set(input.mounts.map((m) => m.containerPath));
+  if (input.shm) userDest.add('/dev/shm');
   const mounts = [
     ...defaultMounts(input.privileged).filter((m) => !userDest.has(m.destination)),
+    ...shm.filter((m) => !input.mounts.some((u) => u.containerPath === m.destination)),
     ...podFiles.filter((m) => !userDest.has(m.destination)),
     ...input.mounts.map((m) => ({
       destination: m.containerPath,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CoracleError, invalidArgument, messageOf, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PodAddresses, PodAttachment } from '../netns/pod-network.js';
+import { mountShm, unmount } from '../util/mounts.js';
 import { UndoStack } from '../util/undo-stack.js';
 import type { NamespacePins, PinRequest } from './namespace-pins.js';
 import { writePodFiles } from './pod-files.js';
@@ -53,6 +54,9 @@ export interface SandboxDeps {
   containers?: { stopAll(sandboxId: string, log: Logger): Promise<void>; removeAll(sandboxId: string, log: Logger): Promise<void> };
   log: Logger;
 }
+
+/** A pod's /dev/shm, as containerd and docker size it. */
+const POD_SHM_BYTES = 64 * 1024 * 1024;
 
 const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
 
@@ -146,6 +150,13 @@ export class SandboxService {
         );
         undo.push('unpin namespaces', () => pins.unpin(pinDir, `sandbox ${id}: namespaces`));
       }
+      if (own.ipc) {
+        const shm = join(this.deps.stateDir, 'sandboxes', id, 'shm');
+        await mkdir(shm, { recursive: true });
+        await mountShm(shm, POD_SHM_BYTES, `sandbox ${id}: /dev/shm`);
+        undo.push('unmount shm', () => unmount(shm, `sandbox ${id}: /dev/shm`));
+        record.shmPath = shm;
+      }
       if (own.net) {
         // Before ADD: a plugin that fails half-way may already hold an address.
         undo.push('CNI DEL', () => network.tearDown(this.attachment(record)));
@@ -228,6 +239,7 @@ export class SandboxService {
     // A CREATING pod may have a half-made attachment with no cache yet: DEL it all the same.
     if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r), { onlyIfAttached: r.state !== 'CREATING' });
     await this.deps.pins.unpin(this.pinDir(r.id), `sandbox ${r.id}: namespaces`);
+    await unmount(join(this.deps.stateDir, 'sandboxes', r.id, 'shm'), `sandbox ${r.id}: /dev/shm`);
     await rm(join(this.deps.stateDir, 'sandboxes', r.id), { recursive: true, force: true });
     await this.deps.store.remove(r.id);
     log.debug('sandbox torn down');
@@ -270,6 +282,7 @@ export class SandboxService {
       if (known.has(id)) continue;
       log.warn('pins of no sandbox: removed', { sandbox: id });
       await pins.unpin(join(pinRoot, id, 'ns'), `orphan ${id}`).catch((err: unknown) => log.error('unpin failed', { sandbox: id, error: messageOf(err) }));
+      await unmount(join(pinRoot, id, 'shm'), `orphan ${id}`).catch((err: unknown) => log.error('unmount failed', { sandbox: id, error: messageOf(err) }));
       await rm(join(pinRoot, id), { recursive: true, force: true });
     }
   }

@@ -39,6 +39,8 @@ export interface SandboxRecord {
   portMappings: PortMapping[];
   cgroupParent: string;
   pins: NamespacePins;
+  /** The pod's /dev/shm tmpfs, when it has an ipc namespace of its own. */
+  shmPath?: string;
   /** The pause process holding a pod-wide pid namespace (pid POD only). */
   infraPid?: number;
   ip?: string;

@@ -295,6 +295,18 @@ describe('cri: containers', function () {
     assert.ok(!ids.some((id) => cgroups.includes(id)), 'no cgroup left');
   });
 
+  it('two containers of a pod share /dev/shm and the network', async () => {
+    const { container_id: writer } = await d.clients.runtime.CreateContainer({
+      pod_sandbox_id: pod,
+      config: config('writer', ['/bin/sh', '-c', 'echo shared > /dev/shm/note; sleep 600']),
+    });
+    await d.clients.runtime.StartContainer({ container_id: writer });
+    await sleep(300);
+    const reader = await runToExit('reader', ['/bin/sh', '-c', 'cat /dev/shm/note; cat /sys/class/net/eth0/address']);
+    const mac = (await d.clients.runtime.ExecSync({ container_id: writer, cmd: ['/bin/cat', '/sys/class/net/eth0/address'], timeout: 10 })).stdout.toString().trim();
+    assert.deepEqual(lines(reader.log), ['shared', mac]);
+  });
+
   it('lists containers with filters', async () => {
     const a = (await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('a', ['/bin/true'], { labels: { k: 'a' } }), sandbox_config: podConfig('ctrpod') })).container_id;
     const b = await runToExit('b', ['/bin/true'], { labels: { k: 'b' } });
