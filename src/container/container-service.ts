@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { mountRootfs, unmount } from '../util/mounts.js';
 import { UndoStack } from '../util/undo-stack.js';
 import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './container-store.js';
+import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
 import { containerUsage, type ContainerUsage } from './container-stats.js';
 
 
@@ -309,6 +310,27 @@ export class ContainerService {
     };
     await this.deps.store.save(updated);
     return updated;
+  }
+
+  /**
+   * A pod's usage: the sum of its containers', the interfaces of its network namespace (read
+   * through any process in it), and how many processes its containers run.
+   */
+  async podStats(sandboxId: string): Promise<{ containers: Awaited<ReturnType<ContainerService['stats']>>[]; interfaces: InterfaceUsage[]; processes: number }> {
+    const pod = this.deps.sandboxes.get(sandboxId);
+    if (!pod) throw notFound(`sandbox ${sandboxId}: not found`);
+    const containers = await Promise.all((await this.list({ sandboxId: pod.id })).map((c) => this.stats(c.id)));
+    const pids = [pod.infraPid, ...containers.filter((s) => s.container.state === 'RUNNING').map((s) => s.container.pid)].filter((p): p is number => p !== undefined);
+    let interfaces: InterfaceUsage[] = [];
+    if (pod.namespaces.network !== 'NODE') {
+      for (const pid of pids) {
+        interfaces = await interfaceUsage(pid).catch(() => []);
+        if (interfaces.length > 0) break;
+      }
+    }
+    let processes = 0;
+    for (const s of containers) processes += s.usage.processes;
+    return { containers, interfaces, processes };
   }
 
   /** New cgroup limits for a created or running container. */

@@ -13,6 +13,8 @@ export interface ContainerUsage {
   memoryRssBytes: bigint;
   writableBytes: number;
   writableInodes: number;
+  /** Processes in the container's pids cgroup. */
+  processes: number;
 }
 
 /** controller → path, from /proc/PID/cgroup (cgroup v1 lines `N:ctrl[,ctrl]:/path`). */
@@ -86,6 +88,8 @@ export async function containerUsage(pid: number | undefined, upperDir: string):
     workingSet = usage > inactive ? usage - inactive : 0n;
     rss = stat.get('total_rss') ?? 0n;
   }
+  const pidsPath = paths.get('pids');
+  const processes = pidsPath !== undefined ? Number(await readBig(`/sys/fs/cgroup/pids${pidsPath}/pids.current`)) : 0;
   const disk = await diskUsage(upperDir);
-  return { timestamp, cpuNanoseconds: cpu, memoryUsageBytes: usage, memoryWorkingSetBytes: workingSet, memoryRssBytes: rss, writableBytes: disk.bytes, writableInodes: disk.inodes };
+  return { timestamp, cpuNanoseconds: cpu, memoryUsageBytes: usage, memoryWorkingSetBytes: workingSet, memoryRssBytes: rss, writableBytes: disk.bytes, writableInodes: disk.inodes, processes };
 }

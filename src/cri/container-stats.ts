@@ -9,7 +9,7 @@ import type { UnaryHandler } from './wrap.js';
 
 type Stats = Awaited<ReturnType<ContainerService['stats']>>;
 
-function toCriStats({ container: c, usage: u, mountpoint }: Stats): ContainerStats {
+export function toCriStats({ container: c, usage: u, mountpoint }: Stats): ContainerStats {
   const v = (n: bigint | number): { value: string } => ({ value: n.toString() });
   return {
     attributes: { id: c.id, metadata: c.metadata, labels: c.labels, annotations: c.annotations },

@@ -15,6 +15,7 @@ import type { ContainerService } from '../container/container-service.js';
 import { createContainerHandler } from './container-create.js';
 import { execSyncHandler } from './container-exec-sync.js';
 import { updateContainerResourcesHandler } from './container-update.js';
+import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
 import { reopenContainerLogHandler } from './container-reopen-log.js';
 import { listContainersHandler } from './container-list.js';
@@ -40,8 +41,8 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type UnaryHandler } from
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'reopenLog' | 'stats' | 'updateResources'>;
-  sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'reopenLog' | 'stats' | 'updateResources' | 'podStats'>;
+  sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
 }
 
@@ -75,6 +76,8 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
     ContainerStats: containerStatsHandler(s.containers),
     ListContainerStats: listContainerStatsHandler(s.containers),
     UpdateContainerResources: updateContainerResourcesHandler(s.containers),
+    PodSandboxStats: podSandboxStatsHandler(s.sandboxes, s.containers),
+    ListPodSandboxStats: listPodSandboxStatsHandler(s.sandboxes, s.containers),
   } as Record<string, AnyUnary>;
 }
 

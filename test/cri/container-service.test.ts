@@ -200,6 +200,13 @@ describe('cri: containers', function () {
     assert.ok(BigInt(s.memory!.working_set_bytes!.value) > 0n);
     assert.ok(Number(s.writable_layer!.used_bytes!.value) >= 5_000_000, `writable ${s.writable_layer!.used_bytes!.value}`);
     assert.ok(Number(s.writable_layer!.inodes_used!.value) >= 1);
+    const podStats = (await d.clients.runtime.PodSandboxStats({ pod_sandbox_id: pod })).stats!;
+    assert.equal(podStats.attributes?.id, pod);
+    assert.ok(BigInt(podStats.linux!.cpu!.usage_core_nano_seconds!.value) >= BigInt(s.cpu!.usage_core_nano_seconds!.value));
+    assert.equal(podStats.linux!.network!.default_interface?.name, 'eth0');
+    assert.ok(Number(podStats.linux!.process!.process_count!.value) >= 1);
+    assert.deepEqual(podStats.linux!.containers.map((c) => c.attributes?.id), [id]);
+    assert.deepEqual((await d.clients.runtime.ListPodSandboxStats({ filter: { id: pod } })).stats.map((p) => p.attributes?.id), [pod]);
     const list = await d.clients.runtime.ListContainerStats({ filter: { label_selector: { s: '1' } } });
     assert.deepEqual(list.stats.map((x) => x.attributes?.id), [id]);
     assert.deepEqual((await d.clients.runtime.ListContainerStats({ filter: { pod_sandbox_id: 'none' } })).stats, []);

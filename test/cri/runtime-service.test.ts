@@ -82,8 +82,8 @@ describe('cri: RuntimeService basics', function () {
   });
 
   it('every RPC not yet built answers UNIMPLEMENTED with its name', async () => {
-    const stats = await codeOf(d.clients.runtime.PodSandboxStats({ pod_sandbox_id: 'x' }));
-    assert.deepEqual(stats, { code: grpc.status.UNIMPLEMENTED, details: 'RuntimeService/PodSandboxStats is not implemented by coracle yet' });
+    const checkpoint = await codeOf(d.clients.runtime.CheckpointContainer({ container_id: 'x' }));
+    assert.deepEqual(checkpoint, { code: grpc.status.UNIMPLEMENTED, details: 'RuntimeService/CheckpointContainer is not implemented by coracle yet' });
     const events = await new Promise<grpc.ServiceError>((resolve, reject) => {
       const stream = d.clients.rawRuntime.GetContainerEvents({});
       stream.on('data', () => reject(new Error('unexpected event')));
