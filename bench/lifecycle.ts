@@ -421,10 +421,8 @@ interface Processes {
   monitors: (pods: RunningPod[]) => Promise<number[]>;
   /** Pause processes of these pods (none for coracle). */
   pauses: (pods: RunningPod[]) => Promise<number[]>;
-  /** The monitor's name, for the figures ("conmon", "shim"). */
+  /** The monitor's name, for the figures. */
   monitorName: string;
-  /** The monitors there must be for these pods, one per container or one per pod. */
-  expected: (pods: RunningPod[]) => number;
 }
 
 async function measureMemory(target: Target, procs: Processes, pods: number): Promise<Memory> {
@@ -437,9 +435,8 @@ async function measureMemory(target: Target, procs: Processes, pods: number): Pr
   checkInterrupted();
   const daemon = await memOf([procs.daemonPid]);
   const monitorPids = await procs.monitors(running);
-  if (monitorPids.length !== procs.expected(running)) {
-    throw new Error(`${target.name}: ${monitorPids.length} ${procs.monitorName} processes for ${pods} pods with one container each, expected ${procs.expected(running)}`);
-  }
+  // One each: coracle's conmon per container, containerd's shim per pod.
+  if (monitorPids.length !== pods) throw new Error(`${target.name}: ${monitorPids.length} ${procs.monitorName} processes for ${pods} pods with one container each, expected ${pods}`);
   const monitors = await memOf(monitorPids);
   const pausePids = await procs.pauses(running);
   const pause = await memOf(pausePids);
@@ -449,13 +446,14 @@ async function measureMemory(target: Target, procs: Processes, pods: number): Pr
 
 function printMemory(name: string, procs: Processes, m: Memory): void {
   console.log(`memory ${name} (VmRSS summed over the processes, PSS beside):`);
-  console.log(`  0 pods:  daemon ${memText(m.idle)}`);
+  const at = (n: number): string => `${n} pods:`.padEnd(`${m.pods} pods:`.length + 1);
+  console.log(`  ${at(0)} daemon ${memText(m.idle)}`);
   const growth: Mem = { rss: m.daemon.rss - m.idle.rss, pss: m.daemon.pss - m.idle.pss };
-  console.log(`  ${m.pods} pods:  daemon ${memText(m.daemon)}, ${growth.rss >= 0 ? '+' : ''}${mib(growth.rss / m.pods, 2)} per pod`);
+  console.log(`  ${at(m.pods)} daemon ${memText(m.daemon)}, ${growth.rss >= 0 ? '+' : ''}${mib(growth.rss / m.pods, 2)} per pod`);
   console.log(
-    `  ${m.pods} pods:  monitors ${memText(m.monitors)} in ${m.monitorCount} ${procs.monitorName} processes, ${memText(m.monitors, m.pods, 2)} per pod (one container each)`,
+    `  ${at(m.pods)} monitors ${memText(m.monitors)} in ${m.monitorCount} ${procs.monitorName} processes, ${memText(m.monitors, m.pods, 2)} per pod (one container each)`,
   );
-  if (m.pauseCount > 0) console.log(`  ${m.pods} pods:  pause processes ${memText(m.pause)} in ${m.pauseCount}, ${memText(m.pause, m.pods, 2)} per pod`);
+  if (m.pauseCount > 0) console.log(`  ${at(m.pods)} pause processes ${memText(m.pause)} in ${m.pauseCount}, ${memText(m.pause, m.pods, 2)} per pod`);
   const total = (growth.rss + m.monitors.rss + m.pause.rss) / m.pods;
   console.log(`  per pod with one container, all told (daemon growth + monitors${m.pauseCount > 0 ? ' + pause' : ''}): ${mib(total, 2)} RSS`);
 }
@@ -592,7 +590,6 @@ async function benchCoracle(cleanups: Cleanups, registry: Registry, net: Net, o:
     },
     pauses: async () => [],
     monitorName: 'conmon',
-    expected: (pods) => pods.length,
   };
   const version = await clients.runtime.Version({}, opts());
   const { timings, memory } = await benchRuntime(target, procs, o, `coracle ${version.runtime_version}`);
@@ -669,9 +666,13 @@ async function benchContainerd(cleanups: Cleanups, registry: Registry, net: Net,
     daemonPid: proc.pid!,
     // One shim per pod: the pod's containers share the shim of its sandbox.
     monitors: () => shimsOf(dir),
-    pauses: async () => (await childrenOf(await shimsOf(dir))).filter((c) => c.argv.join(' ') === PAUSE_CMD.join(' ')).map((c) => c.pid),
+    // Each pod's sandbox container: the sleeping busybox, a child of the pod's shim.
+    pauses: async (pods) => {
+      const pids = (await childrenOf(await shimsOf(dir))).filter((c) => c.argv.join(' ') === PAUSE_CMD.join(' ')).map((c) => c.pid);
+      if (pids.length !== pods.length) throw new Error(`containerd: ${pids.length} pause processes for ${pods.length} pods`);
+      return pids;
+    },
     monitorName: 'containerd-shim-runc-v2',
-    expected: (pods) => pods.length,
   };
   const version = await clients.runtime.Version({}, opts());
   const { timings, memory } = await benchRuntime(target, procs, o, `${version.runtime_name} ${version.runtime_version}`);

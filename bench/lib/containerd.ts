@@ -203,12 +203,14 @@ export async function containerdTempDir(cleanups: Cleanups, prefix: string): Pro
  * from its start, so the one of the last pod, gone after containerd, is reaped by init a
  * moment later: until then it shows up as "[containerd-shim] <defunct>". Only waits.
  */
-async function shimZombiesReaped(ms: number): Promise<void> {
+function shimZombiesReaped(ms: number): Promise<void> {
+  return zombiesReaped(/ \(containerd-shim[^)]*\) Z /, ms);
+}
+
+/** Waits (at most `ms`) until no process whose /proc/PID/stat matches `stat` (a zombie of a name) is left. */
+async function zombiesReaped(stat: RegExp, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
-  const zombie = async (pid: string): Promise<boolean> => {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    return / \(containerd-shim[^)]*\) Z /.test(stat);
-  };
+  const zombie = async (pid: string): Promise<boolean> => stat.test(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
   while (Date.now() < deadline) {
     let any = false;
     for (const name of await readdir('/proc')) if (/^\d+$/.test(name) && (await zombie(name))) any = true;
@@ -362,7 +364,8 @@ export function conmonsOf(dir: string): Promise<number[]> {
  * A temp dir for coracle (its root and state under it). At cleanup, whatever a coracle
  * stopped with containers still up left is taken down before the dir goes: the containers in
  * the OCI runtimes' roots under `<dir>/state/runtime` (killed and deleted), their conmons
- * (which outlive the daemon by design), then the mounts, lazily if still busy.
+ * (which outlive the daemon by design), then the mounts, lazily if still busy; then it waits
+ * a moment for init to reap the exited conmons.
  */
 export async function coracleTempDir(cleanups: Cleanups, prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -383,6 +386,8 @@ export async function coracleTempDir(cleanups: Cleanups, prefix: string): Promis
     for (let i = 0; i < 50 && (await conmonsOf(dir)).length > 0; i++) await sleep(100);
     await unmountAll(dir);
     await rm(dir, { recursive: true, force: true });
+    // conmons are children of init, which reaps the last ones a moment after they exit.
+    await zombiesReaped(/ \(conmon\) Z /, 5000);
   });
   return dir;
 }
