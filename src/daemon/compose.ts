@@ -60,7 +60,6 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     headersTimeoutMs: 30_000,
     progressTimeoutMs: config.image.pull_progress_timeout * 1000,
     attempts: 3,
-    log,
   });
   // Containers hold their image's layers; the service is made below, the closure binds late.
   let containers: ContainerService | undefined;

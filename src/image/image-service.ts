@@ -54,7 +54,7 @@ export interface ImageFsUsage {
 const INGEST_ATTEMPTS = 3;
 
 /** Content and snapshots a pull in progress holds, so that collection leaves them alone. */
-export class Lease {
+class Lease {
   readonly digests = new Set<string>();
   readonly chains = new Set<string>();
 }
@@ -194,7 +194,7 @@ export class ImageService {
    * `fetch`, which may download them), layers unpacked, then the record written with
    * `names`. Shared by pull and import.
    */
-  async commit(
+  private async commit(
     m: { name: string; manifest: ImageManifest; manifestDigest: string; manifestMediaType: string },
     names: { repoTags: string[]; repoDigests: string[]; content: string[] },
     fetch: (digest: string, size: number) => Promise<void>,

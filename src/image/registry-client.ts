@@ -1,6 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
-import type { Logger } from '../log.js';
 import { sha256Digest } from './digest.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
 import { basicHeader, parseChallenge, type RegistryCredentials } from './registry-auth.js';
@@ -13,7 +12,6 @@ export interface RegistryClientOptions {
   progressTimeoutMs: number;
   /** Attempts per request on transient failures (network errors, 429, 5xx). */
   attempts: number;
-  log: Logger;
 }
 
 export interface FetchedManifest {
