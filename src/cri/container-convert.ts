@@ -56,12 +56,16 @@ export function toContainerSpec(sandboxId: string, config: ContainerConfig__Outp
     args: config.args,
     workingDir: config.working_dir,
     env: config.envs.map((e) => ({ key: e.key, value: Buffer.from(e.value).toString('utf8') })),
-    mounts: config.mounts.map((m) => ({
+    mounts: config.mounts.map((m) => {
+      // Status advertises no recursive_read_only_mounts: runc 1.1 has no "rro" to do it with.
+      if (m.recursive_read_only) throw invalidArgument(`mount ${m.container_path}: recursive read-only mounts are not supported by this runtime`);
+      return {
       containerPath: m.container_path,
       hostPath: m.host_path,
       readonly: m.readonly,
       propagation: PROPAGATION[m.propagation as keyof typeof PROPAGATION] ?? 'private',
-    })),
+      };
+    }),
     devices: config.devices.map((d) => ({ hostPath: d.host_path, containerPath: d.container_path, permissions: d.permissions })),
     labels: config.labels,
     annotations: config.annotations,

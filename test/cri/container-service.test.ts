@@ -327,6 +327,9 @@ describe('cri: containers', function () {
   });
 
   it('refuses what it cannot do: an unknown image, a stopped pod, a group without a user', async () => {
+    const rro = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('rro', ['/bin/true'], { mounts: [{ container_path: '/x', host_path: d.dir, readonly: true, recursive_read_only: true }] }) }));
+    assert.equal(rro.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(rro.details, /recursive read-only mounts are not supported/);
     const group = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('g', ['/bin/true'], { linux: { security_context: { run_as_group: { value: 5 } } } }) }));
     assert.equal(group.code, grpc.status.INVALID_ARGUMENT);
     assert.match(group.details, /run_as_group needs run_as_user or run_as_username/);
