@@ -88,6 +88,16 @@ describe('cri: containers', function () {
     assert.ok(!(await mountinfo()).includes(id), 'its root is unmounted');
   });
 
+  it('splits a long line into partial log lines that join back to it', async () => {
+    const { log, exitCode } = await runToExit('long', ['/bin/sh', '-c', "printf '%040000d\\n' 7"]);
+    assert.equal(exitCode, 0, log);
+    const parts = log.trim().split('\n').map((l) => l.split(' '));
+    assert.ok(parts.length > 2, `${parts.length} parts`);
+    assert.deepEqual(parts.map((p) => p[2]), [...Array(parts.length - 1).fill('P'), 'F']);
+    for (const p of parts) assert.ok(p.slice(3).join(' ').length <= 16 * 1024, 'each part at most 16 KiB');
+    assert.equal(parts.map((p) => p.slice(3).join(' ')).join(''), `${'0'.repeat(39999)}7`);
+  });
+
   it('gives the process its env, user, groups, working dir and mounts', async () => {
     const host = join(d.dir, 'host-data');
     await mkdir(host);
