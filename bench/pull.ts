@@ -14,15 +14,14 @@
  * temp dir removed, whatever happens.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type CriClients } from '../test/helpers/cri-client.js';
-import { registryHostsToml } from '../test/helpers/daemon.js';
 import { buildImage, buildLayer, pushImage, type BuiltImage, type LayerEntry } from '../test/helpers/images.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import { Cleanups, containerdConfig, containerdTempDir, onPath, run, sleep, startContainerd, startCoracle } from './lib/containerd.js';
+import { Cleanups, containerdConfig, containerdTempDir, coracleConfig, onPath, run, sleep, startContainerd, startCoracle } from './lib/containerd.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
@@ -150,26 +149,9 @@ function printMedian(name: string, runs: number[], compressed: number): number {
 async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, ref: string, image: BuiltImage, opts: Options, compressed: number): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-pull-'));
   cleanups.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
-  const root = join(dir, 'root');
-  const socket = join(dir, 'run', 'coracle.sock');
-  const config = join(dir, 'coracle.toml');
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
-  await writeFile(
-    config,
-    [
-      `root = ${JSON.stringify(root)}`,
-      `state = ${JSON.stringify(join(dir, 'state'))}`,
-      '[grpc]',
-      `socket = ${JSON.stringify(socket)}`,
-      '[log]',
-      'level = "warn"',
-      // The host's CNI setup is none of this bench's business.
-      '[cni]',
-      `conf_dir = ${JSON.stringify(join(dir, 'cni', 'net.d'))}`,
-      `bin_dirs = [${JSON.stringify(join(dir, 'cni', 'bin'))}]`,
-      registryHostsToml({ [registry.host]: registry.url }),
-    ].join('\n') + '\n',
-  );
+  // The host's CNI setup is none of this bench's business.
+  const { config, root, socket } = await coracleConfig(dir, { cniBinDirs: [join(dir, 'cni', 'bin')], registries: { [registry.host]: registry.url } });
   const clients = await startCoracle(cleanups, config, socket);
   const figures = await pullRuns('coracle', clients, root, ref, image, opts.runs, compressed);
   return printMedian('coracle', figures, compressed);

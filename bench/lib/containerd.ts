@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { criClients, type CriClients } from '../../test/helpers/cri-client.js';
+import { registryHostsToml } from '../../test/helpers/daemon.js';
 
 export const run = promisify(execFile);
 export const CORACLE_BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -136,6 +137,42 @@ export async function startCoracleDaemon(
   return { proc, clients };
 }
 
+export interface CoracleConfigOptions {
+  /** The CNI plugin dirs. */
+  cniBinDirs: string[];
+  /** The pod network's bridge and subnet; without it, coracle's own. */
+  net?: { bridge: string; subnet: string };
+  /** Registries over plain http, host → URL (docker.io goes to a closed port, whatever happens). */
+  registries?: Record<string, string>;
+}
+
+/**
+ * Writes coracle's config, dir/coracle.toml: every path under `dir`, its log at warn, a CNI
+ * conf dir of its own (coracle writes its embedded conflist there at start).
+ */
+export async function coracleConfig(dir: string, o: CoracleConfigOptions): Promise<{ config: string; root: string; socket: string }> {
+  const root = join(dir, 'root');
+  const socket = join(dir, 'run', 'coracle.sock');
+  const config = join(dir, 'coracle.toml');
+  await writeFile(
+    config,
+    [
+      `root = ${JSON.stringify(root)}`,
+      `state = ${JSON.stringify(join(dir, 'state'))}`,
+      '[grpc]',
+      `socket = ${JSON.stringify(socket)}`,
+      '[log]',
+      'level = "warn"',
+      '[cni]',
+      `conf_dir = ${JSON.stringify(join(dir, 'cni', 'net.d'))}`,
+      `bin_dirs = [${o.cniBinDirs.map((d) => JSON.stringify(d)).join(', ')}]`,
+      ...(o.net ? [`bridge = ${JSON.stringify(o.net.bridge)}`, `pod_subnet = ${JSON.stringify(o.net.subnet)}`] : []),
+      registryHostsToml(o.registries),
+    ].join('\n') + '\n',
+  );
+  return { config, root, socket };
+}
+
 export interface ContainerdConfigOptions {
   /** A registry on loopback that the CRI plugin reaches over plain http. */
   registryHost: string;
@@ -176,6 +213,34 @@ ${criTable}[${cri}.containerd]
 [${cri}.registry.mirrors.${JSON.stringify(o.registryHost)}]
   endpoint = [${JSON.stringify(`http://${o.registryHost}`)}]
 ${o.extra ? `\n${o.extra}` : ''}`;
+}
+
+/**
+ * containerd for the benches that run pods: `pause` as its sandbox image, the pod network of
+ * `cniConfDir` (plugins in `cniBinDir`), runc's state under `runcRoot`.
+ */
+export function podsContainerdConfig(dir: string, o: { registryHost: string; cniBinDir: string; cniConfDir: string; pause: string; runcRoot: string }): string {
+  return containerdConfig(dir, {
+    registryHost: o.registryHost,
+    cniBinDir: o.cniBinDir,
+    cniConfDir: o.cniConfDir,
+    criKeys: [
+      `sandbox_image = ${JSON.stringify(o.pause)}`,
+      // Netns pins under its state dir (and runc's state under its dir, below): found at cleanup.
+      'netns_mounts_under_state_dir = true',
+      // The pause container asks for oom_score_adj -998, which needs CAP_SYS_RESOURCE: where
+      // the bench runs without it (a sandbox VM), runc fails unless this clamps it to ours.
+      'restrict_oom_score_adj = true',
+    ],
+    extra: [
+      `[${CRI_PLUGIN}.containerd.runtimes.runc]`,
+      '  runtime_type = "io.containerd.runc.v2"',
+      '',
+      `[${CRI_PLUGIN}.containerd.runtimes.runc.options]`,
+      `  Root = ${JSON.stringify(o.runcRoot)}`,
+      '',
+    ].join('\n'),
+  });
 }
 
 /**
