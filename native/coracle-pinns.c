@@ -48,20 +48,6 @@ static void unpin_all(void)
 	}
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	int err = errno;
-	char msg[900];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	unpin_all();
-	errno = err;
-	fail("%s", msg);
-}
-
 static void write_sysctl(const char *assignment)
 {
 	char key[512], path[600];
@@ -72,13 +58,13 @@ static void write_sysctl(const char *assignment)
 
 	if (!eq || eq == assignment || (klen = (size_t)(eq - assignment)) >= sizeof(key)) {
 		errno = EINVAL;
-		die("sysctl \"%s\": not KEY=VALUE", assignment);
+		fail("sysctl \"%s\": not KEY=VALUE", assignment);
 	}
 	memcpy(key, assignment, klen);
 	key[klen] = '\0';
 	if (strstr(key, "..")) {
 		errno = EINVAL;
-		die("sysctl \"%s\": bad name", key);
+		fail("sysctl \"%s\": bad name", key);
 	}
 	/* Kubernetes writes sysctls with dots; a name with slashes is already a path. */
 	if (!strchr(key, '/'))
@@ -88,10 +74,10 @@ static void write_sysctl(const char *assignment)
 	snprintf(path, sizeof(path), "/proc/sys/%s", key);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		die("sysctl %.*s: open %s", (int)klen, assignment, path);
+		fail("sysctl %.*s: open %s", (int)klen, assignment, path);
 	len = (ssize_t)strlen(eq + 1);
 	if (write(fd, eq + 1, (size_t)len) != len)
-		die("sysctl %.*s: write", (int)klen, assignment);
+		fail("sysctl %.*s: write", (int)klen, assignment);
 	close(fd);
 }
 
@@ -164,6 +150,7 @@ int main(int argc, char **argv)
 		fail("a hostname needs its own uts namespace (-u)");
 	}
 
+	fail_cleanup = unpin_all;
 	if (unshare(flags) < 0)
 		fail("unshare");
 	if (hostname && sethostname(hostname, strlen(hostname)) < 0)
@@ -180,12 +167,12 @@ int main(int argc, char **argv)
 			continue;
 		fd = open(ns->path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 		if (fd < 0)
-			die("create %s", ns->path);
+			fail("create %s", ns->path);
 		ns->created = 1;
 		close(fd);
 		snprintf(source, sizeof(source), "/proc/self/ns/%s", ns->name);
 		if (mount(source, ns->path, NULL, MS_BIND, NULL) < 0)
-			die("bind %s on %s", source, ns->path);
+			fail("bind %s on %s", source, ns->path);
 		ns->pinned = 1;
 	}
 

@@ -23,6 +23,9 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* Set by a helper that must undo its own work before it reports a failure. */
+static void (*fail_cleanup)(void);
+
 /* {"error":"<step>: <strerror>","errno":N} and exit 1; errno is read first. */
 static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
 {
@@ -33,6 +36,8 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (fail_cleanup)
+		fail_cleanup();
 	if (err) {
 		size_t n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));

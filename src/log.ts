@@ -42,8 +42,3 @@ export function createLogger(opts: { level: string; format: 'json' | 'text' }): 
     transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
   });
 }
-
-/** A logger that drops everything, for code paths that run without a daemon. */
-export function silentLogger(): Logger {
-  return winston.createLogger({ silent: true });
-}

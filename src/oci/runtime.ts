@@ -18,11 +18,6 @@ export interface CreateOptions {
   tty: boolean;
 }
 
-export interface RuntimeState {
-  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused';
-  pid: number;
-}
-
 const CREATE_TIMEOUT_MS = 60_000;
 
 /**
@@ -180,13 +175,4 @@ export class OciRuntime {
     await this.run(['update', '--resources', resourcesFile, id], `container ${id}: update resources`);
   }
 
-  async state(id: string): Promise<RuntimeState | undefined> {
-    try {
-      const doc = JSON.parse(await this.run(['state', id], `container ${id}: state`)) as RuntimeState;
-      return { status: doc.status, pid: doc.pid };
-    } catch (err) {
-      if (/does not exist/.test(messageOf(err))) return undefined;
-      throw err;
-    }
-  }
 }
