@@ -102,7 +102,7 @@ describe('cri: containers', function () {
     const host = join(d.dir, 'host-data');
     await mkdir(host);
     await writeFile(join(host, 'file'), 'from the host\n');
-    const { log, exitCode } = await runToExit('who', ['/bin/sh', '-c', 'id; pwd; echo "$FOO $FROM_IMAGE"; cat /data/file; touch /data/x || echo ro-mount; cat /etc/hostname'], {
+    const { log, exitCode } = await runToExit('who', ['/bin/sh', '-c', 'id; pwd; echo "$FOO $FROM_IMAGE"; cat /data/file; touch /data/x 2>&1 || echo ro-mount; cat /etc/hostname'], {
       envs: [{ key: 'FOO', value: Buffer.from('bar') }],
       working_dir: '/tmp',
       mounts: [{ container_path: '/data', host_path: host, readonly: true }],
