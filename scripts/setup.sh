@@ -12,15 +12,15 @@ case "$mode" in serve|test) ;; *) echo "usage: $0 serve|test" >&2; exit 2 ;; esa
 
 # What every part of Coracle and its tests needs from Debian:
 #   OCI runtimes and a monitor: runc crun conmon; checkpoints: criu
-#   pod network: containernetworking-plugins iptables iproute2
+#   pod network: containernetworking-plugins iptables iproute2; port-forward: socat
 #   test images and registry: busybox-static docker-registry
-#   native/ helpers: build-essential pkg-config
+#   native/ helpers: build-essential pkg-config; node-pty's build (node-gyp): python3
 #   streaming tests build the Go SPDY client kubectl uses: golang-go golang-github-docker-spdystream-dev
 packages=(
   runc crun conmon criu
-  containernetworking-plugins iptables iproute2 util-linux procps
+  containernetworking-plugins iptables iproute2 util-linux procps socat
   busybox-static docker-registry
-  build-essential pkg-config ca-certificates openssl
+  build-essential pkg-config python3 ca-certificates openssl
   golang-go golang-github-docker-spdystream-dev
 )
 missing=()

@@ -53,6 +53,10 @@ pull_progress_timeout = 60
 [streaming]
 # host:port of the exec/attach/port-forward server; port 0 picks a free one.
 address = "127.0.0.1:0"
+# A streaming connection with no traffic for this many seconds is closed (4 h, as kubelet).
+idle_timeout = 14400
+# Seconds a client has to open its streams after connecting.
+stream_creation_timeout = 30
 
 # Registry hosts, by the host name that image references use. For each: mirrors tried in
 # order; plain_http allows http:// mirrors and reaching the host itself over http;

@@ -69,7 +69,7 @@ export const configSchema = z
       max_concurrent_downloads: positiveInt,
       pull_progress_timeout: positiveInt,
     }),
-    streaming: z.strictObject({ address: hostPort }),
+    streaming: z.strictObject({ address: hostPort, idle_timeout: positiveInt, stream_creation_timeout: positiveInt }),
     registry: z.strictObject({ hosts: z.record(z.string().min(1), registryHost) }),
   })
   .superRefine((config, ctx) => {

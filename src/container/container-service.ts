@@ -17,6 +17,8 @@ import { UndoStack } from '../util/undo-stack.js';
 import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './container-store.js';
 import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
 import { containerUsage, type ContainerUsage } from './container-stats.js';
+import { attachRelay } from './attach-relay.js';
+import type { StdioSession, TerminalSize } from './stdio-session.js';
 
 
 /** A CreateContainer request, in Coracle's terms. */
@@ -168,6 +170,8 @@ export class ContainerService {
       chainIds: image.layers.map((l) => l.chainId),
       tty: spec.tty,
       stdin: spec.stdin,
+      stdinOnce: spec.stdinOnce,
+      sharedPid: spec.security.pid !== 'CONTAINER',
       createdAt: nowNanos(),
     };
     const undo = new UndoStack();
@@ -356,6 +360,29 @@ export class ContainerService {
 
   /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */
   async execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    const { c, processFile, pidFile, release } = await this.prepareExec(id, cmd, false);
+    try {
+      return await this.runtimeFor(c.runtimeHandler, c.id).exec(c.id, processFile, pidFile, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
+    } finally {
+      await release();
+    }
+  }
+
+  /** Runs `cmd` in a running container with its stdio live: the streaming server's exec. */
+  async execStream(id: string, cmd: string[], o: { tty: boolean; stdin: boolean }): Promise<StdioSession> {
+    const { c, processFile, pidFile, release } = await this.prepareExec(id, cmd, o.tty);
+    try {
+      const session = this.runtimeFor(c.runtimeHandler, c.id).execStream(c.id, processFile, pidFile, o);
+      void session.done.catch(() => undefined).finally(() => release());
+      return session;
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  }
+
+  /** The process spec of an exec: the container's own, with another command. */
+  private async prepareExec(id: string, cmd: string[], terminal: boolean): Promise<{ c: ContainerRecord; processFile: string; pidFile: string; release(): Promise<void> }> {
     const c = await this.refresh(this.mustGet(id));
     if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id}: exec: not running`);
     if (cmd.length === 0) throw invalidArgument(`container ${c.id}: exec: no command`);
@@ -364,12 +391,46 @@ export class ContainerService {
     const tag = randomBytes(6).toString('hex');
     const processFile = join(p.state, `exec-${tag}.json`);
     const pidFile = join(p.state, `exec-${tag}.pid`);
-    await writeFileAtomic(processFile, JSON.stringify({ ...spec.process, args: cmd, terminal: false }));
+    await writeFileAtomic(processFile, JSON.stringify({ ...spec.process, args: cmd, terminal }));
+    return {
+      c,
+      processFile,
+      pidFile,
+      release: async () => {
+        await rm(processFile, { force: true });
+        await rm(pidFile, { force: true });
+      },
+    };
+  }
+
+  /**
+   * Joins the container's own stdio through its monitor. A terminal is resized through
+   * conmon's control FIFO; detaching leaves the container running.
+   */
+  async attach(id: string): Promise<StdioSession> {
+    const c = await this.refresh(this.mustGet(id));
+    if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id}: attach: not running`);
+    const resize = ({ width, height }: TerminalSize): void => {
+      if (width <= 0 || height <= 0) return;
+      void this.control(c.id, `1 ${height} ${width}\n`).catch((err: unknown) => this.deps.log.info('attach: resize failed', { container: c.id, error: messageOf(err) }));
+    };
+    const session = await attachRelay(join(this.deps.stateDir, 'attach', c.id, 'attach'), resize, `container ${c.id}: attach`);
+    // As CRI-O does: a client closing its stdin detaches, unless that is meant to close the
+    // container's stdin (stdin_once), whose end then comes with the container's output.
+    return { ...session, detachOnStdinEnd: !c.stdinOnce };
+  }
+
+  /** One message on conmon's control FIFO in the bundle: "<type> <height> <width>". */
+  private async control(id: string, message: string): Promise<void> {
+    const fifo = join(this.paths(id).bundle, 'ctl');
+    // Non-blocking: a FIFO with no reader (conmon gone) must fail, not hang the call.
+    const fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch((err: unknown) => {
+      throw new CoracleError('FAILED_PRECONDITION', `container ${id}: monitor unreachable: ${messageOf(err)}`);
+    });
     try {
-      return await this.runtimeFor(c.runtimeHandler, c.id).exec(c.id, processFile, pidFile, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
+      await fh.write(message);
     } finally {
-      await rm(processFile, { force: true });
-      await rm(pidFile, { force: true });
+      await fh.close();
     }
   }
 
@@ -380,16 +441,7 @@ export class ContainerService {
   async reopenLog(id: string): Promise<void> {
     const c = await this.refresh(this.mustGet(id));
     if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id}: reopen log: not running`);
-    const fifo = join(this.paths(c.id).bundle, 'ctl');
-    // Non-blocking: a FIFO with no reader (conmon gone) must fail, not hang the call.
-    const fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch((err: unknown) => {
-      throw new CoracleError('FAILED_PRECONDITION', `container ${c.id}: reopen log: monitor unreachable: ${messageOf(err)}`);
-    });
-    try {
-      await fh.write('2 0 0\n');
-    } finally {
-      await fh.close();
-    }
+    await this.control(c.id, '2 0 0\n');
     // conmon reopens asynchronously; kubelet expects the file to be there when we answer.
     for (let i = 0; i < 100 && c.logPath; i++) {
       if (await stat(c.logPath).then(() => true, () => false)) return;
@@ -447,7 +499,9 @@ export class ContainerService {
       c = await this.waitExit(c, timeoutSeconds * 1000);
     }
     if (c.state === 'RUNNING') {
-      await rt.kill(c.id, 'SIGKILL', true).catch((err: unknown) => log.debug('SIGKILL not sent', { container: c.id, error: messageOf(err) }));
+      // With a pid namespace of its own, SIGKILL to its init ends them all; `--all` (runc's
+      // freezer walk of the cgroup) only where other processes could outlive it.
+      await rt.kill(c.id, 'SIGKILL', c.sharedPid ?? true).catch((err: unknown) => log.debug('SIGKILL not sent', { container: c.id, error: messageOf(err) }));
       c = await this.waitExit(c, 10_000);
       if (c.state === 'RUNNING') throw new CoracleError('DEADLINE_EXCEEDED', `container ${c.id}: stop: still running 10 s after SIGKILL`);
     }

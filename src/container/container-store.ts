@@ -30,6 +30,10 @@ export interface ContainerRecord {
   chainIds: string[];
   tty: boolean;
   stdin: boolean;
+  /** The container's stdin closes when the first attach that wrote to it lets go. */
+  stdinOnce?: boolean;
+  /** Its pid namespace is the pod's or the host's: killing its init does not end its other processes. */
+  sharedPid?: boolean;
   /** Nanoseconds since the epoch, as decimal strings. */
   createdAt: string;
   startedAt?: string;

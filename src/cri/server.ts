@@ -14,6 +14,10 @@ import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { ContainerService } from '../container/container-service.js';
 import { createContainerHandler } from './container-create.js';
 import { execSyncHandler } from './container-exec-sync.js';
+import { execHandler } from './container-exec.js';
+import { attachHandler } from './container-attach.js';
+import { portForwardHandler } from './sandbox-port-forward.js';
+import type { StreamingService } from '../streaming/streaming-service.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
@@ -44,6 +48,7 @@ export interface CriServices {
   containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'reopenLog' | 'stats' | 'updateResources' | 'podStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
+  streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
 }
 
 export interface CriServerOptions {
@@ -72,6 +77,9 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
     ContainerStatus: containerStatusHandler(s.containers),
     ListContainers: listContainersHandler(s.containers),
     ExecSync: execSyncHandler(s.containers),
+    Exec: execHandler(s.streaming),
+    Attach: attachHandler(s.streaming),
+    PortForward: portForwardHandler(s.streaming),
     ReopenContainerLog: reopenContainerLogHandler(s.containers),
     ContainerStats: containerStatsHandler(s.containers),
     ListContainerStats: listContainerStatsHandler(s.containers),

@@ -27,6 +27,7 @@ import { SandboxStore } from '../sandbox/sandbox-store.js';
 import { RuntimeHandlers } from '../oci/runtime-handlers.js';
 import { RuntimeSettings } from '../runtime/runtime-settings.js';
 import { RuntimeStatusService } from '../runtime/runtime-status.js';
+import { StreamingService } from '../streaming/streaming-service.js';
 
 export interface Services extends CriServices {
   /** Releases what the services hold (worker threads, connection pools). */
@@ -117,6 +118,15 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     log,
   });
   await sandboxes.reconcile();
+  const streaming = new StreamingService({
+    containers,
+    sandboxes,
+    address: config.streaming.address,
+    idleTimeoutMs: config.streaming.idle_timeout * 1000,
+    streamCreationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
+    log,
+  });
+  await streaming.start();
 
   return {
     runtimeStatus,
@@ -124,7 +134,9 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     images,
     sandboxes,
     containers,
+    streaming,
     async close() {
+      await streaming.close();
       await pool.close();
       await registry.close();
     },

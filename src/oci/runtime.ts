@@ -1,5 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { PassThrough, Writable } from 'node:stream';
+import pty from 'node-pty';
+import type { StdioSession } from '../container/stdio-session.js';
 import { CoracleError, messageOf } from '../errors.js';
 
 export interface CreateOptions {
@@ -168,6 +171,73 @@ export class OciRuntime {
         resolve({ stdout: Buffer.concat(out), stderr, exitCode: code ?? (signal ? 128 + 9 : 255) });
       });
     });
+  }
+
+  /**
+   * Runs `processFile` in the container with its stdio live, for the streaming server. With
+   * a terminal, `runc exec` runs on a pty of ours: runc makes the container-side console
+   * itself and copies between the two, and passes our window size on at SIGWINCH, which a
+   * resize of our pty raises (CRI-O does the same). When the client goes, the process is
+   * killed by the pid runc wrote: signalling runc alone would leave it running.
+   */
+  execStream(id: string, processFile: string, pidFile: string, o: { tty: boolean; stdin: boolean }): StdioSession {
+    const args = [`--root=${this.root}`, 'exec', '--process', processFile, '--pid-file', pidFile, id];
+    const killProcess = (): void => {
+      void readFile(pidFile, 'utf8')
+        .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
+        .catch(() => undefined);
+    };
+    if (o.tty) {
+      const term = pty.spawn(this.runtimePath, args, { cols: 80, rows: 24, encoding: null, env: process.env as Record<string, string> });
+      const stdout = new PassThrough();
+      term.onData((d: string | Buffer) => {
+        if (!stdout.write(d)) term.pause();
+      });
+      stdout.on('drain', () => term.resume());
+      const done = new Promise<number>((resolve) => {
+        term.onExit(({ exitCode, signal }) => {
+          stdout.end();
+          resolve(signal ? 128 + signal : exitCode);
+        });
+      });
+      const stdin = o.stdin
+        ? new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              term.write(chunk);
+              cb();
+            },
+          })
+        : undefined;
+      return {
+        ...(stdin ? { stdin } : {}),
+        stdout,
+        resize: ({ width, height }) => {
+          if (width > 0 && height > 0) term.resize(width, height);
+        },
+        done,
+        cancel: () => {
+          killProcess();
+          term.kill('SIGKILL');
+        },
+      };
+    }
+    const child = spawn(this.runtimePath, args, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    child.stdin?.on('error', () => undefined);
+    const done = new Promise<number>((resolve, reject) => {
+      child.on('error', (e) => reject(new CoracleError('INTERNAL', `container ${id}: exec: ${e.message}`)));
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 255)));
+    });
+    return {
+      ...(child.stdin ? { stdin: child.stdin } : {}),
+      stdout: child.stdout!,
+      stderr: child.stderr!,
+      resize: () => undefined,
+      done,
+      cancel: () => {
+        killProcess();
+        child.kill('SIGKILL');
+      },
+    };
   }
 
   /** Changes the limits of a created or running container (`runc update --resources`). */

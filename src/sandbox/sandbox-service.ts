@@ -1,3 +1,5 @@
+import type { Duplex } from 'node:stream';
+import { forwardPort } from '../netns/port-dial.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -208,6 +210,13 @@ export class SandboxService {
       for (const [k, v] of Object.entries(filter.labels ?? {})) if (r.labels[k] !== v) return false;
       return true;
     });
+  }
+
+  /** Connects `stream` to `port` on the pod's loopback, for the streaming server. */
+  async portForward(id: string, port: number, stream: Duplex): Promise<void> {
+    const r = this.status(id);
+    const netns = r.namespaces.network === 'NODE' ? undefined : this.attachment(r).netns;
+    await forwardPort(netns, port, stream, `sandbox ${r.id}: port-forward`);
   }
 
   /** Stops the pod's containers and releases its network; the pins stay until removal. */

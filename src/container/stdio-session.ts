@@ -1,0 +1,25 @@
+import type { Readable, Writable } from 'node:stream';
+
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * A live connection to a process's stdio: a command exec'd in a container, or the
+ * container's own process through its monitor. The streaming server wires it to a client.
+ */
+export interface StdioSession {
+  /** Present when stdin was asked for; ending it closes the process's stdin. */
+  stdin?: Writable;
+  stdout: Readable;
+  /** Absent with a terminal: a tty has one output. */
+  stderr?: Readable;
+  resize(size: TerminalSize): void;
+  /** The exit code of an exec'd command; undefined when an attach ends (the container went on or ended). */
+  done: Promise<number | undefined>;
+  /** An attach ends when the client's stdin does. */
+  detachOnStdinEnd?: boolean;
+  /** The client is gone: an exec'd command is killed, an attach lets go of the container. */
+  cancel(): void;
+}

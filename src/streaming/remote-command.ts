@@ -1,0 +1,138 @@
+import { finished } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import type { StdioSession, TerminalSize } from '../container/stdio-session.js';
+import { messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/** What exec and attach asked for, as the CRI request said it. */
+export interface StreamOptions {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+/** How a command ended, as the client is told on the error channel. */
+export type Outcome = { kind: 'exited'; exitCode: number; command: string[] } | { kind: 'detached' } | { kind: 'failed'; message: string };
+
+/** The client side of one exec or attach, whatever the transport (SPDY or websocket). */
+export interface ClientStreams {
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+  resize?: Readable;
+  /** Tells the client the outcome and closes the connection. */
+  finish(outcome: Outcome): Promise<void>;
+  /** Resolves when the client went away before `finish`. */
+  gone: Promise<void>;
+}
+
+/**
+ * The error channel's contents. v4 and later carry a metav1.Status as JSON, always; older
+ * versions carry the failure message as text and nothing on success (kubelet's
+ * remotecommand server, which containerd and CRI-O embed).
+ */
+export function statusPayload(outcome: Outcome, v4: boolean): Buffer | undefined {
+  if (!v4) {
+    if (outcome.kind === 'detached' || (outcome.kind === 'exited' && outcome.exitCode === 0)) return undefined;
+    return Buffer.from(statusObject(outcome).message as string);
+  }
+  return Buffer.from(JSON.stringify(statusObject(outcome)));
+}
+
+function statusObject(outcome: Outcome): Record<string, unknown> {
+  if (outcome.kind === 'detached' || (outcome.kind === 'exited' && outcome.exitCode === 0)) return { metadata: {}, status: 'Success' };
+  if (outcome.kind === 'exited') {
+    return {
+      metadata: {},
+      status: 'Failure',
+      message: `command terminated with non-zero exit code: error executing command [${outcome.command.join(' ')}], exit code ${outcome.exitCode}`,
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: String(outcome.exitCode) }] },
+    };
+  }
+  return {
+    metadata: {},
+    status: 'Failure',
+    message: `Internal error occurred: ${outcome.message}`,
+    reason: 'InternalError',
+    details: { causes: [{ message: outcome.message }] },
+    code: 500,
+  };
+}
+
+/**
+ * Reads terminal sizes from the resize channel: JSON objects back to back, as Go's
+ * json.Encoder writes them (`{"Width":80,"Height":24}\n`). Go matches field names without
+ * regard to case, so this does too.
+ */
+export function onResize(stream: Readable, apply: (size: TerminalSize) => void): void {
+  let pending = '';
+  stream.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    for (;;) {
+      const end = pending.indexOf('}');
+      if (end < 0) break;
+      const text = pending.slice(pending.indexOf('{'), end + 1);
+      pending = pending.slice(end + 1);
+      try {
+        const doc = JSON.parse(text) as Record<string, unknown>;
+        const field = (name: string): number => Number(Object.entries(doc).find(([k]) => k.toLowerCase() === name)?.[1] ?? 0);
+        apply({ width: field('width'), height: field('height') });
+      } catch {
+        // A malformed size is dropped, as kubelet drops it; the next one may be fine.
+      }
+    }
+    if (pending.length > 4096) pending = '';
+  });
+}
+
+/**
+ * Wires a client to a process's stdio and reports how it ended. The outcome is sent only
+ * after every byte of output has been written: the client reads its outputs to their end
+ * before it looks at the error channel.
+ */
+export async function serveStdio(client: ClientStreams, start: () => Promise<StdioSession>, command: string[], log: Logger): Promise<void> {
+  let session: StdioSession;
+  try {
+    session = await start();
+  } catch (err) {
+    log.info('stream: could not start', { error: messageOf(err) });
+    await client.finish({ kind: 'failed', message: messageOf(err) });
+    return;
+  }
+  let gone = false;
+  void client.gone.then(() => {
+    gone = true;
+    session.cancel();
+  });
+  if (client.stdin && session.stdin) {
+    client.stdin.pipe(session.stdin);
+    // Detach once what the client sent has reached the process.
+    const input = session.stdin;
+    if (session.detachOnStdinEnd) client.stdin.once('end', () => void finished(input).catch(() => undefined).then(() => session.cancel()));
+  } else client.stdin?.resume();
+  if (client.resize) onResize(client.resize, (size) => session.resize(size));
+  const outputs = [pipeOutput(session.stdout, client.stdout), pipeOutput(session.stderr, client.stderr)];
+  let outcome: Outcome;
+  try {
+    const code = await session.done;
+    await Promise.all(outputs);
+    outcome = code === undefined ? { kind: 'detached' } : { kind: 'exited', exitCode: code, command };
+  } catch (err) {
+    outcome = { kind: 'failed', message: messageOf(err) };
+  }
+  if (!gone) await client.finish(outcome);
+}
+
+/** Copies one output to the client to its end; output nobody asked for is drained. */
+async function pipeOutput(from: Readable | undefined, to: Writable | undefined): Promise<void> {
+  if (!from) return;
+  if (!to) {
+    from.resume();
+    await finished(from).catch(() => undefined);
+    return;
+  }
+  from.pipe(to);
+  await finished(to, { readable: false }).catch(() => undefined);
+}

@@ -1,0 +1,307 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { FrameDecoder, FrameEncoder, MAX_DATA_CHUNK, RstStatus, SpdyProtocolError, type Frame, type SpdyHeaders } from './spdy-frames.js';
+
+/** What a stream nobody reads yet may buffer before it is reset. */
+const UNREAD_LIMIT = 16 << 20;
+
+/**
+ * One SPDY/3.1 connection over an upgraded socket, as much of it as Kubernetes streaming
+ * uses: streams opened by either side, replies, data, half-close, reset, ping, goaway.
+ *
+ * Flow control is left out on purpose. moby/spdystream, the client kubectl, crictl and
+ * kubelet use, never sends WINDOW_UPDATE, so honouring the 64 KiB window would stall any
+ * output past it. Backpressure comes from the socket instead: a stream's write completes
+ * when the socket has taken the bytes, and the socket stops being read while a stream's
+ * reader is full.
+ */
+export class SpdySession extends EventEmitter {
+  private readonly decoder = new FrameDecoder();
+  private readonly encoder = new FrameEncoder();
+  private readonly streams = new Map<number, SpdyStream>();
+  private readonly replies = new Map<number, { resolve(s: SpdyStream): void; reject(e: Error): void }>();
+  private readonly full = new Set<SpdyStream>();
+  private nextId: number;
+  private lastRemoteId = 0;
+  private goneAway = false;
+  private closed = false;
+
+  constructor(
+    readonly socket: Socket,
+    role: 'server' | 'client',
+  ) {
+    super();
+    this.nextId = role === 'client' ? 1 : 2;
+    socket.setNoDelay(true);
+    // Every stream blocked on a full socket waits for the one 'drain'.
+    socket.setMaxListeners(0);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', () => socket.destroy());
+    // The peer sends no more frames: its streams are over (http.Server's sockets allow half-open).
+    socket.on('end', () => socket.destroy());
+    socket.on('close', () => this.onClose());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Opens a stream and waits for the peer's reply (the client side of Kubernetes streaming). */
+  openStream(headers: SpdyHeaders, fin = false): Promise<SpdyStream> {
+    if (this.closed || this.goneAway) return Promise.reject(new Error('spdy: connection is closing'));
+    const id = this.nextId;
+    this.nextId += 2;
+    const stream = new SpdyStream(this, id, headers);
+    this.streams.set(id, stream);
+    if (fin) stream.localFinished = true;
+    return new Promise((resolve, reject) => {
+      this.replies.set(id, { resolve, reject });
+      this.write(this.encoder.synStream(id, headers, fin));
+    });
+  }
+
+  /** Refuses new streams; the peer learns the last stream this side accepted. */
+  goAway(): void {
+    if (this.closed || this.goneAway) return;
+    this.goneAway = true;
+    this.write(this.encoder.goAway(this.lastRemoteId));
+  }
+
+  /** Sends GOAWAY and ends the socket once written; `destroy()` follows if the peer lingers. */
+  close(lingerMs = 5_000): void {
+    if (this.closed) return;
+    this.goAway();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), lingerMs).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** @internal */
+  write(frame: Buffer, done?: (err?: Error | null) => void): boolean {
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded) {
+      done?.(null);
+      return true;
+    }
+    return this.socket.write(frame, done);
+  }
+
+  /** @internal: the stream's data, split into frames; `done` once the socket took them. */
+  writeData(stream: SpdyStream, data: Buffer, fin: boolean, done: (err?: Error | null) => void): void {
+    const frames: Buffer[] = [];
+    if (data.length === 0) frames.push(this.encoder.data(stream.id, data, fin));
+    for (let at = 0; at < data.length; at += MAX_DATA_CHUNK) {
+      frames.push(this.encoder.data(stream.id, data.subarray(at, at + MAX_DATA_CHUNK), fin && at + MAX_DATA_CHUNK >= data.length));
+    }
+    let ok = true;
+    for (const f of frames) ok = this.write(f);
+    if (ok || this.closed) {
+      done();
+      return;
+    }
+    const resume = (): void => {
+      this.socket.off('drain', resume);
+      this.socket.off('close', resume);
+      done();
+    };
+    this.socket.on('drain', resume);
+    this.socket.on('close', resume);
+  }
+
+  /** @internal */
+  reply(stream: SpdyStream, headers: SpdyHeaders): void {
+    this.write(this.encoder.synReply(stream.id, headers));
+  }
+
+  /** @internal */
+  reset(stream: SpdyStream, status: number): void {
+    this.write(this.encoder.rstStream(stream.id, status));
+    this.forget(stream);
+  }
+
+  /** @internal: a stream's reader is full; stop reading the socket until it drains. */
+  pauseFor(stream: SpdyStream): void {
+    this.full.add(stream);
+    this.socket.pause();
+  }
+
+  /** @internal */
+  resumeFor(stream: SpdyStream): void {
+    if (this.full.delete(stream) && this.full.size === 0 && !this.closed) this.socket.resume();
+  }
+
+  /** @internal */
+  forget(stream: SpdyStream): void {
+    this.streams.delete(stream.id);
+    this.resumeFor(stream);
+  }
+
+  private receive(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.emit('protocolError', err instanceof SpdyProtocolError ? err : new SpdyProtocolError(String(err)));
+      this.socket.destroy();
+      return;
+    }
+    for (const f of frames) this.handle(f);
+  }
+
+  private handle(f: Frame): void {
+    switch (f.type) {
+      case 'syn_stream': {
+        if (this.goneAway || f.streamId <= this.lastRemoteId || this.streams.has(f.streamId)) {
+          this.write(this.encoder.rstStream(f.streamId, this.goneAway ? RstStatus.REFUSED_STREAM : RstStatus.PROTOCOL_ERROR));
+          return;
+        }
+        this.lastRemoteId = f.streamId;
+        const stream = new SpdyStream(this, f.streamId, f.headers);
+        this.streams.set(f.streamId, stream);
+        if (f.fin) stream.remoteFinished();
+        if (f.unidirectional) stream.localFinished = true;
+        this.emit('stream', stream);
+        return;
+      }
+      case 'syn_reply': {
+        const waiter = this.replies.get(f.streamId);
+        this.replies.delete(f.streamId);
+        const stream = this.streams.get(f.streamId);
+        if (waiter && stream) waiter.resolve(stream);
+        if (f.fin) stream?.remoteFinished();
+        return;
+      }
+      case 'data': {
+        const stream = this.streams.get(f.streamId);
+        if (!stream) return;
+        if (f.data.length > 0) stream.receive(f.data);
+        if (f.fin) stream.remoteFinished();
+        return;
+      }
+      case 'headers':
+        if (f.fin) this.streams.get(f.streamId)?.remoteFinished();
+        return;
+      case 'rst_stream': {
+        const stream = this.streams.get(f.streamId);
+        const waiter = this.replies.get(f.streamId);
+        this.replies.delete(f.streamId);
+        waiter?.reject(new Error(`spdy: stream ${f.streamId} reset (status ${f.status})`));
+        stream?.wasReset();
+        return;
+      }
+      case 'ping':
+        // Only the peer's pings are answered; this side sends none.
+        this.write(this.encoder.ping(f.id));
+        return;
+      case 'goaway':
+        // The peer is closing: no new streams either way; the open ones run to their end.
+        this.goneAway = true;
+        return;
+      case 'settings':
+      case 'window_update':
+      case 'unknown':
+        return;
+    }
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.replies.values()) w.reject(new Error('spdy: connection closed'));
+    this.replies.clear();
+    for (const s of this.streams.values()) s.connectionClosed();
+    this.streams.clear();
+    this.emit('close');
+  }
+}
+
+/**
+ * One SPDY stream as a Duplex: reading gives the peer's data until its FIN, `end()` sends
+ * ours. A reset or a lost connection ends both sides without an error event: for streaming
+ * a vanished client is an ordinary end, and the session's 'close' says so.
+ */
+export class SpdyStream extends Duplex {
+  /** @internal */
+  localFinished = false;
+  private remoteDone = false;
+  private replied = false;
+
+  constructor(
+    private readonly session: SpdySession,
+    readonly id: number,
+    readonly headers: SpdyHeaders,
+  ) {
+    super({ allowHalfOpen: true });
+  }
+
+  /** Accepts a stream the peer opened. */
+  reply(headers: SpdyHeaders = {}): void {
+    if (this.replied) return;
+    this.replied = true;
+    this.session.reply(this, headers);
+  }
+
+  reset(status: number = RstStatus.CANCEL): void {
+    if (this.localFinished && this.remoteDone) return;
+    this.localFinished = true;
+    this.session.reset(this, status);
+    this.endRead();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.localFinished) return done();
+    this.session.writeData(this, chunk, false, done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    if (this.localFinished) return done();
+    this.localFinished = true;
+    this.session.writeData(this, Buffer.alloc(0), true, done);
+    if (this.remoteDone) this.session.forget(this);
+  }
+
+  override _read(): void {
+    this.session.resumeFor(this);
+  }
+
+  /** @internal */
+  receive(data: Buffer): void {
+    if (this.remoteDone) return;
+    const room = this.push(data);
+    // Only a stream someone reads may hold the connection up: the Go client writes stdin
+    // while it is still opening its other streams, and those must get through.
+    if (this.readableFlowing) {
+      if (!room) this.session.pauseFor(this);
+    } else if (this.readableLength > UNREAD_LIMIT) {
+      this.reset(RstStatus.CANCEL);
+    }
+  }
+
+  /** @internal */
+  remoteFinished(): void {
+    this.endRead();
+    if (this.localFinished) this.session.forget(this);
+  }
+
+  /** @internal */
+  wasReset(): void {
+    this.localFinished = true;
+    this.endRead();
+    this.session.forget(this);
+  }
+
+  /** @internal */
+  connectionClosed(): void {
+    this.localFinished = true;
+    this.endRead();
+  }
+
+  private endRead(): void {
+    if (this.remoteDone) return;
+    this.remoteDone = true;
+    this.push(null);
+  }
+}

@@ -1,0 +1,180 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { StdioSession } from '../container/stdio-session.js';
+import { messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import { serveStdio, type ClientStreams, type StreamOptions } from './remote-command.js';
+import { SpdySession } from './spdy-session.js';
+import { SPDY_COMMAND_PROTOCOLS, SPDY_PORT_FORWARD_PROTOCOLS, serveSpdyPortForward, spdyClientStreams } from './spdy-streams.js';
+import { WS_COMMAND_PROTOCOLS, WS_PORT_FORWARD_PROTOCOLS, serveWsPortForward, wsClientStreams } from './ws-channels.js';
+
+/** A request the CRI handed out a URL for, waiting for its client to connect. */
+export type PendingRequest =
+  | { kind: 'exec'; containerId: string; cmd: string[]; options: StreamOptions }
+  | { kind: 'attach'; containerId: string; options: StreamOptions }
+  | { kind: 'portforward'; sandboxId: string; ports: number[] };
+
+/** What the connections run against: the container and sandbox services. */
+export interface StreamTargets {
+  exec(containerId: string, cmd: string[], o: { tty: boolean; stdin: boolean }): Promise<StdioSession>;
+  attach(containerId: string, o: { tty: boolean; stdin: boolean }): Promise<StdioSession>;
+  portForward(sandboxId: string, port: number, stream: Duplex): Promise<void>;
+}
+
+export interface StreamingServerOptions {
+  /** host:port; port 0 picks a free one. */
+  address: string;
+  idleTimeoutMs: number;
+  streamCreationTimeoutMs: number;
+  /** Takes the request a token stands for out of the cache. */
+  consume(token: string): PendingRequest | undefined;
+  targets: StreamTargets;
+  log: Logger;
+}
+
+const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
+
+/**
+ * The HTTP server exec, attach and port-forward clients connect to with the URL the CRI
+ * call returned: an HTTP/1.1 upgrade to SPDY/3.1 (kubelet, kubectl, crictl, critest) or to
+ * websocket, then Kubernetes' remotecommand or portforward protocol over it.
+ */
+export class StreamingServer {
+  private readonly server: Server;
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 << 20 });
+  private readonly sockets = new Set<Socket>();
+  private base = '';
+
+  constructor(private readonly o: StreamingServerOptions) {
+    this.server = createServer((req, res) => this.plainRequest(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /** `http://host:port`, once listening. */
+  get baseUrl(): string {
+    return this.base;
+  }
+
+  async listen(): Promise<void> {
+    const at = this.o.address.lastIndexOf(':');
+    const host = this.o.address.slice(0, at).replace(/^\[|\]$/g, '');
+    const port = Number(this.o.address.slice(at + 1));
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = this.server.address() as AddressInfo;
+    this.base = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private route(req: IncomingMessage): PendingRequest | undefined {
+    const m = ROUTE.exec(req.url ?? '');
+    if (!m) return undefined;
+    const pending = this.o.consume(m[2]!);
+    return pending?.kind === m[1] ? pending : undefined;
+  }
+
+  private plainRequest(req: IncomingMessage, res: ServerResponse): void {
+    const pending = this.route(req);
+    if (!pending) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
+      return;
+    }
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('unable to upgrade: missing upgrade headers in request\n');
+  }
+
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const pending = this.route(req);
+    if (!pending) {
+      reject(socket, 404, '404 page not found\n');
+      return;
+    }
+    const upgrade = (req.headers.upgrade ?? '').toLowerCase();
+    if (upgrade.includes('websocket')) this.websocket(req, socket, head, pending);
+    else if (upgrade.includes('spdy/3.1')) this.spdy(req, socket, head, pending);
+    else reject(socket, 400, `unable to upgrade: unsupported upgrade ${JSON.stringify(req.headers.upgrade)}\n`);
+  }
+
+  private spdy(req: IncomingMessage, socket: Socket, head: Buffer, pending: PendingRequest): void {
+    const offered = headerList(req.headers['x-stream-protocol-version']);
+    const supported = pending.kind === 'portforward' ? SPDY_PORT_FORWARD_PROTOCOLS : SPDY_COMMAND_PROTOCOLS;
+    if (offered.length === 0) {
+      reject(socket, 400, 'unable to upgrade: X-Stream-Protocol-Version is required\n');
+      return;
+    }
+    const protocol = offered.find((p) => supported.includes(p));
+    if (!protocol) {
+      reject(socket, 403, `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${supported.join(' ')}]\n`);
+      return;
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
+    if (head.length > 0) socket.unshift(head);
+    this.idle(socket);
+    const session = new SpdySession(socket, 'server');
+    session.on('protocolError', (err: Error) => this.o.log.info('streaming: SPDY protocol error', { error: err.message }));
+    if (pending.kind === 'portforward') {
+      serveSpdyPortForward(session, pending.sandboxId, (port, stream) => this.o.targets.portForward(pending.sandboxId, port, stream), this.o.streamCreationTimeoutMs, this.o.log);
+      return;
+    }
+    spdyClientStreams(session, protocol, pending.options, this.o.streamCreationTimeoutMs).then(
+      (client) => this.command(pending, client),
+      (err: unknown) => this.o.log.info('streaming: no streams', { kind: pending.kind, container: pending.containerId, error: messageOf(err) }),
+    );
+  }
+
+  private websocket(req: IncomingMessage, socket: Socket, head: Buffer, pending: PendingRequest): void {
+    const offered = headerList(req.headers['sec-websocket-protocol']);
+    const supported = pending.kind === 'portforward' ? WS_PORT_FORWARD_PROTOCOLS : WS_COMMAND_PROTOCOLS;
+    const protocol = offered.length === 0 ? '' : offered.find((p) => supported.includes(p));
+    if (protocol === undefined) {
+      reject(socket, 403, '');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      this.idle(socket);
+      if (pending.kind === 'portforward') {
+        serveWsPortForward(ws, protocol, pending.sandboxId, pending.ports, (port, stream) => this.o.targets.portForward(pending.sandboxId, port, stream), this.o.log);
+        return;
+      }
+      this.command(pending, wsClientStreams(ws, protocol, pending.options));
+    });
+  }
+
+  private command(pending: Exclude<PendingRequest, { kind: 'portforward' }>, client: ClientStreams): void {
+    const log = this.o.log.child({ stream: pending.kind, container: pending.containerId });
+    const o = { tty: pending.options.tty, stdin: pending.options.stdin };
+    const start = pending.kind === 'exec' ? () => this.o.targets.exec(pending.containerId, pending.cmd, o) : () => this.o.targets.attach(pending.containerId, o);
+    log.debug('stream started');
+    void serveStdio(client, start, pending.kind === 'exec' ? pending.cmd : [], log).then(() => log.debug('stream ended'));
+  }
+
+  /** A connection with no traffic for the idle timeout is dropped, as kubelet's is. */
+  private idle(socket: Socket): void {
+    socket.setTimeout(this.o.idleTimeoutMs, () => socket.destroy());
+  }
+}
+
+function headerList(value: string | string[] | undefined): string[] {
+  const values = Array.isArray(value) ? value : value ? [value] : [];
+  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function reject(socket: Socket, status: number, body: string): void {
+  const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
