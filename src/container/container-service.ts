@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf, notFound } from '../errors.js';
@@ -75,6 +75,7 @@ export interface ContainerDeps {
   ownOomScoreAdj: number;
   /** The capabilities the daemon holds: all a container can be given. */
   allCapabilities: string[];
+  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED'): void };
   log: Logger;
 }
 
@@ -96,8 +97,28 @@ export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord):
  */
 export class ContainerService {
   private readonly creating = new Map<string, Promise<string>>();
+  private readonly exitsSeen = new Set<string>();
+  private exitWatcher: FSWatcher | undefined;
 
   constructor(private readonly deps: ContainerDeps) {}
+
+  /**
+   * Notices exits as conmon writes them (an exit file per container), so that a STOPPED
+   * event goes out when the container stops, not when someone next asks about it.
+   */
+  async watchExits(): Promise<void> {
+    const dir = join(this.deps.stateDir, 'exits');
+    await mkdir(dir, { recursive: true });
+    this.exitWatcher = watch(dir, (_event, name) => {
+      const c = name ? this.deps.store.get(name.toString()) : undefined;
+      if (c?.state === 'RUNNING') void this.refresh(c).catch((err: unknown) => this.deps.log.warn('exit not read', { container: c.id, error: messageOf(err) }));
+    });
+    this.exitWatcher.on('error', (err) => this.deps.log.warn('exit watch failed', { dir, error: err.message }));
+  }
+
+  close(): void {
+    this.exitWatcher?.close();
+  }
 
   private paths(id: string): { state: string; rootfs: string; bundle: string; persist: string; upper: string; work: string; exitFile: string } {
     const state = join(this.deps.stateDir, id);
@@ -245,6 +266,7 @@ export class ContainerService {
       await store.save(record);
       undo.clear();
       clog.info('container created', { name, image: image.id });
+      this.deps.events.publish(id, spec.sandboxId, 'CREATED');
       return id;
     } catch (err) {
       clog.warn('container create failed: undoing', { error: messageOf(err) });
@@ -303,6 +325,8 @@ export class ContainerService {
       if (isErrno(err, 'ENOENT')) return c;
       throw err;
     }
+    // Seen while conmon is still writing it: the next change event comes with the code.
+    if (text.trim() === '') return c;
     const code = Number(text.trim());
     const oom = await stat(join(p.persist, 'oom')).then(() => true, () => false);
     const updated: ContainerRecord = {
@@ -313,6 +337,11 @@ export class ContainerService {
       reason: oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error',
     };
     await this.deps.store.save(updated);
+    // Several callers may notice the same exit; it is one event.
+    if (!this.exitsSeen.has(c.id)) {
+      this.exitsSeen.add(c.id);
+      this.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
+    }
     return updated;
   }
 
@@ -457,6 +486,7 @@ export class ContainerService {
     await this.runtimeFor(c.runtimeHandler, c.id).start(c.id);
     await this.deps.store.save({ ...c, state: 'RUNNING', startedAt });
     log.info('container started', { container: c.id });
+    this.deps.events.publish(c.id, c.sandboxId, 'STARTED');
   }
 
   async status(id: string): Promise<ContainerRecord> {
@@ -514,7 +544,9 @@ export class ContainerService {
     if (!c) return;
     if (c.state === 'RUNNING' || c.state === 'CREATED') await this.stop(c.id, 0, log);
     await this.teardown(c);
+    this.exitsSeen.delete(c.id);
     log.info('container removed', { container: c.id });
+    this.deps.events.publish(c.id, c.sandboxId, 'DELETED');
   }
 
   private async teardown(c: ContainerRecord): Promise<void> {

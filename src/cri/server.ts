@@ -18,6 +18,8 @@ import { execHandler } from './container-exec.js';
 import { attachHandler } from './container-attach.js';
 import { portForwardHandler } from './sandbox-port-forward.js';
 import type { StreamingService } from '../streaming/streaming-service.js';
+import type { ContainerEvents } from '../container/container-events.js';
+import { getContainerEventsHandler } from './container-events.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
@@ -39,7 +41,7 @@ import { runtimeConfigHandler } from './runtime-config.js';
 import { statusHandler } from './status.js';
 import { updateRuntimeConfigHandler } from './update-runtime-config.js';
 import { versionHandler } from './version.js';
-import { wrapClientStream, wrapServerStream, wrapUnary, type UnaryHandler } from './wrap.js';
+import { wrapClientStream, wrapServerStream, wrapUnary, type ServerStreamHandler, type UnaryHandler } from './wrap.js';
 
 /** The services the CRI handlers call; the composition root provides them. */
 export interface CriServices {
@@ -49,6 +51,7 @@ export interface CriServices {
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
+  events: Pick<ContainerEvents, 'subscribe'>;
 }
 
 export interface CriServerOptions {
@@ -58,6 +61,13 @@ export interface CriServerOptions {
 
 // Handlers are stored untyped here; each factory is typed against its own generated types.
 type AnyUnary = UnaryHandler<never, unknown>;
+type AnyServerStream = ServerStreamHandler<never, unknown>;
+
+function runtimeStreamHandlers(s: CriServices): Record<string, AnyServerStream> {
+  return {
+    GetContainerEvents: getContainerEventsHandler(s.events, s.sandboxes, s.containers),
+  } as Record<string, AnyServerStream>;
+}
 
 function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
   return {
@@ -109,6 +119,7 @@ function implementation(
   serviceName: string,
   handlers: Record<string, AnyUnary>,
   log: Logger,
+  streamHandlers: Record<string, AnyServerStream> = {},
 ): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(service)) {
@@ -121,7 +132,7 @@ function implementation(
       impl[name] = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
         callback(toGrpcError(unimplemented(`${serviceName}/${name} is not implemented by coracle`)));
     } else if (method.responseStream) {
-      impl[name] = wrapServerStream(name, log, missing);
+      impl[name] = wrapServerStream(name, log, (streamHandlers[name] ?? missing) as ServerStreamHandler<unknown, unknown>);
     } else {
       impl[name] = wrapUnary(name, log, (handler ?? missing) as UnaryHandler<unknown, unknown>);
     }
@@ -141,7 +152,7 @@ export function createCriServer(
   });
   const runtime = proto.runtime.v1.RuntimeService.service;
   const image = proto.runtime.v1.ImageService.service;
-  server.addService(runtime, implementation(runtime, 'RuntimeService', runtimeHandlers(services), log));
+  server.addService(runtime, implementation(runtime, 'RuntimeService', runtimeHandlers(services), log, runtimeStreamHandlers(services)));
   server.addService(image, implementation(image, 'ImageService', imageHandlers(services), log));
   const coracle = loadCoracleProto().coracle.v1.Coracle.service;
   server.addService(coracle, {

@@ -14,6 +14,9 @@ export interface CallContext {
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 
+/** A server-streaming handler: writes its messages and resolves when the stream is done. */
+export type ServerStreamHandler<Req, Res> = (request: Req, write: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>;
+
 /**
  * Runs one call's work with what every RPC gets: an id, a child logger, timing, and errors
  * mapped to gRPC statuses in one place. `finish` gets the status or the result.
@@ -55,7 +58,7 @@ export function wrapUnary<Req, Res>(rpc: string, log: Logger, handler: UnaryHand
 export function wrapServerStream<Req, Res>(
   rpc: string,
   log: Logger,
-  handler: (request: Req, write: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
+  handler: ServerStreamHandler<Req, Res>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   // Waits for the client to drain what is sent, so a large stream is not buffered whole.
   return (call) =>

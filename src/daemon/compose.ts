@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { ContainerService } from '../container/container-service.js';
 import { ContainerStore } from '../container/container-store.js';
+import { ContainerEvents } from '../container/container-events.js';
 import { capabilitiesOf } from '../oci/defaults.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { findExecutable } from '../util/executable.js';
@@ -30,6 +31,8 @@ import { RuntimeStatusService } from '../runtime/runtime-status.js';
 import { StreamingService } from '../streaming/streaming-service.js';
 
 export interface Services extends CriServices {
+  /** Ends the calls that would otherwise stay open (event streams), before the server stops. */
+  endStreams(): void;
   /** Releases what the services hold (worker threads, connection pools). */
   close(): Promise<void>;
 }
@@ -93,6 +96,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     const path = await findExecutable(h.path);
     if (path) runtimes.set(name, new OciRuntime(name, path, join(config.state, 'runtime', name)));
   }
+  const events = new ContainerEvents();
   const containerStore = new ContainerStore(join(config.root, 'containers'), log);
   await containerStore.init();
   containers = new ContainerService({
@@ -104,9 +108,11 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     runtime: (handler) => runtimes.get(handler || config.runtime.default_handler),
     ownOomScoreAdj: Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim()),
     allCapabilities: capabilitiesOf(/CapBnd:\s*([0-9a-f]+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1] ?? '0'),
+    events,
     log,
   });
   await containers.reconcile();
+  await containers.watchExits();
   const sandboxes = new SandboxService({
     store: sandboxStore,
     containers,
@@ -115,6 +121,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     network,
     pins: { pin: pinNamespaces, unpin: unpinNamespaces },
     handlers: { has: (name) => name in config.runtime.handlers },
+    events,
     log,
   });
   await sandboxes.reconcile();
@@ -135,7 +142,11 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     sandboxes,
     containers,
     streaming,
+    events,
+    endStreams: () => events.close(),
     async close() {
+      events.close();
+      containers?.close();
       await streaming.close();
       await pool.close();
       await registry.close();

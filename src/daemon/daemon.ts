@@ -81,6 +81,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       stop(graceMs = 10_000) {
         stopping ??= (async () => {
           log.info('coracle stopping');
+          services.endStreams();
           await shutdown(server, graceMs, log);
           await services.close();
           await removeSocket(socket);

@@ -54,6 +54,8 @@ export interface SandboxDeps {
   infra: { start(pod: SandboxRecord): Promise<number>; stop(pod: SandboxRecord): Promise<void>; remove(pod: SandboxRecord): Promise<void> };
   /** Stops and removes a pod's containers (the container service, once it exists). */
   containers?: { stopAll(sandboxId: string, log: Logger): Promise<void>; removeAll(sandboxId: string, log: Logger): Promise<void> };
+  /** Sandboxes are reported through the container events too, with their own id, as containerd does. */
+  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED'): void };
   log: Logger;
 }
 
@@ -180,6 +182,8 @@ export class SandboxService {
       await store.save(record);
       undo.clear();
       plog.info('sandbox ready', { ip: record.ip, name });
+      this.deps.events.publish(id, id, 'CREATED');
+      this.deps.events.publish(id, id, 'STARTED');
       return id;
     } catch (err) {
       plog.warn('sandbox failed: undoing', { error: messageOf(err) });
@@ -230,6 +234,7 @@ export class SandboxService {
     if (r.state !== 'NOTREADY') {
       await this.deps.store.save({ ...r, state: 'NOTREADY' });
       plog.info('sandbox stopped');
+      this.deps.events.publish(r.id, r.id, 'STOPPED');
     }
   }
 
@@ -241,6 +246,7 @@ export class SandboxService {
     await this.deps.containers?.removeAll(r.id, plog);
     await this.teardown(r, plog);
     plog.info('sandbox removed');
+    this.deps.events.publish(r.id, r.id, 'DELETED');
   }
 
   private async teardown(r: SandboxRecord, log: Logger): Promise<void> {

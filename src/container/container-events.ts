@@ -1,0 +1,45 @@
+/** What happened to a container (or a pod sandbox, which CRI reports the same way). */
+export type ContainerEventType = 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED';
+
+export interface ContainerEvent {
+  /** The container's id, or the sandbox's for a sandbox event. */
+  id: string;
+  sandboxId: string;
+  type: ContainerEventType;
+  /** Milliseconds since the epoch. */
+  at: number;
+}
+
+/**
+ * The runtime's lifecycle events as they happen, for GetContainerEvents (kubelet's evented
+ * PLEG). Subscribers get what is published after they subscribed; nothing is kept.
+ */
+export class ContainerEvents {
+  private readonly listeners = new Set<(e: ContainerEvent) => void>();
+  private readonly closers = new Set<() => void>();
+
+  publish(id: string, sandboxId: string, type: ContainerEventType): void {
+    const e: ContainerEvent = { id, sandboxId, type, at: Date.now() };
+    for (const l of this.listeners) l(e);
+  }
+
+  /** `onClose` runs when the daemon stops, so that open event streams end. */
+  subscribe(listener: (e: ContainerEvent) => void, onClose: () => void): () => void {
+    this.listeners.add(listener);
+    this.closers.add(onClose);
+    return () => {
+      this.listeners.delete(listener);
+      this.closers.delete(onClose);
+    };
+  }
+
+  close(): void {
+    for (const c of [...this.closers]) c();
+    this.listeners.clear();
+    this.closers.clear();
+  }
+
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+}

@@ -1,0 +1,53 @@
+import type { ContainerEvent, ContainerEvents } from '../container/container-events.js';
+import type { ContainerService } from '../container/container-service.js';
+import type { ContainerEventResponse } from '../generated/runtime/v1/ContainerEventResponse.js';
+import type { GetEventsRequest__Output } from '../generated/runtime/v1/GetEventsRequest.js';
+import { messageOf } from '../errors.js';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
+import { toCriContainerStatus } from './container-convert.js';
+import { toCriSandboxStatus } from './sandbox-convert.js';
+import { toNanos } from './time.js';
+import type { ServerStreamHandler } from './wrap.js';
+
+/**
+ * GetContainerEvents: every container and sandbox event from now on, each with the pod's
+ * status and all its containers' statuses as they are when it is sent (what kubelet's
+ * evented PLEG rebuilds the pod from). The stream ends when the client leaves or the
+ * daemon stops.
+ */
+export function getContainerEventsHandler(
+  events: Pick<ContainerEvents, 'subscribe'>,
+  sandboxes: Pick<SandboxService, 'resolve'>,
+  containers: Pick<ContainerService, 'list'>,
+): ServerStreamHandler<GetEventsRequest__Output, ContainerEventResponse> {
+  const toResponse = async (e: ContainerEvent): Promise<ContainerEventResponse> => {
+    const pod = sandboxes.resolve(e.sandboxId);
+    const statuses = pod ? (await containers.list({ sandboxId: pod.id })).map(toCriContainerStatus) : [];
+    return {
+      container_id: e.id,
+      container_event_type: `CONTAINER_${e.type}_EVENT`,
+      created_at: toNanos(e.at),
+      ...(pod && pod.state !== 'CREATING' ? { pod_sandbox_status: toCriSandboxStatus(pod) } : {}),
+      containers_statuses: statuses,
+    };
+  };
+  return (_request, write, ctx) =>
+    new Promise<void>((resolve) => {
+      // One at a time and in order: a slow client holds up only its own stream.
+      let queue = Promise.resolve();
+      const end = (): void => {
+        unsubscribe();
+        void queue.then(() => resolve());
+      };
+      const unsubscribe = events.subscribe((e) => {
+        queue = queue
+          .then(async () => {
+            if (!ctx.signal.aborted) await write(await toResponse(e));
+          })
+          .catch((err: unknown) => {
+            ctx.log.warn('event not sent', { container: e.id, error: messageOf(err) });
+          });
+      }, end);
+      ctx.signal.addEventListener('abort', end, { once: true });
+    });
+}
