@@ -20,6 +20,7 @@ import { portForwardHandler } from './sandbox-port-forward.js';
 import type { StreamingService } from '../streaming/streaming-service.js';
 import type { ContainerEvents } from '../container/container-events.js';
 import { getContainerEventsHandler } from './container-events.js';
+import { listMetricDescriptorsHandler, listPodSandboxMetricsHandler } from './metrics.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
@@ -96,6 +97,8 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
     UpdateContainerResources: updateContainerResourcesHandler(s.containers),
     PodSandboxStats: podSandboxStatsHandler(s.sandboxes, s.containers),
     ListPodSandboxStats: listPodSandboxStatsHandler(s.sandboxes, s.containers),
+    ListMetricDescriptors: listMetricDescriptorsHandler(),
+    ListPodSandboxMetrics: listPodSandboxMetricsHandler(s.sandboxes, s.containers),
   } as Record<string, AnyUnary>;
 }
 
