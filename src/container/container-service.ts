@@ -10,6 +10,7 @@ import { buildSpec, resources, type NamespaceSource, type Resources } from '../o
 import { containerArgs, mergeEnv } from '../oci/process-args.js';
 import { seccompFor, type SeccompRequest } from '../oci/seccomp.js';
 import { resolveUser } from '../oci/user.js';
+import { probeCriu } from '../oci/criu-probe.js';
 import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { mountRootfs, unmount } from '../util/mounts.js';
@@ -98,6 +99,7 @@ export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord):
 export class ContainerService {
   private readonly creating = new Map<string, Promise<string>>();
   private readonly exitsSeen = new Set<string>();
+  private readonly refreshing = new Map<string, Promise<ContainerRecord>>();
   private exitWatcher: FSWatcher | undefined;
 
   constructor(private readonly deps: ContainerDeps) {}
@@ -313,8 +315,18 @@ export class ContainerService {
   }
 
   /** Brings a record up to date with what conmon wrote: an exit, its code, its cause. */
-  private async refresh(c: ContainerRecord): Promise<ContainerRecord> {
-    if (c.state !== 'RUNNING') return c;
+  private refresh(c: ContainerRecord): Promise<ContainerRecord> {
+    if (c.state !== 'RUNNING') return Promise.resolve(c);
+    // The exit watcher and a caller may look at once: one read and one save per container.
+    let pending = this.refreshing.get(c.id);
+    if (!pending) {
+      pending = this.readExit(c).finally(() => this.refreshing.delete(c.id));
+      this.refreshing.set(c.id, pending);
+    }
+    return pending;
+  }
+
+  private async readExit(c: ContainerRecord): Promise<ContainerRecord> {
     const p = this.paths(c.id);
     let text: string;
     let mtime: Date;
@@ -461,6 +473,20 @@ export class ContainerService {
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * CheckpointContainer. A checkpoint is CRIU's dump of the running processes (through
+   * `runc checkpoint`); where CRIU cannot run on the host's kernel the call is refused
+   * with CRIU's own reason rather than attempted.
+   */
+  async checkpoint(id: string, location: string): Promise<never> {
+    const c = await this.refresh(this.mustGet(id));
+    if (!location || !isAbsolute(location)) throw invalidArgument(`container ${c.id}: checkpoint: location must be an absolute path, got ${JSON.stringify(location)}`);
+    if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id}: checkpoint: not running`);
+    const criu = await probeCriu();
+    if (!criu.usable) throw failedPrecondition(`container ${c.id}: checkpoint: CRIU cannot run on this host: ${criu.reason}`);
+    throw new CoracleError('UNIMPLEMENTED', `container ${c.id}: checkpoint: writing checkpoint archives is not implemented yet`);
   }
 
   /**

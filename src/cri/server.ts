@@ -21,6 +21,7 @@ import type { StreamingService } from '../streaming/streaming-service.js';
 import type { ContainerEvents } from '../container/container-events.js';
 import { getContainerEventsHandler } from './container-events.js';
 import { listMetricDescriptorsHandler, listPodSandboxMetricsHandler } from './metrics.js';
+import { checkpointContainerHandler } from './container-checkpoint.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
@@ -48,7 +49,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type ServerStreamHandler
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'reopenLog' | 'stats' | 'updateResources' | 'podStats'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'reopenLog' | 'stats' | 'updateResources' | 'podStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
@@ -98,6 +99,7 @@ function runtimeHandlers(s: CriServices): Record<string, AnyUnary> {
     PodSandboxStats: podSandboxStatsHandler(s.sandboxes, s.containers),
     ListPodSandboxStats: listPodSandboxStatsHandler(s.sandboxes, s.containers),
     ListMetricDescriptors: listMetricDescriptorsHandler(),
+    CheckpointContainer: checkpointContainerHandler(s.containers),
     ListPodSandboxMetrics: listPodSandboxMetricsHandler(s.sandboxes, s.containers),
   } as Record<string, AnyUnary>;
 }

@@ -169,6 +169,24 @@ describe('cri: containers', function () {
     assert.ok(!ps.stdout.toString().includes('sleep 77'), ps.stdout.toString());
   });
 
+  it('CheckpointContainer: checked, then refused with CRIU\'s own reason where it cannot run', async () => {
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('cp', ['sleep', '60']), sandbox_config: podConfig('ctrpod') });
+    const rt = d.clients.runtime;
+    assert.equal((await codeOf(rt.CheckpointContainer({ container_id: id, location: join(d.dir, 'cp.tar') }))).code, grpc.status.FAILED_PRECONDITION, 'not running');
+    await rt.StartContainer({ container_id: id });
+    assert.equal((await codeOf(rt.CheckpointContainer({ container_id: id, location: 'relative.tar' }))).code, grpc.status.INVALID_ARGUMENT);
+    assert.equal((await codeOf(rt.CheckpointContainer({ container_id: 'nope', location: '/tmp/x.tar' }))).code, grpc.status.NOT_FOUND);
+    const check = await run('criu', ['check']).then(() => 'usable', (err: { stderr: string }) => err.stderr);
+    const r = await codeOf(rt.CheckpointContainer({ container_id: id, location: join(d.dir, 'cp.tar') }));
+    if (check === 'usable') assert.equal(r.code, grpc.status.UNIMPLEMENTED, r.details);
+    else {
+      assert.equal(r.code, grpc.status.FAILED_PRECONDITION, r.details);
+      assert.match(r.details, /^container [0-9a-f]{64}: checkpoint: CRIU cannot run on this host: criu check: /);
+      assert.ok(check.includes(r.details.split('criu check: ')[1]!), `the reason is criu's own: ${r.details}`);
+    }
+    assert.equal((await rt.ContainerStatus({ container_id: id })).status!.state, 'CONTAINER_RUNNING');
+  });
+
   it('ReopenContainerLog after kubelet renamed the log', async () => {
     const { container_id: id } = await d.clients.runtime.CreateContainer({
       pod_sandbox_id: pod,
