@@ -82,15 +82,15 @@ describe('cri: RuntimeService basics', function () {
   });
 
   it('every RPC not yet built answers UNIMPLEMENTED with its name', async () => {
-    const checkpoint = await codeOf(d.clients.runtime.CheckpointContainer({ container_id: 'x' }));
-    assert.deepEqual(checkpoint, { code: grpc.status.UNIMPLEMENTED, details: 'RuntimeService/CheckpointContainer is not implemented by coracle yet' });
-    const events = await new Promise<grpc.ServiceError>((resolve, reject) => {
-      const stream = d.clients.rawRuntime.GetContainerEvents({});
-      stream.on('data', () => reject(new Error('unexpected event')));
-      stream.on('error', resolve);
+    const resources = await codeOf(d.clients.runtime.UpdatePodSandboxResources({ pod_sandbox_id: 'x' }));
+    assert.deepEqual(resources, { code: grpc.status.UNIMPLEMENTED, details: 'RuntimeService/UpdatePodSandboxResources is not implemented by coracle yet' });
+    const stream = await new Promise<grpc.ServiceError>((resolve, reject) => {
+      const call = d.clients.rawRuntime.StreamPodSandboxMetrics({});
+      call.on('data', () => reject(new Error('unexpected message')));
+      call.on('error', resolve);
     });
-    assert.equal(events.code, grpc.status.UNIMPLEMENTED);
-    assert.match(events.details, /RuntimeService\/GetContainerEvents/);
+    assert.equal(stream.code, grpc.status.UNIMPLEMENTED);
+    assert.match(stream.details, /RuntimeService\/StreamPodSandboxMetrics/);
   });
 
   it('refuses a message over the 16 MiB limit', async () => {
