@@ -13,7 +13,7 @@
  * run; the tables give p50, p95 and mean per operation, in milliseconds.
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CriClients } from '../test/helpers/cri-client.js';
@@ -77,6 +77,8 @@ async function runCritest(o: Options, dir: string, socket: string): Promise<Figu
     ].join('\n') + '\n',
   );
   const out = join(dir, 'critest-benchmark');
+  // critest writes its result files into this dir but does not make it.
+  await mkdir(out);
   await new Promise<void>((resolve, reject) => {
     execFile(
       o.critest,
