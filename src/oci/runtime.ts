@@ -132,6 +132,7 @@ export class OciRuntime {
   exec(id: string, processFile: string, pidFile: string, timeoutMs: number, maxOutput: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
     return new Promise((resolve, reject) => {
       const child = spawn(this.runtimePath, [`--root=${this.root}`, 'exec', '--process', processFile, '--pid-file', pidFile, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const closed = new Promise<void>((r) => child.once('close', () => r()));
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const sizes = [0, 0];
@@ -148,10 +149,7 @@ export class OciRuntime {
         timeoutMs > 0
           ? setTimeout(() => {
               timedOut = true;
-              void readFile(pidFile, 'utf8')
-                .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
-                .catch(() => undefined)
-                .finally(() => child.kill('SIGKILL'));
+              void killExec(pidFile, (signal) => child.kill(signal), closed);
             }, timeoutMs)
           : undefined;
       child.on('error', (e) => reject(new CoracleError('INTERNAL', `container ${id}: exec: ${e.message}`)));
@@ -178,15 +176,11 @@ export class OciRuntime {
    * a terminal, `runc exec` runs on a pty of ours: runc makes the container-side console
    * itself and copies between the two, and passes our window size on at SIGWINCH, which a
    * resize of our pty raises (CRI-O does the same). When the client goes, the process is
-   * killed by the pid runc wrote: signalling runc alone would leave it running.
+   * killed as killExec does it.
    */
   execStream(id: string, processFile: string, pidFile: string, o: { tty: boolean; stdin: boolean }): StdioSession {
     const args = [`--root=${this.root}`, 'exec', '--process', processFile, '--pid-file', pidFile, id];
-    const killProcess = (): void => {
-      void readFile(pidFile, 'utf8')
-        .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
-        .catch(() => undefined);
-    };
+
     if (o.tty) {
       const term = pty.spawn(this.runtimePath, args, { cols: 80, rows: 24, encoding: null, env: process.env as Record<string, string> });
       const stdout = new PassThrough();
@@ -215,10 +209,7 @@ export class OciRuntime {
           if (width > 0 && height > 0) term.resize(width, height);
         },
         done,
-        cancel: () => {
-          killProcess();
-          term.kill('SIGKILL');
-        },
+        cancel: () => void killExec(pidFile, (signal) => term.kill(signal), done),
       };
     }
     const child = spawn(this.runtimePath, args, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
@@ -233,10 +224,7 @@ export class OciRuntime {
       stderr: child.stderr!,
       resize: () => undefined,
       done,
-      cancel: () => {
-        killProcess();
-        child.kill('SIGKILL');
-      },
+      cancel: () => void killExec(pidFile, (signal) => child.kill(signal), done.catch(() => undefined)),
     };
   }
 
@@ -245,4 +233,26 @@ export class OciRuntime {
     await this.run(['update', '--resources', resourcesFile, id], `container ${id}: update resources`);
   }
 
+}
+
+/** Reap grace for runc once its process is killed; past it runc itself is killed. */
+const REAP_GRACE_MS = 5_000;
+
+/**
+ * Ends an exec: SIGKILL to the process by the pid runc wrote (signalling runc would leave
+ * it running), then runc is left to reap it and exit. Killing runc first would orphan the
+ * process to the container's init, which need not reap it: a zombie left in the container.
+ */
+async function killExec(pidFile: string, killRunc: (signal: NodeJS.Signals) => void, exited: Promise<unknown>): Promise<void> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (pid > 0) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  const timer = setTimeout(() => killRunc('SIGKILL'), pid > 0 ? REAP_GRACE_MS : 0);
+  await exited;
+  clearTimeout(timer);
 }

@@ -287,6 +287,9 @@ describe('streaming: exec, attach and port-forward', function () {
     tty.kill();
     await tty;
     assert.deepEqual(await waitGone('sleep 7778'), [], 'with a tty too');
+    // Reaped too: the container's init (a sleep) would leave a zombie where it stays.
+    const ps = (await d.clients.runtime.ExecSync({ container_id: id, cmd: ['ps'], timeout: 10 })).stdout.toString();
+    assert.deepEqual(ps.split('\n').filter((l) => l.includes('sleep')).length, 1, ps);
 
     const att = runGoClient(goClient, ['hang', (await d.clients.runtime.Attach({ container_id: id, stdin: true, stdout: true, stderr: true, tty: false })).url, '-stdin', '-stdout', '-stderr']);
     assert.equal(await att.statusLine, 'streams open');
