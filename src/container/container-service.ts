@@ -19,6 +19,7 @@ import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './co
 import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
 import { containerUsage, type ContainerUsage } from './container-stats.js';
 import { attachRelay } from './attach-relay.js';
+import { containerProcesses, type TopEntry } from './container-top.js';
 import type { StdioSession, TerminalSize } from './stdio-session.js';
 
 
@@ -473,6 +474,13 @@ export class ContainerService {
     } finally {
       await fh.close();
     }
+  }
+
+  /** The processes of a running container (docker top). */
+  async top(id: string): Promise<TopEntry[]> {
+    const c = await this.refresh(this.mustGet(id));
+    if (c.state !== 'RUNNING' || c.pid === undefined) throw failedPrecondition(`container ${c.id}: top: not running`);
+    return containerProcesses(c.pid);
   }
 
   /**

@@ -1,6 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { CoracleError } from '../errors.js';
 import type { CoracleClient } from '../generated/coracle/v1/Coracle.js';
+import type { ContainerTopRequest } from '../generated/coracle/v1/ContainerTopRequest.js';
+import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
+import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
+import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
 import { loadCoracleProto } from './proto.js';
 
 /**
@@ -61,4 +65,43 @@ export async function* exportImages(socket: string, images: string[]): AsyncGene
   } finally {
     c.close();
   }
+}
+
+function unary<Req, Res>(socket: string, call: (c: CoracleClient, req: Req, cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown, req: Req): Promise<Res> {
+  const c = client(socket);
+  return new Promise<Res>((resolve, reject) => {
+    call(c, req, (err, res) => {
+      c.close();
+      if (err) reject(fromGrpc(err, socket));
+      else resolve(res!);
+    });
+  });
+}
+
+export interface HistoryLine {
+  id: string;
+  /** Milliseconds since the epoch; 0 when unknown. */
+  created: number;
+  createdBy: string;
+  size: number;
+  comment: string;
+  emptyLayer: boolean;
+}
+
+export async function imageHistory(socket: string, image: string): Promise<HistoryLine[]> {
+  const res = await unary<ImageHistoryRequest, ImageHistoryResponse__Output>(socket, (c, req, cb) => c.ImageHistory(req, cb), { image });
+  return res.entries.map((e) => ({ id: e.id, created: Number(BigInt(e.created) / 1_000_000n), createdBy: e.created_by, size: Number(e.size), comment: e.comment, emptyLayer: e.empty_layer }));
+}
+
+export interface TopLine {
+  pid: number;
+  ppid: number;
+  user: string;
+  time: string;
+  command: string;
+}
+
+export async function containerTop(socket: string, containerId: string): Promise<TopLine[]> {
+  const res = await unary<ContainerTopRequest, ContainerTopResponse__Output>(socket, (c, req, cb) => c.ContainerTop(req, cb), { container_id: containerId });
+  return res.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, user: p.user, time: p.time, command: p.command }));
 }

@@ -22,6 +22,8 @@ import type { ContainerEvents } from '../container/container-events.js';
 import { getContainerEventsHandler } from './container-events.js';
 import { listMetricDescriptorsHandler, listPodSandboxMetricsHandler } from './metrics.js';
 import { checkpointContainerHandler } from './container-checkpoint.js';
+import { imageHistoryHandler } from './image-history.js';
+import { containerTopHandler } from './container-top.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
@@ -49,9 +51,9 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type ServerStreamHandler
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'reopenLog' | 'stats' | 'updateResources' | 'podStats'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'reopenLog' | 'stats' | 'updateResources' | 'podStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
-  images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive'>;
+  images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
   events: Pick<ContainerEvents, 'subscribe'>;
 }
@@ -163,6 +165,8 @@ export function createCriServer(
   server.addService(coracle, {
     ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images)),
     ExportImages: wrapServerStream('ExportImages', log, exportImagesHandler(services.images)),
+    ImageHistory: wrapUnary('ImageHistory', log, imageHistoryHandler(services.images)),
+    ContainerTop: wrapUnary('ContainerTop', log, containerTopHandler(services.containers)),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

@@ -1,4 +1,4 @@
-import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
+import { CoracleError, messageOf, notFound, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { limiter, Mutex } from '../util/limit.js';
 import type { ContentStore } from './content-store.js';
@@ -42,6 +42,18 @@ export interface ImageServiceDeps {
   /** Where content and snapshots live, reported by ImageFsInfo. */
   root: string;
   log: Logger;
+}
+
+/** One step of an image's history (docker history). */
+export interface HistoryStep {
+  id?: string;
+  /** RFC 3339, or '' when the config does not say. */
+  created: string;
+  createdBy: string;
+  comment: string;
+  emptyLayer: boolean;
+  /** Bytes of the layer the step made, unpacked. */
+  size: number;
 }
 
 export interface ImageFsUsage {
@@ -332,6 +344,26 @@ export class ImageService {
   }
 
   /** Removes the image `text` names, with all its tags; nothing named is no error. */
+  /**
+   * How the image was made, newest first: its config's history steps, each step that made
+   * a layer matched with the next layer in order (docker's rule), sized as unpacked.
+   */
+  async history(text: string): Promise<HistoryStep[]> {
+    const image = this.find(text);
+    if (!image) throw notFound(`image ${text}: not found`);
+    const config = parseImageConfig(await this.deps.content.read(image.id), `image ${image.id}: config`);
+    const sizeOf = async (layer: ImageLayer | undefined): Promise<number> => (layer ? ((await this.deps.snapshots.get(layer.chainId))?.bytes ?? layer.size) : 0);
+    const steps: HistoryStep[] = [];
+    let next = 0;
+    for (const h of config.history ?? []) {
+      const layer = h.empty_layer ? undefined : image.layers[next++];
+      steps.push({ created: h.created ?? '', createdBy: h.created_by ?? '', comment: h.comment ?? '', emptyLayer: h.empty_layer === true, size: await sizeOf(layer) });
+    }
+    // Layers the history does not tell of (a config without history) get a step each.
+    for (; next < image.layers.length; next++) steps.push({ created: '', createdBy: '', comment: '', emptyLayer: false, size: await sizeOf(image.layers[next]) });
+    return steps.reverse().map((s, i) => ({ ...s, id: i === 0 ? image.id : '<missing>' }));
+  }
+
   async remove(text: string, log: Logger): Promise<void> {
     await this.meta.run(async () => {
       const image = this.find(text);

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { containerTop, imageHistory } from '../../src/cri/coracle-client.js';
+import { startTestDaemon } from '../helpers/daemon.js';
+import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
+import { podConfig } from '../helpers/pods.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+
+describe('coracle service: ImageHistory and ContainerTop', function () {
+  this.timeout(60_000);
+  let registry: TestRegistry;
+  let image: string;
+  let imageId: string;
+
+  before(async () => {
+    registry = await startTestRegistry({ scope: 'suite' });
+    const built = buildImage({
+      layers: [await buildLayer(await busyboxRootfsEntries()), await buildLayer([{ type: 'file', path: 'etc/motd', content: 'hello\n' }])],
+      config: { Env: ['PATH=/bin'] },
+      history: [{ created_by: 'ADD busybox /' }, { created_by: 'ENV PATH=/bin', empty_layer: true }, { created_by: 'COPY motd /etc/motd' }],
+    });
+    imageId = built.configDigest;
+    await pushImage(registry.url, 'hist/busybox', built, ['v1']);
+    image = `${registry.host}/hist/busybox:v1`;
+  });
+  after(async () => {
+    await registry?.stop();
+  });
+
+  it('history lists the config\'s steps newest first, layers sized as unpacked; top lists a container\'s processes', async () => {
+    const d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
+    await d.clients.image.PullImage({ image: { image } });
+
+    const h = await imageHistory(d.socket, image);
+    assert.deepEqual(
+      h.map((e) => [e.id, e.createdBy, e.emptyLayer]),
+      [
+        [imageId, 'COPY motd /etc/motd', false],
+        ['<missing>', 'ENV PATH=/bin', true],
+        ['<missing>', 'ADD busybox /', false],
+      ],
+    );
+    assert.ok(h[0]!.size >= 6 && h[0]!.size < 4096, `the motd layer: ${h[0]!.size} bytes`);
+    assert.equal(h[1]!.size, 0);
+    assert.ok(h[2]!.size > 500_000, `the busybox layer: ${h[2]!.size} bytes`);
+    assert.equal(h[0]!.created, Date.parse('1970-01-01T00:00:00Z'));
+    await assert.rejects(imageHistory(d.socket, 'nothing:here'), { code: 'NOT_FOUND' });
+
+    const config = podConfig('toppod', { log_directory: join(d.dir, 'logs') });
+    const pod = (await d.clients.runtime.RunPodSandbox({ config })).pod_sandbox_id;
+    const { container_id: id } = await d.clients.runtime.CreateContainer({
+      pod_sandbox_id: pod,
+      config: { metadata: { name: 'top', attempt: 0 }, image: { image }, command: ['sh', '-c', 'sleep 321 & sleep 654; true'], log_path: 'top.log', linux: { security_context: { run_as_user: { value: 1000 } } } },
+      sandbox_config: config,
+    });
+    await d.clients.runtime.StartContainer({ container_id: id });
+    await new Promise((r) => setTimeout(r, 300));
+    const procs = await containerTop(d.socket, id.slice(0, 12));
+    const status = await d.clients.runtime.ContainerStatus({ container_id: id, verbose: true });
+    const init = (JSON.parse(status.info.info!) as { pid: number }).pid;
+    assert.deepEqual(procs.map((p) => p.command).sort(), ['sh -c sleep 321 & sleep 654; true', 'sleep 321', 'sleep 654']);
+    assert.equal(procs.find((p) => p.command.startsWith('sh'))!.pid, init, 'host pids');
+    for (const p of procs) {
+      assert.match(p.time, /^\d\d:\d\d:\d\d$/);
+      assert.ok(p.user === '1000' || p.user.length > 0);
+    }
+    assert.ok(procs.filter((p) => p.command.startsWith('sleep')).every((p) => p.ppid === init));
+    await d.clients.runtime.StopContainer({ container_id: id, timeout: 0 });
+    await assert.rejects(containerTop(d.socket, id), { code: 'FAILED_PRECONDITION' });
+  });
+});
