@@ -7,7 +7,8 @@ import { exportImages, importImages } from '../cri/coracle-client.js';
 import { DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
 import { startDaemon } from '../daemon/daemon.js';
-import { messageOf } from '../errors.js';
+import { CoracleError, messageOf } from '../errors.js';
+import { listImages, registerDockerCommands } from './docker-commands.js';
 import { createLogger } from '../log.js';
 import { CORACLE_VERSION } from '../version.js';
 
@@ -48,13 +49,17 @@ async function serve(opts: ServeOptions): Promise<void> {
 }
 
 const program = new Command('coracle')
+  // Options after `run IMAGE` and `exec CONTAINER` belong to the command run, as in docker.
+  .enablePositionalOptions()
   .description('Coracle, a Kubernetes CRI container runtime')
   .version(CORACLE_VERSION)
-  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH}; absent means defaults)`);
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH}; absent means defaults)`)
+  .option('-H, --host <address>', 'the daemon to talk to: unix:///path/to.sock (default: $CORACLE_HOST, else grpc.socket of the config)');
 
 program
   .command('serve')
   .description('run the daemon: CRI RuntimeService and ImageService on a unix socket')
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH}; absent means defaults)`)
   .option('--root <dir>', 'durable state dir (root)')
   .option('--state <dir>', 'volatile state dir (state)')
   .option('--socket <path>', 'CRI socket path (grpc.socket)')
@@ -64,14 +69,28 @@ program
     await serve(command.optsWithGlobals<ServeOptions>());
   });
 
-/** The daemon's socket: --socket, else the config's grpc.socket. */
+/** The daemon's socket: --socket, -H or $CORACLE_HOST, else the config's grpc.socket. */
 async function socketOf(command: Command): Promise<string> {
-  const opts = command.optsWithGlobals<ServeOptions>();
+  const opts = command.optsWithGlobals<ServeOptions & { host?: string }>();
   if (opts.socket) return opts.socket;
+  const host = opts.host ?? process.env.CORACLE_HOST;
+  if (host) {
+    if (host.startsWith('unix://')) return host.slice('unix://'.length);
+    if (host.startsWith('/')) return host;
+    if (host.startsWith('tcp://')) throw new CoracleError('UNIMPLEMENTED', `${host}: remote access over TCP (mutual TLS) is not implemented yet`);
+    throw new CoracleError('INVALID_ARGUMENT', `${host}: expected unix:///path/to.sock`);
+  }
   return (await loadConfig(opts.config)).config.grpc.socket;
 }
 
-const imagesCommand = program.command('images').description('image archives (docker save / OCI layout)');
+registerDockerCommands(program, socketOf);
+
+const imagesCommand = program
+  .command('images')
+  .description('list images; import and export image archives (docker save / OCI layout)')
+  .action(async (_opts: unknown, command: Command) => {
+    await listImages(await socketOf(command));
+  });
 imagesCommand
   .command('import')
   .description('load the images of a docker-save or OCI-layout tarball')
@@ -117,6 +136,7 @@ configCommand
 configCommand
   .command('check')
   .description('validate the config file and print the effective config as JSON')
+  .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH})`)
   .action(async (_opts: unknown, command: Command) => {
     const { config } = await loadConfig(command.optsWithGlobals<ServeOptions>().config);
     process.stdout.write(JSON.stringify(config, null, 2) + '\n');

@@ -1,0 +1,321 @@
+import type { Command } from 'commander';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CliClient, type CliContainer, type PortSpec } from '../cri/cli-client.js';
+import { containerTop, imageHistory } from '../cri/coracle-client.js';
+import { CoracleError, invalidArgument } from '../errors.js';
+import { CORACLE_VERSION } from '../version.js';
+import { containerStatus, humanDuration, humanSize, quotedCommand, shortId, table } from './format.js';
+import { checkName, generateName, resolveContainer } from './names.js';
+
+/**
+ * Docker's everyday commands, over the daemon's socket, on the services kubelet uses:
+ * `coracle run` makes a pod sandbox with one container, labelled as the CLI's.
+ */
+
+/** Where the commands connect: -H / CORACLE_HOST, else the config's socket. */
+export type SocketOf = (command: Command) => Promise<string>;
+
+async function withClient<T>(socket: string, work: (c: CliClient) => Promise<T>): Promise<T> {
+  const c = new CliClient(socket);
+  try {
+    return await work(c);
+  } finally {
+    c.close();
+  }
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function parseEnv(items: string[]): { key: string; value: string }[] {
+  return items.map((e) => {
+    const at = e.indexOf('=');
+    // docker: "-e NAME" passes the client's own value of NAME.
+    return at < 0 ? { key: e, value: process.env[e] ?? '' } : { key: e.slice(0, at), value: e.slice(at + 1) };
+  });
+}
+
+function parseVolume(v: string): { hostPath: string; containerPath: string; readonly: boolean } {
+  const [hostPath, containerPath, mode] = v.split(':');
+  if (!hostPath?.startsWith('/') || !containerPath?.startsWith('/') || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+    throw invalidArgument(`invalid volume "${v}": expected /host/path:/container/path[:ro|rw]`);
+  }
+  return { hostPath, containerPath, readonly: mode === 'ro' };
+}
+
+function parsePort(p: string): PortSpec {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(p);
+  const hostPort = Number(m?.[2]);
+  const containerPort = Number(m?.[3]);
+  if (!m || hostPort < 1 || hostPort > 65535 || containerPort < 1 || containerPort > 65535) throw invalidArgument(`invalid port mapping "${p}": expected [ip:]hostPort:containerPort[/tcp|udp]`);
+  return { hostIp: m[1] ?? '', hostPort, containerPort, protocol: m[4] === 'udp' ? 'UDP' : 'TCP' };
+}
+
+/** The messages of a CRI log file: partial lines joined, each line to its stream. */
+export function criLogLines(text: string): { stream: 'stdout' | 'stderr'; line: string }[] {
+  const out: { stream: 'stdout' | 'stderr'; line: string }[] = [];
+  // A partial line goes on in the next line of the same stream, whatever comes between.
+  const pending = { stdout: '', stderr: '' };
+  for (const raw of text.split('\n')) {
+    const m = /^\S+ (stdout|stderr) (P|F) (.*)$/.exec(raw);
+    if (!m) continue;
+    const stream = m[1] as 'stdout' | 'stderr';
+    pending[stream] += m[3];
+    if (m[2] === 'F') {
+      out.push({ stream, line: pending[stream] });
+      pending[stream] = '';
+    }
+  }
+  return out;
+}
+
+async function printLogs(c: CliContainer, opts: { tail?: string; follow?: boolean }, client: CliClient): Promise<void> {
+  let shown = 0;
+  let first = true;
+  for (;;) {
+    const text = await readFile(c.logPath, 'utf8').catch(() => '');
+    let lines = criLogLines(text);
+    if (first && opts.tail !== undefined && opts.tail !== 'all') lines = lines.slice(Math.max(0, lines.length - Number(opts.tail)));
+    else lines = lines.slice(shown);
+    for (const l of lines) (l.stream === 'stdout' ? process.stdout : process.stderr).write(`${l.line}\n`);
+    shown = first ? criLogLines(text).length : shown + lines.length;
+    first = false;
+    if (!opts.follow) return;
+    const now = (await client.containers()).find((x) => x.id === c.id);
+    if (!now || now.state !== 'running') {
+      // One last read: what the container wrote as it ended.
+      const rest = criLogLines(await readFile(c.logPath, 'utf8').catch(() => '')).slice(shown);
+      for (const l of rest) (l.stream === 'stdout' ? process.stdout : process.stderr).write(`${l.line}\n`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export function registerDockerCommands(program: Command, socketOf: SocketOf): void {
+  const find = async (client: CliClient, text: string): Promise<CliContainer> => resolveContainer(await client.containers(), text);
+
+  program
+    .command('run')
+    .description('run a command in a new container (a pod sandbox with one container)')
+    .argument('<image>')
+    .argument('[command...]')
+    .option('-d, --detach', 'run in the background and print the container id')
+    .option('--name <name>', 'a name for the container')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
+    .option('-v, --volume <host:container[:ro]>', 'bind-mount a host path (repeatable)', collect)
+    .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a port on the host (repeatable)', collect)
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a terminal')
+    .passThroughOptions()
+    .action(async (image: string, command: string[], o: { detach?: boolean; name?: string; env?: string[]; volume?: string[]; publish?: string[]; interactive?: boolean; tty?: boolean }, cmd: Command) => {
+      if (o.interactive || o.tty) throw new CoracleError('UNIMPLEMENTED', 'run -i/-t (an attached terminal) is not implemented yet: use -d, then exec');
+      const env = parseEnv(o.env ?? []);
+      const mounts = (o.volume ?? []).map(parseVolume);
+      const ports = (o.publish ?? []).map(parsePort);
+      await withClient(await socketOf(cmd), async (client) => {
+        const existing = await client.containers();
+        if (o.name !== undefined) {
+          checkName(o.name);
+          const holder = existing.find((c) => c.name === o.name);
+          if (holder) throw new CoracleError('ALREADY_EXISTS', `the container name "${o.name}" is already in use by container ${shortId(holder.id)}: remove it or pick another name`);
+        }
+        const name = o.name ?? generateName(new Set(existing.map((c) => c.name)));
+        await client.ensureImage(image);
+        // The pod's log dir under the daemon's root: the daemon writes it, `rm` removes it.
+        const root = (JSON.parse((await client.status()).info.config ?? '{}') as { root?: string }).root ?? '/var/lib/coracle';
+        const logDirectory = join(root, 'cli-logs', name);
+        await mkdir(logDirectory, { recursive: true });
+        const id = await client.run({ name, image, command, env, mounts, ports, logDirectory, stdin: false, tty: false });
+        if (o.detach) {
+          process.stdout.write(`${id}\n`);
+          return;
+        }
+        const c = await find(client, id);
+        await printLogs(c, { follow: true }, client);
+        const done = await find(client, id);
+        process.exitCode = done.exitCode;
+      });
+    });
+
+  program
+    .command('ps')
+    .description('list containers (running ones; -a all)')
+    .option('-a, --all', 'show all containers')
+    .option('-l, --latest', 'show the latest created container')
+    .option('-q, --quiet', 'only ids')
+    .action(async (o: { all?: boolean; latest?: boolean; quiet?: boolean }, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        let list = await client.containers();
+        if (o.latest) list = list.slice(0, 1);
+        else if (!o.all) list = list.filter((c) => c.state === 'running');
+        if (o.quiet) {
+          process.stdout.write(list.map((c) => `${shortId(c.id)}\n`).join(''));
+          return;
+        }
+        const now = Date.now();
+        const rows = list.map((c) => [shortId(c.id), c.image, quotedCommand(c.command), `${humanDuration(now - c.createdAt)} ago`, containerStatus(c, now), c.ports.join(', '), c.name]);
+        process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
+      });
+    });
+
+  program
+    .command('stop')
+    .description('stop containers: the stop signal, then SIGKILL after the timeout')
+    .argument('<container...>')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action(async (names: string[], o: { time: string }, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        for (const n of names) {
+          const c = await find(client, n);
+          await client.stop(c.id, Number(o.time));
+          process.stdout.write(`${n}\n`);
+        }
+      });
+    });
+
+  program
+    .command('rm')
+    .description('remove containers (and the pods the CLI made for them)')
+    .argument('<container...>')
+    .option('-f, --force', 'remove a running container, or one kubelet made')
+    .action(async (names: string[], o: { force?: boolean }, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        for (const n of names) {
+          const c = await find(client, n);
+          if (!c.cli && !o.force) throw new CoracleError('FAILED_PRECONDITION', `container ${shortId(c.id)} was not made by coracle run (kubelet's?): use -f to remove it anyway`);
+          if (c.state === 'running' && !o.force) throw new CoracleError('FAILED_PRECONDITION', `container ${n} is running: stop it first or use -f`);
+          if (c.state === 'running') await client.stop(c.id, 0);
+          await client.remove(c);
+          if (c.cli && c.logPath) await rm(dirname(c.logPath), { recursive: true, force: true });
+          process.stdout.write(`${n}\n`);
+        }
+      });
+    });
+
+  program
+    .command('logs')
+    .description("print a container's output (from its CRI log)")
+    .argument('<container>')
+    .option('-f, --follow', 'follow the output until the container ends')
+    .option('--tail <n>', 'only the last n lines', 'all')
+    .action(async (name: string, o: { follow?: boolean; tail?: string }, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => printLogs(await find(client, name), o, client));
+    });
+
+  program
+    .command('exec')
+    .description('run a command in a running container')
+    .argument('<container>')
+    .argument('<command...>')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a terminal')
+    .passThroughOptions()
+    .action(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean }, cmd: Command) => {
+      if (o.interactive || o.tty) throw new CoracleError('UNIMPLEMENTED', 'exec -i/-t (an attached terminal) is not implemented yet');
+      await withClient(await socketOf(cmd), async (client) => {
+        const c = await find(client, name);
+        const r = await client.execSync(c.id, command);
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+        process.exitCode = r.exitCode;
+      });
+    });
+
+  program
+    .command('top')
+    .description("a container's processes")
+    .argument('<container>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const socket = await socketOf(cmd);
+      const c = await withClient(socket, (client) => find(client, name));
+      const procs = await containerTop(socket, c.id);
+      process.stdout.write(table(['UID', 'PID', 'PPID', 'TIME', 'CMD'], procs.map((p) => [p.user, String(p.pid), String(p.ppid), p.time, p.command])));
+    });
+
+  program
+    .command('inspect')
+    .description('a container, as JSON')
+    .argument('<container...>')
+    .action(async (names: string[], _o: unknown, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        const out = [];
+        for (const n of names) out.push(await client.inspect(await find(client, n)));
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      });
+    });
+
+  program
+    .command('history')
+    .description('how an image was made, newest step first')
+    .argument('<image>')
+    .action(async (image: string, _o: unknown, cmd: Command) => {
+      const steps = await imageHistory(await socketOf(cmd), image);
+      const now = Date.now();
+      const rows = steps.map((s) => [s.id === '<missing>' ? s.id : shortId(s.id), s.created ? `${humanDuration(now - s.created)} ago` : '', s.createdBy.length > 45 ? `${s.createdBy.slice(0, 44)}…` : s.createdBy, humanSize(s.size), s.comment]);
+      process.stdout.write(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows));
+    });
+
+  program
+    .command('rmi')
+    .description('remove images')
+    .argument('<image...>')
+    .action(async (images: string[], _o: unknown, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        for (const i of images) {
+          await client.removeImage(i);
+          process.stdout.write(`Deleted: ${i}\n`);
+        }
+      });
+    });
+
+  program
+    .command('version')
+    .description("the client's and the daemon's versions")
+    .action(async (_o: unknown, cmd: Command) => {
+      process.stdout.write(`Client:\n Version:\t${CORACLE_VERSION}\n Node:\t\t${process.version}\n\n`);
+      await withClient(await socketOf(cmd), async (client) => {
+        const v = await client.version();
+        process.stdout.write(`Server: ${v.runtimeName}\n Version:\t${v.runtimeVersion}\n CRI API:\t${v.apiVersion}\n`);
+      });
+    });
+
+  program
+    .command('info')
+    .description('what the daemon runs and how it is set up')
+    .action(async (_o: unknown, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        const [s, containers, images] = await Promise.all([client.status(), client.containers(), client.listImages()]);
+        const config = JSON.parse(s.info.config ?? '{}') as { root?: string; state?: string; runtime?: { default_handler?: string }; cni?: { bridge?: string; pod_subnet?: string } };
+        const count = (st: string): number => containers.filter((c) => c.state === st).length;
+        process.stdout.write(
+          [
+            `Containers: ${containers.length}`,
+            ` Running: ${count('running')}`,
+            ` Stopped: ${count('exited')}`,
+            ` Created: ${count('created')}`,
+            `Images: ${images.length}`,
+            `Default Runtime: ${config.runtime?.default_handler ?? ''}`,
+            `Root Dir: ${config.root ?? ''}`,
+            `State Dir: ${config.state ?? ''}`,
+            `Pod Network: ${config.cni?.bridge ?? ''} ${config.cni?.pod_subnet ?? ''}`,
+            ...s.conditions.map((c) => `${c.type}: ${c.status}${c.reason ? ` (${c.reason}: ${c.message})` : ''}`),
+          ].join('\n') + '\n',
+        );
+      });
+    });
+}
+
+/** `images` lists when called bare; its import/export subcommands stay as they are. */
+export async function listImages(socket: string): Promise<void> {
+  await withClient(socket, async (client) => {
+    const rows = (await client.listImages()).flatMap((i) => {
+      const tags = i.repoTags.length ? i.repoTags : ['<none>:<none>'];
+      return tags.map((t) => {
+        const at = t.lastIndexOf(':');
+        return [t.slice(0, at), t.slice(at + 1), shortId(i.id), humanSize(i.size)];
+      });
+    });
+    process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'SIZE'], rows));
+  });
+}

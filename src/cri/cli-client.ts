@@ -1,0 +1,250 @@
+import * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { CoracleError, type ErrorCode } from '../errors.js';
+import type { ContainerStatus__Output } from '../generated/runtime/v1/ContainerStatus.js';
+import type { ImageServiceClient } from '../generated/runtime/v1/ImageService.js';
+import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
+import { loadCriProto } from './proto.js';
+
+/**
+ * The `coracle` CLI's side of CRI: the same RuntimeService and ImageService kubelet uses,
+ * behind plain types. What the CLI makes is an ordinary pod with one container, labelled
+ * so that the CLI knows its own (and leaves kubelet's alone).
+ */
+
+/** Labels on the pods and containers the CLI makes. */
+export const CLI_LABEL = 'io.coracle.cli';
+export const NAME_LABEL = 'io.coracle.cli.name';
+/** Annotations the CLI keeps what CRI does not report back. */
+const COMMAND_ANNOTATION = 'io.coracle.cli.command';
+const PORTS_ANNOTATION = 'io.coracle.cli.ports';
+
+export interface CliContainer {
+  id: string;
+  podId: string;
+  /** The CLI's name for it; kubelet's containers get their CRI name. */
+  name: string;
+  cli: boolean;
+  image: string;
+  imageId: string;
+  command: string[];
+  ports: string[];
+  state: 'created' | 'running' | 'exited' | 'unknown';
+  /** Milliseconds since the epoch; 0 when not yet. */
+  createdAt: number;
+  startedAt: number;
+  finishedAt: number;
+  exitCode: number;
+  reason: string;
+  logPath: string;
+  labels: Record<string, string>;
+}
+
+export interface PortSpec {
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: 'TCP' | 'UDP';
+}
+
+export interface RunSpec {
+  name: string;
+  image: string;
+  command: string[];
+  env: { key: string; value: string }[];
+  mounts: { hostPath: string; containerPath: string; readonly: boolean }[];
+  ports: PortSpec[];
+  logDirectory: string;
+  stdin: boolean;
+  tty: boolean;
+}
+
+const nanosToMs = (n: string | number | undefined): number => Number(BigInt(n ?? 0) / 1_000_000n);
+
+function callback<T>(resolve: (v: T) => void, reject: (e: unknown) => void, target: string) {
+  return (err: grpc.ServiceError | null, res?: T): void => {
+    if (err) reject(fromGrpc(err, target));
+    else resolve(res as T);
+  };
+}
+
+function fromGrpc(err: grpc.ServiceError, target: string): CoracleError {
+  if (err.code === grpc.status.UNAVAILABLE) return new CoracleError('UNAVAILABLE', `cannot connect to the Coracle daemon at ${target}: is it running?`);
+  return new CoracleError((grpc.status[err.code] as ErrorCode) ?? 'INTERNAL', err.details || err.message);
+}
+
+export class CliClient {
+  private readonly runtime: RuntimeServiceClient;
+  private readonly images: ImageServiceClient;
+  readonly target: string;
+
+  constructor(socket: string) {
+    const proto = loadCriProto();
+    this.target = `unix://${socket}`;
+    const creds = grpc.credentials.createInsecure();
+    this.runtime = new proto.runtime.v1.RuntimeService(`unix:${socket}`, creds);
+    this.images = new proto.runtime.v1.ImageService(`unix:${socket}`, creds);
+  }
+
+  close(): void {
+    this.runtime.close();
+    this.images.close();
+  }
+
+  private rt<T>(method: string, request: unknown, timeoutMs = 120_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const fn = (this.runtime as unknown as Record<string, Function>)[method]!;
+      fn.call(this.runtime, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, callback<T>(resolve, reject, this.target));
+    });
+  }
+
+  private img<T>(method: string, request: unknown, timeoutMs = 600_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const fn = (this.images as unknown as Record<string, Function>)[method]!;
+      fn.call(this.images, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, callback<T>(resolve, reject, this.target));
+    });
+  }
+
+  async version(): Promise<{ runtimeName: string; runtimeVersion: string; apiVersion: string }> {
+    const v = await this.rt<{ runtime_name: string; runtime_version: string; runtime_api_version: string }>('Version', {}, 10_000);
+    return { runtimeName: v.runtime_name, runtimeVersion: v.runtime_version, apiVersion: v.runtime_api_version };
+  }
+
+  async status(): Promise<{ conditions: { type: string; status: boolean; reason: string; message: string }[]; info: Record<string, string> }> {
+    const s = await this.rt<{ status: { conditions: { type: string; status: boolean; reason: string; message: string }[] }; info: Record<string, string> }>('Status', { verbose: true }, 10_000);
+    return { conditions: s.status.conditions, info: s.info };
+  }
+
+  async containers(): Promise<CliContainer[]> {
+    const list = await this.rt<{ containers: { id: string; pod_sandbox_id: string }[] }>('ListContainers', {});
+    const out: CliContainer[] = [];
+    for (const c of list.containers) {
+      // Gone between the list and the status: it is not listed.
+      const s = await this.rt<{ status: ContainerStatus__Output | null }>('ContainerStatus', { container_id: c.id }).catch(() => undefined);
+      if (s?.status) out.push(toCliContainer(s.status, c.pod_sandbox_id));
+    }
+    return out.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** Makes sure the image is here: pulled when it is not. */
+  async ensureImage(image: string): Promise<string> {
+    const s = await this.img<{ image: { id: string } | null }>('ImageStatus', { image: { image } });
+    if (s.image) return s.image.id;
+    return (await this.img<{ image_ref: string }>('PullImage', { image: { image } })).image_ref;
+  }
+
+  /** A pod with one container, started: what `coracle run` makes. */
+  async run(spec: RunSpec): Promise<string> {
+    const labels = { [CLI_LABEL]: 'true', [NAME_LABEL]: spec.name };
+    const podConfig = {
+      metadata: { name: spec.name, namespace: 'coracle', uid: randomUUID(), attempt: 0 },
+      hostname: spec.name.slice(0, 63),
+      log_directory: spec.logDirectory,
+      labels,
+      port_mappings: spec.ports.map((p) => ({ protocol: p.protocol, container_port: p.containerPort, host_port: p.hostPort, host_ip: p.hostIp })),
+      linux: {},
+    };
+    const { pod_sandbox_id: podId } = await this.rt<{ pod_sandbox_id: string }>('RunPodSandbox', { config: podConfig });
+    try {
+      const { container_id: id } = await this.rt<{ container_id: string }>('CreateContainer', {
+        pod_sandbox_id: podId,
+        config: {
+          metadata: { name: spec.name, attempt: 0 },
+          image: { image: spec.image },
+          command: spec.command,
+          // KeyValue.value is bytes in CRI (a string would be read as base64).
+          envs: spec.env.map((e) => ({ key: e.key, value: Buffer.from(e.value) })),
+          mounts: spec.mounts.map((m) => ({ host_path: m.hostPath, container_path: m.containerPath, readonly: m.readonly })),
+          log_path: 'container.log',
+          stdin: spec.stdin,
+          tty: spec.tty,
+          labels,
+          annotations: {
+            [COMMAND_ANNOTATION]: JSON.stringify(spec.command),
+            [PORTS_ANNOTATION]: JSON.stringify(spec.ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol.toLowerCase()}`)),
+          },
+        },
+        sandbox_config: podConfig,
+      });
+      await this.rt('StartContainer', { container_id: id });
+      return id;
+    } catch (err) {
+      await this.rt('StopPodSandbox', { pod_sandbox_id: podId }).catch(() => undefined);
+      await this.rt('RemovePodSandbox', { pod_sandbox_id: podId }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    await this.rt('StopContainer', { container_id: id, timeout: timeoutSeconds }, (timeoutSeconds + 30) * 1000);
+  }
+
+  /** Removes the container, and its pod when the CLI made that pod. */
+  async remove(c: CliContainer): Promise<void> {
+    await this.rt('RemoveContainer', { container_id: c.id });
+    if (c.cli && c.podId) {
+      await this.rt('StopPodSandbox', { pod_sandbox_id: c.podId });
+      await this.rt('RemovePodSandbox', { pod_sandbox_id: c.podId });
+    }
+  }
+
+  async execSync(id: string, cmd: string[], timeoutSeconds = 0): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    const r = await this.rt<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id: id, cmd, timeout: timeoutSeconds }, timeoutSeconds > 0 ? (timeoutSeconds + 30) * 1000 : 24 * 3600_000);
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exit_code };
+  }
+
+  /** ContainerStatus and its pod's status, verbose, as `inspect` shows them. */
+  async inspect(c: CliContainer): Promise<Record<string, unknown>> {
+    const s = await this.rt<{ status: unknown; info: Record<string, string> }>('ContainerStatus', { container_id: c.id, verbose: true });
+    const p = c.podId ? await this.rt<{ status: unknown }>('PodSandboxStatus', { pod_sandbox_id: c.podId }).catch(() => ({ status: null })) : { status: null };
+    return { ...c, status: s.status, info: Object.fromEntries(Object.entries(s.info).map(([k, v]) => [k, safeJson(v)])), pod: p.status };
+  }
+
+  async listImages(): Promise<{ id: string; repoTags: string[]; repoDigests: string[]; size: number }[]> {
+    const r = await this.img<{ images: { id: string; repo_tags: string[]; repo_digests: string[]; size: string }[] }>('ListImages', {});
+    return r.images.map((i) => ({ id: i.id, repoTags: i.repo_tags, repoDigests: i.repo_digests, size: Number(i.size) }));
+  }
+
+  async removeImage(image: string): Promise<void> {
+    await this.img('RemoveImage', { image: { image } });
+  }
+}
+
+function safeJson(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+const STATE: Record<string, CliContainer['state']> = { CONTAINER_CREATED: 'created', CONTAINER_RUNNING: 'running', CONTAINER_EXITED: 'exited' };
+
+function toCliContainer(s: ContainerStatus__Output, podId: string): CliContainer {
+  const cli = s.labels[CLI_LABEL] === 'true';
+  const json = <T>(text: string | undefined, fallback: T): T => {
+    try {
+      return text ? (JSON.parse(text) as T) : fallback;
+    } catch {
+      return fallback;
+    }
+  };
+  return {
+    id: s.id,
+    podId,
+    name: cli ? (s.labels[NAME_LABEL] ?? s.metadata?.name ?? '') : (s.metadata?.name ?? ''),
+    cli,
+    image: s.image?.image ?? '',
+    imageId: s.image_id,
+    command: json<string[]>(s.annotations[COMMAND_ANNOTATION], []),
+    ports: json<string[]>(s.annotations[PORTS_ANNOTATION], []),
+    state: STATE[s.state] ?? 'unknown',
+    createdAt: nanosToMs(s.created_at),
+    startedAt: nanosToMs(s.started_at),
+    finishedAt: nanosToMs(s.finished_at),
+    exitCode: s.exit_code,
+    reason: s.reason,
+    logPath: s.log_path,
+    labels: s.labels,
+  };
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CORACLE_BIN, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
+import { podConfig } from '../helpers/pods.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function coracle(socket: string, args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CORACLE_BIN, '-H', `unix://${socket}`, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('cli: docker commands over the socket', function () {
+  this.timeout(120_000);
+  let registry: TestRegistry;
+  let image: string;
+
+  before(async () => {
+    registry = await startTestRegistry({ scope: 'suite' });
+    const built = buildImage({ layers: [await buildLayer(await busyboxRootfsEntries())], config: { Env: ['PATH=/bin'], Cmd: ['sh'] }, history: [{ created_by: 'ADD busybox / # the test base' }] });
+    await pushImage(registry.url, 'cli/busybox', built, ['v1']);
+    image = `${registry.host}/cli/busybox:v1`;
+  });
+  after(async () => {
+    await registry?.stop();
+  });
+
+  let d: TestDaemon;
+  let cli: (...args: string[]) => Promise<CliResult>;
+  beforeEach(async () => {
+    d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
+    cli = (...args) => coracle(d.socket, args);
+  });
+
+  it('run in the foreground, run -d, ps with docker\'s columns, exec, top, logs, stop with 137, rm', async () => {
+    const first = await cli('run', '--name', 'bingo', image, 'sh', '-c', 'echo BINGO > /tmp/SUCCESS.txt; cat /tmp/SUCCESS.txt');
+    assert.deepEqual([first.code, first.stdout], [0, 'BINGO\n'], first.stderr);
+    const failing = await cli('run', image, 'sh', '-c', 'echo to-stderr >&2; exit 3');
+    assert.deepEqual([failing.code, failing.stderr], [3, 'to-stderr\n']);
+
+    const started = await cli('run', '-d', '--name', 'sleeper', '-e', 'GREETING=hello there', image, 'sh', '-c', 'trap "" TERM; echo "$GREETING"; sleep 300');
+    assert.match(started.stdout, /^[0-9a-f]{64}\n$/, started.stderr);
+    const id = started.stdout.trim();
+
+    const ps = await cli('ps');
+    const [header, ...rows] = ps.stdout.trimEnd().split('\n');
+    assert.match(header!, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    assert.equal(rows.length, 1, ps.stdout);
+    assert.match(rows[0]!, new RegExp(`^${id.slice(0, 12)}\\s+${image.replace(/[.]/g, '\\.')}\\s+"sh -c trap .*"\\s+\\d+ seconds? ago\\s+Up .*\\s+sleeper$|^${id.slice(0, 12)}.*Less than a second.*sleeper$`));
+    assert.deepEqual((await cli('ps', '-q')).stdout, `${id.slice(0, 12)}\n`);
+    assert.match((await cli('ps', '-l')).stdout.split('\n')[1]!, /sleeper$/);
+    const all = (await cli('ps', '-a')).stdout;
+    assert.match(all, /Exited \(0\) .* ago\s+bingo\n/);
+    assert.match(all, /Exited \(3\) .* ago\s+[a-z]+_[a-z]+\d*\n/, 'a generated name');
+
+    assert.equal((await cli('exec', 'sleeper', 'cat', '/etc/hostname')).stdout, 'sleeper\n');
+    const exec3 = await cli('exec', id.slice(0, 8), 'sh', '-c', 'exit 3');
+    assert.equal(exec3.code, 3);
+    const top = (await cli('top', 'sleeper')).stdout;
+    assert.match(top, /^UID\s+PID\s+PPID\s+TIME\s+CMD\n/);
+    assert.match(top, /\d+:\d+:\d+\s+sleep 300\n/);
+    assert.equal((await cli('logs', 'sleeper')).stdout, 'hello there\n');
+    assert.equal((await cli('logs', '--tail', '0', 'sleeper')).stdout, '');
+    const inspect = JSON.parse((await cli('inspect', 'sleeper')).stdout) as { id: string; state: string }[];
+    assert.deepEqual([inspect[0]!.id, inspect[0]!.state], [id, 'running']);
+
+    // The shell ignores SIGTERM: the timeout's SIGKILL ends it, as docker's Exited (137).
+    const t = Date.now();
+    assert.equal((await cli('stop', '-t', '1', 'sleeper')).code, 0);
+    assert.ok(Date.now() - t >= 1000);
+    assert.match((await cli('ps', '-a')).stdout, /Exited \(137\) .* ago\s+sleeper\n/);
+
+    assert.equal((await cli('rm', 'sleeper', 'bingo')).stdout, 'sleeper\nbingo\n');
+    assert.equal((await d.clients.runtime.ListPodSandbox({})).items.length, 1, 'the generated one is left');
+    await assert.rejects(access(join(d.root, 'cli-logs', 'sleeper')), 'its log dir is gone');
+  });
+
+  it('history and images; errors a person can act on', async () => {
+    await d.clients.image.PullImage({ image: { image } });
+    const history = (await cli('history', image)).stdout;
+    assert.match(history, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[0-9a-f]{12}\s+ADD busybox \/ # the test base\s+[\d.]+[kM]B/);
+    assert.match((await cli('images')).stdout, new RegExp(`^REPOSITORY\\s+TAG\\s+IMAGE ID\\s+SIZE\\n${registry.host.replace(/[.]/g, '\\.')}/cli/busybox\\s+v1\\s+[0-9a-f]{12}\\s+[\\d.]+[kM]B\\n$`));
+
+    await cli('run', '-d', '--name', 'taken', image, 'sleep', '60');
+    const again = await cli('run', '-d', '--name', 'taken', image, 'true');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^coracle: the container name "taken" is already in use by container [0-9a-f]{12}/);
+    assert.match((await cli('stop', 'nothing')).stderr, /^coracle: no such container: nothing\n$/);
+    assert.match((await cli('rm', 'taken')).stderr, /is running: stop it first or use -f/);
+    assert.equal((await cli('rm', '-f', 'taken')).code, 0);
+
+    // A kubelet-made container is listed, and only removed with -f.
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('kube', { log_directory: join(d.dir, 'logs') }) })).pod_sandbox_id;
+    const { container_id: kube } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: { metadata: { name: 'kubelets', attempt: 0 }, image: { image }, command: ['true'], log_path: 'k.log' }, sandbox_config: podConfig('kube') });
+    assert.match((await cli('ps', '-a')).stdout, /Created\s+kubelets\n/);
+    assert.match((await cli('rm', 'kubelets')).stderr, /was not made by coracle run/);
+    assert.equal((await cli('rm', '-f', kube)).code, 0);
+    assert.equal((await d.clients.runtime.ListPodSandbox({})).items.length, 1, 'kubelet\'s pod is not the CLI\'s to remove');
+
+    const down = await coracle(join(d.dir, 'nothing.sock'), ['ps']);
+    assert.equal(down.stderr, `coracle: cannot connect to the Coracle daemon at unix://${join(d.dir, 'nothing.sock')}: is it running?\n`);
+  });
+});
