@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import { CliClient, type CliContainer, type PortSpec } from '../cri/cli-client.js';
-import { containerTop, imageHistory } from '../cri/coracle-client.js';
+import { commitContainer, containerTop, exportImages, imageHistory, importImages } from '../cri/coracle-client.js';
 import { CoracleError, invalidArgument } from '../errors.js';
 import { CORACLE_VERSION } from '../version.js';
 import { containerStatus, humanDuration, humanSize, quotedCommand, shortId, table } from './format.js';
@@ -254,6 +256,59 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
       const now = Date.now();
       const rows = steps.map((s) => [s.id === '<missing>' ? s.id : shortId(s.id), s.created ? `${humanDuration(now - s.created)} ago` : '', s.createdBy.length > 45 ? `${s.createdBy.slice(0, 44)}…` : s.createdBy, humanSize(s.size), s.comment]);
       process.stdout.write(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows));
+    });
+
+  program
+    .command('commit')
+    .description("make a container's changes a new image: its read-write layer on top of its image")
+    .argument('<container>')
+    .argument('[repository[:tag]]')
+    .option('-m, --message <text>', 'the history comment')
+    .option('-a, --author <name>', 'the author')
+    .action(async (name: string, repoTag: string | undefined, o: { message?: string; author?: string }, cmd: Command) => {
+      const socket = await socketOf(cmd);
+      const c = await withClient(socket, (client) => find(client, name));
+      const id = await commitContainer(socket, c.id, { ...(repoTag ? { repoTag } : {}), ...(o.message ? { comment: o.message } : {}), ...(o.author ? { author: o.author } : {}) });
+      process.stdout.write(`${id}\n`);
+    });
+
+  program
+    .command('pull')
+    .description('pull an image')
+    .argument('<image>')
+    .action(async (image: string, _o: unknown, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        process.stdout.write(`Pulling ${image}\n`);
+        const ref = await client.ensureImage(image);
+        process.stdout.write(`Status: image is up to date for ${image}\n${ref}\n`);
+      });
+    });
+
+  program
+    .command('save')
+    .description('write images to a tarball (docker-save format, also an OCI layout)')
+    .argument('<image...>')
+    .requiredOption('-o, --output <file>', 'the tarball')
+    .action(async (images: string[], o: { output: string }, cmd: Command) => {
+      const socket = await socketOf(cmd);
+      // Beside the target, then renamed: a failed save leaves no partial file.
+      const tmp = `${o.output}.${process.pid}.tmp`;
+      try {
+        await pipeline(exportImages(socket, images), createWriteStream(tmp));
+        await rename(tmp, o.output);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    });
+
+  program
+    .command('load')
+    .description('load the images of a tarball (docker save or OCI layout)')
+    .requiredOption('-i, --input <file>', 'the tarball')
+    .action(async (o: { input: string }, cmd: Command) => {
+      const loaded = await importImages(await socketOf(cmd), createReadStream(o.input, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>);
+      for (const i of loaded) process.stdout.write(`Loaded image: ${i.repoTags.join(', ') || i.id}\n`);
     });
 
   program

@@ -19,6 +19,7 @@ import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './co
 import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
 import { containerUsage, type ContainerUsage } from './container-stats.js';
 import { attachRelay } from './attach-relay.js';
+import { upperDirTar } from './layer-diff.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
 import type { StdioSession, TerminalSize } from './stdio-session.js';
 
@@ -70,7 +71,10 @@ export interface ContainerDeps {
   /** Volatile per-container dirs: root mount point, bundle, conmon's files. */
   stateDir: string;
   sandboxes: { get(id: string): SandboxRecord | undefined; podDir(id: string): string };
-  images: { find(text: string): ImageRecord | undefined };
+  images: {
+    find(text: string): ImageRecord | undefined;
+    commitLayer(base: string, layer: AsyncIterable<Buffer>, o: { tag?: string; createdBy: string; comment: string; author: string }, log: Logger): Promise<ImageRecord>;
+  };
   snapshots: { root: string; dir(chainId: string): string };
   runtime(handler: string): OciRuntime | undefined;
   /** The daemon's own oom_score_adj: no container goes below it (no CAP_SYS_RESOURCE here). */
@@ -474,6 +478,18 @@ export class ContainerService {
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * docker commit: the container's read-write layer becomes a new layer on top of its
+   * image. A running container is read as it is, without a pause.
+   */
+  async commit(id: string, o: { tag?: string; comment: string; author: string }, log: Logger): Promise<ImageRecord> {
+    const c = await this.refresh(this.mustGet(id));
+    const command = JSON.stringify(JSON.parse(await readFile(join(this.paths(c.id).bundle, 'config.json'), 'utf8').catch(() => '{}')).process?.args ?? []);
+    const image = await this.deps.images.commitLayer(c.image.id, upperDirTar(this.paths(c.id).upper), { ...o, createdBy: `coracle commit ${c.id.slice(0, 12)}: ${command}` }, log);
+    log.info('container committed', { container: c.id, image: image.id, tag: o.tag });
+    return image;
   }
 
   /** The processes of a running container (docker top). */

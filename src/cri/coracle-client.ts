@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { CoracleError } from '../errors.js';
 import type { CoracleClient } from '../generated/coracle/v1/Coracle.js';
+import type { CommitContainerRequest } from '../generated/coracle/v1/CommitContainerRequest.js';
+import type { CommitContainerResponse__Output } from '../generated/coracle/v1/CommitContainerResponse.js';
 import type { ContainerTopRequest } from '../generated/coracle/v1/ContainerTopRequest.js';
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
@@ -104,4 +106,15 @@ export interface TopLine {
 export async function containerTop(socket: string, containerId: string): Promise<TopLine[]> {
   const res = await unary<ContainerTopRequest, ContainerTopResponse__Output>(socket, (c, req, cb) => c.ContainerTop(req, cb), { container_id: containerId });
   return res.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, user: p.user, time: p.time, command: p.command }));
+}
+
+/** docker commit; the new image's id. */
+export async function commitContainer(socket: string, containerId: string, o: { repoTag?: string; comment?: string; author?: string }): Promise<string> {
+  const res = await unary<CommitContainerRequest, CommitContainerResponse__Output>(socket, (c, req, cb) => c.CommitContainer(req, { deadline: Date.now() + 30 * 60_000 }, cb), {
+    container_id: containerId,
+    repo_tag: o.repoTag ?? '',
+    comment: o.comment ?? '',
+    author: o.author ?? '',
+  });
+  return res.image_id;
 }

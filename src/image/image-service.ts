@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { CoracleError, messageOf, notFound, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { limiter, Mutex } from '../util/limit.js';
@@ -15,6 +19,8 @@ import {
   type Platform,
 } from './manifest.js';
 import { isImageId, parseReference, repoDigest, repoTag, type ImageReference } from './reference.js';
+
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 import type { RegistryCredentials } from './registry-auth.js';
 import type { FetchedManifest, RegistryRepository } from './registry-client.js';
 import { endpointsFor, type Endpoint, type RegistryHostConfig } from './registry-hosts.js';
@@ -344,6 +350,73 @@ export class ImageService {
   }
 
   /** Removes the image `text` names, with all its tags; nothing named is no error. */
+  /**
+   * A new image: `base` with one more layer on top, from `layer` (an uncompressed tar in
+   * OCI layer form), a history step for it, tagged `tag` when given (docker commit). The
+   * layer is stored gzipped, its config and an OCI manifest beside it, then it is made an
+   * image the way a pull makes one (unpacked into its snapshot, the record written).
+   */
+  async commitLayer(baseText: string, layer: AsyncIterable<Buffer>, o: { tag?: string; createdBy: string; comment: string; author: string }, log: Logger): Promise<ImageRecord> {
+    const base = this.find(baseText);
+    if (!base) throw notFound(`image ${baseText}: not found`);
+    const tag = o.tag ? repoTag(parseReference(o.tag)) : undefined;
+    if (o.tag && !tag) throw new CoracleError('INVALID_ARGUMENT', `${o.tag}: a commit is named by repository[:tag], not by digest`);
+    const { content } = this.deps;
+    return this.withLease(log, async (lease) => {
+      // The diff id is the digest of the tar itself, the blob's of its gzip.
+      const diff = createHash('sha256');
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          diff.update(chunk);
+          done(null, chunk);
+        },
+      });
+      const gz = new PassThrough();
+      const piped = pipeline(Readable.from(layer), tap, createGzip(), gz);
+      const blob = await content.ingestUnknown(gz);
+      await piped;
+      lease.digests.add(blob.digest);
+      const diffId = `sha256:${diff.digest('hex')}`;
+
+      const raw = JSON.parse((await content.read(base.id)).toString('utf8')) as Record<string, unknown> & { rootfs: { diff_ids: string[] }; history?: unknown[] };
+      const created = new Date().toISOString();
+      const config = Buffer.from(
+        JSON.stringify({
+          ...raw,
+          created,
+          ...(o.author ? { author: o.author } : {}),
+          rootfs: { type: 'layers', diff_ids: [...raw.rootfs.diff_ids, diffId] },
+          history: [...(raw.history ?? []), { created, created_by: o.createdBy, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}) }],
+        }),
+      );
+      const configDigest = sha256(config);
+      await content.put(configDigest, config);
+      lease.digests.add(configDigest);
+      const manifestBody = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MEDIA.ociManifest,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+          layers: [...base.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: blob.digest, size: blob.size }],
+        }),
+      );
+      const manifestDigest = sha256(manifestBody);
+      await content.put(manifestDigest, manifestBody);
+      const parsed = parseManifestDoc(manifestBody, MEDIA.ociManifest, `commit of ${base.id}`);
+      if (parsed.kind !== 'manifest') throw new CoracleError('INTERNAL', `commit of ${base.id}: made a manifest that does not read as one`);
+      const present = async (digest: string): Promise<void> => {
+        if ((await content.size(digest)) === undefined) throw new CoracleError('FAILED_PRECONDITION', `commit of ${base.id}: blob ${digest} of the base image is gone`);
+      };
+      return this.commit(
+        { name: `commit of ${base.id}`, manifest: parsed.manifest, manifestDigest, manifestMediaType: MEDIA.ociManifest },
+        { repoTags: tag ? [tag] : [], repoDigests: [], content: [] },
+        present,
+        lease,
+        log,
+      );
+    });
+  }
+
   /**
    * How the image was made, newest first: its config's history steps, each step that made
    * a layer matched with the next layer in order (docker's rule), sized as unpacked.

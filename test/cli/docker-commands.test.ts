@@ -86,6 +86,28 @@ describe('cli: docker commands over the socket', function () {
     await assert.rejects(access(join(d.root, 'cli-logs', 'sleeper')), 'its log dir is gone');
   });
 
+  it('the seed\'s story: BINGO, commit, history, save, rmi, load, and BINGO again', async () => {
+    const bingo = await cli('run', '--name', 'bingo', image, 'sh', '-c', 'echo BINGO > /tmp/SUCCESS.txt; rm /etc/group; mkdir -p /opt/new; echo inside > /opt/new/file');
+    assert.equal(bingo.code, 0, bingo.stderr);
+    assert.match((await cli('ps', '-a')).stdout, /Exited \(0\) .* ago\s+bingo\n/);
+    const committed = await cli('commit', '-m', 'the winning card', '-a', 'Tester', 'bingo', 'bingo-img:v1');
+    assert.match(committed.stdout, /^sha256:[0-9a-f]{64}\n$/, committed.stderr);
+    const history = (await cli('history', 'bingo-img:v1')).stdout.split('\n');
+    assert.match(history[1]!, new RegExp(`^${committed.stdout.slice(7, 19)}\\s+(Less than a second|\\d+ seconds?) ago\\s+coracle commit [0-9a-f]{12}: \\[.*\\s+[\\d.]+k?B\\s+the winning card$`));
+    assert.match(history[2]!, /ADD busybox/);
+
+    const tarball = join(d.dir, 'bingo.tar');
+    assert.equal((await cli('save', '-o', tarball, 'bingo-img:v1')).code, 0);
+    assert.equal((await cli('rm', 'bingo')).code, 0);
+    assert.equal((await cli('rmi', 'bingo-img:v1')).code, 0);
+    assert.doesNotMatch((await cli('images')).stdout, /bingo-img/);
+    assert.equal((await cli('load', '-i', tarball)).stdout, 'Loaded image: docker.io/library/bingo-img:v1\n');
+
+    // The layer carries the changes, deletions too: a whiteout for /etc/group.
+    const again = await cli('run', '--name', 'again', 'bingo-img:v1', 'sh', '-c', 'cat /tmp/SUCCESS.txt /opt/new/file; test -e /etc/group && echo group-back || echo group-gone');
+    assert.deepEqual([again.code, again.stdout], [0, 'BINGO\ninside\ngroup-gone\n'], again.stderr);
+  });
+
   it('history and images; errors a person can act on', async () => {
     await d.clients.image.PullImage({ image: { image } });
     const history = (await cli('history', image)).stdout;
