@@ -9,6 +9,7 @@ import { CoracleError, invalidArgument } from '../errors.js';
 import { CORACLE_VERSION } from '../version.js';
 import { containerStatus, humanDuration, humanSize, quotedCommand, shortId, table } from './format.js';
 import { checkName, generateName, resolveContainer } from './names.js';
+import { runSession, type SessionEnd } from './terminal-session.js';
 
 /**
  * Docker's everyday commands, over the daemon's socket, on the services kubelet uses:
@@ -94,6 +95,31 @@ async function printLogs(c: CliContainer, opts: { tail?: string; follow?: boolea
   }
 }
 
+const terminal = (): Pick<Parameters<typeof runSession>[1], 'input' | 'output' | 'errors'> => ({ input: process.stdin, output: process.stdout, errors: process.stderr });
+
+/** The exit code of a session for the CLI's own: the process's, 0 after a detach. */
+function finish(end: SessionEnd): void {
+  if (end.kind === 'failed') throw new CoracleError('INTERNAL', end.message);
+  process.exitCode = end.kind === 'exited' ? end.exitCode : 0;
+}
+
+/** Attached to a container until it ends (its exit code is ours) or Ctrl+P Ctrl+Q. */
+async function attachTo(client: CliClient, id: string, o: { stdin: boolean; tty: boolean }): Promise<void> {
+  const url = await client.streamUrl('attach', id, o);
+  const end = await runSession(url, { ...o, detachKeys: true, ...terminal() });
+  if (end.kind === 'failed') throw new CoracleError('INTERNAL', end.message);
+  if (end.kind === 'detached') return;
+  // The attach ends as the process does; its exit is recorded a moment later.
+  for (let i = 0; i < 50; i++) {
+    const c = (await client.containers()).find((x) => x.id === id);
+    if (c?.state !== 'running') {
+      process.exitCode = c?.state === 'exited' ? c.exitCode : 0;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function registerDockerCommands(program: Command, socketOf: SocketOf): void {
   const find = async (client: CliClient, text: string): Promise<CliContainer> => resolveContainer(await client.containers(), text);
 
@@ -111,7 +137,6 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
     .option('-t, --tty', 'allocate a terminal')
     .passThroughOptions()
     .action(async (image: string, command: string[], o: { detach?: boolean; name?: string; env?: string[]; volume?: string[]; publish?: string[]; interactive?: boolean; tty?: boolean }, cmd: Command) => {
-      if (o.interactive || o.tty) throw new CoracleError('UNIMPLEMENTED', 'run -i/-t (an attached terminal) is not implemented yet: use -d, then exec');
       const env = parseEnv(o.env ?? []);
       const mounts = (o.volume ?? []).map(parseVolume);
       const ports = (o.publish ?? []).map(parsePort);
@@ -128,15 +153,32 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
         const root = (JSON.parse((await client.status()).info.config ?? '{}') as { root?: string }).root ?? '/var/lib/coracle';
         const logDirectory = join(root, 'cli-logs', name);
         await mkdir(logDirectory, { recursive: true });
-        const id = await client.run({ name, image, command, env, mounts, ports, logDirectory, stdin: false, tty: false });
+        const stdin = o.interactive === true;
+        const tty = o.tty === true;
+        const id = await client.run({ name, image, command, env, mounts, ports, logDirectory, stdin, tty });
         if (o.detach) {
           process.stdout.write(`${id}\n`);
+          return;
+        }
+        if (stdin || tty) {
+          await attachTo(client, id, { stdin, tty });
           return;
         }
         const c = await find(client, id);
         await printLogs(c, { follow: true }, client);
         const done = await find(client, id);
         process.exitCode = done.exitCode;
+      });
+    });
+
+  program
+    .command('attach')
+    .description("join a running container's stdio; Ctrl+P Ctrl+Q detaches and leaves it running")
+    .argument('<container>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        const c = await find(client, name);
+        await attachTo(client, c.id, await client.stdio(c.id));
       });
     });
 
@@ -214,9 +256,13 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
     .option('-t, --tty', 'allocate a terminal')
     .passThroughOptions()
     .action(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean }, cmd: Command) => {
-      if (o.interactive || o.tty) throw new CoracleError('UNIMPLEMENTED', 'exec -i/-t (an attached terminal) is not implemented yet');
       await withClient(await socketOf(cmd), async (client) => {
         const c = await find(client, name);
+        if (o.interactive || o.tty) {
+          const url = await client.streamUrl('exec', c.id, { cmd: command, stdin: o.interactive === true, tty: o.tty === true });
+          finish(await runSession(url, { stdin: o.interactive === true, tty: o.tty === true, detachKeys: false, ...terminal() }));
+          return;
+        }
         const r = await client.execSync(c.id, command);
         process.stdout.write(r.stdout);
         process.stderr.write(r.stderr);

@@ -193,6 +193,19 @@ export class CliClient {
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exit_code };
   }
 
+  /** Whether the container was made with stdin and a tty (Coracle's verbose status says). */
+  async stdio(id: string): Promise<{ stdin: boolean; tty: boolean }> {
+    const s = await this.rt<{ info: Record<string, string> }>('ContainerStatus', { container_id: id, verbose: true });
+    const record = safeJson(s.info.info ?? '{}') as { stdin?: boolean; tty?: boolean };
+    return { stdin: record.stdin === true, tty: record.tty === true };
+  }
+
+  /** A streaming URL for an exec or an attach (the CRI Exec and Attach calls). */
+  async streamUrl(kind: 'exec' | 'attach', id: string, o: { cmd?: string[]; stdin: boolean; tty: boolean }): Promise<string> {
+    const request = { container_id: id, stdin: o.stdin, tty: o.tty, stdout: true, stderr: !o.tty, ...(kind === 'exec' ? { cmd: o.cmd ?? [] } : {}) };
+    return (await this.rt<{ url: string }>(kind === 'exec' ? 'Exec' : 'Attach', request)).url;
+  }
+
   /** ContainerStatus and its pod's status, verbose, as `inspect` shows them. */
   async inspect(c: CliContainer): Promise<Record<string, unknown>> {
     const s = await this.rt<{ status: unknown; info: Record<string, string> }>('ContainerStatus', { container_id: c.id, verbose: true });

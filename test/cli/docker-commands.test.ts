@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import pty from 'node-pty';
+import { onCleanup } from '../helpers/cleanup.js';
 import { CORACLE_BIN, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
 import { podConfig } from '../helpers/pods.js';
@@ -106,6 +108,45 @@ describe('cli: docker commands over the socket', function () {
     // The layer carries the changes, deletions too: a whiteout for /etc/group.
     const again = await cli('run', '--name', 'again', 'bingo-img:v1', 'sh', '-c', 'cat /tmp/SUCCESS.txt /opt/new/file; test -e /etc/group && echo group-back || echo group-gone');
     assert.deepEqual([again.code, again.stdout], [0, 'BINGO\ninside\ngroup-gone\n'], again.stderr);
+  });
+
+  it('run -it, Ctrl+P Ctrl+Q, attach, exec -it: through a terminal', async () => {
+    // Drives the CLI on a pty, as a person at a terminal would.
+    const term = (args: string[], cols = 80, rows = 24): { output: () => string; write(s: string): void; waitFor(re: RegExp): Promise<void>; exited: Promise<number> } => {
+      const p = pty.spawn(process.execPath, [CORACLE_BIN, '-H', `unix://${d.socket}`, ...args], { cols, rows, env: process.env as Record<string, string> });
+      onCleanup('kill the terminal', () => p.kill());
+      let out = '';
+      p.onData((s) => (out += s));
+      const exited = new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode)));
+      return {
+        output: () => out,
+        write: (s) => p.write(s),
+        async waitFor(re) {
+          for (let i = 0; i < 300 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+          assert.match(out, re);
+        },
+        exited,
+      };
+    };
+    const run = term(['run', '-it', '--name', 'tty1', image, 'sh'], 100, 30);
+    await new Promise((r) => setTimeout(r, 1500));
+    run.write('echo hi-$((1+1)); busybox stty size\r');
+    await run.waitFor(/hi-2\r+\n30 100\r+\n/);
+    run.write('\x10\x11');
+    assert.equal(await run.exited, 0, run.output());
+    assert.match((await cli('ps')).stdout, /Up .*\s+tty1\n/, 'detached: still running');
+
+    const again = term(['attach', 'tty1']);
+    await new Promise((r) => setTimeout(r, 800));
+    again.write('echo back-$((3+4)); exit 7\r');
+    assert.equal(await again.exited, 7, again.output());
+    assert.match(again.output(), /back-7/);
+    assert.match((await cli('ps', '-a')).stdout, /Exited \(7\) .* ago\s+tty1\n/);
+
+    await cli('run', '-d', '--name', 'host', image, 'sleep', '300');
+    const exec = term(['exec', '-it', 'host', 'sh', '-c', 'busybox stty size; exit 5'], 91, 17);
+    assert.equal(await exec.exited, 5, exec.output());
+    assert.match(exec.output(), /17 91/);
   });
 
   it('history and images; errors a person can act on', async () => {
