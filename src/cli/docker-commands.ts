@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import { CliClient, type CliContainer, type PortSpec } from '../cri/cli-client.js';
-import { commitContainer, containerTop, exportImages, imageHistory, importImages } from '../cri/coracle-client.js';
+import { commitContainer, containerTop, exportImages, imageHistory, importImages, restartContainer } from '../cri/coracle-client.js';
 import { CoracleError, invalidArgument } from '../errors.js';
 import { CORACLE_VERSION } from '../version.js';
 import { containerStatus, humanDuration, humanSize, quotedCommand, shortId, table } from './format.js';
@@ -149,10 +149,9 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
         }
         const name = o.name ?? generateName(new Set(existing.map((c) => c.name)));
         await client.ensureImage(image);
-        // The pod's log dir under the daemon's root: the daemon writes it, `rm` removes it.
+        // The pod's log dir under the daemon's root: the daemon makes and writes it, `rm` removes it.
         const root = (JSON.parse((await client.status()).info.config ?? '{}') as { root?: string }).root ?? '/var/lib/coracle';
         const logDirectory = join(root, 'cli-logs', name);
-        await mkdir(logDirectory, { recursive: true });
         const stdin = o.interactive === true;
         const tty = o.tty === true;
         const id = await client.run({ name, image, command, env, mounts, ports, logDirectory, stdin, tty });
@@ -200,6 +199,23 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
         const now = Date.now();
         const rows = list.map((c) => [shortId(c.id), c.image, quotedCommand(c.command), `${humanDuration(now - c.createdAt)} ago`, containerStatus(c, now), c.ports.join(', '), c.name]);
         process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
+      });
+    });
+
+  program
+    .command('start')
+    .description('run stopped containers again, their filesystems as they left them')
+    .argument('<container...>')
+    .option('-a, --attach', "attach to the container's output (one container)")
+    .action(async (names: string[], o: { attach?: boolean }, cmd: Command) => {
+      const socket = await socketOf(cmd);
+      await withClient(socket, async (client) => {
+        for (const n of names) {
+          const c = await find(client, n);
+          await restartContainer(socket, c.id);
+          if (o.attach) await attachTo(client, c.id, await client.stdio(c.id));
+          else process.stdout.write(`${n}\n`);
+        }
       });
     });
 

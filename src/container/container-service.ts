@@ -528,6 +528,42 @@ export class ContainerService {
     }
   }
 
+  /**
+   * Runs an exited container again with its root filesystem as it left it (docker start;
+   * kubelet never asks: CRI makes a new container instead). The runtime's dead container
+   * is deleted and created anew from the same bundle, under a new monitor; its log goes on.
+   */
+  async restart(id: string, log: Logger): Promise<void> {
+    const c = await this.refresh(this.mustGet(id));
+    if (c.state === 'CREATED') return this.start(c.id, log);
+    if (c.state !== 'EXITED') throw failedPrecondition(`container ${c.id}: start: is ${c.state.toLowerCase()}`);
+    const pod = this.deps.sandboxes.get(c.sandboxId);
+    if (!pod || pod.state !== 'READY') throw failedPrecondition(`container ${c.id}: start: its pod is not ready`);
+    const p = this.paths(c.id);
+    if (!(await stat(join(p.bundle, 'config.json')).then(() => true, () => false))) {
+      throw failedPrecondition(`container ${c.id}: start: its runtime state is gone (the host restarted?)`);
+    }
+    const rt = this.runtimeFor(c.runtimeHandler, c.id);
+    await rt.delete(c.id);
+    await rm(p.exitFile, { force: true });
+    await rm(join(p.persist, 'oom'), { force: true });
+    const pid = await rt.create({
+      id: c.id,
+      bundle: p.bundle,
+      logPath: c.logPath || join(p.state, 'unlogged.log'),
+      exitDir: dirname(p.exitFile),
+      persistDir: p.persist,
+      attachDir: join(this.deps.stateDir, 'attach'),
+      stdin: c.stdin,
+      stdinOnce: c.stdinOnce ?? false,
+      tty: c.tty,
+    });
+    const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, ...rest } = c;
+    await this.deps.store.save({ ...rest, state: 'CREATED', pid });
+    this.exitsSeen.delete(c.id);
+    await this.start(c.id, log);
+  }
+
   async start(id: string, log: Logger): Promise<void> {
     const c = this.mustGet(id);
     if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: is ${c.state.toLowerCase()}, not created`);

@@ -4,6 +4,7 @@ import type { CoracleClient } from '../generated/coracle/v1/Coracle.js';
 import type { CommitContainerRequest } from '../generated/coracle/v1/CommitContainerRequest.js';
 import type { CommitContainerResponse__Output } from '../generated/coracle/v1/CommitContainerResponse.js';
 import type { ContainerTopRequest } from '../generated/coracle/v1/ContainerTopRequest.js';
+import type { RestartContainerRequest } from '../generated/coracle/v1/RestartContainerRequest.js';
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
@@ -117,4 +118,9 @@ export async function commitContainer(socket: string, containerId: string, o: { 
     author: o.author ?? '',
   });
   return res.image_id;
+}
+
+/** docker start: an exited container runs again, its filesystem kept. */
+export async function restartContainer(socket: string, containerId: string): Promise<void> {
+  await unary<RestartContainerRequest, unknown>(socket, (c, req, cb) => c.RestartContainer(req, cb), { container_id: containerId });
 }

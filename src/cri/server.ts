@@ -25,6 +25,7 @@ import { checkpointContainerHandler } from './container-checkpoint.js';
 import { imageHistoryHandler } from './image-history.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
+import { restartContainerHandler } from './container-restart.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
@@ -52,7 +53,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type ServerStreamHandler
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'reopenLog' | 'stats' | 'updateResources' | 'podStats'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'reopenLog' | 'stats' | 'updateResources' | 'podStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
@@ -169,6 +170,7 @@ export function createCriServer(
     ImageHistory: wrapUnary('ImageHistory', log, imageHistoryHandler(services.images)),
     ContainerTop: wrapUnary('ContainerTop', log, containerTopHandler(services.containers)),
     CommitContainer: wrapUnary('CommitContainer', log, commitContainerHandler(services.containers)),
+    RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers)),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

@@ -77,11 +77,22 @@ describe('cli: docker commands over the socket', function () {
     const inspect = JSON.parse((await cli('inspect', 'sleeper')).stdout) as { id: string; state: string }[];
     assert.deepEqual([inspect[0]!.id, inspect[0]!.state], [id, 'running']);
 
+    assert.equal((await cli('exec', 'sleeper', 'sh', '-c', 'echo kept > /tmp/mark')).code, 0);
+
     // The shell ignores SIGTERM: the timeout's SIGKILL ends it, as docker's Exited (137).
     const t = Date.now();
     assert.equal((await cli('stop', '-t', '1', 'sleeper')).code, 0);
     assert.ok(Date.now() - t >= 1000);
     assert.match((await cli('ps', '-a')).stdout, /Exited \(137\) .* ago\s+sleeper\n/);
+
+    // start: the same container runs again, its filesystem and its log kept.
+    assert.equal((await cli('start', 'sleeper')).stdout, 'sleeper\n');
+    assert.match((await cli('ps')).stdout, /Up .*\s+sleeper\n/);
+    assert.equal((await cli('exec', 'sleeper', 'cat', '/tmp/mark')).stdout, 'kept\n');
+    for (let i = 0; i < 50 && (await cli('logs', 'sleeper')).stdout !== 'hello there\nhello there\n'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await cli('logs', 'sleeper')).stdout, 'hello there\nhello there\n');
+    assert.match((await cli('start', 'sleeper')).stderr, /start: is running/);
+    await cli('stop', '-t', '0', 'sleeper');
 
     assert.equal((await cli('rm', 'sleeper', 'bingo')).stdout, 'sleeper\nbingo\n');
     assert.equal((await d.clients.runtime.ListPodSandbox({})).items.length, 1, 'the generated one is left');

@@ -133,10 +133,17 @@ export async function spdyExec(
   }
 }
 
+/** Every message a websocket got, from its very start: the server may write as it opens. */
+const received = new WeakMap<WebSocket, { data: Buffer; isBinary: boolean }[]>();
+
 /** A websocket to a streaming URL (http: becomes ws:) offering `protocols`. */
 export function wsConnect(url: string, protocols: string[]): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url.replace(/^http/, 'ws'), protocols);
+    const all: { data: Buffer; isBinary: boolean }[] = [];
+    received.set(ws, all);
+    // Listening before 'open': a frame that came with the upgrade is emitted in the same tick.
+    ws.on('message', (data: Buffer, isBinary: boolean) => all.push({ data, isBinary }));
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
     ws.once('error', reject);
@@ -145,14 +152,14 @@ export function wsConnect(url: string, protocols: string[]): Promise<WebSocket> 
 
 /** Every message of a websocket until it closes, decoded into channel and payload. */
 export function wsMessages(ws: WebSocket, base64: boolean): Promise<{ messages: { channel: number; data: Buffer }[]; code: number }> {
-  const messages: { channel: number; data: Buffer }[] = [];
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  const decode = ({ data, isBinary }: { data: Buffer; isBinary: boolean }): { channel: number; data: Buffer } => {
     if (base64 && !isBinary) {
       const text = data.toString('latin1');
-      messages.push({ channel: text.charCodeAt(0) - 48, data: Buffer.from(text.slice(1), 'base64') });
-    } else messages.push({ channel: data[0]!, data: data.subarray(1) });
-  });
-  return new Promise((resolve) => ws.once('close', (code: number) => resolve({ messages, code })));
+      return { channel: text.charCodeAt(0) - 48, data: Buffer.from(text.slice(1), 'base64') };
+    }
+    return { channel: data[0]!, data: data.subarray(1) };
+  };
+  return new Promise((resolve) => ws.once('close', (code: number) => resolve({ messages: (received.get(ws) ?? []).map(decode), code })));
 }
 
 /** A channel's payloads joined. */
