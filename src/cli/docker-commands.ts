@@ -4,6 +4,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import { CliClient, type CliContainer, type PortSpec } from '../cri/cli-client.js';
+import type { DaemonTarget } from '../cri/daemon-target.js';
 import { commitContainer, containerTop, exportImages, imageHistory, importImages, restartContainer } from '../cri/coracle-client.js';
 import { CoracleError, invalidArgument } from '../errors.js';
 import { CORACLE_VERSION } from '../version.js';
@@ -17,9 +18,9 @@ import { runSession, type SessionEnd } from './terminal-session.js';
  */
 
 /** Where the commands connect: -H / CORACLE_HOST, else the config's socket. */
-export type SocketOf = (command: Command) => Promise<string>;
+export type SocketOf = (command: Command) => Promise<DaemonTarget>;
 
-async function withClient<T>(socket: string, work: (c: CliClient) => Promise<T>): Promise<T> {
+async function withClient<T>(socket: DaemonTarget, work: (c: CliClient) => Promise<T>): Promise<T> {
   const c = new CliClient(socket);
   try {
     return await work(c);
@@ -424,7 +425,7 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
 }
 
 /** `images` lists when called bare; its import/export subcommands stay as they are. */
-export async function listImages(socket: string): Promise<void> {
+export async function listImages(socket: DaemonTarget): Promise<void> {
   await withClient(socket, async (client) => {
     const rows = (await client.listImages()).flatMap((i) => {
       const tags = i.repoTags.length ? i.repoTags : ['<none>:<none>'];

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { exportImages, importImages } from '../cri/coracle-client.js';
+import type { DaemonTarget } from '../cri/daemon-target.js';
 import { DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
 import { startDaemon } from '../daemon/daemon.js';
@@ -19,6 +20,7 @@ interface ServeOptions {
   socket?: string;
   logLevel?: string;
   logFormat?: string;
+  listen?: string;
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
@@ -54,7 +56,10 @@ const program = new Command('coracle')
   .description('Coracle, a Kubernetes CRI container runtime')
   .version(CORACLE_VERSION)
   .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH}; absent means defaults)`)
-  .option('-H, --host <address>', 'the daemon to talk to: unix:///path/to.sock (default: $CORACLE_HOST, else grpc.socket of the config)');
+  .option('-H, --host <address>', 'the daemon to talk to: unix:///path/to.sock or tcp://host:port (default: $CORACLE_HOST, else grpc.socket of the config)')
+  .option('--tlscacert <file>', 'with tcp://: the CA that signed the daemon\'s certificate ($CORACLE_TLS_CA)')
+  .option('--tlscert <file>', 'with tcp://: this client\'s certificate ($CORACLE_TLS_CERT)')
+  .option('--tlskey <file>', 'with tcp://: this client\'s key ($CORACLE_TLS_KEY)');
 
 program
   .command('serve')
@@ -65,20 +70,38 @@ program
   .option('--socket <path>', 'CRI socket path (grpc.socket)')
   .option('--log-level <level>', 'error, warn, info or debug (log.level)')
   .option('--log-format <format>', 'json or text (log.format)')
+  .option('--listen <address>', 'also serve on tcp://HOST:PORT, with mutual TLS (remote.listen; needs remote.ca, remote.cert, remote.key)')
   .action(async (_opts: ServeOptions, command: Command) => {
     await serve(command.optsWithGlobals<ServeOptions>());
   });
 
-/** The daemon's socket: --socket, -H or $CORACLE_HOST, else the config's grpc.socket. */
-async function socketOf(command: Command): Promise<string> {
-  const opts = command.optsWithGlobals<ServeOptions & { host?: string }>();
+interface ClientOptions {
+  socket?: string;
+  config?: string;
+  host?: string;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+}
+
+/**
+ * The daemon to talk to: --socket, -H or $CORACLE_HOST (unix:///path, or tcp://host:port
+ * with the client's TLS files: mutual TLS only), else the config's grpc.socket.
+ */
+async function socketOf(command: Command): Promise<DaemonTarget> {
+  const opts = command.optsWithGlobals<ClientOptions>();
   if (opts.socket) return opts.socket;
   const host = opts.host ?? process.env.CORACLE_HOST;
   if (host) {
     if (host.startsWith('unix://')) return host.slice('unix://'.length);
     if (host.startsWith('/')) return host;
-    if (host.startsWith('tcp://')) throw new CoracleError('UNIMPLEMENTED', `${host}: remote access over TCP (mutual TLS) is not implemented yet`);
-    throw new CoracleError('INVALID_ARGUMENT', `${host}: expected unix:///path/to.sock`);
+    if (host.startsWith('tcp://')) {
+      const files = [opts.tlscacert ?? process.env.CORACLE_TLS_CA, opts.tlscert ?? process.env.CORACLE_TLS_CERT, opts.tlskey ?? process.env.CORACLE_TLS_KEY];
+      if (files.some((f) => !f)) throw new CoracleError('INVALID_ARGUMENT', `${host}: the daemon is reached over TCP with mutual TLS only: give --tlscacert, --tlscert and --tlskey`);
+      const [ca, cert, key] = await Promise.all(files.map((f) => readFile(f!)));
+      return { address: host.slice('tcp://'.length), tls: { ca: ca!, cert: cert!, key: key! } };
+    }
+    throw new CoracleError('INVALID_ARGUMENT', `${host}: expected unix:///path/to.sock or tcp://host:port`);
   }
   return (await loadConfig(opts.config)).config.grpc.socket;
 }

@@ -58,6 +58,15 @@ idle_timeout = 14400
 # Seconds a client has to open its streams after connecting.
 stream_creation_timeout = 30
 
+[remote]
+# Also serve both CRI services and Coracle's own on tcp://HOST:PORT, with mutual TLS only:
+# the daemon's certificate and key, and the CA whose signature a client's certificate must
+# carry. Empty: the unix socket alone.
+listen = ""
+ca = ""
+cert = ""
+key = ""
+
 # Registry hosts, by the host name that image references use. For each: mirrors tried in
 # order; plain_http allows http:// mirrors and reaching the host itself over http;
 # no_fallback stops the host itself from being tried after its mirrors. For example:

@@ -15,6 +15,7 @@ export interface ConfigOverrides {
   socket?: string;
   logLevel?: string;
   logFormat?: string;
+  listen?: string;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +106,7 @@ function overridesTable(o: ConfigOverrides): Table {
     if (o.logFormat !== undefined) log.format = o.logFormat;
     t.log = log;
   }
+  if (o.listen !== undefined) t.remote = { listen: o.listen };
   return t;
 }
 

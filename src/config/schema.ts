@@ -70,6 +70,20 @@ export const configSchema = z
       pull_progress_timeout: positiveInt,
     }),
     streaming: z.strictObject({ address: hostPort, idle_timeout: positiveInt, stream_creation_timeout: positiveInt }),
+    remote: z
+      .strictObject({
+        listen: z.string().refine((v) => v === '' || /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:\s/]+):\d{1,5}$/.test(v), { message: 'must be empty or tcp://host:port' }),
+        ca: z.string(),
+        cert: z.string(),
+        key: z.string(),
+      })
+      .superRefine((r, ctx) => {
+        if (!r.listen) return;
+        for (const k of ['ca', 'cert', 'key'] as const) {
+          if (!r[k]) ctx.addIssue({ code: 'custom', path: [k], message: `a TCP listener is mutual TLS only: remote.${k} must name a PEM file` });
+          else if (!isAbsolute(r[k])) ctx.addIssue({ code: 'custom', path: [k], message: 'must be an absolute path' });
+        }
+      }),
     registry: z.strictObject({ hosts: z.record(z.string().min(1), registryHost) }),
   })
   .superRefine((config, ctx) => {

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { CoracleError, type ErrorCode } from '../errors.js';
 import type { ContainerStatus__Output } from '../generated/runtime/v1/ContainerStatus.js';
 import type { ImageServiceClient } from '../generated/runtime/v1/ImageService.js';
 import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
 import { loadCriProto } from './proto.js';
+import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 
 /**
  * The `coracle` CLI's side of CRI: the same RuntimeService and ImageService kubelet uses,
@@ -68,22 +68,17 @@ function callback<T>(resolve: (v: T) => void, reject: (e: unknown) => void, targ
   };
 }
 
-function fromGrpc(err: grpc.ServiceError, target: string): CoracleError {
-  if (err.code === grpc.status.UNAVAILABLE) return new CoracleError('UNAVAILABLE', `cannot connect to the Coracle daemon at ${target}: is it running?`);
-  return new CoracleError((grpc.status[err.code] as ErrorCode) ?? 'INTERNAL', err.details || err.message);
-}
-
 export class CliClient {
   private readonly runtime: RuntimeServiceClient;
   private readonly images: ImageServiceClient;
   readonly target: string;
 
-  constructor(socket: string) {
+  constructor(to: DaemonTarget) {
     const proto = loadCriProto();
-    this.target = `unix://${socket}`;
-    const creds = grpc.credentials.createInsecure();
-    this.runtime = new proto.runtime.v1.RuntimeService(`unix:${socket}`, creds);
-    this.images = new proto.runtime.v1.ImageService(`unix:${socket}`, creds);
+    const ch = channelOf(to);
+    this.target = ch.display;
+    this.runtime = new proto.runtime.v1.RuntimeService(ch.target, ch.credentials);
+    this.images = new proto.runtime.v1.ImageService(ch.target, ch.credentials);
   }
 
   close(): void {

@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { CoracleError } from '../errors.js';
 import type { CoracleClient } from '../generated/coracle/v1/Coracle.js';
 import type { CommitContainerRequest } from '../generated/coracle/v1/CommitContainerRequest.js';
 import type { CommitContainerResponse__Output } from '../generated/coracle/v1/CommitContainerResponse.js';
@@ -9,6 +8,7 @@ import type { ContainerTopResponse__Output } from '../generated/coracle/v1/Conta
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
 import { loadCoracleProto } from './proto.js';
+import { channelOf, fromGrpc as toCliError, type DaemonTarget } from './daemon-target.js';
 
 /**
  * The CLI's side of Coracle's own service. Lives with the server in src/cri/ because it is
@@ -19,23 +19,20 @@ export interface ImportedImage {
   repoTags: string[];
 }
 
-function client(socket: string): CoracleClient {
+function client(socket: DaemonTarget): CoracleClient {
   const proto = loadCoracleProto();
-  return new proto.coracle.v1.Coracle(`unix:${socket}`, grpc.credentials.createInsecure(), {
+  const ch = channelOf(socket);
+  return new proto.coracle.v1.Coracle(ch.target, ch.credentials, {
     'grpc.max_receive_message_length': 16 << 20,
     'grpc.max_send_message_length': 16 << 20,
   });
 }
 
-function fromGrpc(err: grpc.ServiceError, socket: string): CoracleError {
-  if (err.code === grpc.status.UNAVAILABLE) {
-    return new CoracleError('UNAVAILABLE', `cannot connect to the Coracle daemon at unix://${socket}: is it running?`);
-  }
-  const name = grpc.status[err.code] as CoracleError['code'];
-  return new CoracleError(name ?? 'INTERNAL', err.details || err.message);
+function fromGrpc(err: grpc.ServiceError, socket: DaemonTarget): Error {
+  return toCliError(err, channelOf(socket).display);
 }
 
-export async function importImages(socket: string, data: AsyncIterable<Buffer>): Promise<ImportedImage[]> {
+export async function importImages(socket: DaemonTarget, data: AsyncIterable<Buffer>): Promise<ImportedImage[]> {
   const c = client(socket);
   try {
     return await new Promise<ImportedImage[]>((resolve, reject) => {
@@ -58,7 +55,7 @@ export async function importImages(socket: string, data: AsyncIterable<Buffer>):
   }
 }
 
-export async function* exportImages(socket: string, images: string[]): AsyncGenerator<Buffer> {
+export async function* exportImages(socket: DaemonTarget, images: string[]): AsyncGenerator<Buffer> {
   const c = client(socket);
   const call = c.ExportImages({ images });
   try {
@@ -70,7 +67,7 @@ export async function* exportImages(socket: string, images: string[]): AsyncGene
   }
 }
 
-function unary<Req, Res>(socket: string, call: (c: CoracleClient, req: Req, cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown, req: Req): Promise<Res> {
+function unary<Req, Res>(socket: DaemonTarget, call: (c: CoracleClient, req: Req, cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown, req: Req): Promise<Res> {
   const c = client(socket);
   return new Promise<Res>((resolve, reject) => {
     call(c, req, (err, res) => {
@@ -91,7 +88,7 @@ export interface HistoryLine {
   emptyLayer: boolean;
 }
 
-export async function imageHistory(socket: string, image: string): Promise<HistoryLine[]> {
+export async function imageHistory(socket: DaemonTarget, image: string): Promise<HistoryLine[]> {
   const res = await unary<ImageHistoryRequest, ImageHistoryResponse__Output>(socket, (c, req, cb) => c.ImageHistory(req, cb), { image });
   return res.entries.map((e) => ({ id: e.id, created: Number(BigInt(e.created) / 1_000_000n), createdBy: e.created_by, size: Number(e.size), comment: e.comment, emptyLayer: e.empty_layer }));
 }
@@ -104,13 +101,13 @@ export interface TopLine {
   command: string;
 }
 
-export async function containerTop(socket: string, containerId: string): Promise<TopLine[]> {
+export async function containerTop(socket: DaemonTarget, containerId: string): Promise<TopLine[]> {
   const res = await unary<ContainerTopRequest, ContainerTopResponse__Output>(socket, (c, req, cb) => c.ContainerTop(req, cb), { container_id: containerId });
   return res.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, user: p.user, time: p.time, command: p.command }));
 }
 
 /** docker commit; the new image's id. */
-export async function commitContainer(socket: string, containerId: string, o: { repoTag?: string; comment?: string; author?: string }): Promise<string> {
+export async function commitContainer(socket: DaemonTarget, containerId: string, o: { repoTag?: string; comment?: string; author?: string }): Promise<string> {
   const res = await unary<CommitContainerRequest, CommitContainerResponse__Output>(socket, (c, req, cb) => c.CommitContainer(req, { deadline: Date.now() + 30 * 60_000 }, cb), {
     container_id: containerId,
     repo_tag: o.repoTag ?? '',
@@ -121,6 +118,6 @@ export async function commitContainer(socket: string, containerId: string, o: { 
 }
 
 /** docker start: an exited container runs again, its filesystem kept. */
-export async function restartContainer(socket: string, containerId: string): Promise<void> {
+export async function restartContainer(socket: DaemonTarget, containerId: string): Promise<void> {
   await unary<RestartContainerRequest, unknown>(socket, (c, req, cb) => c.RestartContainer(req, cb), { container_id: containerId });
 }

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { createCriServer } from '../cri/server.js';
@@ -16,9 +16,9 @@ export interface RunningDaemon {
   stop(graceMs?: number): Promise<void>;
 }
 
-function bind(server: grpc.Server, address: string): Promise<void> {
+function bind(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) =>
+    server.bindAsync(address, credentials, (err) =>
       err ? reject(err) : resolve(),
     );
   });
@@ -65,6 +65,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     });
     await bind(server, `unix:${socket}`);
     undo.push('stop server', () => server.forceShutdown());
+    if (config.remote.listen) {
+      // Mutual TLS or nothing: a client without a certificate the CA signed is refused.
+      const [ca, cert, key] = await Promise.all([config.remote.ca, config.remote.cert, config.remote.key].map((f) => readFile(f)));
+      await bind(server, config.remote.listen.slice('tcp://'.length), grpc.ServerCredentials.createSsl(ca!, [{ cert_chain: cert!, private_key: key! }], true));
+      log.info('serving over TCP with mutual TLS', { listen: config.remote.listen });
+    }
     undo.push('remove socket', () => removeSocket(socket));
     await chmod(socket, 0o660);
 

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CORACLE_BIN, spawnCoracle, startTestDaemon, tempDir, writeTestConfig } from '../helpers/daemon.js';
+
+const run = promisify(execFile);
+
+/** A CA, and certificates it signs (the server's for 127.0.0.1), made with openssl. */
+async function makePki(dir: string): Promise<(name: string) => { cert: string; key: string }> {
+  const ssl = (args: string[]): Promise<unknown> => run('openssl', args, { cwd: dir });
+  const ca = async (name: string): Promise<void> => {
+    await ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`]);
+  };
+  const signed = async (name: string, by: string, san: string): Promise<void> => {
+    await ssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
+    await run('sh', ['-c', `printf 'subjectAltName=${san}\\n' > ${name}.ext`], { cwd: dir });
+    await ssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${by}.pem`, '-CAkey', `${by}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
+  };
+  await ca('ca');
+  await ca('rogue-ca');
+  await signed('server', 'ca', 'IP:127.0.0.1');
+  await signed('client', 'ca', 'DNS:client');
+  await signed('rogue', 'rogue-ca', 'DNS:rogue');
+  return (name) => ({ cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) });
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('cli: remote access over TCP, mutual TLS only', function () {
+  this.timeout(60_000);
+
+  it('serves the CLI with the right client certificate, refuses one another CA signed, and refuses to listen without TLS files', async () => {
+    const dir = await tempDir();
+    const pki = await makePki(dir);
+    const port = await freePort();
+    const server = pki('server');
+    const remote = `[remote]\nlisten = "tcp://127.0.0.1:${port}"\nca = "${pki('ca').cert}"\ncert = "${server.cert}"\nkey = "${server.key}"\n`;
+    const d = await startTestDaemon({ extra: remote });
+    assert.ok(d.lines.some((l) => l.includes('serving over TCP with mutual TLS')));
+
+    const cli = async (who: { cert: string; key: string } | undefined, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+      const tls = who ? ['--tlscacert', pki('ca').cert, '--tlscert', who.cert, '--tlskey', who.key] : [];
+      try {
+        const r = await run(process.execPath, [CORACLE_BIN, '-H', `tcp://127.0.0.1:${port}`, ...tls, ...args], { timeout: 30_000 });
+        return { code: 0, ...r };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const ok = await cli(pki('client'), 'version');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /Server: coracle\n Version:\t\d/);
+    assert.match((await cli(pki('client'), 'ps', '-a')).stdout, /^CONTAINER ID/);
+
+    const rogue = await cli(pki('rogue'), 'version');
+    assert.notEqual(rogue.code, 0);
+    assert.match(rogue.stderr, /cannot connect to the Coracle daemon at tcp:\/\/127\.0\.0\.1:\d+/);
+
+    const bare = await cli(undefined, 'version');
+    assert.match(bare.stderr, /mutual TLS only: give --tlscacert, --tlscert and --tlskey/);
+
+    // Plain TCP is never served: a listener without its TLS files stops the daemon.
+    const paths = await writeTestConfig(await tempDir(), { extra: `[remote]\nlisten = "tcp://127.0.0.1:${port + 1}"\n` });
+    const refused = spawnCoracle(['--config', paths.configPath, 'serve']);
+    const exit = await refused.exited;
+    assert.notEqual(exit.code, 0);
+    assert.match(refused.lines.join('\n'), /remote\.ca: a TCP listener is mutual TLS only/);
+  });
+});
