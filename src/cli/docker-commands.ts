@@ -5,7 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import { CliClient, type CliContainer, type PortSpec } from '../cri/cli-client.js';
 import type { DaemonTarget } from '../cri/daemon-target.js';
-import { commitContainer, containerTop, exportImages, imageHistory, importImages, restartContainer } from '../cri/coracle-client.js';
+import { commitContainer, containerTop, exportImages, imageHistory, importImages, pullWithProgress, restartContainer } from '../cri/coracle-client.js';
+import { PullView } from './pull-view.js';
 import { CoracleError, invalidArgument } from '../errors.js';
 import { CORACLE_VERSION } from '../version.js';
 import { containerStatus, humanDuration, humanSize, quotedCommand, shortId, table } from './format.js';
@@ -337,14 +338,13 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
 
   program
     .command('pull')
-    .description('pull an image')
+    .description('pull an image, each layer\'s progress shown as it goes')
     .argument('<image>')
     .action(async (image: string, _o: unknown, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => {
-        process.stdout.write(`Pulling ${image}\n`);
-        const ref = await client.ensureImage(image);
-        process.stdout.write(`Status: image is up to date for ${image}\n${ref}\n`);
-      });
+      const view = new PullView(process.stdout, process.stdout.isTTY === true);
+      process.stdout.write(`Pulling ${image}\n`);
+      const id = await pullWithProgress(await socketOf(cmd), image, (s) => view.step(s));
+      process.stdout.write(`Status: pulled ${image}\n${id}\n`);
     });
 
   program

@@ -57,6 +57,7 @@ const program = new Command('coracle')
   .version(CORACLE_VERSION)
   .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH}; absent means defaults)`)
   .option('-H, --host <address>', 'the daemon to talk to: unix:///path/to.sock or tcp://host:port (default: $CORACLE_HOST, else grpc.socket of the config)')
+  .option('--tlsverify', 'with tcp://: verify the daemon against --tlscacert (always on: TCP is mutual TLS only)')
   .option('--tlscacert <file>', 'with tcp://: the CA that signed the daemon\'s certificate ($CORACLE_TLS_CA)')
   .option('--tlscert <file>', 'with tcp://: this client\'s certificate ($CORACLE_TLS_CERT)')
   .option('--tlskey <file>', 'with tcp://: this client\'s key ($CORACLE_TLS_KEY)');

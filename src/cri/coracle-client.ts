@@ -121,3 +121,28 @@ export async function commitContainer(socket: DaemonTarget, containerId: string,
 export async function restartContainer(socket: DaemonTarget, containerId: string): Promise<void> {
   await unary<RestartContainerRequest, unknown>(socket, (c, req, cb) => c.RestartContainer(req, cb), { container_id: containerId });
 }
+
+export interface PullStep {
+  layer: string;
+  status: string;
+  current: number;
+  total: number;
+}
+
+/** A pull with its progress: each step to `onStep`; the image id at the end. */
+export async function pullWithProgress(socket: DaemonTarget, image: string, onStep: (s: PullStep) => void): Promise<string> {
+  const c = client(socket);
+  const call = c.PullImage({ image }, { deadline: Date.now() + 60 * 60_000 });
+  let id = '';
+  try {
+    for await (const m of call as AsyncIterable<{ layer: string; status: string; current: string; total: string; image_id: string }>) {
+      if (m.image_id) id = m.image_id;
+      else onStep({ layer: m.layer, status: m.status, current: Number(m.current), total: Number(m.total) });
+    }
+  } catch (err) {
+    throw fromGrpc(err as grpc.ServiceError, socket);
+  } finally {
+    c.close();
+  }
+  return id;
+}

@@ -26,6 +26,7 @@ import { imageHistoryHandler } from './image-history.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
 import { restartContainerHandler } from './container-restart.js';
+import { pullImageProgressHandler } from './image-pull-progress.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
 import { containerStatsHandler, listContainerStatsHandler } from './container-stats.js';
@@ -171,6 +172,7 @@ export function createCriServer(
     ContainerTop: wrapUnary('ContainerTop', log, containerTopHandler(services.containers)),
     CommitContainer: wrapUnary('CommitContainer', log, commitContainerHandler(services.containers)),
     RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers)),
+    PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images)),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

@@ -50,6 +50,17 @@ export interface ImageServiceDeps {
   log: Logger;
 }
 
+/** How far a pull is with one layer (docker pull's progress lines). */
+export interface PullProgress {
+  layer: string;
+  status: 'exists' | 'waiting' | 'downloading' | 'extracting' | 'done';
+  /** Bytes so far and in all, while downloading. */
+  current: number;
+  total: number;
+}
+
+export type OnPullProgress = (p: PullProgress) => void;
+
 /** One step of an image's history (docker history). */
 export interface HistoryStep {
   id?: string;
@@ -141,7 +152,7 @@ export class ImageService {
     return this.deps.store.all();
   }
 
-  async pull(text: string, credentials: RegistryCredentials | undefined, log: Logger, signal?: AbortSignal): Promise<ImageRecord> {
+  async pull(text: string, credentials: RegistryCredentials | undefined, log: Logger, signal?: AbortSignal, progress?: OnPullProgress): Promise<ImageRecord> {
     const ref = parseReference(text);
     const endpoints = endpointsFor(ref.registry, this.deps.hosts);
     const errors: { endpoint: string; err: unknown }[] = [];
@@ -156,12 +167,12 @@ export class ImageService {
         continue;
       }
       log.debug('pull: manifest resolved', { endpoint: endpoint.url, digest: top.digest });
-      return this.pullFrom(ref, repo, top, log, signal);
+      return this.pullFrom(ref, repo, top, log, signal, progress);
     }
     throw combined(text, errors);
   }
 
-  private async pullFrom(ref: ImageReference, repo: RegistryRepository, top: FetchedManifest, log: Logger, signal?: AbortSignal): Promise<ImageRecord> {
+  private async pullFrom(ref: ImageReference, repo: RegistryRepository, top: FetchedManifest, log: Logger, signal?: AbortSignal, progress?: OnPullProgress): Promise<ImageRecord> {
     const { content } = this.deps;
     return this.withLease(log, async (lease) => {
       const name = `image "${repo.repository}@${top.digest}"`;
@@ -181,13 +192,15 @@ export class ImageService {
         throw new CoracleError('FAILED_PRECONDITION', `${name}: index entry ${manifest.digest} is an index too`);
       }
       const tag = ref.digest ? undefined : repoTag(ref);
-      const fetch = (digest: string, size: number): Promise<void> => this.ingest(repo, digest, size, signal);
+      // Only layers are shown downloading; the config is fetched before them, quietly.
+      const fetch = (digest: string, size: number, layer = true): Promise<void> => this.ingest(repo, digest, size, signal, layer ? progress : undefined);
       return this.commit(
         { name, manifest: doc.manifest, manifestDigest: manifest.digest, manifestMediaType: manifest.mediaType || doc.manifest.mediaType || MEDIA.ociManifest },
         { repoTags: tag ? [tag] : [], repoDigests: [repoDigest(ref, top.digest)], content: [top.digest] },
         fetch,
         lease,
         log,
+        progress,
       );
     });
   }
@@ -215,9 +228,10 @@ export class ImageService {
   private async commit(
     m: { name: string; manifest: ImageManifest; manifestDigest: string; manifestMediaType: string },
     names: { repoTags: string[]; repoDigests: string[]; content: string[] },
-    fetch: (digest: string, size: number) => Promise<void>,
+    fetch: (digest: string, size: number, layer?: boolean) => Promise<void>,
     lease: Lease,
     log: Logger,
+    progress?: OnPullProgress,
   ): Promise<ImageRecord> {
     const { content } = this.deps;
     const started = Date.now();
@@ -225,7 +239,7 @@ export class ImageService {
     const configDigest = manifest.config.digest;
     lease.digests.add(m.manifestDigest);
     lease.digests.add(configDigest);
-    await fetch(configDigest, manifest.config.size);
+    await fetch(configDigest, manifest.config.size, false);
     const config = parseImageConfig(await content.read(configDigest), `${name}: config ${configDigest}`);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
@@ -246,7 +260,7 @@ export class ImageService {
       lease.digests.add(l.digest);
       lease.chains.add(l.chainId);
     }
-    await this.fetchAndUnpack(layers, fetch, log);
+    await this.fetchAndUnpack(layers, fetch, log, progress);
     const record: ImageRecord = {
       id: configDigest,
       repoTags: names.repoTags,
@@ -266,10 +280,10 @@ export class ImageService {
   }
 
   /** A blob into the content store, with a few attempts for a connection that broke. */
-  private async ingest(repo: RegistryRepository, digest: string, size: number, signal?: AbortSignal): Promise<void> {
+  private async ingest(repo: RegistryRepository, digest: string, size: number, signal?: AbortSignal, progress?: OnPullProgress): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.content.ingest(digest, size, () => repo.blob(digest, signal));
+        await this.deps.content.ingest(digest, size, async () => (progress ? counted(await repo.blob(digest, signal), digest, size, progress) : repo.blob(digest, signal)));
         return;
       } catch (err) {
         const code = err instanceof CoracleError ? err.code : 'INTERNAL';
@@ -284,9 +298,11 @@ export class ImageService {
    * soon as its blob is in, side by side with the others (each has its own directory). The
    * rare layer that hardlinks into a lower one waits for its parents and is unpacked again.
    */
-  private async fetchAndUnpack(layers: ImageLayer[], fetch: (digest: string, size: number) => Promise<void>, log: Logger): Promise<void> {
+  private async fetchAndUnpack(layers: ImageLayer[], fetch: (digest: string, size: number) => Promise<void>, log: Logger, progress?: OnPullProgress): Promise<void> {
     const { snapshots, content } = this.deps;
     const present = await Promise.all(layers.map((l) => snapshots.get(l.chainId)));
+    const tell = (l: ImageLayer, status: PullProgress['status']): void => progress?.({ layer: l.digest, status, current: status === 'done' ? l.size : 0, total: l.size });
+    layers.forEach((l, i) => tell(l, present[i] ? 'exists' : 'waiting'));
     const unpacked: Promise<void>[] = [];
     layers.forEach((l, i) => {
       const parent = i > 0 ? layers[i - 1]!.chainId : undefined;
@@ -295,6 +311,7 @@ export class ImageService {
         (async () => {
           if (present[i]) return;
           await this.download(() => fetch(l.digest, l.size));
+          tell(l, 'extracting');
           const t = Date.now();
           try {
             await snapshots.unpack(l.chainId, parent, l.diffId, content.path(l.digest), false);
@@ -304,6 +321,7 @@ export class ImageService {
             await snapshots.unpack(l.chainId, parent, l.diffId, content.path(l.digest), true);
           }
           log.debug('layer unpacked', { layer: l.digest, chainId: l.chainId, ms: Date.now() - t });
+          tell(l, 'done');
         })(),
       );
     });
@@ -497,5 +515,20 @@ export class ImageService {
       inodesUsed++;
     }
     return { mountpoint: this.deps.root, usedBytes, inodesUsed };
+  }
+}
+
+/** A blob's bytes as they come, reported at most every 100 ms (and at the end). */
+async function* counted(source: AsyncIterable<Buffer>, layer: string, total: number, progress: OnPullProgress): AsyncIterable<Buffer> {
+  let current = 0;
+  let last = 0;
+  for await (const chunk of source) {
+    current += chunk.length;
+    const now = Date.now();
+    if (now - last >= 100 || current === total) {
+      last = now;
+      progress({ layer, status: 'downloading', current, total });
+    }
+    yield chunk;
   }
 }

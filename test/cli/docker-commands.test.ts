@@ -161,7 +161,10 @@ describe('cli: docker commands over the socket', function () {
   });
 
   it('history and images; errors a person can act on', async () => {
-    await d.clients.image.PullImage({ image: { image } });
+    const pulled = await cli('pull', image);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /^Pulling .*\n([0-9a-f]{12}): Waiting\n\1: Downloading\n\1: Extracting\n\1: Pull complete\nStatus: pulled .*\nsha256:[0-9a-f]{64}\n$/);
+    assert.match((await cli('pull', image)).stdout, /: Already exists\n/);
     const history = (await cli('history', image)).stdout;
     assert.match(history, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[0-9a-f]{12}\s+ADD busybox \/ # the test base\s+[\d.]+[kM]B/);
     assert.match((await cli('images')).stdout, new RegExp(`^REPOSITORY\\s+TAG\\s+IMAGE ID\\s+SIZE\\n${registry.host.replace(/[.]/g, '\\.')}/cli/busybox\\s+v1\\s+[0-9a-f]{12}\\s+[\\d.]+[kM]B\\n$`));

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { containerStatus, humanDuration, humanSize, quotedCommand, shortId, table } from '../../src/cli/format.js';
 import { checkName, generateName, resolveContainer } from '../../src/cli/names.js';
 import { criLogLines } from '../../src/cli/docker-commands.js';
+import { bar, PullView } from '../../src/cli/pull-view.js';
+import { PassThrough } from 'node:stream';
 
 describe('cli: docker-style formatting and names', () => {
   const S = 1000;
@@ -69,5 +71,28 @@ describe('cli: docker-style formatting and names', () => {
       { stream: 'stdout', line: 'hello' },
       { stream: 'stdout', line: '' },
     ]);
+  });
+
+  it('pull progress: bars redrawn in place on a terminal, a line per change otherwise', () => {
+    assert.equal(bar(0, 1000, 10), '[>         ] 0B/1kB');
+    assert.equal(bar(500, 1000, 10), '[=====>    ] 500B/1kB');
+    assert.equal(bar(1000, 1000, 10), '[==========] 1kB/1kB');
+    const text = (tty: boolean): string => {
+      const out = new PassThrough();
+      const v = new PullView(out, tty);
+      const a = 'sha256:aaaaaaaaaaaa1111';
+      const b = 'sha256:bbbbbbbbbbbb2222';
+      v.step({ layer: a, status: 'waiting', current: 0, total: 2000 });
+      v.step({ layer: b, status: 'exists', current: 0, total: 10 });
+      v.step({ layer: a, status: 'downloading', current: 1000, total: 2000 });
+      v.step({ layer: a, status: 'downloading', current: 2000, total: 2000 });
+      v.step({ layer: a, status: 'done', current: 2000, total: 2000 });
+      return String(out.read());
+    };
+    assert.equal(text(false), 'aaaaaaaaaaaa: Waiting\nbbbbbbbbbbbb: Already exists\naaaaaaaaaaaa: Downloading\naaaaaaaaaaaa: Pull complete\n');
+    const drawn = text(true).split('\x1b[2A');
+    assert.equal(drawn.length, 4, 'redrawn in place after the first draw');
+    assert.match(drawn[1]!, /aaaaaaaaaaaa: Downloading \[=+>\s*\] 1kB\/2kB/);
+    assert.match(drawn[3]!, /aaaaaaaaaaaa: Pull complete\n\x1b\[2Kbbbbbbbbbbbb: Already exists\n$/);
   });
 });
