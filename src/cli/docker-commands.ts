@@ -142,7 +142,8 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
       const env = parseEnv(o.env ?? []);
       const mounts = (o.volume ?? []).map(parseVolume);
       const ports = (o.publish ?? []).map(parsePort);
-      await withClient(await socketOf(cmd), async (client) => {
+      const socket = await socketOf(cmd);
+      await withClient(socket, async (client) => {
         const existing = await client.containers();
         if (o.name !== undefined) {
           checkName(o.name);
@@ -166,6 +167,11 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
           return;
         }
         const c = await find(client, id);
+        // Over TCP the log file is out of reach: the id, as with -d.
+        if (typeof socket !== 'string') {
+          process.stdout.write(`${id}\n`);
+          return;
+        }
         await printLogs(c, { follow: true }, client);
         const done = await find(client, id);
         process.exitCode = done.exitCode;
@@ -242,14 +248,16 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
     .argument('<container...>')
     .option('-f, --force', 'remove a running container, or one kubelet made')
     .action(async (names: string[], o: { force?: boolean }, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => {
+      const socket = await socketOf(cmd);
+      await withClient(socket, async (client) => {
         for (const n of names) {
           const c = await find(client, n);
           if (!c.cli && !o.force) throw new CoracleError('FAILED_PRECONDITION', `container ${shortId(c.id)} was not made by coracle run (kubelet's?): use -f to remove it anyway`);
           if (c.state === 'running' && !o.force) throw new CoracleError('FAILED_PRECONDITION', `container ${n} is running: stop it first or use -f`);
           if (c.state === 'running') await client.stop(c.id, 0);
           await client.remove(c);
-          if (c.cli && c.logPath) await rm(dirname(c.logPath), { recursive: true, force: true });
+          // The log dir is on the daemon's host: only a local CLI can take it away.
+          if (c.cli && c.logPath && typeof socket === 'string') await rm(dirname(c.logPath), { recursive: true, force: true });
           process.stdout.write(`${n}\n`);
         }
       });
@@ -262,7 +270,9 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
     .option('-f, --follow', 'follow the output until the container ends')
     .option('--tail <n>', 'only the last n lines', 'all')
     .action(async (name: string, o: { follow?: boolean; tail?: string }, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => printLogs(await find(client, name), o, client));
+      const socket = await socketOf(cmd);
+      if (typeof socket !== 'string') throw new CoracleError('UNIMPLEMENTED', 'logs over TCP is not implemented yet: the log is a file on the daemon\'s host');
+      await withClient(socket, async (client) => printLogs(await find(client, name), o, client));
     });
 
   program
