@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import { CliClient, type CliContainer, type PortSpec } from '../cri/cli-client.js';
@@ -57,10 +57,10 @@ function parsePort(p: string): PortSpec {
 }
 
 /** The messages of a CRI log file: partial lines joined, each line to its stream. */
-export function criLogLines(text: string): { stream: 'stdout' | 'stderr'; line: string }[] {
+export function criLogLines(text: string, pending = { stdout: '', stderr: '' }): { stream: 'stdout' | 'stderr'; line: string }[] {
   const out: { stream: 'stdout' | 'stderr'; line: string }[] = [];
-  // A partial line goes on in the next line of the same stream, whatever comes between.
-  const pending = { stdout: '', stderr: '' };
+  // A partial line goes on in the next line of the same stream, whatever comes between
+  // (and across calls, when the caller keeps `pending`).
   for (const raw of text.split('\n')) {
     const m = /^\S+ (stdout|stderr) (P|F) (.*)$/.exec(raw);
     if (!m) continue;
@@ -74,25 +74,44 @@ export function criLogLines(text: string): { stream: 'stdout' | 'stderr'; line: 
   return out;
 }
 
+/**
+ * Prints a container's CRI log; with `follow`, what it appends until it ends. The file is
+ * read from where the last read stopped, whole lines at a time.
+ */
 async function printLogs(c: CliContainer, opts: { tail?: string; follow?: boolean }, client: CliClient): Promise<void> {
-  let shown = 0;
-  let first = true;
-  for (;;) {
-    const text = await readFile(c.logPath, 'utf8').catch(() => '');
-    let lines = criLogLines(text);
-    if (first && opts.tail !== undefined && opts.tail !== 'all') lines = lines.slice(Math.max(0, lines.length - Number(opts.tail)));
-    else lines = lines.slice(shown);
-    for (const l of lines) (l.stream === 'stdout' ? process.stdout : process.stderr).write(`${l.line}\n`);
-    shown = first ? criLogLines(text).length : shown + lines.length;
-    first = false;
-    if (!opts.follow) return;
-    const now = (await client.containers()).find((x) => x.id === c.id);
-    if (!now || now.state !== 'running') {
-      // One last read: what the container wrote as it ended.
-      const rest = criLogLines(await readFile(c.logPath, 'utf8').catch(() => '')).slice(shown);
-      for (const l of rest) (l.stream === 'stdout' ? process.stdout : process.stderr).write(`${l.line}\n`);
-      return;
+  let offset = 0;
+  let carry = Buffer.alloc(0);
+  const pending = { stdout: '', stderr: '' };
+  const readNew = async (): Promise<{ stream: 'stdout' | 'stderr'; line: string }[]> => {
+    const fh = await open(c.logPath, 'r').catch(() => undefined);
+    if (!fh) return [];
+    try {
+      const chunks: Buffer[] = [carry];
+      for (;;) {
+        const { bytesRead, buffer } = await fh.read({ buffer: Buffer.alloc(1 << 16), position: offset });
+        if (bytesRead === 0) break;
+        offset += bytesRead;
+        chunks.push(buffer.subarray(0, bytesRead));
+      }
+      const all = Buffer.concat(chunks);
+      const cut = all.lastIndexOf(0x0a) + 1;
+      carry = all.subarray(cut);
+      return criLogLines(all.subarray(0, cut).toString('utf8'), pending);
+    } finally {
+      await fh.close();
     }
+  };
+  const print = (lines: { stream: 'stdout' | 'stderr'; line: string }[]): void => {
+    for (const l of lines) (l.stream === 'stdout' ? process.stdout : process.stderr).write(`${l.line}\n`);
+  };
+  const first = await readNew();
+  print(opts.tail !== undefined && opts.tail !== 'all' ? first.slice(Math.max(0, first.length - Number(opts.tail))) : first);
+  if (!opts.follow) return;
+  for (;;) {
+    const now = await client.container(c.id, c.podId);
+    // What it wrote as it ended comes with this read too.
+    print(await readNew());
+    if (!now || now.state !== 'running') return;
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -113,7 +132,7 @@ async function attachTo(client: CliClient, id: string, o: { stdin: boolean; tty:
   if (end.kind === 'detached') return;
   // The attach ends as the process does; its exit is recorded a moment later.
   for (let i = 0; i < 50; i++) {
-    const c = (await client.containers()).find((x) => x.id === id);
+    const c = await client.container(id, '');
     if (c?.state !== 'running') {
       process.exitCode = c?.state === 'exited' ? c.exitCode : 0;
       return;
@@ -173,8 +192,7 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
           return;
         }
         await printLogs(c, { follow: true }, client);
-        const done = await find(client, id);
-        process.exitCode = done.exitCode;
+        process.exitCode = (await client.container(id, c.podId))?.exitCode ?? 0;
       });
     });
 
@@ -363,16 +381,7 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
     .argument('<image...>')
     .requiredOption('-o, --output <file>', 'the tarball')
     .action(async (images: string[], o: { output: string }, cmd: Command) => {
-      const socket = await socketOf(cmd);
-      // Beside the target, then renamed: a failed save leaves no partial file.
-      const tmp = `${o.output}.${process.pid}.tmp`;
-      try {
-        await pipeline(exportImages(socket, images), createWriteStream(tmp));
-        await rename(tmp, o.output);
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw err;
-      }
+      await saveImages(await socketOf(cmd), images, o.output);
     });
 
   program
@@ -380,8 +389,7 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
     .description('load the images of a tarball (docker save or OCI layout)')
     .requiredOption('-i, --input <file>', 'the tarball')
     .action(async (o: { input: string }, cmd: Command) => {
-      const loaded = await importImages(await socketOf(cmd), createReadStream(o.input, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>);
-      for (const i of loaded) process.stdout.write(`Loaded image: ${i.repoTags.join(', ') || i.id}\n`);
+      await loadImages(await socketOf(cmd), o.input);
     });
 
   program
@@ -446,4 +454,26 @@ export async function listImages(socket: DaemonTarget): Promise<void> {
     });
     process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'SIZE'], rows));
   });
+}
+
+/** Images to a tarball ("-": standard output), written beside it and renamed: a failed save leaves no partial file. */
+export async function saveImages(socket: DaemonTarget, images: string[], output: string): Promise<void> {
+  if (output === '-') {
+    await pipeline(exportImages(socket, images), process.stdout);
+    return;
+  }
+  const tmp = `${output}.${process.pid}.tmp`;
+  try {
+    await pipeline(exportImages(socket, images), createWriteStream(tmp));
+    await rename(tmp, output);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** The images of a tarball ("-": standard input) into the daemon, each named as loaded. */
+export async function loadImages(socket: DaemonTarget, input: string): Promise<void> {
+  const source = input === '-' ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
+  for (const i of await importImages(socket, source as AsyncIterable<Buffer>)) process.stdout.write(`Loaded image: ${i.repoTags.join(', ') || i.id}\n`);
 }

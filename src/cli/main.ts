@@ -1,15 +1,12 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { exportImages, importImages } from '../cri/coracle-client.js';
+import { readFile } from 'node:fs/promises';
 import type { DaemonTarget } from '../cri/daemon-target.js';
 import { DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { CoracleError, messageOf } from '../errors.js';
-import { listImages, registerDockerCommands } from './docker-commands.js';
+import { listImages, loadImages, registerDockerCommands, saveImages } from './docker-commands.js';
 import { createLogger } from '../log.js';
 import { CORACLE_VERSION } from '../version.js';
 
@@ -121,11 +118,7 @@ imagesCommand
   .argument('<file>', 'the tarball ("-" for standard input)')
   .option('--socket <path>', 'the daemon socket (default: grpc.socket of the config)')
   .action(async (file: string, _opts: unknown, command: Command) => {
-    const source = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
-    const imported = await importImages(await socketOf(command), source as AsyncIterable<Buffer>);
-    for (const image of imported) {
-      process.stdout.write(`Loaded image: ${image.repoTags.join(', ') || image.id}\n`);
-    }
+    await loadImages(await socketOf(command), file);
   });
 imagesCommand
   .command('export')
@@ -134,20 +127,7 @@ imagesCommand
   .requiredOption('-o, --output <file>', 'the tarball to write ("-" for standard output)')
   .option('--socket <path>', 'the daemon socket (default: grpc.socket of the config)')
   .action(async (images: string[], opts: { output: string }, command: Command) => {
-    const socket = await socketOf(command);
-    if (opts.output === '-') {
-      await pipeline(exportImages(socket, images), process.stdout);
-      return;
-    }
-    // Written beside the target and renamed, so a failed export leaves no partial file.
-    const tmp = `${opts.output}.${process.pid}.tmp`;
-    try {
-      await pipeline(exportImages(socket, images), createWriteStream(tmp));
-      await rename(tmp, opts.output);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await saveImages(await socketOf(command), images, opts.output);
   });
 
 const configCommand = program.command('config').description('configuration');

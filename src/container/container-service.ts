@@ -103,7 +103,6 @@ export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord):
  */
 export class ContainerService {
   private readonly creating = new Map<string, Promise<string>>();
-  private readonly exitsSeen = new Set<string>();
   private readonly refreshing = new Map<string, Promise<ContainerRecord>>();
   private exitWatcher: FSWatcher | undefined;
 
@@ -320,7 +319,10 @@ export class ContainerService {
   }
 
   /** Brings a record up to date with what conmon wrote: an exit, its code, its cause. */
-  private refresh(c: ContainerRecord): Promise<ContainerRecord> {
+  private refresh(given: ContainerRecord): Promise<ContainerRecord> {
+    // The store's copy, not the caller's: a caller holding an older one must not read an
+    // exit that was recorded (and announced) since.
+    const c = this.deps.store.get(given.id) ?? given;
     if (c.state !== 'RUNNING') return Promise.resolve(c);
     // The exit watcher and a caller may look at once: one read and one save per container.
     let pending = this.refreshing.get(c.id);
@@ -354,11 +356,7 @@ export class ContainerService {
       reason: oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error',
     };
     await this.deps.store.save(updated);
-    // Several callers may notice the same exit; it is one event.
-    if (!this.exitsSeen.has(c.id)) {
-      this.exitsSeen.add(c.id);
-      this.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
-    }
+    this.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
     return updated;
   }
 
@@ -560,7 +558,6 @@ export class ContainerService {
     });
     const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, ...rest } = c;
     await this.deps.store.save({ ...rest, state: 'CREATED', pid });
-    this.exitsSeen.delete(c.id);
     await this.start(c.id, log);
   }
 
@@ -630,7 +627,6 @@ export class ContainerService {
     if (!c) return;
     if (c.state === 'RUNNING' || c.state === 'CREATED') await this.stop(c.id, 0, log);
     await this.teardown(c);
-    this.exitsSeen.delete(c.id);
     log.info('container removed', { container: c.id });
     this.deps.events.publish(c.id, c.sandboxId, 'DELETED');
   }

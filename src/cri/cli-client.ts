@@ -115,10 +115,16 @@ export class CliClient {
     const out: CliContainer[] = [];
     for (const c of list.containers) {
       // Gone between the list and the status: it is not listed.
-      const s = await this.rt<{ status: ContainerStatus__Output | null }>('ContainerStatus', { container_id: c.id }).catch(() => undefined);
-      if (s?.status) out.push(toCliContainer(s.status, c.pod_sandbox_id));
+      const one = await this.container(c.id, c.pod_sandbox_id);
+      if (one) out.push(one);
     }
     return out.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** One container as it is now (one ContainerStatus call); undefined once it is gone. */
+  async container(id: string, podId: string): Promise<CliContainer | undefined> {
+    const s = await this.rt<{ status: ContainerStatus__Output | null }>('ContainerStatus', { container_id: id }).catch(() => undefined);
+    return s?.status ? toCliContainer(s.status, podId) : undefined;
   }
 
   /** Makes sure the image is here: pulled when it is not. */

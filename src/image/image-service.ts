@@ -390,9 +390,8 @@ export class ImageService {
         },
       });
       const gz = new PassThrough();
-      const piped = pipeline(Readable.from(layer), tap, createGzip(), gz);
-      const blob = await content.ingestUnknown(gz);
-      await piped;
+      // Awaited together: a tar that fails mid-way rejects both, and neither may go unheard.
+      const [blob] = await Promise.all([content.ingestUnknown(gz), pipeline(Readable.from(layer), tap, createGzip(), gz)]);
       lease.digests.add(blob.digest);
       const diffId = `sha256:${diff.digest('hex')}`;
 
