@@ -150,6 +150,9 @@ function implementation(
   return impl;
 }
 
+/** The gRPC server, as the daemon holds it (only src/cri names grpc-js). */
+export type CriServer = grpc.Server;
+
 export function createCriServer(
   services: CriServices,
   log: Logger,

@@ -1,8 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { createCriServer } from '../cri/server.js';
+import { CriListeners } from '../cri/listen.js';
+import { createCriServer, type CriServer } from '../cri/server.js';
 import type { Logger } from '../log.js';
 import { UndoStack } from '../util/undo-stack.js';
 import { CORACLE_VERSION } from '../version.js';
@@ -16,15 +16,7 @@ export interface RunningDaemon {
   stop(graceMs?: number): Promise<void>;
 }
 
-function bind(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (err) =>
-      err ? reject(err) : resolve(),
-    );
-  });
-}
-
-function shutdown(server: grpc.Server, graceMs: number, log: Logger): Promise<void> {
+function shutdown(server: CriServer, graceMs: number, log: Logger): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       log.warn('in-flight calls did not finish in time; closing them', { graceMs });
@@ -63,12 +55,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       maxReceiveMessageBytes: config.grpc.max_recv_message_size,
       maxSendMessageBytes: config.grpc.max_send_message_size,
     });
-    await bind(server, `unix:${socket}`);
     undo.push('stop server', () => server.forceShutdown());
+    const listeners = new CriListeners(server, log);
+    const accepting = [await listeners.unix(socket)];
+    undo.push('close listeners', () => accepting.forEach((l) => l.close()));
     if (config.remote.listen) {
       // Mutual TLS or nothing: a client without a certificate the CA signed is refused.
       const [ca, cert, key] = await Promise.all([config.remote.ca, config.remote.cert, config.remote.key].map((f) => readFile(f)));
-      await bind(server, config.remote.listen.slice('tcp://'.length), grpc.ServerCredentials.createSsl(ca!, [{ cert_chain: cert!, private_key: key! }], true));
+      accepting.push(await listeners.tls(config.remote.listen, { ca: ca!, cert: cert!, key: key! }));
       log.info('serving over TCP with mutual TLS', { listen: config.remote.listen });
     }
     undo.push('remove socket', () => removeSocket(socket));
@@ -88,6 +82,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         stopping ??= (async () => {
           log.info('coracle stopping');
           services.endStreams();
+          accepting.forEach((l) => l.close());
           await shutdown(server, graceMs, log);
           await services.close();
           await removeSocket(socket);

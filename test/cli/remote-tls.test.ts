@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CORACLE_BIN, spawnCoracle, startTestDaemon, tempDir, writeTestConfig } from '../helpers/daemon.js';
+import { grpcHeaders, rawGrpcCall } from '../helpers/raw-h2-client.js';
 
 const run = promisify(execFile);
 
@@ -60,6 +63,19 @@ describe('cli: remote access over TCP, mutual TLS only', function () {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /Server: coracle\n Version:\t\d/);
     assert.match((await cli(pki('client'), 'ps', '-a')).stdout, /^CONTAINER ID/);
+
+    // Over TLS too, an authority Node's HTTP/2 server would refuse is served.
+    const tls = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ALPNProtocols: ['h2'],
+      ca: await readFile(pki('ca').cert),
+      cert: await readFile(pki('client').cert),
+      key: await readFile(pki('client').key),
+    });
+    const raw = await rawGrpcCall(tls, grpcHeaders('/runtime.v1.RuntimeService/Version', '/run/coracle/coracle.sock'));
+    assert.equal(raw.reset, undefined);
+    assert.match(raw.data.toString('latin1'), /coracle/);
 
     const rogue = await cli(pki('rogue'), 'version');
     assert.notEqual(rogue.code, 0);

@@ -1,0 +1,502 @@
+#!/usr/bin/env bash
+# kubelet end-to-end checks of a CRI runtime, for what critest does not cover: a real kubelet
+# (v1.26.1) drives the runtime, kubectl drives the kubelet. Runs against the one-node control plane
+# of the shared lab (shared/kubelet-env/k8s-up.sh ENDPOINT): namespace default, node lab-node, no
+# scheduler (pods set nodeName), images busybox:latest and registry.k8s.io/e2e-test-images/httpd
+# from the lab registry.
+#
+# Pods (label lab=kubelet-e2e), all removed on exit:
+#   e2e-main   init container -> emptyDir + hostPath; httpd serving the emptyDir; busybox "box"
+#              (prints "tick N" every second, echoes "stdin: LINE" for attached stdin)
+#   e2e-term   one container that traps SIGTERM and exits, one that logs and ignores it
+#   e2e-crash  `exit 3` under restartPolicy Always
+#   e2e-after  created after the runtime restart (RESTART_CMD)
+# Checks: init-container, emptydir, hostpath, grace-term, grace-kill, crash-backoff, imagefs-stats,
+# image-gc, pod-stats, logs-follow, exec-tty, port-forward, attach, cp-in, cp-out,
+# restart-survive, restart-new-pod, and after deleting e2e-main: gone-crictl, gone-mounts,
+# gone-netns, gone-veth, gone-process, gone-cgroup, gone-lease.
+# Prints PASS/FAIL/SKIP per check and ends with "N passed, M failed" (SKIP not counted); exit 1
+# if any failed.
+#
+# Usage: kubelet-e2e.sh unix:///path/to/cri.sock      (the endpoint k8s-up.sh was started with)
+# Environment:
+#   RESTART_CMD    shell command that SIGKILLs the runtime daemon and starts it again (returns once
+#                  it is started); unset: the restart checks print SKIP
+#   LEASE_DIR      colon-separated host-local IPAM lease dirs of the runtime's pod network (files
+#                  named after the leased IP); unset: gone-lease prints SKIP
+#   IMAGE_GC_WAIT  seconds to wait for the kubelet's image GC to remove an unused image (default 0:
+#                  only the GC configuration is reported). The kubelet runs image GC every 5 min and
+#                  only above imageGCHighThresholdPercent; the lab's config sets 100 = GC disabled.
+#   IMAGE_GC_IMAGE the unused image pulled for that (default registry.k8s.io/e2e-test-images/nginx:1.14-2)
+#   PF_PORT        local port for port-forward (default 18081)
+#   LAB_DIR        default /opt/lab (kubectl, crictl in $LAB_DIR/bin)
+set -uo pipefail
+LAB_DIR=${LAB_DIR:-/opt/lab}
+EP=${1:?usage: kubelet-e2e.sh unix:///path/to/cri.sock}
+[[ $EP == unix:///* ]] || { echo "endpoint must be unix:///path (got '$EP')" >&2; exit 2; }
+export KUBECONFIG=${KUBECONFIG:-$LAB_DIR/k8s/admin.kubeconfig} KUBECACHEDIR=${KUBECACHEDIR:-$LAB_DIR/k8s/kubectl-cache}
+KUBECTL=$LAB_DIR/bin/kubectl CRICTL=$LAB_DIR/bin/crictl
+K=("$KUBECTL" --request-timeout=30s)
+C=("$CRICTL" --runtime-endpoint "$EP" --image-endpoint "$EP" --timeout 30s)
+PF_PORT=${PF_PORT:-18081}
+IMAGE_GC_WAIT=${IMAGE_GC_WAIT:-0}
+IMAGE_GC_IMAGE=${IMAGE_GC_IMAGE:-registry.k8s.io/e2e-test-images/nginx:1.14-2}
+SEL=lab=kubelet-e2e
+TMP=$(mktemp -d /tmp/kubelet-e2e.XXXXXX)
+HOSTDIR=$(mktemp -d /tmp/kubelet-e2e-host.XXXXXX)   # the hostPath volume
+TOKEN=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+pass=0 fail=0 bgpids=() gc_pulled=""
+START=$(date +%s)
+
+ok()   { echo "PASS $1${2:+: $2}"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+skip() { echo "SKIP $1${2:+: $2}"; }
+# verdict NAME CONDITION-RC DETAIL
+verdict() { if [[ $2 == 0 ]]; then ok "$1" "$3"; else bad "$1" "$3"; fi; }
+one()  { tr '\n\r' '  ' <<<"$1" | cut -c1-240; }
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}'; }
+now()  { date +%s.%N; }
+
+cleanup() {
+  local p
+  for p in "${bgpids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${bgpids[@]}"; do wait "$p" 2>/dev/null; done
+  if [[ -n $("${K[@]}" get pods -l "$SEL" -o name 2>/dev/null) ]]; then
+    "${K[@]}" delete pods -l "$SEL" --grace-period=2 --timeout=60s >/dev/null 2>&1 ||
+      "${K[@]}" delete pods -l "$SEL" --grace-period=0 --force >/dev/null 2>&1
+  fi
+  [[ -n $gc_pulled ]] && "${C[@]}" rmi "$IMAGE_GC_IMAGE" >/dev/null 2>&1
+  rm -rf "$TMP" "$HOSTDIR"
+}
+trap cleanup EXIT
+
+# ---- helpers --------------------------------------------------------------------------------
+uid_of()   { "${K[@]}" get pod "$1" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
+# crictl ids (sandboxes / all containers) labelled with a pod UID
+sandboxes_of()  { "${C[@]}" pods --label "io.kubernetes.pod.uid=$1" -q 2>/dev/null; }
+containers_of() { "${C[@]}" ps -a --label "io.kubernetes.pod.uid=$1" -q 2>/dev/null; }
+# cid POD-UID CONTAINER-NAME [STATE]: the newest container of that name
+cid() { "${C[@]}" ps -a --label "io.kubernetes.pod.uid=$1" --name "^$2\$" ${3:+--state "$3"} --latest -q 2>/dev/null; }
+ready_wait() { "${K[@]}" wait --for=condition=Ready "pod/$1" --timeout="${2:-120}s" >/dev/null 2>&1; }
+pod_json() { "${K[@]}" get pod "$1" -o json 2>/dev/null; }
+# until_ok SECONDS CMD...: retry CMD every second until it succeeds or SECONDS passed
+until_ok() {
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@"; do (( $(date +%s) >= end )) && return 1; sleep 1; done
+}
+veth_count() { ip -o link show type veth 2>/dev/null | wc -l; }
+nsfs_count() { awk '$9 == "nsfs"' /proc/self/mountinfo | wc -l; }
+netns_list() { find /run/netns /var/run/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -u | tr '\n' ' '; }
+summary()  { "${K[@]}" get --raw /api/v1/nodes/lab-node/proxy/stats/summary 2>/dev/null; }
+
+"${K[@]}" get node lab-node >/dev/null || { echo "no node lab-node (KUBECONFIG=$KUBECONFIG); run k8s-up.sh first" >&2; exit 2; }
+"${C[@]}" version >/dev/null || { echo "no CRI runtime answering on $EP" >&2; exit 2; }
+if [[ -n $("${K[@]}" get pods -l "$SEL" -o name 2>/dev/null) ]]; then
+  echo "removing e2e pods left from an earlier run"
+  "${K[@]}" delete pods -l "$SEL" --grace-period=2 --timeout=90s >/dev/null 2>&1
+fi
+# host state before any of our pods exists, compared after they are all gone
+base_veth=$(veth_count) base_nsfs=$(nsfs_count) base_netns=$(netns_list)
+echo "# kubelet-e2e against $EP, $(date -u +%FT%TZ); baseline: $base_veth veths, $base_nsfs nsfs mounts, netns [${base_netns% }]"
+echo "host-file $TOKEN" > "$HOSTDIR/from-host.txt"
+
+# ---- pods -----------------------------------------------------------------------------------
+manifest() {
+  sed -e "s|@TOKEN@|$TOKEN|g" -e "s|@HOSTDIR@|$HOSTDIR|g" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-main
+  namespace: default
+  labels: {lab: kubelet-e2e}
+spec:
+  nodeName: lab-node
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 5
+  volumes:
+  - {name: work, emptyDir: {}}
+  - {name: host, hostPath: {path: "@HOSTDIR@", type: Directory}}
+  initContainers:
+  - name: init
+    image: busybox:latest
+    command: [sh, -c, 'echo "init-token @TOKEN@" > /work/init.txt && cat /host/from-host.txt > /host/init-saw.txt']
+    volumeMounts: [{name: work, mountPath: /work}, {name: host, mountPath: /host}]
+  containers:
+  - name: httpd
+    image: registry.k8s.io/e2e-test-images/httpd:2.4.39-4
+    ports: [{containerPort: 80}]
+    readinessProbe:                    # the page box writes into the shared emptyDir
+      httpGet: {path: /shared/page.txt, port: 80}
+      periodSeconds: 2
+    volumeMounts: [{name: work, mountPath: /usr/local/apache2/htdocs/shared}]
+  - name: box
+    image: busybox:latest
+    stdin: true                        # for kubectl attach -i
+    volumeMounts: [{name: work, mountPath: /work}, {name: host, mountPath: /host}]
+    command:
+    - sh
+    - -c
+    - |
+      cat /work/init.txt || exit 1
+      echo "page @TOKEN@" > /work/page.txt
+      echo "box wrote this @TOKEN@" > /host/from-pod.txt
+      exec 3<&0
+      (while read -r line; do echo "stdin: $line"; done) <&3 &
+      n=0
+      while true; do n=$((n + 1)); echo "tick $n"; sleep 1; done
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-term
+  namespace: default
+  labels: {lab: kubelet-e2e}
+spec:
+  nodeName: lab-node
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 30    # the test deletes with --grace-period=5
+  volumes:
+  - {name: host, hostPath: {path: "@HOSTDIR@", type: Directory}}
+  containers:
+  - name: trap
+    image: busybox:latest
+    volumeMounts: [{name: host, mountPath: /host}]
+    command:
+    - sh
+    - -c
+    - |
+      trap 'echo "TERM received"; echo "TERM received" >> /host/term-trap.log; exit 0' TERM
+      echo trap-ready
+      while true; do sleep 1 & wait $!; done
+  - name: stubborn
+    image: busybox:latest
+    volumeMounts: [{name: host, mountPath: /host}]
+    command:
+    - sh
+    - -c
+    - |
+      trap 'echo "TERM ignored"; echo "TERM ignored" >> /host/term-stubborn.log' TERM
+      echo stubborn-ready
+      while true; do sleep 1 & wait $!; done
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-crash
+  namespace: default
+  labels: {lab: kubelet-e2e}
+spec:
+  nodeName: lab-node
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 2
+  restartPolicy: Always
+  containers:
+  - name: crash
+    image: busybox:latest
+    command: [sh, -c, 'echo "crashing at $(date +%s)"; exit 3']
+EOF
+}
+t_create=$(now)
+if out=$(manifest | "${K[@]}" apply -f - 2>&1); then echo "# created: $(one "$out")"
+else bad create "$(one "$out")"; echo "$pass passed, $fail failed"; exit 1; fi
+
+# ---- crash-backoff, watched in the background while the other checks run ---------------------
+# Polls e2e-crash every second for up to 120 s; writes one PASS/FAIL line to $TMP/crash.result.
+crash_watch() {
+  local end=$(( $(date +%s) + 120 )) seen="" rc=0 last="" reason st j="" cuid id code
+  while (( $(date +%s) < end )); do
+    j=$(pod_json e2e-crash) || { sleep 1; continue; }
+    st=$(jq -r '.status.containerStatuses[0] // {} | [(.restartCount // 0), (.lastState.terminated.exitCode // "-"), (.state.waiting.reason // ((.state // {}) | keys[0]) // "-")] | @tsv' <<<"$j")
+    IFS=$'\t' read -r rc last reason <<<"$st"
+    [[ $reason == CrashLoopBackOff ]] && seen=yes
+    (( rc >= 2 )) && [[ $last == 3 && -n $seen ]] && break
+    sleep 1
+  done
+  cuid=$(jq -r .metadata.uid <<<"$j")
+  id=$(cid "$cuid" crash exited) code=""
+  [[ -n $id ]] && code=$("${C[@]}" inspect "$id" 2>/dev/null | jq -r .status.exitCode)
+  local d
+  d="restartCount $rc, lastState.terminated.exitCode $last, CrashLoopBackOff ${seen:-never} seen, crictl exitCode of last exited container ${code:-?} ($(since "$t_create")s after create)"
+  if (( rc >= 2 )) && [[ $last == 3 && -n $seen && ${code:-3} == 3 ]]; then echo "PASS crash-backoff: $d"
+  else echo "FAIL crash-backoff: $d"; fi > "$TMP/crash.result"
+}
+crash_watch & bgpids+=("$!")
+
+# ---- image GC: pull an unused image now, look for it at the end -----------------------------
+gc_cfg=$("${K[@]}" get --raw /api/v1/nodes/lab-node/proxy/configz 2>/dev/null | jq -c '.kubeletconfig | {imageGCHighThresholdPercent, imageGCLowThresholdPercent, imageMinimumGCAge}' 2>/dev/null)
+gc_high=$(jq -r '.imageGCHighThresholdPercent // empty' <<<"$gc_cfg" 2>/dev/null)
+if (( IMAGE_GC_WAIT > 0 )) && [[ -n $gc_high && $gc_high != 100 ]]; then
+  if "${C[@]}" pull "$IMAGE_GC_IMAGE" >/dev/null 2>&1; then gc_pulled=yes; gc_t0=$(date +%s); fi
+fi
+
+# ---- 1 init-container -----------------------------------------------------------------------
+if ready_wait e2e-main 120; then ready=yes; else ready=""; fi
+j=$(pod_json e2e-main)
+MAIN_UID=$(jq -r .metadata.uid <<<"$j")
+init=$(jq -r '.status.initContainerStatuses[0].state.terminated | "\(.exitCode) \(.reason)"' <<<"$j")
+in_box=$(timeout 30 "${K[@]}" exec e2e-main -c box -- cat /work/init.txt 2>&1)
+first_log=$("${K[@]}" logs e2e-main -c box 2>&1 | head -n1)
+[[ -n $ready && $init == "0 Completed" && $in_box == "init-token $TOKEN" && $first_log == "init-token $TOKEN" ]]
+verdict init-container $? "pod Ready ${ready:-NO} ($(since "$t_create")s), init exit '$init', box reads '$(one "$in_box")' from the emptyDir, box log starts '$(one "$first_log")'"
+
+# ---- 2 emptydir / hostpath ------------------------------------------------------------------
+in_httpd=$(timeout 30 "${K[@]}" exec e2e-main -c httpd -- cat /usr/local/apache2/htdocs/shared/page.txt 2>&1)
+[[ $in_httpd == "page $TOKEN" ]]
+verdict emptydir $? "box wrote /work/page.txt, httpd sees it in its mount: '$(one "$in_httpd")'"
+h_in=$(timeout 30 "${K[@]}" exec e2e-main -c box -- cat /host/from-host.txt 2>&1)
+h_out=$(cat "$HOSTDIR/from-pod.txt" 2>&1) h_init=$(cat "$HOSTDIR/init-saw.txt" 2>&1)
+[[ $h_in == "host-file $TOKEN" && $h_out == "box wrote this $TOKEN" && $h_init == "host-file $TOKEN" ]]
+verdict hostpath $? "$HOSTDIR: container reads '$(one "$h_in")', host reads '$(one "$h_out")', init saw '$(one "$h_init")'"
+
+# ---- 3 termination grace period -------------------------------------------------------------
+if ready_wait e2e-term 90; then
+  TERM_UID=$(uid_of e2e-term)
+  stub_id=$(cid "$TERM_UID" stubborn running) trap_id=$(cid "$TERM_UID" trap running)
+  # follow the trap container's log and the pod's status while it is deleted
+  "${K[@]}" logs -f e2e-term -c trap >"$TMP/trap.log" 2>&1 & bgpids+=("$!")
+  $KUBECTL get pod e2e-term -w -o jsonpath='{range .status.containerStatuses[*]}{.name}={.state.terminated.exitCode}{" "}{end}{"\n"}' >"$TMP/term.watch" 2>/dev/null & bgpids+=("$!")
+  until_ok 10 grep -q trap-ready "$TMP/trap.log"
+  until_ok 10 grep -q stubborn-ready <("${K[@]}" logs e2e-term -c stubborn 2>/dev/null)
+  t0=$(now)
+  out=$("${K[@]}" delete pod e2e-term --grace-period=5 --timeout=60s 2>&1); drc=$?
+  took=$(since "$t0")
+  # the exit code while crictl still has the container (the kubelet removes it soon after)
+  stub_code=$([[ -n $stub_id ]] && "${C[@]}" inspect "$stub_id" 2>/dev/null | jq -r .status.exitCode)
+  trap_code=$([[ -n $trap_id ]] && "${C[@]}" inspect "$trap_id" 2>/dev/null | jq -r .status.exitCode)
+  sleep 1
+  api_codes=$(grep -o 'stubborn=[0-9]*\|trap=[0-9]*' "$TMP/term.watch" | sort -u | tr '\n' ' ')
+  trap_log=$(grep -c 'TERM received' "$TMP/trap.log") trap_host=$(cat "$HOSTDIR/term-trap.log" 2>/dev/null)
+  [[ $drc == 0 && $trap_log -ge 1 && $trap_host == "TERM received" && ${trap_code:-0} == 0 && $api_codes != *trap=[1-9]* ]]
+  verdict grace-term $? "kubectl logs -f saw 'TERM received' x$trap_log, hostPath log '$(one "$trap_host")', exit code crictl ${trap_code:-gone} / API $api_codes"
+  stub_host=$(cat "$HOSTDIR/term-stubborn.log" 2>/dev/null)
+  # SIGKILL at the deadline: the deletion takes about the grace period (5 s), not 30, and exit 137
+  awk -v t="$took" 'BEGIN{exit !(t >= 4.5 && t < 15)}' && [[ $drc == 0 && $stub_host == "TERM ignored" ]] &&
+    [[ ${stub_code:-137} == 137 && $api_codes == *stubborn=137* ]]
+  verdict grace-kill $? "delete --grace-period=5 took ${took}s ($(one "$out")); SIGTERM ignored ('$(one "$stub_host")'), exit code crictl ${stub_code:-gone} / API $api_codes"
+  kill "${bgpids[-1]}" "${bgpids[-2]}" 2>/dev/null
+else
+  bad grace-term "e2e-term not Ready in 90 s: $(one "$("${K[@]}" get pod e2e-term -o jsonpath='{.status.containerStatuses}' 2>&1)")"
+  bad grace-kill "e2e-term not Ready"
+fi
+
+# ---- 6 pod-stats (/stats/summary) -----------------------------------------------------------
+stats_ok() {
+  summary | jq -e --arg uid "$MAIN_UID" '
+    [.pods[] | select(.podRef.uid == $uid) | .containers[]] as $c
+    | ($c | length) == 2 and all($c[]; ((.cpu.usageNanoCores // 0) > 0 or (.cpu.usageCoreNanoSeconds // 0) > 0)
+        and (.memory.workingSetBytes // 0) > 0 and (.rootfs.usedBytes != null))' >/dev/null 2>&1
+}
+t0=$(now)
+until_ok 60 stats_ok; src=$?
+s=$(summary | jq -r --arg uid "$MAIN_UID" '[.pods[] | select(.podRef.uid == $uid) | .containers[]
+      | "\(.name): cpu \(.cpu.usageNanoCores // "-")nc/\(.cpu.usageCoreNanoSeconds // "-")ns ws \(.memory.workingSetBytes // "-") rootfs \(.rootfs.usedBytes // "-")"] | join("; ")' 2>&1)
+verdict pod-stats $src "after $(since "$t0")s: $(one "$s")"
+
+# ---- 5 imagefs-stats / image-gc -------------------------------------------------------------
+ifs=$(summary | jq -c '.node.runtime.imageFs // {}' 2>/dev/null)
+cfs=$("${C[@]}" imagefsinfo -o json 2>/dev/null)
+# crictl v1.29 prints {"status": {"imageFilesystems": [...]}}; older ones {"status": {...}}
+mp=$(jq -r '(.status.imageFilesystems[0] // .status).fsId.mountpoint // empty' <<<"$cfs" 2>/dev/null)
+cused=$(jq -r '(.status.imageFilesystems[0] // .status).usedBytes.value // empty' <<<"$cfs" 2>/dev/null)
+read -r kcap kused kavail < <(jq -r '"\(.capacityBytes // 0) \(.usedBytes // 0) \(.availableBytes // 0)"' <<<"${ifs:-null}")
+read -r dsize davail < <( [[ -n $mp ]] && df -B1 --output=size,avail "$mp" 2>/dev/null | tail -n1)
+du_b=$( [[ -n $mp ]] && du -sxB1 "$mp" 2>/dev/null | cut -f1)
+# capacity: the filesystem holding the runtime's image mountpoint (df); used: the runtime's own
+# figure (crictl imagefsinfo), which the kubelet passes through; du of the mountpoint for reference
+awk -v kc="${kcap:-0}" -v ku="${kused:-0}" -v ds="${dsize:-0}" -v cu="${cused:--1}" 'BEGIN{
+  d = kc - ds; if (d < 0) d = -d
+  e = ku - cu; if (e < 0) e = -e
+  exit !(kc > 0 && ku > 0 && ds > 0 && d <= ds / 100 && cu >= 0 && e <= (ku > 200e6 ? ku / 10 : 20e6))}'
+verdict imagefs-stats $? "summary imageFs capacity $kcap used $kused available $kavail; crictl imagefsinfo used ${cused:-?} at ${mp:-?}; df size ${dsize:-?} avail ${davail:-?}; du ${du_b:-?}"
+
+if [[ -z $gc_high ]]; then
+  bad image-gc "kubelet configz unreadable: $(one "$gc_cfg")"
+elif [[ $gc_high == 100 ]]; then
+  skip image-gc "not exercised: the kubelet's image GC is disabled (configz $gc_cfg; 100 = disabled, kubelet.go 'Disable image GC'); ImageFsInfo checked above"
+elif (( IMAGE_GC_WAIT <= 0 )); then
+  usage=$(awk -v c="${kcap:-0}" -v a="${kavail:-0}" 'BEGIN{if (c > 0) printf "%d", 100 - int(a * 100 / c); else print "?"}')
+  skip image-gc "not exercised (IMAGE_GC_WAIT unset): configz $gc_cfg, imageFs usage $usage%; GC runs every 5 min and only at usage >= high threshold"
+fi
+
+# ---- 7 logs-follow --------------------------------------------------------------------------
+"${K[@]}" logs -f e2e-main -c box --tail=1 >"$TMP/follow.log" 2>&1 & lf=$!; bgpids+=("$lf")
+t0=$(now)
+first=$(until_ok 10 grep -m1 -o 'tick [0-9]*' "$TMP/follow.log" >/dev/null; grep -m1 -o 'tick [0-9]*' "$TMP/follow.log")
+n1=${first#tick }
+grown() { [[ $(grep -c '^tick ' "$TMP/follow.log") -ge 4 ]]; }
+until_ok 10 grown
+lines=$(grep -c '^tick ' "$TMP/follow.log") last=$(grep '^tick ' "$TMP/follow.log" | tail -n1)
+alive=no; kill -0 "$lf" 2>/dev/null && alive=yes
+kill "$lf" 2>/dev/null; wait "$lf" 2>/dev/null
+gone=yes; kill -0 "$lf" 2>/dev/null && gone=no
+[[ -n $n1 && $lines -ge 4 && ${last#tick } -ge $(( ${n1:-0} + 3 )) && $alive == yes && $gone == yes ]]
+verdict logs-follow $? "followed from '$first' to '$last' ($lines lines in $(since "$t0")s), still following: $alive, ended when killed: $gone"
+
+# ---- 8 exec-tty (exec -it under script(1) for a pty; the window size is set on that pty) ------
+out=$(timeout 30 script -qec "stty rows 37 cols 101; ${K[*]} exec -it e2e-main -c box -- sh -c 'tty; stty size; exit 7'" /dev/null </dev/null 2>&1); rc=$?
+out=$(tr -d '\r' <<<"$out")
+[[ $rc == 7 && $out =~ /dev/pts/[0-9]+ && $out == *"37 101"* ]]
+verdict exec-tty $? "rc $rc, output '$(one "$out")' (expected /dev/pts/N, '37 101', rc 7)"
+
+# ---- 9 port-forward -------------------------------------------------------------------------
+if ss -Hltn "sport = :$PF_PORT" | grep -q .; then
+  bad port-forward "local port $PF_PORT already in use (set PF_PORT)"
+else
+  "${K[@]}" port-forward --address 127.0.0.1 pod/e2e-main "$PF_PORT:80" >"$TMP/pf.log" 2>&1 & pf=$!; bgpids+=("$pf")
+  until_ok 10 grep -q '^Forwarding from' "$TMP/pf.log"
+  o1=$(curl -s -m 10 "http://127.0.0.1:$PF_PORT/shared/page.txt" 2>&1); r1=$?
+  o2=$(curl -s -m 10 "http://127.0.0.1:$PF_PORT/shared/page.txt" 2>&1); r2=$?
+  kill "$pf" 2>/dev/null; wait "$pf" 2>/dev/null
+  [[ $r1 == 0 && $r2 == 0 && $o1 == "page $TOKEN" && $o2 == "page $TOKEN" ]]
+  verdict port-forward $? "curl 127.0.0.1:$PF_PORT/shared/page.txt twice: rc $r1/$r2 '$(one "$o1")'; $(one "$(head -n2 "$TMP/pf.log")")"
+fi
+
+# ---- 10 attach ------------------------------------------------------------------------------
+out=$( (sleep 1; echo "hello-attach $TOKEN"; sleep 4) | timeout 10 "${K[@]}" attach -i e2e-main -c box 2>&1)
+ticks=$(grep -c '^tick ' <<<"$out")
+[[ $out == *"stdin: hello-attach $TOKEN"* ]] && (( ticks >= 2 ))
+verdict attach $? "$ticks tick lines streamed, echo: '$(grep -m1 '^stdin:' <<<"$out")'"
+
+# ---- 11 cp (tar in the container) -----------------------------------------------------------
+head -c 49152 /dev/urandom | base64 >"$TMP/cp-in.txt"
+want=$(md5sum <"$TMP/cp-in.txt" | cut -d' ' -f1)
+out=$(timeout 60 "${K[@]}" cp "$TMP/cp-in.txt" default/e2e-main:/tmp/cp-in.txt -c box 2>&1); rc=$?
+got=$(timeout 30 "${K[@]}" exec e2e-main -c box -- md5sum /tmp/cp-in.txt 2>&1 | cut -d' ' -f1)
+[[ $rc == 0 && $got == "$want" ]]
+verdict cp-in $? "host -> container $(stat -c %s "$TMP/cp-in.txt") bytes, md5 host $want container $(one "$got") $(one "$out")"
+gen=$(timeout 30 "${K[@]}" exec e2e-main -c box -- sh -c 'head -c 100000 /dev/urandom > /tmp/gen.bin && md5sum /tmp/gen.bin' 2>&1 | cut -d' ' -f1)
+out=$(timeout 60 "${K[@]}" cp default/e2e-main:/tmp/gen.bin "$TMP/gen.bin" -c box 2>&1); rc=$?
+out2=$(timeout 60 "${K[@]}" cp default/e2e-main:/tmp/cp-in.txt "$TMP/cp-back.txt" -c box 2>&1); rc2=$?
+got=$(md5sum <"$TMP/gen.bin" 2>/dev/null | cut -d' ' -f1)
+[[ $rc == 0 && $rc2 == 0 && -n $gen && $got == "$gen" ]] && cmp -s "$TMP/cp-in.txt" "$TMP/cp-back.txt"
+verdict cp-out $? "container -> host: gen.bin md5 container $(one "$gen") host ${got:-none} ($(stat -c %s "$TMP/gen.bin" 2>/dev/null) bytes); cp-in.txt back identical: $(cmp -s "$TMP/cp-in.txt" "$TMP/cp-back.txt" && echo yes || echo no) $(one "$out $out2" | grep -v '^ *$')"
+
+# ---- 4 crash-backoff (background watcher) ---------------------------------------------------
+for _ in $(seq 120); do [[ -s $TMP/crash.result ]] && break; sleep 1; done
+if [[ -s $TMP/crash.result ]]; then
+  line=$(cat "$TMP/crash.result"); echo "$line"
+  if [[ $line == PASS* ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+else bad crash-backoff "watcher gave no result"; fi
+"${K[@]}" delete pod e2e-crash --grace-period=2 --wait=false >/dev/null 2>&1
+
+# ---- 13 runtime killed with SIGKILL under a running kubelet ---------------------------------
+restart_counts() { "${K[@]}" get pod e2e-main -o jsonpath='{range .status.containerStatuses[*]}{.name}={.restartCount} {end}' 2>/dev/null; }
+if [[ -z ${RESTART_CMD:-} ]]; then
+  skip restart-survive "RESTART_CMD not set"
+  skip restart-new-pod "RESTART_CMD not set"
+else
+  ids_before=$("${C[@]}" ps --label "io.kubernetes.pod.uid=$MAIN_UID" --state running -q 2>/dev/null | sort | tr '\n' ' ')
+  rc_before=$(restart_counts)
+  t0=$(now)
+  out=$(timeout 90 bash -c "$RESTART_CMD" 2>&1); rrc=$?
+  until_ok 60 "${C[@]}" version >/dev/null 2>&1; back=$?
+  t_back=$(since "$t0")
+  sleep 12     # a few PLEG relists (1 s) and a pod sync (syncFrequency 10 s) after the runtime is back
+  ids_after=$("${C[@]}" ps --label "io.kubernetes.pod.uid=$MAIN_UID" --state running -q 2>/dev/null | sort | tr '\n' ' ')
+  rc_after=$(restart_counts)
+  ready_wait e2e-main 30; rdy=$?
+  ex=$(timeout 30 "${K[@]}" exec e2e-main -c box -- cat /work/page.txt 2>&1)
+  [[ $rrc == 0 && $back == 0 && -n ${ids_before// /} && $ids_before == "$ids_after" && $rc_before == "$rc_after" && $rdy == 0 && $ex == "page $TOKEN" ]]
+  verdict restart-survive $? "RESTART_CMD rc $rrc ($(one "$out")), runtime answering after ${t_back}s; $(wc -w <<<"$ids_before") running container ids -> same: $([[ $ids_before == "$ids_after" ]] && echo yes || echo "NO ($ids_after)"); restartCount '$rc_before' -> '${rc_after}'; Ready rc $rdy; exec after: '$(one "$ex")'"
+
+  t0=$(now)
+  out=$("${K[@]}" apply -f - 2>&1 <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: e2e-after, namespace: default, labels: {lab: kubelet-e2e}}
+spec:
+  nodeName: lab-node
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 2
+  containers:
+  - {name: sleeper, image: busybox:latest, command: [sh, -c, 'echo up; exec sleep 3600']}
+EOF
+)
+  ready_wait e2e-after 90; r=$?
+  t_ready=$(since "$t0")
+  AFTER_UID=$(uid_of e2e-after)
+  run_n=$("${C[@]}" ps --label "io.kubernetes.pod.uid=$AFTER_UID" --state running -q 2>/dev/null | wc -l)
+  dout=$("${K[@]}" delete pod e2e-after --timeout=60s 2>&1); d=$?
+  left=$("${C[@]}" ps --label "io.kubernetes.pod.uid=$AFTER_UID" --state running -q 2>/dev/null | wc -l)
+  left_sb=$("${C[@]}" pods --label "io.kubernetes.pod.uid=$AFTER_UID" --state ready -q 2>/dev/null | wc -l)
+  [[ $r == 0 && $run_n == 1 && $d == 0 && $left == 0 && $left_sb == 0 ]]
+  verdict restart-new-pod $? "$(one "$out"): Ready after ${t_ready}s ($run_n running), deleted rc $d ($(one "$dout")), then $left running containers, $left_sb ready sandboxes"
+fi
+
+# ---- 12 a deleted pod leaves nothing behind -------------------------------------------------
+sb_ids=$(sandboxes_of "$MAIN_UID" | tr '\n' ' ') c_ids=$(containers_of "$MAIN_UID" | tr '\n' ' ')
+pod_ip=$("${K[@]}" get pod e2e-main -o jsonpath='{.status.podIP}' 2>/dev/null)
+# network namespace paths the runtime reports for the sandbox, if any (verbose info)
+ns_paths=$(for s in $sb_ids; do "${C[@]}" inspectp "$s" 2>/dev/null | jq -r '.. | strings | select(test("^/(var/)?run/netns/|^/proc/[0-9]+/ns/net$|/netns/"))'; done | sort -u | tr '\n' ' ')
+t0=$(now)
+dout=$("${K[@]}" delete pod e2e-main --timeout=90s 2>&1); d=$?
+t_del=$(since "$t0")
+gone_all() {
+  [[ -z $(sandboxes_of "$MAIN_UID") && -z $(containers_of "$MAIN_UID") && -z $("${K[@]}" get pods -l "$SEL" -o name 2>/dev/null) ]]
+}
+t0=$(now)
+until_ok 100 gone_all; g=$?
+left=$( (sandboxes_of "$MAIN_UID"; containers_of "$MAIN_UID") | wc -l)
+[[ $d == 0 && $g == 0 && -n ${sb_ids// /} ]]
+verdict gone-crictl $? "delete rc $d in ${t_del}s; sandbox ${sb_ids:0:13} + $(wc -w <<<"$c_ids") containers removed from the runtime $(since "$t0")s later ($left left; kubelet container GC runs every 60 s)"
+
+ids_re=$(echo "$MAIN_UID $sb_ids $c_ids" | xargs | tr ' ' '|')
+m=$(grep -E "$ids_re" /proc/self/mountinfo | awk '{print $5}' | head -n5 | tr '\n' ' ')
+for p in $ns_paths; do grep -qF " $p " /proc/self/mountinfo && m+="$p "; done
+[[ -z $m && -n $ids_re ]]
+verdict gone-mounts $? "no mountinfo entry naming the pod uid, sandbox or container ids${m:+; left: $m}"
+
+now_nsfs=$(nsfs_count) now_netns=$(netns_list)
+ns_left=""; for p in $ns_paths; do [[ -e $p ]] && ns_left+="$p "; done
+[[ $now_nsfs == "$base_nsfs" && $now_netns == "$base_netns" && -z $ns_left ]]
+verdict gone-netns $? "nsfs mounts $base_nsfs -> $now_nsfs, netns [${base_netns% }] -> [${now_netns% }], sandbox netns path(s) [${ns_paths% }] ${ns_left:+still there: $ns_left}"
+
+now_veth=$(veth_count)
+[[ $now_veth == "$base_veth" ]]
+verdict gone-veth $? "veths before the test $base_veth, after all e2e pods are gone $now_veth"
+
+procs=""
+for f in /proc/[0-9]*/cmdline; do
+  cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+  [[ $cmd =~ $ids_re ]] && { pid=${f#/proc/}; procs+="${pid%/cmdline}:${cmd:0:70} "; }
+done
+[[ -z $procs ]]
+verdict gone-process $? "no process whose command line names the sandbox/container ids${procs:+; left: $procs}"
+
+uid_=${MAIN_UID//-/_}
+names=(-name "*$MAIN_UID*" -o -name "*$uid_*")
+for i in $sb_ids $c_ids; do names+=(-o -name "*$i*"); done
+cg=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 7 -type d \( "${names[@]}" \) 2>/dev/null | head -n5 | tr '\n' ' ')
+[[ -z $cg ]]
+verdict gone-cgroup $? "no cgroup dir for pod uid ${MAIN_UID:0:8}... or its sandbox/containers under /sys/fs/cgroup${cg:+; left: $cg}"
+
+if [[ -z ${LEASE_DIR:-} ]]; then
+  skip gone-lease "LEASE_DIR not set (pod IP was ${pod_ip:-?})"
+else
+  leased="" dirs=""
+  IFS=: read -r -a lds <<<"$LEASE_DIR"
+  for ld in "${lds[@]}"; do
+    [[ -d $ld ]] || { leased+="(no dir $ld) "; continue; }
+    dirs+="$ld "
+    [[ -n $pod_ip && -e $ld/$pod_ip ]] && leased+="$ld/$pod_ip "
+    for s in $sb_ids; do leased+=$(grep -rlF "$s" "$ld" 2>/dev/null | tr '\n' ' '); done
+  done
+  [[ -n $pod_ip && -z $leased ]]
+  verdict gone-lease $? "pod IP ${pod_ip:-?} not leased in ${dirs% }${leased:+; still: $leased}"
+fi
+
+# ---- image GC wait (opt-in) -----------------------------------------------------------------
+if [[ -n $gc_pulled ]]; then
+  img_there() { "${C[@]}" inspecti "$IMAGE_GC_IMAGE" >/dev/null 2>&1; }
+  left_s=$(( IMAGE_GC_WAIT - ($(date +%s) - gc_t0) ))
+  gone_img() { ! img_there; }
+  (( left_s > 0 )) && until_ok "$left_s" gone_img
+  if ! img_there; then gc_pulled=""; ok image-gc "unused $IMAGE_GC_IMAGE (pulled with crictl) removed by the kubelet's image GC within $(( $(date +%s) - gc_t0 ))s; configz $gc_cfg"
+  else bad image-gc "unused $IMAGE_GC_IMAGE still present after ${IMAGE_GC_WAIT}s; configz $gc_cfg"; fi
+elif (( IMAGE_GC_WAIT > 0 )) && [[ -n $gc_high && $gc_high != 100 ]]; then
+  bad image-gc "could not pull $IMAGE_GC_IMAGE"
+fi
+
+echo "# total $(( $(date +%s) - START ))s"
+echo "$pass passed, $fail failed"
+(( fail == 0 ))

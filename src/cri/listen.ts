@@ -1,0 +1,68 @@
+/**
+ * Where the CRI server takes its connections. The daemon accepts them itself, on the unix
+ * socket and on the mutual-TLS TCP listener, and hands each one to grpc-js through a
+ * connection injector after rewriting the client's `:authority` (see util/h2-authority.ts:
+ * kubelet up to 1.26 sends the socket path there, which Node's HTTP/2 server refuses).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { Logger } from '../log.js';
+import { messageOf } from '../errors.js';
+import { rewriteAuthority } from '../util/h2-authority.js';
+
+export interface Listener {
+  /** Stops accepting; connections already made are the gRPC server's to close. */
+  close(): void;
+}
+
+export interface TlsFiles {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+function listening(server: Server, listen: (cb: () => void) => void): Promise<Listener> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    listen(() => {
+      server.off('error', reject);
+      resolve({ close: () => server.close() });
+    });
+  });
+}
+
+/** Serves `grpcServer` on a unix socket and, if `tcp` is given, on TCP with mutual TLS. */
+export class CriListeners {
+  private readonly injector: ReturnType<grpc.Server['createConnectionInjector']>;
+
+  constructor(grpcServer: grpc.Server, private readonly log: Logger) {
+    this.injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  }
+
+  private accept(socket: Socket | TLSSocket, peer: string): void {
+    this.injector.injectConnection(
+      rewriteAuthority(socket, (err) => this.log.warn('CRI connection closed: protocol error', { peer, error: messageOf(err) })),
+    );
+  }
+
+  unix(path: string): Promise<Listener> {
+    const server = createServer((socket) => this.accept(socket, 'unix'));
+    server.on('error', (err) => this.log.error('CRI socket listener', { socket: path, error: messageOf(err) }));
+    return listening(server, (cb) => server.listen(path, cb));
+  }
+
+  /** `address` is tcp://HOST:PORT; a client certificate the CA did not sign is refused. */
+  tls(address: string, files: TlsFiles): Promise<Listener> {
+    const url = new URL(address);
+    const server = createTlsServer(
+      { ca: files.ca, cert: files.cert, key: files.key, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
+      (socket) => this.accept(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`),
+    );
+    server.on('tlsClientError', (err, socket) => {
+      this.log.warn('TLS client refused', { peer: socket.remoteAddress, error: messageOf(err) });
+    });
+    server.on('error', (err) => this.log.error('CRI TCP listener', { listen: address, error: messageOf(err) }));
+    return listening(server, (cb) => server.listen(Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), cb));
+  }
+}
