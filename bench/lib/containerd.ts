@@ -166,7 +166,7 @@ export async function coracleConfig(dir: string, o: CoracleConfigOptions): Promi
       '[cni]',
       `conf_dir = ${JSON.stringify(join(dir, 'cni', 'net.d'))}`,
       `bin_dirs = [${o.cniBinDirs.map((d) => JSON.stringify(d)).join(', ')}]`,
-      ...(o.net ? [`bridge = ${JSON.stringify(o.net.bridge)}`, `pod_subnet = ${JSON.stringify(o.net.subnet)}`] : []),
+      ...(o.net ? [`bridge = ${JSON.stringify(o.net.bridge)}`, `pod_subnet = ${JSON.stringify(o.net.subnet)}`, 'pod_network = "coracle"'] : []),
       registryHostsToml(o.registries),
     ].join('\n') + '\n',
   );

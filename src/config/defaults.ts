@@ -35,14 +35,19 @@ path = "runc"
 path = "crun"
 
 [cni]
-# The first network config (sorted by name) in conf_dir is used, as libcni does.
+# The cluster's network configs. CRI pods use the first one (sorted by name) in conf_dir, as
+# libcni does; Coracle never writes there, and NetworkReady stays false until one appears.
 conf_dir = "/etc/cni/net.d"
 # Where plugin binaries are looked for, in order.
 bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
-# The embedded network written when conf_dir holds none.
+# Coracle's own network: a bridge with host-local IPAM and portmap, its config written to
+# ROOT/cni/net.d. The CLI's containers always use it (as nerdctl's default network).
 network_name = "coracle"
 bridge = "coracle0"
 pod_subnet = "10.88.0.0/16"
+# Which network CRI pods get: "" for the cluster's (conf_dir), or network_name to put them on
+# Coracle's own network, for a node with no cluster CNI.
+pod_network = ""
 
 [image]
 # Layers downloaded at once per pull.

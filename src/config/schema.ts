@@ -64,6 +64,11 @@ export const configSchema = z
         const parsed = parseCidr(v);
         if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
       }),
+      pod_network: z.string(),
+    }).superRefine((cni, ctx) => {
+      if (cni.pod_network !== '' && cni.pod_network !== cni.network_name) {
+        ctx.addIssue({ code: 'custom', path: ['pod_network'], message: `must be "" (the cluster's network from conf_dir) or network_name ("${cni.network_name}")` });
+      }
     }),
     image: z.strictObject({
       max_concurrent_downloads: positiveInt,

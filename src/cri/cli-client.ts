@@ -5,6 +5,7 @@ import type { ImageServiceClient } from '../generated/runtime/v1/ImageService.js
 import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
 import { loadCriProto } from './proto.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
+import { POD_NETWORK_METADATA } from './sandbox-run.js';
 
 /**
  * The `coracle` CLI's side of CRI: the same RuntimeService and ImageService kubelet uses,
@@ -87,9 +88,12 @@ export class CliClient {
   }
 
   private rt<T>(method: string, request: unknown, timeoutMs = 120_000): Promise<T> {
+    // The CLI's pods are on Coracle's own network, whatever network kubelet's pods use.
+    const metadata = new grpc.Metadata();
+    metadata.set(POD_NETWORK_METADATA, 'embedded');
     return new Promise((resolve, reject) => {
       const fn = (this.runtime as unknown as Record<string, Function>)[method]!;
-      fn.call(this.runtime, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, callback<T>(resolve, reject, this.target));
+      fn.call(this.runtime, request, metadata, { deadline: Date.now() + timeoutMs }, callback<T>(resolve, reject, this.target));
     });
   }
 

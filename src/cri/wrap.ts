@@ -10,6 +10,8 @@ export interface CallContext {
   readonly log: Logger;
   /** Aborted when the client cancels or its deadline passes. */
   readonly signal: AbortSignal;
+  /** The first value of a request metadata key (a gRPC header), if the client sent it. */
+  metadata(key: string): string | undefined;
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -24,7 +26,7 @@ export type ServerStreamHandler<Req, Res> = (request: Req, write: (message: Res)
 function serve<T>(
   rpc: string,
   log: Logger,
-  call: { on(event: 'cancelled', listener: () => void): unknown },
+  call: { on(event: 'cancelled', listener: () => void): unknown; metadata: grpc.Metadata },
   work: (ctx: CallContext) => Promise<T>,
   finish: (status: CriError | null, result?: T) => void,
 ): void {
@@ -32,7 +34,15 @@ function serve<T>(
   const controller = new AbortController();
   call.on('cancelled', () => controller.abort(new Error(`${rpc}: cancelled by the client`)));
   const start = process.hrtime.bigint();
-  const ctx: CallContext = { id, log: log.child({ rpc, req: id }), signal: controller.signal };
+  const ctx: CallContext = {
+    id,
+    log: log.child({ rpc, req: id }),
+    signal: controller.signal,
+    metadata: (key) => {
+      const v = call.metadata.get(key)[0];
+      return v === undefined ? undefined : String(v);
+    },
+  };
   const ms = (): number => Math.round(Number(process.hrtime.bigint() - start) / 1e3) / 1e3;
   Promise.resolve()
     .then(() => work(ctx))

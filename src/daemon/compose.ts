@@ -18,7 +18,7 @@ import { DirSnapshotter } from '../image/snapshotter.js';
 import { UnpackPool } from '../image/unpack-pool.js';
 import type { Logger } from '../log.js';
 import { CniRunner } from '../netns/cni.js';
-import { ensureNetwork, loadNetwork } from '../netns/cni-config.js';
+import { loadNetwork, writeOwnNetwork } from '../netns/cni-config.js';
 import { probeCni } from '../netns/cni-probe.js';
 import { PodNetwork } from '../netns/pod-network.js';
 import { pinNamespaces, unpinNamespaces } from '../sandbox/namespace-pins.js';
@@ -45,10 +45,15 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
   const settings = new RuntimeSettings(config.state);
   await settings.load();
   const handlers = new RuntimeHandlers(config.runtime);
+  // Coracle's own network lives under its root; CRI pods use the cluster's conf dir unless
+  // pod_network names the own one.
+  const cniRoot = join(config.root, 'cni');
+  const ownCniConfDir = join(cniRoot, 'net.d');
+  const podsOnEmbedded = config.cni.pod_network === config.cni.network_name;
   const runtimeStatus = new RuntimeStatusService({
     config,
     handlers,
-    probeNetwork: () => probeCni(config.cni.conf_dir, config.cni.bin_dirs),
+    probeNetwork: () => probeCni(podsOnEmbedded ? ownCniConfDir : config.cni.conf_dir, config.cni.bin_dirs),
     podCidr: () => settings.podCidr,
   });
 
@@ -79,16 +84,19 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     root: imageRoot,
     log,
   });
-  const cniRoot = join(config.root, 'cni');
-  const { wrote } = await ensureNetwork(config.cni.conf_dir, {
+  const embedded = await writeOwnNetwork(ownCniConfDir, {
     name: config.cni.network_name,
     bridge: config.cni.bridge,
     subnet: config.cni.pod_subnet,
     ipamDir: join(cniRoot, 'networks'),
   });
-  if (wrote) log.info('no CNI network config found: wrote the embedded one', { dir: config.cni.conf_dir, bridge: config.cni.bridge, subnet: config.cni.pod_subnet });
   const cniCache = join(cniRoot, 'results');
-  const network = new PodNetwork(new CniRunner(config.cni.bin_dirs, cniCache), () => loadNetwork(config.cni.conf_dir), cniCache, join(cniRoot, 'networks'));
+  const network = new PodNetwork(
+    new CniRunner(config.cni.bin_dirs, cniCache),
+    { cluster: () => loadNetwork(config.cni.conf_dir), embedded },
+    cniCache,
+    join(cniRoot, 'networks'),
+  );
   const sandboxStore = new SandboxStore(join(config.root, 'sandboxes'), log);
   await sandboxStore.init();
   const runtimes = new Map<string, OciRuntime>();
@@ -118,6 +126,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     containers,
     infra: new PodInfra(config.state, (handler) => runtimes.get(handler || config.runtime.default_handler)),
     stateDir: config.state,
+    defaultNetwork: podsOnEmbedded ? 'embedded' : 'cluster',
     network,
     pins: { pin: pinNamespaces, unpin: unpinNamespaces },
     handlers: { has: (name) => name in config.runtime.handlers },

@@ -69,16 +69,18 @@ export async function loadNetwork(confDir: string): Promise<CniNetwork | undefin
   return undefined;
 }
 
-/** Writes the embedded network when the conf dir has none, and returns the one in use. */
-export async function ensureNetwork(confDir: string, d: DefaultNetwork): Promise<{ network: CniNetwork; wrote: boolean }> {
-  const existing = await loadNetwork(confDir);
-  if (existing) return { network: existing, wrote: false };
+/**
+ * Writes Coracle's own network, as the config describes it, into Coracle's own conf dir (never
+ * the cluster's: a config there would win over the cluster's plugin, or turn NetworkReady true
+ * before it is installed). Rewritten at every start, so it follows the config.
+ */
+export async function writeOwnNetwork(ownConfDir: string, d: DefaultNetwork): Promise<CniNetwork> {
   const network = defaultNetwork(d);
   try {
-    await mkdir(confDir, { recursive: true });
-    await writeFileAtomic(join(confDir, DEFAULT_CONFLIST), JSON.stringify(network, null, 2) + '\n');
+    await mkdir(ownConfDir, { recursive: true });
+    await writeFileAtomic(join(ownConfDir, DEFAULT_CONFLIST), JSON.stringify(network, null, 2) + '\n');
   } catch (err) {
-    throw new CoracleError('FAILED_PRECONDITION', `CNI conf dir ${confDir}: cannot write ${DEFAULT_CONFLIST}: ${messageOf(err)}`);
+    throw new CoracleError('FAILED_PRECONDITION', `CNI conf dir ${ownConfDir}: cannot write ${DEFAULT_CONFLIST}: ${messageOf(err)}`);
   }
-  return { network, wrote: true };
+  return network;
 }

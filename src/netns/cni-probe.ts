@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { messageOf } from '../errors.js';
+import { isErrno, messageOf } from '../errors.js';
 import { findExecutable } from '../util/executable.js';
 import type { CniNetwork } from './cni.js';
 import { parseNetwork } from './cni-config.js';
@@ -30,7 +30,9 @@ export async function probeCni(confDir: string, binDirs: readonly string[]): Pro
   try {
     names = (await readdir(confDir)).filter((n) => CONF_EXTENSIONS.has(extname(n))).sort();
   } catch (err) {
-    return { ready: false, message: `cannot read CNI conf dir ${confDir}: ${messageOf(err)}`, plugins: [], skipped };
+    // No dir yet is the usual state of a node whose network plugin is still to come.
+    if (!isErrno(err, 'ENOENT')) return { ready: false, message: `cannot read CNI conf dir ${confDir}: ${messageOf(err)}`, plugins: [], skipped };
+    names = [];
   }
   for (const name of names) {
     const file = join(confDir, name);

@@ -13,8 +13,15 @@ export interface PodPortMapping {
   hostIp: string;
 }
 
+/**
+ * Which network a pod is on: the cluster's (the first config in the CNI conf dir, as libcni
+ * picks it) or Coracle's own embedded one.
+ */
+export type PodNetworkChoice = 'cluster' | 'embedded';
+
 /** What the network needs to know of a pod. */
 export interface PodAttachment {
+  network: PodNetworkChoice;
   id: string;
   name: string;
   namespace: string;
@@ -37,7 +44,7 @@ export interface PodAddresses {
 export class PodNetwork {
   constructor(
     private readonly runner: CniRunner,
-    private readonly network: () => Promise<CniNetwork | undefined>,
+    private readonly networks: { cluster: () => Promise<CniNetwork | undefined>; embedded: CniNetwork },
     private readonly cacheDir: string,
     /** host-local's lease dir of the embedded network: a lease names its container. */
     private readonly ipamDir: string,
@@ -61,14 +68,13 @@ export class PodNetwork {
     };
   }
 
-  private async current(): Promise<CniNetwork> {
-    const net = await this.network();
-    if (!net) throw new CoracleError('FAILED_PRECONDITION', 'no CNI network config: the pod network is not ready');
-    return net;
+  private network(which: PodNetworkChoice): Promise<CniNetwork | undefined> {
+    return which === 'embedded' ? Promise.resolve(this.networks.embedded) : this.networks.cluster();
   }
 
   async setUp(p: PodAttachment): Promise<PodAddresses> {
-    const net = await this.current();
+    const net = await this.network(p.network);
+    if (!net) throw new CoracleError('FAILED_PRECONDITION', 'no CNI network config in the cluster\'s conf dir: the pod network is not ready');
     // Two networks on two interfaces of one netns: nothing orders them.
     const [, result] = await Promise.all([this.runner.add(LOOPBACK, this.attachment(p, 'lo')), this.runner.add(net, this.attachment(p, 'eth0'))]);
     const ips = (result.ips ?? []).map((i) => i.address.split('/')[0]!);
@@ -84,7 +90,7 @@ export class PodNetwork {
    * pod that got that far the cache is the truth and a second DEL is saved.
    */
   async tearDown(p: PodAttachment, opts: { onlyIfAttached?: boolean } = {}): Promise<void> {
-    const net = await this.network();
+    const net = await this.network(p.network);
     const del = async (network: CniNetwork | undefined, ifName: string): Promise<void> => {
       const a = this.attachment(p, ifName);
       if (opts.onlyIfAttached && !(await this.runner.cached(a))) return;
@@ -115,9 +121,12 @@ export class PodNetwork {
     return out;
   }
 
-  /** DEL for a pod known only from the network's own files (its record is gone). */
+  /**
+   * DEL for a pod known only from the network's own files (its record is gone): with the
+   * network its cached result names, else the embedded one, whose leases are the ones seen.
+   */
   async tearDownOrphan(id: string, netns: string, log: Logger): Promise<void> {
-    await this.tearDown({ id, name: '', namespace: '', uid: '', netns, portMappings: [] }).catch((err: unknown) =>
+    await this.tearDown({ network: 'embedded', id, name: '', namespace: '', uid: '', netns, portMappings: [] }).catch((err: unknown) =>
       log.error('CNI DEL of an orphan failed', { sandbox: id, error: messageOf(err) }),
     );
   }

@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, invalidArgument, messageOf, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { PodAddresses, PodAttachment } from '../netns/pod-network.js';
+import type { PodAddresses, PodAttachment, PodNetworkChoice } from '../netns/pod-network.js';
 import { mountShm, unmount } from '../util/mounts.js';
 import { UndoStack } from '../util/undo-stack.js';
 import type { NamespacePins, PinRequest } from './namespace-pins.js';
@@ -26,6 +26,8 @@ export interface SandboxSpec {
   namespaces: { network: NamespaceMode; ipc: NamespaceMode; pid: NamespaceMode };
   sysctls: Record<string, string>;
   cgroupParent: string;
+  /** The network asked for by the caller (the CLI asks for the embedded one); else the default. */
+  network?: PodNetworkChoice;
 }
 
 export interface SandboxFilter {
@@ -39,6 +41,8 @@ export interface SandboxDeps {
   store: SandboxStore;
   /** Volatile: namespace pins live here and are gone after a reboot, as the namespaces are. */
   stateDir: string;
+  /** The network of a pod that asks for none: `[cni] pod_network`. */
+  defaultNetwork: PodNetworkChoice;
   network: {
     setUp(p: PodAttachment): Promise<PodAddresses>;
     tearDown(p: PodAttachment, opts?: { onlyIfAttached?: boolean }): Promise<void>;
@@ -87,6 +91,7 @@ export class SandboxService {
 
   private attachment(r: SandboxRecord): PodAttachment {
     return {
+      network: r.network ?? 'cluster',
       id: r.id,
       name: r.metadata.name,
       namespace: r.metadata.namespace,
@@ -137,6 +142,7 @@ export class SandboxService {
       dns: spec.dns,
       portMappings: spec.portMappings,
       cgroupParent: spec.cgroupParent,
+      ...(own.net ? { network: spec.network ?? this.deps.defaultNetwork } : {}),
       pins: {},
       additionalIps: [],
     };

@@ -1,3 +1,4 @@
+import type { PodNetworkChoice } from '../netns/pod-network.js';
 import type { Logger } from '../log.js';
 import { RecordStore } from '../util/record-store.js';
 import type { NamespacePins } from './namespace-pins.js';
@@ -38,6 +39,8 @@ export interface SandboxRecord {
   dns: DnsConfig;
   portMappings: PortMapping[];
   cgroupParent: string;
+  /** The network the pod is attached to (absent: host network, or a record older than the choice: the cluster's). */
+  network?: PodNetworkChoice;
   pins: NamespacePins;
   /** The pod's /dev/shm tmpfs, when it has an ipc namespace of its own. */
   shmPath?: string;

@@ -41,7 +41,8 @@ describe('cli: docker commands over the socket', function () {
   let d: TestDaemon;
   let cli: (...args: string[]) => Promise<CliResult>;
   beforeEach(async () => {
-    d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
+    // CRI pods would get the cluster's network (none here); the CLI's get Coracle's own.
+    d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [registry.host]: registry.url } });
     cli = (...args) => coracle(d.socket, args);
   });
 
@@ -67,6 +68,8 @@ describe('cli: docker commands over the socket', function () {
     assert.match(all, /Exited \(3\) .* ago\s+[a-z]+_[a-z]+\d*\n/, 'a generated name');
 
     assert.equal((await cli('exec', 'sleeper', 'cat', '/etc/hostname')).stdout, 'sleeper\n');
+    const own = d.subnet!.split('.').slice(0, 3).join('\\.');
+    assert.match((await cli('exec', 'sleeper', 'ip', '-4', 'addr', 'show', 'eth0')).stdout, new RegExp(`inet ${own}\\.\\d+/24`), 'on Coracle\'s own network');
     const exec3 = await cli('exec', id.slice(0, 8), 'sh', '-c', 'exit 3');
     assert.equal(exec3.code, 3);
     const top = (await cli('top', 'sleeper')).stdout;

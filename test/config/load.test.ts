@@ -93,6 +93,7 @@ describe('config/load', () => {
     ['a relative path', 'root = "var/lib"\n', ['FILE:1: key root: must be an absolute path']],
     ['a bad enum', '[log]\nlevel = "loud"\n', ['FILE:2: key log.level: must be one of "error", "warn", "info", "debug"']],
     ['a bad subnet', '[cni]\npod_subnet = "10.0.0.0/33"\n', ['FILE:2: key cni.pod_subnet: "10.0.0.0/33": prefix must be 0 to 32']],
+    ['a pod network that is not Coracle\'s own', '[cni]\npod_network = "flannel"\n', ['FILE:2: key cni.pod_network: must be "" (the cluster\'s network from conf_dir) or network_name ("coracle")']],
     ['a long bridge name', '[cni]\nbridge = "a-very-long-bridge-name"\n', ['FILE:2: key cni.bridge: must be a link name of 1 to 15 characters']],
     ['a default handler that is not configured', '[runtime]\ndefault_handler = "kata"\n', ['FILE:2: key runtime.default_handler: "kata" is not among runtime.handlers']],
     [

@@ -64,6 +64,11 @@ export interface TestConfigOptions {
   mirrors?: Record<string, string | string[]>;
   /** A real pod network: Debian's CNI plugins, a bridge and a subnet of the test's own. */
   network?: boolean;
+  /**
+   * With `network`: CRI pods use the cluster's conf dir (empty until the test writes one), as
+   * on a kubelet node; the bridge is Coracle's own network, which the CLI's pods use.
+   */
+  clusterNetwork?: boolean;
 }
 
 export async function writeTestConfig(dir: string, opts: TestConfigOptions = {}): Promise<DaemonPaths> {
@@ -82,7 +87,8 @@ export async function writeTestConfig(dir: string, opts: TestConfigOptions = {})
     paths.bridge = net.bridge;
     paths.subnet = net.subnet;
     // The test's own bin dir first: a test wraps a plugin there to make it fail on cue.
-    cni.push(`bin_dirs = [${JSON.stringify(paths.cniBinDir)}, "/usr/lib/cni"]`, `bridge = "${net.bridge}"`, `pod_subnet = "${net.subnet}"`);
+    // CRI pods on Coracle's own network: the test makes no cluster network.
+    cni.push(`bin_dirs = [${JSON.stringify(paths.cniBinDir)}, "/usr/lib/cni"]`, `bridge = "${net.bridge}"`, `pod_subnet = "${net.subnet}"`, `pod_network = "${opts.clusterNetwork ? '' : 'coracle'}"`);
   } else {
     cni.push(`bin_dirs = [${JSON.stringify(paths.cniBinDir)}]`);
   }
