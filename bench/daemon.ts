@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const socket = join(dir, 'run', 'coracle.sock');
   await writeFile(
     join(dir, 'c.toml'),
-    // Its own CNI conf dir: the daemon writes its embedded network there at start.
+    // A CNI conf dir of its own: the host's is never read.
     `root = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\nsocket = "${socket}"\n[log]\nlevel = "warn"\n[cni]\nconf_dir = "${dir}/net.d"\n`,
   );
   const t0 = process.hrtime.bigint();

@@ -29,6 +29,8 @@
 #                  only above imageGCHighThresholdPercent; the lab's config sets 100 = GC disabled.
 #   IMAGE_GC_IMAGE the unused image pulled for that (default registry.k8s.io/e2e-test-images/nginx:1.14-2)
 #   PF_PORT        local port for port-forward (default 18081)
+#   KUBELET_URL    kubelet API for /stats/summary and /configz when the API server's node proxy
+#                  refuses (default https://127.0.0.1:10250)
 #   LAB_DIR        default /opt/lab (kubectl, crictl in $LAB_DIR/bin)
 set -uo pipefail
 LAB_DIR=${LAB_DIR:-/opt/lab}
@@ -39,6 +41,7 @@ KUBECTL=$LAB_DIR/bin/kubectl CRICTL=$LAB_DIR/bin/crictl
 K=("$KUBECTL" --request-timeout=30s)
 C=("$CRICTL" --runtime-endpoint "$EP" --image-endpoint "$EP" --timeout 30s)
 PF_PORT=${PF_PORT:-18081}
+KUBELET_URL=${KUBELET_URL:-https://127.0.0.1:10250}
 IMAGE_GC_WAIT=${IMAGE_GC_WAIT:-0}
 IMAGE_GC_IMAGE=${IMAGE_GC_IMAGE:-registry.k8s.io/e2e-test-images/nginx:1.14-2}
 SEL=lab=kubelet-e2e
@@ -87,7 +90,14 @@ until_ok() {
 veth_count() { ip -o link show type veth 2>/dev/null | wc -l; }
 nsfs_count() { awk '$9 == "nsfs"' /proc/self/mountinfo | wc -l; }
 netns_list() { find /run/netns /var/run/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -u | tr '\n' ' '; }
-summary()  { "${K[@]}" get --raw /api/v1/nodes/lab-node/proxy/stats/summary 2>/dev/null; }
+# kubelet_get PATH: the kubelet API through the API server's node proxy, or, where the API server
+# refuses to proxy to the node's address (the lab's lab-node -> 127.0.0.1: "address not allowed"),
+# straight from the kubelet's port (KUBELET_URL, anonymous access as the lab kubelet allows).
+kubelet_get() {
+  "${K[@]}" get --raw "/api/v1/nodes/lab-node/proxy/$1" 2>/dev/null ||
+    curl -sfk -m 10 "$KUBELET_URL/$1" 2>/dev/null
+}
+summary() { kubelet_get stats/summary; }
 
 "${K[@]}" get node lab-node >/dev/null || { echo "no node lab-node (KUBECONFIG=$KUBECONFIG); run k8s-up.sh first" >&2; exit 2; }
 "${C[@]}" version >/dev/null || { echo "no CRI runtime answering on $EP" >&2; exit 2; }
@@ -223,7 +233,7 @@ crash_watch() {
 crash_watch & bgpids+=("$!")
 
 # ---- image GC: pull an unused image now, look for it at the end -----------------------------
-gc_cfg=$("${K[@]}" get --raw /api/v1/nodes/lab-node/proxy/configz 2>/dev/null | jq -c '.kubeletconfig | {imageGCHighThresholdPercent, imageGCLowThresholdPercent, imageMinimumGCAge}' 2>/dev/null)
+gc_cfg=$(kubelet_get configz | jq -c '.kubeletconfig | {imageGCHighThresholdPercent, imageGCLowThresholdPercent, imageMinimumGCAge}' 2>/dev/null)
 gc_high=$(jq -r '.imageGCHighThresholdPercent // empty' <<<"$gc_cfg" 2>/dev/null)
 if (( IMAGE_GC_WAIT > 0 )) && [[ -n $gc_high && $gc_high != 100 ]]; then
   if "${C[@]}" pull "$IMAGE_GC_IMAGE" >/dev/null 2>&1; then gc_pulled=yes; gc_t0=$(date +%s); fi
@@ -254,7 +264,7 @@ if ready_wait e2e-term 90; then
   stub_id=$(cid "$TERM_UID" stubborn running) trap_id=$(cid "$TERM_UID" trap running)
   # follow the trap container's log and the pod's status while it is deleted
   "${K[@]}" logs -f e2e-term -c trap >"$TMP/trap.log" 2>&1 & bgpids+=("$!")
-  $KUBECTL get pod e2e-term -w -o jsonpath='{range .status.containerStatuses[*]}{.name}={.state.terminated.exitCode}{" "}{end}{"\n"}' >"$TMP/term.watch" 2>/dev/null & bgpids+=("$!")
+  "$KUBECTL" get pod e2e-term -w -o json >"$TMP/term.watch" 2>/dev/null & bgpids+=("$!")
   until_ok 10 grep -q trap-ready "$TMP/trap.log"
   until_ok 10 grep -q stubborn-ready <("${K[@]}" logs e2e-term -c stubborn 2>/dev/null)
   t0=$(now)
@@ -264,9 +274,9 @@ if ready_wait e2e-term 90; then
   stub_code=$([[ -n $stub_id ]] && "${C[@]}" inspect "$stub_id" 2>/dev/null | jq -r .status.exitCode)
   trap_code=$([[ -n $trap_id ]] && "${C[@]}" inspect "$trap_id" 2>/dev/null | jq -r .status.exitCode)
   sleep 1
-  api_codes=$(grep -o 'stubborn=[0-9]*\|trap=[0-9]*' "$TMP/term.watch" | sort -u | tr '\n' ' ')
+  api_codes=$(jq -r '.status.containerStatuses[]? | select(.state.terminated) | "\(.name)=\(.state.terminated.exitCode)"' "$TMP/term.watch" 2>/dev/null | sort -u | tr '\n' ' ')
   trap_log=$(grep -c 'TERM received' "$TMP/trap.log") trap_host=$(cat "$HOSTDIR/term-trap.log" 2>/dev/null)
-  [[ $drc == 0 && $trap_log -ge 1 && $trap_host == "TERM received" && ${trap_code:-0} == 0 && $api_codes != *trap=[1-9]* ]]
+  [[ $drc == 0 && $trap_log -ge 1 && $trap_host == "TERM received" && ${trap_code:-0} == 0 && $api_codes == *trap=0* ]]
   verdict grace-term $? "kubectl logs -f saw 'TERM received' x$trap_log, hostPath log '$(one "$trap_host")', exit code crictl ${trap_code:-gone} / API $api_codes"
   stub_host=$(cat "$HOSTDIR/term-stubborn.log" 2>/dev/null)
   # SIGKILL at the deadline: the deletion takes about the grace period (5 s), not 30, and exit 137
@@ -333,10 +343,15 @@ gone=yes; kill -0 "$lf" 2>/dev/null && gone=no
 verdict logs-follow $? "followed from '$first' to '$last' ($lines lines in $(since "$t0")s), still following: $alive, ended when killed: $gone"
 
 # ---- 8 exec-tty (exec -it under script(1) for a pty; the window size is set on that pty) ------
-out=$(timeout 30 script -qec "stty rows 37 cols 101; ${K[*]} exec -it e2e-main -c box -- sh -c 'tty; stty size; exit 7'" /dev/null </dev/null 2>&1); rc=$?
+# CRI exec carries no initial window size: the kubelet passes kubectl's resize events on, so the
+# size can arrive just after the process started; wait up to 5 s for it (busybox's `stty size`
+# prints nothing and exits 0 while the size is 0x0).
+# shellcheck disable=SC2016  # expanded by the container's shell
+size_loop='tty; n=0; until s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "${s%% *}" != 0 ] || [ $n -ge 10 ]; do n=$((n + 1)); sleep 0.5; done; echo "size $s"; exit 7'
+out=$(timeout 30 script -qec "stty rows 37 cols 101; ${K[*]} exec -it e2e-main -c box -- sh -c '$size_loop'" /dev/null </dev/null 2>&1); rc=$?
 out=$(tr -d '\r' <<<"$out")
-[[ $rc == 7 && $out =~ /dev/pts/[0-9]+ && $out == *"37 101"* ]]
-verdict exec-tty $? "rc $rc, output '$(one "$out")' (expected /dev/pts/N, '37 101', rc 7)"
+[[ $rc == 7 && $out =~ /dev/pts/[0-9]+ && $out == *"size 37 101"* ]]
+verdict exec-tty $? "rc $rc, output '$(one "$out")' (expected /dev/pts/N, 'size 37 101', rc 7)"
 
 # ---- 9 port-forward -------------------------------------------------------------------------
 if ss -Hltn "sport = :$PF_PORT" | grep -q .; then
@@ -424,10 +439,39 @@ EOF
 fi
 
 # ---- 12 a deleted pod leaves nothing behind -------------------------------------------------
+# What to look for, taken while the pod runs: its sandbox and container ids, IP, the inodes of its
+# network/ipc/uts namespaces and the host end of its eth0 (the index in eth0's iflink). Each probe
+# also runs before the delete, to show it finds the live pod. Host-wide counts (veths, nsfs mounts,
+# /run/netns) are printed but not judged: other runtimes on this host may add and remove their own.
 sb_ids=$(sandboxes_of "$MAIN_UID" | tr '\n' ' ') c_ids=$(containers_of "$MAIN_UID" | tr '\n' ' ')
+ids_re=$(echo "$MAIN_UID $sb_ids $c_ids" | xargs | tr ' ' '|')
 pod_ip=$("${K[@]}" get pod e2e-main -o jsonpath='{.status.podIP}' 2>/dev/null)
-# network namespace paths the runtime reports for the sandbox, if any (verbose info)
+# namespace paths the runtime reports for the sandbox in its verbose info, if any
 ns_paths=$(for s in $sb_ids; do "${C[@]}" inspectp "$s" 2>/dev/null | jq -r '.. | strings | select(test("^/(var/)?run/netns/|^/proc/[0-9]+/ns/net$|/netns/"))'; done | sort -u | tr '\n' ' ')
+# shellcheck disable=SC2016  # expanded by the container's shell
+pod_ns=$(timeout 30 "${K[@]}" exec e2e-main -c box -- sh -c 'for n in net ipc uts; do readlink /proc/self/ns/$n; done' 2>/dev/null | grep -E '^(net|ipc|uts):\[[0-9]+\]$' | tr '\n' ' ')
+iflink=$(timeout 30 "${K[@]}" exec e2e-main -c box -- cat /sys/class/net/eth0/iflink 2>/dev/null | tr -dc 0-9)
+host_if=$( [[ -n $iflink ]] && ip -o link show 2>/dev/null | awk -F': ' -v i="$iflink" '$1 == i {sub(/@.*/, "", $2); print $2}')
+lnames=()   # find -lname takes a glob: escape the brackets of "net:[INODE]"
+for n in $pod_ns; do n=${n//\[/\\[}; lnames+=(${lnames:+-o} -lname "${n//\]/\\]}"); done
+cgnames=(-name "*$MAIN_UID*" -o -name "*${MAIN_UID//-/_}*")   # cgroupfs pod<uid>, systemd ..._pod<u_i_d>.slice
+for i in $sb_ids $c_ids; do cgnames+=(-o -name "*$i*"); done
+# probes: one line per thing found
+mounts_naming() { [[ -n $ids_re ]] && grep -E "$ids_re" /proc/self/mountinfo | awk '{print $5}'; }
+ns_pins() { awk -v want=" $pod_ns" '$9 == "nsfs" && index(want, " " $4 " ") {print $4 "@" $5}' /proc/self/mountinfo; }
+procs_naming() {
+  local f cmd
+  for f in /proc/[0-9]*/cmdline; do
+    cmd=$(exec 2>/dev/null; tr '\0' ' ' <"$f") || continue   # the process may be gone
+    [[ -n $ids_re && $cmd =~ $ids_re ]] && { f=${f#/proc/}; echo "${f%/cmdline}:${cmd:0:70}"; }
+  done
+}
+procs_in_ns() { (( ${#lnames[@]} )) && find /proc/[0-9]*/ns -maxdepth 1 \( "${lnames[@]}" \) 2>/dev/null; }
+cgroups_of() { find /sys/fs/cgroup -mindepth 2 -maxdepth 7 -type d \( "${cgnames[@]}" \) 2>/dev/null; }
+veth_there() { [[ -n $host_if ]] && ip -o link show 2>/dev/null | awk -F': ' -v n="$host_if" '{sub(/@.*/, "", $2)} $2 == n'; }
+cnt() { "$@" | grep -c .; }
+b_m=$(cnt mounts_naming) b_pin=$(cnt ns_pins) b_pn=$(cnt procs_naming) b_pi=$(cnt procs_in_ns) b_cg=$(cnt cgroups_of)
+
 t0=$(now)
 dout=$("${K[@]}" delete pod e2e-main --timeout=90s 2>&1); d=$?
 t_del=$(since "$t0")
@@ -438,37 +482,29 @@ t0=$(now)
 until_ok 100 gone_all; g=$?
 left=$( (sandboxes_of "$MAIN_UID"; containers_of "$MAIN_UID") | wc -l)
 [[ $d == 0 && $g == 0 && -n ${sb_ids// /} ]]
-verdict gone-crictl $? "delete rc $d in ${t_del}s; sandbox ${sb_ids:0:13} + $(wc -w <<<"$c_ids") containers removed from the runtime $(since "$t0")s later ($left left; kubelet container GC runs every 60 s)"
+verdict gone-crictl $? "delete rc $d in ${t_del}s ($(one "$dout")); sandbox ${sb_ids:0:13} + $(wc -w <<<"$c_ids") containers removed from the runtime $(since "$t0")s later ($left left; the kubelet's container GC runs every 60 s)"
 
-ids_re=$(echo "$MAIN_UID $sb_ids $c_ids" | xargs | tr ' ' '|')
-m=$(grep -E "$ids_re" /proc/self/mountinfo | awk '{print $5}' | head -n5 | tr '\n' ' ')
-for p in $ns_paths; do grep -qF " $p " /proc/self/mountinfo && m+="$p "; done
+m=$(mounts_naming | head -n5 | tr '\n' ' ')
 [[ -z $m && -n $ids_re ]]
-verdict gone-mounts $? "no mountinfo entry naming the pod uid, sandbox or container ids${m:+; left: $m}"
+verdict gone-mounts $? "mountinfo entries naming the pod uid/sandbox/container ids: $b_m before delete, $(wc -w <<<"$m") after${m:+: $m}"
 
-now_nsfs=$(nsfs_count) now_netns=$(netns_list)
+pins=$(ns_pins | tr '\n' ' ')
 ns_left=""; for p in $ns_paths; do [[ -e $p ]] && ns_left+="$p "; done
-[[ $now_nsfs == "$base_nsfs" && $now_netns == "$base_netns" && -z $ns_left ]]
-verdict gone-netns $? "nsfs mounts $base_nsfs -> $now_nsfs, netns [${base_netns% }] -> [${now_netns% }], sandbox netns path(s) [${ns_paths% }] ${ns_left:+still there: $ns_left}"
+[[ $(wc -w <<<"$pod_ns") == 3 && -z $pins && -z $ns_left ]]
+verdict gone-netns $? "nsfs mounts (pins) of the pod's namespaces [${pod_ns% }]: $b_pin before delete, $(wc -w <<<"$pins") after${pins:+: $pins}; runtime's netns path [${ns_paths% }] ${ns_left:+STILL THERE }(host: nsfs mounts $base_nsfs -> $(nsfs_count), /run/netns [${base_netns% }] -> [$(netns_list | sed 's/ $//')])"
 
-now_veth=$(veth_count)
-[[ $now_veth == "$base_veth" ]]
-verdict gone-veth $? "veths before the test $base_veth, after all e2e pods are gone $now_veth"
+still=$(veth_there)
+host_if_d=${host_if:-"not found (eth0 iflink '$iflink')"}
+[[ -n $host_if && -z $still ]]
+verdict gone-veth $? "host end of the pod's eth0: $host_if_d $([[ -n $still ]] && echo "STILL THERE" || echo gone) (host veth count $base_veth before the test, $(veth_count) now)"
 
-procs=""
-for f in /proc/[0-9]*/cmdline; do
-  cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
-  [[ $cmd =~ $ids_re ]] && { pid=${f#/proc/}; procs+="${pid%/cmdline}:${cmd:0:70} "; }
-done
-[[ -z $procs ]]
-verdict gone-process $? "no process whose command line names the sandbox/container ids${procs:+; left: $procs}"
+pn=$(procs_naming | head -n3 | tr '\n' ' ') pi=$(procs_in_ns | head -n3 | tr '\n' ' ')
+[[ $b_pi -gt 0 && -z $pn && -z $pi ]]
+verdict gone-process $? "processes naming the sandbox/container ids: $b_pn before delete, $(wc -w <<<"$pn") after${pn:+: $pn}; in the pod's namespaces: $b_pi before, $(wc -w <<<"$pi") after${pi:+: $pi}"
 
-uid_=${MAIN_UID//-/_}
-names=(-name "*$MAIN_UID*" -o -name "*$uid_*")
-for i in $sb_ids $c_ids; do names+=(-o -name "*$i*"); done
-cg=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 7 -type d \( "${names[@]}" \) 2>/dev/null | head -n5 | tr '\n' ' ')
-[[ -z $cg ]]
-verdict gone-cgroup $? "no cgroup dir for pod uid ${MAIN_UID:0:8}... or its sandbox/containers under /sys/fs/cgroup${cg:+; left: $cg}"
+cg=$(cgroups_of | head -n5 | tr '\n' ' ')
+[[ $b_cg -gt 0 && -z $cg ]]
+verdict gone-cgroup $? "cgroup dirs named after pod uid ${MAIN_UID:0:8}... or its sandbox/containers under /sys/fs/cgroup: $b_cg before delete, $(wc -w <<<"$cg") after${cg:+: $cg}"
 
 if [[ -z ${LEASE_DIR:-} ]]; then
   skip gone-lease "LEASE_DIR not set (pod IP was ${pod_ip:-?})"

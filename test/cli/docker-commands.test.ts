@@ -69,7 +69,7 @@ describe('cli: docker commands over the socket', function () {
 
     assert.equal((await cli('exec', 'sleeper', 'cat', '/etc/hostname')).stdout, 'sleeper\n');
     const own = d.subnet!.split('.').slice(0, 3).join('\\.');
-    assert.match((await cli('exec', 'sleeper', 'ip', '-4', 'addr', 'show', 'eth0')).stdout, new RegExp(`inet ${own}\\.\\d+/24`), 'on Coracle\'s own network');
+    assert.match((await cli('exec', 'sleeper', 'busybox', 'ip', '-4', 'addr', 'show', 'eth0')).stdout, new RegExp(`inet ${own}\\.\\d+/24`), 'on Coracle\'s own network');
     const exec3 = await cli('exec', id.slice(0, 8), 'sh', '-c', 'exit 3');
     assert.equal(exec3.code, 3);
     const top = (await cli('top', 'sleeper')).stdout;
@@ -180,8 +180,10 @@ describe('cli: docker commands over the socket', function () {
     assert.match((await cli('rm', 'taken')).stderr, /is running: stop it first or use -f/);
     assert.equal((await cli('rm', '-f', 'taken')).code, 0);
 
-    // A kubelet-made container is listed, and only removed with -f.
-    const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('kube', { log_directory: join(d.dir, 'logs') }) })).pod_sandbox_id;
+    // A kubelet-made container is listed, and only removed with -f. (Host network: this node
+    // has no cluster network, and Coracle's own is the CLI's.)
+    const kubePod = podConfig('kube', { log_directory: join(d.dir, 'logs'), linux: { security_context: { namespace_options: { network: 'NODE' } } } });
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: kubePod })).pod_sandbox_id;
     const { container_id: kube } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: { metadata: { name: 'kubelets', attempt: 0 }, image: { image }, command: ['true'], log_path: 'k.log' }, sandbox_config: podConfig('kube') });
     assert.match((await cli('ps', '-a')).stdout, /Created\s+kubelets\n/);
     assert.match((await cli('rm', 'kubelets')).stderr, /was not made by coracle run/);
