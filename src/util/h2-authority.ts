@@ -48,29 +48,37 @@ export function fixAuthority(headers: readonly { name: string; value: string }[]
   return out;
 }
 
-function hpackInt(value: number, prefixBits: number, first: number): number[] {
+/** Writes an HPACK integer with a `prefixBits` prefix (first byte's high bits: `first`). */
+function writeInt(buf: Buffer, at: number, value: number, prefixBits: number, first: number): number {
   const max = (1 << prefixBits) - 1;
-  if (value < max) return [first | value];
-  const out = [first | max];
-  for (value -= max; value >= 128; value = Math.floor(value / 128)) out.push((value % 128) + 128);
-  out.push(value);
-  return out;
-}
-
-function hpackString(s: string): Buffer {
-  const bytes = Buffer.from(s, 'latin1');
-  return Buffer.concat([Buffer.from(hpackInt(bytes.length, 7, 0)), bytes]);
+  if (value < max) {
+    buf[at] = first | value;
+    return at + 1;
+  }
+  buf[at++] = first | max;
+  for (value -= max; value >= 128; value = Math.floor(value / 128)) buf[at++] = (value % 128) + 128;
+  buf[at] = value;
+  return at + 1;
 }
 
 /**
  * A header block of literals "without indexing, new name" (RFC 7541 6.2.2). Written by hand:
- * it is a dozen lines, and a block that never indexes leaves the server's dynamic table
- * empty, so there is no second table to keep in step with (hpack.js's compressor indexes).
+ * it is a few lines, and a block that never indexes leaves the server's dynamic table empty,
+ * so there is no second table to keep in step with (hpack.js's compressor indexes).
  */
 export function encodeHeaderBlock(headers: readonly { name: string; value: string }[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const h of headers) parts.push(Buffer.of(0), hpackString(h.name), hpackString(h.value));
-  return Buffer.concat(parts);
+  let size = 0;
+  for (const h of headers) size += 1 + 2 * 6 + h.name.length + h.value.length;
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const h of headers) {
+    buf[at++] = 0;
+    at = writeInt(buf, at, h.name.length, 7, 0);
+    at += buf.write(h.name, at, 'latin1');
+    at = writeInt(buf, at, h.value.length, 7, 0);
+    at += buf.write(h.value, at, 'latin1');
+  }
+  return buf.subarray(0, at);
 }
 
 function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
