@@ -11,6 +11,8 @@ import { containerArgs, mergeEnv } from '../oci/process-args.js';
 import { seccompFor, type SeccompRequest } from '../oci/seccomp.js';
 import { resolveUser } from '../oci/user.js';
 import { probeCriu } from '../oci/criu-probe.js';
+import type { CgroupHost } from '../oci/cgroup-host.js';
+import { fitResourcesLogged } from '../oci/cgroup-resources.js';
 import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { mountRootfs, unmount } from '../util/mounts.js';
@@ -81,6 +83,8 @@ export interface ContainerDeps {
   ownOomScoreAdj: number;
   /** The capabilities the daemon holds: all a container can be given. */
   allCapabilities: string[];
+  /** The host's cgroups, detected at start: limits without a controller are left out. */
+  cgroups: CgroupHost;
   events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED'): void };
   log: Logger;
 }
@@ -242,7 +246,7 @@ export class ContainerService {
         privileged: spec.security.privileged,
         noNewPrivileges: spec.security.noNewPrivileges,
         ...(spec.resources.oomScoreAdj !== undefined ? { oomScoreAdj: Math.max(spec.resources.oomScoreAdj, this.deps.ownOomScoreAdj) } : {}),
-        namespaces: { net: ns(pod.pins.net), ipc: ns(pod.pins.ipc), uts: ns(pod.pins.uts), pid: spec.security.pid === 'NODE' ? 'host' : spec.security.pid === 'POD' ? { path: `/proc/${pod.infraPid}/ns/pid` } : 'new' },
+        namespaces: { net: ns(pod.pins.net), ipc: ns(pod.pins.ipc), uts: ns(pod.pins.uts), pid: spec.security.pid === 'NODE' ? 'host' : spec.security.pid === 'POD' ? { path: `/proc/${pod.infraPid}/ns/pid` } : 'new', cgroup: this.deps.cgroups.layout === 'unified' ? 'new' : 'host' },
         podFiles: { resolvConf: join(podDir, 'resolv.conf'), hostname: join(podDir, 'hostname'), hosts: join(podDir, 'hosts') },
         shm: pod.shmPath ?? (pod.namespaces.ipc === 'NODE' ? '/dev/shm' : undefined),
         mounts,
@@ -254,6 +258,7 @@ export class ContainerService {
         annotations: spec.annotations,
         ...(seccomp ? { seccomp } : {}),
       });
+      ociSpec.linux.resources = fitResourcesLogged(ociSpec.linux.resources, this.deps.cgroups, clog, { name });
       await writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec));
       if (record.logPath) await mkdir(dirname(record.logPath), { recursive: true });
       undo.push('runtime delete', () => runtime.delete(id));
@@ -387,7 +392,7 @@ export class ContainerService {
     if (c.state !== 'RUNNING' && c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: update resources: it is ${c.state.toLowerCase()}`);
     const p = this.paths(c.id);
     const file = join(p.state, `resources-${randomBytes(4).toString('hex')}.json`);
-    await writeFileAtomic(file, JSON.stringify(resources(r, undefined, false)));
+    await writeFileAtomic(file, JSON.stringify(fitResourcesLogged(resources(r, undefined, false), this.deps.cgroups, this.deps.log, { container: c.id })));
     try {
       await this.runtimeFor(c.runtimeHandler, c.id).update(c.id, file);
     } finally {
@@ -399,7 +404,7 @@ export class ContainerService {
   async stats(id: string): Promise<{ container: ContainerRecord; usage: ContainerUsage; mountpoint: string }> {
     const c = await this.refresh(this.mustGet(id));
     const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
-    return { container: c, usage: await containerUsage(alive, this.paths(c.id).upper), mountpoint: this.deps.store.dir(c.id) };
+    return { container: c, usage: await containerUsage(alive, this.paths(c.id).upper, this.deps.cgroups), mountpoint: this.deps.store.dir(c.id) };
   }
 
   /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */
@@ -494,7 +499,7 @@ export class ContainerService {
   async top(id: string): Promise<TopEntry[]> {
     const c = await this.refresh(this.mustGet(id));
     if (c.state !== 'RUNNING' || c.pid === undefined) throw failedPrecondition(`container ${c.id}: top: not running`);
-    return containerProcesses(c.pid);
+    return containerProcesses(c.pid, this.deps.cgroups);
   }
 
   /**

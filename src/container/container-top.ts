@@ -1,4 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CoracleError } from '../errors.js';
+import { cgroupDir, type CgroupHost } from '../oci/cgroup-host.js';
 
 /** A process of a container, as docker top shows one. */
 export interface TopEntry {
@@ -12,11 +15,24 @@ export interface TopEntry {
 /** The kernel's clock ticks per second for /proc/PID/stat times (USER_HZ, 100 on Linux). */
 const TICKS = 100;
 
-/** The pids in the cgroup `pid` is in (cgroup v1 pids controller, or the v2 unified tree). */
-async function cgroupPids(pid: number): Promise<number[]> {
-  const lines = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n');
-  const v1 = lines.map((l) => l.split(':')).find(([, ctrl]) => ctrl?.split(',').includes('pids'));
-  const procs = v1 ? `/sys/fs/cgroup/pids${v1[2]}/cgroup.procs` : `/sys/fs/cgroup${lines.find((l) => l.startsWith('0::'))?.slice(3) ?? ''}/cgroup.procs`;
+/**
+ * The cgroup.procs file of the cgroup a process is in, from the text of its /proc/PID/cgroup:
+ * its pids hierarchy on v1 (another it is in when the host has none), the one cgroup2
+ * hierarchy on unified.
+ */
+export function cgroupProcsFile(host: CgroupHost, procCgroup: string): string | undefined {
+  const candidates = host.layout === 'unified' ? [''] : ['pids', ...Object.keys(host.v1).sort()];
+  for (const c of candidates) {
+    const dir = cgroupDir(host, procCgroup, c);
+    if (dir) return join(dir, 'cgroup.procs');
+  }
+  return undefined;
+}
+
+/** The pids in the cgroup `pid` is in. */
+async function cgroupPids(pid: number, host: CgroupHost): Promise<number[]> {
+  const procs = cgroupProcsFile(host, await readFile(`/proc/${pid}/cgroup`, 'utf8'));
+  if (!procs) throw new CoracleError('FAILED_PRECONDITION', `process ${pid}: top: no cgroup hierarchy to list its processes from (cgroups: ${host.layout})`);
   return (await readFile(procs, 'utf8'))
     .split('\n')
     .filter(Boolean)
@@ -37,8 +53,8 @@ async function hostUsers(): Promise<Map<number, string>> {
 }
 
 /** The processes in the cgroup of `initPid` (the container's init), oldest pid first. */
-export async function containerProcesses(initPid: number): Promise<TopEntry[]> {
-  const [pids, users] = await Promise.all([cgroupPids(initPid), hostUsers()]);
+export async function containerProcesses(initPid: number, cgroups: CgroupHost): Promise<TopEntry[]> {
+  const [pids, users] = await Promise.all([cgroupPids(initPid, cgroups), hostUsers()]);
   const entries = await Promise.all(
     pids.map(async (pid): Promise<TopEntry | undefined> => {
       try {

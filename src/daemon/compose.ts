@@ -4,6 +4,7 @@ import { ContainerService } from '../container/container-service.js';
 import { ContainerStore } from '../container/container-store.js';
 import { ContainerEvents } from '../container/container-events.js';
 import { capabilitiesOf } from '../oci/defaults.js';
+import { detectCgroups } from '../oci/cgroup-host.js';
 import { OciRuntime } from '../oci/runtime.js';
 import { findExecutable } from '../util/executable.js';
 import { join } from 'node:path';
@@ -50,11 +51,15 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
   const cniRoot = join(config.root, 'cni');
   const ownCniConfDir = join(cniRoot, 'net.d');
   const podsOnEmbedded = config.cni.pod_network === config.cni.network_name;
+  // Once: the layout does not change under a running daemon.
+  const cgroups = await detectCgroups();
+  log.info('cgroups detected', { layout: cgroups.layout, controllers: cgroups.controllers });
   const runtimeStatus = new RuntimeStatusService({
     config,
     handlers,
     probeNetwork: () => probeCni(podsOnEmbedded ? ownCniConfDir : config.cni.conf_dir, config.cni.bin_dirs),
     podCidr: () => settings.podCidr,
+    cgroups,
   });
 
   const imageRoot = join(config.root, 'image');
@@ -116,6 +121,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     runtime: (handler) => runtimes.get(handler || config.runtime.default_handler),
     ownOomScoreAdj: Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim()),
     allCapabilities: capabilitiesOf(/CapBnd:\s*([0-9a-f]+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1] ?? '0'),
+    cgroups,
     events,
     log,
   });
@@ -124,7 +130,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
   const sandboxes = new SandboxService({
     store: sandboxStore,
     containers,
-    infra: new PodInfra(config.state, (handler) => runtimes.get(handler || config.runtime.default_handler)),
+    infra: new PodInfra(config.state, (handler) => runtimes.get(handler || config.runtime.default_handler), cgroups),
     stateDir: config.state,
     defaultNetwork: podsOnEmbedded ? 'embedded' : 'cluster',
     network,

@@ -78,7 +78,8 @@ export interface SpecInput {
   oomScoreAdj?: number;
   /** Set only when the container has a uts namespace of its own to name. */
   hostname?: string;
-  namespaces: { net: NamespaceSource; ipc: NamespaceSource; uts: NamespaceSource; pid: NamespaceSource };
+  /** cgroup: a namespace of its own on a unified host (as containerd and CRI-O), else the host's. */
+  namespaces: { net: NamespaceSource; ipc: NamespaceSource; uts: NamespaceSource; pid: NamespaceSource; cgroup?: 'new' | 'host' };
   /** The pod's resolv.conf, hostname and hosts files. */
   podFiles: { resolvConf: string; hostname: string; hosts: string };
   /** What /dev/shm binds: the pod's shared tmpfs, or the host's; a tmpfs of its own if unset. */
@@ -112,6 +113,7 @@ function namespaces(ns: SpecInput['namespaces']): { type: string; path?: string 
     if (src === 'host') continue;
     out.push(src === 'new' ? { type } : { type, path: src.path });
   }
+  if (ns.cgroup === 'new') out.push({ type: 'cgroup' });
   return out;
 }
 

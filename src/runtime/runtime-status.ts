@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { CniProbe } from '../netns/cni-probe.js';
+import { describeCgroups, type CgroupHost } from '../oci/cgroup-host.js';
 import type { ResolvedHandler } from '../oci/runtime-handlers.js';
 
 export interface Condition {
@@ -35,6 +36,8 @@ export interface StatusDeps {
   };
   probeNetwork(): Promise<CniProbe>;
   podCidr(): readonly string[];
+  /** The host's cgroups, as detected at start. */
+  cgroups: CgroupHost;
 }
 
 async function writableDir(path: string): Promise<string | undefined> {
@@ -96,6 +99,7 @@ export class RuntimeStatusService {
       });
       info.cni = JSON.stringify(cni);
       info.podCIDR = JSON.stringify(this.deps.podCidr());
+      info.cgroups = JSON.stringify(describeCgroups(this.deps.cgroups));
     }
     return { conditions: [runtime, network], handlers, info };
   }

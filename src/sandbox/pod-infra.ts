@@ -1,6 +1,8 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError } from '../errors.js';
+import type { CgroupHost } from '../oci/cgroup-host.js';
+import { fitResources } from '../oci/cgroup-resources.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { NATIVE_DIR } from '../util/native.js';
@@ -16,6 +18,8 @@ export class PodInfra {
   constructor(
     private readonly stateDir: string,
     private readonly runtime: (handler: string) => OciRuntime | undefined,
+    /** The host's cgroups: on a v1 host without a devices hierarchy, no device rules. */
+    private readonly cgroups: Pick<CgroupHost, 'layout' | 'controllers'>,
   ) {}
 
   private dir(podId: string): string {
@@ -55,7 +59,7 @@ export class PodInfra {
       linux: {
         namespaces,
         cgroupsPath: `${pod.cgroupParent || '/coracle'}/${pod.id}`,
-        resources: { devices: [{ allow: false, access: 'rwm' }] },
+        resources: fitResources({ devices: [{ allow: false, access: 'rwm' }] }, this.cgroups).resources,
         maskedPaths: [],
         readonlyPaths: [],
       },

@@ -12,6 +12,7 @@ import type { NamespacePins, PinRequest } from './namespace-pins.js';
 import { writePodFiles } from './pod-files.js';
 import type { DnsConfig, NamespaceMode, PortMapping, SandboxRecord, SandboxStore } from './sandbox-store.js';
 import { vetSysctls } from './sysctls.js';
+import { vetCgroupParent } from './cgroup-parent.js';
 
 /** A RunPodSandbox request, in Coracle's terms. */
 export interface SandboxSpec {
@@ -124,6 +125,7 @@ export class SandboxService {
     }
     const own = { net: spec.namespaces.network !== 'NODE', ipc: spec.namespaces.ipc !== 'NODE', uts: spec.namespaces.network !== 'NODE' };
     const sysctls = vetSysctls(spec.sysctls, own);
+    const cgroupParent = vetCgroupParent(`${spec.metadata.namespace}/${spec.metadata.name}`, spec.cgroupParent);
     const id = randomBytes(32).toString('hex');
     const plog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
     const record: SandboxRecord = {
@@ -141,7 +143,7 @@ export class SandboxService {
       sysctls,
       dns: spec.dns,
       portMappings: spec.portMappings,
-      cgroupParent: spec.cgroupParent,
+      cgroupParent,
       ...(own.net ? { network: spec.network ?? this.deps.defaultNetwork } : {}),
       pins: {},
       additionalIps: [],

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { codeOf } from '../helpers/cri-client.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -65,6 +65,28 @@ describe('cri: RuntimeService basics', function () {
     assert.deepEqual(s.runtime_handlers.map((h) => h.name).slice(0, 1), ['']);
     const config = JSON.parse(s.info.config!) as { root: string };
     assert.equal(config.root, d.root);
+  });
+
+  it("Status verbose: the host's cgroup layout and the controllers runc can set limits with", async () => {
+    const s = await d.clients.runtime.Status({ verbose: true });
+    const cg = JSON.parse(s.info.cgroups!) as { layout: string; controllers: string[]; driver: string; cgroup2?: { mountpoint: string; usedForLimits: boolean } };
+    // Worked out here from the mounts, the simple way, to check the daemon's reading.
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f.includes('-'))
+      .map((f) => ({ at: f[4], fstype: f[f.indexOf('-') + 1], options: (f[f.indexOf('-') + 3] ?? '').split(',') }));
+    const cgroup2At = (at: string): boolean => mounts.some((m) => m.at === at && m.fstype === 'cgroup2');
+    const layout = cgroup2At('/sys/fs/cgroup') ? 'unified' : cgroup2At('/sys/fs/cgroup/unified') ? 'hybrid' : 'v1';
+    assert.equal(cg.layout, layout);
+    assert.equal(cg.driver, 'cgroupfs');
+    for (const c of ['cpu', 'memory', 'pids']) assert.ok(cg.controllers.includes(c), `${c} in ${cg.controllers}`);
+    const hugetlb =
+      layout === 'unified'
+        ? (await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8')).split(/\s+/).includes('hugetlb')
+        : mounts.some((m) => m.fstype === 'cgroup' && m.options.includes('hugetlb'));
+    assert.equal(cg.controllers.includes('hugetlb'), hugetlb, `hugetlb among ${cg.controllers}`);
+    if (layout === 'hybrid') assert.deepEqual([cg.cgroup2?.mountpoint, cg.cgroup2?.usedForLimits], ['/sys/fs/cgroup/unified', false]);
   });
 
   it('RuntimeConfig reports the cgroupfs driver', async () => {
