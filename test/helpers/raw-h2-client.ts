@@ -7,9 +7,10 @@ import type { Duplex } from 'node:stream';
 import hpack from 'hpack.js';
 import { encodeHeaderBlock } from '../../src/util/h2-authority.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+/** One HTTP/2 frame: header and payload. */
+export function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(9);
   h.writeUIntBE(payload.length, 0, 3);
   h[3] = type;

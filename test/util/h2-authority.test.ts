@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import hpack from 'hpack.js';
 import { AuthorityRewriter, encodeHeaderBlock, fixAuthority, MAX_HEADER_BLOCK } from '../../src/util/h2-authority.js';
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+import { frame, PREFACE } from '../helpers/raw-h2-client.js';
 
 interface Frame {
   type: number;
   flags: number;
   stream: number;
   payload: Buffer;
-}
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
 }
 
 function parseFrames(bytes: Buffer): Frame[] {
