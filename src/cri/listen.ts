@@ -1,15 +1,15 @@
 /**
  * Where the CRI server takes its connections. The daemon accepts them itself, on the unix
  * socket and on the mutual-TLS TCP listener, and hands each one to grpc-js through a
- * connection injector after rewriting the client's `:authority` (see util/h2-authority.ts:
- * kubelet up to 1.26 sends the socket path there, which Node's HTTP/2 server refuses).
+ * connection injector, with the client's `:authority` rewritten where Node's HTTP/2 server
+ * would refuse it (util/h2-accept.ts: kubelet up to 1.26 sends the socket path there).
  */
 import * as grpc from '@grpc/grpc-js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
-import { rewriteAuthority } from '../util/h2-authority.js';
+import { acceptHttp2 } from '../util/h2-accept.js';
 
 export interface Listener {
   /** Stops accepting; connections already made are the gRPC server's to close. */
@@ -41,8 +41,13 @@ export class CriListeners {
   }
 
   private accept(socket: Socket | TLSSocket, peer: string): void {
-    this.injector.injectConnection(
-      rewriteAuthority(socket, (err) => this.log.warn('CRI connection closed: protocol error', { peer, error: messageOf(err) })),
+    acceptHttp2(
+      socket,
+      (conn, rewritten) => {
+        if (rewritten) this.log.debug('CRI connection: the client sends an authority Node\'s HTTP/2 server refuses; its requests are rewritten', { peer });
+        this.injector.injectConnection(conn);
+      },
+      (err) => this.log.warn('CRI connection closed: protocol error', { peer, error: messageOf(err) }),
     );
   }
 

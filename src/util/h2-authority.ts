@@ -1,32 +1,15 @@
 /**
- * Every request served whatever its `:authority`. nghttp2, under Node's HTTP/2 server, resets
- * a stream whose `:authority` (or `host`) holds a character RFC 3986 does not allow in one,
- * such as the `/` of the socket path that grpc-go clients before 1.5x send over a unix socket
- * (kubelet up to 1.26, grpc-java, older tools). containerd and CRI-O take any authority, and
- * Node has no option to turn that one check off, so a client's connection is read here
- * before the HTTP/2 server sees it: every header block the client sends is decoded (hpack.js
- * keeps the client's dynamic table) and written again with the authority replaced by
- * `localhost` where nghttp2 would refuse it. Everything else passes through as it came, so
- * every other HTTP/2 check is still nghttp2's; the server's side of the connection is not
- * touched at all.
+ * The client-to-server bytes of a connection whose header blocks are rewritten so that
+ * nghttp2 accepts their authority (see h2-accept.ts for why and when): every header block is
+ * decoded, keeping the client's dynamic table, and written again with the authority replaced
+ * by `localhost` where nghttp2 would refuse it. Everything else passes through as it came, so
+ * every other HTTP/2 check is still nghttp2's.
  */
-import { Duplex } from 'node:stream';
-import hpack, { type DecodedHeader, type Decompressor } from 'hpack.js';
+import { ACK, CONTINUATION, END_HEADERS, END_STREAM, FRAME_HEADER, HEADERS, headerFrames, PADDED, PREFACE, PRIORITY, ProtocolError, SETTINGS } from './h2-frames.js';
+import { encodeHeaderBlock, HeaderBlockDecoder } from './hpack-block.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-const FRAME_HEADER = 9;
-const HEADERS = 0x1;
-const CONTINUATION = 0x9;
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
-/** SETTINGS_HEADER_TABLE_SIZE and SETTINGS_MAX_FRAME_SIZE as Node's server announces them. */
-const TABLE_SIZE = 4096;
-const MAX_FRAME = 16384;
-/** A header block (compressed) and a header list (decoded) past these end the connection. */
+/** A header block (compressed) past this ends the connection. */
 export const MAX_HEADER_BLOCK = 64 * 1024;
-export const MAX_HEADER_LIST = 256 * 1024;
 
 /** What nghttp2 accepts in an authority: RFC 3986's unreserved, sub-delims, ':', '%', '@', '[', ']'. */
 const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:%@[\]]+$/;
@@ -48,127 +31,94 @@ export function fixAuthority(headers: readonly { name: string; value: string }[]
   return out;
 }
 
-/** Writes an HPACK integer with a `prefixBits` prefix (first byte's high bits: `first`). */
-function writeInt(buf: Buffer, at: number, value: number, prefixBits: number, first: number): number {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) {
-    buf[at] = first | value;
-    return at + 1;
-  }
-  buf[at++] = first | max;
-  for (value -= max; value >= 128; value = Math.floor(value / 128)) buf[at++] = (value % 128) + 128;
-  buf[at] = value;
-  return at + 1;
-}
+const EMPTY = Buffer.alloc(0);
 
-/**
- * A header block of literals "without indexing, new name" (RFC 7541 6.2.2). Written by hand:
- * it is a few lines, and a block that never indexes leaves the server's dynamic table empty,
- * so there is no second table to keep in step with (hpack.js's compressor indexes).
- */
-export function encodeHeaderBlock(headers: readonly { name: string; value: string }[]): Buffer {
-  let size = 0;
-  for (const h of headers) size += 1 + 2 * 6 + h.name.length + h.value.length;
-  const buf = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const h of headers) {
-    buf[at++] = 0;
-    at = writeInt(buf, at, h.name.length, 7, 0);
-    at += buf.write(h.name, at, 'latin1');
-    at = writeInt(buf, at, h.value.length, 7, 0);
-    at += buf.write(h.value, at, 'latin1');
-  }
-  return buf.subarray(0, at);
+/** An authority nghttp2 takes as it is: the request needs no rewriting. */
+export function authorityAccepted(headers: readonly { name: string; value: string }[]): boolean {
+  return headers.some((h) => h.name === ':authority' || h.name === 'host') && headers.every((h) => (h.name !== ':authority' && h.name !== 'host') || VALID_AUTHORITY.test(h.value));
 }
-
-function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
-  const b = Buffer.alloc(FRAME_HEADER);
-  b.writeUIntBE(length, 0, 3);
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(stream, 5);
-  return b;
-}
-
-/** One HEADERS frame, or HEADERS and CONTINUATIONs, none over the server's frame size. */
-function headerFrames(stream: number, endStream: boolean, priority: Buffer | undefined, block: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  const first = priority ? Buffer.concat([priority, block.subarray(0, MAX_FRAME - priority.length)]) : block.subarray(0, MAX_FRAME);
-  let rest = block.subarray(first.length - (priority?.length ?? 0));
-  const flags = (endStream ? END_STREAM : 0) | (priority ? PRIORITY : 0) | (rest.length === 0 ? END_HEADERS : 0);
-  out.push(frameHeader(first.length, HEADERS, flags, stream), first);
-  while (rest.length > 0) {
-    const piece = rest.subarray(0, MAX_FRAME);
-    rest = rest.subarray(piece.length);
-    out.push(frameHeader(piece.length, CONTINUATION, rest.length === 0 ? END_HEADERS : 0, stream), piece);
-  }
-  return out;
-}
-
-class ProtocolError extends Error {}
 
 /**
  * The client-to-server half of one connection: frames in, the same frames out, header
  * blocks rewritten. Kept apart from the stream plumbing so it can be tested on bytes alone.
  */
 export class AuthorityRewriter {
-  private buffered: Buffer = Buffer.alloc(0);
+  /** The decoded fields of the client's first header block, once it is complete. */
+  firstHeaders: { name: string; value: string }[] | undefined;
+  /**
+   * Where, in the bytes the client sent, the SETTINGS ACK answering the daemon's own SETTINGS
+   * was; that frame is taken out, as the HTTP/2 server did not send those settings.
+   */
+  ackOffset: number | undefined;
+  /** How many of the client's bytes came before `buffered`. */
+  private base = 0;
+  private buffered: Buffer = EMPTY;
   private prefaceSeen = false;
   /** Payload bytes of a frame that are passed on without being looked at. */
   private passing = 0;
   private block?: { stream: number; endStream: boolean; priority: Buffer | undefined; fragments: Buffer[]; size: number };
-  private readonly decoder: Decompressor = hpack.decompressor.create({ table: { size: TABLE_SIZE } });
-  private decodeError: Error | undefined;
+  private readonly decoder = new HeaderBlockDecoder();
 
-  constructor() {
-    this.decoder.on('error', (err) => {
-      this.decodeError = err;
-    });
-  }
+  /** `ownSettings`: the daemon sent the client a SETTINGS frame of its own, whose ACK is removed. */
+  constructor(private readonly ownSettings = false) {}
 
-  /** The bytes to hand to the server for `chunk`; throws on a connection that must end. */
-  push(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = [];
-    let data = this.buffered.length > 0 ? Buffer.concat([this.buffered, chunk]) : chunk;
-    this.buffered = Buffer.alloc(0);
+  /**
+   * The bytes to hand to the server for `chunk`; throws on a connection that must end. What
+   * holds no header block is passed on as the same bytes, in one buffer, uncopied.
+   */
+  push(chunk: Buffer): Buffer {
+    const data = this.buffered.length > 0 ? Buffer.concat([this.buffered, chunk]) : chunk;
+    this.buffered = EMPTY;
+    let at = 0;
     if (!this.prefaceSeen) {
+      const seen = data.subarray(0, PREFACE.length);
+      if (!PREFACE.subarray(0, seen.length).equals(seen)) throw new ProtocolError('not an HTTP/2 client: no connection preface');
       if (data.length < PREFACE.length) {
-        if (!PREFACE.subarray(0, data.length).equals(data)) throw new ProtocolError('not an HTTP/2 client: no connection preface');
         this.buffered = data;
-        return out;
+        return EMPTY;
       }
-      if (!data.subarray(0, PREFACE.length).equals(PREFACE)) throw new ProtocolError('not an HTTP/2 client: no connection preface');
-      out.push(data.subarray(0, PREFACE.length));
-      data = data.subarray(PREFACE.length);
       this.prefaceSeen = true;
+      at = PREFACE.length;
     }
-    while (data.length > 0) {
+    const parts: Buffer[] = [];
+    let unchangedFrom = 0;
+    while (at < data.length) {
       if (this.passing > 0) {
-        const piece = data.subarray(0, this.passing);
-        this.passing -= piece.length;
-        out.push(piece);
-        data = data.subarray(piece.length);
+        const n = Math.min(this.passing, data.length - at);
+        this.passing -= n;
+        at += n;
         continue;
       }
-      if (data.length < FRAME_HEADER) break;
-      const length = data.readUIntBE(0, 3);
-      const type = data[3]!;
+      if (data.length - at < FRAME_HEADER) break;
+      const length = data.readUIntBE(at, 3);
+      const type = data[at + 3]!;
       if (type !== HEADERS && type !== CONTINUATION) {
         if (this.block) throw new ProtocolError('a frame inside a header block');
-        out.push(data.subarray(0, FRAME_HEADER));
+        if (type === SETTINGS && data[at + 4]! & ACK && length === 0 && this.ownSettings && this.ackOffset === undefined) {
+          if (at > unchangedFrom) parts.push(data.subarray(unchangedFrom, at));
+          this.ackOffset = this.base + at;
+          at += FRAME_HEADER;
+          unchangedFrom = at;
+          continue;
+        }
         this.passing = length;
-        data = data.subarray(FRAME_HEADER);
+        at += FRAME_HEADER;
         continue;
       }
-      if (data.length < FRAME_HEADER + length) break;
-      out.push(...this.headerFrame(type, data[4]!, data.readUInt32BE(5) & 0x7fffffff, data.subarray(FRAME_HEADER, FRAME_HEADER + length)));
-      data = data.subarray(FRAME_HEADER + length);
+      if (data.length - at < FRAME_HEADER + length) break;
+      if (at > unchangedFrom) parts.push(data.subarray(unchangedFrom, at));
+      const payload = data.subarray(at + FRAME_HEADER, at + FRAME_HEADER + length);
+      parts.push(...this.headerFrame(type, data[at + 4]!, data.readUInt32BE(at + 5) & 0x7fffffff, payload));
+      at += FRAME_HEADER + length;
+      unchangedFrom = at;
     }
-    if (data.length > 0) {
-      if (data.length > FRAME_HEADER + MAX_HEADER_BLOCK) throw new ProtocolError('header frame too large');
-      this.buffered = Buffer.from(data);
+    if (at > unchangedFrom) parts.push(data.subarray(unchangedFrom, at));
+    this.base += at;
+    if (at < data.length) {
+      if (data.length - at > FRAME_HEADER + MAX_HEADER_BLOCK) throw new ProtocolError('header frame too large');
+      this.buffered = Buffer.from(data.subarray(at));
     }
-    return out;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   private headerFrame(type: number, flags: number, stream: number, payload: Buffer): Buffer[] {
@@ -199,70 +149,9 @@ export class AuthorityRewriter {
     block.fragments.push(Buffer.from(payload));
     if (!(flags & END_HEADERS)) return [];
     this.block = undefined;
-    const headers = fixAuthority(this.decode(Buffer.concat(block.fragments)));
+    const decoded = this.decoder.decode(Buffer.concat(block.fragments));
+    this.firstHeaders ??= decoded;
+    const headers = fixAuthority(decoded);
     return headerFrames(block.stream, block.endStream, block.priority, encodeHeaderBlock(headers));
   }
-
-  private decode(block: Buffer): DecodedHeader[] {
-    this.decoder.write(block);
-    this.decoder.execute();
-    if (this.decodeError) throw new ProtocolError(`header block: ${this.decodeError.message}`);
-    const headers: DecodedHeader[] = [];
-    let size = 0;
-    for (let h = this.decoder.read(); h !== null; h = this.decoder.read()) {
-      size += h.name.length + h.value.length + 32;
-      if (size > MAX_HEADER_LIST) throw new ProtocolError(`header list over ${MAX_HEADER_LIST} bytes`);
-      headers.push(h);
-    }
-    return headers;
-  }
-}
-
-/**
- * A client's connection as the HTTP/2 server should see it: reads rewritten, writes passed
- * through, backpressure and errors carried both ways. `onProtocolError` hears why a
- * connection was cut.
- */
-export function rewriteAuthority(socket: Duplex, onProtocolError: (err: Error) => void): Duplex {
-  const rewriter = new AuthorityRewriter();
-  const conn: Duplex = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _enc, callback) {
-      if (socket.write(chunk)) callback();
-      else socket.once('drain', () => callback());
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(err, callback) {
-      socket.destroy(err ?? undefined);
-      callback(err);
-    },
-  });
-  socket.on('data', (chunk: Buffer) => {
-    let out: Buffer[];
-    try {
-      out = rewriter.push(chunk);
-    } catch (err) {
-      onProtocolError(err as Error);
-      socket.destroy();
-      return;
-    }
-    let more = true;
-    for (const b of out) more = conn.push(b);
-    if (!more) socket.pause();
-  });
-  let ended = false;
-  socket.on('end', () => {
-    ended = true;
-    conn.push(null);
-  });
-  socket.on('error', (err) => conn.destroy(err));
-  // After a clean end the server reads what is left and closes; before it, the peer is gone.
-  socket.on('close', () => {
-    if (!ended) conn.destroy();
-  });
-  return conn;
 }

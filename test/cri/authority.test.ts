@@ -75,6 +75,9 @@ describe('cri: every request is served whatever its :authority', function () {
       assert.equal(res.reset, undefined, `stream reset with code ${res.reset}`);
       assert.deepEqual(res.headers.filter(([k]) => k === 'grpc-status' || k === ':status'), [[':status', '200'], ['grpc-status', '0']]);
       assert.match(res.data.toString('latin1'), /coracle/);
+      // Only a connection whose authority needs it is read through the rewriter.
+      const rewritten = d.lines.some((l) => l.includes('its requests are rewritten'));
+      assert.equal(rewritten, a.authority !== 'localhost', 'rewritten');
     });
   }
 

@@ -4,8 +4,7 @@
  * Frames are written and read by hand; header blocks are plain literals.
  */
 import type { Duplex } from 'node:stream';
-import hpack from 'hpack.js';
-import { encodeHeaderBlock } from '../../src/util/h2-authority.js';
+import { encodeHeaderBlock, HeaderBlockDecoder } from '../../src/util/hpack-block.js';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -44,7 +43,7 @@ export function grpcHeaders(path: string, authority: string | undefined, extra: 
 /** Sends one request on stream 1 of a new connection and reads until the stream ends. */
 export function rawGrpcCall(conn: Duplex, headers: [string, string][], message: Buffer = Buffer.alloc(0), timeoutMs = 10_000): Promise<RawCallResult> {
   return new Promise((resolve, reject) => {
-    const decoder = hpack.decompressor.create({ table: { size: 4096 } });
+    const decoder = new HeaderBlockDecoder();
     const result: RawCallResult = { headers: [], data: Buffer.alloc(0) };
     let buf = Buffer.alloc(0);
     const done = (err?: Error): void => {
@@ -72,9 +71,7 @@ export function rawGrpcCall(conn: Duplex, headers: [string, string][], message: 
           return done();
         }
         if (type === 0x1) {
-          decoder.write(flags & 0x20 ? payload.subarray(5) : payload);
-          decoder.execute();
-          for (let h = decoder.read(); h !== null; h = decoder.read()) result.headers.push([h.name, h.value]);
+          for (const h of decoder.decode(flags & 0x20 ? payload.subarray(5) : payload)) result.headers.push([h.name, h.value]);
         }
         if ((type === 0x0 || type === 0x1) && flags & 0x1) return done();
       }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import hpack from 'hpack.js';
-import { AuthorityRewriter, encodeHeaderBlock, fixAuthority, MAX_HEADER_BLOCK } from '../../src/util/h2-authority.js';
+import { AuthorityRewriter, authorityAccepted, fixAuthority, MAX_HEADER_BLOCK } from '../../src/util/h2-authority.js';
+import { encodeHeaderBlock, HeaderBlockDecoder } from '../../src/util/hpack-block.js';
 import { frame, PREFACE } from '../helpers/raw-h2-client.js';
 
 interface Frame {
@@ -23,7 +24,7 @@ function parseFrames(bytes: Buffer): Frame[] {
 /** A client's encoder, indexing as grpc-go's does, so later blocks refer to earlier ones. */
 function clientEncoder(): (headers: [string, string][]) => Buffer {
   // hpack.js's compressor has no types of ours: it is only the client's side of the test.
-  const c = (hpack as unknown as { compressor: { create(o: object): { write(h: object[]): void; read(): Buffer | null } } }).compressor.create({ table: { size: 4096 } });
+  const c = (hpack as unknown as { compressor: { create(o: object): { write(h: object[]): void; read(): Buffer | null } } }).compressor.create({ table: { maxSize: 4096 } });
   return (headers) => {
     c.write(headers.map(([name, value]) => ({ name, value })));
     const parts: Buffer[] = [];
@@ -34,7 +35,7 @@ function clientEncoder(): (headers: [string, string][]) => Buffer {
 
 /** What the server's decoder makes of the rewritten header frames, block by block. */
 function serverView(out: Buffer): { stream: number; flags: number; headers: [string, string][] }[] {
-  const d = hpack.decompressor.create({ table: { size: 4096 } });
+  const d = new HeaderBlockDecoder();
   const blocks: { stream: number; flags: number; headers: [string, string][] }[] = [];
   let pending: { stream: number; flags: number; parts: Buffer[] } | undefined;
   for (const f of parseFrames(out)) {
@@ -42,10 +43,7 @@ function serverView(out: Buffer): { stream: number; flags: number; headers: [str
     else if (f.type === 0x9) pending!.parts.push(f.payload);
     else continue;
     if (!(f.flags & 0x4)) continue;
-    d.write(Buffer.concat(pending!.parts));
-    d.execute();
-    const headers: [string, string][] = [];
-    for (let h = d.read(); h !== null; h = d.read()) headers.push([h.name, h.value]);
+    const headers = d.decode(Buffer.concat(pending!.parts)).map((h): [string, string] => [h.name, h.value]);
     blocks.push({ stream: pending!.stream, flags: pending!.flags, headers });
     pending = undefined;
   }
@@ -76,6 +74,7 @@ describe('util: HTTP/2 authority rewriting', () => {
     it(`authority ${c.name}: the server sees ${JSON.stringify(c.seen)}`, () => {
       const fixed = fixAuthority(request(c.authority).map(([name, value]) => ({ name, value })));
       assert.equal(fixed.find((h) => h.name === ':authority')?.value, c.seen);
+      assert.equal(authorityAccepted(request(c.authority).map(([name, value]) => ({ name, value }))), c.seen === c.authority, 'handed over as it is');
     });
   }
 
@@ -106,7 +105,7 @@ describe('util: HTTP/2 authority rewriting', () => {
       frame(0x9, 0x4, 3, block3.subarray(100)),
     ]);
     const r = new AuthorityRewriter();
-    const out = Buffer.concat(Array.from(input, (b) => r.push(Buffer.of(b))).flat());
+    const out = Buffer.concat(Array.from(input, (b) => r.push(Buffer.of(b))));
     assert.deepEqual(out.subarray(0, PREFACE.length), PREFACE);
     const frames = parseFrames(out.subarray(PREFACE.length));
     assert.deepEqual(frames[0], parseFrames(settings)[0]);
@@ -118,6 +117,34 @@ describe('util: HTTP/2 authority rewriting', () => {
     assert.deepEqual(blocks[1]!.headers, [...request('localhost'), ['x-big', 'v'.repeat(20000)]]);
     assert.equal(blocks[1]!.flags & 0x1, 0x1, 'END_STREAM kept');
     assert.ok(frames.every((f) => f.payload.length <= 16384), 'no frame over the server frame size');
+  });
+
+  it('follows the client table through its evictions: a thousand calls, each with a new indexed value', () => {
+    const enc = clientEncoder();
+    const r = new AuthorityRewriter();
+    let out = r.push(PREFACE);
+    const sent: [string, string][][] = [];
+    for (let i = 0; i < 1000; i++) {
+      const headers: [string, string][] = [...request('/run/coracle/coracle.sock'), ['grpc-timeout', `${1_000_000 - i}u`], ['x-call', `call-${i}-${'x'.repeat(i % 50)}`]];
+      sent.push(headers);
+      out = Buffer.concat([out, r.push(frame(0x1, 0x5, 1 + 2 * i, enc(headers)))]);
+    }
+    const blocks = serverView(out.subarray(PREFACE.length));
+    assert.equal(blocks.length, 1000);
+    blocks.forEach((b, i) => assert.deepEqual(b.headers, sent[i]!.map(([k, v]): [string, string] => [k, k === ':authority' ? 'localhost' : v])));
+  });
+
+  it('takes out the ACK of the daemon\'s own SETTINGS, once, and keeps the first request\'s fields', () => {
+    const ack = frame(0x4, 0x1, 0, Buffer.alloc(0));
+    const settings = frame(0x4, 0, 0, Buffer.alloc(6));
+    const headers = frame(0x1, 0x5, 1, encodeHeaderBlock(request('localhost').map(([name, value]) => ({ name, value }))));
+    const r = new AuthorityRewriter(true);
+    r.push(Buffer.concat([PREFACE, settings, headers]));
+    assert.equal(r.ackOffset, undefined);
+    assert.deepEqual(r.firstHeaders, request('localhost').map(([name, value]) => ({ name, value })));
+    const second = r.push(Buffer.concat([ack, ack]));
+    assert.equal(r.ackOffset, PREFACE.length + settings.length + headers.length);
+    assert.deepEqual(second, ack, 'the second ACK is the HTTP/2 server\'s own, and passes');
   });
 
   const refusals: { name: string; input: () => Buffer; error: RegExp }[] = [

@@ -1,0 +1,100 @@
+/**
+ * HPACK (RFC 7541) for the authority rewriting: a decoder that keeps one peer's dynamic table,
+ * and an encoder of plain literals.
+ */
+import hpack, { type Table } from 'hpack.js';
+import { ProtocolError } from './h2-frames.js';
+
+/** SETTINGS_HEADER_TABLE_SIZE as Node's HTTP/2 server announces it (the default). */
+const TABLE_SIZE = 4096;
+/** A header list (decoded) past this ends the connection. */
+export const MAX_HEADER_LIST = 256 * 1024;
+
+/** Writes an HPACK integer with a `prefixBits` prefix (first byte's high bits: `first`). */
+function writeInt(buf: Buffer, at: number, value: number, prefixBits: number, first: number): number {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    buf[at] = first | value;
+    return at + 1;
+  }
+  buf[at++] = first | max;
+  for (value -= max; value >= 128; value = Math.floor(value / 128)) buf[at++] = (value % 128) + 128;
+  buf[at] = value;
+  return at + 1;
+}
+
+/**
+ * A header block of literals "without indexing, new name" (RFC 7541 6.2.2). Written by hand:
+ * it is a few lines, and a block that never indexes leaves the server's dynamic table empty,
+ * so there is no second table to keep in step with (hpack.js's compressor indexes).
+ */
+export function encodeHeaderBlock(headers: readonly { name: string; value: string }[]): Buffer {
+  let size = 0;
+  for (const h of headers) size += 1 + 2 * 6 + h.name.length + h.value.length;
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const h of headers) {
+    buf[at++] = 0;
+    at = writeInt(buf, at, h.name.length, 7, 0);
+    at += buf.write(h.name, at, 'latin1');
+    at = writeInt(buf, at, h.value.length, 7, 0);
+    at += buf.write(h.value, at, 'latin1');
+  }
+  return buf.subarray(0, at);
+}
+
+/**
+ * An HPACK decoder for one direction of one connection: its dynamic table persists from block
+ * to block, as the peer's encoder's does.
+ */
+export class HeaderBlockDecoder {
+  /** The peer's dynamic table as its encoder keeps it, within the size the receiver allows. */
+  private readonly table: Table = hpack.table.create({ maxSize: TABLE_SIZE });
+
+  /**
+   * One header block, decoded field by field (RFC 7541 6): hpack.js's stream wrapper is left
+   * out, as it defers work to later ticks on every header, and the list is capped as it grows.
+   */
+  decode(block: Buffer): { name: string; value: string }[] {
+    const d = hpack.decoder.create();
+    d.push(block);
+    const headers: { name: string; value: string }[] = [];
+    let size = 0;
+    try {
+      while (!d.isEmpty()) {
+        let name: string;
+        let value: string;
+        if (d.decodeBit()) {
+          ({ name, value } = this.table.lookup(d.decodeInt()));
+        } else {
+          const incremental = d.decodeBit() === 1;
+          if (!incremental) {
+            if (d.decodeBit()) {
+              this.table.updateSize(d.decodeInt());
+              continue;
+            }
+            d.decodeBit(); // never indexed: the re-encoded block indexes nothing anyway
+          }
+          const index = d.decodeInt();
+          let nameSize: number;
+          if (index === 0) {
+            const octets = d.decodeStr();
+            nameSize = octets.length;
+            name = hpack.utils.stringify(octets);
+          } else {
+            ({ name, nameSize } = this.table.lookup(index));
+          }
+          const octets = d.decodeStr();
+          value = hpack.utils.stringify(octets);
+          if (incremental) this.table.add(name, value, nameSize, octets.length);
+        }
+        size += name.length + value.length + 32;
+        if (size > MAX_HEADER_LIST) throw new ProtocolError(`header list over ${MAX_HEADER_LIST} bytes`);
+        headers.push({ name, value });
+      }
+    } catch (err) {
+      throw err instanceof ProtocolError ? err : new ProtocolError(`header block: ${(err as Error).message}`);
+    }
+    return headers;
+  }}
+
