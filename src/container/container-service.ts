@@ -23,7 +23,7 @@ import { containerUsage, type ContainerUsage } from './container-stats.js';
 import { attachRelay } from './attach-relay.js';
 import { upperDirTar } from './layer-diff.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
-import type { StdioSession, TerminalSize } from './stdio-session.js';
+import type { ExecStreamOptions, StdioSession, TerminalSize } from './stdio-session.js';
 
 
 /** A CreateContainer request, in Coracle's terms. */
@@ -418,8 +418,8 @@ export class ContainerService {
   }
 
   /** Runs `cmd` in a running container with its stdio live: the streaming server's exec. */
-  async execStream(id: string, cmd: string[], o: { tty: boolean; stdin: boolean }): Promise<StdioSession> {
-    const { c, processFile, pidFile, release } = await this.prepareExec(id, cmd, o.tty);
+  async execStream(id: string, cmd: string[], o: ExecStreamOptions): Promise<StdioSession> {
+    const { c, processFile, pidFile, release } = await this.prepareExec(id, cmd, o.tty, o.size);
     try {
       const session = this.runtimeFor(c.runtimeHandler, c.id).execStream(c.id, processFile, pidFile, o);
       void session.done.catch(() => undefined).finally(() => release());
@@ -431,7 +431,7 @@ export class ContainerService {
   }
 
   /** The process spec of an exec: the container's own, with another command. */
-  private async prepareExec(id: string, cmd: string[], terminal: boolean): Promise<{ c: ContainerRecord; processFile: string; pidFile: string; release(): Promise<void> }> {
+  private async prepareExec(id: string, cmd: string[], terminal: boolean, size?: TerminalSize): Promise<{ c: ContainerRecord; processFile: string; pidFile: string; release(): Promise<void> }> {
     const c = await this.refresh(this.mustGet(id));
     if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id}: exec: not running`);
     if (cmd.length === 0) throw invalidArgument(`container ${c.id}: exec: no command`);
@@ -440,7 +440,9 @@ export class ContainerService {
     const tag = randomBytes(6).toString('hex');
     const processFile = join(p.state, `exec-${tag}.json`);
     const pidFile = join(p.state, `exec-${tag}.pid`);
-    await writeFileAtomic(processFile, JSON.stringify({ ...spec.process, args: cmd, terminal }));
+    // runc sizes the console it makes before the process starts (consoleSize), not after.
+    const consoleSize = terminal && size && size.width > 0 && size.height > 0 ? { consoleSize: { width: size.width, height: size.height } } : {};
+    await writeFileAtomic(processFile, JSON.stringify({ ...spec.process, args: cmd, terminal, ...consoleSize }));
     return {
       c,
       processFile,

@@ -5,6 +5,13 @@ export interface TerminalSize {
   height: number;
 }
 
+/** An exec with its stdio live: with a terminal, `size` is the client's to start at. */
+export interface ExecStreamOptions {
+  tty: boolean;
+  stdin: boolean;
+  size?: TerminalSize;
+}
+
 /**
  * A live connection to a process's stdio: a command exec'd in a container, or the
  * container's own process through its monitor. The streaming server wires it to a client.

@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import pty from 'node-pty';
-import type { StdioSession } from '../container/stdio-session.js';
+import type { ExecStreamOptions, StdioSession } from '../container/stdio-session.js';
 import { CoracleError, messageOf } from '../errors.js';
 
 export interface CreateOptions {
@@ -178,11 +178,12 @@ export class OciRuntime {
    * resize of our pty raises (CRI-O does the same). When the client goes, the process is
    * killed as killExec does it.
    */
-  execStream(id: string, processFile: string, pidFile: string, o: { tty: boolean; stdin: boolean }): StdioSession {
+  execStream(id: string, processFile: string, pidFile: string, o: ExecStreamOptions): StdioSession {
     const args = [`--root=${this.root}`, 'exec', '--process', processFile, '--pid-file', pidFile, id];
 
     if (o.tty) {
-      const term = pty.spawn(this.runtimePath, args, { cols: 80, rows: 24, encoding: null, env: process.env as Record<string, string> });
+      const [cols, rows] = o.size && o.size.width > 0 && o.size.height > 0 ? [o.size.width, o.size.height] : [80, 24];
+      const term = pty.spawn(this.runtimePath, args, { cols, rows, encoding: null, env: process.env as Record<string, string> });
       const stdout = new PassThrough();
       term.onData((d: string | Buffer) => {
         if (!stdout.write(d)) term.pause();

@@ -4,6 +4,9 @@ import type { StdioSession, TerminalSize } from '../container/stdio-session.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 
+/** How long a terminal session waits for the client's first size before it starts. */
+const FIRST_SIZE_WAIT_MS = 1000;
+
 /** What exec and attach asked for, as the CRI request said it. */
 export interface StreamOptions {
   stdin: boolean;
@@ -92,31 +95,52 @@ export function onResize(stream: Readable, apply: (size: TerminalSize) => void):
  * after every byte of output has been written: the client reads its outputs to their end
  * before it looks at the error channel.
  */
-export async function serveStdio(client: ClientStreams, start: () => Promise<StdioSession>, command: string[], log: Logger): Promise<void> {
-  let session: StdioSession;
+export async function serveStdio(client: ClientStreams, start: (size?: TerminalSize) => Promise<StdioSession>, command: string[], log: Logger, tty = false): Promise<void> {
+  let session: StdioSession | undefined;
+  let size: TerminalSize | undefined;
+  if (client.resize) {
+    const resize = client.resize;
+    // With a terminal, the process starts at the client's size: the first size is waited for
+    // (clients send it as soon as the streams are up), so that a command that reads its
+    // terminal size at once (stty size) does not see a console not sized yet.
+    await new Promise<void>((resolve) => {
+      const timer = tty ? setTimeout(resolve, FIRST_SIZE_WAIT_MS) : undefined;
+      if (!tty) resolve();
+      void client.gone.then(resolve);
+      onResize(resize, (s) => {
+        size = s;
+        clearTimeout(timer);
+        resolve();
+        session?.resize(s);
+      });
+    });
+  }
   try {
-    session = await start();
+    session = await start(size);
+    // Attach takes its size here; an exec started at it takes it again, to no effect; a size
+    // that came while the process started is caught up.
+    if (size) session.resize(size);
   } catch (err) {
     log.info('stream: could not start', { error: messageOf(err) });
     await client.finish({ kind: 'failed', message: messageOf(err) });
     return;
   }
+  const live = session;
   let gone = false;
   void client.gone.then(() => {
     gone = true;
-    session.cancel();
+    live.cancel();
   });
-  if (client.stdin && session.stdin) {
-    client.stdin.pipe(session.stdin);
+  if (client.stdin && live.stdin) {
+    client.stdin.pipe(live.stdin);
     // Detach once what the client sent has reached the process.
-    const input = session.stdin;
-    if (session.detachOnStdinEnd) client.stdin.once('end', () => void finished(input).catch(() => undefined).then(() => session.cancel()));
+    const input = live.stdin;
+    if (live.detachOnStdinEnd) client.stdin.once('end', () => void finished(input).catch(() => undefined).then(() => live.cancel()));
   } else client.stdin?.resume();
-  if (client.resize) onResize(client.resize, (size) => session.resize(size));
-  const outputs = [pipeOutput(session.stdout, client.stdout), pipeOutput(session.stderr, client.stderr)];
+  const outputs = [pipeOutput(live.stdout, client.stdout), pipeOutput(live.stderr, client.stderr)];
   let outcome: Outcome;
   try {
-    const code = await session.done;
+    const code = await live.done;
     await Promise.all(outputs);
     outcome = code === undefined ? { kind: 'detached' } : { kind: 'exited', exitCode: code, command };
   } catch (err) {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { StdioSession } from '../container/stdio-session.js';
+import type { ExecStreamOptions, StdioSession, TerminalSize } from '../container/stdio-session.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { serveStdio, type ClientStreams, type StreamOptions } from './remote-command.js';
@@ -18,7 +18,7 @@ export type PendingRequest =
 
 /** What the connections run against: the container and sandbox services. */
 export interface StreamTargets {
-  exec(containerId: string, cmd: string[], o: { tty: boolean; stdin: boolean }): Promise<StdioSession>;
+  exec(containerId: string, cmd: string[], o: ExecStreamOptions): Promise<StdioSession>;
   attach(containerId: string, o: { tty: boolean; stdin: boolean }): Promise<StdioSession>;
   portForward(sandboxId: string, port: number, stream: Duplex): Promise<void>;
 }
@@ -158,9 +158,12 @@ export class StreamingServer {
   private command(pending: Exclude<PendingRequest, { kind: 'portforward' }>, client: ClientStreams): void {
     const log = this.o.log.child({ stream: pending.kind, container: pending.containerId });
     const o = { tty: pending.options.tty, stdin: pending.options.stdin };
-    const start = pending.kind === 'exec' ? () => this.o.targets.exec(pending.containerId, pending.cmd, o) : () => this.o.targets.attach(pending.containerId, o);
+    const start =
+      pending.kind === 'exec'
+        ? (size?: TerminalSize) => this.o.targets.exec(pending.containerId, pending.cmd, { ...o, ...(size ? { size } : {}) })
+        : () => this.o.targets.attach(pending.containerId, o);
     log.debug('stream started');
-    void serveStdio(client, start, pending.kind === 'exec' ? pending.cmd : [], log).then(() => log.debug('stream ended'));
+    void serveStdio(client, start, pending.kind === 'exec' ? pending.cmd : [], log, o.tty).then(() => log.debug('stream ended'));
   }
 
   /** A connection with no traffic for the idle timeout is dropped, as kubelet's is. */

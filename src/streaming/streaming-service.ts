@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { StdioSession } from '../container/stdio-session.js';
+import type { StdioSession, ExecStreamOptions } from '../container/stdio-session.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StreamOptions } from './remote-command.js';
@@ -9,7 +9,7 @@ import { StreamingServer, type PendingRequest } from './streaming-server.js';
 export interface StreamingDeps {
   containers: {
     status(id: string): Promise<{ id: string; state: string }>;
-    execStream(id: string, cmd: string[], o: { tty: boolean; stdin: boolean }): Promise<StdioSession>;
+    execStream(id: string, cmd: string[], o: ExecStreamOptions): Promise<StdioSession>;
     attach(id: string): Promise<StdioSession>;
   };
   sandboxes: {
