@@ -20,6 +20,7 @@ import { UndoStack } from '../util/undo-stack.js';
 import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './container-store.js';
 import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
 import { containerUsage, type ContainerUsage } from './container-stats.js';
+import { CpuRate } from './cpu-rate.js';
 import { attachRelay } from './attach-relay.js';
 import { upperDirTar } from './layer-diff.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
@@ -106,6 +107,7 @@ export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord):
  * happened while the daemon was down.
  */
 export class ContainerService {
+  private readonly cpuRate = new CpuRate();
   private readonly creating = new Map<string, Promise<string>>();
   private readonly refreshing = new Map<string, Promise<ContainerRecord>>();
   private exitWatcher: FSWatcher | undefined;
@@ -404,7 +406,9 @@ export class ContainerService {
   async stats(id: string): Promise<{ container: ContainerRecord; usage: ContainerUsage; mountpoint: string }> {
     const c = await this.refresh(this.mustGet(id));
     const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
-    return { container: c, usage: await containerUsage(alive, this.paths(c.id).upper, this.deps.cgroups), mountpoint: this.deps.store.dir(c.id) };
+    const usage = await containerUsage(alive, this.paths(c.id).upper, this.deps.cgroups);
+    const rate = alive ? this.cpuRate.sample(c.id, BigInt(usage.timestamp), usage.cpuNanoseconds) : undefined;
+    return { container: c, usage: rate === undefined ? usage : { ...usage, cpuNanoCores: rate }, mountpoint: this.deps.store.dir(c.id) };
   }
 
   /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */
@@ -646,6 +650,7 @@ export class ContainerService {
     await rm(p.state, { recursive: true, force: true });
     await rm(p.exitFile, { force: true });
     await this.deps.store.remove(c.id);
+    this.cpuRate.forget(c.id);
   }
 
   async stopAll(sandboxId: string, log: Logger): Promise<void> {

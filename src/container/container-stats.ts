@@ -10,6 +10,8 @@ export interface ContainerUsage extends CgroupUsage {
   timestamp: string;
   writableBytes: number;
   writableInodes: number;
+  /** CPU use since the previous reading, in nanocores (none on a first reading). */
+  cpuNanoCores?: bigint;
 }
 
 /** Bytes and inodes under `dir`, not following links. */

@@ -13,7 +13,7 @@ export function toCriStats({ container: c, usage: u, mountpoint }: Stats): Conta
   const v = (n: bigint | number): { value: string } => ({ value: n.toString() });
   return {
     attributes: { id: c.id, metadata: c.metadata, labels: c.labels, annotations: c.annotations },
-    cpu: { timestamp: u.timestamp, usage_core_nano_seconds: v(u.cpuNanoseconds) },
+    cpu: { timestamp: u.timestamp, usage_core_nano_seconds: v(u.cpuNanoseconds), ...(u.cpuNanoCores !== undefined ? { usage_nano_cores: v(u.cpuNanoCores) } : {}) },
     memory: { timestamp: u.timestamp, working_set_bytes: v(u.memoryWorkingSetBytes), usage_bytes: v(u.memoryUsageBytes), rss_bytes: v(u.memoryRssBytes) },
     writable_layer: { timestamp: u.timestamp, fs_id: { mountpoint }, used_bytes: v(u.writableBytes), inodes_used: v(u.writableInodes) },
   };

@@ -230,6 +230,11 @@ describe('cri: containers', function () {
     assert.ok(BigInt(s.memory!.working_set_bytes!.value) > 0n);
     assert.ok(Number(s.writable_layer!.used_bytes!.value) >= 5_000_000, `writable ${s.writable_layer!.used_bytes!.value}`);
     assert.ok(Number(s.writable_layer!.inodes_used!.value) >= 1);
+    // A busy loop: close to a whole core between two readings (containerd's usage_nano_cores).
+    assert.equal(s.cpu!.usage_nano_cores, null, 'a first reading has no rate');
+    await sleep(300);
+    const again = (await d.clients.runtime.ContainerStats({ container_id: id })).stats!;
+    assert.ok(BigInt(again.cpu!.usage_nano_cores!.value) > 200_000_000n, `nanocores ${again.cpu!.usage_nano_cores?.value}`);
     const podStats = (await d.clients.runtime.PodSandboxStats({ pod_sandbox_id: pod })).stats!;
     assert.equal(podStats.attributes?.id, pod);
     assert.ok(BigInt(podStats.linux!.cpu!.usage_core_nano_seconds!.value) >= BigInt(s.cpu!.usage_core_nano_seconds!.value));
