@@ -14,7 +14,8 @@
 # Checks: init-container, emptydir, hostpath, grace-term, grace-kill, crash-backoff, imagefs-stats,
 # image-gc, pod-stats, logs-follow, exec-tty, port-forward, attach, cp-in, cp-out,
 # restart-survive, restart-new-pod, and after deleting e2e-main: gone-crictl, gone-mounts,
-# gone-netns, gone-veth, gone-process, gone-cgroup, gone-lease.
+# gone-netns, gone-veth, gone-process, gone-cgroup, gone-lease (crictl, mounts, processes and cgroups
+# also for the sandbox ids of the other e2e pods).
 # Prints PASS/FAIL/SKIP per check and ends with "N passed, M failed" (SKIP not counted); exit 1
 # if any failed.
 #
@@ -24,9 +25,12 @@
 #                  it is started); unset: the restart checks print SKIP
 #   LEASE_DIR      colon-separated host-local IPAM lease dirs of the runtime's pod network (files
 #                  named after the leased IP); unset: gone-lease prints SKIP
-#   IMAGE_GC_WAIT  seconds to wait for the kubelet's image GC to remove an unused image (default 0:
-#                  only the GC configuration is reported). The kubelet runs image GC every 5 min and
-#                  only above imageGCHighThresholdPercent; the lab's config sets 100 = GC disabled.
+#   IMAGE_GC_WAIT  seconds to wait for the kubelet's image GC to remove an unused image pulled with
+#                  crictl at the start (default 0: only the GC configuration is reported). Needs a
+#                  kubelet with GC enabled and the disk above imageGCHighThresholdPercent (the lab's
+#                  config sets 100 = GC disabled). GC runs every 5 min and removes only images first
+#                  seen by an earlier GC/detection pass at least imageMinimumGCAge (default 2m) ago,
+#                  so a fresh image can take up to two periods: IMAGE_GC_WAIT=660 to be sure.
 #   IMAGE_GC_IMAGE the unused image pulled for that (default registry.k8s.io/e2e-test-images/nginx:1.14-2)
 #   PF_PORT        local port for port-forward (default 18081)
 #   KUBELET_URL    kubelet API for /stats/summary and /configz when the API server's node proxy
@@ -72,6 +76,7 @@ cleanup() {
   rm -rf "$TMP" "$HOSTDIR"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 # ---- helpers --------------------------------------------------------------------------------
 uid_of()   { "${K[@]}" get pod "$1" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
@@ -80,6 +85,9 @@ sandboxes_of()  { "${C[@]}" pods --label "io.kubernetes.pod.uid=$1" -q 2>/dev/nu
 containers_of() { "${C[@]}" ps -a --label "io.kubernetes.pod.uid=$1" -q 2>/dev/null; }
 # cid POD-UID CONTAINER-NAME [STATE]: the newest container of that name
 cid() { "${C[@]}" ps -a --label "io.kubernetes.pod.uid=$1" --name "^$2\$" ${3:+--state "$3"} --latest -q 2>/dev/null; }
+# remember the sandbox ids of all our pods (the kubelet copies pod labels onto sandboxes), so the
+# leftover checks at the end cover every e2e pod, not only e2e-main
+remember_sandboxes() { "${C[@]}" pods --label "$SEL" -q >>"$TMP/sandboxes" 2>/dev/null; }
 ready_wait() { "${K[@]}" wait --for=condition=Ready "pod/$1" --timeout="${2:-120}s" >/dev/null 2>&1; }
 pod_json() { "${K[@]}" get pod "$1" -o json 2>/dev/null; }
 # until_ok SECONDS CMD...: retry CMD every second until it succeeds or SECONDS passed
@@ -105,7 +113,7 @@ if [[ -n $("${K[@]}" get pods -l "$SEL" -o name 2>/dev/null) ]]; then
   echo "removing e2e pods left from an earlier run"
   "${K[@]}" delete pods -l "$SEL" --grace-period=2 --timeout=90s >/dev/null 2>&1
 fi
-# host state before any of our pods exists, compared after they are all gone
+# host-wide state before any of our pods exists (reported at the end, not judged)
 base_veth=$(veth_count) base_nsfs=$(nsfs_count) base_netns=$(netns_list)
 echo "# kubelet-e2e against $EP, $(date -u +%FT%TZ); baseline: $base_veth veths, $base_nsfs nsfs mounts, netns [${base_netns% }]"
 echo "host-file $TOKEN" > "$HOSTDIR/from-host.txt"
@@ -258,32 +266,56 @@ h_out=$(cat "$HOSTDIR/from-pod.txt" 2>&1) h_init=$(cat "$HOSTDIR/init-saw.txt" 2
 [[ $h_in == "host-file $TOKEN" && $h_out == "box wrote this $TOKEN" && $h_init == "host-file $TOKEN" ]]
 verdict hostpath $? "$HOSTDIR: container reads '$(one "$h_in")', host reads '$(one "$h_out")', init saw '$(one "$h_init")'"
 
+remember_sandboxes
 # ---- 3 termination grace period -------------------------------------------------------------
+# Exit codes come from two places, as either may miss them: the API (a watch on the pod; the
+# kubelet's last status update before it removes the object) and the runtime (crictl inspect,
+# polled until the kubelet removes the exited containers, which it may do at once for a deleted pod).
 if ready_wait e2e-term 90; then
   TERM_UID=$(uid_of e2e-term)
   stub_id=$(cid "$TERM_UID" stubborn running) trap_id=$(cid "$TERM_UID" trap running)
   # follow the trap container's log and the pod's status while it is deleted
-  "${K[@]}" logs -f e2e-term -c trap >"$TMP/trap.log" 2>&1 & bgpids+=("$!")
-  "$KUBECTL" get pod e2e-term -w -o json >"$TMP/term.watch" 2>/dev/null & bgpids+=("$!")
+  "${K[@]}" logs -f e2e-term -c trap >"$TMP/trap.log" 2>&1 & tl=$!; bgpids+=("$tl")
+  watch_term() {
+    "$KUBECTL" get pod e2e-term -w -o json >"$TMP/term.watch" 2>"$TMP/term.watch.err" & tw=$!; bgpids+=("$tw")
+    until_ok 10 grep -q '"uid"' "$TMP/term.watch"
+  }
+  watch_term || { kill "$tw" 2>/dev/null; watch_term; }
+  poll_codes() {
+    local id
+    while :; do
+      for id in $stub_id $trap_id; do
+        "${C[@]}" inspect "$id" 2>/dev/null | jq -r 'select(.status.state == "CONTAINER_EXITED") | "\(.status.metadata.name)=\(.status.exitCode)"'
+      done
+      sleep 0.3
+    done >>"$TMP/term.crictl"
+  }
+  poll_codes & tp=$!; bgpids+=("$tp")
   until_ok 10 grep -q trap-ready "$TMP/trap.log"
+  remember_sandboxes
   until_ok 10 grep -q stubborn-ready <("${K[@]}" logs e2e-term -c stubborn 2>/dev/null)
   t0=$(now)
   out=$("${K[@]}" delete pod e2e-term --grace-period=5 --timeout=60s 2>&1); drc=$?
   took=$(since "$t0")
-  # the exit code while crictl still has the container (the kubelet removes it soon after)
-  stub_code=$([[ -n $stub_id ]] && "${C[@]}" inspect "$stub_id" 2>/dev/null | jq -r .status.exitCode)
-  trap_code=$([[ -n $trap_id ]] && "${C[@]}" inspect "$trap_id" 2>/dev/null | jq -r .status.exitCode)
   sleep 1
+  kill "$tl" "$tw" "$tp" 2>/dev/null
   api_codes=$(jq -r '.status.containerStatuses[]? | select(.state.terminated) | "\(.name)=\(.state.terminated.exitCode)"' "$TMP/term.watch" 2>/dev/null | sort -u | tr '\n' ' ')
+  cri_codes=$(sort -u "$TMP/term.crictl" 2>/dev/null | tr '\n' ' ')
+  codes=" $api_codes $cri_codes"
+  [[ -z ${api_codes// /} ]] && api_codes="none$( [[ -s $TMP/term.watch.err ]] && echo " (watch: $(one "$(cat "$TMP/term.watch.err")"))")"
+  # code_ok NAME CODE: some source saw NAME exit with CODE and none saw another code
+  code_ok() {
+    local seen
+    seen=$(grep -oE " $1=-?[0-9]+" <<<"$codes" | sed 's/.*=//' | sort -u | tr '\n' ' ')
+    [[ $seen == "$2 " ]]
+  }
   trap_log=$(grep -c 'TERM received' "$TMP/trap.log") trap_host=$(cat "$HOSTDIR/term-trap.log" 2>/dev/null)
-  [[ $drc == 0 && $trap_log -ge 1 && $trap_host == "TERM received" && ${trap_code:-0} == 0 && $api_codes == *trap=0* ]]
-  verdict grace-term $? "kubectl logs -f saw 'TERM received' x$trap_log, hostPath log '$(one "$trap_host")', exit code crictl ${trap_code:-gone} / API $api_codes"
+  [[ $drc == 0 && $trap_log -ge 1 && $trap_host == "TERM received" ]] && code_ok trap 0
+  verdict grace-term $? "kubectl logs -f saw 'TERM received' x$trap_log, hostPath log '$(one "$trap_host")', exit codes API: $api_codes / crictl: ${cri_codes:-none}"
   stub_host=$(cat "$HOSTDIR/term-stubborn.log" 2>/dev/null)
   # SIGKILL at the deadline: the deletion takes about the grace period (5 s), not 30, and exit 137
-  awk -v t="$took" 'BEGIN{exit !(t >= 4.5 && t < 15)}' && [[ $drc == 0 && $stub_host == "TERM ignored" ]] &&
-    [[ ${stub_code:-137} == 137 && $api_codes == *stubborn=137* ]]
-  verdict grace-kill $? "delete --grace-period=5 took ${took}s ($(one "$out")); SIGTERM ignored ('$(one "$stub_host")'), exit code crictl ${stub_code:-gone} / API $api_codes"
-  kill "${bgpids[-1]}" "${bgpids[-2]}" 2>/dev/null
+  awk -v t="$took" 'BEGIN{exit !(t >= 4.5 && t < 15)}' && [[ $drc == 0 && $stub_host == "TERM ignored" ]] && code_ok stubborn 137
+  verdict grace-kill $? "delete --grace-period=5 took ${took}s ($(one "$out")); SIGTERM ignored ('$(one "$stub_host")'), exit codes API: $api_codes / crictl: ${cri_codes:-none}"
 else
   bad grace-term "e2e-term not Ready in 90 s: $(one "$("${K[@]}" get pod e2e-term -o jsonpath='{.status.containerStatuses}' 2>&1)")"
   bad grace-kill "e2e-term not Ready"
@@ -392,7 +424,16 @@ if [[ -s $TMP/crash.result ]]; then
   line=$(cat "$TMP/crash.result"); echo "$line"
   if [[ $line == PASS* ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 else bad crash-backoff "watcher gave no result"; fi
-"${K[@]}" delete pod e2e-crash --grace-period=2 --wait=false >/dev/null 2>&1
+remember_sandboxes
+# deleted, and its sandbox removed by the kubelet, before the runtime restart below: the kubelet
+# stops a deleted pod's sandbox again after the API object is gone, and kubelet 1.26 does not
+# retry a StopPodSandbox that failed then (the runtime was down): that sandbox would stay until a
+# kubelet restart, with any runtime (and containerd 1.6.20 SIGKILLed in the middle of one left
+# the sandbox's shim running). The kubelet's container GC removes it within a minute.
+CRASH_UID=$(uid_of e2e-crash)
+"${K[@]}" delete pod e2e-crash --grace-period=2 --timeout=60s >/dev/null 2>&1
+crash_gone() { [[ -z $("${C[@]}" pods --label "io.kubernetes.pod.uid=$CRASH_UID" -q 2>/dev/null) ]]; }
+[[ -n $CRASH_UID ]] && until_ok 90 crash_gone
 
 # ---- 13 runtime killed with SIGKILL under a running kubelet ---------------------------------
 restart_counts() { "${K[@]}" get pod e2e-main -o jsonpath='{range .status.containerStatuses[*]}{.name}={.restartCount} {end}' 2>/dev/null; }
@@ -428,6 +469,7 @@ spec:
 EOF
 )
   ready_wait e2e-after 90; r=$?
+  remember_sandboxes
   t_ready=$(since "$t0")
   AFTER_UID=$(uid_of e2e-after)
   run_n=$("${C[@]}" ps --label "io.kubernetes.pod.uid=$AFTER_UID" --state running -q 2>/dev/null | wc -l)
@@ -443,8 +485,10 @@ fi
 # network/ipc/uts namespaces and the host end of its eth0 (the index in eth0's iflink). Each probe
 # also runs before the delete, to show it finds the live pod. Host-wide counts (veths, nsfs mounts,
 # /run/netns) are printed but not judged: other runtimes on this host may add and remove their own.
+remember_sandboxes
 sb_ids=$(sandboxes_of "$MAIN_UID" | tr '\n' ' ') c_ids=$(containers_of "$MAIN_UID" | tr '\n' ' ')
-ids_re=$(echo "$MAIN_UID $sb_ids $c_ids" | xargs | tr ' ' '|')
+all_sb=$(sort -u "$TMP/sandboxes" 2>/dev/null | tr '\n' ' ')   # e2e-main's and the other e2e pods'
+ids_re=$(echo "$MAIN_UID $all_sb $sb_ids $c_ids" | xargs -n1 | sort -u | xargs | tr ' ' '|')
 pod_ip=$("${K[@]}" get pod e2e-main -o jsonpath='{.status.podIP}' 2>/dev/null)
 # namespace paths the runtime reports for the sandbox in its verbose info, if any
 ns_paths=$(for s in $sb_ids; do "${C[@]}" inspectp "$s" 2>/dev/null | jq -r '.. | strings | select(test("^/(var/)?run/netns/|^/proc/[0-9]+/ns/net$|/netns/"))'; done | sort -u | tr '\n' ' ')
@@ -455,7 +499,7 @@ host_if=$( [[ -n $iflink ]] && ip -o link show 2>/dev/null | awk -F': ' -v i="$i
 lnames=()   # find -lname takes a glob: escape the brackets of "net:[INODE]"
 for n in $pod_ns; do n=${n//\[/\\[}; lnames+=(${lnames:+-o} -lname "${n//\]/\\]}"); done
 cgnames=(-name "*$MAIN_UID*" -o -name "*${MAIN_UID//-/_}*")   # cgroupfs pod<uid>, systemd ..._pod<u_i_d>.slice
-for i in $sb_ids $c_ids; do cgnames+=(-o -name "*$i*"); done
+for i in $all_sb $sb_ids $c_ids; do cgnames+=(-o -name "*$i*"); done
 # probes: one line per thing found
 mounts_naming() { [[ -n $ids_re ]] && grep -E "$ids_re" /proc/self/mountinfo | awk '{print $5}'; }
 ns_pins() { awk -v want=" $pod_ns" '$9 == "nsfs" && index(want, " " $4 " ") {print $4 "@" $5}' /proc/self/mountinfo; }
@@ -469,24 +513,36 @@ procs_naming() {
 procs_in_ns() { (( ${#lnames[@]} )) && find /proc/[0-9]*/ns -maxdepth 1 \( "${lnames[@]}" \) 2>/dev/null; }
 cgroups_of() { find /sys/fs/cgroup -mindepth 2 -maxdepth 7 -type d \( "${cgnames[@]}" \) 2>/dev/null; }
 veth_there() { [[ -n $host_if ]] && ip -o link show 2>/dev/null | awk -F': ' -v n="$host_if" '{sub(/@.*/, "", $2)} $2 == n'; }
+# host-local IPAM lease files: named after the IP, holding the container (sandbox) id
+leases() {
+  local ld s lds
+  IFS=: read -r -a lds <<<"${LEASE_DIR:-}"
+  for ld in "${lds[@]}"; do
+    [[ -d $ld ]] || { echo "(no dir $ld)"; continue; }
+    [[ -n $pod_ip && -e $ld/$pod_ip ]] && echo "$ld/$pod_ip"
+    for s in $sb_ids; do grep -rlF "$s" "$ld" 2>/dev/null; done
+  done
+}
 cnt() { "$@" | grep -c .; }
-b_m=$(cnt mounts_naming) b_pin=$(cnt ns_pins) b_pn=$(cnt procs_naming) b_pi=$(cnt procs_in_ns) b_cg=$(cnt cgroups_of)
+b_m=$(cnt mounts_naming) b_pin=$(cnt ns_pins) b_pn=$(cnt procs_naming) b_pi=$(cnt procs_in_ns) b_cg=$(cnt cgroups_of) b_lease=$(leases | sort -u | grep -c .)
 
 t0=$(now)
 dout=$("${K[@]}" delete pod e2e-main --timeout=90s 2>&1); d=$?
 t_del=$(since "$t0")
+sb_left() { local s; for s in $all_sb; do "${C[@]}" inspectp "$s" >/dev/null 2>&1 && echo "$s"; done; }
 gone_all() {
-  [[ -z $(sandboxes_of "$MAIN_UID") && -z $(containers_of "$MAIN_UID") && -z $("${K[@]}" get pods -l "$SEL" -o name 2>/dev/null) ]]
+  [[ -z $(sandboxes_of "$MAIN_UID") && -z $(containers_of "$MAIN_UID") && -z $(sb_left) &&
+     -z $("${K[@]}" get pods -l "$SEL" -o name 2>/dev/null) ]]
 }
 t0=$(now)
 until_ok 100 gone_all; g=$?
-left=$( (sandboxes_of "$MAIN_UID"; containers_of "$MAIN_UID") | wc -l)
+left=$( (sandboxes_of "$MAIN_UID"; containers_of "$MAIN_UID"; sb_left) | sort -u | wc -l)
 [[ $d == 0 && $g == 0 && -n ${sb_ids// /} ]]
-verdict gone-crictl $? "delete rc $d in ${t_del}s ($(one "$dout")); sandbox ${sb_ids:0:13} + $(wc -w <<<"$c_ids") containers removed from the runtime $(since "$t0")s later ($left left; the kubelet's container GC runs every 60 s)"
+verdict gone-crictl $? "delete rc $d in ${t_del}s ($(one "$dout")); sandbox ${sb_ids:0:13} + $(wc -w <<<"$c_ids") containers, and all $(wc -w <<<"$all_sb") e2e sandboxes, removed from the runtime $(since "$t0")s later ($left left; the kubelet's container GC runs every 60 s)"
 
 m=$(mounts_naming | head -n5 | tr '\n' ' ')
 [[ -z $m && -n $ids_re ]]
-verdict gone-mounts $? "mountinfo entries naming the pod uid/sandbox/container ids: $b_m before delete, $(wc -w <<<"$m") after${m:+: $m}"
+verdict gone-mounts $? "mountinfo entries naming e2e-main's uid/container ids or any e2e sandbox id: $b_m before delete, $(wc -w <<<"$m") after${m:+: $m}"
 
 pins=$(ns_pins | tr '\n' ' ')
 ns_left=""; for p in $ns_paths; do [[ -e $p ]] && ns_left+="$p "; done
@@ -500,7 +556,7 @@ verdict gone-veth $? "host end of the pod's eth0: $host_if_d $([[ -n $still ]] &
 
 pn=$(procs_naming | head -n3 | tr '\n' ' ') pi=$(procs_in_ns | head -n3 | tr '\n' ' ')
 [[ $b_pi -gt 0 && -z $pn && -z $pi ]]
-verdict gone-process $? "processes naming the sandbox/container ids: $b_pn before delete, $(wc -w <<<"$pn") after${pn:+: $pn}; in the pod's namespaces: $b_pi before, $(wc -w <<<"$pi") after${pi:+: $pi}"
+verdict gone-process $? "processes naming e2e-main's container ids or any e2e sandbox id: $b_pn before delete, $(wc -w <<<"$pn") after${pn:+: $pn}; in the pod's namespaces: $b_pi before, $(wc -w <<<"$pi") after${pi:+: $pi}"
 
 cg=$(cgroups_of | head -n5 | tr '\n' ' ')
 [[ $b_cg -gt 0 && -z $cg ]]
@@ -509,16 +565,9 @@ verdict gone-cgroup $? "cgroup dirs named after pod uid ${MAIN_UID:0:8}... or it
 if [[ -z ${LEASE_DIR:-} ]]; then
   skip gone-lease "LEASE_DIR not set (pod IP was ${pod_ip:-?})"
 else
-  leased="" dirs=""
-  IFS=: read -r -a lds <<<"$LEASE_DIR"
-  for ld in "${lds[@]}"; do
-    [[ -d $ld ]] || { leased+="(no dir $ld) "; continue; }
-    dirs+="$ld "
-    [[ -n $pod_ip && -e $ld/$pod_ip ]] && leased+="$ld/$pod_ip "
-    for s in $sb_ids; do leased+=$(grep -rlF "$s" "$ld" 2>/dev/null | tr '\n' ' '); done
-  done
-  [[ -n $pod_ip && -z $leased ]]
-  verdict gone-lease $? "pod IP ${pod_ip:-?} not leased in ${dirs% }${leased:+; still: $leased}"
+  l_now=$(leases | sort -u | tr '\n' ' ')
+  [[ -n $pod_ip && $b_lease -gt 0 && -z $l_now ]]
+  verdict gone-lease $? "lease files for pod IP ${pod_ip:-?} / sandbox id in $LEASE_DIR: $b_lease before delete, $(wc -w <<<"$l_now") after${l_now:+: $l_now}"
 fi
 
 # ---- image GC wait (opt-in) -----------------------------------------------------------------
