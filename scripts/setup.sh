@@ -42,12 +42,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Packages such as docker-registry start a service (listening on every interface) when
   # installed; policy-rc.d is Debian's way to say no, and the tests run their own registry.
   policy=/usr/sbin/policy-rc.d
-  made_policy=
   if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
+    # Removed however the install ends: left behind, it would stop every service start.
+    trap 'rm -f "$policy"' EXIT
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ -n "$made_policy" ] && rm -f "$policy"
+  rm -f "$policy" && trap - EXIT
   if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
   fi

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CoracleError } from '../errors.js';
 import { NATIVE_DIR } from '../util/native.js';
-import type { StdioSession, TerminalSize } from './stdio-session.js';
+import type { StdioSession, TerminalSize } from '../oci/stdio-session.js';
 
 /**
  * Joins a container's stdio through conmon's attach socket by way of native/coracle-attach

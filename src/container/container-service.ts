@@ -24,7 +24,7 @@ import { CpuRate } from './cpu-rate.js';
 import { attachRelay } from './attach-relay.js';
 import { upperDirTar } from './layer-diff.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
-import type { ExecStreamOptions, StdioSession, TerminalSize } from './stdio-session.js';
+import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 
 
 /** A CreateContainer request, in Coracle's terms. */
@@ -407,7 +407,7 @@ export class ContainerService {
     const c = await this.refresh(this.mustGet(id));
     const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
     const usage = await containerUsage(alive, this.paths(c.id).upper, this.deps.cgroups);
-    const rate = alive ? this.cpuRate.sample(c.id, BigInt(usage.timestamp), usage.cpuNanoseconds) : undefined;
+    const rate = alive ? this.cpuRate.sample(c.id, usage.readAt, usage.cpuNanoseconds) : undefined;
     return { container: c, usage: rate === undefined ? usage : { ...usage, cpuNanoCores: rate }, mountpoint: this.deps.store.dir(c.id) };
   }
 

@@ -10,6 +10,8 @@ export interface ContainerUsage extends CgroupUsage {
   timestamp: string;
   writableBytes: number;
   writableInodes: number;
+  /** A monotonic clock (process.hrtime) at the cgroup read, for rates. */
+  readAt: bigint;
   /** CPU use since the previous reading, in nanocores (none on a first reading). */
   cpuNanoCores?: bigint;
 }
@@ -43,6 +45,7 @@ export async function containerUsage(pid: number | undefined, upperDir: string, 
   const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
   const procCgroup = pid ? await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => undefined) : undefined;
   const usage = await cgroupUsage(procCgroup === undefined ? { layout: 'none', controllers: [], v1: {} } : cgroups, procCgroup ?? '');
+  const readAt = process.hrtime.bigint();
   const disk = await diskUsage(upperDir);
-  return { timestamp, ...usage, writableBytes: disk.bytes, writableInodes: disk.inodes };
+  return { timestamp, readAt, ...usage, writableBytes: disk.bytes, writableInodes: disk.inodes };
 }

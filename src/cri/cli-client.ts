@@ -87,10 +87,7 @@ export class CliClient {
     this.images.close();
   }
 
-  private rt<T>(method: string, request: unknown, timeoutMs = 120_000): Promise<T> {
-    // The CLI's pods are on Coracle's own network, whatever network kubelet's pods use.
-    const metadata = new grpc.Metadata();
-    metadata.set(POD_NETWORK_METADATA, 'embedded');
+  private rt<T>(method: string, request: unknown, timeoutMs = 120_000, metadata = new grpc.Metadata()): Promise<T> {
     return new Promise((resolve, reject) => {
       const fn = (this.runtime as unknown as Record<string, Function>)[method]!;
       fn.call(this.runtime, request, metadata, { deadline: Date.now() + timeoutMs }, callback<T>(resolve, reject, this.target));
@@ -149,7 +146,10 @@ export class CliClient {
       port_mappings: spec.ports.map((p) => ({ protocol: p.protocol, container_port: p.containerPort, host_port: p.hostPort, host_ip: p.hostIp })),
       linux: {},
     };
-    const { pod_sandbox_id: podId } = await this.rt<{ pod_sandbox_id: string }>('RunPodSandbox', { config: podConfig });
+    // The CLI's pods are on Coracle's own network, whatever network kubelet's pods use.
+    const network = new grpc.Metadata();
+    network.set(POD_NETWORK_METADATA, 'embedded');
+    const { pod_sandbox_id: podId } = await this.rt<{ pod_sandbox_id: string }>('RunPodSandbox', { config: podConfig }, 120_000, network);
     try {
       const { container_id: id } = await this.rt<{ container_id: string }>('CreateContainer', {
         pod_sandbox_id: podId,

@@ -5,11 +5,11 @@
  * would refuse it (util/h2-accept.ts: kubelet up to 1.26 sends the socket path there).
  */
 import * as grpc from '@grpc/grpc-js';
-import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
-import { acceptHttp2 } from '../util/h2-accept.js';
+import { Http2Gate } from '../util/h2-accept.js';
 
 export interface Listener {
   /** Stops accepting; connections already made are the gRPC server's to close. */
@@ -34,25 +34,27 @@ function listening(server: Server, listen: (cb: () => void) => void): Promise<Li
 
 /** Serves `grpcServer` on a unix socket and, if `tcp` is given, on TCP with mutual TLS. */
 export class CriListeners {
-  private readonly injector: ReturnType<grpc.Server['createConnectionInjector']>;
+  private readonly gate: Http2Gate;
 
   constructor(grpcServer: grpc.Server, private readonly log: Logger) {
-    this.injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  }
-
-  private accept(socket: Socket | TLSSocket, peer: string): void {
-    acceptHttp2(
-      socket,
+    const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.gate = new Http2Gate(
       (conn, rewritten) => {
-        if (rewritten) this.log.debug('CRI connection: the client sends an authority Node\'s HTTP/2 server refuses; its requests are rewritten', { peer });
-        this.injector.injectConnection(conn);
+        if (rewritten) this.log.debug('CRI connection: the client sends an authority Node\'s HTTP/2 server refuses; its requests are rewritten');
+        injector.injectConnection(conn);
       },
-      (err) => this.log.warn('CRI connection closed: protocol error', { peer, error: messageOf(err) }),
+      // Debug: anything that connects and is not an HTTP/2 client (a port scan) says so.
+      (err) => this.log.debug('CRI connection closed: protocol error', { error: messageOf(err) }),
     );
   }
 
+  /** Ends the connections that have not made their first request yet; the rest are grpc-js's. */
+  closeWaiting(): void {
+    this.gate.close();
+  }
+
   unix(path: string): Promise<Listener> {
-    const server = createServer((socket) => this.accept(socket, 'unix'));
+    const server = createServer((socket) => this.gate.accept(socket));
     server.on('error', (err) => this.log.error('CRI socket listener', { socket: path, error: messageOf(err) }));
     return listening(server, (cb) => server.listen(path, cb));
   }
@@ -62,10 +64,10 @@ export class CriListeners {
     const url = new URL(address);
     const server = createTlsServer(
       { ca: files.ca, cert: files.cert, key: files.key, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
-      (socket) => this.accept(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`),
+      (socket) => this.gate.accept(socket),
     );
     server.on('tlsClientError', (err, socket) => {
-      this.log.warn('TLS client refused', { peer: socket.remoteAddress, error: messageOf(err) });
+      this.log.info('TLS client refused', { peer: socket.remoteAddress, error: messageOf(err) });
     });
     server.on('error', (err) => this.log.error('CRI TCP listener', { listen: address, error: messageOf(err) }));
     return listening(server, (cb) => server.listen(Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), cb));

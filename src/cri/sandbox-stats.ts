@@ -21,7 +21,12 @@ function toCriPodStats(pod: SandboxRecord, u: PodUsage): PodSandboxStats {
   return {
     attributes: { id: pod.id, metadata: pod.metadata, labels: pod.labels, annotations: pod.annotations },
     linux: {
-      cpu: { timestamp, usage_core_nano_seconds: v(sum((s) => s.usage.cpuNanoseconds)), usage_nano_cores: v(sum((s) => s.usage.cpuNanoCores ?? 0n)) },
+      cpu: {
+        timestamp,
+        usage_core_nano_seconds: v(sum((s) => s.usage.cpuNanoseconds)),
+        // A pod's rate only when each of its running containers has one (none on a first reading).
+        ...(u.containers.every((s) => s.container.state !== 'RUNNING' || s.usage.cpuNanoCores !== undefined) ? { usage_nano_cores: v(sum((s) => s.usage.cpuNanoCores ?? 0n)) } : {}),
+      },
       memory: { timestamp, working_set_bytes: v(sum((s) => s.usage.memoryWorkingSetBytes)), usage_bytes: v(sum((s) => s.usage.memoryUsageBytes)), rss_bytes: v(sum((s) => s.usage.memoryRssBytes)) },
       network: { timestamp, default_interface: interfaces.find((i) => i.name === 'eth0') ?? interfaces[0] ?? null, interfaces },
       process: { timestamp, process_count: v(u.processes) },

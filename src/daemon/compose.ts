@@ -19,7 +19,7 @@ import { DirSnapshotter } from '../image/snapshotter.js';
 import { UnpackPool } from '../image/unpack-pool.js';
 import type { Logger } from '../log.js';
 import { CniRunner } from '../netns/cni.js';
-import { loadNetwork, writeOwnNetwork } from '../netns/cni-config.js';
+import { earlierOwnConfig, loadNetwork, writeOwnNetwork } from '../netns/cni-config.js';
 import { probeCni } from '../netns/cni-probe.js';
 import { PodNetwork } from '../netns/pod-network.js';
 import { pinNamespaces, unpinNamespaces } from '../sandbox/namespace-pins.js';
@@ -95,6 +95,10 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     subnet: config.cni.pod_subnet,
     ipamDir: join(cniRoot, 'networks'),
   });
+  const earlier = await earlierOwnConfig(config.cni.conf_dir, config.cni.network_name);
+  if (earlier) {
+    log.warn("the cluster's CNI conf dir holds the config an earlier Coracle wrote there: CRI pods take it for the cluster's network; remove it", { file: earlier });
+  }
   const cniCache = join(cniRoot, 'results');
   const network = new PodNetwork(
     new CniRunner(config.cni.bin_dirs, cniCache),

@@ -58,7 +58,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     undo.push('stop server', () => server.forceShutdown());
     const listeners = new CriListeners(server, log);
     const accepting = [await listeners.unix(socket)];
-    undo.push('close listeners', () => accepting.forEach((l) => l.close()));
+    undo.push('close listeners', () => {
+      accepting.forEach((l) => l.close());
+      listeners.closeWaiting();
+    });
     if (config.remote.listen) {
       // Mutual TLS or nothing: a client without a certificate the CA signed is refused.
       const [ca, cert, key] = await Promise.all([config.remote.ca, config.remote.cert, config.remote.key].map((f) => readFile(f)));
@@ -83,6 +86,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
           log.info('coracle stopping');
           services.endStreams();
           accepting.forEach((l) => l.close());
+          listeners.closeWaiting();
           await shutdown(server, graceMs, log);
           await services.close();
           await removeSocket(socket);

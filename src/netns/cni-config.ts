@@ -84,3 +84,16 @@ export async function writeOwnNetwork(ownConfDir: string, d: DefaultNetwork): Pr
   }
   return network;
 }
+
+/**
+ * The config an earlier Coracle wrote into the cluster's conf dir (it did, when the dir was
+ * empty), if it is there: libcni order makes it the cluster's network, so it is named at start.
+ */
+export async function earlierOwnConfig(confDir: string, networkName: string): Promise<string | undefined> {
+  const file = join(confDir, DEFAULT_CONFLIST);
+  try {
+    return parseNetwork(file, await readFile(file, 'utf8')).name === networkName ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import pty from 'node-pty';
-import type { ExecStreamOptions, StdioSession } from '../container/stdio-session.js';
+import type { ExecStreamOptions, StdioSession } from './stdio-session.js';
 import { CoracleError, messageOf } from '../errors.js';
 
 export interface CreateOptions {

@@ -1,6 +1,6 @@
 import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import type { StdioSession, TerminalSize } from '../container/stdio-session.js';
+import type { StdioSession, TerminalSize } from '../oci/stdio-session.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -98,6 +98,8 @@ export function onResize(stream: Readable, apply: (size: TerminalSize) => void):
 export async function serveStdio(client: ClientStreams, start: (size?: TerminalSize) => Promise<StdioSession>, command: string[], log: Logger, tty = false): Promise<void> {
   let session: StdioSession | undefined;
   let size: TerminalSize | undefined;
+  let left = false;
+  void client.gone.then(() => (left = true));
   if (client.resize) {
     const resize = client.resize;
     // With a terminal, the process starts at the client's size: the first size is waited for
@@ -115,6 +117,8 @@ export async function serveStdio(client: ClientStreams, start: (size?: TerminalS
       });
     });
   }
+  // A client gone while its size was awaited gets no process started.
+  if (left) return;
   try {
     session = await start(size);
     // Attach takes its size here; an exec started at it takes it again, to no effect; a size

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ExecStreamOptions, StdioSession, TerminalSize } from '../container/stdio-session.js';
+import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { serveStdio, type ClientStreams, type StreamOptions } from './remote-command.js';

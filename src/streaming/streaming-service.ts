@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { StdioSession, ExecStreamOptions } from '../container/stdio-session.js';
+import type { StdioSession, ExecStreamOptions } from '../oci/stdio-session.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StreamOptions } from './remote-command.js';

@@ -7,9 +7,8 @@
  *
  * So the daemon accepts each connection itself and looks at the client's first request before
  * the HTTP/2 server sees anything. It answers the client's preface with a SETTINGS frame of
- * its own (an HTTP/2 client waits for the server's before its first request; grpc-go does),
- * reads until the first header block is complete and the client has acknowledged those
- * settings, then:
+ * its own (grpc-go sends no request before it has the server's settings), reads until the
+ * first header block is complete and the client has acknowledged those settings, then:
  * - the authority is one nghttp2 takes (crictl, critest, any current client): the socket goes
  *   to the HTTP/2 server as it is, with what was read put back minus that acknowledgement.
  *   nghttp2 then reads the socket natively: no cost past the first request;
@@ -24,48 +23,84 @@ import { AuthorityRewriter, authorityAccepted, MAX_HEADER_BLOCK } from './h2-aut
 
 /** What a client may send before its first request is complete; more ends the connection. */
 const MAX_HELD = 4 * MAX_HEADER_BLOCK;
+/** A connection whose first request is not complete by then is closed (a client reconnects). */
+const FIRST_REQUEST_TIMEOUT_MS = 60_000;
 const OWN_SETTINGS = frameHeader(0, SETTINGS, 0, 0);
 
 /**
- * Hands `socket` to `inject` (the HTTP/2 server) once the client's first request shows whether
- * its header blocks need rewriting (`rewritten`: they do, and are). `onProtocolError` hears
- * why a connection was cut.
+ * Connections not yet handed to the HTTP/2 server: they are this module's to close, at the
+ * first-request deadline or when the listener stops.
  */
-export function acceptHttp2(socket: Duplex, inject: (conn: Duplex, rewritten: boolean) => void, onProtocolError: (err: Error) => void): void {
-  const rewriter = new AuthorityRewriter(true);
-  const held: Buffer[] = [];
-  const rewritten: Buffer[] = [];
-  let heldBytes = 0;
-  const onError = (): void => {
-    socket.destroy();
-  };
-  const onData = (chunk: Buffer): void => {
-    held.push(chunk);
-    heldBytes += chunk.length;
-    try {
-      if (heldBytes > MAX_HELD) throw new Error(`over ${MAX_HELD} bytes before the first request was complete`);
-      rewritten.push(rewriter.push(chunk));
-    } catch (err) {
-      onProtocolError(err as Error);
+export class Http2Gate {
+  private readonly waiting = new Set<Duplex>();
+  private closed = false;
+
+  constructor(
+    private readonly inject: (conn: Duplex, rewritten: boolean) => void,
+    private readonly onProtocolError: (err: Error) => void,
+    private readonly firstRequestTimeoutMs = FIRST_REQUEST_TIMEOUT_MS,
+  ) {}
+
+  /** Ends every connection still waiting for its first request; later ones are refused. */
+  close(): void {
+    this.closed = true;
+    for (const socket of this.waiting) socket.destroy();
+    this.waiting.clear();
+  }
+
+  /**
+   * Hands `socket` to the HTTP/2 server once the client's first request shows whether its
+   * header blocks need rewriting (`rewritten`: they do, and are).
+   */
+  accept(socket: Duplex): void {
+    if (this.closed) {
       socket.destroy();
       return;
     }
-    const ack = rewriter.ackOffset;
-    if (rewriter.firstHeaders === undefined || ack === undefined) return;
-    socket.off('data', onData);
-    socket.off('error', onError);
-    if (authorityAccepted(rewriter.firstHeaders)) {
-      socket.pause();
-      const all = Buffer.concat(held);
-      socket.unshift(Buffer.concat([all.subarray(0, ack), all.subarray(ack + OWN_SETTINGS.length)]));
-      inject(socket, false);
-    } else {
-      inject(rewritingStream(socket, rewriter, Buffer.concat(rewritten), onProtocolError), true);
-    }
-  };
-  socket.on('data', onData);
-  socket.on('error', onError);
-  socket.write(OWN_SETTINGS);
+    const rewriter = new AuthorityRewriter(true);
+    const held: Buffer[] = [];
+    const rewritten: Buffer[] = [];
+    let heldBytes = 0;
+    const timer = setTimeout(() => socket.destroy(), this.firstRequestTimeoutMs);
+    const leave = (): void => {
+      clearTimeout(timer);
+      this.waiting.delete(socket);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', leave);
+    };
+    const onError = (): void => {
+      socket.destroy();
+    };
+    const onData = (chunk: Buffer): void => {
+      held.push(chunk);
+      heldBytes += chunk.length;
+      try {
+        if (heldBytes > MAX_HELD) throw new Error(`over ${MAX_HELD} bytes before the first request was complete`);
+        rewritten.push(rewriter.push(chunk));
+      } catch (err) {
+        this.onProtocolError(err as Error);
+        socket.destroy();
+        return;
+      }
+      const ack = rewriter.ackOffset;
+      if (rewriter.firstHeaders === undefined || ack === undefined) return;
+      leave();
+      if (authorityAccepted(rewriter.firstHeaders)) {
+        socket.pause();
+        const all = Buffer.concat(held);
+        socket.unshift(Buffer.concat([all.subarray(0, ack), all.subarray(ack + OWN_SETTINGS.length)]));
+        this.inject(socket, false);
+      } else {
+        this.inject(rewritingStream(socket, rewriter, Buffer.concat(rewritten), this.onProtocolError), true);
+      }
+    };
+    this.waiting.add(socket);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', leave);
+    socket.write(OWN_SETTINGS);
+  }
 }
 
 /**

@@ -15,15 +15,18 @@ export const MAX_HEADER_BLOCK = 64 * 1024;
 const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:%@[\]]+$/;
 export const REPLACEMENT_AUTHORITY = 'localhost';
 
+type Field = { name: string; value: string };
+const isAuthority = (h: Field): boolean => h.name === ':authority' || h.name === 'host';
+const refused = (h: Field): boolean => isAuthority(h) && !VALID_AUTHORITY.test(h.value);
+
 /**
  * The header list with any authority nghttp2 would refuse (one it cannot parse, an empty one,
- * none at all: it wants `:authority` or `host`) made `localhost`.
+ * none at all in a request: it wants `:authority` or `host`) made `localhost`. Trailers
+ * (a block with no `:method`) get none added.
  */
-export function fixAuthority(headers: readonly { name: string; value: string }[]): { name: string; value: string }[] {
-  const out = headers.map((h) =>
-    (h.name === ':authority' || h.name === 'host') && !VALID_AUTHORITY.test(h.value) ? { name: h.name, value: REPLACEMENT_AUTHORITY } : h,
-  );
-  if (!out.some((h) => h.name === ':authority' || h.name === 'host')) {
+export function fixAuthority(headers: readonly Field[]): Field[] {
+  const out = headers.map((h) => (refused(h) ? { name: h.name, value: REPLACEMENT_AUTHORITY } : h));
+  if (out.some((h) => h.name === ':method') && !out.some(isAuthority)) {
     // Pseudo-headers come first: the authority goes after the last of them.
     const at = out.findIndex((h) => !h.name.startsWith(':'));
     out.splice(at === -1 ? out.length : at, 0, { name: ':authority', value: REPLACEMENT_AUTHORITY });
@@ -34,8 +37,8 @@ export function fixAuthority(headers: readonly { name: string; value: string }[]
 const EMPTY = Buffer.alloc(0);
 
 /** An authority nghttp2 takes as it is: the request needs no rewriting. */
-export function authorityAccepted(headers: readonly { name: string; value: string }[]): boolean {
-  return headers.some((h) => h.name === ':authority' || h.name === 'host') && headers.every((h) => (h.name !== ':authority' && h.name !== 'host') || VALID_AUTHORITY.test(h.value));
+export function authorityAccepted(headers: readonly Field[]): boolean {
+  return headers.some(isAuthority) && !headers.some(refused);
 }
 
 /**
@@ -50,9 +53,12 @@ export class AuthorityRewriter {
    * was; that frame is taken out, as the HTTP/2 server did not send those settings.
    */
   ackOffset: number | undefined;
-  /** How many of the client's bytes came before `buffered`. */
+  /** How many of the client's bytes came before `pending`. */
   private base = 0;
-  private buffered: Buffer = EMPTY;
+  /** An incomplete frame (or preface), kept in pieces until `needed` bytes are there. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private needed = 0;
   private prefaceSeen = false;
   /** Payload bytes of a frame that are passed on without being looked at. */
   private passing = 0;
@@ -67,14 +73,20 @@ export class AuthorityRewriter {
    * holds no header block is passed on as the same bytes, in one buffer, uncopied.
    */
   push(chunk: Buffer): Buffer {
-    const data = this.buffered.length > 0 ? Buffer.concat([this.buffered, chunk]) : chunk;
-    this.buffered = EMPTY;
+    if (this.pendingBytes + chunk.length < this.needed) {
+      // Still short of a whole frame: the pieces are joined once, when it is complete.
+      if (!this.prefaceSeen) this.checkPreface(Buffer.concat([...this.pending, chunk]));
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      return EMPTY;
+    }
+    const data = this.pendingBytes > 0 ? Buffer.concat([...this.pending, chunk]) : chunk;
+    this.keep(EMPTY, 0);
     let at = 0;
     if (!this.prefaceSeen) {
-      const seen = data.subarray(0, PREFACE.length);
-      if (!PREFACE.subarray(0, seen.length).equals(seen)) throw new ProtocolError('not an HTTP/2 client: no connection preface');
+      this.checkPreface(data);
       if (data.length < PREFACE.length) {
-        this.buffered = data;
+        this.keep(data, PREFACE.length);
         return EMPTY;
       }
       this.prefaceSeen = true;
@@ -115,10 +127,23 @@ export class AuthorityRewriter {
     if (at > unchangedFrom) parts.push(data.subarray(unchangedFrom, at));
     this.base += at;
     if (at < data.length) {
-      if (data.length - at > FRAME_HEADER + MAX_HEADER_BLOCK) throw new ProtocolError('header frame too large');
-      this.buffered = Buffer.from(data.subarray(at));
+      const rest = data.subarray(at);
+      const needed = rest.length < FRAME_HEADER ? FRAME_HEADER : FRAME_HEADER + rest.readUIntBE(0, 3);
+      if (needed > FRAME_HEADER + MAX_HEADER_BLOCK) throw new ProtocolError('header frame too large');
+      this.keep(Buffer.from(rest), needed);
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  private keep(rest: Buffer, needed: number): void {
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes = rest.length;
+    this.needed = needed;
+  }
+
+  private checkPreface(data: Buffer): void {
+    const seen = data.subarray(0, PREFACE.length);
+    if (!PREFACE.subarray(0, seen.length).equals(seen)) throw new ProtocolError('not an HTTP/2 client: no connection preface');
   }
 
   private headerFrame(type: number, flags: number, stream: number, payload: Buffer): Buffer[] {

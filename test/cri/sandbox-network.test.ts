@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { POD_NETWORK_METADATA } from '../../src/cri/sandbox-run.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
-import { startTestDaemon, tempDir, testNetwork } from '../helpers/daemon.js';
+import { startTestDaemon, tempDir, testNetwork, writeTestConfig } from '../helpers/daemon.js';
 import { podConfig } from '../helpers/pods.js';
 
 const run = promisify(execFile);
@@ -63,5 +63,13 @@ describe('cri: CRI pods use the cluster\'s network only; Coracle\'s own network 
 
     for (const id of [pod, cliPod, labelled]) await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: id });
     assert.deepEqual(await readdir(join(dir, 'leases', 'cluster')).then((f) => f.filter((n) => /^\d/.test(n))), [], 'the cluster network\'s leases released');
+  });
+
+  it('names, at start, the config an earlier Coracle wrote into the cluster\'s conf dir', async () => {
+    const paths = await writeTestConfig(await tempDir());
+    await mkdir(paths.cniConfDir, { recursive: true });
+    await writeFile(join(paths.cniConfDir, '10-coracle.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'coracle', plugins: [{ type: 'bridge' }] }));
+    const d = await startTestDaemon({ paths });
+    assert.ok(d.lines.some((l) => l.includes('holds the config an earlier Coracle wrote there') && l.includes('10-coracle.conflist')), d.lines.join('\n'));
   });
 });

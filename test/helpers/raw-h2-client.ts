@@ -4,18 +4,14 @@
  * Frames are written and read by hand; header blocks are plain literals.
  */
 import type { Duplex } from 'node:stream';
+import { frameHeader, PREFACE } from '../../src/util/h2-frames.js';
 import { encodeHeaderBlock, HeaderBlockDecoder } from '../../src/util/hpack-block.js';
 
-export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+export { PREFACE };
 
 /** One HTTP/2 frame: header and payload. */
 export function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
+  return Buffer.concat([frameHeader(payload.length, type, flags, stream), payload]);
 }
 
 export interface RawCallResult {
