@@ -1,3 +1,4 @@
+import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -9,9 +10,7 @@ import { removeCgroupTree } from '../helpers/cgroups.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
 import { podConfig } from '../helpers/pods.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -47,18 +46,7 @@ const KUBELET_BURSTABLE: LinuxContainerResources = {
 
 describe('cri: cgroups', function () {
   this.timeout(60_000);
-  let registry: TestRegistry;
-  let image: string;
-
-  before(async () => {
-    registry = await startTestRegistry({ scope: 'suite' });
-    const built = buildImage({ layers: [await buildLayer(await busyboxRootfsEntries())], config: { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/' } });
-    await pushImage(registry.url, 'cg/busybox', built, ['v1']);
-    image = `${registry.host}/cg/busybox:v1`;
-  });
-  after(async () => {
-    await registry?.stop();
-  });
+  const fx = busyboxRegistry('cg/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/' } });
 
   let d: TestDaemon;
   let logDir: string;
@@ -66,8 +54,8 @@ describe('cri: cgroups', function () {
   let top: string;
 
   beforeEach(async () => {
-    d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
-    await d.clients.image.PullImage({ image: { image } });
+    d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
+    await d.clients.image.PullImage({ image: { image: fx.image } });
     logDir = join(d.dir, 'logs');
     top = `/coracle-test-${process.pid}-${randomUUID().slice(0, 8)}`;
     // Registered after the daemon's own cleanup, so it runs first: the pods go, then the dirs.
@@ -89,7 +77,7 @@ describe('cri: cgroups', function () {
 
   const config = (name: string, command: string[], resources: LinuxContainerResources): ContainerConfig => ({
     metadata: { name, attempt: 0 },
-    image: { image },
+    image: { image: fx.image },
     command,
     log_path: `${name}.log`,
     linux: { resources },

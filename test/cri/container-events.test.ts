@@ -1,29 +1,18 @@
+import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { ContainerEventResponse__Output } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { startTestDaemon } from '../helpers/daemon.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
 import { podConfig } from '../helpers/pods.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 describe('cri: GetContainerEvents', function () {
   this.timeout(60_000);
-  let registry: TestRegistry;
-  let image: string;
-
-  before(async () => {
-    registry = await startTestRegistry({ scope: 'suite' });
-    await pushImage(registry.url, 'ev/busybox', buildImage({ layers: [await buildLayer(await busyboxRootfsEntries())], config: { Env: ['PATH=/bin'] } }), ['v1']);
-    image = `${registry.host}/ev/busybox:v1`;
-  });
-  after(async () => {
-    await registry?.stop();
-  });
+  const fx = busyboxRegistry('ev/busybox', { config: { Env: ['PATH=/bin'] } });
 
   it('streams sandbox and container events as they happen, with the pod\'s statuses; ends when the daemon stops', async () => {
-    const d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
-    await d.clients.image.PullImage({ image: { image } });
+    const d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
+    await d.clients.image.PullImage({ image: { image: fx.image } });
     const events: ContainerEventResponse__Output[] = [];
     const stream = d.clients.rawRuntime.GetContainerEvents({});
     onCleanup('cancel the event stream', () => stream.cancel());
@@ -42,7 +31,7 @@ describe('cri: GetContainerEvents', function () {
     const pod = (await d.clients.runtime.RunPodSandbox({ config })).pod_sandbox_id;
     const { container_id: ctr } = await d.clients.runtime.CreateContainer({
       pod_sandbox_id: pod,
-      config: { metadata: { name: 'brief', attempt: 0 }, image: { image }, command: ['sh', '-c', 'sleep 0.3; exit 4'], log_path: 'brief.log' },
+      config: { metadata: { name: 'brief', attempt: 0 }, image: { image: fx.image }, command: ['sh', '-c', 'sleep 0.3; exit 4'], log_path: 'brief.log' },
       sandbox_config: config,
     });
     await d.clients.runtime.StartContainer({ container_id: ctr });

@@ -1,3 +1,4 @@
+import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -7,45 +8,29 @@ import { promisify } from 'node:util';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import { codeOf } from '../helpers/cri-client.js';
 import { spawnCoracle, startTestDaemon, waitServing, type TestDaemon } from '../helpers/daemon.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
 import { inNamespace, mountinfo, podConfig } from '../helpers/pods.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('cri: containers', function () {
   this.timeout(60_000);
-  let registry: TestRegistry;
-  let image: string;
-
-  before(async () => {
-    registry = await startTestRegistry({ scope: 'suite' });
-    const built = buildImage({
-      layers: [await buildLayer(await busyboxRootfsEntries())],
-      config: { Env: ['PATH=/bin', 'FROM_IMAGE=1'], Cmd: ['sh'], WorkingDir: '/' },
-    });
-    await pushImage(registry.url, 'ctr/busybox', built, ['v1']);
-    image = `${registry.host}/ctr/busybox:v1`;
-  });
-  after(async () => {
-    await registry?.stop();
-  });
+  const fx = busyboxRegistry('ctr/busybox', { config: { Env: ['PATH=/bin', 'FROM_IMAGE=1'], Cmd: ['sh'], WorkingDir: '/' } });
 
   let d: TestDaemon;
   let pod: string;
   let logDir: string;
 
   beforeEach(async () => {
-    d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
-    await d.clients.image.PullImage({ image: { image } });
+    d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
+    await d.clients.image.PullImage({ image: { image: fx.image } });
     logDir = join(d.dir, 'logs');
     pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('ctrpod', { log_directory: logDir }) })).pod_sandbox_id;
   });
 
   const config = (name: string, command: string[], over: Partial<ContainerConfig> = {}): ContainerConfig => ({
     metadata: { name, attempt: 0 },
-    image: { image },
+    image: { image: fx.image },
     command,
     log_path: `${name}.log`,
     ...over,
@@ -77,7 +62,7 @@ describe('cri: containers', function () {
     assert.deepEqual(log.trim().split('\n').map((l) => l.split(' ').slice(1).join(' ')).sort(), ['stderr F err', 'stdout F out']);
     const s = (await d.clients.runtime.ContainerStatus({ container_id: id })).status!;
     assert.ok(BigInt(s.created_at) <= BigInt(s.started_at) && BigInt(s.started_at) <= BigInt(s.finished_at));
-    assert.equal(s.image?.image, image);
+    assert.equal(s.image?.image, fx.image);
     assert.ok(s.image_ref.includes('@sha256:'));
     assert.equal(s.log_path, join(logDir, 'exit3.log'));
     const ok = await runToExit('exit0', ['/bin/true']);
@@ -368,7 +353,7 @@ describe('cri: containers', function () {
     const group = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('g', ['/bin/true'], { linux: { security_context: { run_as_group: { value: 5 } } } }) }));
     assert.equal(group.code, grpc.status.INVALID_ARGUMENT);
     assert.match(group.details, /run_as_group needs run_as_user or run_as_username/);
-    const err = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: { ...config('x', ['/bin/true']), image: { image: `${registry.host}/ctr/none:v1` } } }));
+    const err = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: { ...config('x', ['/bin/true']), image: { image: `${fx.registry.host}/ctr/none:v1` } } }));
     assert.equal(err.code, grpc.status.NOT_FOUND);
     await d.clients.runtime.StopPodSandbox({ pod_sandbox_id: pod });
     const stopped = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('y', ['/bin/true']) }));

@@ -1,27 +1,16 @@
+import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startTestDaemon } from '../helpers/daemon.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
 import { podConfig } from '../helpers/pods.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 describe('cri: ListMetricDescriptors and ListPodSandboxMetrics', function () {
   this.timeout(60_000);
-  let registry: TestRegistry;
-  let image: string;
-
-  before(async () => {
-    registry = await startTestRegistry({ scope: 'suite' });
-    await pushImage(registry.url, 'metrics/busybox', buildImage({ layers: [await buildLayer(await busyboxRootfsEntries())], config: { Env: ['PATH=/bin'] } }), ['v1']);
-    image = `${registry.host}/metrics/busybox:v1`;
-  });
-  after(async () => {
-    await registry?.stop();
-  });
+  const fx = busyboxRegistry('metrics/busybox', { config: { Env: ['PATH=/bin'] } });
 
   it('every metric has its descriptor; values come from the pod\'s cgroups, writable layers and interfaces', async () => {
-    const d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
-    await d.clients.image.PullImage({ image: { image } });
+    const d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
+    await d.clients.image.PullImage({ image: { image: fx.image } });
     const { descriptors } = await d.clients.runtime.ListMetricDescriptors({});
     const keys = new Map(descriptors.map((x) => [x.name, x.label_keys]));
     assert.ok(keys.has('container_cpu_usage_seconds_total') && keys.has('container_memory_working_set_bytes') && keys.has('container_network_receive_bytes_total'));
@@ -30,7 +19,7 @@ describe('cri: ListMetricDescriptors and ListPodSandboxMetrics', function () {
     const pod = (await d.clients.runtime.RunPodSandbox({ config })).pod_sandbox_id;
     const { container_id: ctr } = await d.clients.runtime.CreateContainer({
       pod_sandbox_id: pod,
-      config: { metadata: { name: 'busy', attempt: 0 }, image: { image }, command: ['sh', '-c', 'head -c 30000000 /dev/zero > /tmp/fill; sleep 60'], log_path: 'busy.log' },
+      config: { metadata: { name: 'busy', attempt: 0 }, image: { image: fx.image }, command: ['sh', '-c', 'head -c 30000000 /dev/zero > /tmp/fill; sleep 60'], log_path: 'busy.log' },
       sandbox_config: config,
     });
     await d.clients.runtime.StartContainer({ container_id: ctr });
@@ -46,7 +35,7 @@ describe('cri: ListMetricDescriptors and ListPodSandboxMetrics', function () {
     }
     const value = (name: string): number => Number(pm.container_metrics[0]!.metrics.find((m) => m.name === name)!.value!.value);
     assert.equal(pm.container_metrics[0]!.container_id, ctr);
-    assert.deepEqual(pm.container_metrics[0]!.metrics[0]!.label_values, [ctr, 'busy', image]);
+    assert.deepEqual(pm.container_metrics[0]!.metrics[0]!.label_values, [ctr, 'busy', fx.image]);
     assert.ok(value('container_fs_usage_bytes') >= 30_000_000, `writable layer ${value('container_fs_usage_bytes')}`);
     assert.ok(value('container_memory_usage_bytes') > 0);
     assert.ok(value('container_processes') >= 1);
