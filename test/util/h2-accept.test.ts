@@ -31,30 +31,32 @@ async function gateOnSocket(timeoutMs?: number): Promise<{ gate: Http2Gate; clie
   return { gate, client, injected, closed };
 }
 
-/** Everything `conn` has to read within a moment. */
-async function drain(conn: Duplex): Promise<Buffer> {
+/** Reads `conn` until `enough` says so (5 s at most, so a slow machine only waits longer). */
+async function readUntil(conn: Duplex, enough: (got: Buffer) => boolean): Promise<Buffer> {
   const parts: Buffer[] = [];
   conn.on('data', (c: Buffer) => parts.push(c));
   conn.resume();
-  await tick(100);
+  for (let i = 0; i < 500 && !enough(Buffer.concat(parts)); i++) await tick(10);
   return Buffer.concat(parts);
 }
+
+/** Enough bytes for `prefix` and one whole frame after it. */
+const prefixAndFrame = (prefix: number) => (got: Buffer): boolean => got.length >= prefix + 9 && got.length >= prefix + 9 + got.readUIntBE(prefix, 3);
 
 describe('util: the HTTP/2 gate before the CRI server', () => {
   it('answers the preface with SETTINGS of its own and hands the socket over as it is, less their ACK split across reads', async () => {
     const { client, injected } = await gateOnSocket();
-    const seen: Buffer[] = [];
-    client.on('data', (c: Buffer) => seen.push(c));
     // grpc-go's order: preface and settings, then (having the server's) its ACK, then a request.
     client.write(Buffer.concat([PREFACE, SETTINGS]));
-    await tick();
-    assert.deepEqual(Buffer.concat(seen), frame(0x4, 0, 0, Buffer.alloc(0)), 'the daemon\'s own SETTINGS');
+    const own = await readUntil(client, (got) => got.length >= 9);
+    assert.deepEqual(own, frame(0x4, 0, 0, Buffer.alloc(0)), 'the daemon\'s own SETTINGS');
     client.write(ACK.subarray(0, 5));
     await tick();
     client.write(Buffer.concat([ACK.subarray(5), headers('localhost')]));
     const { conn, rewritten } = await injected;
     assert.equal(rewritten, false);
-    assert.deepEqual(await drain(conn), Buffer.concat([PREFACE, SETTINGS, headers('localhost')]));
+    const expected = Buffer.concat([PREFACE, SETTINGS, headers('localhost')]);
+    assert.deepEqual(await readUntil(conn, (got) => got.length >= expected.length), expected);
     conn.destroy();
   });
 
@@ -69,7 +71,7 @@ describe('util: the HTTP/2 gate before the CRI server', () => {
     client.write(ACK);
     const { conn, rewritten } = await injected;
     assert.equal(rewritten, true);
-    const out = await drain(conn);
+    const out = await readUntil(conn, prefixAndFrame(PREFACE.length + SETTINGS.length));
     assert.deepEqual(out.subarray(0, PREFACE.length + SETTINGS.length), Buffer.concat([PREFACE, SETTINGS]));
     const block = out.subarray(PREFACE.length + SETTINGS.length + 9);
     const fields = new HeaderBlockDecoder().decode(block);
