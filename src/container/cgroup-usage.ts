@@ -13,7 +13,8 @@ export interface CgroupUsage {
   processes: number;
 }
 
-const ZERO: CgroupUsage = { cpuNanoseconds: 0n, memoryUsageBytes: 0n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 };
+/** What a process that is gone (or never was) reads as. */
+export const NO_CGROUP_USAGE: CgroupUsage = { cpuNanoseconds: 0n, memoryUsageBytes: 0n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 };
 
 async function readBig(path: string): Promise<bigint> {
   try {
@@ -56,7 +57,7 @@ async function v1Usage(host: CgroupHost, procCgroup: string): Promise<CgroupUsag
 /** cgroup v2: cpu.stat usage_usec, memory.current and memory.stat's anon/inactive_file, pids.current. */
 async function v2Usage(host: CgroupHost, procCgroup: string): Promise<CgroupUsage> {
   const dir = cgroupDir(host, procCgroup, '');
-  if (!dir) return ZERO;
+  if (!dir) return NO_CGROUP_USAGE;
   const usage = await readBig(join(dir, 'memory.current'));
   const stat = await keyed(join(dir, 'memory.stat'));
   return {
@@ -75,6 +76,6 @@ async function v2Usage(host: CgroupHost, procCgroup: string): Promise<CgroupUsag
  */
 export function cgroupUsage(host: CgroupHost, procCgroup: string): Promise<CgroupUsage> {
   if (host.layout === 'unified') return v2Usage(host, procCgroup);
-  if (host.layout === 'none') return Promise.resolve(ZERO);
+  if (host.layout === 'none') return Promise.resolve(NO_CGROUP_USAGE);
   return v1Usage(host, procCgroup);
 }

@@ -2,7 +2,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupHost } from '../oci/cgroup-host.js';
-import { cgroupUsage, type CgroupUsage } from './cgroup-usage.js';
+import { cgroupUsage, NO_CGROUP_USAGE, type CgroupUsage } from './cgroup-usage.js';
 
 /** A container's resource usage, read from its cgroups (v1 or v2) and its writable layer. */
 export interface ContainerUsage extends CgroupUsage {
@@ -44,7 +44,7 @@ export async function diskUsage(dir: string): Promise<{ bytes: number; inodes: n
 export async function containerUsage(pid: number | undefined, upperDir: string, cgroups: CgroupHost): Promise<ContainerUsage> {
   const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
   const procCgroup = pid ? await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => undefined) : undefined;
-  const usage = await cgroupUsage(procCgroup === undefined ? { layout: 'none', controllers: [], v1: {} } : cgroups, procCgroup ?? '');
+  const usage = procCgroup === undefined ? NO_CGROUP_USAGE : await cgroupUsage(cgroups, procCgroup);
   const readAt = process.hrtime.bigint();
   const disk = await diskUsage(upperDir);
   return { timestamp, readAt, ...usage, writableBytes: disk.bytes, writableInodes: disk.inodes };

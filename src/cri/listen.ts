@@ -11,30 +11,26 @@ import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
 import { Http2Gate } from '../util/h2-accept.js';
 
-export interface Listener {
-  /** Stops accepting; connections already made are the gRPC server's to close. */
-  close(): void;
-}
-
 export interface TlsFiles {
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
 }
 
-function listening(server: Server, listen: (cb: () => void) => void): Promise<Listener> {
+function listening(server: Server, listen: (cb: () => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     listen(() => {
       server.off('error', reject);
-      resolve({ close: () => server.close() });
+      resolve();
     });
   });
 }
 
-/** Serves `grpcServer` on a unix socket and, if `tcp` is given, on TCP with mutual TLS. */
+/** Serves `grpcServer` on a unix socket and, when asked, on TCP with mutual TLS. */
 export class CriListeners {
   private readonly gate: Http2Gate;
+  private readonly servers: Server[] = [];
 
   constructor(grpcServer: grpc.Server, private readonly log: Logger) {
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -48,24 +44,30 @@ export class CriListeners {
     );
   }
 
-  /** Ends the connections that have not made their first request yet; the rest are grpc-js's. */
-  closeWaiting(): void {
+  /**
+   * Stops accepting, and ends the connections that have not made their first request yet;
+   * the others are grpc-js's to close (its shutdown).
+   */
+  close(): void {
+    for (const server of this.servers) server.close();
     this.gate.close();
   }
 
-  unix(path: string): Promise<Listener> {
+  unix(path: string): Promise<void> {
     const server = createServer((socket) => this.gate.accept(socket));
+    this.servers.push(server);
     server.on('error', (err) => this.log.error('CRI socket listener', { socket: path, error: messageOf(err) }));
     return listening(server, (cb) => server.listen(path, cb));
   }
 
   /** `address` is tcp://HOST:PORT; a client certificate the CA did not sign is refused. */
-  tls(address: string, files: TlsFiles): Promise<Listener> {
+  tls(address: string, files: TlsFiles): Promise<void> {
     const url = new URL(address);
     const server = createTlsServer(
       { ca: files.ca, cert: files.cert, key: files.key, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
       (socket) => this.gate.accept(socket),
     );
+    this.servers.push(server);
     server.on('tlsClientError', (err, socket) => {
       this.log.info('TLS client refused', { peer: socket.remoteAddress, error: messageOf(err) });
     });

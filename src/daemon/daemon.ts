@@ -57,15 +57,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     });
     undo.push('stop server', () => server.forceShutdown());
     const listeners = new CriListeners(server, log);
-    const accepting = [await listeners.unix(socket)];
-    undo.push('close listeners', () => {
-      accepting.forEach((l) => l.close());
-      listeners.closeWaiting();
-    });
+    undo.push('close listeners', () => listeners.close());
+    await listeners.unix(socket);
     if (config.remote.listen) {
       // Mutual TLS or nothing: a client without a certificate the CA signed is refused.
       const [ca, cert, key] = await Promise.all([config.remote.ca, config.remote.cert, config.remote.key].map((f) => readFile(f)));
-      accepting.push(await listeners.tls(config.remote.listen, { ca: ca!, cert: cert!, key: key! }));
+      await listeners.tls(config.remote.listen, { ca: ca!, cert: cert!, key: key! });
       log.info('serving over TCP with mutual TLS', { listen: config.remote.listen });
     }
     undo.push('remove socket', () => removeSocket(socket));
@@ -85,8 +82,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         stopping ??= (async () => {
           log.info('coracle stopping');
           services.endStreams();
-          accepting.forEach((l) => l.close());
-          listeners.closeWaiting();
+          listeners.close();
           await shutdown(server, graceMs, log);
           await services.close();
           await removeSocket(socket);

@@ -98,8 +98,11 @@ export function onResize(stream: Readable, apply: (size: TerminalSize) => void):
 export async function serveStdio(client: ClientStreams, start: (size?: TerminalSize) => Promise<StdioSession>, command: string[], log: Logger, tty = false): Promise<void> {
   let session: StdioSession | undefined;
   let size: TerminalSize | undefined;
-  let left = false;
-  void client.gone.then(() => (left = true));
+  let gone = false;
+  void client.gone.then(() => {
+    gone = true;
+    session?.cancel();
+  });
   if (client.resize) {
     const resize = client.resize;
     // With a terminal, the process starts at the client's size: the first size is waited for
@@ -118,9 +121,10 @@ export async function serveStdio(client: ClientStreams, start: (size?: TerminalS
     });
   }
   // A client gone while its size was awaited gets no process started.
-  if (left) return;
+  if (gone) return;
   try {
     session = await start(size);
+    if (gone) session.cancel();
     // Attach takes its size here; an exec started at it takes it again, to no effect; a size
     // that came while the process started is caught up.
     if (size) session.resize(size);
@@ -130,11 +134,6 @@ export async function serveStdio(client: ClientStreams, start: (size?: TerminalS
     return;
   }
   const live = session;
-  let gone = false;
-  void client.gone.then(() => {
-    gone = true;
-    live.cancel();
-  });
   if (client.stdin && live.stdin) {
     client.stdin.pipe(live.stdin);
     // Detach once what the client sent has reached the process.
