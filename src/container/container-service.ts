@@ -6,7 +6,7 @@ import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf, 
 import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
 import type { OciRuntime } from '../oci/runtime.js';
-import { buildSpec, resources, type NamespaceSource, type Resources } from '../oci/spec.js';
+import { buildSpec, containerCapabilities, resources, type NamespaceSource, type Resources } from '../oci/spec.js';
 import { containerArgs, mergeEnv } from '../oci/process-args.js';
 import { seccompFor, type SeccompRequest } from '../oci/seccomp.js';
 import { resolveUser } from '../oci/user.js';
@@ -174,7 +174,8 @@ export class ContainerService {
     const { store, images, snapshots } = this.deps;
     const image = images.find(spec.image);
     if (!image) throw notFound(`image "${spec.image}": not found`);
-    const seccomp = await seccompFor(spec.security.seccomp, spec.security.privileged);
+    const { privileged, capAdd, capDrop } = spec.security;
+    const seccomp = await seccompFor(spec.security.seccomp, { privileged, capabilities: containerCapabilities({ privileged, capAdd, capDrop, allCapabilities: this.deps.allCapabilities }) });
     if (spec.security.pid === 'TARGET') throw new CoracleError('UNIMPLEMENTED', 'pid namespace TARGET: not supported yet');
     if (spec.security.pid === 'POD' && pod.infraPid === undefined) {
       throw failedPrecondition(`sandbox ${pod.id}: has no pod-wide pid namespace (its pid mode is ${pod.namespaces.pid})`);

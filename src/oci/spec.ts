@@ -140,12 +140,17 @@ export function resources(r: Resources, devices: SpecInput['devices'] | undefine
 
 const PROPAGATION = { private: 'rprivate', rslave: 'rslave', rshared: 'rshared' } as const;
 
+/** The capabilities a container's process gets (bounding, effective and permitted alike). */
+export function containerCapabilities(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop' | 'allCapabilities'>): string[] {
+  return input.privileged ? [...input.allCapabilities] : capabilitySet(input.capAdd, input.capDrop, input.allCapabilities);
+}
+
 /**
  * The OCI runtime spec of a container, as runc takes it: the defaults containerd gives
  * (mounts, capabilities, masked and read-only paths) under what the CRI config asks for.
  */
 export function buildSpec(input: SpecInput): OciSpec {
-  const caps = input.privileged ? [...input.allCapabilities] : capabilitySet(input.capAdd, input.capDrop, input.allCapabilities);
+  const caps = containerCapabilities(input);
   const shm: OciMount[] = input.shm ? [{ destination: '/dev/shm', type: 'bind', source: input.shm, options: ['rbind', 'rprivate', 'rw'] }] : [];
   const podFiles: OciMount[] = [
     { destination: '/etc/resolv.conf', type: 'bind', source: input.podFiles.resolvConf, options: ['rbind', 'rprivate', input.readonlyRootfs ? 'ro' : 'rw'] },

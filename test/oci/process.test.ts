@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { capabilities, capabilitiesOf, DEFAULT_CAPABILITIES } from '../../src/oci/defaults.js';
 import { containerArgs, mergeEnv } from '../../src/oci/process-args.js';
-import { profileToOci } from '../../src/oci/seccomp.js';
 import { resolveUser, type UserRequest } from '../../src/oci/user.js';
 
 describe('oci/process-args', () => {
@@ -61,22 +60,6 @@ describe('oci/user', () => {
     it(what, () => {
       if (want instanceof RegExp) assert.throws(() => resolveUser({ ...base, ...req }, passwd, group), want);
       else assert.deepEqual(resolveUser({ ...base, ...req }, passwd, group), want);
-    });
-  }
-});
-
-describe('oci/seccomp: profile files', () => {
-  const cases: [string, object, object | RegExp][] = [
-    ['names and action', { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod'], action: 'SCMP_ACT_ERRNO' }] }, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod'], action: 'SCMP_ACT_ERRNO' }] }],
-    ['a single name, errnoRet', { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'mount', action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }],
-    ['Docker archMap', { defaultAction: 'SCMP_ACT_ERRNO', archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86'] }], syscalls: [] }, { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [] }],
-    ['no defaultAction', { syscalls: [] }, /no defaultAction/],
-    ['a rule without names', { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ action: 'SCMP_ACT_ERRNO' }] }, /syscalls\[0\] needs names and an action/],
-  ];
-  for (const [what, doc, want] of cases) {
-    it(what, () => {
-      if (want instanceof RegExp) assert.throws(() => profileToOci(doc, 'p.json'), want);
-      else assert.deepEqual(profileToOci(doc, 'p.json'), want);
     });
   }
 });
