@@ -2,9 +2,9 @@
  * The data of Coracle's RuntimeDefault seccomp profile; src/oci/seccomp-profile.ts turns it
  * into the OCI spec's linux.seccomp for one container. It is an allow-list: what is not named
  * here fails with EPERM. The lists follow what Docker's, containerd's and CRI-O's default
- * profiles allow (as of 2025), grouped here by what the calls do: the calls an ordinary
- * process needs, those only its capabilities make safe, and a few allowed only with
- * particular arguments. Left out on purpose: io_uring (its rings run file and socket
+ * profiles allow (Docker's as of 2026: io_uring and AF_ALG already out), grouped by what the
+ * calls do: those an ordinary process needs, those only a capability makes safe, and a few
+ * allowed only with particular arguments. Left out on purpose: io_uring (its rings run file and socket
  * operations that seccomp never sees), user and mount namespaces and mounts without
  * CAP_SYS_ADMIN, the keyring (keyctl, add_key, request_key), userfaultfd, kexec, and every
  * call that changes the host (modules, clock, swap, reboot, accounting).

@@ -88,7 +88,12 @@ async function readProfile(path: string): Promise<string> {
     if (st.size > MAX_PROFILE_BYTES) throw new Error(`larger than ${MAX_PROFILE_BYTES} bytes`);
     const buf = Buffer.alloc(MAX_PROFILE_BYTES + 1);
     let n = 0;
-    for (let r; n < buf.length && (r = (await fh.read(buf, n, buf.length - n)).bytesRead) > 0; ) n += r;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n === buf.length) break;
+    }
     if (n > MAX_PROFILE_BYTES) throw new Error(`larger than ${MAX_PROFILE_BYTES} bytes`);
     return buf.subarray(0, n).toString('utf8');
   } finally {
