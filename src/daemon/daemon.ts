@@ -3,10 +3,10 @@ import { chmod, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { CriListeners, type TlsFiles, type TlsListener } from '../cri/listen.js';
-import { messageOf } from '../errors.js';
-import { certAllowList } from '../util/cert-allow.js';
 import { createCriServer, type CriServer } from '../cri/server.js';
+import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { certAllowList } from '../util/cert-allow.js';
 import { UndoStack } from '../util/undo-stack.js';
 import { CORACLE_VERSION } from '../version.js';
 import { composeServices } from './compose.js';
@@ -29,9 +29,8 @@ async function readPem(path: string, what: string): Promise<Buffer> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
-    const size = st.size;
     if (!st.isFile()) throw new Error(`remote.${what} ${path}: not a regular file`);
-    if (size > MAX_PEM_BYTES) throw new Error(`remote.${what} ${path}: ${size} bytes, more than the ${MAX_PEM_BYTES} a PEM file may have`);
+    if (st.size > MAX_PEM_BYTES) throw new Error(`remote.${what} ${path}: ${st.size} bytes, more than the ${MAX_PEM_BYTES} a PEM file may have`);
     return await fh.readFile();
   } finally {
     await fh.close();
