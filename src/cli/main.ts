@@ -45,6 +45,8 @@ async function serve(opts: ServeOptions): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP rereads the TCP listener's certificate files (and no longer ends the daemon).
+  process.on('SIGHUP', () => void daemon.reload());
 }
 
 const program = new Command('coracle')

@@ -71,6 +71,18 @@ listen = ""
 ca = ""
 cert = ""
 key = ""
+# Which client certificates the CA signed are let in: any certificate matching one entry of
+# either list. Empty both: every one the CA signed, each one root on this node (the daemon
+# warns at start). A refused client gets PERMISSION_DENIED; its subject is logged.
+#  allowed_subjects: ATTR=value pairs joined by commas, all of which the certificate's
+#    subject must have: ["CN=admin", "CN=ops,O=Example"]; a comma inside a value is
+#    escaped, "O=Ops\\\\, Inc" in TOML.
+#  allowed_sans: subjectAltNames, one of which the certificate must carry: "DNS:name" (no
+#    wildcards), "IP:address", "URI:uri" (exact, as spiffe://cluster/ns/x), "email:address".
+# SIGHUP rereads ca, cert and key (new connections use them; open ones keep theirs); a file
+# that does not load leaves the old ones in use and is logged as an error.
+allowed_subjects = []
+allowed_sans = []
 
 # Registry hosts, by the host name that image references use. For each: mirrors tried in
 # order; plain_http allows http:// mirrors and reaching the host itself over http;

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { parseSanEntry, parseSubjectEntry } from '../util/cert-allow.js';
 import { parseCidr } from '../util/cidr.js';
 
 const absolutePath = z.string().refine(isAbsolute, { message: 'must be an absolute path' });
@@ -8,6 +9,17 @@ const positiveInt = z.number().int().positive();
 const hostPort = z.string().refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v), {
   message: 'must be host:port ([v6]:port for IPv6)',
 });
+
+/** Each entry through `parse`, its error as the issue at its index. */
+function checkEach(list: string[], parse: (entry: string) => unknown, ctx: z.RefinementCtx): void {
+  list.forEach((entry, i) => {
+    try {
+      parse(entry);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: [i], message: (err as Error).message });
+    }
+  });
+}
 
 const registryHost = z
   .strictObject({
@@ -81,6 +93,8 @@ export const configSchema = z
         ca: z.string(),
         cert: z.string(),
         key: z.string(),
+        allowed_subjects: z.array(z.string()).superRefine((list, ctx) => checkEach(list, parseSubjectEntry, ctx)),
+        allowed_sans: z.array(z.string()).superRefine((list, ctx) => checkEach(list, parseSanEntry, ctx)),
       })
       .superRefine((r, ctx) => {
         if (!r.listen) return;

@@ -3,10 +3,13 @@ import type { PullImageRequest__Output } from '../generated/runtime/v1/PullImage
 import type { PullImageResponse } from '../generated/runtime/v1/PullImageResponse.js';
 import { invalidArgument } from '../errors.js';
 import type { ImageService } from '../image/image-service.js';
-import type { RegistryCredentials } from '../image/registry-auth.js';
+import { serverAddressHost, type RegistryCredentials } from '../image/registry-auth.js';
 import type { UnaryHandler } from './wrap.js';
 
-/** CRI gives user:password either split or as base64 `auth`; the split form wins. */
+/**
+ * CRI gives user:password either split or as base64 `auth`; the split form wins. They are
+ * for the registry server_address names when it is set (checked here, used by the client).
+ */
 export function credentialsFromCri(auth: AuthConfig__Output | null): RegistryCredentials | undefined {
   if (!auth) return undefined;
   const out: RegistryCredentials = {};
@@ -22,7 +25,12 @@ export function credentialsFromCri(auth: AuthConfig__Output | null): RegistryCre
   }
   if (auth.identity_token) out.identityToken = auth.identity_token;
   if (auth.registry_token) out.registryToken = auth.registry_token;
-  return Object.keys(out).length > 0 ? out : undefined;
+  if (Object.keys(out).length === 0) return undefined;
+  if (auth.server_address) {
+    serverAddressHost(auth.server_address);
+    out.serverAddress = auth.server_address;
+  }
+  return out;
 }
 
 export function pullImageHandler(images: Pick<ImageService, 'pull'>): UnaryHandler<PullImageRequest__Output, PullImageResponse> {

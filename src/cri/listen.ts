@@ -5,16 +5,39 @@
  * would refuse it (util/h2-accept.ts: kubelet up to 1.26 sends the socket path there).
  */
 import * as grpc from '@grpc/grpc-js';
+import { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
+import { describeSubject, type CertAllowList, type PeerNames } from '../util/cert-allow.js';
 import { Http2Gate } from '../util/h2-accept.js';
+import { refuseCalls } from './refuse-calls.js';
 
 export interface TlsFiles {
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
+}
+
+/** The TCP listener's certificate files, replaceable while it serves. */
+export interface TlsListener {
+  /**
+   * New connections use `files` from now on; open ones keep what they were made with.
+   * Files that do not make a context (a bad PEM, a key that is not the certificate's, a CA
+   * bundle with no certificate) throw, and the old ones stay.
+   */
+  reload(files: TlsFiles): X509Certificate;
+}
+
+/** Checks `files` as a server context; returns the server's certificate. */
+function checkTlsFiles(files: TlsFiles): X509Certificate {
+  createSecureContext({ ca: files.ca, cert: files.cert, key: files.key });
+  // createSecureContext takes a CA file with no certificate in it: every client would fail.
+  const cas = files.ca.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^]*?-----END CERTIFICATE-----/g) ?? [];
+  if (cas.length === 0) throw new Error('the CA file holds no PEM certificate');
+  for (const pem of cas) new X509Certificate(pem);
+  return new X509Certificate(files.cert);
 }
 
 function listening(server: Server, listen: (cb: () => void) => void): Promise<void> {
@@ -60,18 +83,44 @@ export class CriListeners {
     return listening(server, (cb) => server.listen(path, cb));
   }
 
-  /** `address` is tcp://HOST:PORT; a client certificate the CA did not sign is refused. */
-  tls(address: string, files: TlsFiles): Promise<void> {
+  /**
+   * `address` is tcp://HOST:PORT; a client certificate the CA did not sign is refused by
+   * TLS, one it signed but `allow` does not list gets PERMISSION_DENIED for its calls.
+   */
+  async tls(address: string, files: TlsFiles, allow: CertAllowList): Promise<TlsListener> {
     const url = new URL(address);
+    checkTlsFiles(files);
     const server = createTlsServer(
       { ca: files.ca, cert: files.cert, key: files.key, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
-      (socket) => this.gate.accept(socket),
+      (socket: TLSSocket) => {
+        const peer = socket.getPeerCertificate() as Partial<PeerNames> & { serialNumber?: string };
+        const names: PeerNames = { subject: peer.subject, subjectaltname: peer.subjectaltname };
+        if (allow.allows(names)) {
+          this.gate.accept(socket);
+          return;
+        }
+        const subject = describeSubject(names.subject);
+        this.log.warn('TLS client refused: its certificate is not in remote.allowed_subjects or remote.allowed_sans', {
+          peer: socket.remoteAddress,
+          subject,
+          subjectAltName: names.subjectaltname ?? '',
+          serial: peer.serialNumber,
+        });
+        refuseCalls(socket, grpc.status.PERMISSION_DENIED, `client certificate "${subject}" is not allowed by the daemon's remote.allowed_subjects or remote.allowed_sans`);
+      },
     );
     this.servers.push(server);
     server.on('tlsClientError', (err, socket) => {
       this.log.info('TLS client refused', { peer: socket.remoteAddress, error: messageOf(err) });
     });
     server.on('error', (err) => this.log.error('CRI TCP listener', { listen: address, error: messageOf(err) }));
-    return listening(server, (cb) => server.listen(Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), cb));
+    await listening(server, (cb) => server.listen(Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), cb));
+    return {
+      reload(next) {
+        const cert = checkTlsFiles(next);
+        server.setSecureContext({ ca: next.ca, cert: next.cert, key: next.key });
+        return cert;
+      },
+    };
   }
 }

@@ -1,9 +1,12 @@
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { CriListeners } from '../cri/listen.js';
+import { CriListeners, type TlsFiles, type TlsListener } from '../cri/listen.js';
 import { createCriServer, type CriServer } from '../cri/server.js';
+import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { certAllowList } from '../util/cert-allow.js';
 import { UndoStack } from '../util/undo-stack.js';
 import { CORACLE_VERSION } from '../version.js';
 import { composeServices } from './compose.js';
@@ -14,6 +17,29 @@ export interface RunningDaemon {
   readonly socket: string;
   /** Stops accepting, lets in-flight calls finish (up to `graceMs`), removes the socket. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGHUP: rereads the remote listener's certificate files; never throws. */
+  reload(): Promise<void>;
+}
+
+/** A PEM file is a few KiB: more than this is not one. */
+const MAX_PEM_BYTES = 1 << 20;
+
+async function readPem(path: string, what: string): Promise<Buffer> {
+  // Non-blocking: a FIFO put in a certificate's place must not hold a libuv thread.
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`remote.${what} ${path}: not a regular file`);
+    if (st.size > MAX_PEM_BYTES) throw new Error(`remote.${what} ${path}: ${st.size} bytes, more than the ${MAX_PEM_BYTES} a PEM file may have`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readTlsFiles(remote: Config['remote']): Promise<TlsFiles> {
+  const [ca, cert, key] = await Promise.all([readPem(remote.ca, 'ca'), readPem(remote.cert, 'cert'), readPem(remote.key, 'key')]);
+  return { ca, cert, key };
 }
 
 function shutdown(server: CriServer, graceMs: number, log: Logger): Promise<void> {
@@ -59,11 +85,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     const listeners = new CriListeners(server, log);
     undo.push('close listeners', () => listeners.close());
     await listeners.unix(socket);
+    let remote: TlsListener | undefined;
     if (config.remote.listen) {
       // Mutual TLS or nothing: a client without a certificate the CA signed is refused.
-      const [ca, cert, key] = await Promise.all([config.remote.ca, config.remote.cert, config.remote.key].map((f) => readFile(f)));
-      await listeners.tls(config.remote.listen, { ca: ca!, cert: cert!, key: key! });
+      const allow = certAllowList(config.remote.allowed_subjects, config.remote.allowed_sans);
+      remote = await listeners.tls(config.remote.listen, await readTlsFiles(config.remote), allow);
       log.info('serving over TCP with mutual TLS', { listen: config.remote.listen });
+      if (allow.open) {
+        log.warn('remote: every client certificate the CA signs is let in, and is root on this node: list the allowed ones in remote.allowed_subjects or remote.allowed_sans', { ca: config.remote.ca });
+      }
     }
     undo.push('remove socket', () => removeSocket(socket));
     await chmod(socket, 0o660);
@@ -76,8 +106,24 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       startupMs: Number(process.hrtime.bigint() - started) / 1e6,
     });
     let stopping: Promise<void> | undefined;
+    let reloading: Promise<void> = Promise.resolve();
     return {
       socket,
+      reload() {
+        reloading = reloading.then(async () => {
+          if (!remote) {
+            log.info('SIGHUP: no TCP listener, nothing to reload');
+            return;
+          }
+          try {
+            const cert = remote.reload(await readTlsFiles(config.remote));
+            log.info('remote: certificate files reloaded; new connections use them', { cert: config.remote.cert, serial: cert.serialNumber, validTo: cert.validTo });
+          } catch (err) {
+            log.error('remote: reloading the certificate files failed; the previous ones stay in use', { error: messageOf(err) });
+          }
+        });
+        return reloading;
+      },
       stop(graceMs = 10_000) {
         stopping ??= (async () => {
           log.info('coracle stopping');

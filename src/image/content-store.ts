@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
 import { digestHex, sha256Digest } from './digest.js';
@@ -12,7 +12,8 @@ import { digestHex, sha256Digest } from './digest.js';
 export interface ContentStore {
   path(digest: string): string;
   size(digest: string): Promise<number | undefined>;
-  read(digest: string): Promise<Buffer>;
+  /** The whole blob; with `limit`, one larger than that is refused without being read. */
+  read(digest: string, limit?: number): Promise<Buffer>;
   /** Stores `data` under `digest` after checking it. */
   put(digest: string, data: Buffer): Promise<void>;
   /**
@@ -56,12 +57,22 @@ export class FileContentStore implements ContentStore {
     }
   }
 
-  async read(digest: string): Promise<Buffer> {
+  async read(digest: string, limit?: number): Promise<Buffer> {
+    let fh;
     try {
-      return await readFile(this.path(digest));
+      fh = await open(this.path(digest), 'r');
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new CoracleError('NOT_FOUND', `blob ${digest}: not in the content store`);
       throw err;
+    }
+    try {
+      const { size } = await fh.stat();
+      if (limit !== undefined && size > limit) {
+        throw new CoracleError('FAILED_PRECONDITION', `blob ${digest}: ${size} bytes, more than the ${limit} allowed`);
+      }
+      return await fh.readFile();
+    } finally {
+      await fh.close();
     }
   }
 

@@ -5,7 +5,7 @@ import { CoracleError } from '../errors.js';
 import type { ContentStore } from './content-store.js';
 import { isDigest, sha256Digest } from './digest.js';
 import type { ImageRecord } from './image-store.js';
-import { hostPlatform, MEDIA, parseManifestDoc, selectPlatform, type Descriptor, type ImageManifest } from './manifest.js';
+import { hostPlatform, MAX_MANIFEST_BYTES, MEDIA, parseManifestDoc, selectPlatform, type Descriptor, type ImageManifest } from './manifest.js';
 import { parseReference, repoTag } from './reference.js';
 import { readTar } from './tar-reader.js';
 
@@ -26,6 +26,10 @@ export interface ArchiveImage {
 
 const SMALL_FILES = new Set(['index.json', 'manifest.json', 'oci-layout', 'repositories']);
 const MAX_SMALL = 4 << 20;
+/** Blobs and docker-save files an archive may hold; their names are kept in memory. */
+const MAX_FILES = 100_000;
+/** Images an archive's index.json or manifest.json may list. */
+const MAX_IMAGES = 1024;
 
 async function readAll(body: AsyncIterable<Buffer>, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -83,6 +87,9 @@ export async function readArchive(
       continue;
     }
     const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
+    if ((blob || name.endsWith('.json') || name.endsWith('/layer.tar')) && files.size >= MAX_FILES) {
+      throw new CoracleError('INVALID_ARGUMENT', `archive: more than ${MAX_FILES} files`);
+    }
     if (blob) {
       const digest = `sha256:${blob[1]}`;
       keep(digest);
@@ -97,6 +104,9 @@ export async function readArchive(
 
   const index = json<{ manifests?: Descriptor[] }>(small.get('index.json'), 'index.json');
   const dockerSave = json<DockerSaveEntry[]>(small.get('manifest.json'), 'manifest.json') ?? [];
+  if (!Array.isArray(dockerSave) || dockerSave.length > MAX_IMAGES || (index?.manifests?.length ?? 0) > MAX_IMAGES) {
+    throw new CoracleError('INVALID_ARGUMENT', `archive: index.json or manifest.json lists more than ${MAX_IMAGES} images, or is not a list`);
+  }
   const tagsByConfig = new Map<string, string[]>();
   for (const entry of dockerSave) {
     const cfg = files.get(posix.normalize(entry.Config));
@@ -142,17 +152,20 @@ async function fromDescriptor(
   content: ContentStore,
   keep: (digest: string) => void,
   tagsByConfig: Map<string, string[]>,
+  nested = false,
 ): Promise<ArchiveImage> {
   if (!isDigest(desc.digest)) throw new CoracleError('INVALID_ARGUMENT', `archive: index.json: bad digest ${desc.digest}`);
   keep(desc.digest);
   const what = `archive: manifest ${desc.digest}`;
-  const doc = parseManifestDoc(await content.read(desc.digest), desc.mediaType, what);
+  const doc = parseManifestDoc(await content.read(desc.digest, MAX_MANIFEST_BYTES), desc.mediaType, what);
   // OCI's ref.name is often a bare tag ("latest"), which names no repository.
   const refName = desc.annotations?.['org.opencontainers.image.ref.name'];
   const names = [desc.annotations?.['io.containerd.image.name'] ?? (refName && /[/:]/.test(refName) ? refName : undefined)];
   if (doc.kind === 'index') {
+    // As a pull: an index's entry is an image's manifest, not another index.
+    if (nested) throw new CoracleError('INVALID_ARGUMENT', `${what}: an index entry is an index too`);
     const chosen = selectPlatform(doc.index, hostPlatform(), what);
-    const inner = await fromDescriptor(chosen, content, keep, tagsByConfig);
+    const inner = await fromDescriptor(chosen, content, keep, tagsByConfig, true);
     return { ...inner, repoTags: [...new Set([...names.map(asRepoTag).filter((t): t is string => !!t), ...inner.repoTags])] };
   }
   const tags = names.map(asRepoTag).filter((t): t is string => !!t);

@@ -10,6 +10,7 @@ import { chainIds } from './digest.js';
 import { readArchive, writeArchive } from './image-archive.js';
 import type { ImageConfigSummary, ImageLayer, ImageRecord, ImageStore } from './image-store.js';
 import {
+  MAX_CONFIG_BYTES,
   MEDIA,
   parseImageConfig,
   parseManifestDoc,
@@ -239,8 +240,11 @@ export class ImageService {
     const configDigest = manifest.config.digest;
     lease.digests.add(m.manifestDigest);
     lease.digests.add(configDigest);
+    if (manifest.config.size > MAX_CONFIG_BYTES) {
+      throw new CoracleError('FAILED_PRECONDITION', `${name}: config ${configDigest}: ${manifest.config.size} bytes, more than the ${MAX_CONFIG_BYTES} allowed`);
+    }
     await fetch(configDigest, manifest.config.size, false);
-    const config = parseImageConfig(await content.read(configDigest), `${name}: config ${configDigest}`);
+    const config = parseImageConfig(await content.read(configDigest, MAX_CONFIG_BYTES), `${name}: config ${configDigest}`);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
       throw new CoracleError(

@@ -14,8 +14,13 @@ export const MEDIA = {
 /** What we ask registries for, in order of preference. Schema 1 is long dead. */
 export const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.dockerList, MEDIA.ociManifest, MEDIA.dockerManifest].join(', ');
 
-/** containerd's limit: a manifest or config larger than this is not one. */
+/** containerd's limit: a manifest larger than this is not one. */
 export const MAX_MANIFEST_BYTES = 4 << 20;
+/**
+ * An image config larger than this is refused before it is read into memory: real ones,
+ * long histories included, are a few KiB to a few hundred.
+ */
+export const MAX_CONFIG_BYTES = 8 << 20;
 
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'not a sha256 digest');
 

@@ -2,7 +2,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
 import { sha256Digest } from './digest.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
-import { basicHeader, parseChallenge, type RegistryCredentials } from './registry-auth.js';
+import { basicHeader, parseChallenge, scopeCredentials, type RegistryCredentials } from './registry-auth.js';
 import type { Endpoint } from './registry-hosts.js';
 
 export interface RegistryClientOptions {
@@ -32,6 +32,8 @@ export class RegistryError extends CoracleError {
 }
 
 const MAX_REDIRECTS = 5;
+/** A token server's reply is a small JSON document; more than this is not one. */
+export const MAX_TOKEN_REPLY_BYTES = 1 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -39,19 +41,29 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * credentials: a pull uses one per endpoint it tries. Bearer tokens are fetched from the
  * realm a 401 names and kept for the next requests; blobs follow redirects, and the
  * Authorization header never follows a redirect to another origin.
+ *
+ * Credentials reach only the endpoint they were given for (registry-auth.ts,
+ * scopeCredentials), a token realm over https or on the endpoint's own host:port, and never
+ * a host a redirect led to: a 401 there is answered with an error, not with credentials.
  */
 export class RegistryRepository {
   private token: string | undefined;
   private basic = false;
+  private readonly credentials: RegistryCredentials | undefined;
+  /** Why credentials given for the pull were not sent, for a 401's error. */
+  private withheld: string | undefined;
 
   constructor(
     readonly endpoint: Endpoint,
     readonly repository: string,
-    private readonly credentials: RegistryCredentials | undefined,
+    credentials: RegistryCredentials | undefined,
     private readonly dispatcher: Dispatcher,
     private readonly options: RegistryClientOptions,
   ) {
-    if (credentials?.registryToken) this.token = credentials.registryToken;
+    const scoped = scopeCredentials(credentials, endpoint);
+    this.credentials = scoped.credentials;
+    this.withheld = scoped.withheld;
+    if (this.credentials?.registryToken) this.token = this.credentials.registryToken;
   }
 
   private get origin(): string {
@@ -69,7 +81,7 @@ export class RegistryRepository {
   }
 
   /** One request with redirects followed by hand; the body is left for the caller. */
-  private async once(path: string, accept: string | undefined, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+  private async once(path: string, accept: string | undefined, signal?: AbortSignal): Promise<{ res: Dispatcher.ResponseData; url: string }> {
     let url = `${this.endpoint.url}/v2/${this.repository}/${path}`;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': 'coracle' };
@@ -91,12 +103,22 @@ export class RegistryRepository {
         url = new URL(location, url).toString();
         continue;
       }
-      return res;
+      return { res, url };
     }
   }
 
-  /** Answers a 401 challenge: fetches a bearer token or switches to basic auth. */
-  private async authenticate(res: Dispatcher.ResponseData, path: string, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Answers a 401 challenge: fetches a bearer token or switches to basic auth. A challenge
+   * from another origin than the endpoint's (a redirect led there) is refused.
+   */
+  private async authenticate(res: Dispatcher.ResponseData, from: string, path: string, signal?: AbortSignal): Promise<boolean> {
+    if (new URL(from).origin !== this.origin) {
+      throw new RegistryError(
+        'UNAUTHENTICATED',
+        `${this.describe(path)}: redirected to ${new URL(from).host}, which asks for authentication: credentials are not sent to a host a redirect leads to`,
+        false,
+      );
+    }
     const header = res.headers['www-authenticate'];
     const challenge = parseChallenge(Array.isArray(header) ? header[0] : header);
     if (!challenge) return false;
@@ -108,24 +130,39 @@ export class RegistryRepository {
     if (this.token && this.token !== this.credentials?.registryToken) return false; // a fresh token was refused
     const realm = challenge.params.realm;
     if (!realm) return false;
-    const url = new URL(realm);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new RegistryError('UNAUTHENTICATED', `${this.describe(path)}: the token realm ${JSON.stringify(realm)} is not a URL`, false);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new RegistryError('UNAUTHENTICATED', `${this.describe(path)}: the token realm ${url.origin} is not http(s)`, false);
+    }
+    const realmName = `token server ${url.origin}${url.pathname}`;
+    // Over plain http, only to the endpoint's own host:port, which the credentials were let go to.
+    let credentials = this.credentials;
+    if (credentials && url.protocol !== 'https:' && url.host !== new URL(this.endpoint.url).host) {
+      this.withheld = `the ${realmName} is plain http on another host than ${new URL(this.endpoint.url).host}: credentials are not sent there`;
+      credentials = undefined;
+    }
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     url.searchParams.set('scope', challenge.params.scope ?? `repository:${this.repository}:pull`);
     const headers: Record<string, string> = { 'user-agent': 'coracle' };
     let method: 'GET' | 'POST' = 'GET';
     let body: string | undefined;
-    if (this.credentials?.identityToken) {
+    if (credentials?.identityToken) {
       method = 'POST';
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams({
         grant_type: 'refresh_token',
-        refresh_token: this.credentials.identityToken,
+        refresh_token: credentials.identityToken,
         service: challenge.params.service ?? '',
         scope: url.searchParams.get('scope')!,
         client_id: 'coracle',
       }).toString();
     } else {
-      const basic = this.credentials ? basicHeader(this.credentials) : undefined;
+      const basic = credentials ? basicHeader(credentials) : undefined;
       if (basic) headers.authorization = basic;
     }
     const tokenRes = await request(method === 'POST' ? `${url.origin}${url.pathname}` : url.toString(), {
@@ -141,13 +178,21 @@ export class RegistryRepository {
       await tokenRes.body.dump();
       throw new RegistryError(
         tokenRes.statusCode === 401 || tokenRes.statusCode === 403 ? 'UNAUTHENTICATED' : 'UNAVAILABLE',
-        `${this.describe(path)}: token server ${url.origin}${url.pathname} answered ${tokenRes.statusCode}`,
+        `${this.describe(path)}: ${realmName} answered ${tokenRes.statusCode}${this.withheld ? ` (${this.withheld})` : ''}`,
         tokenRes.statusCode >= 500,
       );
     }
-    const doc = (await tokenRes.body.json()) as { token?: string; access_token?: string };
-    const token = doc.token ?? doc.access_token;
-    if (!token) throw new RegistryError('UNAVAILABLE', `${this.describe(path)}: token server gave no token`, false);
+    const reply = await readLimited(tokenRes.body, MAX_TOKEN_REPLY_BYTES, `${this.describe(path)}: ${realmName}: reply`);
+    let doc: { token?: unknown; access_token?: unknown } | null;
+    try {
+      doc = JSON.parse(reply.toString('utf8')) as typeof doc;
+    } catch {
+      doc = null;
+    }
+    const token = doc?.token ?? doc?.access_token;
+    if (typeof token !== 'string' || token === '') {
+      throw new RegistryError('UNAVAILABLE', `${this.describe(path)}: ${realmName} gave no token`, false);
+    }
     this.token = token;
     return true;
   }
@@ -159,11 +204,22 @@ export class RegistryRepository {
       if (attempt > 1) await sleep(250 * 4 ** (attempt - 2));
       let res: Dispatcher.ResponseData;
       try {
-        res = await this.once(path, accept, signal);
-        if (res.statusCode === 401 && (await this.authenticate(res, path, signal))) {
-          await res.body.dump();
-          res = await this.once(path, accept, signal);
+        let reply = await this.once(path, accept, signal);
+        if (reply.res.statusCode === 401) {
+          const challenged = reply.res;
+          let answered: boolean;
+          try {
+            answered = await this.authenticate(challenged, reply.url, path, signal);
+          } catch (err) {
+            await challenged.body.dump();
+            throw err;
+          }
+          if (answered) {
+            await challenged.body.dump();
+            reply = await this.once(path, accept, signal);
+          }
         }
+        res = reply.res;
       } catch (err) {
         if (err instanceof RegistryError) {
           if (!err.transient) throw err;
@@ -179,7 +235,10 @@ export class RegistryRepository {
       const status = res.statusCode;
       const message = `${this.describe(path)}: HTTP ${status}`;
       if (status === 404) throw new RegistryError('NOT_FOUND', `${message} (not found)`, false);
-      if (status === 401) throw new RegistryError('UNAUTHENTICATED', `${message} (authentication ${this.credentials ? 'refused' : 'required'})`, false);
+      if (status === 401) {
+        const why = this.credentials ? 'refused' : `required${this.withheld ? `; ${this.withheld}` : ''}`;
+        throw new RegistryError('UNAUTHENTICATED', `${message} (authentication ${why})`, false);
+      }
       if (status === 403) throw new RegistryError('PERMISSION_DENIED', `${message} (access denied)`, false);
       if (status === 429 || status >= 500) {
         lastError = new RegistryError('UNAVAILABLE', message, true);

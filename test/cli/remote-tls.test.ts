@@ -3,30 +3,22 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CORACLE_BIN, spawnCoracle, startTestDaemon, tempDir, writeTestConfig } from '../helpers/daemon.js';
+import { TestPki } from '../helpers/pki.js';
 import { grpcHeaders, rawGrpcCall } from '../helpers/raw-h2-client.js';
 
 const run = promisify(execFile);
 
 /** A CA, and certificates it signs (the server's for 127.0.0.1), made with openssl. */
 async function makePki(dir: string): Promise<(name: string) => { cert: string; key: string }> {
-  const ssl = (args: string[]): Promise<unknown> => run('openssl', args, { cwd: dir });
-  const ca = async (name: string): Promise<void> => {
-    await ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`]);
-  };
-  const signed = async (name: string, by: string, san: string): Promise<void> => {
-    await ssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
-    await run('sh', ['-c', `printf 'subjectAltName=${san}\\n' > ${name}.ext`], { cwd: dir });
-    await ssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${by}.pem`, '-CAkey', `${by}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
-  };
-  await ca('ca');
-  await ca('rogue-ca');
-  await signed('server', 'ca', 'IP:127.0.0.1');
-  await signed('client', 'ca', 'DNS:client');
-  await signed('rogue', 'rogue-ca', 'DNS:rogue');
-  return (name) => ({ cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) });
+  const pki = new TestPki(dir);
+  await pki.ca('ca');
+  await pki.ca('rogue-ca');
+  await pki.signed('server', 'ca', 'IP:127.0.0.1');
+  await pki.signed('client', 'ca', 'DNS:client');
+  await pki.signed('rogue', 'rogue-ca', 'DNS:rogue');
+  return (name) => pki.files(name);
 }
 
 async function freePort(): Promise<number> {

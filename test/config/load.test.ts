@@ -102,6 +102,8 @@ describe('config/load', () => {
       ['FILE:2: key registry.hosts."gcr.io".mirrors[1]: http://127.0.0.1:5000 is plain http: set plain_http = true for this host to allow it'],
     ],
     ['no_fallback without mirrors', '[registry.hosts."gcr.io"]\nno_fallback = true\n', ['FILE:2: key registry.hosts."gcr.io".no_fallback: no_fallback with no mirrors leaves no endpoint to pull from']],
+    ['a client SAN of no known kind', '[remote]\nallowed_sans = ["DNS:ok.example", "dns:x"]\n', ['FILE:2: key remote.allowed_sans[1]: "dns:x": must be DNS:name, IP:address, URI:uri or email:address']],
+    ['a client subject that is not ATTR=value', '[remote]\nallowed_subjects = ["admin"]\n', ['FILE:2: key remote.allowed_subjects[0]: "admin": each part must be ATTR=value, as CN=admin']],
     ['a TOML syntax error', 'root = \n', ['FILE:1:8: TOML syntax: Invalid TOML document: invalid value']],
     ['a duplicate key', 'root = "/a"\nroot = "/b"\n', ['FILE:2:1: TOML syntax: Invalid TOML document: trying to redefine an already defined table or value']],
   ];

@@ -282,8 +282,11 @@ describe('cri: ImageService against a failing registry', function () {
     const registry = await startTestRegistry({ token: tokens });
     const image = buildImage({ layers: [await buildLayer([{ type: 'file', path: 't', content: 'token' }])] });
     await pushImage(registry.url, 'tok/img', image, ['v1'], { bearer: tokens.issue('bob', 'repository:tok/img:pull,push') });
-    const d = await startTestDaemon({ mirrors: { [registry.host]: registry.url } });
-    const name = `${registry.host}/tok/img:v1`;
+    // The realm shares the registry's host:port (the token server fronts it): credentials go
+    // over plain http to that host alone (test/image/registry-auth.test.ts has the others).
+    tokens.front(registry.url);
+    const d = await startTestDaemon({ mirrors: { [tokens.host]: tokens.url } });
+    const name = `${tokens.host}/tok/img:v1`;
     const anonymous = await codeOf(d.clients.image.PullImage({ image: { image: name } }));
     assert.equal(anonymous.code, grpc.status.UNAUTHENTICATED, anonymous.details);
     assert.match(anonymous.details, /token server .*\/token answered 401/);

@@ -5,19 +5,45 @@ import { onCleanup } from './cleanup.js';
 /**
  * An HTTP proxy in front of a real registry that misbehaves on blob downloads, on cue:
  * 'stall' sends the headers and `afterBytes`, then nothing; 'redirect' answers 307 to the
- * registry itself (another origin), as registries backed by object stores do. Pull's
- * handling of both is tested against the real registry.
+ * registry itself or to `to` (another origin), as registries backed by object stores do;
+ * 'none' passes everything; 'challenge' answers every request 401 with `header` as its
+ * WWW-Authenticate (a host that asks for credentials). Pull's handling of each is tested
+ * against the real registry. Every request's Authorization header is recorded in `seen`.
  */
-export type Fault = { kind: 'stall'; afterBytes: number } | { kind: 'redirect' };
+export type Fault =
+  | { kind: 'stall'; afterBytes: number }
+  | { kind: 'redirect'; to?: string }
+  | { kind: 'none' }
+  | { kind: 'challenge'; header: string };
 
-export async function startFaultProxy(target: string, fault: Fault): Promise<{ url: string; redirects: number }> {
+export interface SeenRequest {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+}
+
+export interface FaultProxy {
+  url: string;
+  /** host:port of `url`. */
+  host: string;
+  redirects: number;
+  seen: SeenRequest[];
+}
+
+export async function startFaultProxy(target: string, fault: Fault): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
-  const state = { url: '', redirects: 0 };
+  const state: FaultProxy = { url: '', host: '', redirects: 0, seen: [] };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    state.seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
+    if (fault.kind === 'challenge') {
+      req.resume();
+      res.writeHead(401, { 'www-authenticate': fault.header, 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return;
+    }
     const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET';
     if (isBlob && fault.kind === 'redirect') {
       state.redirects++;
-      res.writeHead(307, { location: new URL(req.url ?? '/', target).toString() }).end();
+      res.writeHead(307, { location: new URL(req.url ?? '/', fault.to ?? target).toString() }).end();
       return;
     }
     const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (up) => {
@@ -39,6 +65,7 @@ export async function startFaultProxy(target: string, fault: Fault): Promise<{ u
         if (sent < afterBytes) res.end();
       });
     });
+    upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
   server.on('connection', (s) => {
@@ -50,6 +77,7 @@ export async function startFaultProxy(target: string, fault: Fault): Promise<{ u
     for (const s of sockets) s.destroy();
     return new Promise((r) => server.close(() => r(undefined)));
   });
-  state.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  state.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  state.url = `http://${state.host}`;
   return state;
 }
