@@ -114,11 +114,23 @@ export function serveSpdyPortForward(
       pairs.set(key, pair);
     }
     if (pair[type]) {
+      s.resume();
       s.end(`error processing stream for request ${key}: ${type} stream already assigned`);
       return;
     }
     pair[type] = s;
-    if (!pair.data || !pair.error) return;
+    if (!pair.data || !pair.error) {
+      // A half that goes (reset by the peer, or for buffering too much unread) takes the other with it.
+      const waiting = pair;
+      s.once('close', () => {
+        if (pairs.get(key) !== waiting) return;
+        clearTimeout(waiting.timer);
+        pairs.delete(key);
+        waiting.data?.reset();
+        waiting.error?.reset();
+      });
+      return;
+    }
     clearTimeout(pair.timer);
     pairs.delete(key);
     const { data, error } = pair;
