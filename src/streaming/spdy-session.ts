@@ -354,6 +354,7 @@ export class SpdyStream extends Duplex {
     this.localFinished = true;
     this.session.reset(this, status);
     this.endRead();
+    this.dropUnread();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -385,7 +386,6 @@ export class SpdyStream extends Duplex {
     } else if (this.readableLength > unreadStreamLimit(this.session.limits)) {
       this.session.limit({ kind: 'unread', message: `stream ${this.id} reset: more than ${unreadStreamLimit(this.session.limits)} bytes nobody read` });
       this.reset(RstStatus.CANCEL);
-      this.destroy();
     }
   }
 
@@ -399,6 +399,7 @@ export class SpdyStream extends Duplex {
   wasReset(): void {
     this.localFinished = true;
     this.endRead();
+    this.dropUnread();
     this.session.forget(this);
   }
 
@@ -406,6 +407,15 @@ export class SpdyStream extends Duplex {
   connectionClosed(): void {
     this.localFinished = true;
     this.endRead();
+  }
+
+  /**
+   * A reset stream nobody has read is drained: what it holds is dropped at once (not kept
+   * for a reader that will not come, against the connection's budget), and a reader that
+   * does come sees its end.
+   */
+  private dropUnread(): void {
+    if (this.readableFlowing === null) this.resume();
   }
 
   private endRead(): void {

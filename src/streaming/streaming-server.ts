@@ -38,6 +38,9 @@ export interface StreamingServerOptions {
   log: Logger;
 }
 
+/** How long a websocket closed over a protocol error waits for the peer's close frame. */
+const WS_CLOSE_GRACE_MS = 1_000;
+
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
 
 /**
@@ -210,7 +213,8 @@ export class StreamingServer {
       // closes the connection itself; unheard, that 'error' would end the daemon.
       ws.on('error', (err: Error) => {
         this.o.log.warn('streaming: websocket error: connection closed', { kind: pending.kind, error: err.message });
-        ws.terminate();
+        // ws has sent its close frame; a peer that does not answer it is not waited for long.
+        setTimeout(() => ws.terminate(), WS_CLOSE_GRACE_MS).unref();
       });
       if (pending.kind === 'portforward') {
         serveWsPortForward(ws, protocol, pending.sandboxId, pending.ports, (port, stream) => this.o.targets.portForward(pending.sandboxId, port, stream), this.o.log);
