@@ -1,19 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
-import { DEFAULT_STREAMING_LIMITS, STREAM_HIGH_WATER_MARK, unreadStreamLimit, type StreamingLimits } from './limits.js';
+import { DEFAULT_STREAMING_LIMITS, type StreamingLimits } from './limits.js';
 import { FrameDecoder, FrameEncoder, MAX_DATA_CHUNK, RstStatus, SpdyProtocolError, type Frame, type SpdyHeaders } from './spdy-frames.js';
+import { SpdyStream, type SpdyLimitEvent, type StreamHost } from './spdy-stream.js';
+
+export { SpdyStream, type SpdyLimitEvent } from './spdy-stream.js';
 
 /** GOAWAY's status for a connection closed over a protocol error (SPDY/3 §2.6.6). */
 const GOAWAY_PROTOCOL_ERROR = 1;
 /** How long a connection closed over a protocol error may take to flush its GOAWAY. */
 const FAIL_LINGER_MS = 1_000;
-
-/** A cap the peer ran into; the connection goes on (the server logs the first of each kind). */
-export interface SpdyLimitEvent {
-  kind: 'streams' | 'unread' | 'buffered';
-  message: string;
-}
 
 /**
  * One SPDY/3.1 connection over an upgraded socket, as much of it as Kubernetes streaming
@@ -30,7 +26,7 @@ export interface SpdyLimitEvent {
  * block, streams at once, bytes buffered. A protocol error closes the connection with
  * GOAWAY; nothing is thrown out of an event handler.
  */
-export class SpdySession extends EventEmitter {
+export class SpdySession extends EventEmitter implements StreamHost {
   private readonly streams = new Map<number, SpdyStream>();
   private readonly replies = new Map<number, { resolve(s: SpdyStream): void; reject(e: Error): void }>();
   private readonly full = new Set<SpdyStream>();
@@ -319,108 +315,5 @@ export class SpdySession extends EventEmitter {
     this.streams.clear();
     this.full.clear();
     this.emit('close');
-  }
-}
-
-/**
- * One SPDY stream as a Duplex: reading gives the peer's data until its FIN, `end()` sends
- * ours. A reset or a lost connection ends both sides without an error event: for streaming
- * a vanished client is an ordinary end, and the session's 'close' says so.
- */
-export class SpdyStream extends Duplex {
-  /** @internal */
-  localFinished = false;
-  private remoteDone = false;
-  private replied = false;
-
-  constructor(
-    private readonly session: SpdySession,
-    readonly id: number,
-    readonly headers: SpdyHeaders,
-  ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: STREAM_HIGH_WATER_MARK });
-    session.hold(this);
-  }
-
-  /** Accepts a stream the peer opened. */
-  reply(headers: SpdyHeaders = {}): void {
-    if (this.replied) return;
-    this.replied = true;
-    this.session.reply(this, headers);
-  }
-
-  reset(status: number = RstStatus.CANCEL): void {
-    if (this.localFinished && this.remoteDone) return;
-    this.localFinished = true;
-    this.session.reset(this, status);
-    this.endRead();
-    this.dropUnread();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (this.localFinished) return done();
-    this.session.writeData(this, chunk, false, done);
-  }
-
-  override _final(done: (err?: Error | null) => void): void {
-    if (this.localFinished) return done();
-    this.localFinished = true;
-    this.session.writeData(this, Buffer.alloc(0), true, done);
-    if (this.remoteDone) this.session.forget(this);
-  }
-
-  override _read(): void {
-    this.session.resumeFor(this);
-  }
-
-  /** @internal */
-  receive(data: Buffer): void {
-    if (this.remoteDone) return;
-    const room = this.push(data);
-    // Only a stream someone reads (or has read: a pipe paused for its destination) may hold
-    // the connection up: the Go client writes stdin while it is still opening its other
-    // streams, and those must get through. A stream nobody has read yet buffers up to its
-    // own cap, and is reset past it, its bytes dropped.
-    if (this.readableFlowing !== null) {
-      if (!room) this.session.pauseFor(this);
-    } else if (this.readableLength > unreadStreamLimit(this.session.limits)) {
-      this.session.limit({ kind: 'unread', message: `stream ${this.id} reset: more than ${unreadStreamLimit(this.session.limits)} bytes nobody read` });
-      this.reset(RstStatus.CANCEL);
-    }
-  }
-
-  /** @internal */
-  remoteFinished(): void {
-    this.endRead();
-    if (this.localFinished) this.session.forget(this);
-  }
-
-  /** @internal */
-  wasReset(): void {
-    this.localFinished = true;
-    this.endRead();
-    this.dropUnread();
-    this.session.forget(this);
-  }
-
-  /** @internal */
-  connectionClosed(): void {
-    this.localFinished = true;
-    this.endRead();
-  }
-
-  /**
-   * A reset stream nobody has read is drained: what it holds is dropped at once (not kept
-   * for a reader that will not come, against the connection's budget), and a reader that
-   * does come sees its end.
-   */
-  private dropUnread(): void {
-    if (this.readableFlowing === null) this.resume();
-  }
-
-  private endRead(): void {
-    if (this.remoteDone) return;
-    this.remoteDone = true;
-    this.push(null);
   }
 }

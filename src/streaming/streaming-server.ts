@@ -40,6 +40,8 @@ export interface StreamingServerOptions {
 
 /** How long a websocket closed over a protocol error waits for the peer's close frame. */
 const WS_CLOSE_GRACE_MS = 1_000;
+/** How often refused connections are logged, at most. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
 
@@ -64,6 +66,8 @@ export class StreamingServer {
   /** Each socket's deadline to upgrade by. */
   private readonly deadlines = new WeakMap<Socket, NodeJS.Timeout>();
   private base = '';
+  private refusals = 0;
+  private refusalLoggedAt = -Infinity;
 
   constructor(private readonly o: StreamingServerOptions) {
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: wsMaxPayload(o.limits) });
@@ -107,7 +111,13 @@ export class StreamingServer {
     socket.on('error', () => socket.destroy());
     if (this.sockets.size >= this.o.limits.maxConnections) {
       this.refused.add(socket);
-      this.o.log.warn('streaming: connection refused: too many connections', { max: this.o.limits.maxConnections, remote: socket.remoteAddress });
+      // One line per burst: a client that keeps connecting must not flood the log.
+      this.refusals++;
+      if (Date.now() - this.refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+        this.o.log.warn('streaming: connections refused: too many connections', { max: this.o.limits.maxConnections, refused: this.refusals, remote: socket.remoteAddress });
+        this.refusalLoggedAt = Date.now();
+        this.refusals = 0;
+      }
       const body = 'too many streaming connections\n';
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
       setTimeout(() => socket.destroy(), 1_000).unref();
