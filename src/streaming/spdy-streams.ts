@@ -120,18 +120,7 @@ export function serveSpdyPortForward(
       return;
     }
     pair[type] = s;
-    if (!pair.data || !pair.error) {
-      // A half that goes (reset by the peer, or for buffering too much unread) takes the other with it.
-      const waiting = pair;
-      s.once('close', () => {
-        if (pairs.get(key) !== waiting) return;
-        clearTimeout(waiting.timer);
-        pairs.delete(key);
-        waiting.data?.reset();
-        waiting.error?.reset();
-      });
-      return;
-    }
+    if (!pair.data || !pair.error) return;
     clearTimeout(pair.timer);
     pairs.delete(key);
     const { data, error } = pair;

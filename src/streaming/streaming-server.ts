@@ -221,8 +221,10 @@ export class StreamingServer {
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // ws reports a protocol error (a message past maxPayload, a bad frame) as 'error' and
       // closes the connection itself; unheard, that 'error' would end the daemon.
+      const id = randomBytes(4).toString('hex');
+      const what = pending.kind === 'portforward' ? { sandbox: pending.sandboxId } : { container: pending.containerId };
       ws.on('error', (err: Error) => {
-        this.o.log.warn('streaming: websocket error: connection closed', { kind: pending.kind, error: err.message });
+        this.o.log.warn('streaming: websocket error: connection closed', { session: id, kind: pending.kind, ...what, error: err.message });
         // ws has sent its close frame; a peer that does not answer it is not waited for long.
         setTimeout(() => ws.terminate(), WS_CLOSE_GRACE_MS).unref();
       });
