@@ -60,8 +60,20 @@ pull_progress_timeout = 60
 address = "127.0.0.1:0"
 # A streaming connection with no traffic for this many seconds is closed (4 h, as kubelet).
 idle_timeout = 14400
-# Seconds a client has to open its streams after connecting.
+# Seconds a client has to upgrade its connection after connecting, and an exec or attach
+# client then has to open its streams (30 s, as kubelet).
 stream_creation_timeout = 30
+# Bytes one SPDY header block may inflate to; a larger one closes that connection.
+max_header_bytes = 262144
+# Streams open at once on one SPDY connection; more are refused (an exec opens up to 5,
+# a port-forward 2 per forwarded connection).
+max_streams_per_connection = 64
+# Bytes one connection may hold that were received and not yet read by their destination;
+# past it the connection is not read until they are (a stream nobody reads yet is reset at
+# a quarter of this).
+max_buffered_bytes = 4194304
+# Connections to the streaming server at once; one more is answered 503 and closed.
+max_connections = 128
 
 [remote]
 # Also serve both CRI services and Coracle's own on tcp://HOST:PORT, with mutual TLS only:

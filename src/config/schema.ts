@@ -86,7 +86,15 @@ export const configSchema = z
       max_concurrent_downloads: positiveInt,
       pull_progress_timeout: positiveInt,
     }),
-    streaming: z.strictObject({ address: hostPort, idle_timeout: positiveInt, stream_creation_timeout: positiveInt }),
+    streaming: z.strictObject({
+      address: hostPort,
+      idle_timeout: positiveInt,
+      stream_creation_timeout: positiveInt,
+      max_header_bytes: z.number().int().min(1024).max(16 << 20),
+      max_streams_per_connection: positiveInt,
+      max_buffered_bytes: z.number().int().min(64 << 10),
+      max_connections: positiveInt,
+    }),
     remote: z
       .strictObject({
         listen: z.string().refine((v) => v === '' || /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:\s/]+):\d{1,5}$/.test(v), { message: 'must be empty or tcp://host:port' }),

@@ -150,6 +150,12 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     address: config.streaming.address,
     idleTimeoutMs: config.streaming.idle_timeout * 1000,
     streamCreationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
+    limits: {
+      maxHeaderBytes: config.streaming.max_header_bytes,
+      maxStreams: config.streaming.max_streams_per_connection,
+      maxBufferedBytes: config.streaming.max_buffered_bytes,
+      maxConnections: config.streaming.max_connections,
+    },
     log,
   });
   await streaming.start();

@@ -9,6 +9,8 @@ import type { Duplex } from 'node:stream';
  * socat, as dockershim did; in the host's namespace Node connects directly.
  */
 export function forwardPort(netns: string | undefined, port: number, stream: Duplex, what: string): Promise<void> {
+  // A client stream already gone has nothing to forward (and would never say 'close' again).
+  if (stream.destroyed) return Promise.resolve();
   return netns ? forwardWithSocat(netns, port, stream, what) : forwardDirect(port, stream, what);
 }
 

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { CoracleError } from '../errors.js';
 
+const TOKEN_BYTES = 16;
+
 /**
  * Pending streaming requests by token, as kubelet's streaming server keeps them: a token
  * is good for one connection within the TTL, and at most `maxInFlight` wait at once.
@@ -19,7 +21,8 @@ export class RequestCache<T> {
     for (const [token, e] of this.entries) if (e.expires <= now) this.entries.delete(token);
     if (this.entries.size >= this.maxInFlight) throw new CoracleError('RESOURCE_EXHAUSTED', 'maximum number of in-flight streaming requests exceeded');
     let token: string;
-    do token = randomBytes(6).toString('base64url');
+    // 128 random bits (kubelet uses 64): a token is the only thing that authorises a connection.
+    do token = randomBytes(TOKEN_BYTES).toString('base64url');
     while (this.entries.has(token));
     this.entries.set(token, { value, expires: now + this.ttlMs });
     return token;

@@ -71,35 +71,84 @@ export const HEADER_DICTIONARY = Buffer.from(
 
 const VERSION = 3;
 const HEADER = 8;
-/** Control frames carry headers and small fixed fields; anything larger is an attack. */
-const MAX_CONTROL_PAYLOAD = 1 << 20;
+/** Control frames carry a header block and small fixed fields: the block's cap plus room for those. */
+const CONTROL_OVERHEAD = 1024;
 /** Data frames are split at this size when written. */
 export const MAX_DATA_CHUNK = 32 * 1024;
+/** The cap on an inflated header block when none is given. */
+export const DEFAULT_MAX_HEADER_BYTES = 256 << 10;
 
 export class SpdyProtocolError extends Error {}
 
-/** Incremental decoder: feed it bytes as they arrive, take whole frames out. */
+/**
+ * Incremental decoder: feed it bytes as they arrive, take whole frames out. A data frame's
+ * payload is handed out as it arrives, in pieces (the last one carries the frame's FIN), so
+ * that a frame of 16 MiB is never held whole; a control frame is held until complete, and
+ * may be no larger than its header block's cap allows. After a protocol error the decoder
+ * refuses everything: the connection is to be closed.
+ */
 export class FrameDecoder {
   private buffer: Buffer = Buffer.alloc(0);
   private readonly inflate = new Inflate({ dictionary: HEADER_DICTIONARY });
   private inflated: Uint8Array[] = [];
+  private inflatedBytes = 0;
+  /** The data frame whose payload is arriving. */
+  private data: { streamId: number; fin: boolean; left: number } | undefined;
+  private failed: SpdyProtocolError | undefined;
 
-  constructor() {
-    this.inflate.onData = (chunk) => this.inflated.push(chunk);
+  constructor(private readonly maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES) {
+    // pako inflates a whole push synchronously; throwing here stops it at the first chunk
+    // (64 KiB) past the cap instead of inflating a bomb to its end.
+    this.inflate.onData = (chunk) => {
+      this.inflatedBytes += chunk.length;
+      if (this.inflatedBytes > this.maxHeaderBytes) throw new SpdyProtocolError(`header block inflates past ${this.maxHeaderBytes} bytes`);
+      this.inflated.push(chunk);
+    };
   }
 
   push(chunk: Buffer): Frame[] {
+    if (this.failed) throw this.failed;
+    try {
+      return this.decode(chunk);
+    } catch (err) {
+      this.failed = err instanceof SpdyProtocolError ? err : new SpdyProtocolError(String(err));
+      this.buffer = Buffer.alloc(0);
+      throw this.failed;
+    }
+  }
+
+  private decode(chunk: Buffer): Frame[] {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     const frames: Frame[] = [];
-    while (this.buffer.length >= HEADER) {
+    for (;;) {
+      if (this.data) {
+        const d = this.data;
+        const n = Math.min(d.left, this.buffer.length);
+        if (n === 0 && d.left > 0) break;
+        const part = this.buffer.subarray(0, n);
+        this.buffer = this.buffer.subarray(n);
+        d.left -= n;
+        if (d.left === 0) this.data = undefined;
+        frames.push({ type: 'data', streamId: d.streamId, fin: d.left === 0 && d.fin, data: part });
+        continue;
+      }
+      if (this.buffer.length < HEADER) break;
       const length = this.buffer.readUIntBE(5, 3);
       const control = (this.buffer[0]! & 0x80) !== 0;
-      if (control && length > MAX_CONTROL_PAYLOAD) throw new SpdyProtocolError(`control frame of ${length} bytes`);
+      if (!control) {
+        this.data = { streamId: this.buffer.readUInt32BE(0) & 0x7fffffff, fin: (this.buffer[4]! & FLAG_FIN) !== 0, left: length };
+        this.buffer = this.buffer.subarray(HEADER);
+        continue;
+      }
+      const max = this.maxHeaderBytes + CONTROL_OVERHEAD;
+      if (length > max) throw new SpdyProtocolError(`control frame of ${length} bytes (at most ${max})`);
       if (this.buffer.length < HEADER + length) break;
       const frame = this.buffer.subarray(0, HEADER + length);
       this.buffer = this.buffer.subarray(HEADER + length);
-      frames.push(control ? this.control(frame) : dataFrame(frame));
+      frames.push(this.control(frame));
     }
+    // What is left is a partial frame: copied, so that the chunk it came in can go.
+    if (this.buffer.length > 0 && this.buffer.length < chunk.length) this.buffer = Buffer.from(this.buffer);
     return frames;
   }
 
@@ -146,14 +195,13 @@ export class FrameDecoder {
   private headers(block: Buffer): SpdyHeaders {
     if (block.length === 0) return {};
     this.inflated = [];
+    this.inflatedBytes = 0;
     this.inflate.push(block, Z_SYNC_FLUSH);
     if (this.inflate.err) throw new SpdyProtocolError(`header block: zlib: ${this.inflate.msg || this.inflate.err}`);
-    return parseHeaderBlock(Buffer.concat(this.inflated));
+    const plain = Buffer.concat(this.inflated);
+    this.inflated = [];
+    return parseHeaderBlock(plain);
   }
-}
-
-function dataFrame(frame: Buffer): Frame {
-  return { type: 'data', streamId: frame.readUInt32BE(0) & 0x7fffffff, fin: (frame[4]! & FLAG_FIN) !== 0, data: frame.subarray(HEADER) };
 }
 
 export function parseHeaderBlock(b: Buffer): SpdyHeaders {

@@ -1,10 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
+import { DEFAULT_STREAMING_LIMITS, type StreamingLimits } from './limits.js';
 import { FrameDecoder, FrameEncoder, MAX_DATA_CHUNK, RstStatus, SpdyProtocolError, type Frame, type SpdyHeaders } from './spdy-frames.js';
+import { SpdyStream, type SpdyLimitEvent, type StreamHost } from './spdy-stream.js';
 
-/** What a stream nobody reads yet may buffer before it is reset. */
-const UNREAD_LIMIT = 16 << 20;
+export { SpdyStream, type SpdyLimitEvent } from './spdy-stream.js';
+
+/** GOAWAY's status for a connection closed over a protocol error (SPDY/3 §2.6.6). */
+const GOAWAY_PROTOCOL_ERROR = 1;
+/** How long a connection closed over a protocol error may take to flush its GOAWAY. */
+const FAIL_LINGER_MS = 1_000;
 
 /**
  * One SPDY/3.1 connection over an upgraded socket, as much of it as Kubernetes streaming
@@ -14,24 +19,39 @@ const UNREAD_LIMIT = 16 << 20;
  * kubelet use, never sends WINDOW_UPDATE, so honouring the 64 KiB window would stall any
  * output past it. Backpressure comes from the socket instead: a stream's write completes
  * when the socket has taken the bytes, and the socket stops being read while a stream's
- * reader is full.
+ * reader is full, while the connection holds more than `maxBufferedBytes` its readers have
+ * not taken, or while the peer leaves more than that of our replies (pings, resets) unread.
+ *
+ * What the peer may make it hold is capped (src/streaming/limits.ts): an inflated header
+ * block, streams at once, bytes buffered. A protocol error closes the connection with
+ * GOAWAY; nothing is thrown out of an event handler.
  */
-export class SpdySession extends EventEmitter {
-  private readonly decoder = new FrameDecoder();
-  private readonly encoder = new FrameEncoder();
+export class SpdySession extends EventEmitter implements StreamHost {
   private readonly streams = new Map<number, SpdyStream>();
   private readonly replies = new Map<number, { resolve(s: SpdyStream): void; reject(e: Error): void }>();
   private readonly full = new Set<SpdyStream>();
+  /** Streams that may still hold received bytes nobody took: open ones, and ended ones not yet read. */
+  private readonly holding = new Set<SpdyStream>();
+  private readonly decoder: FrameDecoder;
+  private readonly encoder = new FrameEncoder();
+  /** @internal */
+  readonly limits: StreamingLimits;
   private nextId: number;
   private lastRemoteId = 0;
   private goneAway = false;
   private closed = false;
+  private failed = false;
+  private overBudget = false;
+  private writeBlocked = false;
 
   constructor(
     readonly socket: Socket,
     role: 'server' | 'client',
+    limits: Partial<StreamingLimits> = {},
   ) {
     super();
+    this.limits = { ...DEFAULT_STREAMING_LIMITS, ...limits };
+    this.decoder = new FrameDecoder(this.limits.maxHeaderBytes);
     this.nextId = role === 'client' ? 1 : 2;
     socket.setNoDelay(true);
     // Every stream blocked on a full socket waits for the one 'drain'.
@@ -41,6 +61,11 @@ export class SpdySession extends EventEmitter {
     // The peer sends no more frames: its streams are over (http.Server's sockets allow half-open).
     socket.on('end', () => socket.destroy());
     socket.on('close', () => this.onClose());
+    socket.on('drain', () => {
+      if (!this.writeBlocked) return;
+      this.writeBlocked = false;
+      this.updateFlow();
+    });
   }
 
   get isClosed(): boolean {
@@ -82,11 +107,17 @@ export class SpdySession extends EventEmitter {
 
   /** @internal */
   write(frame: Buffer, done?: (err?: Error | null) => void): boolean {
-    if (this.closed || this.socket.destroyed || this.socket.writableEnded) {
+    if (this.closed || this.failed || this.socket.destroyed || this.socket.writableEnded) {
       done?.(null);
       return true;
     }
-    return this.socket.write(frame, done);
+    const ok = this.socket.write(frame, done);
+    // A peer that sends pings or bad frames and reads none of the answers is not read either.
+    if (this.socket.writableLength > this.limits.maxBufferedBytes && !this.writeBlocked) {
+      this.writeBlocked = true;
+      this.updateFlow();
+    }
+    return ok;
   }
 
   /** @internal: the stream's data, split into frames; `done` once the socket took them. */
@@ -125,12 +156,13 @@ export class SpdySession extends EventEmitter {
   /** @internal: a stream's reader is full; stop reading the socket until it drains. */
   pauseFor(stream: SpdyStream): void {
     this.full.add(stream);
-    this.socket.pause();
+    this.updateFlow();
   }
 
-  /** @internal */
+  /** @internal: a stream's reader took bytes (or went); the socket may be read again. */
   resumeFor(stream: SpdyStream): void {
-    if (this.full.delete(stream) && this.full.size === 0 && !this.closed) this.socket.resume();
+    this.full.delete(stream);
+    this.updateFlow();
   }
 
   /** @internal */
@@ -139,16 +171,78 @@ export class SpdySession extends EventEmitter {
     this.resumeFor(stream);
   }
 
+  /** @internal: counts a stream's unread bytes toward the connection's budget until it is read out or gone. */
+  hold(stream: SpdyStream): void {
+    this.holding.add(stream);
+    const release = (): void => {
+      this.holding.delete(stream);
+      this.resumeFor(stream);
+    };
+    stream.once('end', release);
+    stream.once('close', release);
+  }
+
+  /** @internal */
+  limit(e: SpdyLimitEvent): void {
+    this.emit('limit', e);
+  }
+
+  /** Bytes received on this connection that no reader has taken yet. */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const s of this.holding) n += s.readableLength;
+    return n;
+  }
+
+  /** Reads the socket only while every reader has room, the budget holds and the peer reads our replies. */
+  private updateFlow(): void {
+    if (this.closed || this.failed) return;
+    const over = this.bufferedBytes > this.limits.maxBufferedBytes;
+    if (over && !this.overBudget) this.limit({ kind: 'buffered', message: `more than ${this.limits.maxBufferedBytes} bytes received and not yet read: not reading until they are` });
+    this.overBudget = over;
+    if (this.full.size > 0 || this.overBudget || this.writeBlocked) this.socket.pause();
+    else this.socket.resume();
+  }
+
   private receive(chunk: Buffer): void {
+    if (this.failed) return;
     let frames: Frame[];
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
-      this.emit('protocolError', err instanceof SpdyProtocolError ? err : new SpdyProtocolError(String(err)));
+      this.fail(err instanceof SpdyProtocolError ? err : new SpdyProtocolError(String(err)));
+      return;
+    }
+    for (const f of frames) {
+      if (this.failed || this.closed) return;
+      try {
+        this.handle(f);
+      } catch (err) {
+        // A listener's bug ends this connection, never the daemon (this runs in 'data').
+        this.fail(new SpdyProtocolError(`internal error on a ${f.type} frame: ${err instanceof Error ? err.message : String(err)}`));
+        return;
+      }
+    }
+    this.updateFlow();
+  }
+
+  /**
+   * A protocol error: the peer is told with GOAWAY, nothing more is read, and the socket goes
+   * once that is written (or after a short linger, for a peer that reads nothing).
+   */
+  private fail(err: SpdyProtocolError): void {
+    if (this.failed || this.closed) return;
+    this.emit('protocolError', err);
+    const goaway = this.encoder.goAway(this.lastRemoteId, GOAWAY_PROTOCOL_ERROR);
+    this.failed = true;
+    this.goneAway = true;
+    this.socket.pause();
+    if (this.socket.destroyed || this.socket.writableEnded) {
       this.socket.destroy();
       return;
     }
-    for (const f of frames) this.handle(f);
+    this.socket.end(goaway, () => this.socket.destroy());
+    setTimeout(() => this.socket.destroy(), FAIL_LINGER_MS).unref();
   }
 
   private handle(f: Frame): void {
@@ -159,6 +253,11 @@ export class SpdySession extends EventEmitter {
           return;
         }
         this.lastRemoteId = f.streamId;
+        if (this.streams.size >= this.limits.maxStreams) {
+          this.limit({ kind: 'streams', message: `stream ${f.streamId} refused: ${this.streams.size} streams open, at most ${this.limits.maxStreams}` });
+          this.write(this.encoder.rstStream(f.streamId, RstStatus.REFUSED_STREAM));
+          return;
+        }
         const stream = new SpdyStream(this, f.streamId, f.headers);
         this.streams.set(f.streamId, stream);
         if (f.fin) stream.remoteFinished();
@@ -214,94 +313,7 @@ export class SpdySession extends EventEmitter {
     this.replies.clear();
     for (const s of this.streams.values()) s.connectionClosed();
     this.streams.clear();
+    this.full.clear();
     this.emit('close');
-  }
-}
-
-/**
- * One SPDY stream as a Duplex: reading gives the peer's data until its FIN, `end()` sends
- * ours. A reset or a lost connection ends both sides without an error event: for streaming
- * a vanished client is an ordinary end, and the session's 'close' says so.
- */
-export class SpdyStream extends Duplex {
-  /** @internal */
-  localFinished = false;
-  private remoteDone = false;
-  private replied = false;
-
-  constructor(
-    private readonly session: SpdySession,
-    readonly id: number,
-    readonly headers: SpdyHeaders,
-  ) {
-    super({ allowHalfOpen: true });
-  }
-
-  /** Accepts a stream the peer opened. */
-  reply(headers: SpdyHeaders = {}): void {
-    if (this.replied) return;
-    this.replied = true;
-    this.session.reply(this, headers);
-  }
-
-  reset(status: number = RstStatus.CANCEL): void {
-    if (this.localFinished && this.remoteDone) return;
-    this.localFinished = true;
-    this.session.reset(this, status);
-    this.endRead();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (this.localFinished) return done();
-    this.session.writeData(this, chunk, false, done);
-  }
-
-  override _final(done: (err?: Error | null) => void): void {
-    if (this.localFinished) return done();
-    this.localFinished = true;
-    this.session.writeData(this, Buffer.alloc(0), true, done);
-    if (this.remoteDone) this.session.forget(this);
-  }
-
-  override _read(): void {
-    this.session.resumeFor(this);
-  }
-
-  /** @internal */
-  receive(data: Buffer): void {
-    if (this.remoteDone) return;
-    const room = this.push(data);
-    // Only a stream someone reads may hold the connection up: the Go client writes stdin
-    // while it is still opening its other streams, and those must get through.
-    if (this.readableFlowing) {
-      if (!room) this.session.pauseFor(this);
-    } else if (this.readableLength > UNREAD_LIMIT) {
-      this.reset(RstStatus.CANCEL);
-    }
-  }
-
-  /** @internal */
-  remoteFinished(): void {
-    this.endRead();
-    if (this.localFinished) this.session.forget(this);
-  }
-
-  /** @internal */
-  wasReset(): void {
-    this.localFinished = true;
-    this.endRead();
-    this.session.forget(this);
-  }
-
-  /** @internal */
-  connectionClosed(): void {
-    this.localFinished = true;
-    this.endRead();
-  }
-
-  private endRead(): void {
-    if (this.remoteDone) return;
-    this.remoteDone = true;
-    this.push(null);
   }
 }

@@ -3,7 +3,8 @@ import { finished } from 'node:stream/promises';
 import type { Logger } from '../log.js';
 import { statusPayload, type ClientStreams, type StreamOptions } from './remote-command.js';
 import { RstStatus } from './spdy-frames.js';
-import type { SpdySession, SpdyStream } from './spdy-session.js';
+import type { SpdySession } from './spdy-session.js';
+import type { SpdyStream } from './spdy-stream.js';
 
 /** remotecommand over SPDY, newest first; v5 adds nothing over v4 on SPDY. */
 export const SPDY_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
@@ -114,6 +115,7 @@ export function serveSpdyPortForward(
       pairs.set(key, pair);
     }
     if (pair[type]) {
+      s.resume();
       s.end(`error processing stream for request ${key}: ${type} stream already assigned`);
       return;
     }

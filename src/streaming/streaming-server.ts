@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -5,8 +6,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { wsMaxPayload, type StreamingLimits } from './limits.js';
 import { serveStdio, type ClientStreams, type StreamOptions } from './remote-command.js';
-import { SpdySession } from './spdy-session.js';
+import { SpdySession, type SpdyLimitEvent } from './spdy-session.js';
 import { SPDY_COMMAND_PROTOCOLS, SPDY_PORT_FORWARD_PROTOCOLS, serveSpdyPortForward, spdyClientStreams } from './spdy-streams.js';
 import { WS_COMMAND_PROTOCOLS, WS_PORT_FORWARD_PROTOCOLS, serveWsPortForward, wsClientStreams } from './ws-channels.js';
 
@@ -27,12 +29,19 @@ export interface StreamingServerOptions {
   /** host:port; port 0 picks a free one. */
   address: string;
   idleTimeoutMs: number;
+  /** What a client has to upgrade its connection in, and then to open its streams in. */
   streamCreationTimeoutMs: number;
+  limits: StreamingLimits;
   /** Takes the request a token stands for out of the cache. */
   consume(token: string): PendingRequest | undefined;
   targets: StreamTargets;
   log: Logger;
 }
+
+/** How long a websocket closed over a protocol error waits for the peer's close frame. */
+const WS_CLOSE_GRACE_MS = 1_000;
+/** How often refused connections are logged, at most. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
 
@@ -40,20 +49,37 @@ const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
  * The HTTP server exec, attach and port-forward clients connect to with the URL the CRI
  * call returned: an HTTP/1.1 upgrade to SPDY/3.1 (kubelet, kubectl, crictl, critest) or to
  * websocket, then Kubernetes' remotecommand or portforward protocol over it.
+ *
+ * Clients are whoever reaches the port; the tokens are the only authorisation. So nothing a
+ * client sends may grow the daemon without bound or end it: connections are capped in number
+ * (one past the cap is answered 503 and closed), each has until the stream creation timeout
+ * to upgrade, an exec or attach until then again to open its streams, and every connection
+ * is dropped after the idle timeout; SPDY and websocket sessions are capped as
+ * src/streaming/limits.ts says; every socket and websocket has an error handler.
  */
 export class StreamingServer {
   private readonly server: Server;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 << 20 });
+  private readonly wss: WebSocketServer;
   private readonly sockets = new Set<Socket>();
+  /** Sockets answered 503 for being past the connection cap: nothing they send is served. */
+  private readonly refused = new WeakSet<Socket>();
+  /** Each socket's deadline to upgrade by. */
+  private readonly deadlines = new WeakMap<Socket, NodeJS.Timeout>();
   private base = '';
+  private refusals = 0;
+  private refusalLoggedAt = -Infinity;
 
   constructor(private readonly o: StreamingServerOptions) {
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: wsMaxPayload(o.limits) });
+    this.wss.on('error', (err: Error) => o.log.warn('streaming: websocket server error', { error: err.message }));
     this.server = createServer((req, res) => this.plainRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+    this.server.on('connection', (socket: Socket) => this.connection(socket));
+    this.server.on('clientError', (err: Error, socket: Duplex) => {
+      o.log.debug('streaming: bad request', { error: err.message });
+      socket.destroy();
     });
+    this.server.on('error', (err: Error) => o.log.warn('streaming: server error', { error: err.message }));
   }
 
   /** `http://host:port`, once listening. */
@@ -81,6 +107,35 @@ export class StreamingServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  private connection(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    if (this.sockets.size >= this.o.limits.maxConnections) {
+      this.refused.add(socket);
+      // One line per burst: a client that keeps connecting must not flood the log.
+      this.refusals++;
+      if (Date.now() - this.refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+        this.o.log.warn('streaming: connections refused: too many connections', { max: this.o.limits.maxConnections, refused: this.refusals, remote: socket.remoteAddress });
+        this.refusalLoggedAt = Date.now();
+        this.refusals = 0;
+      }
+      const body = 'too many streaming connections\n';
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+      setTimeout(() => socket.destroy(), 1_000).unref();
+      return;
+    }
+    this.sockets.add(socket);
+    const deadline = setTimeout(() => {
+      this.o.log.info('streaming: connection closed: not upgraded in time', { remote: socket.remoteAddress, timeoutMs: this.o.streamCreationTimeoutMs });
+      socket.destroy();
+    }, this.o.streamCreationTimeoutMs);
+    deadline.unref();
+    this.deadlines.set(socket, deadline);
+    socket.once('close', () => {
+      clearTimeout(deadline);
+      this.sockets.delete(socket);
+    });
+  }
+
   private route(req: IncomingMessage): PendingRequest | undefined {
     const m = ROUTE.exec(req.url ?? '');
     if (!m) return undefined;
@@ -89,6 +144,10 @@ export class StreamingServer {
   }
 
   private plainRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.refused.has(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
     const pending = this.route(req);
     if (!pending) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
@@ -99,6 +158,10 @@ export class StreamingServer {
 
   private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    if (this.refused.has(socket)) {
+      socket.destroy();
+      return;
+    }
     const pending = this.route(req);
     if (!pending) {
       reject(socket, 404, '404 page not found\n');
@@ -124,16 +187,25 @@ export class StreamingServer {
     }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     if (head.length > 0) socket.unshift(head);
-    this.idle(socket);
-    const session = new SpdySession(socket, 'server');
-    session.on('protocolError', (err: Error) => this.o.log.info('streaming: SPDY protocol error', { error: err.message }));
+    this.upgraded(socket);
+    const session = new SpdySession(socket, 'server', this.o.limits);
+    const id = randomBytes(4).toString('hex');
+    const what = pending.kind === 'portforward' ? { sandbox: pending.sandboxId } : { container: pending.containerId };
+    session.on('protocolError', (err: Error) => this.o.log.warn('streaming: SPDY protocol error: connection closed', { session: id, kind: pending.kind, ...what, error: err.message }));
+    // The first time each cap is hit is logged: a client hitting one in a loop must not flood the log.
+    const logged = new Set<SpdyLimitEvent['kind']>();
+    session.on('limit', (e: SpdyLimitEvent) => {
+      if (logged.has(e.kind)) return;
+      logged.add(e.kind);
+      this.o.log.warn('streaming: SPDY limit reached', { session: id, kind: pending.kind, ...what, limit: e.kind, detail: e.message });
+    });
     if (pending.kind === 'portforward') {
       serveSpdyPortForward(session, pending.sandboxId, (port, stream) => this.o.targets.portForward(pending.sandboxId, port, stream), this.o.streamCreationTimeoutMs, this.o.log);
       return;
     }
     spdyClientStreams(session, protocol, pending.options, this.o.streamCreationTimeoutMs).then(
       (client) => this.command(pending, client),
-      (err: unknown) => this.o.log.info('streaming: no streams', { kind: pending.kind, container: pending.containerId, error: messageOf(err) }),
+      (err: unknown) => this.o.log.info('streaming: no streams', { session: id, kind: pending.kind, container: pending.containerId, error: messageOf(err) }),
     );
   }
 
@@ -145,8 +217,17 @@ export class StreamingServer {
       reject(socket, 403, '');
       return;
     }
+    this.upgraded(socket);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      this.idle(socket);
+      // ws reports a protocol error (a message past maxPayload, a bad frame) as 'error' and
+      // closes the connection itself; unheard, that 'error' would end the daemon.
+      const id = randomBytes(4).toString('hex');
+      const what = pending.kind === 'portforward' ? { sandbox: pending.sandboxId } : { container: pending.containerId };
+      ws.on('error', (err: Error) => {
+        this.o.log.warn('streaming: websocket error: connection closed', { session: id, kind: pending.kind, ...what, error: err.message });
+        // ws has sent its close frame; a peer that does not answer it is not waited for long.
+        setTimeout(() => ws.terminate(), WS_CLOSE_GRACE_MS).unref();
+      });
       if (pending.kind === 'portforward') {
         serveWsPortForward(ws, protocol, pending.sandboxId, pending.ports, (port, stream) => this.o.targets.portForward(pending.sandboxId, port, stream), this.o.log);
         return;
@@ -166,8 +247,12 @@ export class StreamingServer {
     void serveStdio(client, start, pending.kind === 'exec' ? pending.cmd : [], log, o.tty).then(() => log.debug('stream ended'));
   }
 
-  /** A connection with no traffic for the idle timeout is dropped, as kubelet's is. */
-  private idle(socket: Socket): void {
+  /**
+   * The upgrade deadline is met; from now a connection with no traffic for the idle timeout
+   * is dropped, as kubelet's is (StreamIdleTimeout).
+   */
+  private upgraded(socket: Socket): void {
+    clearTimeout(this.deadlines.get(socket));
     socket.setTimeout(this.o.idleTimeoutMs, () => socket.destroy());
   }
 }

@@ -3,6 +3,7 @@ import type { StdioSession, ExecStreamOptions } from '../oci/stdio-session.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StreamOptions } from './remote-command.js';
+import type { StreamingLimits } from './limits.js';
 import { RequestCache } from './request-cache.js';
 import { StreamingServer, type PendingRequest } from './streaming-server.js';
 
@@ -19,6 +20,7 @@ export interface StreamingDeps {
   address: string;
   idleTimeoutMs: number;
   streamCreationTimeoutMs: number;
+  limits: StreamingLimits;
   log: Logger;
 }
 
@@ -35,6 +37,7 @@ export class StreamingService {
       address: deps.address,
       idleTimeoutMs: deps.idleTimeoutMs,
       streamCreationTimeoutMs: deps.streamCreationTimeoutMs,
+      limits: deps.limits,
       consume: (token) => this.cache.consume(token),
       targets: {
         exec: (id, cmd, o) => deps.containers.execStream(id, cmd, o),

@@ -78,7 +78,7 @@ describe('streaming: exec, attach and port-forward', function () {
   it('Exec over SPDY: separate outputs, stdin, and the exit code as a v4 status', async () => {
     const id = await start('sleeper', ['sleep', '3600']);
     const url = await execUrl(id, ['sh', '-c', 'echo out; echo err >&2; exit 3'], {});
-    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/[A-Za-z0-9_-]{8}$/);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/[A-Za-z0-9_-]{22}$/);
     const failed = await spdyExec(url, { stdout: true, stderr: true });
     assert.equal(failed.protocol, 'v4.channel.k8s.io');
     assert.deepEqual([failed.stdout, failed.stderr], ['out\n', 'err\n']);

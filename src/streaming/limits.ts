@@ -1,0 +1,45 @@
+/**
+ * The caps every streaming connection lives under, in one place. The daemon takes them from
+ * the `[streaming]` section of its config (src/config/defaults.ts says what each does); the
+ * defaults here are the same values, for the SPDY client the tests and the CLI build.
+ */
+export interface StreamingLimits {
+  /** Bytes one SPDY header block may inflate to; past it the connection is a protocol error. */
+  maxHeaderBytes: number;
+  /** Streams open at once on one SPDY connection; more are refused (RST_STREAM REFUSED_STREAM). */
+  maxStreams: number;
+  /**
+   * Bytes one connection may hold that were received and not yet taken by their reader;
+   * past it the connection's socket is not read until its readers catch up.
+   */
+  maxBufferedBytes: number;
+  /** Connections to the streaming server at once, upgraded or not; more are answered 503. */
+  maxConnections: number;
+}
+
+export const DEFAULT_STREAMING_LIMITS: Readonly<StreamingLimits> = Object.freeze({
+  maxHeaderBytes: 256 << 10,
+  maxStreams: 64,
+  maxBufferedBytes: 4 << 20,
+  maxConnections: 128,
+});
+
+/**
+ * The largest websocket message accepted. `ws` holds a message whole until its last frame,
+ * so this is buffered memory too: at most a quarter of the connection's budget, and never
+ * more than 1 MiB (kubectl writes stdin and port-forward data in 32 KiB pieces).
+ */
+export function wsMaxPayload(l: StreamingLimits): number {
+  return Math.max(64 << 10, Math.min(1 << 20, Math.floor(l.maxBufferedBytes / 4)));
+}
+
+/**
+ * What a single SPDY stream may buffer before anyone reads it (the Go client writes stdin
+ * while it is still opening its other streams): past it that stream is reset.
+ */
+export function unreadStreamLimit(l: StreamingLimits): number {
+  return Math.max(64 << 10, Math.floor(l.maxBufferedBytes / 4));
+}
+
+/** What one stream with a reader may hold before the connection stops being read. */
+export const STREAM_HIGH_WATER_MARK = 256 << 10;

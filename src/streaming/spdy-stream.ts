@@ -1,0 +1,125 @@
+import { Duplex } from 'node:stream';
+import { STREAM_HIGH_WATER_MARK, unreadStreamLimit, type StreamingLimits } from './limits.js';
+import { RstStatus, type SpdyHeaders } from './spdy-frames.js';
+
+/** A cap the peer ran into; the connection goes on (the server logs the first of each kind). */
+export interface SpdyLimitEvent {
+  kind: 'streams' | 'unread' | 'buffered';
+  message: string;
+}
+
+/** What a stream needs of its connection (SpdySession): the frames it sends and the socket's flow. */
+export interface StreamHost {
+  readonly limits: StreamingLimits;
+  reply(stream: SpdyStream, headers: SpdyHeaders): void;
+  reset(stream: SpdyStream, status: number): void;
+  writeData(stream: SpdyStream, data: Buffer, fin: boolean, done: (err?: Error | null) => void): void;
+  pauseFor(stream: SpdyStream): void;
+  resumeFor(stream: SpdyStream): void;
+  forget(stream: SpdyStream): void;
+  hold(stream: SpdyStream): void;
+  limit(e: SpdyLimitEvent): void;
+}
+
+/**
+ * One SPDY stream as a Duplex: reading gives the peer's data until its FIN, `end()` sends
+ * ours. A reset or a lost connection ends both sides without an error event: for streaming
+ * a vanished client is an ordinary end, and the session's 'close' says so.
+ */
+export class SpdyStream extends Duplex {
+  /** @internal */
+  localFinished = false;
+  private remoteDone = false;
+  private replied = false;
+
+  constructor(
+    private readonly session: StreamHost,
+    readonly id: number,
+    readonly headers: SpdyHeaders,
+  ) {
+    super({ allowHalfOpen: true, readableHighWaterMark: STREAM_HIGH_WATER_MARK });
+    session.hold(this);
+  }
+
+  /** Accepts a stream the peer opened. */
+  reply(headers: SpdyHeaders = {}): void {
+    if (this.replied) return;
+    this.replied = true;
+    this.session.reply(this, headers);
+  }
+
+  reset(status: number = RstStatus.CANCEL): void {
+    if (this.localFinished && this.remoteDone) return;
+    this.localFinished = true;
+    this.session.reset(this, status);
+    this.endRead();
+    this.dropUnread();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.localFinished) return done();
+    this.session.writeData(this, chunk, false, done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    if (this.localFinished) return done();
+    this.localFinished = true;
+    this.session.writeData(this, Buffer.alloc(0), true, done);
+    if (this.remoteDone) this.session.forget(this);
+  }
+
+  override _read(): void {
+    this.session.resumeFor(this);
+  }
+
+  /** @internal */
+  receive(data: Buffer): void {
+    if (this.remoteDone) return;
+    const room = this.push(data);
+    // Only a stream someone reads (or has read: a pipe paused for its destination) may hold
+    // the connection up: the Go client writes stdin while it is still opening its other
+    // streams, and those must get through. A stream nobody has read yet buffers up to its
+    // own cap, and is reset past it, its bytes dropped.
+    if (this.readableFlowing !== null) {
+      if (!room) this.session.pauseFor(this);
+    } else if (this.readableLength > unreadStreamLimit(this.session.limits)) {
+      this.session.limit({ kind: 'unread', message: `stream ${this.id} reset: more than ${unreadStreamLimit(this.session.limits)} bytes nobody read` });
+      this.reset(RstStatus.CANCEL);
+    }
+  }
+
+  /** @internal */
+  remoteFinished(): void {
+    this.endRead();
+    if (this.localFinished) this.session.forget(this);
+  }
+
+  /** @internal */
+  wasReset(): void {
+    this.localFinished = true;
+    this.endRead();
+    this.dropUnread();
+    this.session.forget(this);
+  }
+
+  /** @internal */
+  connectionClosed(): void {
+    this.localFinished = true;
+    this.endRead();
+  }
+
+  /**
+   * A reset stream nobody has read is drained: what it holds is dropped at once (not kept
+   * for a reader that will not come, against the connection's budget), and a reader that
+   * does come sees its end.
+   */
+  private dropUnread(): void {
+    if (this.readableFlowing === null) this.resume();
+  }
+
+  private endRead(): void {
+    if (this.remoteDone) return;
+    this.remoteDone = true;
+    this.push(null);
+  }
+}
