@@ -186,8 +186,10 @@ export class ContainerService {
   }
 
   /** Settles when the creates in flight in pod `sandboxId` have ended, whatever their outcome. */
-  private async createsEnded(sandboxId: string): Promise<void> {
-    await Promise.allSettled([...this.creating.values()].filter((c) => c.sandboxId === sandboxId).map((c) => c.id));
+  private async createsEnded(sandboxId: string, log: Logger): Promise<void> {
+    const pending = [...this.creating.values()].filter((c) => c.sandboxId === sandboxId).map((c) => c.id);
+    if (pending.length > 0) log.info('waiting for container creates in flight', { sandbox: sandboxId, count: pending.length });
+    await Promise.allSettled(pending);
   }
 
   private async doCreate(name: string, spec: ContainerSpec, pod: SandboxRecord, image: ImageRecord, log: Logger): Promise<string> {
@@ -648,12 +650,12 @@ export class ContainerService {
   }
 
   async stopAll(sandboxId: string, log: Logger): Promise<void> {
-    await this.createsEnded(sandboxId);
+    await this.createsEnded(sandboxId, log);
     for (const c of this.deps.store.all().filter((x) => x.sandboxId === sandboxId && x.state !== 'CREATING')) await this.stop(c.id, 0, log);
   }
 
   async removeAll(sandboxId: string, log: Logger): Promise<void> {
-    await this.createsEnded(sandboxId);
+    await this.createsEnded(sandboxId, log);
     for (const c of this.deps.store.all().filter((x) => x.sandboxId === sandboxId)) await this.remove(c.id, log);
   }
 
