@@ -228,8 +228,9 @@ export class ContainerService {
     };
     const undo = new UndoStack();
     try {
-      await store.save(record);
+      // Before the save: one that fails half-way (ENOSPC) may have made the record's dir.
       undo.push('remove record', () => store.remove(id));
+      await store.save(record);
       const attachDir = join(this.deps.stateDir, 'attach');
       await Promise.all([p.upper, p.work, p.rootfs, p.bundle, p.persist, dirname(p.exitFile), attachDir].map((d) => mkdir(d, { recursive: true })));
       undo.push('remove state dir', () => rm(p.state, { recursive: true, force: true }));

@@ -154,8 +154,9 @@ export class SandboxService {
     };
     const undo = new UndoStack();
     try {
-      await store.save(record);
+      // Before the save: one that fails half-way (ENOSPC) may have made the record's dir.
       undo.push('remove sandbox record', () => store.remove(id));
+      await store.save(record);
       const pinDir = this.pinDir(id);
       await mkdir(pinDir, { recursive: true });
       undo.push('remove pin dir', () => rm(join(this.deps.stateDir, 'sandboxes', id), { recursive: true, force: true }));
