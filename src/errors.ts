@@ -56,6 +56,8 @@ const EXHAUSTED_NUMBERS = new Set([28, 122, 24, 23, 12]);
 /** The code a system error or a helper's errno maps to, when it says more than INTERNAL. */
 export function codeForErrno(errno: string | number | undefined): ErrorCode | undefined {
   if (errno === undefined) return undefined;
+  // A name the client chose that the kernel cannot take: its request is at fault.
+  if (errno === 'ENAMETOOLONG' || errno === 36) return 'INVALID_ARGUMENT';
   if (typeof errno === 'number') return EXHAUSTED_NUMBERS.has(errno) ? 'RESOURCE_EXHAUSTED' : undefined;
   return EXHAUSTED_ERRNOS.has(errno) ? 'RESOURCE_EXHAUSTED' : undefined;
 }

@@ -25,6 +25,7 @@ import { attachRelay } from './attach-relay.js';
 import { upperDirTar } from './layer-diff.js';
 import { hostDevice, hostPath, type DeviceRequest } from './host-sources.js';
 import { LayerHolds } from './image-refs.js';
+import { vetContainerSpec } from './request-checks.js';
 import { infraAlive } from '../sandbox/pod-pid.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
 import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
@@ -201,7 +202,7 @@ export class ContainerService {
     if (spec.security.runAsGroup !== undefined && spec.security.runAsUser === undefined && !spec.security.runAsUsername) {
       throw invalidArgument('run_as_group needs run_as_user or run_as_username');
     }
-    for (const m of spec.mounts) if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);
+    vetContainerSpec(spec);
     const id = randomBytes(32).toString('hex');
     const clog = log.child({ container: id, sandbox: pod.id });
     const runtime = this.runtimeFor(pod.runtimeHandler, id);

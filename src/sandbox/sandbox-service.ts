@@ -128,6 +128,9 @@ export class SandboxService {
       throw new CoracleError('NOT_FOUND', `runtime handler "${spec.runtimeHandler}" is not configured`);
     }
     const own = { net: spec.namespaces.network !== 'NODE', ipc: spec.namespaces.ipc !== 'NODE', uts: spec.namespaces.network !== 'NODE' };
+    if (spec.logDirectory && (!spec.logDirectory.startsWith('/') || spec.logDirectory.includes('\0'))) throw invalidArgument(`sandbox ${name}: log directory ${JSON.stringify(spec.logDirectory.slice(0, 200))}: must be an absolute path`);
+    // sethostname takes at most 64 bytes (HOST_NAME_MAX) and no NUL: refused here, not as pinns' EINVAL.
+    if (own.uts && (Buffer.byteLength(spec.hostname) > 64 || spec.hostname.includes('\0'))) throw invalidArgument(`sandbox ${name}: hostname ${JSON.stringify(spec.hostname.slice(0, 80))}: not a hostname (at most 64 bytes, no NUL)`);
     const sysctls = vetSysctls(spec.sysctls, own);
     const cgroupParent = vetCgroupParent(`${spec.metadata.namespace}/${spec.metadata.name}`, spec.cgroupParent);
     const id = randomBytes(32).toString('hex');
