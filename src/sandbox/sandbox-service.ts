@@ -109,6 +109,8 @@ export class SandboxService {
   run(spec: SandboxSpec, log: Logger): Promise<string> {
     const m = spec.metadata;
     if (!m.name || !m.namespace || !m.uid) throw invalidArgument('sandbox metadata needs name, namespace and uid');
+    // A NUL cannot pass to CNI (an environment variable) or to a file name: refused, not a TypeError.
+    if ([m.name, m.namespace, m.uid].some((v) => v.includes('\0'))) throw invalidArgument('sandbox metadata: name, namespace and uid must not hold a NUL byte');
     const name = sandboxName(m);
     const pending = this.creating.get(name);
     if (pending) return pending;
