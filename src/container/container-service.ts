@@ -636,8 +636,7 @@ export class ContainerService {
     await this.teardown(c);
     log.info('container removed', { container: c.id });
     this.deps.events.publish(c.id, c.sandboxId, 'DELETED');
-    // Its layers are no longer held: those of an image removed meanwhile go now.
-    await this.deps.images.collect(log).catch((err: unknown) => log.warn('image collection after a removal failed', { error: messageOf(err) }));
+    await this.deps.images.collect(log).catch((err: unknown) => log.warn('collecting the layers it let go failed', { error: messageOf(err) }));
   }
 
   private async teardown(c: ContainerRecord): Promise<void> {
