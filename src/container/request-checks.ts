@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import type { ContainerSpec } from './container-service.js';
+import { refuseNul } from '../sandbox/no-nul.js';
 
 const hasNul = (s: string): boolean => s.includes('\0');
 
@@ -12,6 +13,7 @@ const hasNul = (s: string): boolean => s.includes('\0');
  * test/cri/cri-fuzz.test.ts.
  */
 export function vetContainerSpec(spec: ContainerSpec): void {
+  refuseNul('CreateContainer', spec);
   for (const m of spec.mounts) {
     if (hasNul(m.hostPath) || hasNul(m.containerPath)) throw invalidArgument(`mount ${JSON.stringify(m.hostPath)}:${JSON.stringify(m.containerPath)}: a path holds a NUL byte`);
     if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);

@@ -14,6 +14,7 @@ import { writePodFiles } from './pod-files.js';
 import type { DnsConfig, NamespaceMode, PortMapping, SandboxRecord, SandboxStore } from './sandbox-store.js';
 import { vetSysctls } from './sysctls.js';
 import { vetCgroupParent } from './cgroup-parent.js';
+import { refuseNul } from './no-nul.js';
 import type { InfraProcess } from './pod-infra.js';
 import { infraAlive } from './pod-pid.js';
 
@@ -109,8 +110,8 @@ export class SandboxService {
   run(spec: SandboxSpec, log: Logger): Promise<string> {
     const m = spec.metadata;
     if (!m.name || !m.namespace || !m.uid) throw invalidArgument('sandbox metadata needs name, namespace and uid');
-    // A NUL cannot pass to CNI (an environment variable) or to a file name: refused, not a TypeError.
-    if ([m.name, m.namespace, m.uid].some((v) => v.includes('\0'))) throw invalidArgument('sandbox metadata: name, namespace and uid must not hold a NUL byte');
+    // A NUL cannot pass to CNI, a sysctl or a file name: refused, not a TypeError.
+    refuseNul('RunPodSandbox', spec);
     const name = sandboxName(m);
     const pending = this.creating.get(name);
     if (pending) return pending;
