@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants, watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf, notFound } from '../errors.js';
+import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf, notFound, withContext } from '../errors.js';
 import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
 import type { OciRuntime } from '../oci/runtime.js';
@@ -23,6 +23,10 @@ import { containerUsage, type ContainerUsage } from './container-stats.js';
 import { CpuRate } from './cpu-rate.js';
 import { attachRelay } from './attach-relay.js';
 import { upperDirTar } from './layer-diff.js';
+import { hostDevice, hostPath, type DeviceRequest } from './host-sources.js';
+import { LayerHolds } from './image-refs.js';
+import { vetContainerSpec } from './request-checks.js';
+import { infraAlive } from '../sandbox/pod-pid.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
 import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 
@@ -37,7 +41,7 @@ export interface ContainerSpec {
   workingDir: string;
   env: { key: string; value: string }[];
   mounts: ContainerMountRecord[];
-  devices: { hostPath: string; containerPath: string; permissions: string }[];
+  devices: DeviceRequest[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
   logPath: string;
@@ -77,6 +81,8 @@ export interface ContainerDeps {
   images: {
     find(text: string): ImageRecord | undefined;
     commitLayer(base: string, layer: AsyncIterable<Buffer>, o: { tag?: string; createdBy: string; comment: string; author: string }, log: Logger): Promise<ImageRecord>;
+    /** Image collection: run once a container's layers are let go. */
+    collect(log: Logger): Promise<void>;
   };
   snapshots: { root: string; dir(chainId: string): string };
   runtime(handler: string): OciRuntime | undefined;
@@ -108,7 +114,9 @@ export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord):
  */
 export class ContainerService {
   private readonly cpuRate = new CpuRate();
-  private readonly creating = new Map<string, Promise<string>>();
+  /** Creates in flight, by name: a retry waits for the first; pod removal waits for them. */
+  private readonly creating = new Map<string, { sandboxId: string; id: Promise<string> }>();
+  private readonly holds = new LayerHolds();
   private readonly refreshing = new Map<string, Promise<ContainerRecord>>();
   private exitWatcher: FSWatcher | undefined;
 
@@ -159,31 +167,43 @@ export class ContainerService {
     if (!spec.metadata.name) throw invalidArgument('container metadata needs a name');
     const name = containerName(spec.metadata, pod);
     const pending = this.creating.get(name);
-    if (pending) return pending;
+    if (pending) return pending.id;
     const existing = this.deps.store.all().find((c) => c.name === name);
     if (existing) {
       if (existing.state === 'CREATED') return Promise.resolve(existing.id);
       throw new CoracleError('ALREADY_EXISTS', `container name ${name} is reserved by ${existing.id} (${existing.state})`);
     }
-    const p = this.doCreate(name, spec, pod, log).finally(() => this.creating.delete(name));
-    this.creating.set(name, p);
-    return p;
+    const image = this.deps.images.find(spec.image);
+    if (!image) throw notFound(`image "${spec.image}": not found`);
+    // Held in the tick the image is found: no RemoveImage or collection can take a layer
+    // from under the root being built; the record holds them once saved.
+    const release = this.holds.hold(image.layers.map((l) => l.chainId));
+    const id = this.doCreate(name, spec, pod, image, log).finally(() => {
+      this.creating.delete(name);
+      release();
+    });
+    this.creating.set(name, { sandboxId: pod.id, id });
+    return id;
   }
 
-  private async doCreate(name: string, spec: ContainerSpec, pod: SandboxRecord, log: Logger): Promise<string> {
-    const { store, images, snapshots } = this.deps;
-    const image = images.find(spec.image);
-    if (!image) throw notFound(`image "${spec.image}": not found`);
+  /** Settles when the creates in flight in pod `sandboxId` have ended, whatever their outcome. */
+  private async createsEnded(sandboxId: string, log: Logger): Promise<void> {
+    const pending = [...this.creating.values()].filter((c) => c.sandboxId === sandboxId).map((c) => c.id);
+    if (pending.length > 0) log.info('waiting for container creates in flight', { sandbox: sandboxId, count: pending.length });
+    await Promise.allSettled(pending);
+  }
+
+  private async doCreate(name: string, spec: ContainerSpec, pod: SandboxRecord, image: ImageRecord, log: Logger): Promise<string> {
+    const { store, snapshots } = this.deps;
     const { privileged, capAdd, capDrop } = spec.security;
     const seccomp = await seccompFor(spec.security.seccomp, { privileged, capabilities: containerCapabilities({ privileged, capAdd, capDrop, allCapabilities: this.deps.allCapabilities }) });
     if (spec.security.pid === 'TARGET') throw new CoracleError('UNIMPLEMENTED', 'pid namespace TARGET: not supported yet');
-    if (spec.security.pid === 'POD' && pod.infraPid === undefined) {
-      throw failedPrecondition(`sandbox ${pod.id}: has no pod-wide pid namespace (its pid mode is ${pod.namespaces.pid})`);
-    }
+    if (spec.security.pid === 'POD' && !pod.pins.pid) throw failedPrecondition(`sandbox ${pod.id}: has no pinned pod-wide pid namespace (its pid mode is ${pod.namespaces.pid})`);
+    if (spec.security.pid === 'POD' && !(await infraAlive(pod))) throw failedPrecondition(`sandbox ${pod.id}: its pause process ${pod.infraPid} has ended`);
     if (spec.security.runAsGroup !== undefined && spec.security.runAsUser === undefined && !spec.security.runAsUsername) {
       throw invalidArgument('run_as_group needs run_as_user or run_as_username');
     }
-    for (const m of spec.mounts) if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);
+    vetContainerSpec(spec);
     const id = randomBytes(32).toString('hex');
     const clog = log.child({ container: id, sandbox: pod.id });
     const runtime = this.runtimeFor(pod.runtimeHandler, id);
@@ -210,15 +230,16 @@ export class ContainerService {
     };
     const undo = new UndoStack();
     try {
-      await store.save(record);
+      // Before the save: one that fails half-way (ENOSPC) may have made the record's dir.
       undo.push('remove record', () => store.remove(id));
+      await store.save(record);
       const attachDir = join(this.deps.stateDir, 'attach');
       await Promise.all([p.upper, p.work, p.rootfs, p.bundle, p.persist, dirname(p.exitFile), attachDir].map((d) => mkdir(d, { recursive: true })));
       undo.push('remove state dir', () => rm(p.state, { recursive: true, force: true }));
       const lowers = [...image.layers].reverse().map((l) => snapshots.dir(l.chainId).slice(snapshots.root.length + 1));
       await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
       undo.push('unmount rootfs', () => unmount(p.rootfs, `container ${id}: rootfs`));
-      const mounts = await Promise.all(spec.mounts.map((m) => this.hostPath(m)));
+      const mounts = await Promise.all(spec.mounts.map((m) => hostPath(m)));
       const readEtc = (f: string): Promise<string> => readFile(join(p.rootfs, 'etc', f), 'utf8').catch(() => '');
       const user = resolveUser(
         {
@@ -249,7 +270,7 @@ export class ContainerService {
         privileged: spec.security.privileged,
         noNewPrivileges: spec.security.noNewPrivileges,
         ...(spec.resources.oomScoreAdj !== undefined ? { oomScoreAdj: Math.max(spec.resources.oomScoreAdj, this.deps.ownOomScoreAdj) } : {}),
-        namespaces: { net: ns(pod.pins.net), ipc: ns(pod.pins.ipc), uts: ns(pod.pins.uts), pid: spec.security.pid === 'NODE' ? 'host' : spec.security.pid === 'POD' ? { path: `/proc/${pod.infraPid}/ns/pid` } : 'new', cgroup: this.deps.cgroups.layout === 'unified' ? 'new' : 'host' },
+        namespaces: { net: ns(pod.pins.net), ipc: ns(pod.pins.ipc), uts: ns(pod.pins.uts), pid: spec.security.pid === 'NODE' ? 'host' : spec.security.pid === 'POD' ? { path: pod.pins.pid! } : 'new', cgroup: this.deps.cgroups.layout === 'unified' ? 'new' : 'host' },
         podFiles: { resolvConf: join(podDir, 'resolv.conf'), hostname: join(podDir, 'hostname'), hosts: join(podDir, 'hosts') },
         shm: pod.shmPath ?? (pod.namespaces.ipc === 'NODE' ? '/dev/shm' : undefined),
         mounts,
@@ -257,7 +278,7 @@ export class ContainerService {
         readonlyPaths: spec.security.readonlyPaths,
         cgroupsPath: `${pod.cgroupParent || '/coracle'}/${id}`,
         resources: spec.resources,
-        devices: await Promise.all(spec.devices.map((d) => this.device(d))),
+        devices: await Promise.all(spec.devices.map((d) => hostDevice(d))),
         annotations: spec.annotations,
         ...(seccomp ? { seccomp } : {}),
       });
@@ -285,35 +306,8 @@ export class ContainerService {
     } catch (err) {
       clog.warn('container create failed: undoing', { error: messageOf(err) });
       await undo.unwind(clog);
-      if (err instanceof CoracleError) throw new CoracleError(err.code, `container ${name}: ${err.message}`);
-      throw new CoracleError('INTERNAL', `container ${name}: ${messageOf(err)}`);
+      throw withContext(`container ${name}`, err);
     }
-  }
-
-  /** A bind source as containerd resolves it: symlinks followed, a missing dir made. */
-  private async hostPath(m: ContainerMountRecord): Promise<ContainerMountRecord> {
-    try {
-      return { ...m, hostPath: await realpath(m.hostPath) };
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-      await mkdir(m.hostPath, { recursive: true });
-      return m;
-    }
-  }
-
-  private async device(d: ContainerSpec['devices'][number]): Promise<{ path: string; type: 'c' | 'b'; major: number; minor: number; fileMode: number; permissions: string; containerPath: string }> {
-    const st = await stat(d.hostPath).catch(() => undefined);
-    if (!st || !(st.isCharacterDevice() || st.isBlockDevice())) throw invalidArgument(`device ${d.hostPath}: not a device`);
-    const rdev = st.rdev;
-    return {
-      path: d.hostPath,
-      containerPath: d.containerPath || d.hostPath,
-      type: st.isCharacterDevice() ? 'c' : 'b',
-      major: Math.floor(rdev / 256) & 0xfff,
-      minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
-      fileMode: st.mode & 0o777,
-      permissions: d.permissions || 'rwm',
-    };
   }
 
   resolve(id: string): ContainerRecord | undefined {
@@ -576,6 +570,7 @@ export class ContainerService {
   async start(id: string, log: Logger): Promise<void> {
     const c = this.mustGet(id);
     if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: is ${c.state.toLowerCase()}, not created`);
+    if (this.deps.sandboxes.get(c.sandboxId)?.state !== 'READY') throw failedPrecondition(`container ${c.id}: start: its pod ${c.sandboxId} is not ready (stopped or stopping)`);
     // Taken before: a short process can end (and conmon stamp its exit) before start returns.
     const startedAt = nowNanos();
     await this.runtimeFor(c.runtimeHandler, c.id).start(c.id);
@@ -636,11 +631,13 @@ export class ContainerService {
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */
   async remove(id: string, log: Logger): Promise<void> {
     const c = this.resolve(id);
-    if (!c) return;
+    // Still being made: not there yet (containerd's answer); its create completes or undoes.
+    if (!c || c.state === 'CREATING') return;
     if (c.state === 'RUNNING' || c.state === 'CREATED') await this.stop(c.id, 0, log);
     await this.teardown(c);
     log.info('container removed', { container: c.id });
     this.deps.events.publish(c.id, c.sandboxId, 'DELETED');
+    await this.deps.images.collect(log).catch((err: unknown) => log.warn('collecting the layers it let go failed', { error: messageOf(err) }));
   }
 
   private async teardown(c: ContainerRecord): Promise<void> {
@@ -655,16 +652,19 @@ export class ContainerService {
   }
 
   async stopAll(sandboxId: string, log: Logger): Promise<void> {
+    await this.createsEnded(sandboxId, log);
     for (const c of this.deps.store.all().filter((x) => x.sandboxId === sandboxId && x.state !== 'CREATING')) await this.stop(c.id, 0, log);
   }
 
   async removeAll(sandboxId: string, log: Logger): Promise<void> {
+    await this.createsEnded(sandboxId, log);
     for (const c of this.deps.store.all().filter((x) => x.sandboxId === sandboxId)) await this.remove(c.id, log);
   }
 
   /** Layers that containers' roots are made of: image collection keeps them. */
   *chainIdsInUse(): Iterable<string> {
     for (const c of this.deps.store.all()) yield* c.chainIds;
+    yield* this.holds.held();
   }
 
   /**

@@ -1,5 +1,5 @@
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
-import { CoracleError, type ErrorCode } from '../errors.js';
+import { errorCodeOf, type ErrorCode } from '../errors.js';
 
 const CODES: Record<ErrorCode, Status> = {
   CANCELLED: Status.CANCELLED,
@@ -22,15 +22,13 @@ export type CriError = Partial<ServiceError> & { code: Status; details: string }
 
 /**
  * The one place errors become gRPC statuses. A CoracleError keeps the code it was raised
- * with; anything else (a Node system error, a bug) is INTERNAL with its message, never
+ * with; a system error that says a resource ran out (ENOSPC) is RESOURCE_EXHAUSTED;
+ * anything else (another system error, a bug) is INTERNAL with its message, never
  * UNKNOWN, so that clients can tell our failures from transport ones.
  */
 export function toGrpcError(err: unknown): CriError {
-  if (err instanceof CoracleError) {
-    return { code: CODES[err.code], details: err.message, message: err.message };
-  }
   const message = err instanceof Error ? err.message : String(err);
-  return { code: Status.INTERNAL, details: message, message };
+  return { code: CODES[errorCodeOf(err)], details: message, message };
 }
 
 /** Client mistakes are logged quietly; INTERNAL and UNKNOWN are the daemon's problem. */

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { CoracleError } from '../errors.js';
 import { logLevelFor, toGrpcError, type CriError } from './status-map.js';
 
 /** What every handler gets besides its request. */
@@ -59,6 +60,19 @@ function serve<T>(
     );
 }
 
+/** Resolves when `call` drains or `signal` aborts, leaving no listener behind. */
+function drained(call: { once(e: 'drain', l: () => void): unknown; off(e: 'drain', l: () => void): unknown }, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** The wrapper around every unary RPC. */
 export function wrapUnary<Req, Res>(rpc: string, log: Logger, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => serve(rpc, log, call, (ctx) => handler(call.request, ctx), (status, res) => (status ? callback(status) : callback(null, res)));
@@ -70,7 +84,9 @@ export function wrapServerStream<Req, Res>(
   log: Logger,
   handler: ServerStreamHandler<Req, Res>,
 ): grpc.handleServerStreamingCall<Req, Res> {
-  // Waits for the client to drain what is sent, so a large stream is not buffered whole.
+  // Waits for the client to drain what is sent, so a large stream is not buffered whole;
+  // once the client has gone, a write fails at once, so the handler ends and lets go of its
+  // files and subscriptions instead of waiting for a drain that never comes.
   return (call) =>
     serve(
       rpc,
@@ -80,7 +96,8 @@ export function wrapServerStream<Req, Res>(
         handler(
           call.request,
           async (m) => {
-            if (!call.write(m)) await new Promise<void>((r) => call.once('drain', () => r()));
+            if (ctx.signal.aborted) throw new CoracleError('CANCELLED', `${rpc}: cancelled by the client`);
+            if (!call.write(m)) await drained(call, ctx.signal);
           },
           ctx,
         ),

@@ -172,6 +172,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     async close() {
       events.close();
       containers?.close();
+      sandboxes.close();
       await streaming.close();
       await pool.close();
       await registry.close();

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import pty from 'node-pty';
 import type { ExecStreamOptions, StdioSession } from './stdio-session.js';
-import { CoracleError, messageOf } from '../errors.js';
+import { setLongTimeout } from '../util/long-timeout.js';
+import { CoracleError, codeForToolMessage, messageOf } from '../errors.js';
 
 export interface CreateOptions {
   id: string;
@@ -43,7 +44,7 @@ export class OciRuntime {
       execFile(this.runtimePath, [`--root=${this.root}`, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
         if (err) {
           const msg = (stderr || err.message).trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg=/, '') ?? '';
-          reject(new CoracleError('INTERNAL', `${what}: ${this.name}: ${msg}`));
+          reject(new CoracleError(codeForToolMessage(msg) ?? 'INTERNAL', `${what}: ${this.name}: ${msg}`));
         } else resolve(stdout);
       });
     });
@@ -98,7 +99,10 @@ export class OciRuntime {
         try {
           const doc = JSON.parse(sync.slice(0, nl)) as { data: number; message?: string };
           if (doc.data > 0) resolve(doc.data);
-          else reject(new CoracleError('INTERNAL', `container ${o.id}: create: ${this.name}: ${(doc.message ?? 'failed').trim()}`));
+          else {
+            const message = (doc.message ?? 'failed').trim();
+            reject(new CoracleError(codeForToolMessage(message) ?? 'INTERNAL', `container ${o.id}: create: ${this.name}: ${message}`));
+          }
         } catch (err) {
           reject(new CoracleError('INTERNAL', `container ${o.id}: create: conmon said ${JSON.stringify(sync)}: ${messageOf(err)}`));
         }
@@ -145,16 +149,14 @@ export class OciRuntime {
       child.stdout.on('data', collect(out, 0));
       child.stderr.on('data', collect(err, 1));
       let timedOut = false;
-      const timer =
-        timeoutMs > 0
-          ? setTimeout(() => {
-              timedOut = true;
-              void killExec(pidFile, (signal) => child.kill(signal), closed);
-            }, timeoutMs)
-          : undefined;
+      // Not setTimeout: past 2^31-1 ms it fires after 1 ms.
+      const cancelTimer = setLongTimeout(() => {
+        timedOut = true;
+        void killExec(pidFile, (signal) => child.kill(signal), closed);
+      }, timeoutMs);
       child.on('error', (e) => reject(new CoracleError('INTERNAL', `container ${id}: exec: ${e.message}`)));
       child.on('close', (code, signal) => {
-        if (timer) clearTimeout(timer);
+        cancelTimer();
         const stderr = Buffer.concat(err);
         if (timedOut) {
           reject(new CoracleError('DEADLINE_EXCEEDED', `container ${id}: exec: timed out after ${timeoutMs / 1000} s: the process was killed`));

@@ -5,6 +5,8 @@ export interface NamespacePins {
   net?: string;
   ipc?: string;
   uts?: string;
+  /** The pid namespace of the pod's pause process (pid POD), pinned once it runs. */
+  pid?: string;
 }
 
 export interface PinRequest {
@@ -43,4 +45,15 @@ export async function pinNamespaces(req: PinRequest, what: string): Promise<Name
 /** Unmounts and removes the pins in `dir`; none there is no error. */
 export async function unpinNamespaces(dir: string, what: string): Promise<void> {
   await runNative<{ removed: number }>(HELPER, ['-d', dir, '-r'], what);
+}
+
+/**
+ * Pins the pid namespace of process `pid` at DIR/pid, if it is still the process that
+ * started at `startTime`: the helper holds the process by an open /proc/PID dir, so a pid
+ * reused by another process is refused, never pinned. Containers join the pin, not
+ * /proc/PID/ns/pid, so no later reuse of the number can put them in another namespace.
+ */
+export async function pinPidNamespace(dir: string, pid: number, startTime: string, what: string): Promise<string> {
+  const r = await runNative<{ pid: string }>(HELPER, ['-d', dir, '-p', String(pid), '-t', startTime], what);
+  return r.pid;
 }

@@ -6,7 +6,16 @@ import { fitResources } from '../oci/cgroup-resources.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { NATIVE_DIR } from '../util/native.js';
+import { pinPidNamespace } from './namespace-pins.js';
+import { processStartTime } from './pod-pid.js';
 import type { SandboxRecord } from './sandbox-store.js';
+
+/** A started pause process: its pid, when it started, and its pid namespace's pin. */
+export interface InfraProcess {
+  pid: number;
+  startTime: string;
+  pin: string;
+}
 
 /**
  * The infra process of a pod that asks for a pod-wide pid namespace (pid POD): a pid
@@ -26,18 +35,28 @@ export class PodInfra {
     return join(this.stateDir, 'sandboxes', podId, 'infra');
   }
 
+  /** Where conmon writes a pause process's exit, as `<pod id>`: one dir, one watcher. */
+  get exitDir(): string {
+    return join(this.stateDir, 'pod-exits');
+  }
+
   private rt(pod: Pick<SandboxRecord, 'id' | 'runtimeHandler'>): OciRuntime {
     const rt = this.runtime(pod.runtimeHandler);
     if (!rt) throw new CoracleError('NOT_FOUND', `sandbox ${pod.id}: runtime handler "${pod.runtimeHandler}" is not configured`);
     return rt;
   }
 
-  /** Starts the pause process in the pod's namespaces; returns its host pid. */
-  async start(pod: SandboxRecord): Promise<number> {
+  /**
+   * Starts the pause process in the pod's namespaces and pins its pid namespace in
+   * `pinDir`; a pause process gone before it is pinned fails the start.
+   */
+  async start(pod: SandboxRecord, pinDir: string): Promise<InfraProcess> {
     const dir = this.dir(pod.id);
     const rootfs = join(dir, 'rootfs');
     // runc needs /proc in the container to close its descriptors before exec.
     await mkdir(join(rootfs, 'proc'), { recursive: true });
+    await mkdir(this.exitDir, { recursive: true });
+    await rm(join(this.exitDir, pod.id), { force: true });
     await copyFile(join(NATIVE_DIR, 'coracle-pause'), join(rootfs, 'pause'));
     const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'mount' }];
     if (pod.pins.net) namespaces.push({ type: 'network', path: pod.pins.net });
@@ -70,7 +89,7 @@ export class PodInfra {
       id: pod.id,
       bundle: dir,
       logPath: join(dir, 'pause.log'),
-      exitDir: dir,
+      exitDir: this.exitDir,
       persistDir: dir,
       attachDir: dir,
       stdin: false,
@@ -78,7 +97,9 @@ export class PodInfra {
       tty: false,
     });
     await rt.start(pod.id);
-    return pid;
+    const startTime = await processStartTime(pid);
+    if (startTime === undefined) throw new CoracleError('INTERNAL', `sandbox ${pod.id}: pause process ${pid} ended as it started (see ${join(dir, 'pause.log')})`);
+    return { pid, startTime, pin: await pinPidNamespace(pinDir, pid, startTime, `sandbox ${pod.id}: pid namespace`) };
   }
 
   /** Ends the pause process; the pod's containers have gone first. */
@@ -89,5 +110,6 @@ export class PodInfra {
   async remove(pod: SandboxRecord): Promise<void> {
     await this.rt(pod).delete(pod.id);
     await rm(this.dir(pod.id), { recursive: true, force: true });
+    await rm(join(this.exitDir, pod.id), { force: true });
   }
 }

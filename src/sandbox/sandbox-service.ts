@@ -1,9 +1,10 @@
 import type { Duplex } from 'node:stream';
 import { forwardPort } from '../netns/port-dial.js';
 import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CoracleError, invalidArgument, messageOf, notFound } from '../errors.js';
+import { CoracleError, invalidArgument, messageOf, notFound, withContext } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PodAddresses, PodAttachment, PodNetworkChoice } from '../netns/pod-network.js';
 import { mountShm, unmount } from '../util/mounts.js';
@@ -13,6 +14,9 @@ import { writePodFiles } from './pod-files.js';
 import type { DnsConfig, NamespaceMode, PortMapping, SandboxRecord, SandboxStore } from './sandbox-store.js';
 import { vetSysctls } from './sysctls.js';
 import { vetCgroupParent } from './cgroup-parent.js';
+import { refuseNul } from './no-nul.js';
+import type { InfraProcess } from './pod-infra.js';
+import { infraAlive } from './pod-pid.js';
 
 /** A RunPodSandbox request, in Coracle's terms. */
 export interface SandboxSpec {
@@ -56,7 +60,7 @@ export interface SandboxDeps {
   };
   handlers: { has(name: string): boolean };
   /** The pause process of pods with a pod-wide pid namespace. */
-  infra: { start(pod: SandboxRecord): Promise<number>; stop(pod: SandboxRecord): Promise<void>; remove(pod: SandboxRecord): Promise<void> };
+  infra: { start(pod: SandboxRecord, pinDir: string): Promise<InfraProcess>; stop(pod: SandboxRecord): Promise<void>; remove(pod: SandboxRecord): Promise<void>; readonly exitDir: string };
   /** Stops and removes a pod's containers (the container service, once it exists). */
   containers?: { stopAll(sandboxId: string, log: Logger): Promise<void>; removeAll(sandboxId: string, log: Logger): Promise<void> };
   /** Sandboxes are reported through the container events too, with their own id, as containerd does. */
@@ -83,6 +87,7 @@ export function sandboxName(m: SandboxSpec['metadata']): string {
 export class SandboxService {
   /** Names being created, and the promise of their id: a retry waits for the first call. */
   private readonly creating = new Map<string, Promise<string>>();
+  private exitWatcher: FSWatcher | undefined;
 
   constructor(private readonly deps: SandboxDeps) {}
 
@@ -105,6 +110,8 @@ export class SandboxService {
   run(spec: SandboxSpec, log: Logger): Promise<string> {
     const m = spec.metadata;
     if (!m.name || !m.namespace || !m.uid) throw invalidArgument('sandbox metadata needs name, namespace and uid');
+    // A NUL cannot pass to CNI, a sysctl or a file name: refused, not a TypeError.
+    refuseNul('RunPodSandbox', spec);
     const name = sandboxName(m);
     const pending = this.creating.get(name);
     if (pending) return pending;
@@ -124,6 +131,9 @@ export class SandboxService {
       throw new CoracleError('NOT_FOUND', `runtime handler "${spec.runtimeHandler}" is not configured`);
     }
     const own = { net: spec.namespaces.network !== 'NODE', ipc: spec.namespaces.ipc !== 'NODE', uts: spec.namespaces.network !== 'NODE' };
+    if (spec.logDirectory && (!spec.logDirectory.startsWith('/') || spec.logDirectory.includes('\0'))) throw invalidArgument(`sandbox ${name}: log directory ${JSON.stringify(spec.logDirectory.slice(0, 200))}: must be an absolute path`);
+    // sethostname takes at most 64 bytes (HOST_NAME_MAX) and no NUL: refused here, not as pinns' EINVAL.
+    if (own.uts && (Buffer.byteLength(spec.hostname) > 64 || spec.hostname.includes('\0'))) throw invalidArgument(`sandbox ${name}: hostname ${JSON.stringify(spec.hostname.slice(0, 80))}: not a hostname (at most 64 bytes, no NUL)`);
     const sysctls = vetSysctls(spec.sysctls, own);
     const cgroupParent = vetCgroupParent(`${spec.metadata.namespace}/${spec.metadata.name}`, spec.cgroupParent);
     const id = randomBytes(32).toString('hex');
@@ -150,8 +160,9 @@ export class SandboxService {
     };
     const undo = new UndoStack();
     try {
-      await store.save(record);
+      // Before the save: one that fails half-way (ENOSPC) may have made the record's dir.
       undo.push('remove sandbox record', () => store.remove(id));
+      await store.save(record);
       const pinDir = this.pinDir(id);
       await mkdir(pinDir, { recursive: true });
       undo.push('remove pin dir', () => rm(join(this.deps.stateDir, 'sandboxes', id), { recursive: true, force: true }));
@@ -178,7 +189,12 @@ export class SandboxService {
       }
       if (spec.namespaces.pid === 'POD') {
         undo.push('remove infra', () => this.deps.infra.remove(record));
-        record.infraPid = await this.deps.infra.start(record);
+        const infra = await this.deps.infra.start(record, pinDir);
+        // Only this pin: the others stay until CNI DEL has run in the pod's netns.
+        undo.push('unpin pid namespace', () => unmount(infra.pin, `sandbox ${id}: pid namespace`).then(() => rm(infra.pin, { force: true })));
+        record.infraPid = infra.pid;
+        record.infraStartTime = infra.startTime;
+        record.pins = { ...record.pins, pid: infra.pin };
       }
       await writePodFiles(store.dir(id), {
         dns: spec.dns,
@@ -196,10 +212,7 @@ export class SandboxService {
     } catch (err) {
       plog.warn('sandbox failed: undoing', { error: messageOf(err) });
       await undo.unwind(plog);
-      if (err instanceof CoracleError) {
-        throw new CoracleError(err.code, `sandbox ${name}: ${err.message}`);
-      }
-      throw new CoracleError('INTERNAL', `sandbox ${name}: ${messageOf(err)}`);
+      throw withContext(`sandbox ${name}`, err);
     }
   }
 
@@ -234,22 +247,62 @@ export class SandboxService {
   /** Stops the pod's containers and releases its network; the pins stay until removal. */
   async stop(id: string, log: Logger): Promise<void> {
     const r = this.resolve(id);
-    if (!r) throw notFound(`sandbox ${id}: not found`);
+    // Still being made: not there yet for its callers (containerd's answer too).
+    if (!r || r.state === 'CREATING') throw notFound(`sandbox ${id}: not found`);
     const plog = log.child({ sandbox: r.id });
+    // NOTREADY first: no container is created or started in a pod that is stopping.
+    const wasReady = await this.markNotReady(r);
     await this.deps.containers?.stopAll(r.id, plog);
     if (r.infraPid !== undefined) await this.deps.infra.stop(r);
     if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r), { onlyIfAttached: true });
-    if (r.state !== 'NOTREADY') {
-      await this.deps.store.save({ ...r, state: 'NOTREADY' });
+    if (wasReady) {
       plog.info('sandbox stopped');
       this.deps.events.publish(r.id, r.id, 'STOPPED');
     }
   }
 
+  /** Saves the pod NOTREADY; true if it was READY (the caller announces the stop). */
+  private async markNotReady(r: SandboxRecord): Promise<boolean> {
+    const now = this.deps.store.get(r.id);
+    if (now?.state !== 'READY') return false;
+    await this.deps.store.save({ ...now, state: 'NOTREADY' });
+    return true;
+  }
+
+  /**
+   * A pod whose pause process ended (killed, OOM) has lost its pid namespace: it is
+   * NOTREADY, as containerd makes a sandbox whose task exited, and kubelet makes it anew.
+   */
+  private async infraExited(podId: string): Promise<void> {
+    const r = this.deps.store.get(podId);
+    if (!r || r.state !== 'READY' || (await infraAlive(r))) return;
+    if (await this.markNotReady(r)) {
+      this.deps.log.warn('sandbox pause process ended: not ready', { sandbox: r.id, pid: r.infraPid });
+      this.deps.events.publish(r.id, r.id, 'STOPPED');
+    }
+  }
+
+  /** Notices pause processes ending, as conmon records their exits. */
+  private async watchInfraExits(): Promise<void> {
+    const dir = this.deps.infra.exitDir;
+    await mkdir(dir, { recursive: true });
+    this.exitWatcher = watch(dir, (_event, name) => {
+      if (name) void this.infraExited(name.toString()).catch((err: unknown) => this.deps.log.warn('pause exit not handled', { sandbox: name.toString(), error: messageOf(err) }));
+    });
+    this.exitWatcher.on('error', (err) => this.deps.log.warn('pause exit watch failed', { dir, error: err.message }));
+    this.exitWatcher.unref();
+  }
+
+  close(): void {
+    this.exitWatcher?.close();
+  }
+
   /** Removes everything of the pod; an unknown id is no error (kubelet retries removals). */
   async remove(id: string, log: Logger): Promise<void> {
     const r = this.resolve(id);
-    if (!r) return;
+    // A pod still being made is not there yet for RemovePodSandbox (as in containerd): its
+    // RunPodSandbox completes or undoes itself; removing it under its feet would leak.
+    if (!r || r.state === 'CREATING') return;
     const plog = log.child({ sandbox: r.id });
     await this.deps.containers?.removeAll(r.id, plog);
     await this.teardown(r, plog);
@@ -287,6 +340,9 @@ export class SandboxService {
           await network.tearDown(this.attachment(r));
           await pins.unpin(this.pinDir(r.id), `sandbox ${r.id}: namespaces`);
           await store.save({ ...r, state: 'NOTREADY' });
+        } else if (r.state === 'READY' && !(await infraAlive(r))) {
+          rlog.warn('sandbox pause process ended while the daemon was down: not ready');
+          await store.save({ ...r, state: 'NOTREADY' });
         }
       } catch (err) {
         rlog.error('sandbox reconciliation failed', { error: messageOf(err) });
@@ -308,5 +364,6 @@ export class SandboxService {
       await unmount(join(pinRoot, id, 'shm'), `orphan ${id}`).catch((err: unknown) => log.error('unmount failed', { sandbox: id, error: messageOf(err) }));
       await rm(join(pinRoot, id), { recursive: true, force: true });
     }
+    await this.watchInfraExits();
   }
 }

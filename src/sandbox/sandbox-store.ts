@@ -46,6 +46,8 @@ export interface SandboxRecord {
   shmPath?: string;
   /** The pause process holding a pod-wide pid namespace (pid POD only). */
   infraPid?: number;
+  /** When that process started (/proc/PID/stat): a reused pid is not it. */
+  infraStartTime?: string;
   ip?: string;
   additionalIps: string[];
 }

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CoracleError, type ErrorCode } from '../errors.js';
+import { CoracleError, codeForErrno, type ErrorCode } from '../errors.js';
 
 /** Where `make -C native` puts the helpers. */
 export const NATIVE_DIR = fileURLToPath(new URL('../../../native/build/', import.meta.url));
@@ -32,7 +32,7 @@ export function runNative<T>(name: string, args: string[], what: string): Promis
       }
       if (doc && 'error' in doc && doc.error !== undefined) {
         const d = doc as { error: string; errno: number };
-        reject(new NativeError(d.errno === 1 || d.errno === 13 ? 'PERMISSION_DENIED' : 'INTERNAL', `${what}: ${name}: ${d.error}`, d.errno));
+        reject(new NativeError(d.errno === 1 || d.errno === 13 ? 'PERMISSION_DENIED' : (codeForErrno(d.errno) ?? 'INTERNAL'), `${what}: ${name}: ${d.error}`, d.errno));
       } else if (err || !doc) {
         reject(new NativeError('INTERNAL', `${what}: ${name}: ${err?.message ?? 'no output'}${stderr ? `: ${stderr.trim()}` : ''}`, 0));
       } else {

@@ -1,0 +1,178 @@
+import * as grpc from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
+import { pinPidNamespace } from '../../src/sandbox/namespace-pins.js';
+import { processStartTime } from '../../src/sandbox/pod-pid.js';
+import { busyboxRegistry } from '../helpers/busybox-registry.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { codeOf } from '../helpers/cri-client.js';
+import { startTestDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { mountinfo, podConfig } from '../helpers/pods.js';
+
+const run = promisify(execFile);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it holds; fails naming `what` after `ms`. */
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * A runtime handler "gated": the real runc, except that `create` waits while GATE/hold
+ * exists (after writing GATE/waiting), so a test can hold a CreateContainer half-way.
+ */
+async function gatedRuntime(): Promise<{ dir: string; extra: string; hold(): Promise<void>; open(): Promise<void>; waiting(): boolean }> {
+  const dir = await tempDir('coracle-gate-');
+  const script = join(dir, 'runc-gated');
+  await writeFile(
+    script,
+    `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = create ] && [ -e ${dir}/hold ]; then\n    echo $$ > ${dir}/waiting\n    while [ -e ${dir}/hold ]; do sleep 0.05; done\n  fi\ndone\nexec /usr/sbin/runc "$@"\n`,
+  );
+  await chmod(script, 0o755);
+  return {
+    dir,
+    extra: `[runtime.handlers.gated]\npath = ${JSON.stringify(script)}\n`,
+    hold: async () => {
+      await rm(join(dir, 'waiting'), { force: true });
+      await writeFile(join(dir, 'hold'), '');
+      onCleanup('open the runc gate', () => rm(join(dir, 'hold'), { force: true }));
+    },
+    open: () => rm(join(dir, 'hold'), { force: true }),
+    waiting: () => existsSync(join(dir, 'waiting')),
+  };
+}
+
+describe('cri: lifecycle races', function () {
+  this.timeout(90_000);
+  const fx = busyboxRegistry('life/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
+
+  let d: TestDaemon;
+  let gate: Awaited<ReturnType<typeof gatedRuntime>>;
+
+  beforeEach(async () => {
+    gate = await gatedRuntime();
+    d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url }, extra: gate.extra });
+    await d.clients.image.PullImage({ image: { image: fx.image } });
+  });
+
+  const ctr = (name: string, command: string[], over: Partial<ContainerConfig> = {}): ContainerConfig => ({ metadata: { name, attempt: 0 }, image: { image: fx.image }, command, ...over });
+  const snapshots = async (): Promise<string[]> => (await readdir(join(d.root, 'image', 'snapshots'))).filter((n) => !n.startsWith('tmp-')).sort();
+  const runcList = async (handler: string): Promise<string> => (await run('runc', [`--root=${join(d.state, 'runtime', handler)}`, 'list', '-q'])).stdout;
+
+  async function waitExited(id: string): Promise<number> {
+    let code = -1;
+    await until(`container ${id} to exit`, async () => {
+      const s = (await d.clients.runtime.ContainerStatus({ container_id: id })).status!;
+      code = s.exit_code;
+      return s.state === 'CONTAINER_EXITED';
+    });
+    return code;
+  }
+
+  it('RemoveImage while a CreateContainer of it is half-way: the layers stay until the container is gone', async () => {
+    const logDir = join(d.dir, 'logs');
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('held', { log_directory: logDir }), runtime_handler: 'gated' })).pod_sandbox_id;
+    const layers = await snapshots();
+    assert.ok(layers.length > 0);
+    await gate.hold();
+    const creating = d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/sh', '-c', 'echo ran from its layers; ls /bin/busybox'], { log_path: 'c.log' }), sandbox_config: podConfig('held') }, { deadline: Date.now() + 60_000 });
+    await until('runc create to be held', gate.waiting);
+    // As containerd: the image record goes, the snapshots a container uses do not.
+    await d.clients.image.RemoveImage({ image: { image: fx.image } });
+    assert.equal((await d.clients.image.ImageStatus({ image: { image: fx.image } })).image, null);
+    assert.deepEqual(await snapshots(), layers, 'no layer collected while the create holds it');
+    await gate.open();
+    const { container_id: id } = await creating;
+    await d.clients.runtime.StartContainer({ container_id: id });
+    assert.equal(await waitExited(id), 0);
+    assert.match(await readFile(join(logDir, 'c.log'), 'utf8'), /ran from its layers[\s\S]*\/bin\/busybox/);
+    assert.deepEqual(await snapshots(), layers, 'kept while the container exists');
+    await d.clients.runtime.RemoveContainer({ container_id: id });
+    assert.deepEqual(await snapshots(), [], 'collected once the container is removed');
+    await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+  });
+
+  it('RemovePodSandbox and RemoveContainer racing a CreateContainer: create finishes, then all is removed', async () => {
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('racer'), runtime_handler: 'gated' })).pod_sandbox_id;
+    await gate.hold();
+    const creating = d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/sleep', '60']), sandbox_config: podConfig('racer') }, { deadline: Date.now() + 60_000 });
+    await until('runc create to be held', gate.waiting);
+    const [half] = (await readdir(join(d.root, 'containers'))).filter((n) => /^[a-f0-9]{64}$/.test(n));
+    assert.ok(half, 'the CREATING record is on disk');
+    // A removal of a record still CREATING acts on nothing (containerd: not there yet).
+    await d.clients.runtime.RemoveContainer({ container_id: half });
+    assert.ok(existsSync(join(d.root, 'containers', half)), 'not torn down under the create');
+    assert.equal((await codeOf(d.clients.runtime.StartContainer({ container_id: half }))).code, grpc.status.NOT_FOUND);
+    const removing = d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod }, { deadline: Date.now() + 60_000 });
+    await until('the removal to wait for the create', () => d.lines.some((l) => l.includes('waiting for container creates in flight')));
+    await gate.open();
+    const { container_id: id } = await creating;
+    assert.equal(id, half);
+    await removing;
+    assert.deepEqual((await d.clients.runtime.ListContainers({})).containers, []);
+    assert.deepEqual((await d.clients.runtime.ListPodSandbox({})).items, []);
+    assert.equal(await runcList('gated'), '');
+    assert.ok(!(await mountinfo()).includes(id), 'its root is unmounted');
+  });
+
+  it('StartContainer and CreateContainer in a stopped pod are FAILED_PRECONDITION; a runtime container gone is NOT_FOUND', async () => {
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('stopped') })).pod_sandbox_id;
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/true']), sandbox_config: podConfig('stopped') });
+    const { container_id: lost } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('lost', ['/bin/true']), sandbox_config: podConfig('stopped') });
+    // Deleted from runc behind the daemon's back: runc's "does not exist" is NOT_FOUND.
+    await run('runc', [`--root=${join(d.state, 'runtime', 'runc')}`, 'delete', '--force', lost]);
+    const gone = await codeOf(d.clients.runtime.StartContainer({ container_id: lost }));
+    assert.equal(gone.code, grpc.status.NOT_FOUND, gone.details);
+    assert.match(gone.details, new RegExp(`container ${lost}: start: runc: .*does not exist`));
+    await d.clients.runtime.StopPodSandbox({ pod_sandbox_id: pod });
+    const start = await codeOf(d.clients.runtime.StartContainer({ container_id: id }));
+    assert.equal(start.code, grpc.status.FAILED_PRECONDITION, start.details);
+    const create = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('late', ['/bin/true']), sandbox_config: podConfig('stopped') }));
+    assert.equal(create.code, grpc.status.FAILED_PRECONDITION, create.details);
+    await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+    assert.equal(await runcList('runc'), '');
+  });
+
+  it('pid POD: containers join the pinned namespace; the pause process ending makes the pod NOTREADY', async () => {
+    const pidPod = (over: object = {}) => podConfig('pidpod', { linux: { security_context: { namespace_options: { pid: 'POD' } } }, ...over });
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: pidPod() })).pod_sandbox_id;
+    const info = JSON.parse((await d.clients.runtime.PodSandboxStatus({ pod_sandbox_id: pod, verbose: true })).info.info!) as { infraPid: number; infraStartTime: string; pins: { pid: string } };
+    assert.equal(await processStartTime(info.infraPid), info.infraStartTime);
+    assert.ok((await mountinfo()).includes(` ${info.pins.pid} `), 'the pid namespace is pinned');
+    const shared = { linux: { security_context: { namespace_options: { pid: 'POD' as const } } } };
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/sleep', '60'], shared), sandbox_config: pidPod() });
+    const spec = JSON.parse(await readFile(join(d.state, 'containers', id, 'bundle', 'config.json'), 'utf8')) as { linux: { namespaces: { type: string; path?: string }[] } };
+    assert.deepEqual(spec.linux.namespaces.find((n) => n.type === 'pid'), { type: 'pid', path: info.pins.pid }, 'joined by its pin, never /proc/PID');
+    process.kill(info.infraPid, 'SIGKILL');
+    await until('the pod to be NOTREADY', async () => (await d.clients.runtime.PodSandboxStatus({ pod_sandbox_id: pod })).status!.state === 'SANDBOX_NOTREADY');
+    const late = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('late', ['/bin/true'], shared), sandbox_config: pidPod() }));
+    assert.equal(late.code, grpc.status.FAILED_PRECONDITION, late.details);
+    assert.equal((await codeOf(d.clients.runtime.StartContainer({ container_id: id }))).code, grpc.status.FAILED_PRECONDITION);
+    await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+    assert.ok(!(await mountinfo()).includes(` ${info.pins.pid} `), 'the pin is gone with the pod');
+  });
+
+  it('coracle-pinns pins a pid namespace only for the process that started at the time given', async () => {
+    const dir = await tempDir('coracle-pidpin-');
+    const proc = spawn('sleep', ['600'], { stdio: 'ignore' });
+    onCleanup('kill sleep', () => proc.kill('SIGKILL'));
+    const start = await processStartTime(proc.pid!);
+    assert.ok(start);
+    // Another process's start time: what a pid reused by a newer process would show.
+    await assert.rejects(pinPidNamespace(dir, proc.pid!, String(Number(start) + 1), 'test'), /not the process that started at/);
+    assert.deepEqual(await readdir(dir), []);
+    const pin = await pinPidNamespace(dir, proc.pid!, start, 'test');
+    onCleanup('unpin', () => run(join(process.cwd(), 'native/build/coracle-pinns'), ['-d', dir, '-r']));
+    const [a, b] = await Promise.all([run('stat', ['-L', '-c', '%i', pin]), run('stat', ['-L', '-c', '%i', `/proc/${proc.pid}/ns/pid`])]);
+    assert.equal(a.stdout, b.stdout);
+  });
+});
