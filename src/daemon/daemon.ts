@@ -1,11 +1,11 @@
-import { constants } from 'node:fs';
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { CriListeners, type TlsFiles, type TlsListener } from '../cri/listen.js';
 import { createCriServer, type CriServer } from '../cri/server.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { readRegularFile } from '../util/bounded-read.js';
 import { certAllowList } from '../util/cert-allow.js';
 import { UndoStack } from '../util/undo-stack.js';
 import { CORACLE_VERSION } from '../version.js';
@@ -24,18 +24,7 @@ export interface RunningDaemon {
 /** A PEM file is a few KiB: more than this is not one. */
 const MAX_PEM_BYTES = 1 << 20;
 
-async function readPem(path: string, what: string): Promise<Buffer> {
-  // Non-blocking: a FIFO put in a certificate's place must not hold a libuv thread.
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new Error(`remote.${what} ${path}: not a regular file`);
-    if (st.size > MAX_PEM_BYTES) throw new Error(`remote.${what} ${path}: ${st.size} bytes, more than the ${MAX_PEM_BYTES} a PEM file may have`);
-    return await fh.readFile();
-  } finally {
-    await fh.close();
-  }
-}
+const readPem = (path: string, what: string): Promise<Buffer> => readRegularFile(path, { max: MAX_PEM_BYTES, what: `remote.${what}` });
 
 async function readTlsFiles(remote: Config['remote']): Promise<TlsFiles> {
   const [ca, cert, key] = await Promise.all([readPem(remote.ca, 'ca'), readPem(remote.cert, 'cert'), readPem(remote.key, 'key')]);

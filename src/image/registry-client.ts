@@ -1,5 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
+import { readStreamCapped } from '../util/bounded-read.js';
 import { sha256Digest } from './digest.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
 import { basicHeader, parseChallenge, scopeCredentials, type RegistryCredentials } from './registry-auth.js';
@@ -281,18 +282,8 @@ export class RegistryRepository {
   }
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      body.destroy();
-      throw new RegistryError('FAILED_PRECONDITION', `${what}: larger than ${limit} bytes`, false);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+function readLimited(body: Dispatcher.ResponseData['body'], limit: number, what: string): Promise<Buffer> {
+  return readStreamCapped(body, limit, () => new RegistryError('FAILED_PRECONDITION', `${what}: larger than ${limit} bytes`, false));
 }
 
 /** Makes repository clients over one shared connection pool. */
