@@ -24,7 +24,8 @@ async function serve(opts: ServeOptions): Promise<void> {
   const { config, file } = await loadConfig(opts.config, opts);
   const log = createLogger(config.log);
   log.info('config loaded', { file: file ?? '(embedded defaults)' });
-  const daemon = await startDaemon(config, log).catch((err: unknown) => {
+  const rereadConfig = async (): Promise<typeof config> => (await loadConfig(opts.config, opts)).config;
+  const daemon = await startDaemon(config, log, { rereadConfig }).catch((err: unknown) => {
     log.error('coracle failed to start', { error: messageOf(err) });
     process.exit(1);
   });
@@ -45,7 +46,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // SIGHUP rereads the TCP listener's certificate files (and no longer ends the daemon).
+  // SIGHUP rereads the TCP listener's allow-lists and certificate files (and no longer ends the daemon).
   process.on('SIGHUP', () => void daemon.reload());
 }
 

@@ -91,8 +91,10 @@ key = ""
 #    escaped, "O=Ops\\\\, Inc" in TOML.
 #  allowed_sans: subjectAltNames, one of which the certificate must carry: "DNS:name" (no
 #    wildcards), "IP:address", "URI:uri" (exact, as spiffe://cluster/ns/x), "email:address".
-# SIGHUP rereads ca, cert and key (new connections use them; open ones keep theirs); a file
-# that does not load leaves the old ones in use and is logged as an error.
+# TLS 1.3 only. SIGHUP rereads ca, cert and key (new connections use them; open ones keep
+# theirs) and, from this file, the two allow-lists: open connections they no longer let in
+# are closed. A file or config that does not load leaves the old ones in use and is logged
+# as an error; other settings, listen and the paths included, take a restart.
 allowed_subjects = []
 allowed_sans = []
 

@@ -1,12 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
-import { isErrno } from '../errors.js';
+import { isErrno, messageOf } from '../errors.js';
+import { readRegularFile } from '../util/bounded-read.js';
 import { DEFAULT_CONFIG_TOML } from './defaults.js';
 import { formatKeyPath, lineOfKey, type KeyPath } from './key-lines.js';
 import { configSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/coracle/coracle.toml';
+/** A config file is a few KiB; it is read up to this size, and a FIFO in its place is refused. */
+const MAX_CONFIG_BYTES = 1 << 20;
 
 /** Values given on the command line; they win over the file. */
 export interface ConfigOverrides {
@@ -125,10 +127,12 @@ export async function loadConfig(
   const filePath = path ?? DEFAULT_CONFIG_PATH;
   let file: { path: string; text: string } | undefined;
   try {
-    file = { path: filePath, text: await readFile(filePath, 'utf8') };
+    file = { path: filePath, text: (await readRegularFile(filePath, { max: MAX_CONFIG_BYTES, what: 'config file' })).toString('utf8') };
   } catch (err) {
-    if (!(isErrno(err, 'ENOENT') && path === undefined)) {
-      throw new ConfigError([`${filePath}: cannot read: ${(err as Error).message}`]);
+    // A system error (ENOENT, EACCES) is the cause; "not a regular file" and "too large" have none.
+    const cause = err instanceof Error ? err.cause : undefined;
+    if (!(isErrno(cause, 'ENOENT') && path === undefined)) {
+      throw new ConfigError([isErrno(cause) ? `${filePath}: cannot read: ${cause.message}` : messageOf(err)]);
     }
   }
   let fromFile: Table = {};

@@ -20,19 +20,28 @@ export interface TlsFiles {
   key: Buffer;
 }
 
-/** The TCP listener's certificate files, replaceable while it serves. */
+/** The TCP listener's certificate files and allow-list, replaceable while it serves. */
 export interface TlsListener {
   /**
-   * New connections use `files` from now on; open ones keep what they were made with.
-   * Files that do not make a context (a bad PEM, a key that is not the certificate's, a CA
-   * bundle with no certificate) throw, and the old ones stay.
+   * New connections use `files` from now on; open ones keep what they were made with (TLS
+   * 1.3 only: no renegotiation can change that). Files that do not make a context (a bad
+   * PEM, a key that is not the certificate's, a CA bundle with no certificate) throw, and
+   * the old ones stay.
    */
   reload(files: TlsFiles): X509Certificate;
+  /**
+   * New connections are checked against `allow` from now on, and the open connections whose
+   * client certificate it no longer lets in are closed; returns how many were.
+   */
+  setAllowList(allow: CertAllowList): number;
 }
+
+/** TLS 1.3 only: the listener's clients are kubelet-era gRPC clients, and 1.3 has no renegotiation. */
+const TLS_MIN_VERSION = 'TLSv1.3';
 
 /** Checks `files` as a server context; returns the server's certificate. */
 function checkTlsFiles(files: TlsFiles): X509Certificate {
-  createSecureContext({ ca: files.ca, cert: files.cert, key: files.key });
+  createSecureContext({ ca: files.ca, cert: files.cert, key: files.key, minVersion: TLS_MIN_VERSION });
   // createSecureContext takes a CA file with no certificate in it: every client would fail.
   const cas = files.ca.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^]*?-----END CERTIFICATE-----/g) ?? [];
   if (cas.length === 0) throw new Error('the CA file holds no PEM certificate');
@@ -87,15 +96,20 @@ export class CriListeners {
    * `address` is tcp://HOST:PORT; a client certificate the CA did not sign is refused by
    * TLS, one it signed but `allow` does not list gets PERMISSION_DENIED for its calls.
    */
-  async tls(address: string, files: TlsFiles, allow: CertAllowList): Promise<TlsListener> {
+  async tls(address: string, files: TlsFiles, initialAllow: CertAllowList): Promise<TlsListener> {
     const url = new URL(address);
     checkTlsFiles(files);
+    let allow = initialAllow;
+    /** The connections let in, with their client's names, for a narrower allow-list to close. */
+    const admitted = new Map<TLSSocket, PeerNames>();
     const server = createTlsServer(
-      { ca: files.ca, cert: files.cert, key: files.key, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
+      { ca: files.ca, cert: files.cert, key: files.key, minVersion: TLS_MIN_VERSION, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
       (socket: TLSSocket) => {
         const peer = socket.getPeerCertificate() as Partial<PeerNames> & { serialNumber?: string };
         const names: PeerNames = { subject: peer.subject, subjectaltname: peer.subjectaltname };
         if (allow.allows(names)) {
+          admitted.set(socket, names);
+          socket.once('close', () => admitted.delete(socket));
           this.gate.accept(socket);
           return;
         }
@@ -118,8 +132,19 @@ export class CriListeners {
     return {
       reload(next) {
         const cert = checkTlsFiles(next);
-        server.setSecureContext({ ca: next.ca, cert: next.cert, key: next.key });
+        server.setSecureContext({ ca: next.ca, cert: next.cert, key: next.key, minVersion: TLS_MIN_VERSION });
         return cert;
+      },
+      setAllowList: (next) => {
+        allow = next;
+        let closed = 0;
+        for (const [socket, names] of admitted) {
+          if (next.allows(names)) continue;
+          admitted.delete(socket);
+          socket.destroy();
+          closed++;
+        }
+        return closed;
       },
     };
   }

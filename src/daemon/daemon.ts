@@ -1,11 +1,11 @@
-import { constants } from 'node:fs';
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { CriListeners, type TlsFiles, type TlsListener } from '../cri/listen.js';
 import { createCriServer, type CriServer } from '../cri/server.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { readRegularFile } from '../util/bounded-read.js';
 import { certAllowList } from '../util/cert-allow.js';
 import { UndoStack } from '../util/undo-stack.js';
 import { CORACLE_VERSION } from '../version.js';
@@ -17,29 +17,50 @@ export interface RunningDaemon {
   readonly socket: string;
   /** Stops accepting, lets in-flight calls finish (up to `graceMs`), removes the socket. */
   stop(graceMs?: number): Promise<void>;
-  /** SIGHUP: rereads the remote listener's certificate files; never throws. */
+  /**
+   * SIGHUP: rereads the remote listener's allow-lists from the config file (closing the open
+   * connections they no longer let in) and its certificate files (for new connections
+   * only); never throws. Nothing else of the config is applied.
+   */
   reload(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** Reads the config again (the same file and flags), for SIGHUP. */
+  rereadConfig?: () => Promise<Config>;
 }
 
 /** A PEM file is a few KiB: more than this is not one. */
 const MAX_PEM_BYTES = 1 << 20;
 
-async function readPem(path: string, what: string): Promise<Buffer> {
-  // Non-blocking: a FIFO put in a certificate's place must not hold a libuv thread.
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new Error(`remote.${what} ${path}: not a regular file`);
-    if (st.size > MAX_PEM_BYTES) throw new Error(`remote.${what} ${path}: ${st.size} bytes, more than the ${MAX_PEM_BYTES} a PEM file may have`);
-    return await fh.readFile();
-  } finally {
-    await fh.close();
-  }
-}
+const readPem = (path: string, what: string): Promise<Buffer> => readRegularFile(path, { max: MAX_PEM_BYTES, what: `remote.${what}` });
 
 async function readTlsFiles(remote: Config['remote']): Promise<TlsFiles> {
   const [ca, cert, key] = await Promise.all([readPem(remote.ca, 'ca'), readPem(remote.cert, 'cert'), readPem(remote.key, 'key')]);
   return { ca, cert, key };
+}
+
+const REMOTE_RESTART_KEYS = ['listen', 'ca', 'cert', 'key'] as const;
+
+/**
+ * SIGHUP's part for the allow-lists: they are read from the config file again and replace
+ * the listener's. A config that does not load keeps the old lists; a change to the listener's
+ * address or file paths is only reported (it takes a restart).
+ */
+async function reloadAllowList(remote: TlsListener, current: Config['remote'], reread: () => Promise<Config>, log: Logger): Promise<void> {
+  let next: Config['remote'];
+  try {
+    next = (await reread()).remote;
+  } catch (err) {
+    log.error('remote: rereading the config failed; the allow-lists stay as they were', { error: messageOf(err) });
+    return;
+  }
+  const moved = REMOTE_RESTART_KEYS.filter((k) => next[k] !== current[k]);
+  if (moved.length > 0) log.warn('remote: the config changes settings that take a restart; they are not applied', { keys: moved.map((k) => `remote.${k}`) });
+  const allow = certAllowList(next.allowed_subjects, next.allowed_sans);
+  const closed = remote.setAllowList(allow);
+  log.info('remote: allow-lists reloaded', { subjects: next.allowed_subjects.length, sans: next.allowed_sans.length, closedConnections: closed });
+  if (allow.open) log.warn('remote: every client certificate the CA signs is let in, and is root on this node: list the allowed ones in remote.allowed_subjects or remote.allowed_sans', { ca: current.ca });
 }
 
 function shutdown(server: CriServer, graceMs: number, log: Logger): Promise<void> {
@@ -61,7 +82,7 @@ function shutdown(server: CriServer, graceMs: number, log: Logger): Promise<void
  * socket), composes the services, serves CRI on the socket. A failure at any step undoes
  * the steps before it, so a daemon that did not start leaves no lock, socket or server.
  */
-export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
+export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<RunningDaemon> {
   const started = process.hrtime.bigint();
   const socket = config.grpc.socket;
   const undo = new UndoStack();
@@ -115,6 +136,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
             log.info('SIGHUP: no TCP listener, nothing to reload');
             return;
           }
+          if (options.rereadConfig) await reloadAllowList(remote, config.remote, options.rereadConfig, log);
           try {
             const cert = remote.reload(await readTlsFiles(config.remote));
             log.info('remote: certificate files reloaded; new connections use them', { cert: config.remote.cert, serial: cert.serialNumber, validTo: cert.validTo });

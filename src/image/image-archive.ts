@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import { pack } from 'tar-stream';
 import { CoracleError } from '../errors.js';
+import { readStreamCapped } from '../util/bounded-read.js';
 import type { ContentStore } from './content-store.js';
 import { isDigest, sha256Digest } from './digest.js';
 import type { ImageRecord } from './image-store.js';
@@ -31,16 +32,8 @@ const MAX_FILES = 100_000;
 /** Images an archive's index.json or manifest.json may list. */
 const MAX_IMAGES = 1024;
 
-async function readAll(body: AsyncIterable<Buffer>, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    n += c.length;
-    if (n > MAX_SMALL) throw new CoracleError('INVALID_ARGUMENT', `archive: ${what} is too large`);
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
-}
+const readAll = (body: AsyncIterable<Buffer>, what: string): Promise<Buffer> =>
+  readStreamCapped(body, MAX_SMALL, () => new CoracleError('INVALID_ARGUMENT', `archive: ${what} is too large`));
 
 function json<T>(buf: Buffer | undefined, what: string): T | undefined {
   if (!buf) return undefined;

@@ -1,8 +1,9 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
+import { readStreamCapped } from '../util/bounded-read.js';
 import { sha256Digest } from './digest.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
-import { basicHeader, parseChallenge, scopeCredentials, type RegistryCredentials } from './registry-auth.js';
+import { basicHeader, parseChallenge, scopeCredentials, type Challenge, type RegistryCredentials } from './registry-auth.js';
 import type { Endpoint } from './registry-hosts.js';
 
 export interface RegistryClientOptions {
@@ -43,11 +44,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * Authorization header never follows a redirect to another origin.
  *
  * Credentials reach only the endpoint they were given for (registry-auth.ts,
- * scopeCredentials), a token realm over https or on the endpoint's own host:port, and never
- * a host a redirect led to: a 401 there is answered with an error, not with credentials.
+ * scopeCredentials), a token realm over https or, for a plain-http endpoint, on its own
+ * origin, and never a host a redirect led to: a 401 there gets an anonymous token at most.
  */
 export class RegistryRepository {
   private token: string | undefined;
+  /** Anonymous tokens for the origins redirects led to, by origin; never the endpoint's. */
+  private readonly redirectTokens = new Map<string, string>();
   private basic = false;
   private readonly credentials: RegistryCredentials | undefined;
   /** Why credentials given for the pull were not sent, for a 401's error. */
@@ -86,7 +89,9 @@ export class RegistryRepository {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': 'coracle' };
       if (accept) headers.accept = accept;
-      const auth = new URL(url).origin === this.origin ? this.authorization() : undefined;
+      const origin = new URL(url).origin;
+      const redirectToken = this.redirectTokens.get(origin);
+      const auth = origin === this.origin ? this.authorization() : redirectToken ? `Bearer ${redirectToken}` : undefined;
       if (auth) headers.authorization = auth;
       const res = await request(url, {
         method: 'GET',
@@ -109,18 +114,14 @@ export class RegistryRepository {
 
   /**
    * Answers a 401 challenge: fetches a bearer token or switches to basic auth. A challenge
-   * from another origin than the endpoint's (a redirect led there) is refused.
+   * from another origin than the endpoint's (a redirect led there) gets an anonymous token at
+   * most, kept for that origin only.
    */
   private async authenticate(res: Dispatcher.ResponseData, from: string, path: string, signal?: AbortSignal): Promise<boolean> {
-    if (new URL(from).origin !== this.origin) {
-      throw new RegistryError(
-        'UNAUTHENTICATED',
-        `${this.describe(path)}: redirected to ${new URL(from).host}, which asks for authentication: credentials are not sent to a host a redirect leads to`,
-        false,
-      );
-    }
     const header = res.headers['www-authenticate'];
     const challenge = parseChallenge(Array.isArray(header) ? header[0] : header);
+    const origin = new URL(from).origin;
+    if (origin !== this.origin) return this.authenticateRedirected(challenge, origin, path, signal);
     if (!challenge) return false;
     if (challenge.scheme === 'basic') {
       if (!this.credentials || this.basic || this.credentials.username === undefined) return false;
@@ -128,8 +129,50 @@ export class RegistryRepository {
       return true;
     }
     if (this.token && this.token !== this.credentials?.registryToken) return false; // a fresh token was refused
-    const realm = challenge.params.realm;
+    const realm = this.realmOf(challenge, path);
     if (!realm) return false;
+    // Over plain http, credentials go only to the endpoint's own origin, and only when the
+    // endpoint itself is plain http (plain_http in the config let them go there already):
+    // an https registry naming an http realm, even on its own host, would expose them.
+    let credentials = this.credentials;
+    const endpoint = new URL(this.endpoint.url);
+    if (credentials && realm.url.protocol !== 'https:') {
+      if (endpoint.protocol === 'https:') {
+        this.withheld = `the ${realm.name} is plain http while ${endpoint.host} is https: credentials are not sent there`;
+        credentials = undefined;
+      } else if (realm.url.origin !== endpoint.origin) {
+        this.withheld = `the ${realm.name} is plain http on another host than ${endpoint.host}: credentials are not sent there`;
+        credentials = undefined;
+      }
+    }
+    this.token = await this.fetchToken(challenge, realm, credentials, path, signal);
+    return true;
+  }
+
+  /**
+   * A 401 from a host a redirect led to (a blob store): the credentials never go there, nor
+   * to a realm it names. An anonymous bearer token is safe to ask for; it is sent to that
+   * origin only, as the endpoint's token never is.
+   */
+  private async authenticateRedirected(challenge: Challenge | undefined, origin: string, path: string, signal?: AbortSignal): Promise<boolean> {
+    const refuse = (why: string): RegistryError =>
+      new RegistryError('UNAUTHENTICATED', `${this.describe(path)}: redirected to ${new URL(origin).host}, which asks for authentication: credentials are not sent to a host a redirect leads to; ${why}`, false);
+    if (challenge?.scheme !== 'bearer') throw refuse('it asks for no bearer token');
+    if (this.redirectTokens.has(origin)) throw refuse('it refused the anonymous token it gave');
+    const realm = this.realmOf(challenge, path);
+    if (!realm) throw refuse('its challenge names no token realm');
+    try {
+      this.redirectTokens.set(origin, await this.fetchToken(challenge, realm, undefined, path, signal));
+    } catch (err) {
+      if (err instanceof RegistryError && !err.transient) throw refuse(`an anonymous token was refused: ${err.message}`);
+      throw err;
+    }
+    return true;
+  }
+
+  private realmOf(challenge: Challenge, path: string): { url: URL; name: string } | undefined {
+    const realm = challenge.params.realm;
+    if (!realm) return undefined;
     let url: URL;
     try {
       url = new URL(realm);
@@ -139,13 +182,13 @@ export class RegistryRepository {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new RegistryError('UNAUTHENTICATED', `${this.describe(path)}: the token realm ${url.origin} is not http(s)`, false);
     }
-    const realmName = `token server ${url.origin}${url.pathname}`;
-    // Over plain http, only to the endpoint's own host:port, which the credentials were let go to.
-    let credentials = this.credentials;
-    if (credentials && url.protocol !== 'https:' && url.host !== new URL(this.endpoint.url).host) {
-      this.withheld = `the ${realmName} is plain http on another host than ${new URL(this.endpoint.url).host}: credentials are not sent there`;
-      credentials = undefined;
-    }
+    return { url, name: `token server ${url.origin}${url.pathname}` };
+  }
+
+  /** A bearer token from `realm`, asked for with `credentials` or anonymously. */
+  private async fetchToken(challenge: Challenge, realm: { url: URL; name: string }, credentials: RegistryCredentials | undefined, path: string, signal?: AbortSignal): Promise<string> {
+    const url = new URL(realm.url);
+    const realmName = realm.name;
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     url.searchParams.set('scope', challenge.params.scope ?? `repository:${this.repository}:pull`);
     const headers: Record<string, string> = { 'user-agent': 'coracle' };
@@ -178,7 +221,7 @@ export class RegistryRepository {
       await tokenRes.body.dump();
       throw new RegistryError(
         tokenRes.statusCode === 401 || tokenRes.statusCode === 403 ? 'UNAUTHENTICATED' : 'UNAVAILABLE',
-        `${this.describe(path)}: ${realmName} answered ${tokenRes.statusCode}${this.withheld ? ` (${this.withheld})` : ''}`,
+        `${this.describe(path)}: ${realmName} answered ${tokenRes.statusCode}${credentials === undefined && this.withheld ? ` (${this.withheld})` : ''}`,
         tokenRes.statusCode >= 500,
       );
     }
@@ -193,8 +236,7 @@ export class RegistryRepository {
     if (typeof token !== 'string' || token === '') {
       throw new RegistryError('UNAVAILABLE', `${this.describe(path)}: ${realmName} gave no token`, false);
     }
-    this.token = token;
-    return true;
+    return token;
   }
 
   /** GET with authentication and retries; returns a 200 response or throws. */
@@ -281,18 +323,8 @@ export class RegistryRepository {
   }
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      body.destroy();
-      throw new RegistryError('FAILED_PRECONDITION', `${what}: larger than ${limit} bytes`, false);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+function readLimited(body: Dispatcher.ResponseData['body'], limit: number, what: string): Promise<Buffer> {
+  return readStreamCapped(body, limit, () => new RegistryError('FAILED_PRECONDITION', `${what}: larger than ${limit} bytes`, false));
 }
 
 /** Makes repository clients over one shared connection pool. */

@@ -158,8 +158,12 @@ export const PERSONALITIES: readonly number[] = [0x0, 0x0008, 0x20000, 0x20008, 
 /**
  * Socket families refused: AF_ALG (38, the kernel's crypto API, a frequent source of
  * exploitable bugs) and AF_VSOCK (40, a way to the hypervisor or host). Every other family
- * is allowed; socketcall, which 32-bit x86 uses for socket and cannot be filtered by family,
- * stays allowed as in the profiles this one follows.
+ * is allowed. Known gap, as in Docker's profile (which allows socketcall outright): a 32-bit
+ * x86 program's socketcall(SYS_SOCKET, args) passes the family in memory, which seccomp
+ * cannot read, so it can still open these families. socketcall stays allowed because 32-bit
+ * x86 glibc makes every socket call through it; refusing it would cut such images off the
+ * network. A node that must close this gap turns off IA-32 emulation (ia32_emulation=0 on
+ * the kernel command line, or a kernel built without it).
  */
 export const REFUSED_SOCKET_FAMILIES: readonly number[] = [38, 40];
 

@@ -75,16 +75,34 @@ export function runtimeDefaultProfile(ctx: SeccompContext): OciSeccomp {
 }
 
 /**
- * Rules on socket's first argument that together allow every family but the refused ones:
- * below the lowest, each value between two refused ones, above the highest. (libseccomp ORs
- * rules for one call, and one rule cannot compare an argument twice, hence one per gap value.)
+ * Rules on socket's first argument that together allow every family but the refused ones.
+ * The kernel reads the family as an int, dropping bits 32-63 after the filter has run, while
+ * libseccomp compares all 64 bits on a 64-bit architecture: a rule like "family > 40" lets
+ * 0x1_0000_0026 through, which the kernel then opens as AF_ALG (38). So every rule here is a
+ * MASKED_EQ whose mask has no high bits: (arg & mask) == start, with mask selecting an aligned
+ * power-of-two block [start, start + size) of the low 32 bits. The blocks cover [0, 2^32) less
+ * the refused values. (libseccomp ORs rules for one call, and one rule cannot compare an
+ * argument twice, hence one rule per block: 34 for AF_ALG and AF_VSOCK.)
  */
-function socketFamilyRules(refused: readonly number[]): OciSeccompArg[][] {
-  const r = [...new Set(refused)].sort((a, b) => a - b);
-  if (r.length === 0) return [[{ index: 0, value: 0, op: 'SCMP_CMP_GE' }]];
+export function socketFamilyRules(refused: readonly number[]): OciSeccompArg[][] {
+  const LIMIT = 2 ** 32;
+  const r = [...new Set(refused)].filter((v) => Number.isInteger(v) && v >= 0 && v < LIMIT).sort((a, b) => a - b);
   const rules: OciSeccompArg[][] = [];
-  if (r[0]! > 0) rules.push([{ index: 0, value: r[0]!, op: 'SCMP_CMP_LT' }]);
-  for (let i = 0; i + 1 < r.length; i++) for (let v = r[i]! + 1; v < r[i + 1]!; v++) rules.push([{ index: 0, value: v, op: 'SCMP_CMP_EQ' }]);
-  rules.push([{ index: 0, value: r[r.length - 1]!, op: 'SCMP_CMP_GT' }]);
+  // Cover [from, to) with the largest aligned blocks that fit.
+  const cover = (from: number, to: number): void => {
+    let start = from;
+    while (start < to) {
+      let size = 1;
+      while (start % (size * 2) === 0 && start + size * 2 <= to) size *= 2;
+      rules.push([{ index: 0, value: LIMIT - size, valueTwo: start, op: 'SCMP_CMP_MASKED_EQ' }]);
+      start += size;
+    }
+  };
+  let from = 0;
+  for (const v of r) {
+    cover(from, v);
+    from = v + 1;
+  }
+  cover(from, LIMIT);
   return rules;
 }

@@ -1,7 +1,7 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { CoracleError, invalidArgument, messageOf } from '../errors.js';
-import { kernelAtLeast, kernelVersion, nodeArch, runtimeDefaultProfile, type OciSeccomp, type SeccompContext } from './seccomp-profile.js';
+import { readRegularFile } from '../util/bounded-read.js';
+import { SCMP_ARCHES } from './seccomp-default.js';
+import { kernelAtLeast, kernelVersion, nodeArch, runtimeDefaultProfile, type OciSeccomp, type SeccompArch, type SeccompContext } from './seccomp-profile.js';
 
 export type { OciSeccomp } from './seccomp-profile.js';
 
@@ -52,15 +52,24 @@ function applies(rule: { includes?: Conditions; excludes?: Conditions }, ctx: Se
 }
 
 /**
+ * The node's entry of a Docker archMap: its architecture and sub-architectures only, as Docker
+ * reads it. libseccomp refuses a filter that mixes byte orders (x86_64 with s390x or mips64),
+ * so the whole map cannot go into the spec. No entry for the node: none (the native one only).
+ */
+function archMapFor(archMap: NonNullable<ProfileDoc['archMap']>, arch: SeccompArch): string[] {
+  const native = SCMP_ARCHES[arch][0];
+  const entry = archMap.find((a) => a.architecture === native);
+  return entry ? [entry.architecture, ...(entry.subArchitectures ?? [])] : [];
+}
+
+/**
  * A seccomp profile file (Docker's format, which kubelet's Localhost profiles use) as OCI's,
  * with the rules whose includes and excludes do not hold for this container left out.
  */
 export function profileToOci(doc: ProfileDoc, path: string, ctx: SeccompContext): OciSeccomp {
   if (typeof doc.defaultAction !== 'string') throw invalidArgument(`seccomp profile ${path}: no defaultAction`);
   if (doc.defaultErrnoRet !== undefined && !Number.isInteger(doc.defaultErrnoRet)) throw invalidArgument(`seccomp profile ${path}: defaultErrnoRet is not an integer`);
-  const architectures = Array.isArray(doc.architectures)
-    ? (doc.architectures as string[])
-    : (doc.archMap ?? []).flatMap((a) => [a.architecture, ...(a.subArchitectures ?? [])]);
+  const architectures = Array.isArray(doc.architectures) ? (doc.architectures as string[]) : archMapFor(doc.archMap ?? [], ctx.arch);
   const syscalls: OciSeccomp['syscalls'] = [];
   for (const [i, s] of (doc.syscalls ?? []).entries()) {
     const names = s.names ?? (s.name ? [s.name] : []);
@@ -79,28 +88,6 @@ export function profileToOci(doc: ProfileDoc, path: string, ctx: SeccompContext)
 /** Docker's default profile is 20 KiB; a profile file is read up to this size. */
 const MAX_PROFILE_BYTES = 1024 * 1024;
 
-/** A regular file of at most MAX_PROFILE_BYTES, opened without blocking on a FIFO. */
-async function readProfile(path: string): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_PROFILE_BYTES) throw new Error(`larger than ${MAX_PROFILE_BYTES} bytes`);
-    const buf = Buffer.alloc(MAX_PROFILE_BYTES + 1);
-    let n = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n === buf.length) break;
-    }
-    if (n > MAX_PROFILE_BYTES) throw new Error(`larger than ${MAX_PROFILE_BYTES} bytes`);
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * What goes into the spec; undefined for no filter. A privileged container gets none.
  * `capabilities` is the container's effective set, as it goes into the spec.
@@ -111,11 +98,13 @@ export async function seccompFor(req: SeccompRequest, container: { privileged: b
   if (!arch) throw new CoracleError('FAILED_PRECONDITION', `seccomp: this node's architecture (${process.arch}) has no profile; ask for Unconfined`);
   const ctx: SeccompContext = { arch, capabilities: container.capabilities, kernel: kernelVersion() };
   if (req.kind === 'runtime-default') return runtimeDefaultProfile(ctx);
-  let doc: ProfileDoc;
+  const text = (await readRegularFile(req.path, { max: MAX_PROFILE_BYTES, what: 'seccomp profile' })).toString('utf8');
+  let doc: unknown;
   try {
-    doc = JSON.parse(await readProfile(req.path)) as ProfileDoc;
+    doc = JSON.parse(text);
   } catch (err) {
-    throw invalidArgument(`seccomp profile ${req.path}: ${messageOf(err)}`);
+    throw new CoracleError('INVALID_ARGUMENT', `seccomp profile ${req.path}: not JSON: ${messageOf(err)}`, { cause: err });
   }
-  return profileToOci(doc, req.path, ctx);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalidArgument(`seccomp profile ${req.path}: not a JSON object`);
+  return profileToOci(doc as ProfileDoc, req.path, ctx);
 }

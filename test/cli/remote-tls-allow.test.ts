@@ -146,4 +146,65 @@ describe('cli: remote listener: allowed client certificates, reloaded server cer
     assert.equal((await after.version()).status, '0');
     assert.match(await versionAs(port, ca, client), /coracle/);
   });
+
+  it('TLS 1.3 only: a client that offers at most TLS 1.2 is refused, before and after a reload', async () => {
+    const pki = new TestPki(await tempDir());
+    const ca = (await pki.ca('ca')).cert;
+    const server = await pki.signed('server', 'ca', 'IP:127.0.0.1');
+    const client = await pki.signed('client', 'ca', 'DNS:client');
+    const port = await freePort();
+    const d = await startTestDaemon({ extra: remoteToml(port, ca, server) });
+    const handshake = async (maxVersion: 'TLSv1.2' | 'TLSv1.3'): Promise<string> => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, ca: await readFile(ca), cert: await readFile(client.cert), key: await readFile(client.key), ALPNProtocols: ['h2'], maxVersion });
+      onCleanup('close a TLS test socket', () => void socket.destroy());
+      return new Promise<string>((resolve) => {
+        socket.once('secureConnect', () => {
+          resolve(socket.getProtocol() ?? '?');
+          socket.destroy();
+        });
+        socket.once('error', (err: NodeJS.ErrnoException) => resolve(`refused: ${err.code ?? err.message}`));
+      });
+    };
+    for (const round of ['before', 'after']) {
+      assert.equal(await handshake('TLSv1.3'), 'TLSv1.3', round);
+      assert.match(await handshake('TLSv1.2'), /^refused: ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION$/, round);
+      if (round === 'before') {
+        d.proc.kill('SIGHUP');
+        await logged(d, /certificate files reloaded/);
+      }
+    }
+    assert.match(await versionAs(port, ca, client), /coracle/);
+  });
+
+  it('SIGHUP rereads the allow-lists: a client taken off is refused and its open connection closed; a bad config keeps the old lists', async () => {
+    const pki = new TestPki(await tempDir());
+    const ca = (await pki.ca('ca')).cert;
+    const server = await pki.signed('server', 'ca', 'IP:127.0.0.1');
+    const admin = await pki.signed('admin', 'ca', 'DNS:admin.example', '/O=Ops/CN=admin');
+    const robot = await pki.signed('robot', 'ca', 'URI:spiffe://coracle/robot');
+    const port = await freePort();
+    const d = await startTestDaemon({ extra: remoteToml(port, ca, server, 'allowed_subjects = ["CN=admin,O=Ops"]\nallowed_sans = ["URI:spiffe://coracle/robot"]\n') });
+    const adminSession = await h2Session(port, ca, admin);
+    const robotSession = await h2Session(port, ca, robot);
+    assert.equal((await adminSession.version()).status, '0');
+    assert.equal((await robotSession.version()).status, '0');
+    const robotClosed = new Promise<void>((r) => robotSession.session.once('close', () => r()));
+
+    const config = await readFile(d.configPath, 'utf8');
+    await writeFile(d.configPath, config.replace('allowed_sans = ["URI:spiffe://coracle/robot"]', 'allowed_sans = []'));
+    d.proc.kill('SIGHUP');
+    await logged(d, /"closedConnections":1,.*"message":"remote: allow-lists reloaded"/);
+    await robotClosed;
+    const err = await codeOf(versionAs(port, ca, robot));
+    assert.equal(err.code, grpc.status.PERMISSION_DENIED, err.details);
+    assert.equal((await adminSession.version()).status, '0', 'the client still listed keeps its connection');
+
+    // A config that does not load: logged, and the lists in force stay.
+    await writeFile(d.configPath, config.replace('allowed_sans = ["URI:spiffe://coracle/robot"]', 'allowed_sans = ["IP:300.1.1.1"]'));
+    d.proc.kill('SIGHUP');
+    await logged(d, /"error":".*not an IP address.*"level":"error","message":"remote: rereading the config failed; the allow-lists stay as they were"/);
+    assert.equal((await codeOf(versionAs(port, ca, robot))).code, grpc.status.PERMISSION_DENIED);
+    assert.match(await versionAs(port, ca, admin), /coracle/);
+    assert.equal(d.proc.exitCode, null);
+  });
 });

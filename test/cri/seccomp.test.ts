@@ -28,13 +28,25 @@ const RUNTIME_DEFAULT: Record<string, string> = {
   kcmp: 'EPERM', pidfd_getfd: 'EPERM', set_mempolicy: 'EPERM', vhangup: 'EPERM', sethostname: 'EPERM',
   ptrace_traceme: 'ok', process_vm_readv: 'ok', chroot: 'ok', personality_query: 'ok',
   personality_read_implies_exec: 'EPERM', socket_inet: 'ok', socket_netlink: 'ok', socket_vsock: 'EPERM',
-  socket_alg: 'EPERM', getcwd: 'ok',
+  socket_alg: 'EPERM', socket_alg_high: 'EPERM', socket_vsock_high: 'EPERM', socket_inet_high: 'ok', getcwd: 'ok',
 };
 
 /** Calls the kernel answers with something other than EPERM in a container with the default capabilities. */
 const KERNEL_SAYS_NOT_EPERM = [
   'clone_newuser', 'clone3', 'clone3_newuser', 'unshare_user', 'setns', 'io_uring_setup', 'keyctl', 'perf_event_open',
-  'clock_settime', 'personality_read_implies_exec', 'socket_vsock',
+  'clock_settime', 'personality_read_implies_exec', 'socket_vsock', 'socket_vsock_high', 'socket_alg_high',
+];
+
+/** The archMap of Docker's default.json: entries of both byte orders, which libseccomp will not mix in one filter. */
+const DOCKER_ARCH_MAP = [
+  { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
+  { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] },
+  { architecture: 'SCMP_ARCH_MIPS64', subArchitectures: ['SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64N32'] },
+  { architecture: 'SCMP_ARCH_MIPS64N32', subArchitectures: ['SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64'] },
+  { architecture: 'SCMP_ARCH_MIPSEL64', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64N32'] },
+  { architecture: 'SCMP_ARCH_MIPSEL64N32', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64'] },
+  { architecture: 'SCMP_ARCH_S390X', subArchitectures: ['SCMP_ARCH_S390'] },
+  { architecture: 'SCMP_ARCH_RISCV64', subArchitectures: null },
 ];
 
 describe('cri: seccomp RuntimeDefault, call by call', function () {
@@ -155,5 +167,17 @@ describe('cri: seccomp RuntimeDefault, call by call', function () {
     assert.deepEqual(await probe(plain, ['unshare_user', 'io_uring_setup']), { unshare_user: 'EACCES', io_uring_setup: 'ok' });
     const admin = await container('local-admin', { seccomp, capabilities: { add_capabilities: ['SYS_ADMIN'] } });
     assert.deepEqual(await probe(admin, ['unshare_user', 'io_uring_setup']), { unshare_user: 'ok', io_uring_setup: 'ENOSYS' });
+  });
+
+  it("Localhost: a profile with Docker's whole archMap (both byte orders) loads, for the node's architecture", async () => {
+    const profile = join(d.dir, 'docker-arch-map.json');
+    await writeFile(profile, JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      archMap: DOCKER_ARCH_MAP,
+      syscalls: [{ names: ['unshare'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+    }));
+    const id = await container('local-archmap', { seccomp: { profile_type: 'Localhost', localhost_ref: profile } });
+    assert.match((await exec(id, ['/bin/grep', 'Seccomp:', '/proc/1/status'])).out, /^Seccomp:\t2$/m);
+    assert.deepEqual(await probe(id, ['unshare_user', 'getcwd']), { unshare_user: 'EACCES', getcwd: 'ok' });
   });
 });

@@ -7,14 +7,16 @@ import { onCleanup } from './cleanup.js';
  * 'stall' sends the headers and `afterBytes`, then nothing; 'redirect' answers 307 to the
  * registry itself or to `to` (another origin), as registries backed by object stores do;
  * 'none' passes everything; 'challenge' answers every request 401 with `header` as its
- * WWW-Authenticate (a host that asks for credentials). Pull's handling of each is tested
+ * WWW-Authenticate (a host that asks for credentials); 'bearer' does so unless the request
+ * carries `Bearer token`, and passes it then. Pull's handling of each is tested
  * against the real registry. Every request's Authorization header is recorded in `seen`.
  */
 export type Fault =
   | { kind: 'stall'; afterBytes: number }
   | { kind: 'redirect'; to?: string }
   | { kind: 'none' }
-  | { kind: 'challenge'; header: string };
+  | { kind: 'challenge'; header: string }
+  | { kind: 'bearer'; header: string; token: string };
 
 export interface SeenRequest {
   method: string;
@@ -35,7 +37,7 @@ export async function startFaultProxy(target: string, fault: Fault): Promise<Fau
   const state: FaultProxy = { url: '', host: '', redirects: 0, seen: [] };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     state.seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
-    if (fault.kind === 'challenge') {
+    if (fault.kind === 'challenge' || (fault.kind === 'bearer' && req.headers.authorization !== `Bearer ${fault.token}`)) {
       req.resume();
       res.writeHead(401, { 'www-authenticate': fault.header, 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
       return;

@@ -34,7 +34,8 @@ export interface TokenServer {
 
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 
-export async function startTokenServer(users: Record<string, string>, opts: { replyBytes?: number } = {}): Promise<TokenServer> {
+/** `anonymousToken`: what a request with no Authorization header gets (none: a 401). */
+export async function startTokenServer(users: Record<string, string>, opts: { replyBytes?: number; anonymousToken?: string } = {}): Promise<TokenServer> {
   const dir = await tempDir('coracle-token-');
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
@@ -75,6 +76,10 @@ export async function startTokenServer(users: Record<string, string>, opts: { re
       return;
     }
     seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
+    if (url.pathname === '/token' && opts.anonymousToken !== undefined && req.headers.authorization === undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: opts.anonymousToken }));
+      return;
+    }
     const auth = req.headers.authorization ?? '';
     const [user, pass] = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString().split(':') : [];
     if (url.pathname !== '/token' || user === undefined || users[user] !== pass) {

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
+import { CoracleError, isErrno } from '../../src/errors.js';
 import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES } from '../../src/oci/defaults.js';
-import { profileToOci } from '../../src/oci/seccomp.js';
-import { CAPABILITY_ALLOWED } from '../../src/oci/seccomp-default.js';
-import { kernelVersion, nodeArch, runtimeDefaultProfile, type OciSeccomp, type SeccompArch, type SeccompContext } from '../../src/oci/seccomp-profile.js';
+import { profileToOci, seccompFor } from '../../src/oci/seccomp.js';
+import { CAPABILITY_ALLOWED, REFUSED_SOCKET_FAMILIES } from '../../src/oci/seccomp-default.js';
+import { kernelVersion, nodeArch, runtimeDefaultProfile, socketFamilyRules, type OciSeccomp, type OciSeccompArg, type SeccompArch, type SeccompContext } from '../../src/oci/seccomp-profile.js';
 
 const ctx = (over: Partial<SeccompContext> = {}): SeccompContext => ({ arch: 'x86_64', capabilities: DEFAULT_CAPABILITIES, kernel: [6, 1], ...over });
 
@@ -80,13 +85,41 @@ describe('oci/seccomp: the RuntimeDefault profile', () => {
     assert.deepEqual(rule.args, [{ index: 0, value: 0x7e020000, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]);
   });
 
-  it('socket: every family but AF_ALG (38) and AF_VSOCK (40)', () => {
-    const rules = runtimeDefaultProfile(ctx()).syscalls.filter((s) => s.names.includes('socket'));
-    assert.deepEqual(rules.map((r) => r.args), [
-      [{ index: 0, value: 38, op: 'SCMP_CMP_LT' }],
-      [{ index: 0, value: 39, op: 'SCMP_CMP_EQ' }],
-      [{ index: 0, value: 40, op: 'SCMP_CMP_GT' }],
-    ]);
+  /** Whether socket(family) passes these rules, compared as libseccomp does on a 64-bit architecture: all 64 bits. */
+  const socketAllowed = (rules: OciSeccompArg[][], family: bigint): boolean =>
+    rules.some((args) => args.every((a) => {
+      assert.equal(a.op, 'SCMP_CMP_MASKED_EQ');
+      return (family & BigInt(a.value)) === BigInt(a.valueTwo!);
+    }));
+
+  it('socket: every family but AF_ALG (38) and AF_VSOCK (40), compared on the low 32 bits only', () => {
+    const rules = runtimeDefaultProfile(ctx()).syscalls.filter((s) => s.names.includes('socket')).map((r) => r.args!);
+    assert.deepEqual(rules, socketFamilyRules(REFUSED_SOCKET_FAMILIES));
+    for (const r of rules) for (const a of r) assert.ok(a.value < 2 ** 32 && a.valueTwo! < 2 ** 32, 'no mask or value above 32 bits');
+    for (let f = 0n; f < 64n; f++) assert.equal(socketAllowed(rules, f), f !== 38n && f !== 40n, `family ${f}`);
+    // The kernel keeps only the low 32 bits of the family: these are AF_ALG, AF_VSOCK and AF_INET to it.
+    assert.equal(socketAllowed(rules, 0x1_0000_0026n), false);
+    assert.equal(socketAllowed(rules, 0xffff_ffff_0000_0028n), false);
+    assert.equal(socketAllowed(rules, 0xffff_ffff_0000_0002n), true);
+    assert.equal(socketAllowed(rules, 0xffff_ffff_ffff_ffffn), true, '-1: the kernel answers it');
+  });
+
+  it('socket rules: for any refused set and any 64-bit family, allowed exactly when its low 32 bits are not refused', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })), { maxLength: 6 }),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        fc.integer({ min: 0, max: 64 }),
+        (refused, high, low) => {
+          const rules = socketFamilyRules(refused);
+          assert.ok(rules.length <= 64 * (refused.length + 1));
+          for (const family of [high, (high & 0xffff_ffff_0000_0000n) | BigInt(low), ...refused.map((v) => (high & 0xffff_ffff_0000_0000n) | BigInt(v))]) {
+            assert.equal(socketAllowed(rules, family), !refused.includes(Number(family & 0xffff_ffffn)), `family 0x${family.toString(16)}`);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('personality: the usual values only', () => {
@@ -159,6 +192,25 @@ describe('oci/seccomp: profile files', () => {
     });
   }
 
+  it("Docker's whole archMap: only the node's entry and its sub-architectures (libseccomp will not mix byte orders)", () => {
+    const archMap = [
+      { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
+      { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] },
+      { architecture: 'SCMP_ARCH_MIPS64', subArchitectures: ['SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64N32'] },
+      { architecture: 'SCMP_ARCH_MIPS64N32', subArchitectures: ['SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64'] },
+      { architecture: 'SCMP_ARCH_MIPSEL64', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64N32'] },
+      { architecture: 'SCMP_ARCH_MIPSEL64N32', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64'] },
+      { architecture: 'SCMP_ARCH_S390X', subArchitectures: ['SCMP_ARCH_S390'] },
+      { architecture: 'SCMP_ARCH_RISCV64', subArchitectures: null },
+    ];
+    const arches = (map: typeof archMap, arch: SeccompArch): string[] | undefined =>
+      profileToOci({ defaultAction: 'SCMP_ACT_ERRNO', archMap: map, syscalls: [] }, 'p.json', ctx({ arch })).architectures;
+    assert.deepEqual(arches(archMap, 'x86_64'), ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+    assert.deepEqual(arches(archMap, 'aarch64'), ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
+    assert.equal(arches(archMap.slice(2), 'x86_64'), undefined, 'no entry for the node: the native architecture only');
+    assert.deepEqual(arches([{ architecture: 'SCMP_ARCH_AARCH64', subArchitectures: null }], 'aarch64'), ['SCMP_ARCH_AARCH64']);
+  });
+
   it("applies Docker's includes and excludes against the container's capabilities, the node's arch and kernel", () => {
     const doc = {
       defaultAction: 'SCMP_ACT_ERRNO',
@@ -176,5 +228,39 @@ describe('oci/seccomp: profile files', () => {
     assert.deepEqual(names({}), ['read', 'clone', 'arch_prctl', 'ptrace']);
     assert.deepEqual(names({ capabilities: ['CAP_SYS_ADMIN'] }), ['read', 'mount', 'arch_prctl', 'ptrace']);
     assert.deepEqual(names({ arch: 'aarch64', kernel: [4, 4] }), ['read', 'clone', 'set_tls', 'old']);
+  });
+});
+
+describe('oci/seccomp: reading a Localhost profile file', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'coracle-seccomp-file-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const refused = async (p: Promise<unknown>, message: RegExp): Promise<CoracleError> => {
+    const err = await p.then(() => assert.fail('read'), (e: unknown) => e);
+    assert.ok(err instanceof CoracleError, String(err));
+    assert.equal(err.code, 'INVALID_ARGUMENT');
+    assert.match(err.message, message);
+    return err;
+  };
+
+  it('a FIFO is refused without blocking; bad JSON keeps the parser\'s error as cause; a missing file keeps ENOENT; null is not a profile', async () => {
+    const container = { privileged: false, capabilities: [] };
+    const fifo = join(dir, 'profile-fifo');
+    execFileSync('mkfifo', [fifo]);
+    await refused(seccompFor({ kind: 'localhost', path: fifo }, container), new RegExp(`^seccomp profile ${fifo}: not a regular file$`));
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, '{"defaultAction": ');
+    const err = await refused(seccompFor({ kind: 'localhost', path: bad }, container), new RegExp(`^seccomp profile ${bad}: not JSON: `));
+    assert.ok(err.cause instanceof SyntaxError, 'the parser\'s error is the cause');
+    await writeFile(bad, 'null');
+    await refused(seccompFor({ kind: 'localhost', path: bad }, container), /not a JSON object/);
+    const missing = join(dir, 'missing.json');
+    const gone = await refused(seccompFor({ kind: 'localhost', path: missing }, container), /seccomp profile .*missing\.json: cannot open: .*ENOENT/);
+    assert.ok(isErrno(gone.cause, 'ENOENT'));
   });
 });
