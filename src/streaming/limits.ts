@@ -43,8 +43,8 @@ export function wsMaxPayload(l: StreamingLimits): number {
 }
 
 /**
- * What a single SPDY stream may buffer before anyone reads it (the Go client writes stdin
- * while it is still opening its other streams): past it that stream is reset.
+ * What a single SPDY stream may buffer before anyone reads or pauses it (a client may write
+ * stdin while it is still opening its other streams): past it that stream is reset.
  */
 export function unreadStreamLimit(l: StreamingLimits): number {
   return Math.max(64 << 10, Math.floor(l.maxBufferedBytes / 4));

@@ -73,6 +73,12 @@ const VERSION = 3;
 const HEADER = 8;
 /** Control frames carry a header block and small fixed fields: the block's cap plus room for those. */
 const CONTROL_OVERHEAD = 1024;
+/**
+ * pako's output buffer size: it allocates one per header block (a sync flush hands the
+ * buffer out), and header blocks are small; its defaults (64 KiB to inflate) made every
+ * SYN_STREAM cost 64 KiB of garbage.
+ */
+const ZLIB_CHUNK = 4 << 10;
 /** Data frames are split at this size when written. */
 export const MAX_DATA_CHUNK = 32 * 1024;
 /** The cap on an inflated header block when none is given. */
@@ -97,7 +103,7 @@ export class FrameDecoder {
   private fill = 0;
   /** Bytes copied to put frames together so far; for tests and diagnostics. */
   bytesCopied = 0;
-  private readonly inflate = new Inflate({ dictionary: HEADER_DICTIONARY });
+  private readonly inflate = new Inflate({ dictionary: HEADER_DICTIONARY, chunkSize: ZLIB_CHUNK });
   private inflated: Uint8Array[] = [];
   private inflatedBytes = 0;
   /** The data frame whose payload is arriving. */
@@ -106,7 +112,7 @@ export class FrameDecoder {
 
   constructor(private readonly maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES) {
     // pako inflates a whole push synchronously; throwing here stops it at the first chunk
-    // (64 KiB) past the cap instead of inflating a bomb to its end.
+    // past the cap instead of inflating a bomb to its end.
     this.inflate.onData = (chunk) => {
       this.inflatedBytes += chunk.length;
       if (this.inflatedBytes > this.maxHeaderBytes) throw new SpdyProtocolError(`header block inflates past ${this.maxHeaderBytes} bytes`);
@@ -269,7 +275,7 @@ export function headerBlock(headers: SpdyHeaders): Buffer {
 
 /** Encoder for one direction of one connection: frames must be written in encoding order. */
 export class FrameEncoder {
-  private readonly deflate = new Deflate({ dictionary: HEADER_DICTIONARY });
+  private readonly deflate = new Deflate({ dictionary: HEADER_DICTIONARY, chunkSize: ZLIB_CHUNK });
   private deflated: Uint8Array[] = [];
 
   constructor() {

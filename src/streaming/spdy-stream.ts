@@ -90,9 +90,10 @@ export class SpdyStream extends Duplex {
     if (this.remoteDone) return;
     this.inbound.feed(data);
     // Only a stream someone reads (or has paused, or has read: a pipe paused for its
-    // destination) may hold the connection up: the Go client writes stdin while it is still
-    // opening its other streams, and those must get through. A stream nobody has touched yet
-    // buffers up to its own cap, and is reset past it, its bytes dropped.
+    // destination) may hold the connection up: a client may write stdin while it is still
+    // opening its other streams (client-go does not, but nothing forbids it), and those must
+    // get through. A stream nobody has touched yet buffers up to its own cap, and is reset
+    // past it, its bytes dropped.
     if (this.readableFlowing !== null) {
       if (this.inbound.cost > STREAM_HIGH_WATER_MARK) this.session.pauseFor(this);
     } else if (this.inbound.cost > unreadStreamLimit(this.session.limits)) {
