@@ -43,7 +43,7 @@ export interface StreamingServerOptions {
 
 /** How long a websocket closed over a protocol error waits for the peer's close frame. */
 const WS_CLOSE_GRACE_MS = 1_000;
-/** How often refused connections are logged, at most. */
+/** How often a repeated event (a refused or closed connection) is logged, at most. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
