@@ -60,20 +60,33 @@ pull_progress_timeout = 60
 address = "127.0.0.1:0"
 # A streaming connection with no traffic for this many seconds is closed (4 h, as kubelet).
 idle_timeout = 14400
-# Seconds a client has to upgrade its connection after connecting, and an exec or attach
-# client then has to open its streams (30 s, as kubelet).
+# Seconds a client has to send its request (the upgrade) after connecting.
+handshake_timeout = 5
+# Seconds an exec or attach client has, once upgraded, to open its streams (30 s, as kubelet);
+# and a port-forward stream to be joined by its pair.
 stream_creation_timeout = 30
 # Bytes one SPDY header block may inflate to; a larger one closes that connection.
 max_header_bytes = 262144
 # Streams open at once on one SPDY connection; more are refused (an exec opens up to 5,
-# a port-forward 2 per forwarded connection).
-max_streams_per_connection = 64
-# Bytes one connection may hold that were received and not yet read by their destination;
-# past it the connection is not read until they are (a stream nobody reads yet is reset at
-# a quarter of this).
+# a port-forward 2 per forwarded connection: kubectl port-forward opens a pair per TCP
+# connection it forwards).
+max_streams_per_connection = 1024
+# Bytes one connection may hold that were received and not yet read by their destination,
+# each piece charged 256 bytes more for its bookkeeping and each open SPDY stream 2 KiB; past
+# it the connection is not read until they are (a stream nobody reads yet is reset at a
+# quarter of this).
 max_buffered_bytes = 4194304
-# Connections to the streaming server at once; one more is answered 503 and closed.
+# The same over all connections together: past it, a connection holding more than 256 KiB is
+# not read until the total is back under. What the streaming server holds of its clients'
+# input is thus at most this plus 256 KiB per connection (64 + 128 x 0.25 = 96 MiB with these
+# defaults); add per connection its socket buffers and one websocket message being received
+# (at most a quarter of max_buffered_bytes, and 1 MiB).
+max_total_buffered_bytes = 67108864
+# Connections upgraded with a valid token, at once; one more is answered 503 and closed.
 max_connections = 128
+# Connections not upgraded yet, at once (each has handshake_timeout to upgrade); one more
+# closes the oldest of them.
+max_pending_connections = 64
 
 [remote]
 # Also serve both CRI services and Coracle's own on tcp://HOST:PORT, with mutual TLS only:

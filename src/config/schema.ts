@@ -89,11 +89,14 @@ export const configSchema = z
     streaming: z.strictObject({
       address: hostPort,
       idle_timeout: positiveInt,
+      handshake_timeout: positiveInt,
       stream_creation_timeout: positiveInt,
       max_header_bytes: z.number().int().min(1024).max(16 << 20),
       max_streams_per_connection: positiveInt,
       max_buffered_bytes: z.number().int().min(64 << 10),
+      max_total_buffered_bytes: z.number().int().min(1 << 20),
       max_connections: positiveInt,
+      max_pending_connections: positiveInt,
     }),
     remote: z
       .strictObject({

@@ -149,12 +149,15 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     sandboxes,
     address: config.streaming.address,
     idleTimeoutMs: config.streaming.idle_timeout * 1000,
+    handshakeTimeoutMs: config.streaming.handshake_timeout * 1000,
     streamCreationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
     limits: {
       maxHeaderBytes: config.streaming.max_header_bytes,
       maxStreams: config.streaming.max_streams_per_connection,
       maxBufferedBytes: config.streaming.max_buffered_bytes,
+      maxTotalBufferedBytes: config.streaming.max_total_buffered_bytes,
       maxConnections: config.streaming.max_connections,
+      maxPendingConnections: config.streaming.max_pending_connections,
     },
     log,
   });

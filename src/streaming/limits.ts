@@ -13,15 +13,24 @@ export interface StreamingLimits {
    * past it the connection's socket is not read until its readers catch up.
    */
   maxBufferedBytes: number;
-  /** Connections to the streaming server at once, upgraded or not; more are answered 503. */
+  /**
+   * Bytes all connections together may hold that were received and not yet taken; past it a
+   * connection holding more than its floor (src/streaming/byte-budget.ts) is not read.
+   */
+  maxTotalBufferedBytes: number;
+  /** Connections upgraded with a valid token, at once; one more is answered 503. */
   maxConnections: number;
+  /** Connections not upgraded yet, at once; one more closes the oldest of them. */
+  maxPendingConnections: number;
 }
 
 export const DEFAULT_STREAMING_LIMITS: Readonly<StreamingLimits> = Object.freeze({
   maxHeaderBytes: 256 << 10,
-  maxStreams: 64,
+  maxStreams: 1024,
   maxBufferedBytes: 4 << 20,
+  maxTotalBufferedBytes: 64 << 20,
   maxConnections: 128,
+  maxPendingConnections: 64,
 });
 
 /**
@@ -34,8 +43,8 @@ export function wsMaxPayload(l: StreamingLimits): number {
 }
 
 /**
- * What a single SPDY stream may buffer before anyone reads it (the Go client writes stdin
- * while it is still opening its other streams): past it that stream is reset.
+ * What a single SPDY stream may buffer before anyone reads or pauses it (a client may write
+ * stdin while it is still opening its other streams): past it that stream is reset.
  */
 export function unreadStreamLimit(l: StreamingLimits): number {
   return Math.max(64 << 10, Math.floor(l.maxBufferedBytes / 4));

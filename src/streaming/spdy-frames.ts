@@ -73,6 +73,12 @@ const VERSION = 3;
 const HEADER = 8;
 /** Control frames carry a header block and small fixed fields: the block's cap plus room for those. */
 const CONTROL_OVERHEAD = 1024;
+/**
+ * pako's output buffer size: it allocates one per header block (a sync flush hands the
+ * buffer out), and header blocks are small; its defaults (64 KiB to inflate) made every
+ * SYN_STREAM cost 64 KiB of garbage.
+ */
+const ZLIB_CHUNK = 4 << 10;
 /** Data frames are split at this size when written. */
 export const MAX_DATA_CHUNK = 32 * 1024;
 /** The cap on an inflated header block when none is given. */
@@ -88,8 +94,16 @@ export class SpdyProtocolError extends Error {}
  * refuses everything: the connection is to be closed.
  */
 export class FrameDecoder {
-  private buffer: Buffer = Buffer.alloc(0);
-  private readonly inflate = new Inflate({ dictionary: HEADER_DICTIONARY });
+  /**
+   * An incomplete frame head or control frame, put together in a buffer of the size it needs
+   * (`need`, known from the head), so that a frame trickled in byte by byte is copied once,
+   * not whole at every read, and holds no socket read it came in.
+   */
+  private assembly: Buffer | undefined;
+  private fill = 0;
+  /** Bytes copied to put frames together so far; for tests and diagnostics. */
+  bytesCopied = 0;
+  private readonly inflate = new Inflate({ dictionary: HEADER_DICTIONARY, chunkSize: ZLIB_CHUNK });
   private inflated: Uint8Array[] = [];
   private inflatedBytes = 0;
   /** The data frame whose payload is arriving. */
@@ -98,7 +112,7 @@ export class FrameDecoder {
 
   constructor(private readonly maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES) {
     // pako inflates a whole push synchronously; throwing here stops it at the first chunk
-    // (64 KiB) past the cap instead of inflating a bomb to its end.
+    // past the cap instead of inflating a bomb to its end.
     this.inflate.onData = (chunk) => {
       this.inflatedBytes += chunk.length;
       if (this.inflatedBytes > this.maxHeaderBytes) throw new SpdyProtocolError(`header block inflates past ${this.maxHeaderBytes} bytes`);
@@ -112,44 +126,66 @@ export class FrameDecoder {
       return this.decode(chunk);
     } catch (err) {
       this.failed = err instanceof SpdyProtocolError ? err : new SpdyProtocolError(String(err));
-      this.buffer = Buffer.alloc(0);
+      this.assembly = undefined;
       throw this.failed;
     }
   }
 
   private decode(chunk: Buffer): Frame[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     const frames: Frame[] = [];
+    let input = chunk;
+    while (this.assembly) {
+      const a = this.assembly;
+      const n = Math.min(a.length - this.fill, input.length);
+      input.copy(a, this.fill, 0, n);
+      this.bytesCopied += n;
+      this.fill += n;
+      input = input.subarray(n);
+      if (this.fill < a.length) return frames;
+      this.assembly = undefined;
+      this.run(a, frames);
+    }
+    this.run(input, frames);
+    return frames;
+  }
+
+  /** Decodes what `buffer` holds; an incomplete head or control frame at its end starts an assembly. */
+  private run(buffer: Buffer, frames: Frame[]): void {
+    let b = buffer;
     for (;;) {
       if (this.data) {
         const d = this.data;
-        const n = Math.min(d.left, this.buffer.length);
-        if (n === 0 && d.left > 0) break;
-        const part = this.buffer.subarray(0, n);
-        this.buffer = this.buffer.subarray(n);
+        const n = Math.min(d.left, b.length);
+        if (n === 0 && d.left > 0) return;
+        const part = b.subarray(0, n);
+        b = b.subarray(n);
         d.left -= n;
         if (d.left === 0) this.data = undefined;
         frames.push({ type: 'data', streamId: d.streamId, fin: d.left === 0 && d.fin, data: part });
         continue;
       }
-      if (this.buffer.length < HEADER) break;
-      const length = this.buffer.readUIntBE(5, 3);
-      const control = (this.buffer[0]! & 0x80) !== 0;
+      if (b.length === 0) return;
+      if (b.length < HEADER) return this.assemble(b, HEADER);
+      const length = b.readUIntBE(5, 3);
+      const control = (b[0]! & 0x80) !== 0;
       if (!control) {
-        this.data = { streamId: this.buffer.readUInt32BE(0) & 0x7fffffff, fin: (this.buffer[4]! & FLAG_FIN) !== 0, left: length };
-        this.buffer = this.buffer.subarray(HEADER);
+        this.data = { streamId: b.readUInt32BE(0) & 0x7fffffff, fin: (b[4]! & FLAG_FIN) !== 0, left: length };
+        b = b.subarray(HEADER);
         continue;
       }
       const max = this.maxHeaderBytes + CONTROL_OVERHEAD;
       if (length > max) throw new SpdyProtocolError(`control frame of ${length} bytes (at most ${max})`);
-      if (this.buffer.length < HEADER + length) break;
-      const frame = this.buffer.subarray(0, HEADER + length);
-      this.buffer = this.buffer.subarray(HEADER + length);
-      frames.push(this.control(frame));
+      if (b.length < HEADER + length) return this.assemble(b, HEADER + length);
+      frames.push(this.control(b.subarray(0, HEADER + length)));
+      b = b.subarray(HEADER + length);
     }
-    // What is left is a partial frame: copied, so that the chunk it came in can go.
-    if (this.buffer.length > 0 && this.buffer.length < chunk.length) this.buffer = Buffer.from(this.buffer);
-    return frames;
+  }
+
+  private assemble(part: Buffer, need: number): void {
+    this.assembly = Buffer.allocUnsafe(need);
+    part.copy(this.assembly);
+    this.bytesCopied += part.length;
+    this.fill = part.length;
   }
 
   private control(frame: Buffer): Frame {
@@ -239,7 +275,7 @@ export function headerBlock(headers: SpdyHeaders): Buffer {
 
 /** Encoder for one direction of one connection: frames must be written in encoding order. */
 export class FrameEncoder {
-  private readonly deflate = new Deflate({ dictionary: HEADER_DICTIONARY });
+  private readonly deflate = new Deflate({ dictionary: HEADER_DICTIONARY, chunkSize: ZLIB_CHUNK });
   private deflated: Uint8Array[] = [];
 
   constructor() {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { ByteBudget, CONNECTION_FLOOR } from './byte-budget.js';
 import { DEFAULT_STREAMING_LIMITS, type StreamingLimits } from './limits.js';
 import { FrameDecoder, FrameEncoder, MAX_DATA_CHUNK, RstStatus, SpdyProtocolError, type Frame, type SpdyHeaders } from './spdy-frames.js';
 import { SpdyStream, type SpdyLimitEvent, type StreamHost } from './spdy-stream.js';
@@ -8,6 +9,11 @@ export { SpdyStream, type SpdyLimitEvent } from './spdy-stream.js';
 
 /** GOAWAY's status for a connection closed over a protocol error (SPDY/3 §2.6.6). */
 const GOAWAY_PROTOCOL_ERROR = 1;
+/**
+ * What an open stream is charged toward the byte budgets: about what its objects take (a
+ * Duplex and its bookkeeping, measured at 1.8 KiB retained).
+ */
+const STREAM_COST = 2 << 10;
 /** How long a connection closed over a protocol error may take to flush its GOAWAY. */
 const FAIL_LINGER_MS = 1_000;
 
@@ -20,7 +26,8 @@ const FAIL_LINGER_MS = 1_000;
  * output past it. Backpressure comes from the socket instead: a stream's write completes
  * when the socket has taken the bytes, and the socket stops being read while a stream's
  * reader is full, while the connection holds more than `maxBufferedBytes` its readers have
- * not taken, or while the peer leaves more than that of our replies (pings, resets) unread.
+ * not taken (or more than its floor while the daemon-wide budget is spent), or while the peer
+ * leaves more than that of our replies (pings, resets) unread.
  *
  * What the peer may make it hold is capped (src/streaming/limits.ts): an inflated header
  * block, streams at once, bytes buffered. A protocol error closes the connection with
@@ -30,8 +37,12 @@ export class SpdySession extends EventEmitter implements StreamHost {
   private readonly streams = new Map<number, SpdyStream>();
   private readonly replies = new Map<number, { resolve(s: SpdyStream): void; reject(e: Error): void }>();
   private readonly full = new Set<SpdyStream>();
-  /** Streams that may still hold received bytes nobody took: open ones, and ended ones not yet read. */
-  private readonly holding = new Set<SpdyStream>();
+  /** Every stream this connection made, open or not, until it is read out or the connection goes. */
+  private readonly made = new Set<SpdyStream>();
+  /** Bytes received that no reader took, as charged (src/streaming/inbound.ts), plus STREAM_COST per open stream. */
+  private held = 0;
+  private readonly budget: ByteBudget;
+  private readonly unwatch: () => void;
   private readonly decoder: FrameDecoder;
   private readonly encoder = new FrameEncoder();
   /** @internal */
@@ -42,15 +53,19 @@ export class SpdySession extends EventEmitter implements StreamHost {
   private closed = false;
   private failed = false;
   private overBudget = false;
+  private overTotal = false;
   private writeBlocked = false;
 
   constructor(
     readonly socket: Socket,
     role: 'server' | 'client',
     limits: Partial<StreamingLimits> = {},
+    budget?: ByteBudget,
   ) {
     super();
     this.limits = { ...DEFAULT_STREAMING_LIMITS, ...limits };
+    this.budget = budget ?? new ByteBudget(this.limits.maxTotalBufferedBytes);
+    this.unwatch = this.budget.watch(() => this.updateFlow());
     this.decoder = new FrameDecoder(this.limits.maxHeaderBytes);
     this.nextId = role === 'client' ? 1 : 2;
     socket.setNoDelay(true);
@@ -77,8 +92,8 @@ export class SpdySession extends EventEmitter implements StreamHost {
     if (this.closed || this.goneAway) return Promise.reject(new Error('spdy: connection is closing'));
     const id = this.nextId;
     this.nextId += 2;
-    const stream = new SpdyStream(this, id, headers);
-    this.streams.set(id, stream);
+    const stream = this.track(new SpdyStream(this, id, headers));
+    this.open(stream);
     if (fin) stream.localFinished = true;
     return new Promise((resolve, reject) => {
       this.replies.set(id, { resolve, reject });
@@ -167,19 +182,32 @@ export class SpdySession extends EventEmitter implements StreamHost {
 
   /** @internal */
   forget(stream: SpdyStream): void {
-    this.streams.delete(stream.id);
+    if (this.streams.delete(stream.id)) this.account(-STREAM_COST);
     this.resumeFor(stream);
   }
 
-  /** @internal: counts a stream's unread bytes toward the connection's budget until it is read out or gone. */
-  hold(stream: SpdyStream): void {
-    this.holding.add(stream);
+  /** An open stream is charged what its objects take, so that many streams count toward the budgets too. */
+  private open(stream: SpdyStream): void {
+    this.streams.set(stream.id, stream);
+    this.account(STREAM_COST);
+  }
+
+  /** Keeps a stream until it is read to its end or gone, to drop what it holds if the connection goes first. */
+  private track(stream: SpdyStream): SpdyStream {
+    this.made.add(stream);
     const release = (): void => {
-      this.holding.delete(stream);
+      this.made.delete(stream);
       this.resumeFor(stream);
     };
     stream.once('end', release);
     stream.once('close', release);
+    return stream;
+  }
+
+  /** @internal */
+  account(delta: number): void {
+    this.held += delta;
+    this.budget.add(delta);
   }
 
   /** @internal */
@@ -187,20 +215,21 @@ export class SpdySession extends EventEmitter implements StreamHost {
     this.emit('limit', e);
   }
 
-  /** Bytes received on this connection that no reader has taken yet. */
+  /** Bytes received on this connection that no reader has taken yet, as charged (with each piece's overhead), and its open streams' cost. */
   get bufferedBytes(): number {
-    let n = 0;
-    for (const s of this.holding) n += s.readableLength;
-    return n;
+    return this.held;
   }
 
-  /** Reads the socket only while every reader has room, the budget holds and the peer reads our replies. */
+  /** Reads the socket only while every reader has room, the budgets hold and the peer reads our replies. */
   private updateFlow(): void {
     if (this.closed || this.failed) return;
-    const over = this.bufferedBytes > this.limits.maxBufferedBytes;
-    if (over && !this.overBudget) this.limit({ kind: 'buffered', message: `more than ${this.limits.maxBufferedBytes} bytes received and not yet read: not reading until they are` });
+    const over = this.held > this.limits.maxBufferedBytes;
+    if (over && !this.overBudget) this.limit({ kind: 'buffered', message: `more than ${this.limits.maxBufferedBytes} bytes held (received and not yet read, open streams): not reading until they are fewer` });
     this.overBudget = over;
-    if (this.full.size > 0 || this.overBudget || this.writeBlocked) this.socket.pause();
+    const overTotal = this.held > CONNECTION_FLOOR && this.budget.over;
+    if (overTotal && !this.overTotal) this.limit({ kind: 'total', message: `all connections hold more than ${this.budget.max} bytes received and not yet read: not reading this one until they hold less` });
+    this.overTotal = overTotal;
+    if (this.full.size > 0 || this.overBudget || this.overTotal || this.writeBlocked) this.socket.pause();
     else this.socket.resume();
   }
 
@@ -258,8 +287,8 @@ export class SpdySession extends EventEmitter implements StreamHost {
           this.write(this.encoder.rstStream(f.streamId, RstStatus.REFUSED_STREAM));
           return;
         }
-        const stream = new SpdyStream(this, f.streamId, f.headers);
-        this.streams.set(f.streamId, stream);
+        const stream = this.track(new SpdyStream(this, f.streamId, f.headers));
+        this.open(stream);
         if (f.fin) stream.remoteFinished();
         if (f.unidirectional) stream.localFinished = true;
         this.emit('stream', stream);
@@ -311,9 +340,12 @@ export class SpdySession extends EventEmitter implements StreamHost {
     this.closed = true;
     for (const w of this.replies.values()) w.reject(new Error('spdy: connection closed'));
     this.replies.clear();
-    for (const s of this.streams.values()) s.connectionClosed();
+    for (const s of this.made) s.connectionClosed();
+    this.made.clear();
+    this.account(-STREAM_COST * this.streams.size);
     this.streams.clear();
     this.full.clear();
+    this.unwatch();
     this.emit('close');
   }
 }

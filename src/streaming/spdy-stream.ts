@@ -1,10 +1,11 @@
 import { Duplex } from 'node:stream';
+import { Inbound } from './inbound.js';
 import { STREAM_HIGH_WATER_MARK, unreadStreamLimit, type StreamingLimits } from './limits.js';
 import { RstStatus, type SpdyHeaders } from './spdy-frames.js';
 
 /** A cap the peer ran into; the connection goes on (the server logs the first of each kind). */
 export interface SpdyLimitEvent {
-  kind: 'streams' | 'unread' | 'buffered';
+  kind: 'streams' | 'unread' | 'buffered' | 'total';
   message: string;
 }
 
@@ -17,7 +18,8 @@ export interface StreamHost {
   pauseFor(stream: SpdyStream): void;
   resumeFor(stream: SpdyStream): void;
   forget(stream: SpdyStream): void;
-  hold(stream: SpdyStream): void;
+  /** What the stream's unread data is charged changed by `delta` bytes. */
+  account(delta: number): void;
   limit(e: SpdyLimitEvent): void;
 }
 
@@ -31,14 +33,24 @@ export class SpdyStream extends Duplex {
   localFinished = false;
   private remoteDone = false;
   private replied = false;
+  /** What the peer sent and no reader took yet (the Readable itself holds nothing: its highWaterMark is 0). */
+  private readonly inbound: Inbound;
 
   constructor(
     private readonly session: StreamHost,
     readonly id: number,
     readonly headers: SpdyHeaders,
   ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: STREAM_HIGH_WATER_MARK });
-    session.hold(this);
+    super({ allowHalfOpen: true, readableHighWaterMark: 0 });
+    this.inbound = new Inbound(
+      (chunk) => this.push(chunk),
+      (delta) => session.account(delta),
+    );
+  }
+
+  /** What this stream's unread data is charged (src/streaming/inbound.ts). */
+  get unreadCost(): number {
+    return this.inbound.cost;
   }
 
   /** Accepts a stream the peer opened. */
@@ -69,20 +81,22 @@ export class SpdyStream extends Duplex {
   }
 
   override _read(): void {
-    this.session.resumeFor(this);
+    this.inbound.want();
+    if (this.inbound.cost <= STREAM_HIGH_WATER_MARK) this.session.resumeFor(this);
   }
 
   /** @internal */
   receive(data: Buffer): void {
     if (this.remoteDone) return;
-    const room = this.push(data);
-    // Only a stream someone reads (or has read: a pipe paused for its destination) may hold
-    // the connection up: the Go client writes stdin while it is still opening its other
-    // streams, and those must get through. A stream nobody has read yet buffers up to its
-    // own cap, and is reset past it, its bytes dropped.
+    this.inbound.feed(data);
+    // Only a stream someone reads (or has paused, or has read: a pipe paused for its
+    // destination) may hold the connection up: a client may write stdin while it is still
+    // opening its other streams (client-go does not, but nothing forbids it), and those must
+    // get through. A stream nobody has touched yet buffers up to its own cap, and is reset
+    // past it, its bytes dropped.
     if (this.readableFlowing !== null) {
-      if (!room) this.session.pauseFor(this);
-    } else if (this.readableLength > unreadStreamLimit(this.session.limits)) {
+      if (this.inbound.cost > STREAM_HIGH_WATER_MARK) this.session.pauseFor(this);
+    } else if (this.inbound.cost > unreadStreamLimit(this.session.limits)) {
       this.session.limit({ kind: 'unread', message: `stream ${this.id} reset: more than ${unreadStreamLimit(this.session.limits)} bytes nobody read` });
       this.reset(RstStatus.CANCEL);
     }
@@ -102,24 +116,27 @@ export class SpdyStream extends Duplex {
     this.session.forget(this);
   }
 
-  /** @internal */
+  /** @internal: the connection is gone; what no reader took is dropped, and readers see the end. */
   connectionClosed(): void {
     this.localFinished = true;
     this.endRead();
+    this.inbound.drop();
   }
 
   /**
-   * A reset stream nobody has read is drained: what it holds is dropped at once (not kept
-   * for a reader that will not come, against the connection's budget), and a reader that
+   * A reset stream nobody is reading is drained: what it holds is dropped at once (not kept
+   * for a reader that may not come, against the connection's budget), and a reader that
    * does come sees its end.
    */
   private dropUnread(): void {
+    if (this.readableFlowing === true) return;
+    this.inbound.drop();
     if (this.readableFlowing === null) this.resume();
   }
 
   private endRead(): void {
     if (this.remoteDone) return;
     this.remoteDone = true;
-    this.push(null);
+    this.inbound.end();
   }
 }

@@ -52,6 +52,10 @@ export function spdyClientStreams(session: SpdySession, protocol: string, o: Str
       if (got.size < expected.size) return;
       clearTimeout(timer);
       session.off('close', onClose);
+      // Nothing reads stdin until the process has started, and the Go client writes it as
+      // soon as its stream is up: paused, it holds the connection up past its high-water mark
+      // (backpressure) instead of being reset as a stream nobody reads.
+      got.get('stdin')?.pause();
       const error = got.get('error')!;
       let finishing = false;
       const gone = new Promise<void>((res) => session.once('close', () => !finishing && res()));
@@ -120,6 +124,10 @@ export function serveSpdyPortForward(
       return;
     }
     pair[type] = s;
+    // The client writes a data stream as soon as it is up; paused, what it sends past the
+    // stream's high-water mark before the pair is whole and connected holds the connection
+    // up (backpressure) instead of getting the stream reset as one nobody reads.
+    if (type === 'data') s.pause();
     if (!pair.data || !pair.error) return;
     clearTimeout(pair.timer);
     pairs.delete(key);

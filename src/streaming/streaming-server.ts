@@ -6,6 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { ByteBudget } from './byte-budget.js';
 import { wsMaxPayload, type StreamingLimits } from './limits.js';
 import { serveStdio, type ClientStreams, type StreamOptions } from './remote-command.js';
 import { SpdySession, type SpdyLimitEvent } from './spdy-session.js';
@@ -29,7 +30,9 @@ export interface StreamingServerOptions {
   /** host:port; port 0 picks a free one. */
   address: string;
   idleTimeoutMs: number;
-  /** What a client has to upgrade its connection in, and then to open its streams in. */
+  /** What a client has to send its request (the upgrade) in, once connected. */
+  handshakeTimeoutMs: number;
+  /** What an exec or attach client has to open its streams in once upgraded, and a port-forward stream to find its pair. */
   streamCreationTimeoutMs: number;
   limits: StreamingLimits;
   /** Takes the request a token stands for out of the cache. */
@@ -40,7 +43,7 @@ export interface StreamingServerOptions {
 
 /** How long a websocket closed over a protocol error waits for the peer's close frame. */
 const WS_CLOSE_GRACE_MS = 1_000;
-/** How often refused connections are logged, at most. */
+/** How often a repeated event (a refused or closed connection) is logged, at most. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
@@ -51,25 +54,30 @@ const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
  * websocket, then Kubernetes' remotecommand or portforward protocol over it.
  *
  * Clients are whoever reaches the port; the tokens are the only authorisation. So nothing a
- * client sends may grow the daemon without bound or end it: connections are capped in number
- * (one past the cap is answered 503 and closed), each has until the stream creation timeout
- * to upgrade, an exec or attach until then again to open its streams, and every connection
- * is dropped after the idle timeout; SPDY and websocket sessions are capped as
- * src/streaming/limits.ts says; every socket and websocket has an error handler.
+ * client sends may grow the daemon without bound or end it: a connection has the handshake
+ * timeout to upgrade, and connections not upgraded yet are capped in number (one more closes
+ * the oldest of them, so that idle sockets cannot lock clients with a token out); connections
+ * upgraded with a valid token are capped too (one more is answered 503); an exec or attach
+ * has the stream creation timeout to open its streams, and every upgraded connection is
+ * dropped after the idle timeout; SPDY and websocket sessions are capped as
+ * src/streaming/limits.ts says, and share one byte budget; every socket and websocket has an
+ * error handler.
  */
 export class StreamingServer {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
-  private readonly sockets = new Set<Socket>();
-  /** Sockets answered 503 for being past the connection cap: nothing they send is served. */
-  private readonly refused = new WeakSet<Socket>();
-  /** Each socket's deadline to upgrade by. */
+  /** Connected, not upgraded yet, oldest first. */
+  private readonly pending = new Set<Socket>();
+  /** Upgraded with a valid token. */
+  private readonly upgradedSockets = new Set<Socket>();
+  /** Each pending socket's deadline to upgrade by. */
   private readonly deadlines = new WeakMap<Socket, NodeJS.Timeout>();
+  private readonly budget: ByteBudget;
   private base = '';
-  private refusals = 0;
-  private refusalLoggedAt = -Infinity;
+  private readonly bursts = new Map<string, { count: number; loggedAt: number }>();
 
   constructor(private readonly o: StreamingServerOptions) {
+    this.budget = new ByteBudget(o.limits.maxTotalBufferedBytes);
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: wsMaxPayload(o.limits) });
     this.wss.on('error', (err: Error) => o.log.warn('streaming: websocket server error', { error: err.message }));
     this.server = createServer((req, res) => this.plainRequest(req, res));
@@ -103,36 +111,70 @@ export class StreamingServer {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
+    for (const s of [...this.pending, ...this.upgradedSockets]) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private connection(socket: Socket): void {
     socket.on('error', () => socket.destroy());
-    if (this.sockets.size >= this.o.limits.maxConnections) {
-      this.refused.add(socket);
-      // One line per burst: a client that keeps connecting must not flood the log.
-      this.refusals++;
-      if (Date.now() - this.refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
-        this.o.log.warn('streaming: connections refused: too many connections', { max: this.o.limits.maxConnections, refused: this.refusals, remote: socket.remoteAddress });
-        this.refusalLoggedAt = Date.now();
-        this.refusals = 0;
-      }
-      const body = 'too many streaming connections\n';
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
-      setTimeout(() => socket.destroy(), 1_000).unref();
-      return;
+    if (this.pending.size >= this.o.limits.maxPendingConnections) {
+      // The oldest goes: a client with a token gets in however many sockets idle before it.
+      const oldest = this.pending.values().next().value!;
+      this.pending.delete(oldest);
+      this.burst('pending', 'streaming: connection closed: too many connections not upgraded yet', { max: this.o.limits.maxPendingConnections, remote: oldest.remoteAddress });
+      oldest.destroy();
     }
-    this.sockets.add(socket);
+    this.pending.add(socket);
     const deadline = setTimeout(() => {
-      this.o.log.info('streaming: connection closed: not upgraded in time', { remote: socket.remoteAddress, timeoutMs: this.o.streamCreationTimeoutMs });
+      this.burst('deadline', 'streaming: connection closed: not upgraded in time', { remote: socket.remoteAddress, timeoutMs: this.o.handshakeTimeoutMs });
       socket.destroy();
-    }, this.o.streamCreationTimeoutMs);
+    }, this.o.handshakeTimeoutMs);
     deadline.unref();
     this.deadlines.set(socket, deadline);
     socket.once('close', () => {
       clearTimeout(deadline);
-      this.sockets.delete(socket);
+      this.pending.delete(socket);
+      this.upgradedSockets.delete(socket);
+    });
+  }
+
+  /**
+   * Logs one line per burst of the same event: a client that repeats it must not flood the
+   * log. The line carries how many there were since the last one.
+   */
+  private burst(key: string, message: string, meta: Record<string, unknown>): void {
+    const b = this.bursts.get(key) ?? { count: 0, loggedAt: -Infinity };
+    this.bursts.set(key, b);
+    b.count++;
+    if (Date.now() - b.loggedAt < REFUSAL_LOG_INTERVAL_MS) return;
+    this.o.log.warn(message, { ...meta, count: b.count });
+    b.loggedAt = Date.now();
+    b.count = 0;
+  }
+
+  /**
+   * A connection with a valid token is about to be upgraded: it leaves the pending ones and
+   * counts toward `maxConnections`, or is answered 503 if they are all taken. From now a
+   * connection with no traffic for the idle timeout is dropped, as kubelet's is
+   * (StreamIdleTimeout); for a websocket, `setIdle` is called once ws has the socket (ws
+   * clears a socket's timeout when it takes it).
+   */
+  private admit(socket: Socket): boolean {
+    if (this.upgradedSockets.size >= this.o.limits.maxConnections) {
+      this.burst('refused', 'streaming: connections refused: too many connections', { max: this.o.limits.maxConnections, remote: socket.remoteAddress });
+      reject(socket, 503, 'too many streaming connections\n');
+      return false;
+    }
+    clearTimeout(this.deadlines.get(socket));
+    this.pending.delete(socket);
+    this.upgradedSockets.add(socket);
+    return true;
+  }
+
+  private setIdle(socket: Socket, session: string): void {
+    socket.setTimeout(this.o.idleTimeoutMs, () => {
+      this.o.log.info('streaming: connection closed: idle', { session, timeoutMs: this.o.idleTimeoutMs });
+      socket.destroy();
     });
   }
 
@@ -144,10 +186,6 @@ export class StreamingServer {
   }
 
   private plainRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (this.refused.has(req.socket)) {
-      req.socket.destroy();
-      return;
-    }
     const pending = this.route(req);
     if (!pending) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
@@ -158,10 +196,6 @@ export class StreamingServer {
 
   private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    if (this.refused.has(socket)) {
-      socket.destroy();
-      return;
-    }
     const pending = this.route(req);
     if (!pending) {
       reject(socket, 404, '404 page not found\n');
@@ -185,19 +219,19 @@ export class StreamingServer {
       reject(socket, 403, `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${supported.join(' ')}]\n`);
       return;
     }
+    if (!this.admit(socket)) return;
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     if (head.length > 0) socket.unshift(head);
-    this.upgraded(socket);
-    const session = new SpdySession(socket, 'server', this.o.limits);
-    const id = randomBytes(4).toString('hex');
-    const what = pending.kind === 'portforward' ? { sandbox: pending.sandboxId } : { container: pending.containerId };
-    session.on('protocolError', (err: Error) => this.o.log.warn('streaming: SPDY protocol error: connection closed', { session: id, kind: pending.kind, ...what, error: err.message }));
+    const tag = sessionTag(pending);
+    this.setIdle(socket, tag.session);
+    const session = new SpdySession(socket, 'server', this.o.limits, this.budget);
+    session.on('protocolError', (err: Error) => this.o.log.warn('streaming: SPDY protocol error: connection closed', { ...tag, error: err.message }));
     // The first time each cap is hit is logged: a client hitting one in a loop must not flood the log.
     const logged = new Set<SpdyLimitEvent['kind']>();
     session.on('limit', (e: SpdyLimitEvent) => {
       if (logged.has(e.kind)) return;
       logged.add(e.kind);
-      this.o.log.warn('streaming: SPDY limit reached', { session: id, kind: pending.kind, ...what, limit: e.kind, detail: e.message });
+      this.o.log.warn('streaming: SPDY limit reached', { ...tag, limit: e.kind, detail: e.message });
     });
     if (pending.kind === 'portforward') {
       serveSpdyPortForward(session, pending.sandboxId, (port, stream) => this.o.targets.portForward(pending.sandboxId, port, stream), this.o.streamCreationTimeoutMs, this.o.log);
@@ -205,7 +239,7 @@ export class StreamingServer {
     }
     spdyClientStreams(session, protocol, pending.options, this.o.streamCreationTimeoutMs).then(
       (client) => this.command(pending, client),
-      (err: unknown) => this.o.log.info('streaming: no streams', { session: id, kind: pending.kind, container: pending.containerId, error: messageOf(err) }),
+      (err: unknown) => this.o.log.info('streaming: no streams', { ...tag, error: messageOf(err) }),
     );
   }
 
@@ -217,22 +251,25 @@ export class StreamingServer {
       reject(socket, 403, '');
       return;
     }
-    this.upgraded(socket);
+    if (!this.admit(socket)) return;
+    const tag = sessionTag(pending);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      // Set here, not before: ws clears the socket's timeout when it takes the socket.
+      this.setIdle(socket, tag.session);
       // ws reports a protocol error (a message past maxPayload, a bad frame) as 'error' and
       // closes the connection itself; unheard, that 'error' would end the daemon.
-      const id = randomBytes(4).toString('hex');
-      const what = pending.kind === 'portforward' ? { sandbox: pending.sandboxId } : { container: pending.containerId };
       ws.on('error', (err: Error) => {
-        this.o.log.warn('streaming: websocket error: connection closed', { session: id, kind: pending.kind, ...what, error: err.message });
+        this.o.log.warn('streaming: websocket error: connection closed', { ...tag, error: err.message });
         // ws has sent its close frame; a peer that does not answer it is not waited for long.
         setTimeout(() => ws.terminate(), WS_CLOSE_GRACE_MS).unref();
       });
+      const max = this.o.limits.maxBufferedBytes;
       if (pending.kind === 'portforward') {
-        serveWsPortForward(ws, protocol, pending.sandboxId, pending.ports, (port, stream) => this.o.targets.portForward(pending.sandboxId, port, stream), this.o.log);
+        const forward = (port: number, stream: Duplex): Promise<void> => this.o.targets.portForward(pending.sandboxId, port, stream);
+        serveWsPortForward(ws, protocol, pending.sandboxId, pending.ports, forward, this.o.log, max, this.budget);
         return;
       }
-      this.command(pending, wsClientStreams(ws, protocol, pending.options));
+      this.command(pending, wsClientStreams(ws, protocol, pending.options, max, this.budget));
     });
   }
 
@@ -246,15 +283,12 @@ export class StreamingServer {
     log.debug('stream started');
     void serveStdio(client, start, pending.kind === 'exec' ? pending.cmd : [], log, o.tty).then(() => log.debug('stream ended'));
   }
+}
 
-  /**
-   * The upgrade deadline is met; from now a connection with no traffic for the idle timeout
-   * is dropped, as kubelet's is (StreamIdleTimeout).
-   */
-  private upgraded(socket: Socket): void {
-    clearTimeout(this.deadlines.get(socket));
-    socket.setTimeout(this.o.idleTimeoutMs, () => socket.destroy());
-  }
+/** What a connection's log lines carry: a session id of its own, the kind, and the container or sandbox. */
+function sessionTag(pending: PendingRequest): { session: string; kind: PendingRequest['kind']; container?: string; sandbox?: string } {
+  const session = randomBytes(4).toString('hex');
+  return pending.kind === 'portforward' ? { session, kind: pending.kind, sandbox: pending.sandboxId } : { session, kind: pending.kind, container: pending.containerId };
 }
 
 function headerList(value: string | string[] | undefined): string[] {
@@ -263,6 +297,6 @@ function headerList(value: string | string[] | undefined): string[] {
 }
 
 function reject(socket: Socket, status: number, body: string): void {
-  const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

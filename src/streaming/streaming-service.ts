@@ -19,6 +19,7 @@ export interface StreamingDeps {
   };
   address: string;
   idleTimeoutMs: number;
+  handshakeTimeoutMs: number;
   streamCreationTimeoutMs: number;
   limits: StreamingLimits;
   log: Logger;
@@ -36,6 +37,7 @@ export class StreamingService {
     this.server = new StreamingServer({
       address: deps.address,
       idleTimeoutMs: deps.idleTimeoutMs,
+      handshakeTimeoutMs: deps.handshakeTimeoutMs,
       streamCreationTimeoutMs: deps.streamCreationTimeoutMs,
       limits: deps.limits,
       consume: (token) => this.cache.consume(token),

@@ -1,7 +1,10 @@
-import { Duplex, PassThrough, Writable, type Readable } from 'node:stream';
+import { Duplex, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
+import { ByteBudget, CONNECTION_FLOOR } from './byte-budget.js';
+import { Inbound } from './inbound.js';
+import { STREAM_HIGH_WATER_MARK } from './limits.js';
 import { statusPayload, type ClientStreams, type StreamOptions } from './remote-command.js';
 
 /**
@@ -14,23 +17,53 @@ export const WS_PORT_FORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channe
 
 const CLOSE_SIGNAL = 255;
 
+/** One channel's input: a Readable holding nothing itself, fed from an Inbound (src/streaming/inbound.ts). */
+class ChannelReader extends Readable {
+  readonly inbound: Inbound;
+
+  constructor(
+    account: (delta: number) => void,
+    private readonly onRead: () => void,
+  ) {
+    super({ highWaterMark: 0 });
+    this.inbound = new Inbound((chunk) => this.push(chunk), account);
+  }
+
+  override _read(): void {
+    this.inbound.want();
+    this.onRead();
+  }
+}
+
+/**
+ * The channels of one websocket. The socket is not read while a channel holds more than a
+ * stream's high-water mark that its reader has not taken (read or not, there is no reset on
+ * a websocket: the client waits), while the connection holds more than its budget, or more
+ * than its floor while the daemon-wide budget is spent.
+ */
 export class WsChannels {
   private readonly base64: boolean;
   private readonly v5: boolean;
-  private readonly readers = new Map<number, PassThrough>();
-  private readonly full = new Set<number>();
+  private readonly readers = new Map<number, ChannelReader>();
+  private held = 0;
+  private paused = false;
   readonly closed: Promise<void>;
 
   constructor(
     private readonly ws: WebSocket,
     readonly protocol: string,
+    private readonly maxBufferedBytes: number,
+    private readonly budget: ByteBudget,
   ) {
     this.base64 = protocol.includes('base64');
     this.v5 = protocol.startsWith('v5.');
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.receive(data, isBinary));
+    const unwatch = budget.watch(() => this.updateFlow());
     ws.once('close', () => {
-      for (const r of this.readers.values()) r.end();
+      unwatch();
+      // What no reader took is dropped; the readers see their end.
+      for (const r of this.readers.values()) r.inbound.drop();
     });
   }
 
@@ -38,14 +71,26 @@ export class WsChannels {
   reader(n: number): Readable {
     let r = this.readers.get(n);
     if (!r) {
-      r = new PassThrough();
-      const stream = r;
-      stream.on('drain', () => {
-        if (this.full.delete(n) && this.full.size === 0) this.ws.resume();
-      });
-      this.readers.set(n, stream);
+      r = new ChannelReader(
+        (delta) => {
+          this.held += delta;
+          this.budget.add(delta);
+        },
+        () => this.updateFlow(),
+      );
+      this.readers.set(n, r);
+      if (this.ws.readyState !== this.ws.OPEN) r.inbound.end();
     }
     return r;
+  }
+
+  private updateFlow(): void {
+    let full = this.held > this.maxBufferedBytes || (this.held > CONNECTION_FLOOR && this.budget.over);
+    for (const r of this.readers.values()) full ||= r.inbound.cost > STREAM_HIGH_WATER_MARK;
+    if (full === this.paused) return;
+    this.paused = full;
+    if (full) this.ws.pause();
+    else this.ws.resume();
   }
 
   /** Channel `n` toward the client; each write is one message, sent before the next. */
@@ -91,15 +136,14 @@ export class WsChannels {
       payload = data.subarray(1);
     }
     if (this.v5 && channel === CLOSE_SIGNAL && payload.length === 1) {
-      this.readers.get(payload[0]!)?.end();
+      this.readers.get(payload[0]!)?.inbound.end();
       return;
     }
     const r = this.readers.get(channel);
-    if (!r || payload.length === 0 || r.writableEnded) return;
-    if (!r.write(payload)) {
-      this.full.add(channel);
-      this.ws.pause();
-    }
+    if (!r || payload.length === 0) return;
+    // `payload` is a view into the socket read it came in: the queue copies it out.
+    r.inbound.feed(payload);
+    this.updateFlow();
   }
 }
 
@@ -108,8 +152,8 @@ export class WsChannels {
  * kubelet does, one empty message on the first output channel tells the client the
  * streams are ready.
  */
-export function wsClientStreams(ws: WebSocket, protocol: string, o: StreamOptions): ClientStreams {
-  const ch = new WsChannels(ws, protocol);
+export function wsClientStreams(ws: WebSocket, protocol: string, o: StreamOptions, maxBufferedBytes: number, budget: ByteBudget): ClientStreams {
+  const ch = new WsChannels(ws, protocol, maxBufferedBytes, budget);
   const stdout = o.stdout ? ch.writer(1) : undefined;
   const stderr = o.stderr && !o.tty ? ch.writer(2) : undefined;
   ch.send(stdout ? 1 : stderr ? 2 : 3, Buffer.alloc(0));
@@ -137,8 +181,17 @@ export function wsClientStreams(ws: WebSocket, protocol: string, o: StreamOption
  * channel 2i and error channel 2i+1, each opened by the server with the port number as a
  * little-endian uint16.
  */
-export function serveWsPortForward(ws: WebSocket, protocol: string, podId: string, ports: number[], forward: (port: number, stream: Duplex) => Promise<void>, log: Logger): void {
-  const ch = new WsChannels(ws, protocol);
+export function serveWsPortForward(
+  ws: WebSocket,
+  protocol: string,
+  podId: string,
+  ports: number[],
+  forward: (port: number, stream: Duplex) => Promise<void>,
+  log: Logger,
+  maxBufferedBytes: number,
+  budget: ByteBudget,
+): void {
+  const ch = new WsChannels(ws, protocol, maxBufferedBytes, budget);
   const runs = ports.map(async (port, i) => {
     const prefix = Buffer.alloc(2);
     prefix.writeUInt16LE(port);

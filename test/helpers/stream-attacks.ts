@@ -190,3 +190,36 @@ export async function flood(session: SpdySession, streams: Writable[], total: nu
   stopped = true;
   return sent();
 }
+
+/**
+ * Writes `unit(i)` for i below `count` to a socket as fast as it takes them, and resolves with
+ * how many it took: all, or as many as went before the peer stopped reading for `quietMs`.
+ */
+export async function pump(socket: Socket, unit: (i: number) => Buffer, count: number, quietMs = 1_000): Promise<number> {
+  for (let i = 0; i < count; i++) {
+    if (socket.write(unit(i))) continue;
+    const drained = await new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        socket.off('drain', onDrain);
+        socket.off('close', onClose);
+        resolve(ok);
+      };
+      const onDrain = (): void => done(true);
+      const onClose = (): void => done(false);
+      const timer = setTimeout(() => done(false), quietMs);
+      socket.on('drain', onDrain);
+      socket.on('close', onClose);
+    });
+    if (!drained) return i + 1;
+  }
+  return count;
+}
+
+/** A client's websocket frame (binary, masked with a zero key, so its payload is as written). */
+export function wsFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([0x82, 0x80 | n]) : n < 65536 ? Buffer.from([0x82, 0x80 | 126, n >> 8, n & 0xff]) : undefined;
+  if (!head) throw new Error('wsFrame: payload too large for this helper');
+  return Buffer.concat([head, Buffer.alloc(4), payload]);
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { deflateSync, inflateSync, constants } from 'node:zlib';
 import { FrameDecoder, FrameEncoder, HEADER_DICTIONARY, headerBlock, parseHeaderBlock, type Frame } from '../../src/streaming/spdy-frames.js';
 
@@ -113,5 +114,21 @@ describe('streaming: SPDY/3.1 frames', () => {
     assert.equal(data[data.length - 1]!.fin, true);
     assert.equal(data.reduce((n, f) => n + f.data.length, 0), payload.length);
     assert.deepEqual(pieces[pieces.length - 1], { type: 'ping', id: 3 });
+  });
+
+  it('puts a control frame trickled in byte by byte together with linear copying', () => {
+    // Random bytes do not compress: the frame on the wire is about as large as its headers.
+    const headers = { streamtype: 'error', big: randomBytes(250 << 10).toString('latin1') };
+    const wire = Buffer.concat([new FrameEncoder().synStream(1, headers), new FrameEncoder().ping(5)]);
+    assert.ok(wire.length > 250 << 10, `a frame of ${wire.length} bytes`);
+    const dec = new FrameDecoder();
+    const got: Frame[] = [];
+    for (let i = 0; i < wire.length; i++) got.push(...dec.push(Buffer.from(wire.subarray(i, i + 1))));
+    assert.deepEqual(got, [
+      { type: 'syn_stream', streamId: 1, fin: false, unidirectional: false, headers },
+      { type: 'ping', id: 5 },
+    ]);
+    // Each byte copied about once (the frame head twice), not the frame so far at every byte.
+    assert.ok(dec.bytesCopied < 2 * wire.length, `${dec.bytesCopied} bytes copied for ${wire.length} received`);
   });
 });

@@ -124,6 +124,26 @@ describe('streaming: exec, attach and port-forward', function () {
     assert.equal(tty.stdout.toString(), '20 90\r\n');
   });
 
+  it('stdin sent before the process has started is held back, not dropped: 8 MiB over SPDY and websocket', async () => {
+    // client-go (kubectl cp, exec -i) writes stdin as soon as its stream is up; the process
+    // starts later (runc exec). What comes first waits: the connection is not read meanwhile.
+    const id = await start('counter', ['sleep', '3600']);
+    const input = Buffer.alloc(8 << 20, 'y');
+    const go = await runGoClient(goClient, ['exec', await execUrl(id, ['wc', '-c'], { stdin: true }), '-stdin', '-stdout', '-stderr'], input);
+    assert.equal(go.code, 0, go.stderr);
+    assert.equal(go.stdout.toString().trim(), String(8 << 20), d.lines.filter((l) => l.includes('streaming')).join('\n'));
+    assert.match(go.status, /"status":"Success"/);
+
+    // Over a v5 websocket, all of it sent at once on open, then the close signal for stdin.
+    const ws = await wsConnect(await execUrl(id, ['wc', '-c'], { stdin: true }), ['v5.channel.k8s.io']);
+    const done = wsMessages(ws, false);
+    for (let at = 0; at < input.length; at += 32 << 10) ws.send(Buffer.concat([Buffer.from([0]), input.subarray(at, at + (32 << 10))]));
+    ws.send(Buffer.from([255, 0]));
+    const r = await done;
+    assert.equal(channelText(r.messages, 1).trim(), String(8 << 20));
+    assert.match(channelText(r.messages, 3), /"status":"Success"/);
+  });
+
   it('Attach: the container\'s own stdio; closing stdin detaches and the container goes on', async () => {
     const id = await start('reader', ['sh', '-c', 'echo ready; while read l; do echo "got $l"; echo "warn $l" >&2; done'], { stdin: true });
     const url = (await d.clients.runtime.Attach({ container_id: id, stdin: true, stdout: true, stderr: true, tty: false })).url;

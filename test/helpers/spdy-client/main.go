@@ -4,7 +4,8 @@
 // so that Coracle's streaming server is tested against the real client's behaviour.
 //
 //	spdy-client exec URL [-stdin] [-stdout] [-stderr] [-tty] [-size WxH]
-//	    stdin is sent, stdout and stderr copied out; on fd 3 "streams open" once they are,
+//	    stdin is sent once every stream is open, stdout and stderr copied out; on fd 3
+//	    "streams open" once they are,
 //	    then the protocol and the error stream
 //	spdy-client portforward URL PORT
 //	    stdin is sent to the port, its answer copied to stdout; the error stream on fd 3
@@ -87,12 +88,9 @@ func main() {
 		c, protocol := dial(os.Args[2], []string{"v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"})
 		errorStream := open(c, http.Header{"streamType": {"error"}})
 		var wg sync.WaitGroup
+		var stdinStream *spdystream.Stream
 		if *stdin {
-			s := open(c, http.Header{"streamType": {"stdin"}})
-			go func() {
-				io.Copy(s, os.Stdin)
-				s.Close()
-			}()
+			stdinStream = open(c, http.Header{"streamType": {"stdin"}})
 		}
 		copyOut := func(kind string, to io.Writer) {
 			s := open(c, http.Header{"streamType": {kind}})
@@ -115,6 +113,13 @@ func main() {
 				fmt.Sscanf(*size, "%dx%d", &w, &h)
 				check(json.NewEncoder(s).Encode(map[string]int{"Width": w, "Height": h}))
 			}
+		}
+		// As client-go's streamProtocolV2.stream: stdin is copied once every stream is open.
+		if stdinStream != nil {
+			go func() {
+				io.Copy(stdinStream, os.Stdin)
+				stdinStream.Close()
+			}()
 		}
 		fmt.Fprintln(status, "streams open")
 		if os.Args[1] == "hang" {
