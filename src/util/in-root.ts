@@ -200,7 +200,8 @@ export async function readFileInRoot(root: string, rel: string, what: string, ma
     const st = fstatSync(pathFd);
     if (!st.isFile()) throw refuse(`not a regular file (${kindOf(st)})`);
     if (st.size > max) throw refuse(`${st.size} bytes, more than the ${max} allowed`);
-    fd = openSync(`/proc/self/fd/${pathFd}`, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+    // Through the O_PATH fd's /proc link: the very file looked at.
+    fd = openSync(`/proc/self/fd/${pathFd}`, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     const again = fstatSync(fd);
     if (!again.isFile() || again.ino !== st.ino || again.dev !== st.dev) throw refuse('changed while being opened');
     const buf = Buffer.alloc(max + 1);

@@ -203,3 +203,73 @@ for (const walk of [false, true]) {
 function decoyPathInside(decoy: string): string {
   return decoy.slice(1);
 }
+
+/** One raw ustar header block (for what the image helpers do not write: GNU long names). */
+function rawHeader(name: string, type: string, size: number): Buffer {
+  const b = Buffer.alloc(512);
+  b.write(name, 0, 'utf8');
+  for (const [off, len, v] of [[100, 8, 0o644], [108, 8, 0], [116, 8, 0], [124, 12, size], [136, 12, 0]] as const) b.write(v.toString(8).padStart(len - 1, '0') + '\0', off, 'ascii');
+  b.write('        ', 148, 'ascii');
+  b.write(type, 156, 'ascii');
+  b.write('ustar\0' + '00', 257, 'ascii');
+  let sum = 0;
+  for (const byte of b) sum += byte;
+  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  return b;
+}
+
+const padded = (data: Buffer): Buffer => Buffer.concat([data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+
+function paxRecords(records: [string, Buffer][]): Buffer {
+  return Buffer.concat(
+    records.map(([k, v]) => {
+      const body = Buffer.concat([Buffer.from(` ${k}=`), v, Buffer.from('\n')]);
+      let len = body.length + 1;
+      while (String(len).length + body.length !== len) len++;
+      return Buffer.concat([Buffer.from(String(len)), body]);
+    }),
+  );
+}
+
+describe('image/unpack: extended headers are capped at 1 MiB each', function () {
+  this.timeout(60_000);
+
+  async function unpackRaw(tar: Buffer): Promise<string> {
+    const work = await tempDir();
+    await writeFile(join(work, 'blob'), tar);
+    await mkdir(join(work, 'fs'));
+    try {
+      await unpackLayer({ blob: join(work, 'blob'), target: join(work, 'fs'), parents: [], lowerComplete: true });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'unpacked';
+  }
+
+  const file = Buffer.concat([rawHeader('f', '0', 1), padded(Buffer.from('x'))]);
+  const end = Buffer.alloc(1024);
+
+  it('refuses a pax header over 1 MiB, naming the blob', async () => {
+    const big = (await buildLayer([{ type: 'file', path: 'f', content: 'x', xattrs: { 'user.big': Buffer.alloc((1 << 20) + 1) } }], { compression: 'none' })).tar;
+    assert.match(await unpackRaw(big), /^layer blob: pax header of \d+ bytes: more than the 1048576 allowed$/);
+    const fits = (await buildLayer([{ type: 'file', path: 'f', content: 'x', xattrs: { 'user.big': Buffer.alloc(3000) } }], { compression: 'none' })).tar;
+    assert.equal(await unpackRaw(fits), 'unpacked');
+  });
+
+  it('refuses a GNU long name or link name over 1 MiB', async () => {
+    for (const [type, what] of [['L', 'GNU long name'], ['K', 'GNU long link name']]) {
+      const long = Buffer.alloc((1 << 20) + 10, 0x61);
+      const tar = Buffer.concat([rawHeader('././@LongLink', type!, long.length), padded(long), file, end]);
+      assert.equal(await unpackRaw(tar), `layer blob: ${what} of ${long.length} bytes: more than the 1048576 allowed`);
+    }
+  });
+
+  it('refuses global pax headers that add up past 1 MiB', async () => {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const records = paxRecords([[`coracle.k${i}`, Buffer.alloc(400_000, 0x62)]]);
+      parts.push(rawHeader('pax_global_header', 'g', records.length), padded(records));
+    }
+    assert.match(await unpackRaw(Buffer.concat([...parts, file, end])), /^layer blob: global pax headers of \d+ bytes in all: more than the 1048576 allowed$/);
+  });
+});
