@@ -124,14 +124,18 @@ class LayerWriter {
 
   close(): void {
     this.forget();
-    for (const fd of [...this.lowerFds.values(), this.rootFd]) closeSync(fd);
+    for (const fd of [...this.scratch, ...this.lowerFds.values(), this.rootFd]) closeSync(fd);
+    this.scratch.length = 0;
     this.lowerFds.clear();
   }
 
+  /**
+   * Drops the cached directory fds. The entry being written may still hold some: they are
+   * closed after it, never under it (a number closed and reused would be another dir).
+   */
   private forget(): void {
-    for (const fd of [...this.dirFds.values(), ...this.scratch]) closeSync(fd);
+    this.scratch.push(...this.dirFds.values());
     this.dirFds.clear();
-    this.scratch.length = 0;
     this.stale = false;
   }
 
@@ -173,9 +177,9 @@ class LayerWriter {
     try {
       await this.write(h, body);
     } finally {
+      if (this.stale) this.forget();
       for (const fd of this.scratch) closeSync(fd);
       this.scratch.length = 0;
-      if (this.stale) this.forget();
     }
   }
 

@@ -186,6 +186,23 @@ for (const walk of [false, true]) {
       assert.match(u.errors[3]!, /hardlink target "s\/file" not found/);
     });
 
+    it('keeps the directories of an entry open while copy-ups fill the directory cache', async () => {
+      // 100 copy-ups, each into a directory not seen before: the cache of directory fds
+      // turns over in the middle of entries, which must still link in the right place.
+      const n = 100;
+      const u = await unpackNextToDecoy(() => [
+        Array.from({ length: n }, (_, i) => file(`lower${i}/f`, `file ${i}\n`)),
+        // (One directory first, so that the turnover falls between an entry's two directories.)
+        [file('x/y'), ...Array.from({ length: n }, (_, i) => hard(`upper${i}/h`, `lower${i}/f`))],
+      ]);
+      assert.deepEqual(u.errors, [undefined, undefined]);
+      for (let i = 0; i < n; i++) {
+        const [h, f] = [lstatSync(join(u.layers[1]!, `upper${i}/h`)), lstatSync(join(u.layers[1]!, `lower${i}/f`))];
+        assert.equal(h.ino, f.ino, `upper${i}/h`);
+        assert.equal(readFileSync(join(u.layers[1]!, `upper${i}/h`), 'utf8'), `file ${i}\n`);
+      }
+    });
+
     it('refuses trusted.overlay.* xattrs, which would steer overlayfs', async () => {
       const u = await unpackNextToDecoy(() => [
         [{ type: 'file', path: 'f', content: 'x', xattrs: { 'trusted.overlay.redirect': '/etc' } }],
