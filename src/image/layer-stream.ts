@@ -14,7 +14,13 @@ export function decompressed(blob: string): AsyncIterable<Buffer> {
     closeSync(fd);
   }
   const raw = createReadStream(blob, { highWaterMark: 1 << 20 });
-  if (head[0] === 0x1f && head[1] === 0x8b) return raw.pipe(createGunzip({ chunkSize: 1 << 17 }));
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    const gunzip = createGunzip({ chunkSize: 1 << 17 });
+    // pipe() leaves the source open when the gunzip is destroyed (an unpack given up).
+    gunzip.on('close', () => raw.destroy());
+    raw.on('error', (err) => gunzip.destroy(err));
+    return raw.pipe(gunzip);
+  }
   if (head.readUInt32LE(0) === 0xfd2fb528) {
     raw.destroy();
     throw new Error('zstd-compressed layers are not supported yet');

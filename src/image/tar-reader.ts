@@ -107,6 +107,14 @@ class ByteReader {
     }
   }
 
+  /** Lets go of the source early (a bad entry, a consumer that stopped): it closes its file. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.ended = true;
+      await this.source.return?.();
+    }
+  }
+
   /** Reads everything left, so that a hash over the source covers all of it. */
   async drain(): Promise<void> {
     this.chunks = [];
@@ -180,6 +188,14 @@ const TYPES: Record<string, TarEntryType> = {
 /** Yields the entries of a tar stream in order. */
 export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
   const reader = new ByteReader(source[Symbol.asyncIterator]());
+  try {
+    yield* entries(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function* entries(reader: ByteReader): AsyncGenerator<TarEntry> {
   let global = new Map<string, Buffer>();
   let pax: Map<string, Buffer> | undefined;
   let longName: string | undefined;
