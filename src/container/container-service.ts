@@ -17,6 +17,7 @@ import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { mountRootfs, unmount } from '../util/mounts.js';
 import { UndoStack } from '../util/undo-stack.js';
+import { readFileInRoot } from '../util/in-root.js';
 import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './container-store.js';
 import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
 import { containerUsage, type ContainerUsage } from './container-stats.js';
@@ -240,7 +241,8 @@ export class ContainerService {
       await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
       undo.push('unmount rootfs', () => unmount(p.rootfs, `container ${id}: rootfs`));
       const mounts = await Promise.all(spec.mounts.map((m) => hostPath(m)));
-      const readEtc = (f: string): Promise<string> => readFile(join(p.rootfs, 'etc', f), 'utf8').catch(() => '');
+      // Inside the root, a regular file of at most 1 MiB, or a clear error: never a FIFO.
+      const readEtc = async (f: string): Promise<string> => (await readFileInRoot(p.rootfs, `etc/${f}`, `/etc/${f} in the image`))?.toString('utf8') ?? '';
       const user = resolveUser(
         {
           ...(spec.security.runAsUser !== undefined ? { runAsUser: spec.security.runAsUser } : {}),

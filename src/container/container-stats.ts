@@ -1,6 +1,6 @@
-import type { Dirent } from 'node:fs';
+import { closeSync, openSync, type Dirent } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat } from '../util/at-syscalls.js';
 import type { CgroupHost } from '../oci/cgroup-host.js';
 import { cgroupUsage, NO_CGROUP_USAGE, type CgroupUsage } from './cgroup-usage.js';
 
@@ -16,27 +16,51 @@ export interface ContainerUsage extends CgroupUsage {
   cpuNanoCores?: bigint;
 }
 
-/** Bytes and inodes under `dir`, not following links. */
+/**
+ * Bytes and inodes under `dir`, not following links. The container may be running and
+ * changing the tree: each directory is entered by an fd opened O_NOFOLLOW in its parent's,
+ * so one swapped for a symlink is never followed out of it.
+ */
 export async function diskUsage(dir: string): Promise<{ bytes: number; inodes: number }> {
   let bytes = 0;
   let inodes = 0;
-  const walk = async (d: string): Promise<void> => {
+  const walk = async (fd: number): Promise<void> => {
     let entries: Dirent[];
     try {
-      entries = await readdir(d, { withFileTypes: true });
+      entries = await readdir(`/proc/self/fd/${fd}`, { withFileTypes: true });
     } catch {
       return;
     }
     for (const e of entries) {
-      const p = join(d, e.name);
-      const st = await lstat(p).catch(() => undefined);
+      const st = await lstat(`/proc/self/fd/${fd}/${e.name}`).catch(() => undefined);
       if (!st) continue;
       inodes++;
       bytes += st.blocks * 512;
-      if (e.isDirectory()) await walk(p);
+      if (!st.isDirectory()) continue;
+      let sub: number;
+      try {
+        sub = openat(fd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      } catch {
+        continue;
+      }
+      try {
+        await walk(sub);
+      } finally {
+        closeSync(sub);
+      }
     }
   };
-  await walk(dir);
+  let root: number;
+  try {
+    root = openSync(dir, O_RDONLY | O_DIRECTORY);
+  } catch {
+    return { bytes, inodes };
+  }
+  try {
+    await walk(root);
+  } finally {
+    closeSync(root);
+  }
   return { bytes, inodes };
 }
 

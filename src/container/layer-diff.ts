@@ -1,12 +1,12 @@
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, createReadStream, fstatSync, openSync, type Stats } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 
 type Headers = Parameters<ReturnType<typeof pack>['entry']>[0];
 import { isErrno } from '../errors.js';
-import { lgetxattr } from '../util/fs-syscalls.js';
+import { fgetxattr, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, openat, readlinkat } from '../util/at-syscalls.js';
+import { lstatAt } from '../util/in-root.js';
 
 const S_IFMT = 0o170000;
 const S_IFCHR = 0o020000;
@@ -14,12 +14,27 @@ const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 
 /** overlayfs marks a directory that hides the lower ones with this xattr. */
-function isOpaque(path: string): boolean {
+function isOpaque(fd: number): boolean {
   try {
-    return lgetxattr(path, 'trusted.overlay.opaque').toString() === 'y';
+    return fgetxattr(fd, 'trusted.overlay.opaque').toString() === 'y';
   } catch {
     return false;
   }
+}
+
+/**
+ * `name` in the directory `dirFd` opened without following a symlink, with what it is now;
+ * undefined if it went or changed kind since it was listed (the container may be running).
+ */
+function openEntry(dirFd: number, name: string, flags: number): { fd: number; st: Stats } | undefined {
+  let fd: number;
+  try {
+    fd = openat(dirFd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP') || isErrno(err, 'ENOTDIR')) return undefined;
+    throw err;
+  }
+  return { fd, st: fstatSync(fd) };
 }
 
 /**
@@ -27,60 +42,95 @@ function isOpaque(path: string): boolean {
  * overlayfs' whiteouts (0/0 character devices) turned back into `.wh.` files and opaque
  * directories into `.wh..wh..opq` (the reverse of what unpacking did). Hard links within
  * the layer stay links. Extended attributes are not carried (not yet).
+ *
+ * The upper dir belongs to a container that may be running and changing it: every entry is
+ * opened by name in its directory's fd with O_NOFOLLOW|O_NONBLOCK, its kind and size taken
+ * from the open fd, so a swap for a symlink or a FIFO can neither send the walk out of the
+ * tree nor block it. At most the size seen is read.
  */
 export function upperDirTar(upper: string): AsyncIterable<Buffer> {
   const tar = pack();
-  const seen = new Map<string, string>();
-  const add = (h: Headers, path?: string): Promise<void> =>
+  const linked = new Map<string, string>();
+  const add = (h: Headers, fd?: number): Promise<void> =>
     new Promise((resolve, reject) => {
-      if (path === undefined) {
+      if (fd === undefined || h.size === 0) {
+        if (fd !== undefined) closeSync(fd);
         // A file entry (a whiteout) waits for its bytes: it gets none, explicitly.
         if (h.type === 'file') tar.entry(h, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
         else tar.entry(h, (err) => (err ? reject(err) : resolve()));
         return;
       }
       const entry = tar.entry(h, (err) => (err ? reject(err) : resolve()));
-      pipeline(createReadStream(path), entry).catch(reject);
+      pipeline(createReadStream('', { fd, start: 0, end: h.size! - 1 }), entry).catch(reject);
     });
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = (await readdir(dir)).sort();
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      throw err;
-    }
+  const walk = async (dirFd: number, rel: string): Promise<void> => {
+    const names = (await readdir(`/proc/self/fd/${dirFd}`)).sort();
     for (const name of names) {
-      const path = join(dir, name);
       const at = rel ? `${rel}/${name}` : name;
-      const st = await lstat(path);
-      const base = { name: at, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
-      const kind = st.mode & S_IFMT;
-      if (kind === S_IFCHR && st.rdev === 0) {
-        await add({ ...base, name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0 });
-      } else if (st.isDirectory()) {
-        await add({ ...base, type: 'directory' });
-        if (isOpaque(path)) await add({ ...base, name: `${at}/.wh..wh..opq`, type: 'file', size: 0 });
-        await walk(path, at);
-      } else if (st.isSymbolicLink()) {
-        await add({ ...base, type: 'symlink', linkname: await readlink(path) });
-      } else if (st.isFile()) {
+      const seen = lstatAt(dirFd, name);
+      if (!seen) continue;
+      const base = (st: Stats): Headers => ({ name: at, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime });
+      const kind = seen.mode & S_IFMT;
+      if (kind === S_IFCHR && seen.rdev === 0) {
+        await add({ ...base(seen), name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0 });
+      } else if (seen.isDirectory()) {
+        const dir = openEntry(dirFd, name, O_RDONLY | O_DIRECTORY);
+        if (!dir) continue;
+        try {
+          await add({ ...base(dir.st), type: 'directory' });
+          if (isOpaque(dir.fd)) await add({ ...base(dir.st), name: `${at}/.wh..wh..opq`, type: 'file', size: 0 });
+          await walk(dir.fd, at);
+        } finally {
+          closeSync(dir.fd);
+        }
+      } else if (seen.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = readlinkat(dirFd, name);
+        } catch {
+          continue;
+        }
+        await add({ ...base(seen), type: 'symlink', linkname: target });
+      } else if (seen.isFile()) {
+        const file = openEntry(dirFd, name, O_RDONLY);
+        if (!file) continue;
+        const st = file.st;
+        if (!st.isFile()) {
+          closeSync(file.fd);
+          continue;
+        }
         const key = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? seen.get(key) : undefined;
-        if (first !== undefined) await add({ ...base, type: 'link', linkname: first });
-        else {
-          if (st.nlink > 1) seen.set(key, at);
-          await add({ ...base, type: 'file', size: st.size }, path);
+        const first = st.nlink > 1 ? linked.get(key) : undefined;
+        if (first !== undefined) {
+          closeSync(file.fd);
+          await add({ ...base(st), type: 'link', linkname: first });
+        } else {
+          if (st.nlink > 1) linked.set(key, at);
+          await add({ ...base(st), type: 'file', size: st.size }, file.fd);
         }
       } else if (kind === S_IFCHR || kind === S_IFBLK) {
-        await add({ ...base, type: kind === S_IFCHR ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) });
+        await add({ ...base(seen), type: kind === S_IFCHR ? 'character-device' : 'block-device', devmajor: Math.floor(seen.rdev / 256) & 0xfff, devminor: (seen.rdev & 0xff) | ((seen.rdev >> 12) & 0xfff00) });
       } else if (kind === S_IFIFO) {
-        await add({ ...base, type: 'fifo' });
+        await add({ ...base(seen), type: 'fifo' });
       }
       // Sockets are not carried in layers.
     }
   };
-  walk(upper, '').then(
+  const start = async (): Promise<void> => {
+    let fd: number;
+    try {
+      fd = openSync(upper, O_RDONLY | O_DIRECTORY);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    try {
+      await walk(fd, '');
+    } finally {
+      closeSync(fd);
+    }
+  };
+  start().then(
     () => tar.finalize(),
     (err: unknown) => tar.destroy(err instanceof Error ? err : new Error(String(err))),
   );

@@ -30,6 +30,9 @@ export interface TarEntry {
 }
 
 const BLOCK = 512;
+/** The most a pax header or GNU long name may hold, as Go's archive/tar allows. */
+export const MAX_EXTENDED_HEADER = 1 << 20;
+const EXTENDED: Record<string, string> = { x: 'pax header', g: 'global pax header', L: 'GNU long name', K: 'GNU long link name' };
 
 export class TarFormatError extends Error {}
 
@@ -101,6 +104,14 @@ class ByteReader {
   async skip(n: number): Promise<void> {
     for await (const _ of this.stream(n)) {
       // discarded
+    }
+  }
+
+  /** Lets go of the source early (a bad entry, a consumer that stopped): it closes its file. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.ended = true;
+      await this.source.return?.();
     }
   }
 
@@ -177,6 +188,14 @@ const TYPES: Record<string, TarEntryType> = {
 /** Yields the entries of a tar stream in order. */
 export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
   const reader = new ByteReader(source[Symbol.asyncIterator]());
+  try {
+    yield* entries(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function* entries(reader: ByteReader): AsyncGenerator<TarEntry> {
   let global = new Map<string, Buffer>();
   let pax: Map<string, Buffer> | undefined;
   let longName: string | undefined;
@@ -189,10 +208,17 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
     const flag = String.fromCharCode(block[156]!);
     const size = numeric(block, 124, 12);
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
+      if (size > MAX_EXTENDED_HEADER) throw new TarFormatError(`${EXTENDED[flag]} of ${size} bytes: more than the ${MAX_EXTENDED_HEADER} allowed`);
       const data = await reader.read(size + pad(size));
       const body = (data ?? Buffer.alloc(0)).subarray(0, size);
       if (flag === 'x') pax = parsePax(body);
-      else if (flag === 'g') global = new Map([...global, ...parsePax(body)]);
+      else if (flag === 'g') {
+        global = new Map([...global, ...parsePax(body)]);
+        // Global records add up across headers: capped as a whole.
+        let total = 0;
+        for (const [k, v] of global) total += k.length + v.length;
+        if (total > MAX_EXTENDED_HEADER) throw new TarFormatError(`global pax headers of ${total} bytes in all: more than the ${MAX_EXTENDED_HEADER} allowed`);
+      }
       else if (flag === 'L') longName = cstring(body, 0, body.length);
       else longLink = cstring(body, 0, body.length);
       continue;
@@ -224,6 +250,7 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
         xattrs.set(decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length)), Buffer.from(text(), 'base64'));
       } else if (key.startsWith('GNU.sparse.')) throw new TarFormatError('sparse entries are not supported');
     }
+    if (!Number.isSafeInteger(entrySize) || entrySize < 0) throw new TarFormatError(`entry "${name}": bad size`);
     pax = undefined;
     longName = undefined;
     longLink = undefined;

@@ -1,30 +1,28 @@
 import { createHash } from 'node:crypto';
+import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, openSync, writeSync } from 'node:fs';
+import { basename, posix } from 'node:path';
 import {
-  chmodSync as chmod,
-  closeSync,
-  copyFileSync as copyFile,
-  createReadStream,
-  fchmodSync,
-  fchownSync,
-  futimesSync,
-  lchownSync as lchown,
-  linkSync as link,
-  lstatSync,
-  lutimesSync as lutimes,
-  mkdirSync as mkdir,
-  openSync,
-  readlinkSync as readlink,
-  readSync,
-  rmSync as rm,
-  symlinkSync as symlink,
-  utimesSync as utimes,
-  writeSync,
-  type Stats,
-} from 'node:fs';
-import { posix } from 'node:path';
-import { createGunzip } from 'node:zlib';
-import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../util/fs-syscalls.js';
+  fsetxattr,
+  lchmodat,
+  lchownat,
+  linkat,
+  lutimesat,
+  mkdirat,
+  mknodat,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_RDONLY,
+  O_WRONLY,
+  openat,
+  symlinkat,
+} from '../util/at-syscalls.js';
+import { lsetxattr, S_IFBLK, S_IFCHR, S_IFIFO } from '../util/fs-syscalls.js';
+import { lstatAt, openInRoot, removeAt, walkInRoot } from '../util/in-root.js';
+import { decompressed, hashing } from './layer-stream.js';
 import { readTar, type TarHeader } from './tar-reader.js';
+import { copyUp, type LinkTarget } from './copy-up.js';
 
 /*
  * This runs in a worker thread (unpack-worker.ts): the file calls are synchronous on
@@ -36,9 +34,12 @@ import { readTar, type TarHeader } from './tar-reader.js';
  * Unpacks one image layer into its own directory, ready to be an overlayfs lower dir: OCI
  * whiteouts become overlay ones (`.wh.NAME` → a 0/0 character device, `.wh..wh..opq` →
  * trusted.overlay.opaque=y), and owners, modes (setuid, sticky), mtimes, xattrs, links and
- * device nodes are kept. Nothing is ever written outside `target`: paths are cleaned, and
- * every parent is resolved inside the layer the way a chroot would resolve it, so `..`,
- * absolute and chained symlinks and hardlinks pointing out all stay in (or are refused).
+ * device nodes are kept. Nothing is ever written outside `target`: paths are cleaned, every
+ * parent is resolved inside the layer as a chroot would (in-root.ts) and held as an fd, and
+ * each entry is made in it by name with O_EXCL|O_NOFOLLOW or an *at call that does not
+ * follow a symlink (after removing what was there), its owner, mode and times set on the
+ * open fd or with AT_SYMLINK_NOFOLLOW. `..`, absolute and chained symlinks and hardlinks
+ * pointing out, in this layer or a lower one, all stay in (or are refused).
  */
 
 export interface UnpackRequest {
@@ -72,9 +73,12 @@ export interface UnpackResult {
 
 export class LayerError extends Error {}
 
-const MAX_SYMLINKS = 40;
 const OPAQUE = '.wh..wh..opq';
 const WHITEOUT = '.wh.';
+/** overlayfs obeys these (redirects, metacopy, opaque): a layer must not set them itself. */
+const OVERLAY_XATTR = 'trusted.overlay.';
+/** Directory fds kept open for the entries that follow (tar order is mostly depth-first). */
+const DIR_CACHE = 64;
 
 /** `a/./b/../c/` → `a/c`; a path that climbs out of the root is refused. */
 export function cleanEntryPath(name: string): string {
@@ -89,272 +93,293 @@ export function cleanEntryPath(name: string): string {
   return parts.join('/');
 }
 
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
+const dirOf = (rel: string): string => (posix.dirname(rel) === '.' ? '' : posix.dirname(rel));
+const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
 
-/** Sniffs the compression from the blob's first bytes: media types are not always right. */
-function decompressed(blob: string): AsyncIterable<Buffer> {
-  const fd = openSync(blob, 'r');
-  const head = Buffer.alloc(4);
-  try {
-    readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  const raw = createReadStream(blob, { highWaterMark: 1 << 20 });
-  if (head[0] === 0x1f && head[1] === 0x8b) return raw.pipe(createGunzip({ chunkSize: 1 << 17 }));
-  if (head.readUInt32LE(0) === 0xfd2fb528) {
-    raw.destroy();
-    throw new LayerError('zstd-compressed layers are not supported yet');
-  }
-  return raw;
-}
-
-async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    hash.update(chunk);
-    yield chunk;
-  }
+function why(code: string | undefined, err: unknown): string {
+  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  if (code === 'ENOTDIR') return 'not a directory';
+  return (err as Error).message;
 }
 
 class LayerWriter {
-  /** Relative paths known to be real directories (not symlinks) in this layer. */
-  private readonly dirs = new Set<string>(['']);
-  private readonly dirTimes: { path: string; mtime: number }[] = [];
+  private readonly rootFd: number;
+  /** Directory fds by the entry path that named them; all dropped once anything is removed. */
+  private readonly dirFds = new Map<string, number>();
+  private readonly lowerFds = new Map<string, number>();
+  /** fds opened for one entry only, closed after it. */
+  private readonly scratch: number[] = [];
+  /** Whether a removal may have changed what a cached path resolves to. */
+  private stale = false;
+  private readonly dirTimes = new Map<string, { dev: number; ino: number; mtime: number }>();
   readonly result = { bytes: 0, inodes: 0, warnings: [] as string[] };
 
   constructor(
-    private readonly root: string,
+    root: string,
     private readonly parents: string[],
     private readonly lowerComplete: boolean,
-  ) {}
+  ) {
+    this.rootFd = openSync(root, O_RDONLY | O_DIRECTORY);
+  }
 
-  private abs(rel: string, root = this.root): string {
-    return rel === '' ? root : posix.join(root, rel);
+  close(): void {
+    this.forget();
+    for (const fd of [...this.scratch, ...this.lowerFds.values(), this.rootFd]) closeSync(fd);
+    this.scratch.length = 0;
+    this.lowerFds.clear();
   }
 
   /**
-   * Resolves `rel` inside `root` as if `root` were `/`: symlinks are followed (absolute ones
-   * from the root, `..` stops at it), all but the last component unless `followLast`.
-   * Returns the resolved relative path.
+   * Drops the cached directory fds. The entry being written may still hold some: they are
+   * closed after it, never under it (a number closed and reused would be another dir).
    */
-  resolve(rel: string, followLast: boolean, root = this.root): string {
-    const pending = rel === '' ? [] : rel.split('/');
-    const done: string[] = [];
-    let links = 0;
-    while (pending.length > 0) {
-      const part = pending.shift()!;
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        done.pop();
-        continue;
+  private forget(): void {
+    this.scratch.push(...this.dirFds.values());
+    this.dirFds.clear();
+    this.stale = false;
+  }
+
+  /** The directory at `rel`, resolved inside the layer; missing ones are made (0755, root). */
+  private dir(rel: string): number {
+    if (rel === '') return this.rootFd;
+    let fd = this.dirFds.get(rel);
+    if (fd !== undefined) return fd;
+    try {
+      fd = openInRoot(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code !== 'ENOENT') throw new LayerError(`"${rel}": ${why(code, err)}`);
+      try {
+        fd = walkInRoot(this.rootFd, rel, { flags: O_RDONLY | O_DIRECTORY, mkdir: true, onMkdir: () => this.result.inodes++ }).fd;
+      } catch (e) {
+        throw new LayerError(`"${rel}": ${why(errnoOf(e), e)}`);
       }
-      const candidate = [...done, part].join('/');
-      const isLast = pending.length === 0;
-      if ((isLast && !followLast) || (root === this.root && this.dirs.has(candidate))) {
-        done.push(part);
-        continue;
-      }
-      const st = lstatOrUndefined(this.abs(candidate, root));
-      if (st?.isSymbolicLink()) {
-        if (++links > MAX_SYMLINKS) throw new LayerError(`"${rel}": too many levels of symbolic links`);
-        const target = readlink(this.abs(candidate, root));
-        if (target.startsWith('/')) done.length = 0;
-        pending.unshift(...target.split('/'));
-        continue;
-      }
-      done.push(part);
     }
-    return done.join('/');
+    if (this.dirFds.size >= DIR_CACHE) this.forget();
+    this.dirFds.set(rel, fd);
+    return fd;
   }
 
-  /** The parent directory of an entry, made (0755, root) where missing; resolved inside. */
-  private parentDir(rel: string): string {
-    const dir = posix.dirname(rel);
-    return this.ensureDir(dir === '.' ? '' : dir);
-  }
-
-  private ensureDir(rel: string): string {
-    if (this.dirs.has(rel)) return rel;
-    const resolved = this.resolve(rel, true);
-    if (this.dirs.has(resolved)) return resolved;
-    const parts = resolved === '' ? [] : resolved.split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      const sub = parts.slice(0, i).join('/');
-      if (this.dirs.has(sub)) continue;
-      const st = lstatOrUndefined(this.abs(sub));
-      if (!st) {
-        mkdir(this.abs(sub), { mode: 0o755 });
-        this.result.inodes++;
-      } else if (!st.isDirectory()) {
-        throw new LayerError(`"${rel}": ${sub} is not a directory`);
-      }
-      this.dirs.add(sub);
+  /** Makes `name` in `dirFd` with `make`; whatever was there is removed first (EEXIST). */
+  private create(dirFd: number, name: string, make: () => void): void {
+    try {
+      make();
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST') throw err;
+      removeAt(dirFd, name);
+      this.stale = true;
+      make();
     }
-    return resolved;
-  }
-
-  /** Makes room for a new entry at `rel`: whatever is there goes, unless both are dirs. */
-  private clear(rel: string, keepDir: boolean): boolean {
-    const st = lstatOrUndefined(this.abs(rel));
-    if (!st) return false;
-    if (st.isDirectory() && keepDir) return true;
-    rm(this.abs(rel), { recursive: true, force: true });
-    for (const d of this.dirs) if (d === rel || d.startsWith(`${rel}/`)) this.dirs.delete(d);
-    return false;
+    this.result.inodes++;
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    try {
+      await this.write(h, body);
+    } finally {
+      if (this.stale) this.forget();
+      for (const fd of this.scratch) closeSync(fd);
+      this.scratch.length = 0;
+    }
+  }
+
+  private async write(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const rel = cleanEntryPath(h.name);
     const base = posix.basename(rel);
+    for (const name of h.xattrs.keys()) {
+      if (name.startsWith(OVERLAY_XATTR)) throw new LayerError(`entry "${h.name}": xattr ${name} is refused: overlayfs would act on it`);
+    }
     if (base === OPAQUE) {
-      const dir = this.ensureDir(posix.dirname(rel) === '.' ? '' : posix.dirname(rel));
-      lsetxattr(this.abs(dir), 'trusted.overlay.opaque', Buffer.from('y'));
+      fsetxattr(this.dir(dirOf(rel)), 'trusted.overlay.opaque', Buffer.from('y'));
       return;
     }
     if (base.startsWith(WHITEOUT)) {
       const name = base.slice(WHITEOUT.length);
       if (name === '' || name === '.' || name === '..') throw new LayerError(`entry "${h.name}": bad whiteout`);
-      const path = posix.join(this.parentDir(rel), name);
-      this.clear(path, false);
-      mknod(this.abs(path), S_IFCHR, 0, 0);
-      this.result.inodes++;
+      const dirFd = this.dir(dirOf(rel));
+      this.create(dirFd, name, () => mknodat(dirFd, name, S_IFCHR, 0, 0));
       return;
     }
     if (rel === '') {
       // The layer's own root ("./"): only its metadata applies.
       if (h.type !== 'dir') throw new LayerError(`entry "${h.name}": the root is not a directory`);
-      this.attributes('', h);
+      this.dirAttributes(this.rootFd, '', h);
       return;
     }
-    const path = posix.join(this.parentDir(rel), base);
-    const abs = this.abs(path);
+    const dirFd = this.dir(dirOf(rel));
     switch (h.type) {
-      case 'dir': {
-        if (!this.clear(path, true)) {
-          mkdir(abs, { mode: 0o700 });
-          this.result.inodes++;
-        }
-        this.dirs.add(path);
-        break;
-      }
-      case 'file': {
-        this.clear(path, false);
-        const fd = openSync(abs, 'wx', 0o600);
-        try {
-          for await (const chunk of body) {
-            for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
-            this.result.bytes += chunk.length;
-          }
-          // Through the open file: three path lookups fewer per file.
-          fchownSync(fd, h.uid, h.gid);
-          fchmodSync(fd, h.mode & 0o7777);
-          this.xattrs(path, h);
-          futimesSync(fd, h.mtime, h.mtime);
-        } finally {
-          closeSync(fd);
-        }
-        this.result.inodes++;
-        return;
-      }
+      case 'dir':
+        return this.directory(dirFd, base, rel, h);
+      case 'file':
+        return this.file(dirFd, base, h, body);
       case 'symlink':
-        this.clear(path, false);
-        symlink(h.linkname, abs);
-        this.result.inodes++;
-        break;
+        this.create(dirFd, base, () => symlinkat(h.linkname, dirFd, base));
+        return this.nodeAttributes(dirFd, base, h, false);
       case 'hardlink': {
         const target = this.linkTarget(h);
-        this.clear(path, false);
-        link(this.abs(target), abs);
+        this.create(dirFd, base, () => linkat(target.dirFd, target.name, dirFd, base));
         // A hardlink shares its target's inode: its attributes are the target's.
+        this.result.inodes--;
         return;
       }
       case 'char':
       case 'block':
       case 'fifo': {
-        this.clear(path, false);
         const kind = h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO;
-        mknod(abs, kind | (h.mode & 0o777), h.devmajor, h.devminor);
-        this.result.inodes++;
-        break;
+        this.create(dirFd, base, () => mknodat(dirFd, base, kind | (h.mode & 0o777), h.devmajor, h.devminor));
+        return this.nodeAttributes(dirFd, base, h, true);
       }
     }
-    this.attributes(path, h);
   }
 
-  /** A hardlink's target, inside this layer; one in a lower layer is copied up first. */
-  private linkTarget(h: TarHeader): string {
-    const rel = cleanEntryPath(h.linkname);
-    const parent = this.resolve(posix.dirname(rel) === '.' ? '' : posix.dirname(rel), true);
-    const target = posix.join(parent, posix.basename(rel));
-    const st = lstatOrUndefined(this.abs(target));
-    if (st) {
-      if (st.isDirectory()) throw new LayerError(`entry "${h.name}": hardlink to a directory`);
-      return target;
-    }
-    for (const lower of this.parents) {
-      const inLower = this.resolve(rel, false, lower);
-      const lst = lstatOrUndefined(this.abs(inLower, lower));
-      if (!lst) continue;
-      if (!lst.isFile()) throw new LayerError(`entry "${h.name}": hardlink to a non-file in a lower layer`);
-      const dest = posix.join(this.ensureDir(posix.dirname(inLower) === '.' ? '' : posix.dirname(inLower)), posix.basename(inLower));
-      copyFile(this.abs(inLower, lower), this.abs(dest));
-      lchown(this.abs(dest), lst.uid, lst.gid);
-      chmod(this.abs(dest), lst.mode & 0o7777);
-      utimes(this.abs(dest), lst.atime, lst.mtime);
+  private directory(dirFd: number, name: string, rel: string, h: TarHeader): void {
+    try {
+      mkdirat(dirFd, name, 0o700);
       this.result.inodes++;
-      return dest;
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST') throw err;
+      // A directory already there stays (with what it holds); anything else goes.
+      if (!lstatAt(dirFd, name)?.isDirectory()) this.create(dirFd, name, () => mkdirat(dirFd, name, 0o700));
     }
-    if (!this.lowerComplete) throw new LayerError(NEEDS_LOWER_LAYERS);
-    throw new LayerError(`entry "${h.name}": hardlink target "${h.linkname}" not found`);
+    const fd = openat(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    try {
+      this.dirAttributes(fd, rel, h);
+    } finally {
+      closeSync(fd);
+    }
   }
 
-  private attributes(path: string, h: TarHeader): void {
-    const abs = this.abs(path);
-    lchown(abs, h.uid, h.gid);
+  private dirAttributes(fd: number, rel: string, h: TarHeader): void {
+    fchownSync(fd, h.uid, h.gid);
     // After chown, which clears setuid/setgid bits.
-    if (h.type !== 'symlink') chmod(abs, h.mode & 0o7777);
-    this.xattrs(path, h);
-    if (h.type === 'dir') this.dirTimes.push({ path: abs, mtime: h.mtime });
-    else if (h.type === 'symlink') lutimes(abs, h.mtime, h.mtime);
-    else utimes(abs, h.mtime, h.mtime);
+    fchmodSync(fd, h.mode & 0o7777);
+    this.setXattrs(rel, h, (name, value) => fsetxattr(fd, name, value));
+    const st = fstatSync(fd);
+    this.dirTimes.set(rel, { dev: st.dev, ino: st.ino, mtime: h.mtime });
   }
 
-  private xattrs(path: string, h: TarHeader): void {
-    const abs = this.abs(path);
+  private async file(dirFd: number, name: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    let fd = -1;
+    this.create(dirFd, name, () => {
+      fd = openat(dirFd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    });
+    try {
+      for await (const chunk of body) {
+        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+        this.result.bytes += chunk.length;
+      }
+      fchownSync(fd, h.uid, h.gid);
+      fchmodSync(fd, h.mode & 0o7777);
+      this.setXattrs(name, h, (x, value) => fsetxattr(fd, x, value));
+      futimesSync(fd, h.mtime, h.mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Symlinks and device nodes: set by name, never through the link. */
+  private nodeAttributes(dirFd: number, name: string, h: TarHeader, withMode: boolean): void {
+    lchownat(dirFd, name, h.uid, h.gid);
+    if (withMode) lchmodat(dirFd, name, h.mode & 0o7777);
+    // lsetxattr through the fd's /proc link: the directory held, `name` not followed.
+    this.setXattrs(name, h, (x, value) => lsetxattr(`/proc/self/fd/${dirFd}/${name}`, x, value));
+    lutimesat(dirFd, name, h.mtime);
+  }
+
+  private setXattrs(path: string, h: TarHeader, set: (name: string, value: Buffer) => void): void {
     for (const [name, value] of h.xattrs) {
       try {
-        lsetxattr(abs, name, value);
+        set(name, value);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOTSUP') throw err;
+        if (errnoOf(err) !== 'ENOTSUP' && errnoOf(err) !== 'EOPNOTSUPP') throw err;
         this.result.warnings.push(`${path}: xattr ${name} not supported here`);
       }
     }
   }
 
-  /** Directory mtimes last: writing their entries moved them. */
-  finish(): void {
-    for (const { path, mtime } of this.dirTimes.reverse()) utimes(path, mtime, mtime);
+  /** A hardlink's target, inside this layer; one in a lower layer is copied up first. */
+  private linkTarget(h: TarHeader): LinkTarget {
+    const rel = cleanEntryPath(h.linkname);
+    if (rel === '') throw new LayerError(`entry "${h.name}": hardlink to a directory`);
+    const name = posix.basename(rel);
+    let dirFd: number | undefined;
+    try {
+      dirFd = openInRoot(this.rootFd, dirOf(rel), O_RDONLY | O_DIRECTORY);
+      this.scratch.push(dirFd);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT' && errnoOf(err) !== 'ENOTDIR') throw err;
+    }
+    const here = dirFd === undefined ? undefined : lstatAt(dirFd, name);
+    if (here) {
+      if (here.isDirectory()) throw new LayerError(`entry "${h.name}": hardlink to a directory`);
+      return { dirFd: dirFd!, name };
+    }
+    for (const lower of this.parents) {
+      const up = this.copyUp(h, rel, lower);
+      if (up) return up;
+    }
+    if (!this.lowerComplete) throw new LayerError(NEEDS_LOWER_LAYERS);
+    throw new LayerError(`entry "${h.name}": hardlink target "${h.linkname}" not found`);
   }
+
+  private copyUp(h: TarHeader, rel: string, lower: string): LinkTarget | undefined {
+    let lowerFd = this.lowerFds.get(lower);
+    if (lowerFd === undefined) {
+      lowerFd = openSync(lower, O_RDONLY | O_DIRECTORY);
+      this.lowerFds.set(lower, lowerFd);
+    }
+    const up = copyUp(lowerFd, rel, (dir) => this.dir(dir), this.scratch);
+    if (up === 'not-a-file') throw new LayerError(`entry "${h.name}": hardlink to a non-file in a lower layer`);
+    if (up === 'a-directory') throw new LayerError(`entry "${h.name}": hardlink to a directory`);
+    if (up?.copied) this.result.inodes++;
+    return up;
+  }
+
+  /**
+   * Directory mtimes last: writing their entries moved them. Each is found again inside the
+   * layer, not following a last symlink, and only if it is still the same directory.
+   */
+  finish(): void {
+    for (const [rel, { dev, ino, mtime }] of this.dirTimes) {
+      let fd: number;
+      try {
+        fd = rel === '' ? openat(this.rootFd, '.', O_RDONLY | O_DIRECTORY) : openInRoot(this.rootFd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      } catch {
+        continue; // replaced by a symlink or a file, or whited out: nothing to date
+      }
+      try {
+        const st = fstatSync(fd);
+        if (st.dev === dev && st.ino === ino) futimesSync(fd, mtime, mtime);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+}
+
+/** `sha256:…` for a content-store blob path, the file's name otherwise. */
+function blobName(blob: string): string {
+  const name = basename(blob);
+  return /^[a-f0-9]{64}$/.test(name) ? `sha256:${name}` : name;
 }
 
 export async function unpackLayer(req: UnpackRequest): Promise<UnpackResult> {
   const hash = createHash('sha256');
   const writer = new LayerWriter(req.target, req.parents, req.lowerComplete);
-  for await (const { header, body } of readTar(hashing(decompressed(req.blob), hash))) {
-    try {
-      await writer.entry(header, body);
-    } catch (err) {
-      if (err instanceof LayerError) throw err;
-      throw new LayerError(`entry "${header.name}": ${(err as Error).message}`);
+  try {
+    for await (const { header, body } of readTar(hashing(decompressed(req.blob), hash))) {
+      try {
+        await writer.entry(header, body);
+      } catch (err) {
+        if (err instanceof LayerError) throw err;
+        throw new LayerError(`entry "${header.name}": ${(err as Error).message}`);
+      }
     }
+    writer.finish();
+  } catch (err) {
+    throw new LayerError(`layer ${blobName(req.blob)}: ${(err as Error).message}`);
+  } finally {
+    writer.close();
   }
-  writer.finish();
   return { diffId: `sha256:${hash.digest('hex')}`, ...writer.result };
 }

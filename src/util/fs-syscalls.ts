@@ -28,7 +28,8 @@ function lib(): Libc {
   return libc;
 }
 
-function fail(syscall: string, path: string): never {
+/** Throws the Node-style error for the errno koffi saw after a failed call. */
+export function fail(syscall: string, path: string): never {
   const errno = koffi.errno();
   const code = osErrorName(errno);
   const err = new Error(`${syscall} ${path}: ${code}`) as NodeJS.ErrnoException;
