@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { CoracleError } from '../errors.js';
 import type { ContentStore } from './content-store.js';
@@ -220,11 +221,10 @@ export function writeArchive(images: ImageRecord[], content: ContentStore): Asyn
       const done = new Promise<void>((resolve, reject) => {
         entry = tar.entry({ name: `blobs/sha256/${digest.slice(7)}`, size, mode: 0o644, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
       });
-      for await (const chunk of createReadStream(content.path(digest), { highWaterMark: 1 << 20 })) {
-        if (!entry.write(chunk as Buffer)) await new Promise<void>((r) => entry.once('drain', () => r()));
-      }
-      entry.end(undefined);
-      await done;
+      // pipeline, not a write loop: once the pack is destroyed (the client cancelled), the
+      // entry is destroyed with it, pipeline fails and closes the blob's read stream; a
+      // loop waiting for the entry's `drain` would wait forever, holding the file open.
+      await Promise.all([pipeline(createReadStream(content.path(digest), { highWaterMark: 1 << 20 }), entry), done]);
     }
     for (const e of entries) e.size = (await content.size(e.digest)) ?? 0;
     await put('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: entries })));

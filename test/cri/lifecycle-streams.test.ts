@@ -59,7 +59,7 @@ describe('cri: streams, timeouts and error codes', function () {
     return startFaultProxy(fx.registry.url, { kind: 'stall', afterBytes: 1024 });
   }
 
-  it('200 cancelled GetContainerEvents and 40 cancelled stalled pulls: the daemon lets go of every fd and subscription', async () => {
+  it('200 cancelled GetContainerEvents, 40 cancelled stalled pulls and 40 cancelled exports: the daemon lets go of every fd and subscription', async () => {
     const pid = d.proc.pid!;
     /** Opens `n` event streams, makes events until each has one, and cancels each on its first. */
     const events = async (n: number): Promise<void> => {
@@ -79,15 +79,22 @@ describe('cri: streams, timeouts and error codes', function () {
     const pulls = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) await openAndCancel(coracle.PullImage({ image: 'stall.test/streams/busybox:v1' }), true);
     };
+    // An export cancelled on its first chunk, while a blob is being read: its file closes.
+    const exports = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await openAndCancel(coracle.ExportImages({ images: [fx.image] }), true);
+    };
     await events(2);
     await pulls(1);
-    await until('the warm-up calls to end', () => ended(d, 'GetContainerEvents') === 2 && ended(d, 'PullImage') === 1);
+    await exports(1);
+    // PullImage counts the CRI pull of the set-up too (its line may come after its answer).
+    await until('the warm-up calls to end', () => ended(d, 'GetContainerEvents') === 2 && ended(d, 'PullImage') === 2 && ended(d, 'ExportImages') === 1);
     const baseline = await fdCount(pid);
     await events(200);
     await pulls(40);
-    const counts = (): string => ['GetContainerEvents', 'PullImage'].map((r) => `${r} ${ended(d, r)}`).join(', ');
-    // Each call's end is logged after its handler unsubscribed and let go of its pull.
-    await until(() => `every cancelled call to end (ended: ${counts()})`, () => ended(d, 'GetContainerEvents') === 202 && ended(d, 'PullImage') === 41);
+    await exports(40);
+    const counts = (): string => ['GetContainerEvents', 'PullImage', 'ExportImages'].map((r) => `${r} ${ended(d, r)}`).join(', ');
+    // Each call's end is logged after its handler unsubscribed and let go of its pull or blob.
+    await until(() => `every cancelled call to end (ended: ${counts()})`, () => ended(d, 'GetContainerEvents') === 202 && ended(d, 'PullImage') === 42 && ended(d, 'ExportImages') === 41);
     await until(`the daemon's fds to return to ${baseline}`, async () => (await fdCount(pid)) <= baseline);
     assert.equal(d.proc.exitCode, null);
   });
