@@ -2,17 +2,18 @@ import { isAbsolute } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import type { ContainerSpec } from './container-service.js';
 import { refuseNul } from '../sandbox/no-nul.js';
+import { checkRange, MAX_ID, vetResources } from './resource-checks.js';
 
 const hasNul = (s: string): boolean => s.includes('\0');
 
 /**
  * What CreateContainer refuses before it makes anything: strings the kernel, runc or Node
  * cannot take (a NUL in a path, an env entry or an argument: Node throws a TypeError on
- * such a path, which would surface as INTERNAL), relative mount paths, and negative values
- * where the OCI spec has unsigned ones (runc fails to parse them). Found by
- * test/cri/cri-fuzz.test.ts.
+ * such a path, which would surface as INTERNAL), relative mount paths and working dirs,
+ * ids outside 0..2^32-2, and cgroup limits the kernel refuses (resource-checks.ts). Each
+ * was an INTERNAL from runc or Node that test/cri/cri-fuzz.test.ts found.
  */
-export function vetContainerSpec(spec: ContainerSpec): void {
+export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
   refuseNul('CreateContainer', spec);
   for (const m of spec.mounts) {
     if (hasNul(m.hostPath) || hasNul(m.containerPath)) throw invalidArgument(`mount ${JSON.stringify(m.hostPath)}:${JSON.stringify(m.containerPath)}: a path holds a NUL byte`);
@@ -29,8 +30,10 @@ export function vetContainerSpec(spec: ContainerSpec): void {
     ...spec.security.readonlyPaths.map((p): [string, string] => ['read-only path', p]),
   ];
   for (const [what, s] of strings) if (hasNul(s)) throw invalidArgument(`${what} ${JSON.stringify(s.slice(0, 100))}: holds a NUL byte`);
-  const r = spec.resources;
-  for (const [what, v] of [['cpu_shares', r.cpuShares], ['cpu_period', r.cpuPeriod], ['memory_limit_in_bytes', r.memoryLimit]] as const) {
-    if (v !== undefined && (v < 0 || !Number.isFinite(v))) throw invalidArgument(`resources: ${what} ${v}: must not be negative`);
-  }
+  // runc: "cwd property must be an absolute path".
+  if (spec.workingDir && !isAbsolute(spec.workingDir)) throw invalidArgument(`working dir ${JSON.stringify(spec.workingDir.slice(0, 100))}: must be an absolute path`);
+  const sc = spec.security;
+  const ids: [string, number | undefined][] = [['run_as_user', sc.runAsUser], ['run_as_group', sc.runAsGroup], ...sc.supplementalGroups.map((g): [string, number] => ['supplemental group', g])];
+  for (const [what, v] of ids) if (v !== undefined && v !== 0) checkRange(`security context: ${what}`, v, [0, MAX_ID]);
+  await vetResources(spec.resources);
 }
