@@ -19,7 +19,15 @@ export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
     if (hasNul(m.hostPath) || hasNul(m.containerPath)) throw invalidArgument(`mount ${JSON.stringify(m.hostPath)}:${JSON.stringify(m.containerPath)}: a path holds a NUL byte`);
     if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);
   }
-  for (const d of spec.devices) if (hasNul(d.hostPath) || hasNul(d.containerPath)) throw invalidArgument(`device ${JSON.stringify(d.hostPath)}: a path holds a NUL byte`);
+  for (const d of spec.devices) {
+    if (hasNul(d.hostPath) || hasNul(d.containerPath)) throw invalidArgument(`device ${JSON.stringify(d.hostPath)}: a path holds a NUL byte`);
+    if (d.containerPath && !isAbsolute(d.containerPath)) throw invalidArgument(`device ${d.hostPath}: container path ${JSON.stringify(d.containerPath.slice(0, 100))} must be absolute`);
+    if (!/^[rwm]*$/.test(d.permissions)) throw invalidArgument(`device ${d.hostPath}: permissions ${JSON.stringify(d.permissions.slice(0, 20))}: only r, w and m`);
+  }
+  // runc lstat()s them inside the root: an empty or relative one fails the create.
+  for (const [what, list] of [['masked path', spec.security.maskedPaths], ['read-only path', spec.security.readonlyPaths]] as const) {
+    for (const p of list) if (!isAbsolute(p)) throw invalidArgument(`${what} ${JSON.stringify(p.slice(0, 100))}: must be absolute`);
+  }
   const strings: [string, string][] = [
     ['working dir', spec.workingDir],
     ['log path', spec.logPath],

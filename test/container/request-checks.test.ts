@@ -100,6 +100,10 @@ describe('container/request-checks: vetContainerSpec', () => {
     ['int64 max uid', edit((s) => (s.security.runAsUser = Number('9223372036854775807'))), /run_as_user/],
     ['shares of 1, through the resource checks', edit((s) => (s.resources.cpuShares = 1)), /^resources: cpu_shares 1/],
     ['a NUL in the working dir', edit((s) => (s.workingDir = '/a\0b')), /NUL/],
+    ['a relative device path in the container', edit((s) => (s.devices = [{ hostPath: '/dev/null', containerPath: 'dev/x', permissions: 'rwm' }])), /^device \/dev\/null: container path "dev\/x" must be absolute$/],
+    ['device permissions other than rwm', edit((s) => (s.devices = [{ hostPath: '/dev/null', containerPath: '/dev/x', permissions: 'xyz' }])), /permissions "xyz": only r, w and m/],
+    ['an empty masked path (runc lstat()s it)', edit((s) => (s.security.maskedPaths = [''])), /^masked path "": must be absolute$/],
+    ['a relative read-only path', edit((s) => (s.security.readonlyPaths = ['proc/sys'])), /^read-only path "proc\/sys": must be absolute$/],
   ];
   for (const [what, spec, message] of refusedCases) it(`refuses ${what}`, () => refused(vetContainerSpec(spec), message));
 });
