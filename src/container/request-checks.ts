@@ -1,4 +1,4 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, posix } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import type { ContainerSpec } from './container-service.js';
 import { refuseNul } from '../sandbox/no-nul.js';
@@ -18,6 +18,13 @@ export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
   for (const m of spec.mounts) {
     if (hasNul(m.hostPath) || hasNul(m.containerPath)) throw invalidArgument(`mount ${JSON.stringify(m.hostPath)}:${JSON.stringify(m.containerPath)}: a path holds a NUL byte`);
     if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);
+    // Over the root or /proc, runc cannot set the container up (it reads /proc/self/fd).
+    const dest = posix.normalize(m.containerPath);
+    if (dest === '/' || dest === '/proc' || dest.startsWith('/proc/')) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: not over the root or /proc`);
+  }
+  // Relative to the pod's log directory, as kubelet gives it ("name/0.log"): not out of it, not a dir.
+  if (spec.logPath && (isAbsolute(spec.logPath) || spec.logPath.split('/').some((s) => s === '..') || /(^|\/)\.?$/.test(spec.logPath))) {
+    throw invalidArgument(`log path ${JSON.stringify(spec.logPath.slice(0, 100))}: must be a file name relative to the pod's log directory`);
   }
   for (const d of spec.devices) {
     if (hasNul(d.hostPath) || hasNul(d.containerPath)) throw invalidArgument(`device ${JSON.stringify(d.hostPath)}: a path holds a NUL byte`);

@@ -110,7 +110,7 @@ export class OciRuntime {
         (pipe as unknown as { destroy(): void }).destroy();
       });
       pipe.on('end', () => {
-        if (!sync.includes('\n')) fail(new CoracleError('INTERNAL', `container ${o.id}: create: conmon exited without an answer${output ? `: ${output.trim()}` : ''}`));
+        if (!sync.includes('\n')) fail(new CoracleError(runcRefusal(output) ?? 'INTERNAL', `container ${o.id}: create: conmon exited without an answer${output ? `: ${output.trim()}` : ''}`));
       });
     });
   }

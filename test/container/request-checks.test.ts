@@ -85,6 +85,7 @@ describe('container/request-checks: vetContainerSpec', () => {
   const accepted: [string, ContainerSpec][] = [
     ['a plain spec', base()],
     ['an absolute working dir', edit((s) => (s.workingDir = '/srv/x'))],
+    ["kubelet's log path and a mount under /proc's name", edit((s) => ((s.logPath = 'c/0.log'), (s.mounts = [{ hostPath: '/tmp', containerPath: '/procfs', readonly: true, propagation: 'private' }])))],
     ['uid and gid 0', edit((s) => Object.assign(s.security, { runAsUser: 0, runAsGroup: 0 }))],
     ['the highest uid, gid and group (2^32-2)', edit((s) => Object.assign(s.security, { runAsUser: 2 ** 32 - 2, runAsGroup: 2 ** 32 - 2, supplementalGroups: [2 ** 32 - 2] }))],
   ];
@@ -102,6 +103,11 @@ describe('container/request-checks: vetContainerSpec', () => {
     ['a NUL in the working dir', edit((s) => (s.workingDir = '/a\0b')), /NUL/],
     ['a relative device path in the container', edit((s) => (s.devices = [{ hostPath: '/dev/null', containerPath: 'dev/x', permissions: 'rwm' }])), /^device \/dev\/null: container path "dev\/x" must be absolute$/],
     ['device permissions other than rwm', edit((s) => (s.devices = [{ hostPath: '/dev/null', containerPath: '/dev/x', permissions: 'xyz' }])), /permissions "xyz": only r, w and m/],
+    ['a mount over /proc (runc needs it)', edit((s) => (s.mounts = [{ hostPath: '/tmp', containerPath: '/proc', readonly: true, propagation: 'private' }])), /^mount \/tmp:\/proc: not over the root or \/proc$/],
+    ['a mount over the root', edit((s) => (s.mounts = [{ hostPath: '/tmp', containerPath: '/a/..', readonly: true, propagation: 'private' }])), /not over the root/],
+    ['a log path out of the log dir', edit((s) => (s.logPath = '../x.log')), /^log path "\.\.\/x\.log": must be a file name relative/],
+    ['an absolute log path', edit((s) => (s.logPath = '/var/log/x')), /log path "\/var\/log\/x"/],
+    ['a log path naming a dir', edit((s) => (s.logPath = 'c/')), /log path "c\/"/],
     ['an empty masked path (runc lstat()s it)', edit((s) => (s.security.maskedPaths = [''])), /^masked path "": must be absolute$/],
     ['a relative read-only path', edit((s) => (s.security.readonlyPaths = ['proc/sys'])), /^read-only path "proc\/sys": must be absolute$/],
   ];

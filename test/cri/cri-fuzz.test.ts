@@ -65,7 +65,7 @@ describe('cri: property-based requests against the real daemon', function () {
         const proper = (PROPER.has(e.code) || (what === 'ExecSync' && e.code === grpc.status.DEADLINE_EXCEEDED)) && !JS_ERROR.test((e.details ?? '').replace(/"[^"]*"/g, ''));
         const finding = `${what}: ${grpc.status[e.code] ?? e.code}: ${(e.details ?? String(err)).replace(/time="[^"]*" level=warning msg="[^\n]*\n/g, '').slice(0, 600)}`;
         // CORACLE_FUZZ_COLLECT: a hunt; every finding is listed at the end instead of failing at the first.
-        if (!proper && COLLECT) findings.add(finding.replace(/[0-9a-f]{64}/g, 'ID').slice(0, 400));
+        if (!proper && COLLECT) findings.add(`${finding.replace(/[0-9a-f]{64}/g, 'ID').slice(0, 300)} … ${e.details?.slice(-200)}`);
         else assert.ok(proper, finding);
         return undefined;
       }
