@@ -24,8 +24,11 @@ export const LIMITS = {
   oomScoreAdj: [-1000, 1000],
 } as const;
 
-/** Highest id a uid or gid may be: 2^32-2 (2^32-1 is the kernel's "no id"). */
-export const MAX_ID = 2 ** 32 - 2;
+/**
+ * Highest id a uid or gid may be: the kernel takes up to 2^32-2, but runc refuses past
+ * 2^31-1 ("uids and gids must be in range 0-2147483647"), as the fuzz found.
+ */
+export const MAX_ID = 2 ** 31 - 1;
 
 /**
  * The numbers of a kernel cpu or memory-node list ("0-3,6"), or undefined when `text` is

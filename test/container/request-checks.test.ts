@@ -87,14 +87,15 @@ describe('container/request-checks: vetContainerSpec', () => {
     ['an absolute working dir', edit((s) => (s.workingDir = '/srv/x'))],
     ["kubelet's log path and a mount under /proc's name", edit((s) => ((s.logPath = 'c/0.log'), (s.mounts = [{ hostPath: '/tmp', containerPath: '/procfs', readonly: true, propagation: 'private' }])))],
     ['uid and gid 0', edit((s) => Object.assign(s.security, { runAsUser: 0, runAsGroup: 0 }))],
-    ['the highest uid, gid and group (2^32-2)', edit((s) => Object.assign(s.security, { runAsUser: 2 ** 32 - 2, runAsGroup: 2 ** 32 - 2, supplementalGroups: [2 ** 32 - 2] }))],
+    ["the highest uid, gid and group runc takes (2^31-1)", edit((s) => Object.assign(s.security, { runAsUser: 2 ** 31 - 1, runAsGroup: 2 ** 31 - 1, supplementalGroups: [2 ** 31 - 1] }))],
   ];
   for (const [what, spec] of accepted) it(`accepts ${what}`, () => vetContainerSpec(spec));
 
   const refusedCases: [string, ContainerSpec, RegExp][] = [
     ['a relative working dir (runc refuses it)', edit((s) => (s.workingDir = 'relative/dir')), /^working dir "relative\/dir": must be an absolute path$/],
     ['a working dir of ".."', edit((s) => (s.workingDir = '..')), /working dir "\.\.": must be an absolute path/],
-    ['uid -1', edit((s) => (s.security.runAsUser = -1)), /^security context: run_as_user -1: must be between 0 and 4294967294/],
+    ['uid -1', edit((s) => (s.security.runAsUser = -1)), /^security context: run_as_user -1: must be between 0 and 2147483647/],
+    ['uid 2^31 (runc: "uids and gids must be in range 0-2147483647")', edit((s) => (s.security.runAsUser = 2 ** 31)), /run_as_user 2147483648/],
     ['uid 2^32-1 (no id)', edit((s) => (s.security.runAsUser = 2 ** 32 - 1)), /run_as_user 4294967295/],
     ['gid past uint32', edit((s) => (s.security.runAsGroup = 2 ** 40)), /run_as_group 1099511627776/],
     ['a negative supplemental group', edit((s) => (s.security.supplementalGroups = [5, -3])), /supplemental group -3/],
