@@ -45,6 +45,8 @@ export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
     ...spec.security.readonlyPaths.map((p): [string, string] => ['read-only path', p]),
   ];
   for (const [what, s] of strings) if (hasNul(s)) throw invalidArgument(`${what} ${JSON.stringify(s.slice(0, 100))}: holds a NUL byte`);
+  // runc: "environment variable name can't be empty"; a `=` in a name would move the split.
+  for (const e of spec.env) if (!e.key || e.key.includes('=')) throw invalidArgument(`env ${JSON.stringify(e.key.slice(0, 100))}: a name must be non-empty and hold no "="`);
   // runc: "cwd property must be an absolute path".
   if (spec.workingDir && !isAbsolute(spec.workingDir)) throw invalidArgument(`working dir ${JSON.stringify(spec.workingDir.slice(0, 100))}: must be an absolute path`);
   const sc = spec.security;

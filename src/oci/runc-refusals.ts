@@ -9,7 +9,7 @@ import type { ErrorCode } from '../errors.js';
  * so only the end of the line is trusted.
  */
 const REFUSALS: [RegExp, ErrorCode][] = [
-  [/unable to start container process: exec(:| ).*: (executable file not found in \$PATH|no such file or directory|not a directory|is a directory|permission denied|exec format error)\\?"?$/, 'INVALID_ARGUMENT'],
+  [/unable to start container process: exec(:| ).*: (executable file not found in \$PATH|no such file or directory|not a directory|is a directory|permission denied|exec format error|file name too long)\\?"?$/, 'INVALID_ARGUMENT'],
   [/unable to start container process: chdir to cwd .* set in config\.json failed: (not a directory|no such file or directory|permission denied)\\?"?$/, 'INVALID_ARGUMENT'],
   // A user mount whose source and destination are not of one kind (a file onto a dir).
   [/error during container init: (error mounting .* to rootfs at .*|mkdir .*): (not a directory|is a directory|no such file or directory)\\?"?$/, 'INVALID_ARGUMENT'],

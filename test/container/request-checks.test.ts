@@ -102,6 +102,8 @@ describe('container/request-checks: vetContainerSpec', () => {
     ['int64 max uid', edit((s) => (s.security.runAsUser = Number('9223372036854775807'))), /run_as_user/],
     ['shares of 1, through the resource checks', edit((s) => (s.resources.cpuShares = 1)), /^resources: cpu_shares 1/],
     ['a NUL in the working dir', edit((s) => (s.workingDir = '/a\0b')), /NUL/],
+    ['an empty env name (runc refuses it)', edit((s) => (s.env = [{ key: '', value: '!@' }])), /^env "": a name must be non-empty and hold no "="$/],
+    ['an env name with "="', edit((s) => (s.env = [{ key: 'A=B', value: 'c' }])), /env "A=B"/],
     ['a relative device path in the container', edit((s) => (s.devices = [{ hostPath: '/dev/null', containerPath: 'dev/x', permissions: 'rwm' }])), /^device \/dev\/null: container path "dev\/x" must be absolute$/],
     ['device permissions other than rwm', edit((s) => (s.devices = [{ hostPath: '/dev/null', containerPath: '/dev/x', permissions: 'xyz' }])), /permissions "xyz": only r, w and m/],
     ['a mount over /proc (runc needs it)', edit((s) => (s.mounts = [{ hostPath: '/tmp', containerPath: '/proc', readonly: true, propagation: 'private' }])), /^mount \/tmp:\/proc: not over the root or \/proc$/],

@@ -7,6 +7,7 @@ describe('oci/runc-refusals: runc failures the request caused', () => {
     ['a command not in the image', line('exec: \\":_i~ma>;\\": executable file not found in $PATH'), 'INVALID_ARGUMENT'],
     ['a path that is not there', line('exec: \\"/bin/nope\\": stat /bin/nope: no such file or directory'), 'INVALID_ARGUMENT'],
     ['a file that is not a program', line('exec /etc/passwd: exec format error'), 'INVALID_ARGUMENT'],
+    ['a command name past NAME_MAX', line('exec: \\"aaaa\\": stat aaaa: file name too long'), 'INVALID_ARGUMENT'],
     ['a command that names a directory', line('exec: \\"/etc\\": is a directory'), 'INVALID_ARGUMENT'],
     ['a working dir that is a file', line('chdir to cwd (\\"/etc/hostname\\") set in config.json failed: not a directory'), 'INVALID_ARGUMENT'],
     ['a file mounted onto a dir', line('error during container init: error mounting \\"/etc/hostname\\" to rootfs at \\"/sys/fs/cgroup\\": mount /etc/hostname:/sys/fs/cgroup (via /proc/self/fd/6), flags: 0x5001: not a directory'), 'INVALID_ARGUMENT'],
