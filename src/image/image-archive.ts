@@ -217,10 +217,10 @@ export function writeArchive(images: ImageRecord[], content: ContentStore): Asyn
     await put('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     for (const digest of blobs) {
       const size = (await content.size(digest)) ?? 0;
-      let entry!: ReturnType<typeof tar.entry>;
-      const done = new Promise<void>((resolve, reject) => {
-        entry = tar.entry({ name: `blobs/sha256/${digest.slice(7)}`, size, mode: 0o644, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
-      });
+      let settle!: (err?: Error | null) => void;
+      const done = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve())));
+      // The entry first: on a destroyed pack it throws, before the blob is opened.
+      const entry = tar.entry({ name: `blobs/sha256/${digest.slice(7)}`, size, mode: 0o644, mtime: new Date(0) }, (err) => settle(err));
       // pipeline, not a write loop: once the pack is destroyed (the client cancelled), the
       // entry is destroyed with it, pipeline fails and closes the blob's read stream; a
       // loop waiting for the entry's `drain` would wait forever, holding the file open.

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadCoracleProto } from '../../src/cri/proto.js';
@@ -26,6 +26,7 @@ async function until(what: string | (() => string), check: () => boolean | Promi
 
 const hostNetwork = (name: string) => podConfig(name, { linux: { security_context: { namespace_options: { network: 'NODE' } } } });
 const fdCount = async (pid: number): Promise<number> => (await readdir(`/proc/${pid}/fd`)).length;
+const fdTargets = async (pid: number): Promise<string[]> => Promise.all((await readdir(`/proc/${pid}/fd`)).map((f) => readlink(`/proc/${pid}/fd/${f}`).catch(() => '?')));
 /** How many calls of `rpc` the daemon has logged as ended (done or failed). */
 const ended = (d: TestDaemon, rpc: string): number => d.lines.filter((l) => l.includes(`"rpc":"${rpc}"`) && /"message":"rpc (done|failed)"/.test(l)).length;
 
@@ -95,7 +96,9 @@ describe('cri: streams, timeouts and error codes', function () {
     const counts = (): string => ['GetContainerEvents', 'PullImage', 'ExportImages'].map((r) => `${r} ${ended(d, r)}`).join(', ');
     // Each call's end is logged after its handler unsubscribed and let go of its pull or blob.
     await until(() => `every cancelled call to end (ended: ${counts()})`, () => ended(d, 'GetContainerEvents') === 202 && ended(d, 'PullImage') === 42 && ended(d, 'ExportImages') === 41);
-    await until(`the daemon's fds to return to ${baseline}`, async () => (await fdCount(pid)) <= baseline);
+    await until(`the daemon's fds to return to ${baseline}`, async () => (await fdCount(pid)) <= baseline).catch(async (err: Error) => {
+      throw new Error(`${err.message}; it holds: ${(await fdTargets(pid)).join(' ')}`);
+    });
     assert.equal(d.proc.exitCode, null);
   });
 
