@@ -84,8 +84,13 @@ static void write_sysctl(const char *assignment)
 	if (fd < 0)
 		fail("sysctl %.*s: open %s", (int)klen, assignment, path);
 	len = (ssize_t)strlen(eq + 1);
-	if (write(fd, eq + 1, (size_t)len) != len)
+	errno = 0;
+	if (write(fd, eq + 1, (size_t)len) != len) {
+		/* A short write is the kernel taking less than the value: not a value it accepts. */
+		if (errno == 0)
+			errno = EINVAL;
 		fail("sysctl %.*s: write", (int)klen, assignment);
+	}
 	close(fd);
 }
 

@@ -204,7 +204,7 @@ export class ContainerService {
     if (spec.security.runAsGroup !== undefined && spec.security.runAsUser === undefined && !spec.security.runAsUsername) {
       throw invalidArgument('run_as_group needs run_as_user or run_as_username');
     }
-    vetContainerSpec(spec);
+    await vetContainerSpec(spec);
     const id = randomBytes(32).toString('hex');
     const clog = log.child({ container: id, sandbox: pod.id });
     const runtime = this.runtimeFor(pod.runtimeHandler, id);

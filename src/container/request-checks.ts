@@ -1,24 +1,40 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, posix } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import type { ContainerSpec } from './container-service.js';
 import { refuseNul } from '../sandbox/no-nul.js';
+import { checkRange, MAX_ID, vetResources } from './resource-checks.js';
 
 const hasNul = (s: string): boolean => s.includes('\0');
 
 /**
  * What CreateContainer refuses before it makes anything: strings the kernel, runc or Node
  * cannot take (a NUL in a path, an env entry or an argument: Node throws a TypeError on
- * such a path, which would surface as INTERNAL), relative mount paths, and negative values
- * where the OCI spec has unsigned ones (runc fails to parse them). Found by
- * test/cri/cri-fuzz.test.ts.
+ * such a path, which would surface as INTERNAL), relative mount paths and working dirs,
+ * ids outside 0..2^31-1 (runc's range), and cgroup limits the kernel refuses (resource-checks.ts). Each
+ * was an INTERNAL from runc or Node that test/cri/cri-fuzz.test.ts found.
  */
-export function vetContainerSpec(spec: ContainerSpec): void {
+export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
   refuseNul('CreateContainer', spec);
   for (const m of spec.mounts) {
     if (hasNul(m.hostPath) || hasNul(m.containerPath)) throw invalidArgument(`mount ${JSON.stringify(m.hostPath)}:${JSON.stringify(m.containerPath)}: a path holds a NUL byte`);
     if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);
+    // Over the root or /proc, runc cannot set the container up (it reads /proc/self/fd).
+    const dest = posix.normalize(m.containerPath);
+    if (dest === '/' || dest === '/proc' || dest.startsWith('/proc/')) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: not over the root or /proc`);
   }
-  for (const d of spec.devices) if (hasNul(d.hostPath) || hasNul(d.containerPath)) throw invalidArgument(`device ${JSON.stringify(d.hostPath)}: a path holds a NUL byte`);
+  // Relative to the pod's log directory, as kubelet gives it ("name/0.log"): not out of it, not a dir.
+  if (spec.logPath && (isAbsolute(spec.logPath) || spec.logPath.split('/').some((s) => s === '..') || /(^|\/)\.?$/.test(spec.logPath))) {
+    throw invalidArgument(`log path ${JSON.stringify(spec.logPath.slice(0, 100))}: must be a file name relative to the pod's log directory`);
+  }
+  for (const d of spec.devices) {
+    if (hasNul(d.hostPath) || hasNul(d.containerPath)) throw invalidArgument(`device ${JSON.stringify(d.hostPath)}: a path holds a NUL byte`);
+    if (d.containerPath && !isAbsolute(d.containerPath)) throw invalidArgument(`device ${d.hostPath}: container path ${JSON.stringify(d.containerPath.slice(0, 100))} must be absolute`);
+    if (!/^[rwm]*$/.test(d.permissions)) throw invalidArgument(`device ${d.hostPath}: permissions ${JSON.stringify(d.permissions.slice(0, 20))}: only r, w and m`);
+  }
+  // runc lstat()s them inside the root: an empty or relative one fails the create.
+  for (const [what, list] of [['masked path', spec.security.maskedPaths], ['read-only path', spec.security.readonlyPaths]] as const) {
+    for (const p of list) if (!isAbsolute(p)) throw invalidArgument(`${what} ${JSON.stringify(p.slice(0, 100))}: must be absolute`);
+  }
   const strings: [string, string][] = [
     ['working dir', spec.workingDir],
     ['log path', spec.logPath],
@@ -29,8 +45,12 @@ export function vetContainerSpec(spec: ContainerSpec): void {
     ...spec.security.readonlyPaths.map((p): [string, string] => ['read-only path', p]),
   ];
   for (const [what, s] of strings) if (hasNul(s)) throw invalidArgument(`${what} ${JSON.stringify(s.slice(0, 100))}: holds a NUL byte`);
-  const r = spec.resources;
-  for (const [what, v] of [['cpu_shares', r.cpuShares], ['cpu_period', r.cpuPeriod], ['memory_limit_in_bytes', r.memoryLimit]] as const) {
-    if (v !== undefined && (v < 0 || !Number.isFinite(v))) throw invalidArgument(`resources: ${what} ${v}: must not be negative`);
-  }
+  // runc: "environment variable name can't be empty"; a `=` in a name would move the split.
+  for (const e of spec.env) if (!e.key || e.key.includes('=')) throw invalidArgument(`env ${JSON.stringify(e.key.slice(0, 100))}: a name must be non-empty and hold no "="`);
+  // runc: "cwd property must be an absolute path".
+  if (spec.workingDir && !isAbsolute(spec.workingDir)) throw invalidArgument(`working dir ${JSON.stringify(spec.workingDir.slice(0, 100))}: must be an absolute path`);
+  const sc = spec.security;
+  const ids: [string, number | undefined][] = [['run_as_user', sc.runAsUser], ['run_as_group', sc.runAsGroup], ...sc.supplementalGroups.map((g): [string, number] => ['supplemental group', g])];
+  for (const [what, v] of ids) if (v !== undefined && v !== 0) checkRange(`security context: ${what}`, v, [0, MAX_ID]);
+  await vetResources(spec.resources);
 }

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { CoracleError } from '../errors.js';
 import { readStreamCapped } from '../util/bounded-read.js';
@@ -209,15 +210,14 @@ export function writeArchive(images: ImageRecord[], content: ContentStore): Asyn
     await put('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     for (const digest of blobs) {
       const size = (await content.size(digest)) ?? 0;
-      let entry!: ReturnType<typeof tar.entry>;
-      const done = new Promise<void>((resolve, reject) => {
-        entry = tar.entry({ name: `blobs/sha256/${digest.slice(7)}`, size, mode: 0o644, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
-      });
-      for await (const chunk of createReadStream(content.path(digest), { highWaterMark: 1 << 20 })) {
-        if (!entry.write(chunk as Buffer)) await new Promise<void>((r) => entry.once('drain', () => r()));
-      }
-      entry.end(undefined);
-      await done;
+      let settle!: (err?: Error | null) => void;
+      const done = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve())));
+      // The entry first: on a destroyed pack it throws, before the blob is opened.
+      const entry = tar.entry({ name: `blobs/sha256/${digest.slice(7)}`, size, mode: 0o644, mtime: new Date(0) }, (err) => settle(err));
+      // pipeline, not a write loop: once the pack is destroyed (the client cancelled), the
+      // entry is destroyed with it, pipeline fails and closes the blob's read stream; a
+      // loop waiting for the entry's `drain` would wait forever, holding the file open.
+      await Promise.all([pipeline(createReadStream(content.path(digest), { highWaterMark: 1 << 20 }), entry), done]);
     }
     for (const e of entries) e.size = (await content.size(e.digest)) ?? 0;
     await put('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: entries })));

@@ -5,6 +5,7 @@ import pty from 'node-pty';
 import type { ExecStreamOptions, StdioSession } from './stdio-session.js';
 import { setLongTimeout } from '../util/long-timeout.js';
 import { CoracleError, codeForToolMessage, messageOf } from '../errors.js';
+import { runcRefusal } from './runc-refusals.js';
 
 export interface CreateOptions {
   id: string;
@@ -44,7 +45,7 @@ export class OciRuntime {
       execFile(this.runtimePath, [`--root=${this.root}`, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
         if (err) {
           const msg = (stderr || err.message).trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg=/, '') ?? '';
-          reject(new CoracleError(codeForToolMessage(msg) ?? 'INTERNAL', `${what}: ${this.name}: ${msg}`));
+          reject(new CoracleError(codeForToolMessage(msg) ?? runcRefusal(msg) ?? 'INTERNAL', `${what}: ${this.name}: ${msg}`));
         } else resolve(stdout);
       });
     });
@@ -101,7 +102,7 @@ export class OciRuntime {
           if (doc.data > 0) resolve(doc.data);
           else {
             const message = (doc.message ?? 'failed').trim();
-            reject(new CoracleError(codeForToolMessage(message) ?? 'INTERNAL', `container ${o.id}: create: ${this.name}: ${message}`));
+            reject(new CoracleError(codeForToolMessage(message) ?? runcRefusal(message) ?? 'INTERNAL', `container ${o.id}: create: ${this.name}: ${message}`));
           }
         } catch (err) {
           reject(new CoracleError('INTERNAL', `container ${o.id}: create: conmon said ${JSON.stringify(sync)}: ${messageOf(err)}`));
@@ -109,7 +110,7 @@ export class OciRuntime {
         (pipe as unknown as { destroy(): void }).destroy();
       });
       pipe.on('end', () => {
-        if (!sync.includes('\n')) fail(new CoracleError('INTERNAL', `container ${o.id}: create: conmon exited without an answer${output ? `: ${output.trim()}` : ''}`));
+        if (!sync.includes('\n')) fail(new CoracleError(runcRefusal(output) ?? 'INTERNAL', `container ${o.id}: create: conmon exited without an answer${output ? `: ${output.trim()}` : ''}`));
       });
     });
   }

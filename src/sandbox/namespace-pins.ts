@@ -1,4 +1,5 @@
-import { runNative } from '../util/native.js';
+import { CoracleError } from '../errors.js';
+import { NativeError, runNative } from '../util/native.js';
 
 /** Namespaces pinned to files, by kind; a kind that is absent is the host's. */
 export interface NamespacePins {
@@ -38,8 +39,20 @@ export async function pinNamespaces(req: PinRequest, what: string): Promise<Name
     return await runNative<NamespacePins>(HELPER, args, what);
   } catch (err) {
     await unpinNamespaces(req.dir, what).catch(() => undefined);
-    throw err;
+    throw sysctlFault(err);
   }
+}
+
+/** errnos of a sysctl write or open that say the request's name or value is not one the kernel takes. */
+const SYSCTL_REFUSALS = new Set([2 /* ENOENT: no such sysctl */, 22 /* EINVAL */, 34 /* ERANGE */, 75 /* EOVERFLOW */]);
+
+/**
+ * A sysctl the kernel refused (no such name, a value out of its range or not a number) is
+ * the request's fault: INVALID_ARGUMENT, naming the sysctl (the helper's message does).
+ */
+export function sysctlFault(err: unknown): unknown {
+  if (!(err instanceof NativeError) || !SYSCTL_REFUSALS.has(err.errno) || !/: coracle-pinns: sysctl /.test(err.message)) return err;
+  return new CoracleError('INVALID_ARGUMENT', `${err.message} (the kernel refused it)`, { cause: err });
 }
 
 /** Unmounts and removes the pins in `dir`; none there is no error. */

@@ -14,7 +14,7 @@ import { writePodFiles } from './pod-files.js';
 import type { DnsConfig, NamespaceMode, PortMapping, SandboxRecord, SandboxStore } from './sandbox-store.js';
 import { vetSysctls } from './sysctls.js';
 import { vetCgroupParent } from './cgroup-parent.js';
-import { refuseNul } from './no-nul.js';
+import { vetPodSpec } from './pod-checks.js';
 import type { InfraProcess } from './pod-infra.js';
 import { infraAlive } from './pod-pid.js';
 
@@ -110,8 +110,8 @@ export class SandboxService {
   run(spec: SandboxSpec, log: Logger): Promise<string> {
     const m = spec.metadata;
     if (!m.name || !m.namespace || !m.uid) throw invalidArgument('sandbox metadata needs name, namespace and uid');
-    // A NUL cannot pass to CNI, a sysctl or a file name: refused, not a TypeError.
-    refuseNul('RunPodSandbox', spec);
+    // A NUL cannot pass to CNI, a sysctl or a file name, nor `;` to CNI_ARGS: refused up front.
+    vetPodSpec(spec);
     const name = sandboxName(m);
     const pending = this.creating.get(name);
     if (pending) return pending;

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadCoracleProto } from '../../src/cri/proto.js';
@@ -26,6 +26,7 @@ async function until(what: string | (() => string), check: () => boolean | Promi
 
 const hostNetwork = (name: string) => podConfig(name, { linux: { security_context: { namespace_options: { network: 'NODE' } } } });
 const fdCount = async (pid: number): Promise<number> => (await readdir(`/proc/${pid}/fd`)).length;
+const fdTargets = async (pid: number): Promise<string[]> => Promise.all((await readdir(`/proc/${pid}/fd`)).map((f) => readlink(`/proc/${pid}/fd/${f}`).catch(() => '?')));
 /** How many calls of `rpc` the daemon has logged as ended (done or failed). */
 const ended = (d: TestDaemon, rpc: string): number => d.lines.filter((l) => l.includes(`"rpc":"${rpc}"`) && /"message":"rpc (done|failed)"/.test(l)).length;
 
@@ -59,7 +60,7 @@ describe('cri: streams, timeouts and error codes', function () {
     return startFaultProxy(fx.registry.url, { kind: 'stall', afterBytes: 1024 });
   }
 
-  it('200 cancelled GetContainerEvents and 40 cancelled stalled pulls: the daemon lets go of every fd and subscription', async () => {
+  it('200 cancelled GetContainerEvents, 40 cancelled stalled pulls and 40 cancelled exports: the daemon lets go of every fd and subscription', async () => {
     const pid = d.proc.pid!;
     /** Opens `n` event streams, makes events until each has one, and cancels each on its first. */
     const events = async (n: number): Promise<void> => {
@@ -79,16 +80,25 @@ describe('cri: streams, timeouts and error codes', function () {
     const pulls = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) await openAndCancel(coracle.PullImage({ image: 'stall.test/streams/busybox:v1' }), true);
     };
+    // An export cancelled on its first chunk, while a blob is being read: its file closes.
+    const exports = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await openAndCancel(coracle.ExportImages({ images: [fx.image] }), true);
+    };
     await events(2);
     await pulls(1);
-    await until('the warm-up calls to end', () => ended(d, 'GetContainerEvents') === 2 && ended(d, 'PullImage') === 1);
+    await exports(1);
+    // PullImage counts the CRI pull of the set-up too (its line may come after its answer).
+    await until('the warm-up calls to end', () => ended(d, 'GetContainerEvents') === 2 && ended(d, 'PullImage') === 2 && ended(d, 'ExportImages') === 1);
     const baseline = await fdCount(pid);
     await events(200);
     await pulls(40);
-    const counts = (): string => ['GetContainerEvents', 'PullImage'].map((r) => `${r} ${ended(d, r)}`).join(', ');
-    // Each call's end is logged after its handler unsubscribed and let go of its pull.
-    await until(() => `every cancelled call to end (ended: ${counts()})`, () => ended(d, 'GetContainerEvents') === 202 && ended(d, 'PullImage') === 41);
-    await until(`the daemon's fds to return to ${baseline}`, async () => (await fdCount(pid)) <= baseline);
+    await exports(40);
+    const counts = (): string => ['GetContainerEvents', 'PullImage', 'ExportImages'].map((r) => `${r} ${ended(d, r)}`).join(', ');
+    // Each call's end is logged after its handler unsubscribed and let go of its pull or blob.
+    await until(() => `every cancelled call to end (ended: ${counts()})`, () => ended(d, 'GetContainerEvents') === 202 && ended(d, 'PullImage') === 42 && ended(d, 'ExportImages') === 41);
+    await until(`the daemon's fds to return to ${baseline}`, async () => (await fdCount(pid)) <= baseline).catch(async (err: Error) => {
+      throw new Error(`${err.message}; it holds: ${(await fdTargets(pid)).join(' ')}`);
+    });
     assert.equal(d.proc.exitCode, null);
   });
 
