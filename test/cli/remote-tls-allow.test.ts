@@ -2,7 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { loadCriProto } from '../../src/cri/proto.js';
@@ -10,14 +9,8 @@ import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
 import { startTestDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { TestPki, type CertFiles } from '../helpers/pki.js';
+import { freePort } from '../helpers/test-registry.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function remoteToml(port: number, ca: string, server: CertFiles, allow = ''): string {
   return `[remote]\nlisten = "tcp://127.0.0.1:${port}"\nca = "${ca}"\ncert = "${server.cert}"\nkey = "${server.key}"\n${allow}`;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { CORACLE_BIN, spawnCoracle, startTestDaemon, tempDir, writeTestConfig } from '../helpers/daemon.js';
 import { TestPki } from '../helpers/pki.js';
 import { grpcHeaders, rawGrpcCall } from '../helpers/raw-h2-client.js';
+import { freePort } from '../helpers/test-registry.js';
 
 const run = promisify(execFile);
 
@@ -21,13 +21,6 @@ async function makePki(dir: string): Promise<(name: string) => { cert: string; k
   return (name) => pki.files(name);
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('cli: remote access over TCP, mutual TLS only', function () {
   this.timeout(60_000);

@@ -9,6 +9,7 @@ import type { LinuxContainerSecurityContext } from '../../src/generated/runtime/
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { podConfig } from '../helpers/pods.js';
+import { DOCKER_ARCH_MAP } from '../helpers/docker-arch-map.js';
 
 const run = promisify(execFile);
 const PROBE_SOURCE = fileURLToPath(new URL('../../../test/fixtures/seccomp-probe.c', import.meta.url));
@@ -37,17 +38,6 @@ const KERNEL_SAYS_NOT_EPERM = [
   'clock_settime', 'personality_read_implies_exec', 'socket_vsock', 'socket_vsock_high', 'socket_alg_high',
 ];
 
-/** The archMap of Docker's default.json: entries of both byte orders, which libseccomp will not mix in one filter. */
-const DOCKER_ARCH_MAP = [
-  { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
-  { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] },
-  { architecture: 'SCMP_ARCH_MIPS64', subArchitectures: ['SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64N32'] },
-  { architecture: 'SCMP_ARCH_MIPS64N32', subArchitectures: ['SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64'] },
-  { architecture: 'SCMP_ARCH_MIPSEL64', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64N32'] },
-  { architecture: 'SCMP_ARCH_MIPSEL64N32', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64'] },
-  { architecture: 'SCMP_ARCH_S390X', subArchitectures: ['SCMP_ARCH_S390'] },
-  { architecture: 'SCMP_ARCH_RISCV64', subArchitectures: null },
-];
 
 describe('cri: seccomp RuntimeDefault, call by call', function () {
   this.timeout(120_000);

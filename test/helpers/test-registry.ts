@@ -20,7 +20,8 @@ process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -9,6 +9,7 @@ import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES } from '../../src/oci/defaults.j
 import { profileToOci, seccompFor } from '../../src/oci/seccomp.js';
 import { CAPABILITY_ALLOWED, REFUSED_SOCKET_FAMILIES } from '../../src/oci/seccomp-default.js';
 import { kernelVersion, nodeArch, runtimeDefaultProfile, socketFamilyRules, type OciSeccomp, type OciSeccompArg, type SeccompArch, type SeccompContext } from '../../src/oci/seccomp-profile.js';
+import { DOCKER_ARCH_MAP } from '../helpers/docker-arch-map.js';
 
 const ctx = (over: Partial<SeccompContext> = {}): SeccompContext => ({ arch: 'x86_64', capabilities: DEFAULT_CAPABILITIES, kernel: [6, 1], ...over });
 
@@ -193,16 +194,7 @@ describe('oci/seccomp: profile files', () => {
   }
 
   it("Docker's whole archMap: only the node's entry and its sub-architectures (libseccomp will not mix byte orders)", () => {
-    const archMap = [
-      { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
-      { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] },
-      { architecture: 'SCMP_ARCH_MIPS64', subArchitectures: ['SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64N32'] },
-      { architecture: 'SCMP_ARCH_MIPS64N32', subArchitectures: ['SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64'] },
-      { architecture: 'SCMP_ARCH_MIPSEL64', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64N32'] },
-      { architecture: 'SCMP_ARCH_MIPSEL64N32', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64'] },
-      { architecture: 'SCMP_ARCH_S390X', subArchitectures: ['SCMP_ARCH_S390'] },
-      { architecture: 'SCMP_ARCH_RISCV64', subArchitectures: null },
-    ];
+    const archMap = DOCKER_ARCH_MAP;
     const arches = (map: typeof archMap, arch: SeccompArch): string[] | undefined =>
       profileToOci({ defaultAction: 'SCMP_ACT_ERRNO', archMap: map, syscalls: [] }, 'p.json', ctx({ arch })).architectures;
     assert.deepEqual(arches(archMap, 'x86_64'), ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { deflateSync, inflateSync, constants } from 'node:zlib';
 import { FrameDecoder, FrameEncoder, HEADER_DICTIONARY, headerBlock, parseHeaderBlock, type Frame } from '../../src/streaming/spdy-frames.js';
+import { rawSynStream } from '../helpers/stream-attacks.js';
 
 /** Consecutive pieces of one data frame joined, as the session sees them in the end. */
 function joinData(frames: Frame[]): Frame[] {
@@ -16,15 +17,6 @@ function joinData(frames: Frame[]): Frame[] {
   return out;
 }
 
-/** A SYN_STREAM for `streamId` carrying `block` as its header block, whatever it holds. */
-function rawSynStream(streamId: number, block: Buffer): Buffer {
-  const head = Buffer.alloc(18);
-  head.writeUInt16BE(0x8003, 0);
-  head.writeUInt16BE(1, 2);
-  head.writeUIntBE(10 + block.length, 5, 3);
-  head.writeUInt32BE(streamId, 8);
-  return Buffer.concat([head, block]);
-}
 
 describe('streaming: SPDY/3.1 frames', () => {
   it('the header dictionary is the one zlib peers know by its adler32', () => {
