@@ -5,7 +5,7 @@ import { RstStatus, type SpdyHeaders } from './spdy-frames.js';
 
 /** A cap the peer ran into; the connection goes on (the server logs the first of each kind). */
 export interface SpdyLimitEvent {
-  kind: 'streams' | 'unread' | 'buffered' | 'total';
+  kind: 'streams' | 'unread' | 'buffered' | 'total' | 'outbound';
   message: string;
 }
 
@@ -26,7 +26,9 @@ export interface StreamHost {
 /**
  * One SPDY stream as a Duplex: reading gives the peer's data until its FIN, `end()` sends
  * ours. A reset or a lost connection ends both sides without an error event: for streaming
- * a vanished client is an ordinary end, and the session's 'close' says so.
+ * a vanished client is an ordinary end, and the session's 'close' says so. While the
+ * connection holds too much its client has not read, every stream emits 'hold', then
+ * 'release': a source feeding one stops reading in between (src/netns/port-dial.ts does).
  */
 export class SpdyStream extends Duplex {
   /** @internal */
@@ -41,7 +43,10 @@ export class SpdyStream extends Duplex {
     readonly id: number,
     readonly headers: SpdyHeaders,
   ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 0 });
+    // Nor does the writable side hold anything past the write in progress: write() answers
+    // false at once, so that a piped source waits for that write's 'drain' (the connection
+    // holds a write back while its client leaves too much unread; src/streaming/spdy-session.ts).
+    super({ allowHalfOpen: true, readableHighWaterMark: 0, writableHighWaterMark: 0 });
     this.inbound = new Inbound(
       (chunk) => this.push(chunk),
       (delta) => session.account(delta),
