@@ -18,8 +18,9 @@ const READ_BUFFER = Buffer.alloc(64 << 10);
  * socat, as dockershim did; in the host's namespace Node connects directly.
  *
  * What the pod sends is read only while `stream` takes it: a read waits for the last one's
- * 'drain', and none happens between the stream's 'hold' and 'release' (events the streaming
- * server's connections emit on every stream while their client leaves too much unread).
+ * 'drain', and none happens between the stream's 'hold' and 'release', nor while its
+ * `holding` is true (the streaming server's connections hold every stream's source so while
+ * their client leaves too much unread).
  * The pod side is read with `onread`, so that a paused read stops at once: nothing waits
  * in a buffer of Node's for each of many forwarded connections.
  */
@@ -33,7 +34,7 @@ export function forwardPort(netns: string | undefined, port: number, stream: Dup
 function feeder(to: Duplex): { onread: { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean }; attach(from: Socket): void; detach(): void } {
   let from: Socket | undefined;
   let waiting = false;
-  let held = false;
+  let held = (to as Duplex & { holding?: boolean }).holding === true;
   const go = (): void => {
     if (from && !from.destroyed && !waiting && !held) from.resume();
   };
@@ -64,6 +65,8 @@ function feeder(to: Duplex): { onread: { buffer: Buffer; callback: (n: number, b
     },
     attach(f) {
       from = f;
+      // Held already: not one read (a socket made paused does not start reading).
+      if (held) f.pause();
     },
     detach() {
       to.off('drain', onDrain);

@@ -92,6 +92,11 @@ export class SpdySession extends EventEmitter implements StreamHost {
     });
   }
 
+  /** @internal: whether every stream's source is held (src/streaming/outbound.ts). */
+  get holding(): boolean {
+    return this.outbound.isHolding;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

@@ -12,6 +12,8 @@ export interface SpdyLimitEvent {
 /** What a stream needs of its connection (SpdySession): the frames it sends and the socket's flow. */
 export interface StreamHost {
   readonly limits: StreamingLimits;
+  /** Whether the connection holds its sources (between a 'hold' and a 'release'). */
+  readonly holding: boolean;
   reply(stream: SpdyStream, headers: SpdyHeaders): void;
   reset(stream: SpdyStream, status: number): void;
   writeData(stream: SpdyStream, data: Buffer, fin: boolean, done: (err?: Error | null) => void): void;
@@ -51,6 +53,11 @@ export class SpdyStream extends Duplex {
       (chunk) => this.push(chunk),
       (delta) => session.account(delta),
     );
+  }
+
+  /** Whether a source feeding this stream should not read now: a source that starts after a 'hold' learns it here. */
+  get holding(): boolean {
+    return this.session.holding;
   }
 
   /** What this stream's unread data is charged (src/streaming/inbound.ts). */
