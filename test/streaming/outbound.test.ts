@@ -41,7 +41,6 @@ describe('streaming: outbound bytes for a client that does not read', () => {
     const holds = new Map<number, number>();
     const releases = new Map<number, number>();
     const sources: Readable[] = [];
-    onCleanup('stop the sources', () => sources.forEach((r) => r.destroy()));
     const limits: SpdyLimitEvent[] = [];
     let server: SpdySession | undefined;
     let serverSocket: Socket | undefined;
@@ -68,6 +67,9 @@ describe('streaming: outbound bytes for a client that does not read', () => {
     });
     const client = connect({ host: '127.0.0.1', port: (tcp.address() as { port: number }).port });
     onCleanup('close the test client', () => client.destroy());
+    // First of all (cleanups run newest first): an endless source piped into a stream whose
+    // connection is gone would be written to without end, and starve everything else.
+    onCleanup('stop the sources', () => sources.forEach((r) => r.destroy()));
     client.pause();
     const enc = new FrameEncoder();
     client.write(Buffer.concat(Array.from({ length: STREAMS }, (_, i) => enc.synStream(2 * i + 1, { n: String(i) }, true))));
@@ -119,6 +121,7 @@ describe('streaming: outbound bytes for a client that does not read', () => {
     );
     assert.ok([...holds.keys()].every((id) => (releases.get(id) ?? 0) >= 1), 'every source was let go again');
     assert.equal(corrupt, '', 'no byte lost or out of order');
+    for (const r of sources) r.destroy();
     server!.destroy();
   });
 });
