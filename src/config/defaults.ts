@@ -74,13 +74,16 @@ max_streams_per_connection = 1024
 # Bytes one connection may hold that were received and not yet read by their destination,
 # each piece charged 256 bytes more for its bookkeeping and each open SPDY stream 2 KiB; past
 # it the connection is not read until they are (a stream nobody reads yet is reset at a
-# quarter of this).
+# quarter of this). The same cap, counted apart, applies to what a SPDY connection has queued
+# for its client to read: past it every source feeding the connection (a forwarded port, a
+# process's output) is held and new streams are refused, until half of it is read.
 max_buffered_bytes = 4194304
 # The same over all connections together: past it, a connection holding more than 256 KiB is
 # not read until the total is back under. What the streaming server holds of its clients'
 # input is thus at most this plus 256 KiB per connection (64 + 128 x 0.25 = 96 MiB with these
 # defaults); add per connection its socket buffers and one websocket message being received
-# (at most a quarter of max_buffered_bytes, and 1 MiB).
+# (at most a quarter of max_buffered_bytes, and 1 MiB). What SPDY connections queue for their
+# clients counts toward this total too.
 max_total_buffered_bytes = 67108864
 # Connections upgraded with a valid token, at once; one more is answered 503 and closed.
 max_connections = 128

@@ -305,11 +305,16 @@ export class FrameEncoder {
   }
 
   data(streamId: number, data: Buffer, fin = false): Buffer {
+    return Buffer.concat([this.dataHead(streamId, data.length, fin), data]);
+  }
+
+  /** A DATA frame's 8 bytes, for a payload written after it as it is (not copied into the frame). */
+  dataHead(streamId: number, length: number, fin = false): Buffer {
     const head = Buffer.alloc(HEADER);
     head.writeUInt32BE(streamId & 0x7fffffff, 0);
     head[4] = fin ? FLAG_FIN : 0;
-    head.writeUIntBE(data.length, 5, 3);
-    return Buffer.concat([head, data]);
+    head.writeUIntBE(length, 5, 3);
+    return head;
   }
 
   private compress(headers: SpdyHeaders): Buffer {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { ByteBudget, CONNECTION_FLOOR } from './byte-budget.js';
 import { DEFAULT_STREAMING_LIMITS, type StreamingLimits } from './limits.js';
+import { Outbound } from './outbound.js';
 import { FrameDecoder, FrameEncoder, MAX_DATA_CHUNK, RstStatus, SpdyProtocolError, type Frame, type SpdyHeaders } from './spdy-frames.js';
 import { SpdyStream, type SpdyLimitEvent, type StreamHost } from './spdy-stream.js';
 
@@ -27,7 +28,9 @@ const FAIL_LINGER_MS = 1_000;
  * when the socket has taken the bytes, and the socket stops being read while a stream's
  * reader is full, while the connection holds more than `maxBufferedBytes` its readers have
  * not taken (or more than its floor while the daemon-wide budget is spent), or while the peer
- * leaves more than that of our replies (pings, resets) unread.
+ * leaves more than that of our replies (pings, resets) unread. What we send is bounded the
+ * same way (src/streaming/outbound.ts): past `maxBufferedBytes` queued for a client that does
+ * not read, every stream's source is held and new streams are refused.
  *
  * What the peer may make it hold is capped (src/streaming/limits.ts): an inflated header
  * block, streams at once, bytes buffered. A protocol error closes the connection with
@@ -45,6 +48,7 @@ export class SpdySession extends EventEmitter implements StreamHost {
   private readonly unwatch: () => void;
   private readonly decoder: FrameDecoder;
   private readonly encoder = new FrameEncoder();
+  private readonly outbound: Outbound;
   /** @internal */
   readonly limits: StreamingLimits;
   private nextId: number;
@@ -65,7 +69,11 @@ export class SpdySession extends EventEmitter implements StreamHost {
     super();
     this.limits = { ...DEFAULT_STREAMING_LIMITS, ...limits };
     this.budget = budget ?? new ByteBudget(this.limits.maxTotalBufferedBytes);
-    this.unwatch = this.budget.watch(() => this.updateFlow());
+    this.outbound = new Outbound(socket, this.limits.maxBufferedBytes, this.budget, (hold) => this.holdSources(hold));
+    this.unwatch = this.budget.watch(() => {
+      this.updateFlow();
+      this.outbound.update();
+    });
     this.decoder = new FrameDecoder(this.limits.maxHeaderBytes);
     this.nextId = role === 'client' ? 1 : 2;
     socket.setNoDelay(true);
@@ -77,10 +85,16 @@ export class SpdySession extends EventEmitter implements StreamHost {
     socket.on('end', () => socket.destroy());
     socket.on('close', () => this.onClose());
     socket.on('drain', () => {
+      this.outbound.update();
       if (!this.writeBlocked) return;
       this.writeBlocked = false;
       this.updateFlow();
     });
+  }
+
+  /** @internal: whether every stream's source is held (src/streaming/outbound.ts). */
+  get holding(): boolean {
+    return this.outbound.isHolding;
   }
 
   get isClosed(): boolean {
@@ -127,34 +141,34 @@ export class SpdySession extends EventEmitter implements StreamHost {
       return true;
     }
     const ok = this.socket.write(frame, done);
-    // A peer that sends pings or bad frames and reads none of the answers is not read either.
-    if (this.socket.writableLength > this.limits.maxBufferedBytes && !this.writeBlocked) {
+    // A peer that sends pings or bad frames and reads none of the answers is not read either
+    // (data frames it does not read are held back instead: src/streaming/outbound.ts).
+    if (this.socket.writableLength - this.outbound.queued > this.limits.maxBufferedBytes && !this.writeBlocked) {
       this.writeBlocked = true;
       this.updateFlow();
     }
     return ok;
   }
 
-  /** @internal: the stream's data, split into frames; `done` once the socket took them. */
+  /** @internal: the stream's data, split into frames (the payload is not copied); `done` once the connection has room for more. */
   writeData(stream: SpdyStream, data: Buffer, fin: boolean, done: (err?: Error | null) => void): void {
-    const frames: Buffer[] = [];
-    if (data.length === 0) frames.push(this.encoder.data(stream.id, data, fin));
-    for (let at = 0; at < data.length; at += MAX_DATA_CHUNK) {
-      frames.push(this.encoder.data(stream.id, data.subarray(at, at + MAX_DATA_CHUNK), fin && at + MAX_DATA_CHUNK >= data.length));
-    }
-    let ok = true;
-    for (const f of frames) ok = this.write(f);
-    if (ok || this.closed) {
+    if (this.closed || this.failed) {
       done();
       return;
     }
-    const resume = (): void => {
-      this.socket.off('drain', resume);
-      this.socket.off('close', resume);
-      done();
-    };
-    this.socket.on('drain', resume);
-    this.socket.on('close', resume);
+    const parts: Buffer[] = [];
+    if (data.length === 0) parts.push(this.encoder.dataHead(stream.id, 0, fin));
+    for (let at = 0; at < data.length; at += MAX_DATA_CHUNK) {
+      const piece = data.subarray(at, at + MAX_DATA_CHUNK);
+      parts.push(this.encoder.dataHead(stream.id, piece.length, fin && at + MAX_DATA_CHUNK >= data.length), piece);
+    }
+    this.outbound.write(parts, () => done());
+  }
+
+  /** Every open stream's source stops reading (or goes on): the client leaves too much unread, or read it. */
+  private holdSources(hold: boolean): void {
+    if (hold) this.limit({ kind: 'outbound', message: `more than ${this.limits.maxBufferedBytes} bytes queued for the client (or the daemon-wide budget spent): sources held, new streams refused until it reads` });
+    for (const s of [...this.streams.values()]) s.emit(hold ? 'hold' : 'release');
   }
 
   /** @internal */
@@ -282,6 +296,12 @@ export class SpdySession extends EventEmitter implements StreamHost {
           return;
         }
         this.lastRemoteId = f.streamId;
+        // A stream opened while the client leaves too much unread would be one more source held.
+        if (this.outbound.isHolding) {
+          this.limit({ kind: 'outbound', message: `stream ${f.streamId} refused: the client leaves more than ${this.limits.maxBufferedBytes} bytes unread` });
+          this.write(this.encoder.rstStream(f.streamId, RstStatus.REFUSED_STREAM));
+          return;
+        }
         if (this.streams.size >= this.limits.maxStreams) {
           this.limit({ kind: 'streams', message: `stream ${f.streamId} refused: ${this.streams.size} streams open, at most ${this.limits.maxStreams}` });
           this.write(this.encoder.rstStream(f.streamId, RstStatus.REFUSED_STREAM));
@@ -345,6 +365,7 @@ export class SpdySession extends EventEmitter implements StreamHost {
     this.account(-STREAM_COST * this.streams.size);
     this.streams.clear();
     this.full.clear();
+    this.outbound.close();
     this.unwatch();
     this.emit('close');
   }

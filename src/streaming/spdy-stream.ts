@@ -5,13 +5,15 @@ import { RstStatus, type SpdyHeaders } from './spdy-frames.js';
 
 /** A cap the peer ran into; the connection goes on (the server logs the first of each kind). */
 export interface SpdyLimitEvent {
-  kind: 'streams' | 'unread' | 'buffered' | 'total';
+  kind: 'streams' | 'unread' | 'buffered' | 'total' | 'outbound';
   message: string;
 }
 
 /** What a stream needs of its connection (SpdySession): the frames it sends and the socket's flow. */
 export interface StreamHost {
   readonly limits: StreamingLimits;
+  /** Whether the connection holds its sources (between a 'hold' and a 'release'). */
+  readonly holding: boolean;
   reply(stream: SpdyStream, headers: SpdyHeaders): void;
   reset(stream: SpdyStream, status: number): void;
   writeData(stream: SpdyStream, data: Buffer, fin: boolean, done: (err?: Error | null) => void): void;
@@ -26,7 +28,9 @@ export interface StreamHost {
 /**
  * One SPDY stream as a Duplex: reading gives the peer's data until its FIN, `end()` sends
  * ours. A reset or a lost connection ends both sides without an error event: for streaming
- * a vanished client is an ordinary end, and the session's 'close' says so.
+ * a vanished client is an ordinary end, and the session's 'close' says so. While the
+ * connection holds too much its client has not read, every stream emits 'hold', then
+ * 'release': a source feeding one stops reading in between (src/netns/port-dial.ts does).
  */
 export class SpdyStream extends Duplex {
   /** @internal */
@@ -41,11 +45,19 @@ export class SpdyStream extends Duplex {
     readonly id: number,
     readonly headers: SpdyHeaders,
   ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 0 });
+    // Nor does the writable side hold anything past the write in progress: write() answers
+    // false at once, so that a piped source waits for that write's 'drain' (the connection
+    // holds a write back while its client leaves too much unread; src/streaming/spdy-session.ts).
+    super({ allowHalfOpen: true, readableHighWaterMark: 0, writableHighWaterMark: 0 });
     this.inbound = new Inbound(
       (chunk) => this.push(chunk),
       (delta) => session.account(delta),
     );
+  }
+
+  /** Whether a source feeding this stream should not read now: a source that starts after a 'hold' learns it here. */
+  get holding(): boolean {
+    return this.session.holding;
   }
 
   /** What this stream's unread data is charged (src/streaming/inbound.ts). */

@@ -223,3 +223,40 @@ export function wsFrame(payload: Buffer): Buffer {
   if (!head) throw new Error('wsFrame: payload too large for this helper');
   return Buffer.concat([head, Buffer.alloc(4), payload]);
 }
+
+/**
+ * An SPDY upgrade done by hand: the raw socket after the 101, never read (what the server
+ * writes stays in the kernel's buffers and then in the server), and an encoder for frames.
+ */
+export function rawSpdyUpgrade(url: string, protocol: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': protocol } });
+    req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
+      if (head.length) socket.unshift(head);
+      socket.on('error', () => undefined);
+      resolve(socket);
+    });
+    req.on('response', (res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Polls a process's peak resident set until it has not grown for `quietMs` (or `maxMs` passed)
+ * and returns it: an attack still being read slowly only makes this return early, which can
+ * hide a fault but never invent one.
+ */
+export async function settledPeak(pid: number, quietMs = 3_000, maxMs = 90_000): Promise<number> {
+  let peak = await rssBytes(pid, 'VmHWM');
+  let since = Date.now();
+  for (const end = Date.now() + maxMs; Date.now() < end && Date.now() - since < quietMs; ) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = await rssBytes(pid, 'VmHWM');
+    if (now > peak) {
+      peak = now;
+      since = Date.now();
+    }
+  }
+  return peak;
+}
