@@ -29,6 +29,9 @@ export interface StreamingDeps {
  * Exec, Attach and PortForward: each call is checked, kept under a single-use token and
  * answered with the URL its client then connects to on the streaming server.
  */
+/** Ports one PortForward may name: the websocket protocol has a data and an error channel per port, numbered in one byte. */
+const MAX_FORWARDED_PORTS = 128;
+
 export class StreamingService {
   private readonly cache = new RequestCache<PendingRequest>();
   private readonly server: StreamingServer;
@@ -76,6 +79,7 @@ export class StreamingService {
 
   portForward(sandboxId: string, ports: number[]): string {
     if (!sandboxId) throw invalidArgument('PortForward: missing required pod_sandbox_id');
+    if (ports.length > MAX_FORWARDED_PORTS) throw invalidArgument(`sandbox ${sandboxId}: port-forward: ${ports.length} ports, at most ${MAX_FORWARDED_PORTS} (a websocket channel number is one byte, two per port)`);
     for (const p of ports) if (!Number.isInteger(p) || p <= 0 || p > 65535) throw invalidArgument(`sandbox ${sandboxId}: port-forward: invalid port ${p}`);
     const s = this.deps.sandboxes.status(sandboxId);
     if (s.state !== 'READY') throw failedPrecondition(`sandbox ${s.id}: port-forward: sandbox is not ready`);

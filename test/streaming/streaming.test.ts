@@ -332,6 +332,8 @@ describe('streaming: exec, attach and port-forward', function () {
       rt.Exec({ container_id: '', cmd: ['true'], stdout: true }),
       rt.Attach({ container_id: id, tty: true, stderr: true, stdout: true }),
       rt.PortForward({ pod_sandbox_id: pod, port: [70000] }),
+      // A websocket port-forward numbers its channels in one byte: 2 per port, 128 ports at most.
+      rt.PortForward({ pod_sandbox_id: pod, port: Array.from({ length: 129 }, (_, i) => 1000 + i) }),
     ];
     for (const p of invalid) assert.equal((await codeOf(p)).code, grpc.status.INVALID_ARGUMENT);
     assert.equal((await codeOf(rt.Exec({ container_id: 'nope', cmd: ['true'], stdout: true }))).code, grpc.status.NOT_FOUND);
