@@ -18,9 +18,14 @@ export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
   for (const m of spec.mounts) {
     if (hasNul(m.hostPath) || hasNul(m.containerPath)) throw invalidArgument(`mount ${JSON.stringify(m.hostPath)}:${JSON.stringify(m.containerPath)}: a path holds a NUL byte`);
     if (!isAbsolute(m.containerPath) || !isAbsolute(m.hostPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: paths must be absolute`);
-    // Over the root or /proc, runc cannot set the container up (it reads /proc/self/fd).
-    const dest = posix.normalize(m.containerPath);
-    if (dest === '/' || dest === '/proc' || dest.startsWith('/proc/')) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: not over the root or /proc`);
+    // Over the root or /proc itself, runc cannot set the container up (it reads /proc/self/fd).
+    // Under /proc, runc decides (its checkProcMount): it takes the few files lxcfs emulates
+    // (/proc/meminfo, cpuinfo, stat, uptime…, which pods on containerd and CRI-O bind over) and
+    // refuses the rest, which src/oci/runc-refusals.ts names INVALID_ARGUMENT. Its list, not a
+    // copy of ours, so a newer runc's longer list holds here too.
+    const norm = posix.normalize(m.containerPath); // one slash at most at its end
+    const dest = norm.length > 1 && norm.endsWith('/') ? norm.slice(0, -1) : norm;
+    if (dest === '/' || dest === '/proc') throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: not over the root or /proc`);
   }
   // Relative to the pod's log directory, as kubelet gives it ("name/0.log"): not out of it, not a dir.
   if (spec.logPath && (isAbsolute(spec.logPath) || spec.logPath.split('/').some((s) => s === '..') || /(^|\/)\.?$/.test(spec.logPath))) {

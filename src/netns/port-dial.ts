@@ -115,7 +115,22 @@ function forwardWithSocat(netns: string, port: number, stream: Duplex, what: str
     const feed = feeder(stream);
     // Node's Socket constructor takes `onread` as connect() does (lib/net.js); its types list it for connect() only.
     const options: SocketConstructorOpts & { onread: OnReadOpts } = { fd: readEnd, readable: true, writable: false, onread: feed.onread };
-    const fromPod = new Socket(options);
+    let fromPod: Socket;
+    try {
+      fromPod = new Socket(options);
+    } catch (err) {
+      // Node took no hold of the fd (it throws before wrapping it, e.g. EMFILE or a bad fd
+      // type): ours to close, and socat, which would otherwise go on with its pipe's other
+      // end gone, to end. Not tested: it needs a fault inside Node's constructor.
+      closeSync(readEnd);
+      child.once('error', () => undefined); // a spawn failure still to come has nothing left to tell
+      child.stdin?.on('error', () => undefined);
+      child.kill('SIGKILL');
+      child.stdin?.destroy();
+      child.stderr?.destroy();
+      reject(new Error(`${what}: reading what socat gets from the pod: ${err instanceof Error ? err.message : String(err)}`));
+      return;
+    }
     feed.attach(fromPod);
     fromPod.on('error', () => fromPod.destroy());
     // socat gone and all it wrote read: the pipe's end (or its close, when the client went first).

@@ -12,7 +12,7 @@ export interface StreamingLimits {
    * Bytes one connection may hold that were received and not yet taken by their reader;
    * past it the connection's socket is not read until its readers catch up. Counted apart,
    * the same cap holds what a SPDY connection queued for its client and the client has not
-   * read: past it the connection's sources are held and new streams refused (src/streaming/outbound.ts).
+   * read: past it the connection's sources are held, new streams' too (src/streaming/outbound.ts).
    */
   maxBufferedBytes: number;
   /**

@@ -36,7 +36,7 @@ export class Outbound {
     private readonly onHold: (hold: boolean) => void,
   ) {}
 
-  /** Whether the connection holds its sources (and refuses new streams). */
+  /** Whether the connection holds its sources (new streams start held too). */
   get isHolding(): boolean {
     return this.holding;
   }

@@ -167,7 +167,7 @@ export class SpdySession extends EventEmitter implements StreamHost {
 
   /** Every open stream's source stops reading (or goes on): the client leaves too much unread, or read it. */
   private holdSources(hold: boolean): void {
-    if (hold) this.limit({ kind: 'outbound', message: `more than ${this.limits.maxBufferedBytes} bytes queued for the client (or the daemon-wide budget spent): sources held, new streams refused until it reads` });
+    if (hold) this.limit({ kind: 'outbound', message: `more than ${this.limits.maxBufferedBytes} bytes queued for the client (or the daemon-wide budget spent): sources held, new streams' too, until it reads` });
     for (const s of [...this.streams.values()]) s.emit(hold ? 'hold' : 'release');
   }
 
@@ -296,12 +296,10 @@ export class SpdySession extends EventEmitter implements StreamHost {
           return;
         }
         this.lastRemoteId = f.streamId;
-        // A stream opened while the client leaves too much unread would be one more source held.
-        if (this.outbound.isHolding) {
-          this.limit({ kind: 'outbound', message: `stream ${f.streamId} refused: the client leaves more than ${this.limits.maxBufferedBytes} bytes unread` });
-          this.write(this.encoder.rstStream(f.streamId, RstStatus.REFUSED_STREAM));
-          return;
-        }
+        // Accepted even while the client leaves too much unread: a slow but healthy client of a
+        // busy port-forward sits between half the cap and the cap much of the time, and refusing
+        // then would fail its new connections. The stream costs its slot only: its source starts
+        // held (SpdyStream.holding, src/netns/port-dial.ts) until the client reads.
         if (this.streams.size >= this.limits.maxStreams) {
           this.limit({ kind: 'streams', message: `stream ${f.streamId} refused: ${this.streams.size} streams open, at most ${this.limits.maxStreams}` });
           this.write(this.encoder.rstStream(f.streamId, RstStatus.REFUSED_STREAM));

@@ -86,6 +86,11 @@ describe('container/request-checks: vetContainerSpec', () => {
     ['a plain spec', base()],
     ['an absolute working dir', edit((s) => (s.workingDir = '/srv/x'))],
     ["kubelet's log path and a mount under /proc's name", edit((s) => ((s.logPath = 'c/0.log'), (s.mounts = [{ hostPath: '/tmp', containerPath: '/procfs', readonly: true, propagation: 'private' }])))],
+    // runc's allow-list (checkProcMount, runc 1.1): the files lxcfs emulates. Others under /proc are runc's to refuse.
+    ...['/proc/meminfo', '/proc/cpuinfo', '/proc/stat', '/proc/diskstats', '/proc/swaps', '/proc/uptime', '/proc/loadavg'].map((p): [string, ContainerSpec] => [
+      `an lxcfs-style mount onto ${p}`,
+      edit((s) => (s.mounts = [{ hostPath: `/var/lib/lxcfs${p}`, containerPath: p, readonly: true, propagation: 'private' }])),
+    ]),
     ['uid and gid 0', edit((s) => Object.assign(s.security, { runAsUser: 0, runAsGroup: 0 }))],
     ["the highest uid, gid and group runc takes (2^31-1)", edit((s) => Object.assign(s.security, { runAsUser: 2 ** 31 - 1, runAsGroup: 2 ** 31 - 1, supplementalGroups: [2 ** 31 - 1] }))],
   ];
@@ -107,6 +112,8 @@ describe('container/request-checks: vetContainerSpec', () => {
     ['a relative device path in the container', edit((s) => (s.devices = [{ hostPath: '/dev/null', containerPath: 'dev/x', permissions: 'rwm' }])), /^device \/dev\/null: container path "dev\/x" must be absolute$/],
     ['device permissions other than rwm', edit((s) => (s.devices = [{ hostPath: '/dev/null', containerPath: '/dev/x', permissions: 'xyz' }])), /permissions "xyz": only r, w and m/],
     ['a mount over /proc (runc needs it)', edit((s) => (s.mounts = [{ hostPath: '/tmp', containerPath: '/proc', readonly: true, propagation: 'private' }])), /^mount \/tmp:\/proc: not over the root or \/proc$/],
+    ['a mount over /proc/ (a trailing slash)', edit((s) => (s.mounts = [{ hostPath: '/tmp', containerPath: '/proc/', readonly: true, propagation: 'private' }])), /^mount \/tmp:\/proc\/: not over the root or \/proc$/],
+    ['a mount over /proc by way of ..', edit((s) => (s.mounts = [{ hostPath: '/tmp', containerPath: '/proc/sys/..', readonly: true, propagation: 'private' }])), /not over the root or \/proc/],
     ['a mount over the root', edit((s) => (s.mounts = [{ hostPath: '/tmp', containerPath: '/a/..', readonly: true, propagation: 'private' }])), /not over the root/],
     ['a log path out of the log dir', edit((s) => (s.logPath = '../x.log')), /^log path "\.\.\/x\.log": must be a file name relative/],
     ['an absolute log path', edit((s) => (s.logPath = '/var/log/x')), /log path "\/var\/log\/x"/],

@@ -87,14 +87,16 @@ describe('cri: containers', function () {
     const host = join(d.dir, 'host-data');
     await mkdir(host);
     await writeFile(join(host, 'file'), 'from the host\n');
-    const { log, exitCode } = await runToExit('who', ['/bin/sh', '-c', 'id; pwd; echo "$FOO $FROM_IMAGE"; cat /data/file; touch /data/x 2>&1 || echo ro-mount; cat /etc/hostname'], {
+    // As lxcfs does: a host file over one of the /proc files runc allows (checkProcMount).
+    await writeFile(join(host, 'uptime'), '12345.67 89.01\n');
+    const { log, exitCode } = await runToExit('who', ['/bin/sh', '-c', 'id; pwd; echo "$FOO $FROM_IMAGE"; cat /data/file; touch /data/x 2>&1 || echo ro-mount; cat /etc/hostname; cat /proc/uptime'], {
       envs: [{ key: 'FOO', value: Buffer.from('bar') }],
       working_dir: '/tmp',
-      mounts: [{ container_path: '/data', host_path: host, readonly: true }],
+      mounts: [{ container_path: '/data', host_path: host, readonly: true }, { container_path: '/proc/uptime', host_path: join(host, 'uptime'), readonly: true }],
       linux: { security_context: { run_as_user: { value: 1000 }, supplemental_groups: [4242] } },
     });
     assert.equal(exitCode, 0, log);
-    assert.deepEqual(lines(log), ['uid=1000(app) gid=1000(app) groups=2000(extra),4242', '/tmp', 'bar 1', 'from the host', `touch: /data/x: Read-only file system`, 'ro-mount', 'ctrpod']);
+    assert.deepEqual(lines(log), ['uid=1000(app) gid=1000(app) groups=2000(extra),4242', '/tmp', 'bar 1', 'from the host', `touch: /data/x: Read-only file system`, 'ro-mount', 'ctrpod', '12345.67 89.01']);
   });
 
   it('enforces a read-only root and dropped capabilities', async () => {
@@ -350,6 +352,10 @@ describe('cri: containers', function () {
     const rro = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('rro', ['/bin/true'], { mounts: [{ container_path: '/x', host_path: d.dir, readonly: true, recursive_read_only: true }] }) }));
     assert.equal(rro.code, grpc.status.INVALID_ARGUMENT);
     assert.match(rro.details, /recursive read-only mounts are not supported/);
+    // Under /proc, off runc's allow-list: runc's refusal, named INVALID_ARGUMENT.
+    const inProc = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('inproc', ['/bin/true'], { mounts: [{ container_path: '/proc/sys/kernel/hostname', host_path: '/etc/hostname', readonly: true }] }) }));
+    assert.equal(inProc.code, grpc.status.INVALID_ARGUMENT, inProc.details);
+    assert.match(inProc.details, /cannot be mounted because it is inside \/proc/);
     const group = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('g', ['/bin/true'], { linux: { security_context: { run_as_group: { value: 5 } } } }) }));
     assert.equal(group.code, grpc.status.INVALID_ARGUMENT);
     assert.match(group.details, /run_as_group needs run_as_user or run_as_username/);
