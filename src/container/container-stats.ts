@@ -16,15 +16,22 @@ export interface ContainerUsage extends CgroupUsage {
   cpuNanoCores?: bigint;
 }
 
+/** Bounds of one disk-usage walk: a pod builds its writable layer as it likes. */
+export const DISK_USAGE_LIMITS = { maxDepth: 256, maxEntries: 1_000_000, maxMs: 5_000 };
+
 /**
  * Bytes and inodes under `dir`, not following links. The container may be running and
  * changing the tree: each directory is entered by an fd opened O_NOFOLLOW in its parent's,
- * so one swapped for a symlink is never followed out of it.
+ * so one swapped for a symlink is never followed out of it. The walk holds an fd per level,
+ * so it stops descending at `maxDepth`, and it stops at `maxEntries` entries or after
+ * `maxMs`: what lies past a bound is not counted, and `partial` says so.
  */
-export async function diskUsage(dir: string): Promise<{ bytes: number; inodes: number }> {
+export async function diskUsage(dir: string, limits = DISK_USAGE_LIMITS): Promise<{ bytes: number; inodes: number; partial: boolean }> {
   let bytes = 0;
   let inodes = 0;
-  const walk = async (fd: number): Promise<void> => {
+  let partial = false;
+  const deadline = Date.now() + limits.maxMs;
+  const walk = async (fd: number, depth: number): Promise<void> => {
     let entries: Dirent[];
     try {
       entries = await readdir(`/proc/self/fd/${fd}`, { withFileTypes: true });
@@ -32,11 +39,19 @@ export async function diskUsage(dir: string): Promise<{ bytes: number; inodes: n
       return;
     }
     for (const e of entries) {
+      if (inodes >= limits.maxEntries || Date.now() > deadline) {
+        partial = true;
+        return;
+      }
       const st = await lstat(`/proc/self/fd/${fd}/${e.name}`).catch(() => undefined);
       if (!st) continue;
       inodes++;
       bytes += st.blocks * 512;
       if (!st.isDirectory()) continue;
+      if (depth >= limits.maxDepth) {
+        partial = true;
+        continue;
+      }
       let sub: number;
       try {
         sub = openat(fd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
@@ -44,7 +59,7 @@ export async function diskUsage(dir: string): Promise<{ bytes: number; inodes: n
         continue;
       }
       try {
-        await walk(sub);
+        await walk(sub, depth + 1);
       } finally {
         closeSync(sub);
       }
@@ -54,14 +69,14 @@ export async function diskUsage(dir: string): Promise<{ bytes: number; inodes: n
   try {
     root = openSync(dir, O_RDONLY | O_DIRECTORY);
   } catch {
-    return { bytes, inodes };
+    return { bytes, inodes, partial };
   }
   try {
-    await walk(root);
+    await walk(root, 0);
   } finally {
     closeSync(root);
   }
-  return { bytes, inodes };
+  return { bytes, inodes, partial };
 }
 
 /** Usage of the container whose init process is `pid`; a process that is gone reads as zero. */

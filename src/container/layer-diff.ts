@@ -4,14 +4,16 @@ import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 
 type Headers = Parameters<ReturnType<typeof pack>['entry']>[0];
-import { isErrno } from '../errors.js';
+import { CoracleError, isErrno } from '../errors.js';
 import { fgetxattr, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, openat, readlinkat } from '../util/at-syscalls.js';
-import { lstatAt } from '../util/in-root.js';
+import { lstatAt, openRegularAt } from '../util/in-root.js';
 
 const S_IFMT = 0o170000;
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
+/** Directory levels a commit descends: the walk holds one fd per level. */
+export const MAX_COMMIT_DEPTH = 256;
 
 /** overlayfs marks a directory that hides the lower ones with this xattr. */
 function isOpaque(fd: number): boolean {
@@ -22,19 +24,33 @@ function isOpaque(fd: number): boolean {
   }
 }
 
+const gone = (err: unknown): boolean => isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP') || isErrno(err, 'ENOTDIR');
+
 /**
- * `name` in the directory `dirFd` opened without following a symlink, with what it is now;
- * undefined if it went or changed kind since it was listed (the container may be running).
+ * The directory `name` in `dirFd` opened without following a symlink (O_DIRECTORY: anything
+ * else is refused before it is opened), with what it is now; undefined if it went or changed
+ * kind since it was listed (the container may be running).
  */
-function openEntry(dirFd: number, name: string, flags: number): { fd: number; st: Stats } | undefined {
+function openDir(dirFd: number, name: string): { fd: number; st: Stats } | undefined {
   let fd: number;
   try {
-    fd = openat(dirFd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    fd = openat(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP') || isErrno(err, 'ENOTDIR')) return undefined;
+    if (gone(err)) return undefined;
     throw err;
   }
   return { fd, st: fstatSync(fd) };
+}
+
+/** The regular file `name` opened for reading; undefined if it went or is no longer one. */
+function openFile(dirFd: number, name: string): { fd: number; st: Stats } | undefined {
+  try {
+    const { fd, st } = openRegularAt(dirFd, name);
+    return fd === undefined ? undefined : { fd, st };
+  } catch (err) {
+    if (gone(err)) return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -44,9 +60,11 @@ function openEntry(dirFd: number, name: string, flags: number): { fd: number; st
  * the layer stay links. Extended attributes are not carried (not yet).
  *
  * The upper dir belongs to a container that may be running and changing it: every entry is
- * opened by name in its directory's fd with O_NOFOLLOW|O_NONBLOCK, its kind and size taken
- * from the open fd, so a swap for a symlink or a FIFO can neither send the walk out of the
- * tree nor block it. At most the size seen is read.
+ * opened by name in its directory's fd with O_NOFOLLOW, a file first with O_PATH and only
+ * reopened for reading once fstat says it is regular; its kind and size are taken from the
+ * fd, so a swap for a symlink, a FIFO or a device node can neither send the walk out of the
+ * tree, block it, nor make the daemon open a device. At most the size seen is read. A tree
+ * deeper than MAX_COMMIT_DEPTH is refused (the walk holds an fd per level).
  */
 export function upperDirTar(upper: string): AsyncIterable<Buffer> {
   const tar = pack();
@@ -63,7 +81,7 @@ export function upperDirTar(upper: string): AsyncIterable<Buffer> {
       const entry = tar.entry(h, (err) => (err ? reject(err) : resolve()));
       pipeline(createReadStream('', { fd, start: 0, end: h.size! - 1 }), entry).catch(reject);
     });
-  const walk = async (dirFd: number, rel: string): Promise<void> => {
+  const walk = async (dirFd: number, rel: string, depth: number): Promise<void> => {
     const names = (await readdir(`/proc/self/fd/${dirFd}`)).sort();
     for (const name of names) {
       const at = rel ? `${rel}/${name}` : name;
@@ -74,12 +92,15 @@ export function upperDirTar(upper: string): AsyncIterable<Buffer> {
       if (kind === S_IFCHR && seen.rdev === 0) {
         await add({ ...base(seen), name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0 });
       } else if (seen.isDirectory()) {
-        const dir = openEntry(dirFd, name, O_RDONLY | O_DIRECTORY);
+        if (depth >= MAX_COMMIT_DEPTH) {
+          throw new CoracleError('FAILED_PRECONDITION', `upper dir: "${at}": deeper than ${MAX_COMMIT_DEPTH} directory levels`);
+        }
+        const dir = openDir(dirFd, name);
         if (!dir) continue;
         try {
           await add({ ...base(dir.st), type: 'directory' });
           if (isOpaque(dir.fd)) await add({ ...base(dir.st), name: `${at}/.wh..wh..opq`, type: 'file', size: 0 });
-          await walk(dir.fd, at);
+          await walk(dir.fd, at, depth + 1);
         } finally {
           closeSync(dir.fd);
         }
@@ -92,13 +113,9 @@ export function upperDirTar(upper: string): AsyncIterable<Buffer> {
         }
         await add({ ...base(seen), type: 'symlink', linkname: target });
       } else if (seen.isFile()) {
-        const file = openEntry(dirFd, name, O_RDONLY);
+        const file = openFile(dirFd, name);
         if (!file) continue;
         const st = file.st;
-        if (!st.isFile()) {
-          closeSync(file.fd);
-          continue;
-        }
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? linked.get(key) : undefined;
         if (first !== undefined) {
@@ -125,7 +142,7 @@ export function upperDirTar(upper: string): AsyncIterable<Buffer> {
       throw err;
     }
     try {
-      await walk(fd, '');
+      await walk(fd, '', 0);
     } finally {
       closeSync(fd);
     }

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { O_DIRECTORY, O_RDONLY } from '../util/at-syscalls.js';
+import { removeAt } from '../util/in-root.js';
 import { digestHex } from './digest.js';
 import type { UnpackRequest, UnpackResult } from './unpack.js';
 
@@ -30,6 +33,26 @@ export interface Snapshotter {
   list(): Promise<SnapshotInfo[]>;
 }
 
+/**
+ * Removes `name` from `parent`. Node's recursive rm first (asynchronous: a big snapshot does
+ * not stall the daemon's event loop), then the fd-based removeAt for what rm cannot do: a
+ * layer can build a tree deeper than PATH_MAX, where rm fails with ENAMETOOLONG.
+ */
+async function removeTree(parent: string, name: string): Promise<void> {
+  try {
+    await rm(join(parent, name), { recursive: true, force: true });
+    return;
+  } catch {
+    /* below, by fd */
+  }
+  const fd = openSync(parent, O_RDONLY | O_DIRECTORY);
+  try {
+    removeAt(fd, name);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export interface Unpacker {
   unpack(request: UnpackRequest): Promise<UnpackResult>;
 }
@@ -51,7 +74,7 @@ export class DirSnapshotter implements Snapshotter {
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
     for (const name of await readdir(this.root)) {
-      if (name.startsWith('tmp-')) await rm(join(this.root, name), { recursive: true, force: true });
+      if (name.startsWith('tmp-')) await removeTree(this.root, name);
     }
   }
 
@@ -117,7 +140,12 @@ export class DirSnapshotter implements Snapshotter {
       await rename(staging, this.base(chainId));
       return info;
     } catch (err) {
-      await rm(staging, { recursive: true, force: true });
+      // The unpack's error is the one to report: a failed cleanup leaves a tmp- dir for init.
+      try {
+        await removeTree(this.root, basename(staging));
+      } catch {
+        /* left for init */
+      }
       throw err;
     }
   }
@@ -132,7 +160,7 @@ export class DirSnapshotter implements Snapshotter {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
-    await rm(doomed, { recursive: true, force: true });
+    await removeTree(this.root, basename(doomed));
   }
 
   async list(): Promise<SnapshotInfo[]> {

@@ -22,7 +22,7 @@ import { lsetxattr, S_IFBLK, S_IFCHR, S_IFIFO } from '../util/fs-syscalls.js';
 import { lstatAt, openInRoot, removeAt, walkInRoot } from '../util/in-root.js';
 import { decompressed, hashing } from './layer-stream.js';
 import { readTar, type TarHeader } from './tar-reader.js';
-import { copyUp, type LinkTarget } from './copy-up.js';
+import { copyUp, hidesBelow, type LinkTarget } from './copy-up.js';
 
 /*
  * This runs in a worker thread (unpack-worker.ts): the file calls are synchronous on
@@ -282,17 +282,20 @@ class LayerWriter {
     lchownat(dirFd, name, h.uid, h.gid);
     if (withMode) lchmodat(dirFd, name, h.mode & 0o7777);
     // lsetxattr through the fd's /proc link: the directory held, `name` not followed.
-    this.setXattrs(name, h, (x, value) => lsetxattr(`/proc/self/fd/${dirFd}/${name}`, x, value));
+    this.setXattrs(name, h, (x, value) => lsetxattr(`/proc/self/fd/${dirFd}/${name}`, x, value), true);
     lutimesat(dirFd, name, h.mtime);
   }
 
-  private setXattrs(path: string, h: TarHeader, set: (name: string, value: Buffer) => void): void {
+  /** `node`: a symlink or device, where the kernel refuses user.* xattrs with EPERM. */
+  private setXattrs(path: string, h: TarHeader, set: (name: string, value: Buffer) => void, node = false): void {
     for (const [name, value] of h.xattrs) {
       try {
         set(name, value);
       } catch (err) {
-        if (errnoOf(err) !== 'ENOTSUP' && errnoOf(err) !== 'EOPNOTSUPP') throw err;
-        this.result.warnings.push(`${path}: xattr ${name} not supported here`);
+        const code = errnoOf(err);
+        const refusedOnNode = node && code === 'EPERM' && name.startsWith('user.');
+        if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && !refusedOnNode) throw err;
+        this.result.warnings.push(`${path}: xattr ${name} ${refusedOnNode ? 'refused by the kernel on a symlink or device' : 'not supported here'}`);
       }
     }
   }
@@ -310,19 +313,24 @@ class LayerWriter {
       if (errnoOf(err) !== 'ENOENT' && errnoOf(err) !== 'ENOTDIR') throw err;
     }
     const here = dirFd === undefined ? undefined : lstatAt(dirFd, name);
+    const notFound = (): LayerError => new LayerError(`entry "${h.name}": hardlink target "${h.linkname}" not found`);
     if (here) {
       if (here.isDirectory()) throw new LayerError(`entry "${h.name}": hardlink to a directory`);
+      if (here.isCharacterDevice() && here.rdev === 0) throw notFound(); // whited out here
       return { dirFd: dirFd!, name };
     }
+    // Nearest layer first; one that whites the name out or hides a parent ends the search.
+    if (hidesBelow(this.rootFd, rel)) throw notFound();
     for (const lower of this.parents) {
       const up = this.copyUp(h, rel, lower);
+      if (up === 'hidden') throw notFound();
       if (up) return up;
     }
     if (!this.lowerComplete) throw new LayerError(NEEDS_LOWER_LAYERS);
-    throw new LayerError(`entry "${h.name}": hardlink target "${h.linkname}" not found`);
+    throw notFound();
   }
 
-  private copyUp(h: TarHeader, rel: string, lower: string): LinkTarget | undefined {
+  private copyUp(h: TarHeader, rel: string, lower: string): LinkTarget | 'hidden' | undefined {
     let lowerFd = this.lowerFds.get(lower);
     if (lowerFd === undefined) {
       lowerFd = openSync(lower, O_RDONLY | O_DIRECTORY);
@@ -331,7 +339,7 @@ class LayerWriter {
     const up = copyUp(lowerFd, rel, (dir) => this.dir(dir), this.scratch);
     if (up === 'not-a-file') throw new LayerError(`entry "${h.name}": hardlink to a non-file in a lower layer`);
     if (up === 'a-directory') throw new LayerError(`entry "${h.name}": hardlink to a directory`);
-    if (up?.copied) this.result.inodes++;
+    if (typeof up === 'object' && up.copied) this.result.inodes++;
     return up;
   }
 

@@ -28,6 +28,8 @@ import {
  */
 
 const MAX_SYMLINKS = 40;
+/** Directories the component walk holds open at once: one fd per level, so a bound. */
+export const MAX_WALK_DEPTH = 256;
 let useOpenat2 = true;
 
 /** For tests: take the component walk even where the kernel has openat2. */
@@ -58,7 +60,8 @@ export function openInRoot(rootFd: number, rel: string, flags: number): number {
         const code = errnoOf(err);
         // EAGAIN: a rename raced a `..`; the kernel asks for another try.
         if (code === 'EAGAIN' && attempt < 8) continue;
-        if (code !== 'ENOSYS') throw err;
+        // EPERM: a seccomp filter (a container's, a sandbox's) that answers so for new syscalls.
+        if (code !== 'ENOSYS' && code !== 'EPERM') throw err;
         useOpenat2 = false;
         break;
       }
@@ -124,6 +127,7 @@ export function walkInRoot(rootFd: number, rel: string, opts: { flags: number; m
       }
       if (last) return { fd, path: here(part) };
       stack.push({ fd, name: part });
+      if (stack.length > MAX_WALK_DEPTH) throw errnoError('ENAMETOOLONG', 'open', rel);
     }
     return { fd: openat(top(), '.', opts.flags), path: here() };
   } finally {
@@ -146,30 +150,118 @@ export function lstatAt(dirFd: number, name: string): Stats | undefined {
   return lstatSync(`/proc/self/fd/${dirFd}/${name}`, { throwIfNoEntry: false });
 }
 
-/** Removes `name` from the directory `dirFd`, a directory with all it holds; false if absent. */
-export function removeAt(dirFd: number, name: string): boolean {
+/** unlink or rmdir `name` in `dirFd`; 'full' for a directory that still has entries. */
+function removeOne(dirFd: number, name: string): 'removed' | 'absent' | 'full' {
   try {
     unlinkat(dirFd, name);
-    return true;
+    return 'removed';
   } catch (err) {
     const code = errnoOf(err);
-    if (code === 'ENOENT') return false;
+    if (code === 'ENOENT') return 'absent';
     if (code !== 'EISDIR' && code !== 'EPERM') throw err;
   }
   try {
     unlinkat(dirFd, name, AT_REMOVEDIR);
-    return true;
+    return 'removed';
   } catch (err) {
-    if (errnoOf(err) !== 'ENOTEMPTY' && errnoOf(err) !== 'EEXIST') throw err;
+    const code = errnoOf(err);
+    if (code === 'ENOENT') return 'absent';
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'full';
+    throw err;
   }
-  const fd = openat(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+}
+
+/**
+ * Removes `name` from the directory `dirFd`, a directory with all it holds; false if absent.
+ * Iterative, holding one fd at a time (it climbs back through `..`, checked to be the parent
+ * it came from): a layer can build a tree deeper than PATH_MAX, the stack or the fd limit.
+ * Meant for trees nothing else is changing (a staging dir, a snapshot being removed).
+ */
+export function removeAt(dirFd: number, name: string): boolean {
+  const first = removeOne(dirFd, name);
+  if (first !== 'full') return first === 'removed';
+  const dirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+  // The path from dirFd to `fd`, each level with the subdirectories it still has to empty.
+  const levels: { name: string; pending: string[]; listed: boolean }[] = [{ name, pending: [], listed: false }];
+  let fd = openat(dirFd, name, dirFlags);
   try {
-    for (const child of readdirSync(`/proc/self/fd/${fd}`)) removeAt(fd, child);
+    for (;;) {
+      const level = levels[levels.length - 1]!;
+      if (!level.listed) {
+        for (const child of readdirSync(`/proc/self/fd/${fd}`)) if (removeOne(fd, child) === 'full') level.pending.push(child);
+        level.listed = true;
+      }
+      const next = level.pending.pop();
+      if (next !== undefined) {
+        let sub: number;
+        try {
+          sub = openat(fd, next, dirFlags);
+        } catch (err) {
+          if (errnoOf(err) === 'ENOENT') continue;
+          throw err;
+        }
+        closeSync(fd);
+        fd = sub;
+        levels.push({ name: next, pending: [], listed: false });
+        continue;
+      }
+      const held = fstatSync(fd);
+      const up = levels.length === 1 ? dirFd : openat(fd, '..', dirFlags);
+      closeSync(fd);
+      fd = -1;
+      const there = lstatAt(up, level.name);
+      if (!there || there.dev !== held.dev || there.ino !== held.ino) {
+        if (up !== dirFd) closeSync(up);
+        throw errnoError('ESTALE', 'remove', name);
+      }
+      try {
+        unlinkat(up, level.name, AT_REMOVEDIR);
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOTEMPTY' && errnoOf(err) !== 'EEXIST') {
+          if (up !== dirFd) closeSync(up);
+          throw err;
+        }
+        // Something appeared meanwhile: list it again.
+        fd = openat(up, level.name, dirFlags);
+        if (up !== dirFd) closeSync(up);
+        level.listed = false;
+        continue;
+      }
+      levels.pop();
+      if (levels.length === 0) return true;
+      fd = up;
+    }
   } finally {
-    closeSync(fd);
+    if (fd !== -1) closeSync(fd);
   }
-  unlinkat(dirFd, name, AT_REMOVEDIR);
-  return true;
+}
+
+/**
+ * Opens for reading the object an O_PATH fd holds, only if it is a regular file: opening a
+ * device node runs its driver's code and a FIFO blocks, while looking at it through O_PATH
+ * does neither. Reopened through the fd's /proc link, so it is the very object looked at.
+ * `fd` is undefined when it is no regular file; `st` says what it is.
+ */
+export function reopenRegular(pathFd: number): { fd?: number; st: Stats } {
+  const st = fstatSync(pathFd);
+  if (!st.isFile()) return { st };
+  const fd = openSync(`/proc/self/fd/${pathFd}`, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  const again = fstatSync(fd);
+  if (!again.isFile() || again.ino !== st.ino || again.dev !== st.dev) {
+    closeSync(fd);
+    return { st: again };
+  }
+  return { fd, st };
+}
+
+/** `name` in `dirFd`, not followed, opened for reading if it is a regular file (see reopenRegular). */
+export function openRegularAt(dirFd: number, name: string): { fd?: number; st: Stats } {
+  const pathFd = openat(dirFd, name, O_PATH | O_NOFOLLOW);
+  try {
+    return reopenRegular(pathFd);
+  } finally {
+    closeSync(pathFd);
+  }
 }
 
 const readFd = promisify(read);
@@ -197,13 +289,10 @@ export async function readFileInRoot(root: string, rel: string, what: string, ma
       if (code === 'ENOENT') return undefined;
       throw refuse(code === 'ELOOP' ? 'too many levels of symbolic links' : code === 'ENOTDIR' ? 'a parent is not a directory' : `cannot open: ${code ?? (err as Error).message}`);
     }
-    const st = fstatSync(pathFd);
-    if (!st.isFile()) throw refuse(`not a regular file (${kindOf(st)})`);
-    if (st.size > max) throw refuse(`${st.size} bytes, more than the ${max} allowed`);
-    // Through the O_PATH fd's /proc link: the very file looked at.
-    fd = openSync(`/proc/self/fd/${pathFd}`, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-    const again = fstatSync(fd);
-    if (!again.isFile() || again.ino !== st.ino || again.dev !== st.dev) throw refuse('changed while being opened');
+    const opened = reopenRegular(pathFd);
+    if (opened.fd === undefined) throw refuse(opened.st.isFile() ? 'changed while being opened' : `not a regular file (${kindOf(opened.st)})`);
+    fd = opened.fd;
+    if (opened.st.size > max) throw refuse(`${opened.st.size} bytes, more than the ${max} allowed`);
     const buf = Buffer.alloc(max + 1);
     let got = 0;
     for (;;) {

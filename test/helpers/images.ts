@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 export type LayerEntry =
   | { type: 'file'; path: string; content: string | Buffer; mode?: number; uid?: number; gid?: number; mtime?: Date; xattrs?: Record<string, string | Buffer> }
   | { type: 'dir'; path: string; mode?: number; uid?: number; gid?: number; mtime?: Date }
-  | { type: 'symlink'; path: string; target: string }
+  | { type: 'symlink'; path: string; target: string; xattrs?: Record<string, string | Buffer> }
   | { type: 'hardlink'; path: string; target: string }
   | { type: 'fifo'; path: string }
   | { type: 'char' | 'block'; path: string; major: number; minor: number }
@@ -151,6 +151,7 @@ function entryToTar(e: LayerEntry): Buffer[] {
       type = '2';
       mode = 0o777;
       linkname = e.target;
+      for (const [k, v] of Object.entries(e.xattrs ?? {})) pax.push([`SCHILY.xattr.${k}`, Buffer.isBuffer(v) ? v : Buffer.from(v)]);
       break;
     case 'hardlink':
       type = '1';

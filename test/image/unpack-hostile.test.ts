@@ -147,8 +147,34 @@ for (const walk of [false, true]) {
       const [s, h] = [lstatSync(join(u.layers[0]!, 's')), lstatSync(join(u.layers[0]!, 'h'))];
       assert.ok(h.isSymbolicLink() && h.ino === s.ino);
       assert.equal(lstatSync(join(u.layers[0]!, 'h2')).ino, lstatSync(join(u.layers[0]!, 't')).ino);
-      // A lower symlink is not copied up (overlayfs could not link to it): refused.
-      assert.match(u.errors[1]!, /hardlink to a non-file in a lower layer/);
+      // A lower symlink is copied up as itself (its target as text, never followed), then linked.
+      assert.equal(u.errors[1], undefined);
+      const [up, linked] = [lstatSync(join(u.layers[1]!, 's')), lstatSync(join(u.layers[1]!, 'lower-sym'))];
+      assert.ok(up.isSymbolicLink() && linked.ino === up.ino);
+      assert.equal(readlinkSync(join(u.layers[1]!, 's')), join(u.decoy, 'file'));
+    });
+
+    it('finds a hardlink target in lower layers nearest first, stopping at whiteouts and opaque dirs; copies FIFOs', async () => {
+      const u = await unpackNextToDecoy((decoy) => [
+        [dir('a'), file('a/f', 'hidden'), dir('o'), file('o/g', 'hidden'), dir('w'), file('w/x', 'hidden'), { type: 'fifo', path: 'fifo' }, file('plain', 'seen'), { type: 'symlink', path: 'tagged', target: decoy, xattrs: { 'user.tag': 'v' } }],
+        [{ type: 'whiteout', path: 'a/f' }, { type: 'opaque', path: 'o' }, { type: 'whiteout', path: 'w' }],
+        [hard('h1', 'a/f')],
+        [hard('h2', 'o/g')],
+        [hard('h3', 'w/x')],
+        [hard('h4', 'fifo'), hard('h5', 'plain')],
+        [{ type: 'whiteout', path: 'plain' }, hard('h6', 'plain')],
+      ]);
+      // A user.* xattr on a symlink is refused by the kernel (EPERM): a warning, not a failure.
+      assert.equal(u.errors[0], undefined);
+      assert.equal(u.errors[1], undefined);
+      assert.match(u.errors[2]!, /hardlink target "a\/f" not found/);
+      assert.match(u.errors[3]!, /hardlink target "o\/g" not found/);
+      assert.match(u.errors[4]!, /hardlink target "w\/x" not found/);
+      assert.equal(u.errors[5], undefined);
+      const [fifo, h4] = [lstatSync(join(u.layers[5]!, 'fifo')), lstatSync(join(u.layers[5]!, 'h4'))];
+      assert.ok(fifo.isFIFO() && h4.ino === fifo.ino);
+      assert.equal(readFileSync(join(u.layers[5]!, 'h5'), 'utf8'), 'seen');
+      assert.match(u.errors[6]!, /hardlink target "plain" not found/);
     });
 
     it('turns a directory into a symlink and back without following it, nor dating what it pointed at', async () => {

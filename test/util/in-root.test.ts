@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoracleError } from '../../src/errors.js';
-import { O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY } from '../../src/util/at-syscalls.js';
+import { mkdirat, O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY, openat } from '../../src/util/at-syscalls.js';
 import { mknod, S_IFCHR, S_IFIFO } from '../../src/util/fs-syscalls.js';
-import { openInRoot, readFileInRoot, removeAt, setOpenat2, walkInRoot } from '../../src/util/in-root.js';
+import { MAX_WALK_DEPTH, openInRoot, openRegularAt, readFileInRoot, removeAt, setOpenat2, walkInRoot } from '../../src/util/in-root.js';
+import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
 import { diff, makeDecoy, snapshot } from '../helpers/sentinel.js';
 
@@ -35,6 +36,58 @@ async function hostileRoot(): Promise<{ root: string; decoy: string }> {
   writeFileSync(join(root, 'etc/big'), Buffer.alloc((1 << 20) + 1, 0x41));
   return { root, decoy };
 }
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+/** `depth` nested dirs named `name` under `root`, made by fd (the path may pass PATH_MAX). */
+function deepTree(root: string, depth: number, name: string): void {
+  let fd = openSync(root, O_RDONLY | O_DIRECTORY);
+  try {
+    for (let i = 0; i < depth; i++) {
+      mkdirat(fd, name, 0o755);
+      const sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      closeSync(fd);
+      fd = sub;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('util/in-root: bounds', () => {
+  it('removes a tree deeper than PATH_MAX with one fd at a time', async () => {
+    const root = await tempDir();
+    const name = 'd'.repeat(40);
+    deepTree(root, 1000, name);
+    const fd = openSync(root, O_RDONLY | O_DIRECTORY);
+    // Newest first: the tree goes (even if the test failed) before its root's fd is closed.
+    onCleanup('close root', () => closeSync(fd));
+    onCleanup('remove deep tree', () => removeAt(fd, name));
+    const before = openFds();
+    assert.equal(removeAt(fd, name), true);
+    assert.equal(openFds(), before);
+    assert.deepEqual(readdirSync(root), []);
+  });
+
+  it('opens for reading only regular files, looking at devices and FIFOs through O_PATH', async () => {
+    const root = await tempDir();
+    writeFileSync(join(root, 'file'), 'x');
+    mknod(join(root, 'fifo'), S_IFIFO | 0o644);
+    mknod(join(root, 'null'), S_IFCHR | 0o666, 1, 3);
+    symlinkSync('file', join(root, 'link'));
+    const fd = openSync(root, O_RDONLY | O_DIRECTORY);
+    try {
+      const f = openRegularAt(fd, 'file');
+      assert.ok(f.fd !== undefined && f.st.isFile());
+      closeSync(f.fd);
+      assert.ok(openRegularAt(fd, 'fifo').st.isFIFO() && openRegularAt(fd, 'fifo').fd === undefined);
+      assert.ok(openRegularAt(fd, 'null').st.isCharacterDevice() && openRegularAt(fd, 'null').fd === undefined);
+      assert.ok(openRegularAt(fd, 'link').st.isSymbolicLink() && openRegularAt(fd, 'link').fd === undefined);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
 
 for (const walk of [false, true]) {
   describe(`util/in-root${walk ? ' (component walk, as without openat2)' : ''}`, () => {
@@ -100,6 +153,23 @@ for (const walk of [false, true]) {
       assert.equal((await readFileInRoot(root, 'etc/passwd', 'p', 26))?.length, 26, 'up to the cap is fine');
       await assert.rejects(readFileInRoot(root, 'etc/passwd', 'p', 25), /^CoracleError: p: 26 bytes, more than the 25 allowed$/);
       assert.deepEqual(readdirSync(decoy).sort(), ['etc', 'file', 'keep', 'sub']);
+    });
+
+    it(`refuses a path over ${MAX_WALK_DEPTH} directories deep (ENAMETOOLONG), holding no fd after`, async () => {
+      const root = await tempDir();
+      deepTree(root, MAX_WALK_DEPTH + 2, 'd');
+      const fd = openSync(root, O_RDONLY | O_DIRECTORY);
+      try {
+        const before = openFds();
+        const deep = Array.from({ length: MAX_WALK_DEPTH + 2 }, () => 'd').join('/');
+        if (walk) assert.throws(() => openInRoot(fd, deep, O_PATH), /ENAMETOOLONG/);
+        assert.throws(() => walkInRoot(fd, deep, { flags: O_PATH }), /ENAMETOOLONG/);
+        const ok = walkInRoot(fd, deep.slice(0, MAX_WALK_DEPTH * 2 - 1), { flags: O_PATH });
+        closeSync(ok.fd);
+        assert.equal(openFds(), before);
+      } finally {
+        closeSync(fd);
+      }
     });
 
     it('removes a tree holding links out without following them', async () => {
