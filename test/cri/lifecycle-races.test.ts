@@ -13,19 +13,11 @@ import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
 import { startTestDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { mountinfo, podConfig } from '../helpers/pods.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it holds; fails naming `what` after `ms`. */
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /**
  * A runtime handler "gated": the real runc, except that `create` waits while GATE/hold
  * exists (after writing GATE/waiting), so a test can hold a CreateContainer half-way.

@@ -12,17 +12,9 @@ import { codeOf } from '../helpers/cri-client.js';
 import { startTestDaemon, tempDir, writeTestConfig, type TestDaemon } from '../helpers/daemon.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { podConfig } from '../helpers/pods.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string | (() => string), check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await sleep(20);
-  }
-}
 
 const hostNetwork = (name: string) => podConfig(name, { linux: { security_context: { namespace_options: { network: 'NODE' } } } });
 const fdCount = async (pid: number): Promise<number> => (await readdir(`/proc/${pid}/fd`)).length;

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
+import type { CriClients } from './cri-client.js';
 
 const run = promisify(execFile);
 
@@ -30,4 +31,12 @@ export async function mountinfo(): Promise<string> {
 
 export async function links(): Promise<string> {
   return (await run('ip', ['-o', 'link', 'show'])).stdout;
+}
+
+/** Creates and starts a container `name` running `command` in pod `pod`, logging to `name.log`. */
+export async function startContainer(runtime: CriClients['runtime'], pod: { id: string; config: PodSandboxConfig }, image: string, name: string, command: string[]): Promise<string> {
+  const config = { metadata: { name, attempt: 0 }, image: { image }, command, log_path: `${name}.log` };
+  const { container_id: id } = await runtime.CreateContainer({ pod_sandbox_id: pod.id, config, sandbox_config: pod.config });
+  await runtime.StartContainer({ container_id: id });
+  return id;
 }

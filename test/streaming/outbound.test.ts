@@ -5,6 +5,7 @@ import { ByteBudget } from '../../src/streaming/byte-budget.js';
 import { FrameDecoder, FrameEncoder, type Frame } from '../../src/streaming/spdy-frames.js';
 import { SpdySession, type SpdyLimitEvent, type SpdyStream } from '../../src/streaming/spdy-session.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { until } from '../helpers/until.js';
 
 const CAP = 256 << 10;
 const CHUNK = 16 << 10;
@@ -23,10 +24,6 @@ function source(n: number, produced: { bytes: number; by: Map<number, number> })
       this.push(chunk);
     },
   });
-}
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setImmediate(r))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
 }
 
 /**
@@ -81,7 +78,7 @@ describe('streaming: outbound bytes for a client that does not read', () => {
     const enc = new FrameEncoder();
     client.write(Buffer.concat(Array.from({ length: STREAMS }, (_, i) => enc.synStream(2 * i + 1, { n: String(i) }, true))));
 
-    await until('the connection to hold', () => limits.some((l) => l.kind === 'outbound'));
+    await until('the connection to hold', () => limits.some((l) => l.kind === 'outbound'), 20_000, 0);
     assert.equal(holds.size, STREAMS, 'every stream was told to hold its source');
     // What the server took from its sources and has not passed to the kernel: at most the cap,
     // plus for each stream its write in progress and what its paused source read ahead.
@@ -101,7 +98,7 @@ describe('streaming: outbound bytes for a client that does not read', () => {
       const id = late;
       late += 2;
       client.write(enc.synStream(id, { n: 'late' }, true));
-      await until(`stream ${id} to be accepted`, () => startedHeld.has(id));
+      await until(`stream ${id} to be accepted`, () => startedHeld.has(id), 20_000, 0);
       assert.ok(late < 2 * STREAMS + 1 + 2 * (CAP / CHUNK + 4), 'a new stream starts held once the connection holds its cap');
     }
     const held = heldLate()!;
@@ -124,7 +121,7 @@ describe('streaming: outbound bytes for a client that does not read', () => {
       }
     });
     client.resume();
-    await until('more than the cap of data again on every stream, the held one too', () => got.size === sources.length && [...got.values()].every((v) => v > CAP));
+    await until('more than the cap of data again on every stream, the held one too', () => got.size === sources.length && [...got.values()].every((v) => v > CAP), 20_000, 0);
     assert.ok(replies.has(held), `stream ${held} was accepted (SYN_REPLY)`);
     assert.ok((got.get(held) ?? 0) > CAP, `stream ${held}, accepted held, got its data once the client read`);
     assert.deepEqual(resets, [], 'no stream refused or reset');

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import { FrameEncoder, HEADER_DICTIONARY } from '../../src/streaming/spdy-frames.js';
 import type { SpdyStream } from '../../src/streaming/spdy-session.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { podConfig } from '../helpers/pods.js';
+import { podConfig, startContainer } from '../helpers/pods.js';
 import { flood, liveExec, pump, rawSynStream, rawWsUpgrade, resetPeakRss, rssBytes, tcpBufferMax, untilClosed, wsFrame, type LiveExec } from '../helpers/stream-attacks.js';
 import { spdyConnect, wsConnect } from '../helpers/stream-clients.js';
 
@@ -43,12 +42,7 @@ describe('streaming: hostile clients are contained', function () {
     victim = await start('victim', ['sleep', '3600']);
   });
 
-  async function start(name: string, command: string[]): Promise<string> {
-    const config: ContainerConfig = { metadata: { name, attempt: 0 }, image: { image: fixture.image }, command, log_path: `${name}.log` };
-    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config, sandbox_config: podCfg });
-    await d.clients.runtime.StartContainer({ container_id: id });
-    return id;
-  }
+  const start = (name: string, command: string[]): Promise<string> => startContainer(d.clients.runtime, { id: pod, config: podCfg }, fixture.image, name, command);
 
   const execUrl = async (cmd: string[], stdin = false): Promise<string> => (await d.clients.runtime.Exec({ container_id: victim, cmd, stdin, stdout: true, stderr: true })).url;
   const portForwardUrl = async (port: number): Promise<string> => (await d.clients.runtime.PortForward({ pod_sandbox_id: pod, port: [port] })).url;

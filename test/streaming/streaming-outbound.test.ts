@@ -3,13 +3,13 @@ import { execFile } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import { FrameEncoder } from '../../src/streaming/spdy-frames.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { podConfig } from '../helpers/pods.js';
+import { podConfig, startContainer } from '../helpers/pods.js';
 import { liveExec, rawSpdyUpgrade, resetPeakRss, settledPeak, type LiveExec } from '../helpers/stream-attacks.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 
@@ -55,21 +55,10 @@ describe('streaming: outbound memory is bounded for clients that do not read', f
     victim = await start('victim', ['sleep', '3600']);
   });
 
-  async function start(name: string, command: string[]): Promise<string> {
-    const config: ContainerConfig = { metadata: { name, attempt: 0 }, image: { image: fixture.image }, command, log_path: `${name}.log` };
-    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config, sandbox_config: podCfg });
-    await d.clients.runtime.StartContainer({ container_id: id });
-    return id;
-  }
+  const start = (name: string, command: string[]): Promise<string> => startContainer(d.clients.runtime, { id: pod, config: podCfg }, fixture.image, name, command);
 
   const execUrl = async (cmd: string[], stdin = false): Promise<string> => (await d.clients.runtime.Exec({ container_id: victim, cmd, stdin, stdout: true, stderr: true })).url;
   const catSession = async (): Promise<LiveExec> => liveExec(await execUrl(['cat'], true));
-
-  async function until(what: string, ok: () => Promise<boolean>, ms = 120_000): Promise<void> {
-    for (const end = Date.now() + ms; !(await ok()); await new Promise((r) => setTimeout(r, 100))) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    }
-  }
 
   /** The daemon's children running `name` (socat is exec'd by nsenter in place). */
   async function children(name: string): Promise<number> {
@@ -94,7 +83,7 @@ describe('streaming: outbound memory is bounded for clients that do not read', f
     // Each connection gets PER_CONNECTION bytes from the pod, then the server waits.
     const script = `head -c ${PER_CONNECTION} /dev/zero; sleep 3600`;
     const source = await start('source', ['busybox', 'nc', '-ll', '-p', '9100', '-e', 'sh', '-c', script]);
-    await until('the pod server to listen', async () => (await d.clients.runtime.ExecSync({ container_id: source, cmd: ['busybox', 'netstat', '-ltn'], timeout: 10 })).stdout.toString().includes(':9100 '));
+    await until('the pod server to listen', async () => (await d.clients.runtime.ExecSync({ container_id: source, cmd: ['busybox', 'netstat', '-ltn'], timeout: 10 })).stdout.toString().includes(':9100 '), 120_000);
     const live = await catSession();
     await live.echo('before');
     const base = await resetPeakRss(d.proc.pid!);
@@ -109,14 +98,14 @@ describe('streaming: outbound memory is bounded for clients that do not read', f
       frames.push(enc.synStream(4 * i + 3, { streamType: 'data', port: '9100', requestID: String(i) }));
     }
     socket.write(Buffer.concat(frames));
-    await until(`${PAIRS} connections into the pod`, async () => (await children('socat')) >= PAIRS);
+    await until(`${PAIRS} connections into the pod`, async () => (await children('socat')) >= PAIRS, 120_000);
     const peak = await settledPeak(d.proc.pid!);
     console.log(`      port-forward: peak RSS grew by ${((peak - base) / 1048576).toFixed(1)} MiB`);
     assert.ok(peak - base < PORT_FORWARD_RSS_BOUND, `peak RSS grew by ${(peak - base) >> 20} MiB for ${PAIRS} forwarded connections nobody reads`);
     assert.ok(d.lines.some((l) => l.includes('"limit":"outbound"')), 'the connection held its sources at its cap');
     await assertUnharmed(live, 'pf');
     socket.destroy();
-    await until('the forwarded connections to go', async () => (await children('socat')) === 0);
+    await until('the forwarded connections to go', async () => (await children('socat')) === 0, 120_000);
     assert.deepEqual(JSON.parse(await live.finish()), { metadata: {}, status: 'Success' });
   });
 
@@ -135,7 +124,7 @@ describe('streaming: outbound memory is bounded for clients that do not read', f
     await until(`${EXECS} yes processes`, async () => {
       const { stdout } = await run('pgrep', ['-c', '-f', 'busybox yes outbound-yes-']).catch((e: { stdout: string }) => e);
       return Number(stdout.trim() || 0) >= EXECS;
-    });
+    }, 120_000);
     const peak = await settledPeak(d.proc.pid!);
     console.log(`      exec: peak RSS grew by ${((peak - base) / 1048576).toFixed(1)} MiB`);
     assert.ok(peak - base < EXEC_RSS_BOUND, `peak RSS grew by ${(peak - base) >> 20} MiB for ${EXECS} execs nobody reads`);

@@ -6,8 +6,8 @@ import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { podConfig } from '../helpers/pods.js';
 import { liveExec, resetPeakRss, rssBytes, tcpConnect, untilClosed, type LiveExec } from '../helpers/stream-attacks.js';
 import { spdyConnect, wsConnect } from '../helpers/stream-clients.js';
+import { until } from '../helpers/until.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The streaming server's clocks and connection caps, against the real daemon: each test
@@ -33,10 +33,6 @@ describe('streaming: timeouts and connection caps', function () {
   const execUrl = async (cmd: string[], stdin = false): Promise<string> => (await d.clients.runtime.Exec({ container_id: box, cmd, stdin, stdout: true, stderr: true })).url;
   const portForwardUrl = async (port: number): Promise<string> => (await d.clients.runtime.PortForward({ pod_sandbox_id: pod, port: [port] })).url;
   const count = (text: string): number => d.lines.filter((l) => l.includes(text)).length;
-
-  async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-    for (const end = Date.now() + ms; !(await ok()); await sleep(50)) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-  }
 
   it('an upgraded connection with no traffic for idle_timeout is closed: websocket and SPDY', async () => {
     await setup('idle_timeout = 2');
