@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,8 @@ let goClient: Promise<string> | undefined;
 export function buildGoClient(): Promise<string> {
   goClient ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'coracle-spdy-client-'));
-    process.once('exit', () => void rm(dir, { recursive: true, force: true }));
+    // 'exit' handlers run synchronously: an async rm would never finish.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'spdy-client');
     await run('go', ['build', '-o', out, '.'], {
       cwd: GO_CLIENT_SRC,
