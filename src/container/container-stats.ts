@@ -17,7 +17,7 @@ export interface ContainerUsage extends CgroupUsage {
 }
 
 /** Bounds of one disk-usage walk: a pod builds its writable layer as it likes. */
-export const DISK_USAGE_LIMITS = { maxDepth: 256, maxEntries: 1_000_000, maxMs: 5_000 };
+const DISK_USAGE_LIMITS = { maxDepth: 256, maxEntries: 1_000_000, maxMs: 5_000 };
 
 /**
  * Bytes and inodes under `dir`, not following links. The container may be running and

@@ -13,7 +13,7 @@ const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 /** Directory levels a commit descends: the walk holds one fd per level. */
-export const MAX_COMMIT_DEPTH = 256;
+const MAX_COMMIT_DEPTH = 256;
 
 /** overlayfs marks a directory that hides the lower ones with this xattr. */
 function isOpaque(fd: number): boolean {

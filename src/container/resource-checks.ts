@@ -9,7 +9,7 @@ import type { Resources } from '../oci/spec.js';
  * INTERNAL that is in fact the request's fault. Ranges as the kernel's sched and memcg
  * code has them; 0 means "unset" throughout, as in CRI.
  */
-export const LIMITS = {
+const LIMITS = {
   /** cgroup v1 cpu.shares clamps to [2, 262144]; runc refuses a value that was clamped. */
   shares: [2, 262_144],
   /** cfs period: 1 ms to 1 s. */

@@ -1,6 +1,7 @@
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import koffi from 'koffi';
 import { CoracleError } from '../errors.js';
+import { libcLibrary } from '../util/fs-syscalls.js';
 
 /**
  * An exclusive flock(2) on a file, held for the life of the process. The kernel drops it
@@ -14,7 +15,7 @@ const EWOULDBLOCK = 11;
 let flockFn: ((fd: number, op: number) => number) | undefined;
 
 function flock(fd: number, op: number): number {
-  flockFn ??= koffi.load('libc.so.6').func('int flock(int fd, int op)') as (
+  flockFn ??= libcLibrary().func('int flock(int fd, int op)') as (
     fd: number,
     op: number,
   ) => number;

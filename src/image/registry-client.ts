@@ -34,7 +34,7 @@ export class RegistryError extends CoracleError {
 
 const MAX_REDIRECTS = 5;
 /** A token server's reply is a small JSON document; more than this is not one. */
-export const MAX_TOKEN_REPLY_BYTES = 1 << 20;
+const MAX_TOKEN_REPLY_BYTES = 1 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**

@@ -31,7 +31,7 @@ export interface TarEntry {
 
 const BLOCK = 512;
 /** The most a pax header or GNU long name may hold, as Go's archive/tar allows. */
-export const MAX_EXTENDED_HEADER = 1 << 20;
+const MAX_EXTENDED_HEADER = 1 << 20;
 const EXTENDED: Record<string, string> = { x: 'pax header', g: 'global pax header', L: 'GNU long name', K: 'GNU long link name' };
 
 export class TarFormatError extends Error {}

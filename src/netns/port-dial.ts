@@ -122,6 +122,7 @@ function forwardWithSocat(netns: string, port: number, stream: Duplex, what: str
       // Node took no hold of the fd (it throws before wrapping it, e.g. EMFILE or a bad fd
       // type): ours to close, and socat, which would otherwise go on with its pipe's other
       // end gone, to end. Not tested: it needs a fault inside Node's constructor.
+      feed.detach();
       closeSync(readEnd);
       child.once('error', () => undefined); // a spawn failure still to come has nothing left to tell
       child.stdin?.on('error', () => undefined);

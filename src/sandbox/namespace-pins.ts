@@ -50,7 +50,7 @@ const SYSCTL_REFUSALS = new Set([2 /* ENOENT: no such sysctl */, 22 /* EINVAL */
  * A sysctl the kernel refused (no such name, a value out of its range or not a number) is
  * the request's fault: INVALID_ARGUMENT, naming the sysctl (the helper's message does).
  */
-export function sysctlFault(err: unknown): unknown {
+function sysctlFault(err: unknown): unknown {
   if (!(err instanceof NativeError) || !SYSCTL_REFUSALS.has(err.errno) || !/: coracle-pinns: sysctl /.test(err.message)) return err;
   return new CoracleError('INVALID_ARGUMENT', `${err.message} (the kernel refused it)`, { cause: err });
 }

@@ -82,7 +82,7 @@ const ZLIB_CHUNK = 4 << 10;
 /** Data frames are split at this size when written. */
 export const MAX_DATA_CHUNK = 32 * 1024;
 /** The cap on an inflated header block when none is given. */
-export const DEFAULT_MAX_HEADER_BYTES = 256 << 10;
+const DEFAULT_MAX_HEADER_BYTES = 256 << 10;
 
 export class SpdyProtocolError extends Error {}
 

@@ -1,6 +1,5 @@
-import koffi from 'koffi';
 import { constants } from './errno.js';
-import { fail, makedev } from './fs-syscalls.js';
+import { fail, libcLibrary, makedev } from './fs-syscalls.js';
 
 /**
  * The fd-relative file syscalls (the *at family, openat2, f*xattr) through koffi: Node only
@@ -30,7 +29,7 @@ let libc: Libc | undefined;
 
 function lib(): Libc {
   if (!libc) {
-    const l = koffi.load('libc.so.6');
+    const l = libcLibrary();
     libc = {
       openat: l.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
       // glibc has no openat2 wrapper; syscall() takes integer arguments in registers.
@@ -60,7 +59,6 @@ export const O_CLOEXEC = 0o2000000;
 export const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK, O_NOCTTY } = constants;
 
 export const RESOLVE_NO_MAGICLINKS = 0x02;
-export const RESOLVE_NO_SYMLINKS = 0x04;
 export const RESOLVE_IN_ROOT = 0x10;
 const SYS_OPENAT2 = 437;
 

@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import { constants, osErrorName } from './errno.js';
 
 /**
@@ -13,11 +13,19 @@ interface Libc {
   llistxattr(path: string, list: Buffer | null, size: number): number;
 }
 
+let libcLib: LibraryHandle | undefined;
+
+/** libc, loaded once for every module that calls it through koffi. */
+export function libcLibrary(): LibraryHandle {
+  libcLib ??= koffi.load('libc.so.6');
+  return libcLib;
+}
+
 let libc: Libc | undefined;
 
 function lib(): Libc {
   if (!libc) {
-    const l = koffi.load('libc.so.6');
+    const l = libcLibrary();
     libc = {
       mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
       lsetxattr: l.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),

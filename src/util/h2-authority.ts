@@ -13,7 +13,7 @@ export const MAX_HEADER_BLOCK = 64 * 1024;
 
 /** What nghttp2 accepts in an authority: RFC 3986's unreserved, sub-delims, ':', '%', '@', '[', ']'. */
 const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:%@[\]]+$/;
-export const REPLACEMENT_AUTHORITY = 'localhost';
+const REPLACEMENT_AUTHORITY = 'localhost';
 
 type Field = { name: string; value: string };
 const isAuthority = (h: Field): boolean => h.name === ':authority' || h.name === 'host';

@@ -11,7 +11,7 @@ export const END_HEADERS = 0x4;
 export const PADDED = 0x8;
 export const PRIORITY = 0x20;
 /** SETTINGS_MAX_FRAME_SIZE as Node's HTTP/2 server announces it (the default). */
-export const MAX_FRAME = 16384;
+const MAX_FRAME = 16384;
 
 /** A connection that breaks the protocol: it is closed. */
 export class ProtocolError extends Error {}

@@ -8,7 +8,7 @@ import { ProtocolError } from './h2-frames.js';
 /** SETTINGS_HEADER_TABLE_SIZE as Node's HTTP/2 server announces it (the default). */
 const TABLE_SIZE = 4096;
 /** A header list (decoded) past this ends the connection. */
-export const MAX_HEADER_LIST = 256 * 1024;
+const MAX_HEADER_LIST = 256 * 1024;
 
 /** Writes an HPACK integer with a `prefixBits` prefix (first byte's high bits: `first`). */
 function writeInt(buf: Buffer, at: number, value: number, prefixBits: number, first: number): number {

@@ -242,7 +242,7 @@ export function removeAt(dirFd: number, name: string): boolean {
  * does neither. Reopened through the fd's /proc link, so it is the very object looked at.
  * `fd` is undefined when it is no regular file; `st` says what it is.
  */
-export function reopenRegular(pathFd: number): { fd?: number; st: Stats } {
+function reopenRegular(pathFd: number): { fd?: number; st: Stats } {
   const st = fstatSync(pathFd);
   if (!st.isFile()) return { st };
   const fd = openSync(`/proc/self/fd/${pathFd}`, O_RDONLY | O_NONBLOCK | O_NOCTTY);
@@ -267,7 +267,7 @@ export function openRegularAt(dirFd: number, name: string): { fd?: number; st: S
 const readFd = promisify(read);
 
 /** The most Coracle reads of a file in an image or container root unless told otherwise. */
-export const MAX_IN_ROOT_READ = 1 << 20;
+const MAX_IN_ROOT_READ = 1 << 20;
 
 /**
  * Reads a small file of a root it does not trust (a container's /etc/passwd): resolved

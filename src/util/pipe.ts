@@ -1,5 +1,5 @@
-import koffi from 'koffi';
-import { osErrorName } from './errno.js';
+import { O_CLOEXEC } from './at-syscalls.js';
+import { fail, libcLibrary } from './fs-syscalls.js';
 
 /**
  * pipe2(2) through koffi: Node makes the pipes of a child's stdio itself and reads them as it
@@ -9,17 +9,12 @@ import { osErrorName } from './errno.js';
  * close-on-exec, so that no other child inherits them; spawn's dup2 into a child's stdio
  * clears the flag on that copy only.
  */
-const O_CLOEXEC = 0o2000000;
-
 let pipe2: ((fds: Int32Array, flags: number) => number) | undefined;
 
 /** A new pipe: [read end, write end]. */
 export function makePipe(): [number, number] {
-  pipe2 ??= koffi.load('libc.so.6').func('int pipe2(_Out_ int *fds, int flags)') as (fds: Int32Array, flags: number) => number;
+  pipe2 ??= libcLibrary().func('int pipe2(_Out_ int *fds, int flags)') as (fds: Int32Array, flags: number) => number;
   const fds = new Int32Array(2);
-  if (pipe2(fds, O_CLOEXEC) !== 0) {
-    const errno = koffi.errno();
-    throw Object.assign(new Error(`pipe2: ${osErrorName(errno)}`), { code: osErrorName(errno), errno, syscall: 'pipe2' });
-  }
+  if (pipe2(fds, O_CLOEXEC) !== 0) fail('pipe2', 'pipe');
   return [fds[0]!, fds[1]!];
 }
