@@ -6,6 +6,13 @@ import { checkRange, MAX_ID, vetResources } from './resource-checks.js';
 
 const hasNul = (s: string): boolean => s.includes('\0');
 
+/** `p` names the root or /proc itself, in any spelling (`/proc/`, `/proc/sys/..`). */
+function overRootOrProc(p: string): boolean {
+  const norm = posix.normalize(p); // one slash at most at its end
+  const dest = norm.length > 1 && norm.endsWith('/') ? norm.slice(0, -1) : norm;
+  return dest === '/' || dest === '/proc';
+}
+
 /**
  * What CreateContainer refuses before it makes anything: strings the kernel, runc or Node
  * cannot take (a NUL in a path, an env entry or an argument: Node throws a TypeError on
@@ -23,9 +30,7 @@ export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
     // (/proc/meminfo, cpuinfo, stat, uptime…, which pods on containerd and CRI-O bind over) and
     // refuses the rest, which src/oci/runc-refusals.ts names INVALID_ARGUMENT. Its list, not a
     // copy of ours, so a newer runc's longer list holds here too.
-    const norm = posix.normalize(m.containerPath); // one slash at most at its end
-    const dest = norm.length > 1 && norm.endsWith('/') ? norm.slice(0, -1) : norm;
-    if (dest === '/' || dest === '/proc') throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: not over the root or /proc`);
+    if (overRootOrProc(m.containerPath)) throw invalidArgument(`mount ${m.hostPath}:${m.containerPath}: not over the root or /proc`);
   }
   // Relative to the pod's log directory, as kubelet gives it ("name/0.log"): not out of it, not a dir.
   if (spec.logPath && (isAbsolute(spec.logPath) || spec.logPath.split('/').some((s) => s === '..') || /(^|\/)\.?$/.test(spec.logPath))) {
@@ -40,6 +45,8 @@ export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
   for (const [what, list] of [['masked path', spec.security.maskedPaths], ['read-only path', spec.security.readonlyPaths]] as const) {
     for (const p of list) if (!isAbsolute(p)) throw invalidArgument(`${what} ${JSON.stringify(p.slice(0, 100))}: must be absolute`);
   }
+  // Masked, the root or /proc leaves runc nothing to set the process up with (the fuzz found it).
+  for (const p of spec.security.maskedPaths) if (overRootOrProc(p)) throw invalidArgument(`masked path ${JSON.stringify(p)}: not the root or /proc`);
   const strings: [string, string][] = [
     ['working dir', spec.workingDir],
     ['log path', spec.logPath],

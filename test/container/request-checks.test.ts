@@ -119,6 +119,8 @@ describe('container/request-checks: vetContainerSpec', () => {
     ['an absolute log path', edit((s) => (s.logPath = '/var/log/x')), /log path "\/var\/log\/x"/],
     ['a log path naming a dir', edit((s) => (s.logPath = 'c/')), /log path "c\/"/],
     ['an empty masked path (runc lstat()s it)', edit((s) => (s.security.maskedPaths = [''])), /^masked path "": must be absolute$/],
+    ['/proc masked (runc reads /proc/self/fd to start the process)', edit((s) => (s.security.maskedPaths = ['/proc/'])), /^masked path "\/proc\/": not the root or \/proc$/],
+    ['the root masked', edit((s) => (s.security.maskedPaths = ['/'])), /^masked path "\/": not the root or \/proc$/],
     ['a relative read-only path', edit((s) => (s.security.readonlyPaths = ['proc/sys'])), /^read-only path "proc\/sys": must be absolute$/],
   ];
   for (const [what, spec, message] of refusedCases) it(`refuses ${what}`, () => refused(vetContainerSpec(spec), message));
