@@ -116,6 +116,8 @@ export class FileContentStore implements ContentStore {
       if (actual !== digest) {
         throw new CoracleError('DATA_LOSS', `blob ${digest}: downloaded content has digest ${actual}`);
       }
+      // Kept: the blob is on disk before its name is, so that after a power loss a blob under
+      // its digest is whole (image records, fsynced after it, name it).
       await fh.sync();
       ok = true;
     } finally {
@@ -138,6 +140,7 @@ export class FileContentStore implements ContentStore {
         await fh.write(chunk);
       }
       digest = `sha256:${hash.digest('hex')}`;
+      // Kept, as in download(): a blob under its digest is whole after a power loss.
       await fh.sync();
     } catch (err) {
       await fh.close();

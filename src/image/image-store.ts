@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { writeFileDurable } from '../util/atomic-write.js';
 import { digestHex } from './digest.js';
 
 /** The parts of an image config a runtime acts on. */
@@ -128,7 +128,10 @@ export class ImageStore {
   }
 
   private async write(record: ImageRecord): Promise<void> {
-    await writeFileAtomic(this.file(record.id), JSON.stringify(record) + '\n');
+    // Durable: a pulled image must still be there after a power loss (no lost image), and
+    // the record goes after its blobs (fsynced by the content store) and snapshots (their
+    // info.json fsynced), so a record on disk never names content that is not.
+    await writeFileDurable(this.file(record.id), JSON.stringify(record) + '\n');
     this.images.set(record.id, record);
   }
 

@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { writeFileDurable } from '../util/atomic-write.js';
 import { O_DIRECTORY, O_RDONLY } from '../util/at-syscalls.js';
 import { removeAt } from '../util/in-root.js';
 import { digestHex } from './digest.js';
@@ -136,7 +136,10 @@ export class DirSnapshotter implements Snapshotter {
         bytes: result.bytes,
         inodes: result.inodes,
       };
-      await writeFileAtomic(join(staging, 'info.json'), JSON.stringify(info) + '\n');
+      // Durable: an image record (fsynced after this) must never name a snapshot whose
+      // info.json a power loss left empty. The unpacked files themselves are not synced
+      // (containerd's default too: image_pull_with_sync_fs is off); see docs/benchmarks.md.
+      await writeFileDurable(join(staging, 'info.json'), JSON.stringify(info) + '\n');
       await rename(staging, this.base(chainId));
       return info;
     } catch (err) {

@@ -78,6 +78,7 @@ export async function writeOwnNetwork(ownConfDir: string, d: DefaultNetwork): Pr
   const network = defaultNetwork(d);
   try {
     await mkdir(ownConfDir, { recursive: true });
+    // Not fsynced: rewritten from the config at every start, before any pod is made.
     await writeFileAtomic(join(ownConfDir, DEFAULT_CONFLIST), JSON.stringify(network, null, 2) + '\n');
   } catch (err) {
     throw new CoracleError('FAILED_PRECONDITION', `CNI conf dir ${ownConfDir}: cannot write ${DEFAULT_CONFLIST}: ${messageOf(err)}`);

@@ -57,12 +57,35 @@ export class CniRunner {
     return join(this.cacheDir, `${a.containerId}-${a.ifName}.json`);
   }
 
+  /** Whether an ADD result is cached for `a`: whole, or torn by a power loss (DEL is due either way). */
+  async isCached(a: Pick<CniAttachment, 'containerId' | 'ifName'>): Promise<boolean> {
+    return (await this.readCache(a)) !== undefined;
+  }
+
+  /** The ADD result cached for `a`; none when there is no cache, or a torn one. */
   async cached(a: Pick<CniAttachment, 'containerId' | 'ifName'>): Promise<CacheEntry | undefined> {
+    const entry = await this.readCache(a);
+    return entry === 'torn' ? undefined : entry;
+  }
+
+  /**
+   * The cache is written atomically but not fsynced (add()): after a power loss it may be
+   * there and empty. That is 'torn', and DEL runs as without a cache, with the network it is
+   * given (host-local releases by container id; the pod's netns and rules are gone with the
+   * reboot), then removes it.
+   */
+  private async readCache(a: Pick<CniAttachment, 'containerId' | 'ifName'>): Promise<CacheEntry | 'torn' | undefined> {
+    let text: string;
     try {
-      return JSON.parse(await readFile(this.cacheFile(a), 'utf8')) as CacheEntry;
+      text = await readFile(this.cacheFile(a), 'utf8');
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
+    }
+    try {
+      return JSON.parse(text) as CacheEntry;
+    } catch {
+      return 'torn';
     }
   }
 
@@ -126,6 +149,9 @@ export class CniRunner {
     }
     if (!result) throw new CniError('INTERNAL', `CNI ADD ${network.name}: no result`);
     await mkdir(this.cacheDir, { recursive: true });
+    // Not fsynced: a killed daemon finds it whole (the page cache survives); a power loss may
+    // leave it empty, which DEL handles (readCache), and a lost one leaves the address lease,
+    // which reconcile collects (PodNetwork.attachedIds).
     await writeFileAtomic(this.cacheFile(a), JSON.stringify({ network, attachment: a, result } satisfies CacheEntry));
     return result;
   }

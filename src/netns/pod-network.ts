@@ -93,7 +93,7 @@ export class PodNetwork {
     const net = await this.network(p.network);
     const del = async (network: CniNetwork | undefined, ifName: string): Promise<void> => {
       const a = this.attachment(p, ifName);
-      if (opts.onlyIfAttached && !(await this.runner.cached(a))) return;
+      if (opts.onlyIfAttached && !(await this.runner.isCached(a))) return;
       await this.runner.del(network, a);
     };
     const results = await Promise.allSettled([del(net, 'eth0'), del(LOOPBACK, 'lo')]);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument, isErrno } from '../errors.js';
 import { parseCidr } from '../util/cidr.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { writeFileDurable } from '../util/atomic-write.js';
 
 /**
  * What kubelet tells the runtime through UpdateRuntimeConfig: the node's pod CIDR(s). Kept
@@ -37,7 +37,9 @@ export class RuntimeSettings {
       if (typeof parsed === 'string') throw invalidArgument(`pod CIDR: ${parsed}`);
     }
     if (cidrs.join(',') === this.podCidrs.join(',')) return { changed: false };
-    await writeFileAtomic(this.file, JSON.stringify({ podCidrs: cidrs }) + '\n');
+    // Durable: the pod CIDR kubelet gave is config, not state of a process, and must survive
+    // a power loss. Off the pod path (kubelet sends it once, when it changes).
+    await writeFileDurable(this.file, JSON.stringify({ podCidrs: cidrs }) + '\n');
     this.podCidrs = cidrs;
     return { changed: true };
   }

@@ -54,6 +54,16 @@ export class RecordStore<T extends { id: string }> {
     return matches[0];
   }
 
+  /**
+   * Atomic (temp + rename), not fsynced. A killed daemon finds the old record or the new one
+   * whole (the page cache survives it). A host crash or power loss also kills every pod and
+   * container process, and no guarantee needs the record then: a record lost or left empty
+   * is a dir without a readable record, removed at init; the pod's address lease and CNI
+   * result are then collected as orphans (SandboxService.reconcile), its container state dir
+   * too (ContainerService.reconcile); a record older than the last write describes processes
+   * that are gone, as every record does after a reboot, fsynced or not. Images, which must
+   * survive, are written durably (image-store, snapshotter, content-store).
+   */
   async save(record: T): Promise<void> {
     await mkdir(this.dir(record.id), { recursive: true });
     await writeFileAtomic(join(this.dir(record.id), this.file), JSON.stringify(record) + '\n');
