@@ -1,16 +1,25 @@
 /**
  * bench/critest: critest's own benchmark mode (`critest -benchmark`, cri-tools' pod,
  * container and image lifecycle benchmarks) against coracle and, when it is installed,
- * containerd, in one run, with the figures of both side by side.
+ * containerd, in alternating runs, with the figures of both side by side and issue 14's
+ * targets checked against them.
  *
- * Usage: node dist/bench/critest.js [--critest /opt/lab/bin/critest] [--registry http://127.0.0.1:5000] [--n 20]
+ * Usage: node dist/bench/critest.js [--critest /opt/lab/bin/critest] [--registry http://127.0.0.1:5000] [--n 20] [--runs 3]
  *
  * critest is not part of Coracle: build it outside the repo (DEVELOPERS.md) and serve its
  * images from ../shared/critest-env's registry (its README). Both runtimes map critest's
  * registry hosts to that registry with no fallback, and get a pod network of their own (the
  * conflist coracle embeds, Debian's plugins). `--n` pods, containers and images per
- * benchmark, one at a time. Each runtime's raw results stay in its temp dir only for the
- * run; the tables give p50, p95 and mean per operation, in milliseconds.
+ * benchmark, one at a time. `--runs` runs of each runtime, alternating (coracle, containerd,
+ * coracle, ...), each a fresh daemon on a temp dir of its own, torn down before the next; the
+ * load average is printed before, between and after them. Each run's raw results stay in its
+ * temp dir only for the run. The figures: per operation, the median over the runs of each
+ * run's p50 (what the targets use), and p95 and mean over every run's samples, in ms.
+ *
+ * Targets (issue 14, ratios to containerd): Start = CreatePod + CreateContainer +
+ * StartContainer at most 0.5x, Teardown = StopContainer + RemoveContainer + StopPod +
+ * RemovePod at most 0.6x, each operation at most 1.5x. The output is markdown, ready for
+ * docs/benchmarks.md.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -28,18 +37,28 @@ import {
   startContainerd,
   startCoracleDaemon,
 } from './lib/containerd.js';
+import { loadSummary } from './lib/loadavg.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
+import { alternate, runsOption, type Runner, type RuntimeName } from './lib/runs.js';
+import { median, printTargets, sumOf, type Target } from './lib/targets.js';
 import { runWithTeardown } from './lib/teardown.js';
 import { mean, percentile } from './lib/timings.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 /** The hosts critest's images are named under. */
 const CRITEST_HOSTS = ['registry.k8s.io', 'k8s.gcr.io', 'gcr.io', 'public.ecr.aws', 'docker.io'];
+/** Issue 14's sums, in critest's operation names. */
+const START_OPS = ['CreatePod', 'CreateContainer', 'StartContainer'] as const;
+const TEARDOWN_OPS = ['StopContainer', 'RemoveContainer', 'StopPod', 'RemovePod'] as const;
+const START_MAX = 0.5;
+const TEARDOWN_MAX = 0.6;
+const OPERATION_MAX = 1.5;
 
 interface Options {
   critest: string;
   registry: string;
   n: number;
+  runs: number;
 }
 
 function options(): Options {
@@ -48,15 +67,21 @@ function options(): Options {
       critest: { type: 'string', default: '/opt/lab/bin/critest' },
       registry: { type: 'string', default: 'http://127.0.0.1:5000' },
       n: { type: 'string', default: '20' },
+      runs: { type: 'string', default: '3' },
     },
   });
   const n = Number(values.n);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--n: expected a positive integer, got "${values.n}"`);
-  return { critest: values.critest!, registry: values.registry!, n };
+  return { critest: values.critest!, registry: values.registry!, n, runs: runsOption(values.runs) };
 }
 
 /** One operation's durations, in ms, per runtime. */
 type Figures = Map<string, number[]>;
+
+interface RunResult {
+  version: string;
+  figures: Figures;
+}
 
 /** Runs critest's benchmarks against `socket`; returns every operation's durations. */
 async function runCritest(o: Options, dir: string, socket: string): Promise<Figures> {
@@ -108,7 +133,7 @@ async function runCritest(o: Options, dir: string, socket: string): Promise<Figu
   return figures;
 }
 
-async function benchCoracle(cleanups: Cleanups, o: Options, net: Net): Promise<{ version: string; figures: Figures }> {
+async function benchCoracle(cleanups: Cleanups, o: Options, net: Net): Promise<RunResult> {
   const dir = await coracleTempDir(cleanups, 'coracle-bench-critest-');
   addNetworkCleanup(cleanups, net);
   const registries = Object.fromEntries(CRITEST_HOSTS.map((h) => [h, o.registry]));
@@ -116,10 +141,10 @@ async function benchCoracle(cleanups: Cleanups, o: Options, net: Net): Promise<{
   const { clients } = await startCoracleDaemon(cleanups, config, socket, { detached: true });
   addPodsCleanup(cleanups, 'coracle', clients);
   const v = await clients.runtime.Version({});
-  return { version: `coracle ${v.runtime_version}`, figures: await runCritest(o, dir, socket) };
+  return { version: `Coracle ${v.runtime_version}`, figures: await runCritest(o, dir, socket) };
 }
 
-async function benchContainerd(cleanups: Cleanups, o: Options, net: Net): Promise<{ version: string; figures: Figures }> {
+async function benchContainerd(cleanups: Cleanups, o: Options, net: Net): Promise<RunResult> {
   const dir = await containerdTempDir(cleanups, 'coracle-bench-critest-containerd-');
   addNetworkCleanup(cleanups, net);
   const { confDir } = await writeContainerdConflist(dir, net);
@@ -143,13 +168,55 @@ function addPodsCleanup(cleanups: Cleanups, name: string, clients: CriClients): 
   });
 }
 
-function printTable(runs: { version: string; figures: Figures }[]): void {
+/** One runtime's runs reduced: per operation, the median of the runs' p50s and every sample. */
+interface Reduced {
+  version: string;
+  runs: RunResult[];
+  p50: Map<string, number>;
+  samples: Map<string, number[]>;
+}
+
+function reduce(runs: RunResult[]): Reduced {
   const ops = [...new Set(runs.flatMap((r) => [...r.figures.keys()]))];
-  const cell = (xs: number[] | undefined): string => (xs && xs.length ? `${percentile(xs, 50).toFixed(1)} / ${percentile(xs, 95).toFixed(1)} / ${mean(xs).toFixed(1)}` : '-');
-  console.log(`| operation (ms: p50 / p95 / mean) | ${runs.map((r) => r.version).join(' | ')} |`);
-  console.log(`| --- | ${runs.map(() => '---').join(' | ')} |`);
-  for (const op of ops) console.log(`| ${op} | ${runs.map((r) => cell(r.figures.get(op))).join(' | ')} |`);
-  console.log(`\nsamples per operation: ${runs.map((r) => `${r.version} ${Math.max(...[...r.figures.values()].map((x) => x.length))}`).join(', ')}`);
+  const p50 = new Map<string, number>();
+  const samples = new Map<string, number[]>();
+  for (const op of ops) {
+    const per = runs.map((r) => r.figures.get(op) ?? []).filter((xs) => xs.length > 0);
+    p50.set(op, median(per.map((xs) => percentile(xs, 50))));
+    samples.set(op, per.flat());
+  }
+  return { version: runs[0]?.version ?? '-', runs, p50, samples };
+}
+
+function printTables(o: Options, sides: Reduced[]): void {
+  const ops = [...new Set(sides.flatMap((s) => [...s.p50.keys()]))];
+  const cell = (s: Reduced, op: string): string => {
+    const xs = s.samples.get(op);
+    return xs && xs.length ? `${s.p50.get(op)!.toFixed(1)} / ${percentile(xs, 95).toFixed(1)} / ${mean(xs).toFixed(1)}` : '-';
+  };
+  console.log(`\n## critest -benchmark, ${o.n} per benchmark, ${o.runs} alternating runs\n`);
+  console.log(`Milliseconds: p50 (median of the runs' p50s) / p95 / mean (over every run's samples).\n`);
+  console.log(`| operation | ${sides.map((s) => s.version).join(' | ')} |`);
+  console.log(`| --- | ${sides.map(() => '---').join(' | ')} |`);
+  for (const op of ops) console.log(`| ${op} | ${sides.map((s) => cell(s, op)).join(' | ')} |`);
+  console.log(`\nSamples per operation and run: ${sides.map((s) => `${s.version} ${Math.max(...[...s.samples.values()].map((x) => x.length)) / s.runs.length}`).join(', ')}.`);
+  // Each run's sums, to show how far the runs spread.
+  const sums = (r: RunResult, names: readonly string[]): string => sumOf(new Map(names.map((op) => [op, percentile(r.figures.get(op) ?? [NaN], 50)])), names).toFixed(1);
+  console.log(`\n| run | ${sides.map((s) => `${s.version} start / teardown (ms, p50 sums)`).join(' | ')} |`);
+  console.log(`| --- | ${sides.map(() => '---').join(' | ')} |`);
+  for (let i = 0; i < o.runs; i++) {
+    console.log(`| ${i + 1} | ${sides.map((s) => (s.runs[i] ? `${sums(s.runs[i]!, START_OPS)} / ${sums(s.runs[i]!, TEARDOWN_OPS)}` : '-')).join(' | ')} |`);
+  }
+}
+
+function checkTargets(coracle: Reduced, containerd: Reduced | undefined): boolean {
+  const ratio = (name: string, c: number, d: number | undefined, max: number): Target => ({ name, coracle: c, ...(d !== undefined ? { containerd: d } : {}), limit: { kind: 'ratio', max }, unit: 'ms' });
+  const targets: Target[] = [
+    ratio(`Start (${START_OPS.join(' + ')})`, sumOf(coracle.p50, START_OPS), containerd && sumOf(containerd.p50, START_OPS), START_MAX),
+    ratio(`Teardown (${TEARDOWN_OPS.join(' + ')})`, sumOf(coracle.p50, TEARDOWN_OPS), containerd && sumOf(containerd.p50, TEARDOWN_OPS), TEARDOWN_MAX),
+    ...[...coracle.p50.keys()].map((op) => ratio(op, coracle.p50.get(op)!, containerd?.p50.get(op), OPERATION_MAX)),
+  ];
+  return printTargets(`Issue 14's targets (p50, medians of ${coracle.runs.length} runs):`, targets);
 }
 
 async function main(): Promise<void> {
@@ -157,17 +224,23 @@ async function main(): Promise<void> {
   try {
     o = options();
   } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/critest.js [--critest PATH] [--registry URL] [--n 20]`);
+    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/critest.js [--critest PATH] [--registry URL] [--n 20] [--runs 3]`);
     process.exitCode = 2;
     return;
   }
   const cleanups = new Cleanups();
   await runWithTeardown(cleanups, async () => {
     const nets = await pickNetworks({ bridgePrefix: 'crbcrit', coracleOctet: 247, containerdOctet: 248 });
-    const runs = [await benchCoracle(cleanups, o, nets.coracle)];
-    if (await onPath('containerd')) runs.push(await benchContainerd(cleanups, o, nets.containerd));
+    const runners: Runner<RunResult>[] = [{ name: 'coracle', run: (c) => benchCoracle(c, o, nets.coracle) }];
+    if (await onPath('containerd')) runners.push({ name: 'containerd', run: (c) => benchContainerd(c, o, nets.containerd) });
     else console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
-    printTable(runs);
+    const results = await alternate(cleanups, o.runs, runners);
+    const side = (name: RuntimeName): Reduced | undefined => (results.get(name)?.length ? reduce(results.get(name)!) : undefined);
+    const coracle = side('coracle')!;
+    const containerd = side('containerd');
+    printTables(o, containerd ? [coracle, containerd] : [coracle]);
+    checkTargets(coracle, containerd);
+    console.log(`\n${loadSummary()}`);
   });
 }
 

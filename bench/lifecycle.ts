@@ -1,362 +1,85 @@
 /**
  * bench/lifecycle: the latency of a pod's whole life with one container in it, RPC by RPC
  * (RunPodSandbox, CreateContainer, StartContainer, StopContainer, RemoveContainer,
- * StopPodSandbox, RemovePodSandbox), and the memory that running pods cost (the daemon's and
- * the container monitors'), in coracle and, when it is installed, in containerd, through the
- * very same CRI client.
+ * StopPodSandbox, RemovePodSandbox), and the memory that the daemon and running pods cost
+ * (the daemon's and the container monitors'), in coracle and, when it is installed, in
+ * containerd, through the very same CRI client, in alternating runs, with issue 14's targets
+ * checked against the medians of the runs.
  *
- * Usage: node dist/bench/lifecycle.js [--rounds 30] [--pods 20]
+ * Usage: node dist/bench/lifecycle.js [--rounds 30] [--pods 20] [--churn 5] [--runs 3]
  *
- * Each runtime gets a temp dir, a bridge and a /24 of its own and the same pod network as in
- * bench/pods (Debian's CNI plugins, the conflist coracle embeds). The container image is a
- * static busybox served by a registry of the bench's own (containerd's sandbox image too: a
- * busybox that sleeps), pulled before anything is timed. The container is a shell that
- * traps SIGTERM, so that StopContainer (timeout 2 s) is a real stop by the stop signal: each
- * round waits (untimed) until the shell has said it is ready, and checks after the stop that
- * it exited 0, not by the SIGKILL of the timeout.
+ * `--runs` runs of each runtime, alternating (coracle, containerd, coracle, ...), each a
+ * fresh daemon on a temp dir, a bridge and a /24 of its own, with the same pod network as
+ * bench/pods (Debian's CNI plugins, the conflist coracle embeds), torn down before the next
+ * starts; the load average is printed before, between and after the runs. The container
+ * image is a static busybox served by a registry of the bench's own (containerd's sandbox
+ * image too: a busybox that sleeps), pulled before anything is timed. In each run:
  *
- * 1. 2 untimed warm-up rounds (which also check the pod's address), then `rounds` rounds, one
- *    after the other, each RPC timed on its own; "pod+container start" is Run + Create +
- *    Start of a round.
- * 2. Memory, after the rounds: with no pod, then with `pods` pods each running one
- *    container. The daemon's VmRSS (coracle's node process; the containerd process) and the
- *    monitors' (coracle: one conmon per container; containerd: one containerd-shim-runc-v2
- *    per pod), summed over the processes, with their PSS (shared pages split among those
- *    that map them) beside. containerd's pause processes are shown apart: coracle's pods
- *    have none.
- * 3. A leak check: mounts under its dir, veths on its bridge, address leases, cached CNI
+ * 1. Memory of the fresh daemon, right after it serves (before the pull).
+ * 2. 2 untimed warm-up rounds (which also check the pod's address), then `rounds` rounds, one
+ *    after the other, each RPC timed on its own (bench/lib/pod-rounds).
+ * 3. Churn: `churn` rounds of `pods` pods (each with one container) started, then ended. In
+ *    the last, with the pods up, the daemon's and the monitors' VmRSS and PSS (coracle: one
+ *    conmon per container; containerd: one containerd-shim-runc-v2 per pod, and its pause
+ *    processes, which coracle's pods do not have). After the churn, the daemon's again, and
+ *    its open fds.
+ * 4. A leak check: mounts under its dir, veths on its bridge, address leases, cached CNI
  *    results, NAT rules for its subnet, pods and containers still listed, containers in its
  *    runc root, monitors still running.
+ *
+ * The output ends in markdown tables for docs/benchmarks.md: per RPC the median over the runs
+ * of each run's p50 (and p95 and mean over all samples), memory (medians), and the targets:
+ * Start = Run + Create + Start at most 0.5x containerd's, Teardown = StopContainer +
+ * RemoveContainer + StopPodSandbox + RemovePodSandbox at most 0.6x, each RPC at most 1.5x; a
+ * fresh daemon at most 60 MiB RSS, under 70 MiB after the churn (100 pods by default); daemon
+ * + monitors PSS with `pods` pods up at most 0.5x containerd + shims + pause.
  *
  * Everything it started is stopped, both bridges deleted and every temp dir removed, whatever
  * happens (Ctrl-C: the call in flight ends, then the teardown runs; a second one tears down
  * at once). For the comparison: `apt-get install -y containerd` (Debian's 1.6).
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ContainerConfig } from '../src/generated/runtime/v1/ContainerConfig.js';
-import type { PodSandboxConfig } from '../src/generated/runtime/v1/PodSandboxConfig.js';
-import type { CriClients } from '../test/helpers/cri-client.js';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type LayerEntry } from '../test/helpers/images.js';
-import { podConfig } from '../test/helpers/pods.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import {
-  Cleanups,
-  conmonsOf,
-  containerdTempDir,
-  coracleConfig,
-  coracleTempDir,
-  onPath,
-  podsContainerdConfig,
-  processesNamed,
-  run,
-  shimsOf,
-  sleep,
-  startContainerd,
-  startCoracleDaemon,
-} from './lib/containerd.js';
+import { Cleanups, onPath } from './lib/containerd.js';
+import { benchCoracle, benchContainerd, PAUSE_CMD, type RunResult, type Registry, IMAGE_REPO, PAUSE_REPO, TAG } from './lib/lifecycle-runtimes.js';
+import { loadSummary } from './lib/loadavg.js';
+import { memText, type Mem } from './lib/memory.js';
+import { pickNetworks } from './lib/network.js';
+import { ROWS, RPCS } from './lib/pod-rounds.js';
+import { alternate, runsOption, type Runner } from './lib/runs.js';
+import { median, printTargets, sumOf, type Target } from './lib/targets.js';
 import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
-import { percentile, printTimings } from './lib/timings.js';
-import { addNetworkCleanup, networkLeftovers, pickNetworks, reportLeaks, writeContainerdConflist, type Net, type NetworkFiles } from './lib/network.js';
+import { mean, percentile } from './lib/timings.js';
 
-const CNI_BIN_DIR = '/usr/lib/cni';
-const WARMUP_ROUNDS = 2;
-const RPC_DEADLINE_MS = 60_000;
-/** StopContainer's timeout, in seconds: the shell exits at SIGTERM long before. */
-const STOP_TIMEOUT_S = 2;
-/** How long a started container has to say it is ready (its trap set). */
-const READY_TIMEOUT_MS = 10_000;
-/** Left to the processes before their memory is read. */
-const SETTLE_MS = 2000;
-const IMAGE_REPO = 'bench/busybox';
-const PAUSE_REPO = 'bench/pause';
-const TAG = '1';
-const PAUSE_CMD = ['/bin/sleep', '2147483647'];
-/**
- * pid 1 of its pid namespace, a shell gets no default action for SIGTERM: it traps it. The
- * sleep runs in the background and the shell waits for it with `wait`, which a trapped
- * signal interrupts: with `sleep 1` in the foreground the shell would run the trap only once
- * that sleep ends, and each stop would take up to a second more, of the container's own.
- */
-const CONTAINER_CMD = ['/bin/sh', '-c', "trap 'exit 0' TERM; echo ready; while true; do sleep 1 & wait $!; done"];
-const RPCS = ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'StopContainer', 'RemoveContainer', 'StopPodSandbox', 'RemovePodSandbox'] as const;
-type Rpc = (typeof RPCS)[number];
-const START = 'pod+container start';
-/** The rows of the figures: each RPC, and Run + Create + Start of a round. */
-const ROWS = [...RPCS, START] as const;
-type Timings = Record<(typeof ROWS)[number], number[]>;
+const START_RPCS = ['RunPodSandbox', 'CreateContainer', 'StartContainer'] as const;
+const TEARDOWN_RPCS = ['StopContainer', 'RemoveContainer', 'StopPodSandbox', 'RemovePodSandbox'] as const;
+const FRESH_RSS_MAX_MIB = 60;
+const CHURNED_RSS_MAX_MIB = 70;
+const PSS_MAX = 0.5;
 
-interface Options {
+export interface Options {
   rounds: number;
   pods: number;
+  churn: number;
+  runs: number;
 }
 
 function options(): Options {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '30' }, pods: { type: 'string', default: '20' } } });
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '30' },
+      pods: { type: 'string', default: '20' },
+      churn: { type: 'string', default: '5' },
+      runs: { type: 'string', default: '3' },
+    },
+  });
   const positive = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected a positive integer, got "${v}"`);
     return n;
   };
-  return { rounds: positive('rounds', values.rounds), pods: positive('pods', values.pods) };
-}
-
-// ---------------------------------------------------------------------------------------
-// Pods with one container
-
-const opts = (): { deadline: number } => ({ deadline: Date.now() + RPC_DEADLINE_MS });
-const ms = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
-
-/** What the runs of one runtime need to know. */
-interface Target {
-  name: string;
-  clients: CriClients;
-  net: Net;
-  /** The container image, as pulled. */
-  image: string;
-  /** The pods' log dirs go under it, one per pod, made before the pod (as kubelet does). */
-  logRoot: string;
-}
-
-interface RunningPod {
-  podId: string;
-  containerId: string;
-  sandbox: PodSandboxConfig;
-  logFile: string;
-}
-
-function containerConfig(image: string): ContainerConfig {
-  return { metadata: { name: 'main', attempt: 0 }, image: { image }, command: CONTAINER_CMD, log_path: 'main.log' };
-}
-
-/** Stops and removes whatever containers and pods a runtime still has (a run cut short). */
-function addPodsCleanup(cleanups: Cleanups, name: string, clients: CriClients): void {
-  cleanups.add(`remove the containers and pods of ${name}`, async () => {
-    for (const c of (await clients.runtime.ListContainers({}, opts())).containers) {
-      await clients.runtime.StopContainer({ container_id: c.id, timeout: 0 }, opts());
-      await clients.runtime.RemoveContainer({ container_id: c.id }, opts());
-    }
-    for (const pod of (await clients.runtime.ListPodSandbox({}, opts())).items) {
-      await clients.runtime.StopPodSandbox({ pod_sandbox_id: pod.id }, opts());
-      await clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod.id }, opts());
-    }
-  });
-}
-
-/** Waits until the container's shell has written "ready" to its log: its trap is set. */
-async function waitReady(t: Target, pod: RunningPod): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    const log = await readFile(pod.logFile, 'utf8').catch(() => '');
-    if (/ stdout F ready$/m.test(log)) return;
-    if (Date.now() > deadline) throw new Error(`${t.name}: container ${pod.containerId.slice(0, 12)} did not say "ready" within ${READY_TIMEOUT_MS / 1000} s (log: ${JSON.stringify(log)})`);
-    await sleep(2);
-  }
-}
-
-/**
- * A pod with its container started, each RPC timed into `t` when given. With `check`, the
- * pod's status must show an address of the runtime's subnet (untimed, after Run).
- */
-async function startPod(target: Target, label: string, timings: Timings | undefined, check: boolean): Promise<RunningPod> {
-  const { clients, name } = target;
-  const podName = `life-${name}-${label}`;
-  const logDir = join(target.logRoot, podName);
-  await mkdir(logDir, { recursive: true });
-  const sandbox = podConfig(podName, { metadata: { name: podName, namespace: 'bench', uid: randomUUID(), attempt: 0 }, log_directory: logDir });
-  checkInterrupted();
-  const t0 = process.hrtime.bigint();
-  const { pod_sandbox_id: podId } = await clients.runtime.RunPodSandbox({ config: sandbox, runtime_handler: '' }, opts());
-  const t1 = process.hrtime.bigint();
-  if (check) {
-    const ip = (await clients.runtime.PodSandboxStatus({ pod_sandbox_id: podId, verbose: false }, opts())).status?.network?.ip ?? '';
-    if (!ip.startsWith(target.net.prefix)) throw new Error(`${name}: pod ${podId.slice(0, 12)} has address "${ip}", expected one of ${target.net.subnet}`);
-  }
-  checkInterrupted();
-  const t2 = process.hrtime.bigint();
-  const { container_id: containerId } = await clients.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(target.image), sandbox_config: sandbox }, opts());
-  const t3 = process.hrtime.bigint();
-  checkInterrupted();
-  const t4 = process.hrtime.bigint();
-  await clients.runtime.StartContainer({ container_id: containerId }, opts());
-  const t5 = process.hrtime.bigint();
-  if (timings) {
-    const d = (a: bigint, b: bigint): number => Number(b - a) / 1e6;
-    timings.RunPodSandbox.push(d(t0, t1));
-    timings.CreateContainer.push(d(t2, t3));
-    timings.StartContainer.push(d(t4, t5));
-    timings[START].push(d(t0, t1) + d(t2, t3) + d(t4, t5));
-  }
-  const pod = { podId, containerId, sandbox, logFile: join(logDir, 'main.log') };
-  await waitReady(target, pod);
-  return pod;
-}
-
-/** Stops and removes the container (checking that SIGTERM stopped it), then the pod. */
-async function endPod(target: Target, pod: RunningPod, timings: Timings | undefined): Promise<void> {
-  const { clients, name } = target;
-  const time = async (rpc: Rpc, call: () => Promise<unknown>): Promise<void> => {
-    checkInterrupted();
-    const start = process.hrtime.bigint();
-    await call();
-    timings?.[rpc].push(ms(start));
-  };
-  await time('StopContainer', () => clients.runtime.StopContainer({ container_id: pod.containerId, timeout: STOP_TIMEOUT_S }, opts()));
-  const s = (await clients.runtime.ContainerStatus({ container_id: pod.containerId, verbose: false }, opts())).status;
-  if (s?.state !== 'CONTAINER_EXITED' || s.exit_code !== 0) {
-    throw new Error(`${name}: container ${pod.containerId.slice(0, 12)} after StopContainer: ${s?.state} exit ${s?.exit_code} (${s?.reason}), expected EXITED exit 0 (its SIGTERM trap)`);
-  }
-  await time('RemoveContainer', () => clients.runtime.RemoveContainer({ container_id: pod.containerId }, opts()));
-  await time('StopPodSandbox', () => clients.runtime.StopPodSandbox({ pod_sandbox_id: pod.podId }, opts()));
-  await time('RemovePodSandbox', () => clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod.podId }, opts()));
-}
-
-function emptyTimings(): Timings {
-  return {
-    RunPodSandbox: [],
-    CreateContainer: [],
-    StartContainer: [],
-    StopContainer: [],
-    RemoveContainer: [],
-    StopPodSandbox: [],
-    RemovePodSandbox: [],
-    [START]: [],
-  };
-}
-
-/** `rounds` pods, one after the other, each started and ended; timed unless `warmup`. */
-async function lifecycleRounds(target: Target, rounds: number, warmup: boolean): Promise<Timings> {
-  const t = emptyTimings();
-  for (let i = 0; i < rounds; i++) {
-    const pod = await startPod(target, `${warmup ? 'w' : 'r'}${i}`, warmup ? undefined : t, warmup);
-    await endPod(target, pod, warmup ? undefined : t);
-  }
-  return t;
-}
-
-// ---------------------------------------------------------------------------------------
-// Figures
-
-/** Resident and proportional set sizes, in KiB. */
-interface Mem {
-  rss: number;
-  pss: number;
-}
-
-/** VmRSS (/proc/PID/status) and Pss (smaps_rollup) of each of `pids`, summed. */
-async function memOf(pids: number[]): Promise<Mem> {
-  let rss = 0;
-  let pss = 0;
-  for (const pid of pids) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const r = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    if (!r) throw new Error(`process ${pid}: no VmRSS (a zombie?)`);
-    rss += Number(r[1]);
-    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
-    pss += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
-  }
-  return { rss, pss };
-}
-
-const mib = (kib: number, digits = 1): string => `${(kib / 1024).toFixed(digits)} MiB`;
-const memText = (m: Mem, per = 1, digits = 1): string => `${mib(m.rss / per, digits)} (PSS ${mib(m.pss / per, digits)})`;
-
-/** What one runtime's processes take, with no pod and with `pods` pods each running one container. */
-interface Memory {
-  pods: number;
-  idle: Mem;
-  daemon: Mem;
-  monitors: Mem;
-  monitorCount: number;
-  /** containerd's pause processes (coracle's pods have none). */
-  pause: Mem;
-  pauseCount: number;
-}
-
-/** How a runtime's processes are found. */
-interface Processes {
-  daemonPid: number;
-  /** The monitors of these containers of these pods. */
-  monitors: (pods: RunningPod[]) => Promise<number[]>;
-  /** Pause processes of these pods (none for coracle). */
-  pauses: (pods: RunningPod[]) => Promise<number[]>;
-  /** The monitor's name, for the figures. */
-  monitorName: string;
-}
-
-async function measureMemory(target: Target, procs: Processes, pods: number): Promise<Memory> {
-  await sleep(SETTLE_MS);
-  const idle = await memOf([procs.daemonPid]);
-  const running: RunningPod[] = [];
-  // The pods of a run cut short go at cleanup (addPodsCleanup).
-  for (let i = 0; i < pods; i++) running.push(await startPod(target, `m${i}`, undefined, false));
-  await sleep(SETTLE_MS);
-  checkInterrupted();
-  const daemon = await memOf([procs.daemonPid]);
-  const monitorPids = await procs.monitors(running);
-  // One each: coracle's conmon per container, containerd's shim per pod.
-  if (monitorPids.length !== pods) throw new Error(`${target.name}: ${monitorPids.length} ${procs.monitorName} processes for ${pods} pods with one container each, expected ${pods}`);
-  const monitors = await memOf(monitorPids);
-  const pausePids = await procs.pauses(running);
-  const pause = await memOf(pausePids);
-  for (const pod of running) await endPod(target, pod, undefined);
-  return { pods, idle, daemon, monitors, monitorCount: monitorPids.length, pause, pauseCount: pausePids.length };
-}
-
-function printMemory(name: string, procs: Processes, m: Memory): void {
-  console.log(`memory ${name} (VmRSS summed over the processes, PSS beside):`);
-  const at = (n: number): string => `${n} pods:`.padEnd(`${m.pods} pods:`.length + 1);
-  console.log(`  ${at(0)} daemon ${memText(m.idle)}`);
-  const growth: Mem = { rss: m.daemon.rss - m.idle.rss, pss: m.daemon.pss - m.idle.pss };
-  console.log(`  ${at(m.pods)} daemon ${memText(m.daemon)}, ${growth.rss >= 0 ? '+' : ''}${mib(growth.rss / m.pods, 2)} per pod`);
-  console.log(
-    `  ${at(m.pods)} monitors ${memText(m.monitors)} in ${m.monitorCount} ${procs.monitorName} processes, ${memText(m.monitors, m.pods, 2)} per pod (one container each)`,
-  );
-  if (m.pauseCount > 0) console.log(`  ${at(m.pods)} pause processes ${memText(m.pause)} in ${m.pauseCount}, ${memText(m.pause, m.pods, 2)} per pod`);
-  const total = (growth.rss + m.monitors.rss + m.pause.rss) / m.pods;
-  console.log(`  per pod with one container, all told (daemon growth + monitors${m.pauseCount > 0 ? ' + pause' : ''}): ${mib(total, 2)} RSS`);
-}
-
-// ---------------------------------------------------------------------------------------
-// Leak check
-
-/** Where a runtime keeps what a leak check looks at. */
-interface Leftovers extends NetworkFiles {
-  /** The runc root its containers (and sandboxes) are in. */
-  runcRoot: string;
-  /** Its monitors still running. */
-  monitors: () => Promise<number[]>;
-  monitorName: string;
-}
-
-/** Prints what a runtime left after its pods were removed; returns whether it left nothing. */
-async function leakCheck(name: string, clients: CriClients, dir: string, net: Net, l: Leftovers): Promise<boolean> {
-  const { counts, problems } = await networkLeftovers(dir, net, l);
-  const pods = (await clients.runtime.ListPodSandbox({}, opts())).items;
-  const containers = (await clients.runtime.ListContainers({}, opts())).containers;
-  const runc = (await run('runc', ['--root', l.runcRoot, 'list', '-q']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
-  const monitors = await l.monitors();
-  problems.push(
-    ...pods.map((p) => `pod ${p.id.slice(0, 12)} still listed (${p.state})`),
-    ...containers.map((c) => `container ${c.id.slice(0, 12)} still listed (${c.state})`),
-    ...runc.map((id) => `runc container ${id} in ${l.runcRoot}`),
-    ...monitors.map((pid) => `${l.monitorName} ${pid} still running`),
-  );
-  return reportLeaks(
-    name,
-    `${counts}, pods listed ${pods.length}, containers listed ${containers.length}, runc containers ${runc.length}, ${l.monitorName} processes ${monitors.length}`,
-    problems,
-  );
-}
-
-// ---------------------------------------------------------------------------------------
-// The runtimes
-
-interface Registry {
-  host: string;
-  url: string;
+  return { rounds: positive('rounds', values.rounds), pods: positive('pods', values.pods), churn: positive('churn', values.churn), runs: runsOption(values.runs) };
 }
 
 /**
@@ -371,133 +94,86 @@ async function pushImages(registry: Registry): Promise<void> {
   await pushImage(registry.url, PAUSE_REPO, buildImage({ layers: [layer], config: { Cmd: PAUSE_CMD } }), [TAG]);
 }
 
-interface Result {
-  timings: Timings;
-  memory: Memory;
-  clean: boolean;
+// ---------------------------------------------------------------------------------------
+// Medians of the runs, as markdown
+
+/** One runtime's runs reduced to medians. */
+interface Reduced {
+  version: string;
+  runs: RunResult[];
+  /** Per row, the median of the runs' p50s. */
+  p50: Map<string, number>;
+  /** Per memory figure, the median of the runs'. */
+  mem: (pick: (r: RunResult) => Mem) => Mem;
+  num: (pick: (r: RunResult) => number) => number;
 }
 
-async function pull(name: string, clients: CriClients, image: string): Promise<void> {
-  const pulled = await clients.image.PullImage({ image: { image } }, opts());
-  if (!pulled.image_ref) throw new Error(`${name}: PullImage ${image} returned no image`);
-}
-
-async function benchRuntime(target: Target, procs: Processes, o: Options, version: string): Promise<{ timings: Timings; memory: Memory }> {
-  await lifecycleRounds(target, WARMUP_ROUNDS, true);
-  const timings = await lifecycleRounds(target, o.rounds, false);
-  printTimings(`${version} (${o.rounds} rounds of a pod with one container, after ${WARMUP_ROUNDS} warm-up rounds):`, timings, ROWS);
-  const memory = await measureMemory(target, procs, o.pods);
-  printMemory(target.name, procs, memory);
-  return { timings, memory };
-}
-
-async function benchCoracle(cleanups: Cleanups, registry: Registry, net: Net, o: Options): Promise<Result> {
-  const dir = await coracleTempDir(cleanups, 'coracle-bench-lifecycle-');
-  addNetworkCleanup(cleanups, net);
-  // A conf dir of its own: coracle writes its embedded conflist there at start. The bench
-  // registry over plain http; docker.io goes to a closed port, whatever happens.
-  const { config, root, socket } = await coracleConfig(dir, { cniBinDirs: [CNI_BIN_DIR], net, registries: { [registry.host]: registry.url } });
-  const { proc, clients } = await startCoracleDaemon(cleanups, config, socket, { detached: true });
-  addPodsCleanup(cleanups, 'coracle', clients);
-  checkInterrupted();
-  const image = `${registry.host}/${IMAGE_REPO}:${TAG}`;
-  await pull('coracle', clients, image);
-  const target: Target = { name: 'coracle', clients, net, image, logRoot: join(dir, 'logs') };
-  const procs: Processes = {
-    daemonPid: proc.pid!,
-    // conmon's -c is the container id; it daemonizes, so it is no child of the daemon.
-    monitors: async (pods) => {
-      const ids = new Set(pods.map((p) => p.containerId));
-      return processesNamed('conmon', (argv) => ids.has(argv[argv.indexOf('-c') + 1] ?? ''));
-    },
-    pauses: async () => [],
-    monitorName: 'conmon',
+function reduce(runs: RunResult[]): Reduced {
+  const p50 = new Map<string, number>(ROWS.map((row) => [row, median(runs.map((r) => percentile(r.timings[row], 50)))]));
+  return {
+    version: runs[0]!.version,
+    runs,
+    p50,
+    mem: (pick) => ({ rss: median(runs.map((r) => pick(r).rss)), pss: median(runs.map((r) => pick(r).pss)) }),
+    num: (pick) => median(runs.map(pick)),
   };
-  const version = await clients.runtime.Version({}, opts());
-  const { timings, memory } = await benchRuntime(target, procs, o, `coracle ${version.runtime_version}`);
-  // As src/daemon/compose.ts lays them out.
-  const clean = await leakCheck('coracle', clients, dir, net, {
-    ipamDir: join(root, 'cni', 'networks'),
-    cacheDir: join(root, 'cni', 'results'),
-    cachePrefix: '',
-    runcRoot: join(dir, 'state', 'runtime', 'runc'),
-    monitors: () => conmonsOf(dir),
-    monitorName: 'conmon',
-  });
-  return { timings, memory, clean };
 }
 
-/** The children of `parents`, by /proc/PID/stat's ppid. */
-async function childrenOf(parents: number[]): Promise<{ pid: number; argv: string[] }[]> {
-  const want = new Set(parents);
-  const out: { pid: number; argv: string[] }[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses, the last ")" ends it.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (!want.has(ppid)) continue;
-    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean);
-    out.push({ pid: Number(entry), argv });
+function printTables(o: Options, sides: Reduced[]): void {
+  const header = (first: string): void => {
+    console.log(`| ${first} | ${sides.map((s) => s.version).join(' | ')} |`);
+    console.log(`| --- | ${sides.map(() => '---').join(' | ')} |`);
+  };
+  console.log(`\n## bench/lifecycle: ${o.rounds} rounds, ${o.churn} x ${o.pods} pods of churn, ${o.runs} alternating runs\n`);
+  console.log(`Milliseconds: p50 (median of the runs' p50s) / p95 / mean (over every run's samples).\n`);
+  header('RPC');
+  for (const row of ROWS) {
+    const cell = (s: Reduced): string => {
+      const xs = s.runs.flatMap((r) => r.timings[row]);
+      return `${s.p50.get(row)!.toFixed(1)} / ${percentile(xs, 95).toFixed(1)} / ${mean(xs).toFixed(1)}`;
+    };
+    console.log(`| ${row} | ${sides.map(cell).join(' | ')} |`);
   }
-  return out;
+  console.log('');
+  header('run: start / teardown (ms, sums of p50s)');
+  const sums = (r: RunResult, rpcs: readonly string[]): string => sumOf(new Map(rpcs.map((x) => [x, percentile(r.timings[x as (typeof RPCS)[number]], 50)])), rpcs).toFixed(1);
+  for (let i = 0; i < o.runs; i++) {
+    console.log(`| ${i + 1} | ${sides.map((s) => (s.runs[i] ? `${sums(s.runs[i]!, START_RPCS)} / ${sums(s.runs[i]!, TEARDOWN_RPCS)}` : '-')).join(' | ')} |`);
+  }
+  console.log(`\nMemory, VmRSS (PSS), summed over the processes, medians of the runs:\n`);
+  header('memory');
+  const row = (what: string, cell: (s: Reduced) => string): void => console.log(`| ${what} | ${sides.map(cell).join(' | ')} |`);
+  row('daemon, fresh (right after it serves)', (s) => memText(s.mem((r) => r.memory.fresh)));
+  row(`daemon, after the ${o.rounds} rounds, no pod`, (s) => memText(s.mem((r) => r.memory.idle)));
+  row(`daemon, ${o.pods} pods up`, (s) => memText(s.mem((r) => r.memory.daemon)));
+  row(`monitors, ${o.pods} pods up`, (s) => `${memText(s.mem((r) => r.memory.monitors))}, ${s.runs[0]!.memory.monitorCount} ${s.runs[0]!.memory.monitorName}`);
+  row(`pause processes, ${o.pods} pods up`, (s) => (s.runs[0]!.memory.pauseCount > 0 ? `${memText(s.mem((r) => r.memory.pause))}, ${s.runs[0]!.memory.pauseCount}` : 'none'));
+  row(`all of it, ${o.pods} pods up`, (s) => memText(s.mem((r) => total(r))));
+  row(`daemon, after ${o.churn * o.pods} pods came and went`, (s) => memText(s.mem((r) => r.memory.after)));
+  row('daemon open fds: fresh / after the rounds / after the churn', (s) => [s.num((r) => r.memory.fds.fresh), s.num((r) => r.memory.fds.idle), s.num((r) => r.memory.fds.after)].join(' / '));
 }
 
-async function benchContainerd(cleanups: Cleanups, registry: Registry, net: Net, o: Options): Promise<Result> {
-  const pause = `${registry.host}/${PAUSE_REPO}:${TAG}`;
-  const dir = await containerdTempDir(cleanups, 'coracle-bench-lifecycle-containerd-');
-  addNetworkCleanup(cleanups, net);
-  // The same conflist as coracle's embedded one, with this runtime's names and lease dir.
-  const { confDir, ipamDir } = await writeContainerdConflist(dir, net);
-  const runcRoot = join(dir, 'runc');
-  const config = podsContainerdConfig(dir, { registryHost: registry.host, cniBinDir: CNI_BIN_DIR, cniConfDir: confDir, pause, runcRoot: runcRoot });
-  // Teardown, newest first: its containers and pods removed, containerd stopped, its bridge
-  // deleted, then (containerdTempDir) whatever containers, shims and mounts it still left.
-  const { proc, clients } = await startContainerd(cleanups, dir, config, { detached: true });
-  addPodsCleanup(cleanups, 'containerd', clients);
-  checkInterrupted();
-  const image = `${registry.host}/${IMAGE_REPO}:${TAG}`;
-  await pull('containerd', clients, pause);
-  await pull('containerd', clients, image);
-  const target: Target = { name: 'containerd', clients, net, image, logRoot: join(dir, 'logs') };
-  const procs: Processes = {
-    daemonPid: proc.pid!,
-    // One shim per pod: the pod's containers share the shim of its sandbox.
-    monitors: () => shimsOf(dir),
-    // Each pod's sandbox container: the sleeping busybox, a child of the pod's shim.
-    pauses: async (pods) => {
-      const pids = (await childrenOf(await shimsOf(dir))).filter((c) => c.argv.join(' ') === PAUSE_CMD.join(' ')).map((c) => c.pid);
-      if (pids.length !== pods.length) throw new Error(`containerd: ${pids.length} pause processes for ${pods.length} pods`);
-      return pids;
-    },
-    monitorName: 'containerd-shim-runc-v2',
-  };
-  const version = await clients.runtime.Version({}, opts());
-  const { timings, memory } = await benchRuntime(target, procs, o, `${version.runtime_name} ${version.runtime_version}`);
-  // libcni's cache is host-wide: this network's entries are those named after it (its bridge).
-  const clean = await leakCheck('containerd', clients, dir, net, {
-    ipamDir,
-    cacheDir: '/var/lib/cni/results',
-    cachePrefix: `${net.bridge}-`,
-    runcRoot: join(runcRoot, 'k8s.io'),
-    monitors: () => shimsOf(dir),
-    monitorName: 'containerd-shim-runc-v2',
-  });
-  return { timings, memory, clean };
+/** Daemon + monitors + pause processes with the pods up. */
+function total(r: RunResult): Mem {
+  const m = r.memory;
+  return { rss: m.daemon.rss + m.monitors.rss + m.pause.rss, pss: m.daemon.pss + m.monitors.pss + m.pause.pss };
 }
 
-function printRatios(coracle: Result, containerd: Result): void {
-  const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : 'n/a');
-  const p50 = ROWS.map((rpc) => `${rpc} ${ratio(percentile(containerd.timings[rpc], 50), percentile(coracle.timings[rpc], 50))}`);
-  console.log(`containerd/coracle p50: ${p50.join(', ')}`);
-  const c = coracle.memory;
-  const d = containerd.memory;
-  const perPod = (m: Memory): number => (m.daemon.rss - m.idle.rss + m.monitors.rss + m.pause.rss) / m.pods;
-  console.log(
-    `containerd/coracle memory (RSS): daemon with 0 pods ${ratio(d.idle.rss, c.idle.rss)}, daemon with ${d.pods} pods ${ratio(d.daemon.rss, c.daemon.rss)}, ` +
-      `monitors per pod ${ratio(d.monitors.rss, c.monitors.rss)} (PSS ${ratio(d.monitors.pss, c.monitors.pss)}), ` +
-      `daemon + monitors with ${d.pods} pods ${ratio(d.daemon.rss + d.monitors.rss, c.daemon.rss + c.monitors.rss)}, per pod all told ${ratio(perPod(d), perPod(c))}`,
-  );
+function checkTargets(o: Options, c: Reduced, d: Reduced | undefined): boolean {
+  const other = (x: number | undefined): { containerd?: number } => (x === undefined ? {} : { containerd: x });
+  const ratio = (name: string, x: number, y: number | undefined, max: number, unit = 'ms'): Target => ({ name, coracle: x, ...other(y), limit: { kind: 'ratio', max }, unit });
+  const MiB = (kib: number): number => kib / 1024;
+  const fresh = (s: Reduced): number => MiB(s.mem((r) => r.memory.fresh).rss);
+  const after = (s: Reduced): number => MiB(s.mem((r) => r.memory.after).rss);
+  const targets: Target[] = [
+    ratio('Start (RunPodSandbox + CreateContainer + StartContainer)', sumOf(c.p50, START_RPCS), d && sumOf(d.p50, START_RPCS), 0.5),
+    ratio('Teardown (StopContainer + RemoveContainer + StopPodSandbox + RemovePodSandbox)', sumOf(c.p50, TEARDOWN_RPCS), d && sumOf(d.p50, TEARDOWN_RPCS), 0.6),
+    ...RPCS.map((rpc) => ratio(rpc, c.p50.get(rpc)!, d?.p50.get(rpc), 1.5)),
+    { name: 'fresh daemon RSS', coracle: fresh(c), ...other(d && fresh(d)), limit: { kind: 'absolute', max: FRESH_RSS_MAX_MIB }, unit: 'MiB' },
+    { name: `daemon RSS after ${o.churn * o.pods} pods came and went`, coracle: after(c), ...other(d && after(d)), limit: { kind: 'absolute', max: CHURNED_RSS_MAX_MIB, strict: true }, unit: 'MiB' },
+    ratio(`PSS with ${o.pods} pods up: daemon + monitors (containerd: + shims + pause)`, MiB(c.mem(total).pss), d && MiB(d.mem(total).pss), PSS_MAX, 'MiB'),
+  ];
+  return printTargets(`Issue 14's targets (medians of ${c.runs.length} runs):`, targets);
 }
 
 async function main(): Promise<void> {
@@ -505,7 +181,7 @@ async function main(): Promise<void> {
   try {
     o = options();
   } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/lifecycle.js [--rounds 30] [--pods 20]`);
+    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/lifecycle.js [--rounds 30] [--pods 20] [--churn 5] [--runs 3]`);
     process.exitCode = 2;
     return;
   }
@@ -517,16 +193,18 @@ async function main(): Promise<void> {
     cleanups.add('stop registry', () => registry.stop());
     await pushImages(registry);
     checkInterrupted();
-    const coracle = await benchCoracle(cleanups, registry, nets.coracle, o);
-    let clean = coracle.clean;
-    if (await onPath('containerd')) {
-      const containerd = await benchContainerd(cleanups, registry, nets.containerd, o);
-      clean &&= containerd.clean;
-      printRatios(coracle, containerd);
-    } else {
-      console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
-    }
-    if (!clean) throw new Error('a runtime leaked (see the leak checks above)');
+    const runners: Runner<RunResult>[] = [{ name: 'coracle', run: (c) => benchCoracle(c, registry, nets.coracle, o) }];
+    if (await onPath('containerd')) runners.push({ name: 'containerd', run: (c) => benchContainerd(c, registry, nets.containerd, o) });
+    else console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
+    const results = await alternate(cleanups, o.runs, runners);
+    const coracle = reduce(results.get('coracle')!);
+    const containerd = results.get('containerd')?.length ? reduce(results.get('containerd')!) : undefined;
+    printTables(o, containerd ? [coracle, containerd] : [coracle]);
+    checkTargets(o, coracle, containerd);
+    console.log(`\n${loadSummary()}`);
+    const leaked = [...results.values()].flat().filter((r) => !r.clean).length;
+    console.log(`\nLeak checks: ${leaked === 0 ? `nothing left after any of the ${[...results.values()].flat().length} runs` : `${leaked} runs leaked (see above)`}.`);
+    if (leaked > 0) throw new Error('a runtime leaked (see the leak checks above)');
   });
 }
 

@@ -1,0 +1,47 @@
+/** bench/lib/memory: what a runtime's processes take, read from /proc. */
+import { readdir, readFile } from 'node:fs/promises';
+
+/** Resident and proportional set sizes, in KiB. */
+export interface Mem {
+  rss: number;
+  pss: number;
+}
+
+/** VmRSS (/proc/PID/status) and Pss (smaps_rollup) of each of `pids`, summed. */
+export async function memOf(pids: number[]): Promise<Mem> {
+  let rss = 0;
+  let pss = 0;
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const r = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    if (!r) throw new Error(`process ${pid}: no VmRSS (a zombie?)`);
+    rss += Number(r[1]);
+    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+    pss += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+  }
+  return { rss, pss };
+}
+
+/** How many fds `pid` has open. */
+export async function fdCount(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
+}
+
+export const mib = (kib: number, digits = 1): string => `${(kib / 1024).toFixed(digits)} MiB`;
+export const memText = (m: Mem, per = 1, digits = 1): string => `${mib(m.rss / per, digits)} (PSS ${mib(m.pss / per, digits)})`;
+
+/** The children of `parents`, by /proc/PID/stat's ppid. */
+export async function childrenOf(parents: number[]): Promise<{ pid: number; argv: string[] }[]> {
+  const want = new Set(parents);
+  const out: { pid: number; argv: string[] }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses, the last ")" ends it.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!want.has(ppid)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean);
+    out.push({ pid: Number(entry), argv });
+  }
+  return out;
+}
