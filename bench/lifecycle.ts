@@ -148,7 +148,7 @@ function printTables(o: Options, sides: Reduced[]): void {
   row(`daemon, ${o.pods} pods up`, (s) => memText(s.mem((r) => r.memory.daemon)));
   row(`monitors, ${o.pods} pods up`, (s) => `${memText(s.mem((r) => r.memory.monitors))}, ${s.runs[0]!.memory.monitorCount} ${s.runs[0]!.memory.monitorName}`);
   row(`pause processes, ${o.pods} pods up`, (s) => (s.runs[0]!.memory.pauseCount > 0 ? `${memText(s.mem((r) => r.memory.pause))}, ${s.runs[0]!.memory.pauseCount}` : 'none'));
-  row(`all of it, ${o.pods} pods up`, (s) => memText(s.mem((r) => total(r))));
+  row(`daemon + monitors + pause, ${o.pods} pods up`, (s) => memText(s.mem((r) => total(r))));
   row(`daemon, after ${o.churn * o.pods} pods came and went`, (s) => memText(s.mem((r) => r.memory.after)));
   row('daemon open fds: fresh / after the rounds / after the churn', (s) => [s.num((r) => r.memory.fds.fresh), s.num((r) => r.memory.fds.idle), s.num((r) => r.memory.fds.after)].join(' / '));
 }
