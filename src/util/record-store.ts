@@ -60,9 +60,11 @@ export class RecordStore<T extends { id: string }> {
    * container process, and no guarantee needs the record then: a record lost or left empty
    * is a dir without a readable record, removed at init; the pod's address lease and CNI
    * result are then collected as orphans (SandboxService.reconcile), its container state dir
-   * too (ContainerService.reconcile); a record older than the last write describes processes
-   * that are gone, as every record does after a reboot, fsynced or not. Images, which must
-   * survive, are written durably (image-store, snapshotter, content-store).
+   * too (ContainerService.reconcile); a container whose pod record was lost stays listed and
+   * removable (RemoveContainer needs no pod; kubelet removes containers of no sandbox); a
+   * record older than the last write describes processes that are gone, as every record
+   * does after a reboot, fsynced or not. Images, which must survive, are written durably
+   * (image-store, snapshotter, content-store).
    */
   async save(record: T): Promise<void> {
     await mkdir(this.dir(record.id), { recursive: true });
