@@ -29,6 +29,11 @@ import { LayerHolds } from './image-refs.js';
 import { vetContainerSpec } from './request-checks.js';
 import { infraAlive } from '../sandbox/pod-pid.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
+import { BackgroundTasks } from '../util/background.js';
+import { processStartTime } from '../sandbox/pod-pid.js';
+import { ContainerReleases } from './container-release.js';
+import { signalInit } from './container-signal.js';
+import { ExitWaiters } from './exit-waiters.js';
 import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 
 
@@ -102,6 +107,10 @@ const EXEC_OUTPUT_LIMIT = 16 << 20;
 
 const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A stop waits for the watcher's word of the exit, and looks itself at least this often. */
+const EXIT_POLL_MS = 100;
+/** At shutdown, how long releases and removals in flight are waited for. */
+const BACKGROUND_DRAIN_MS = 5_000;
 
 export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord): string {
   return `k8s_${m.name}_${pod.metadata.name}_${pod.metadata.namespace}_${pod.metadata.uid}_${m.attempt}`;
@@ -120,8 +129,14 @@ export class ContainerService {
   private readonly holds = new LayerHolds();
   private readonly refreshing = new Map<string, Promise<ContainerRecord>>();
   private exitWatcher: FSWatcher | undefined;
+  private readonly exitWaiters = new ExitWaiters();
+  private readonly background: BackgroundTasks;
+  private readonly releases: ContainerReleases;
 
-  constructor(private readonly deps: ContainerDeps) {}
+  constructor(private readonly deps: ContainerDeps) {
+    this.background = new BackgroundTasks(deps.log);
+    this.releases = new ContainerReleases({ runtime: (h) => deps.runtime(h), rootfs: (id) => this.paths(id).rootfs }, this.background);
+  }
 
   /**
    * Notices exits as conmon writes them (an exit file per container), so that a STOPPED
@@ -137,8 +152,10 @@ export class ContainerService {
     this.exitWatcher.on('error', (err) => this.deps.log.warn('exit watch failed', { dir, error: err.message }));
   }
 
-  close(): void {
+  /** Stops watching; waits (a few seconds at most) for the work RPCs left running. */
+  async close(): Promise<void> {
     this.exitWatcher?.close();
+    await this.background.drain(BACKGROUND_DRAIN_MS);
   }
 
   private paths(id: string): { state: string; rootfs: string; bundle: string; persist: string; upper: string; work: string; exitFile: string } {
@@ -195,7 +212,7 @@ export class ContainerService {
   }
 
   private async doCreate(name: string, spec: ContainerSpec, pod: SandboxRecord, image: ImageRecord, log: Logger): Promise<string> {
-    const { store, snapshots } = this.deps;
+    const { store } = this.deps;
     const { privileged, capAdd, capDrop } = spec.security;
     const seccomp = await seccompFor(spec.security.seccomp, { privileged, capabilities: containerCapabilities({ privileged, capAdd, capDrop, allCapabilities: this.deps.allCapabilities }) });
     if (spec.security.pid === 'TARGET') throw new CoracleError('UNIMPLEMENTED', 'pid namespace TARGET: not supported yet');
@@ -237,8 +254,7 @@ export class ContainerService {
       const attachDir = join(this.deps.stateDir, 'attach');
       await Promise.all([p.upper, p.work, p.rootfs, p.bundle, p.persist, dirname(p.exitFile), attachDir].map((d) => mkdir(d, { recursive: true })));
       undo.push('remove state dir', () => rm(p.state, { recursive: true, force: true }));
-      const lowers = [...image.layers].reverse().map((l) => snapshots.dir(l.chainId).slice(snapshots.root.length + 1));
-      await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
+      await this.mountRoot(id, record.chainIds);
       undo.push('unmount rootfs', () => unmount(p.rootfs, `container ${id}: rootfs`));
       const mounts = await Promise.all(spec.mounts.map((m) => hostPath(m)));
       // Inside the root, a regular file of at most 1 MiB, or a clear error: never a FIFO.
@@ -299,6 +315,8 @@ export class ContainerService {
         stdinOnce: spec.stdinOnce,
         tty: spec.tty,
       });
+      const started = await processStartTime(record.pid);
+      if (started !== undefined) record.pidStartTime = started;
       record.state = 'CREATED';
       await store.save(record);
       undo.clear();
@@ -310,6 +328,14 @@ export class ContainerService {
       await undo.unwind(clog);
       throw withContext(`container ${name}`, err);
     }
+  }
+
+  /** Its root: the overlay of its image's layers (nearest first) under its own upper dir. */
+  private async mountRoot(id: string, chainIds: string[]): Promise<void> {
+    const { snapshots } = this.deps;
+    const p = this.paths(id);
+    const lowers = [...chainIds].reverse().map((chainId) => snapshots.dir(chainId).slice(snapshots.root.length + 1));
+    await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
   }
 
   resolve(id: string): ContainerRecord | undefined {
@@ -360,6 +386,8 @@ export class ContainerService {
       reason: oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error',
     };
     await this.deps.store.save(updated);
+    this.releases.begin(updated);
+    this.exitWaiters.wake(c.id);
     this.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
     return updated;
   }
@@ -550,7 +578,10 @@ export class ContainerService {
       throw failedPrecondition(`container ${c.id}: start: its runtime state is gone (the host restarted?)`);
     }
     const rt = this.runtimeFor(c.runtimeHandler, c.id);
-    await rt.delete(c.id);
+    // Its exit released its root and the runtime's container: both are made again.
+    await this.releases.now(c);
+    await this.mountRoot(c.id, c.chainIds);
+    this.releases.forget(c.id);
     await rm(p.exitFile, { force: true });
     await rm(join(p.persist, 'oom'), { force: true });
     const pid = await rt.create({
@@ -565,7 +596,8 @@ export class ContainerService {
       tty: c.tty,
     });
     const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, ...rest } = c;
-    await this.deps.store.save({ ...rest, state: 'CREATED', pid });
+    const pidStartTime = await processStartTime(pid);
+    await this.deps.store.save({ ...rest, state: 'CREATED', pid, ...(pidStartTime !== undefined ? { pidStartTime } : {}) });
     await this.start(c.id, log);
   }
 
@@ -576,9 +608,13 @@ export class ContainerService {
     // Taken before: a short process can end (and conmon stamp its exit) before start returns.
     const startedAt = nowNanos();
     await this.runtimeFor(c.runtimeHandler, c.id).start(c.id);
-    await this.deps.store.save({ ...c, state: 'RUNNING', startedAt });
+    const running: ContainerRecord = { ...c, state: 'RUNNING', startedAt };
+    await this.deps.store.save(running);
     log.info('container started', { container: c.id });
     this.deps.events.publish(c.id, c.sandboxId, 'STARTED');
+    // An exit the watcher saw while the record still said CREATED was passed over: looked
+    // for once now, so that a short process is noticed (and released) without a call.
+    void this.refresh(running).catch((err: unknown) => log.warn('exit not read', { container: c.id, error: messageOf(err) }));
   }
 
   async status(id: string): Promise<ContainerRecord> {
@@ -596,12 +632,17 @@ export class ContainerService {
     });
   }
 
+  /** Until it has exited or `ms` have passed: woken by the exit watcher, or by its own look. */
   private async waitExit(c: ContainerRecord, ms: number): Promise<ContainerRecord> {
     const deadline = Date.now() + ms;
     for (;;) {
+      const woken = this.exitWaiters.wait(c.id, Math.min(EXIT_POLL_MS, Math.max(1, deadline - Date.now())));
       const now = await this.refresh(c);
-      if (now.state !== 'RUNNING' || Date.now() >= deadline) return now;
-      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+      if (now.state !== 'RUNNING' || Date.now() >= deadline) {
+        woken.cancel();
+        return now;
+      }
+      await woken.done;
     }
   }
 
@@ -613,21 +654,25 @@ export class ContainerService {
       // Never started: there is no process to signal, only the runtime's init to end.
       await rt.kill(c.id, 'SIGKILL', true).catch(() => undefined);
       await this.deps.store.save({ ...c, state: 'EXITED', exitCode: 0, finishedAt: nowNanos(), reason: 'Completed' });
+      await this.releases.now(c);
       return;
     }
-    if (c.state !== 'RUNNING') return;
-    if (timeoutSeconds > 0) {
-      await rt.kill(c.id, c.stopSignal).catch((err: unknown) => log.debug('stop signal not sent', { container: c.id, error: messageOf(err) }));
+    const wasRunning = c.state === 'RUNNING';
+    if (c.state === 'RUNNING' && timeoutSeconds > 0) {
+      await signalInit(c, c.stopSignal, rt).catch((err: unknown) => log.debug('stop signal not sent', { container: c.id, error: messageOf(err) }));
       c = await this.waitExit(c, timeoutSeconds * 1000);
     }
     if (c.state === 'RUNNING') {
       // With a pid namespace of its own, SIGKILL to its init ends them all; `--all` (runc's
       // freezer walk of the cgroup) only where other processes could outlive it.
-      await rt.kill(c.id, 'SIGKILL', c.sharedPid ?? true).catch((err: unknown) => log.debug('SIGKILL not sent', { container: c.id, error: messageOf(err) }));
+      await signalInit(c, 'SIGKILL', rt, c.sharedPid ?? true).catch((err: unknown) => log.debug('SIGKILL not sent', { container: c.id, error: messageOf(err) }));
       c = await this.waitExit(c, 10_000);
       if (c.state === 'RUNNING') throw new CoracleError('DEADLINE_EXCEEDED', `container ${c.id}: stop: still running 10 s after SIGKILL`);
     }
-    log.info('container stopped', { container: c.id, exitCode: c.exitCode });
+    if (wasRunning) log.info('container stopped', { container: c.id, exitCode: c.exitCode });
+    // As containerd's StopContainer, done once the runtime's container is deleted: its root
+    // is unmounted and its cgroups are gone by the time the call returns.
+    await this.releases.now(c);
   }
 
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */
@@ -636,10 +681,24 @@ export class ContainerService {
     // Still being made: not there yet (containerd's answer); its create completes or undoes.
     if (!c || c.state === 'CREATING') return;
     if (c.state === 'RUNNING' || c.state === 'CREATED') await this.stop(c.id, 0, log);
-    await this.teardown(c);
+    else await this.releases.now(c);
+    const p = this.paths(c.id);
+    // The record's dir (its upper dir too) is renamed out of the store in one step, and
+    // removed after the answer with the volatile state: a daemon killed before that finds
+    // no record, and collects both at start (the trash, and state of no container).
+    const trash = await this.deps.store.discard(c.id);
+    this.releases.forget(c.id);
+    this.cpuRate.forget(c.id);
     log.info('container removed', { container: c.id });
     this.deps.events.publish(c.id, c.sandboxId, 'DELETED');
-    await this.deps.images.collect(log).catch((err: unknown) => log.warn('collecting the layers it let go failed', { error: messageOf(err) }));
+    void this.background.run(`remove:${c.id}`, `container ${c.id}: removing its files`, async () => {
+      await Promise.all([rm(p.state, { recursive: true, force: true }), rm(p.exitFile, { force: true }), rm(trash, { recursive: true, force: true })]);
+    });
+    // Its layers are held by its image while that exists: only an image removed under a
+    // living container leaves layers to collect now.
+    if (!this.deps.images.find(c.image.id)) {
+      await this.deps.images.collect(log).catch((err: unknown) => log.warn('collecting the layers it let go failed', { error: messageOf(err) }));
+    }
   }
 
   private async teardown(c: ContainerRecord): Promise<void> {
@@ -660,7 +719,10 @@ export class ContainerService {
 
   async removeAll(sandboxId: string, log: Logger): Promise<void> {
     await this.createsEnded(sandboxId, log);
-    for (const c of this.deps.store.all().filter((x) => x.sandboxId === sandboxId)) await this.remove(c.id, log);
+    const ids = this.deps.store.all().filter((x) => x.sandboxId === sandboxId).map((c) => c.id);
+    for (const id of ids) await this.remove(id, log);
+    // A removed pod leaves none of its containers' files behind.
+    await Promise.all(ids.map((id) => this.background.settled(`remove:${id}`)));
   }
 
   /** Layers that containers' roots are made of: image collection keeps them. */
