@@ -128,6 +128,8 @@ export class ContainerService {
   private readonly creating = new Map<string, { sandboxId: string; id: Promise<string> }>();
   private readonly holds = new LayerHolds();
   private readonly refreshing = new Map<string, Promise<ContainerRecord>>();
+  /** Starts in flight, by container: a stop or removal waits for them. */
+  private readonly starting = new Map<string, Promise<void>>();
   private exitWatcher: FSWatcher | undefined;
   private readonly exitWaiters = new ExitWaiters();
   private readonly background: BackgroundTasks;
@@ -224,7 +226,8 @@ export class ContainerService {
     await vetContainerSpec(spec);
     const id = randomBytes(32).toString('hex');
     const clog = log.child({ container: id, sandbox: pod.id });
-    const runtime = this.runtimeFor(pod.runtimeHandler, id);
+    // Its handler is checked now, though the runtime is first called at start.
+    this.runtimeFor(pod.runtimeHandler, id);
     const p = this.paths(id);
     const record: ContainerRecord = {
       id,
@@ -259,6 +262,7 @@ export class ContainerService {
       const mounts = await Promise.all(spec.mounts.map((m) => hostPath(m)));
       // Inside the root, a regular file of at most 1 MiB, or a clear error: never a FIFO.
       const readEtc = async (f: string): Promise<string> => (await readFileInRoot(p.rootfs, `etc/${f}`, `/etc/${f} in the image`))?.toString('utf8') ?? '';
+      const [passwd, group] = await Promise.all([readEtc('passwd'), readEtc('group')]);
       const user = resolveUser(
         {
           ...(spec.security.runAsUser !== undefined ? { runAsUser: spec.security.runAsUser } : {}),
@@ -267,8 +271,8 @@ export class ContainerService {
           supplementalGroups: spec.security.supplementalGroups,
           imageUser: image.config.user,
         },
-        await readEtc('passwd'),
-        await readEtc('group'),
+        passwd,
+        group,
       );
       const args = containerArgs(image.config, spec);
       if (args.length === 0) throw invalidArgument(`container ${name}: no command: neither the request nor the image gives one`);
@@ -301,22 +305,9 @@ export class ContainerService {
         ...(seccomp ? { seccomp } : {}),
       });
       ociSpec.linux.resources = fitResourcesLogged(ociSpec.linux.resources, this.deps.cgroups, clog, { name });
-      await writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec));
-      if (record.logPath) await mkdir(dirname(record.logPath), { recursive: true });
-      undo.push('runtime delete', () => runtime.delete(id));
-      record.pid = await runtime.create({
-        id,
-        bundle: p.bundle,
-        logPath: record.logPath || join(p.state, 'unlogged.log'),
-        exitDir: dirname(p.exitFile),
-        persistDir: p.persist,
-        attachDir,
-        stdin: spec.stdin,
-        stdinOnce: spec.stdinOnce,
-        tty: spec.tty,
-      });
-      const started = await processStartTime(record.pid);
-      if (started !== undefined) record.pidStartTime = started;
+      await Promise.all([writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec)), record.logPath ? mkdir(dirname(record.logPath), { recursive: true }) : undefined]);
+      // The runtime's container is made by StartContainer, as containerd makes its task
+      // there: CREATED is a root, a bundle and a record, with no process and no monitor.
       record.state = 'CREATED';
       await store.save(record);
       undo.clear();
@@ -415,11 +406,20 @@ export class ContainerService {
 
   /** New cgroup limits for a created or running container. */
   async updateResources(id: string, r: Resources): Promise<void> {
+    await this.startEnded(this.mustGet(id).id);
     const c = await this.refresh(this.mustGet(id));
     if (c.state !== 'RUNNING' && c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: update resources: it is ${c.state.toLowerCase()}`);
     const p = this.paths(c.id);
+    const limits = fitResourcesLogged(resources(r, undefined, false), this.deps.cgroups, this.deps.log, { container: c.id });
+    if (c.pid === undefined) {
+      // Not in the runtime yet: the limits go into the bundle its start creates it from.
+      const bundleSpec = JSON.parse(await readFile(join(p.bundle, 'config.json'), 'utf8')) as { linux: { resources?: object } };
+      bundleSpec.linux.resources = { ...bundleSpec.linux.resources, ...limits };
+      await writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(bundleSpec));
+      return;
+    }
     const file = join(p.state, `resources-${randomBytes(4).toString('hex')}.json`);
-    await writeFileAtomic(file, JSON.stringify(fitResourcesLogged(resources(r, undefined, false), this.deps.cgroups, this.deps.log, { container: c.id })));
+    await writeFileAtomic(file, JSON.stringify(limits));
     try {
       await this.runtimeFor(c.runtimeHandler, c.id).update(c.id, file);
     } finally {
@@ -577,44 +577,80 @@ export class ContainerService {
     if (!(await stat(join(p.bundle, 'config.json')).then(() => true, () => false))) {
       throw failedPrecondition(`container ${c.id}: start: its runtime state is gone (the host restarted?)`);
     }
-    const rt = this.runtimeFor(c.runtimeHandler, c.id);
-    // Its exit released its root and the runtime's container: both are made again.
+    this.runtimeFor(c.runtimeHandler, c.id);
+    // Its exit released its root and the runtime's container: the start makes both again.
     await this.releases.now(c);
     await this.mountRoot(c.id, c.chainIds);
     this.releases.forget(c.id);
     await rm(p.exitFile, { force: true });
     await rm(join(p.persist, 'oom'), { force: true });
-    const pid = await rt.create({
-      id: c.id,
-      bundle: p.bundle,
-      logPath: c.logPath || join(p.state, 'unlogged.log'),
-      exitDir: dirname(p.exitFile),
-      persistDir: p.persist,
-      attachDir: join(this.deps.stateDir, 'attach'),
-      stdin: c.stdin,
-      stdinOnce: c.stdinOnce ?? false,
-      tty: c.tty,
-    });
-    const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, ...rest } = c;
-    const pidStartTime = await processStartTime(pid);
-    await this.deps.store.save({ ...rest, state: 'CREATED', pid, ...(pidStartTime !== undefined ? { pidStartTime } : {}) });
+    const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, pid: _pid, pidStartTime: _started, ...rest } = c;
+    await this.deps.store.save({ ...rest, state: 'CREATED' });
     await this.start(c.id, log);
   }
 
+  /** Starts a CREATED container; a second call while the first runs gets the first's outcome. */
   async start(id: string, log: Logger): Promise<void> {
     const c = this.mustGet(id);
+    const pending = this.starting.get(c.id);
+    if (pending) return pending;
     if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: is ${c.state.toLowerCase()}, not created`);
     if (this.deps.sandboxes.get(c.sandboxId)?.state !== 'READY') throw failedPrecondition(`container ${c.id}: start: its pod ${c.sandboxId} is not ready (stopped or stopping)`);
-    // Taken before: a short process can end (and conmon stamp its exit) before start returns.
-    const startedAt = nowNanos();
-    await this.runtimeFor(c.runtimeHandler, c.id).start(c.id);
-    const running: ContainerRecord = { ...c, state: 'RUNNING', startedAt };
-    await this.deps.store.save(running);
-    log.info('container started', { container: c.id });
-    this.deps.events.publish(c.id, c.sandboxId, 'STARTED');
-    // An exit the watcher saw while the record still said CREATED was passed over: looked
-    // for once now, so that a short process is noticed (and released) without a call.
-    void this.refresh(running).catch((err: unknown) => log.warn('exit not read', { container: c.id, error: messageOf(err) }));
+    const started = this.doStart(c, log).finally(() => this.starting.delete(c.id));
+    this.starting.set(c.id, started);
+    return started;
+  }
+
+  /** Settles when a start of `id` in flight has, whatever its outcome. */
+  private async startEnded(id: string): Promise<void> {
+    await this.starting.get(id)?.catch(() => undefined);
+  }
+
+  /**
+   * The runtime's container under a new monitor (conmon runs the runtime's `create` and
+   * reports the init's pid), then the runtime's `start`. A failure leaves the container
+   * EXITED with reason StartError and the error as its message, its runtime container
+   * deleted, as containerd does: kubelet makes a new one.
+   */
+  private async doStart(c: ContainerRecord, log: Logger): Promise<void> {
+    const rt = this.runtimeFor(c.runtimeHandler, c.id);
+    const p = this.paths(c.id);
+    let made = c;
+    try {
+      if (c.pid === undefined) {
+        const pid = await rt.create({
+          id: c.id,
+          bundle: p.bundle,
+          logPath: c.logPath || join(p.state, 'unlogged.log'),
+          exitDir: dirname(p.exitFile),
+          persistDir: p.persist,
+          attachDir: join(this.deps.stateDir, 'attach'),
+          stdin: c.stdin,
+          stdinOnce: c.stdinOnce ?? false,
+          tty: c.tty,
+        });
+        const pidStartTime = await processStartTime(pid);
+        made = { ...c, pid, ...(pidStartTime !== undefined ? { pidStartTime } : {}) };
+      }
+      // Taken before: a short process can end (and conmon stamp its exit) before start returns.
+      const startedAt = nowNanos();
+      await rt.start(c.id);
+      const running: ContainerRecord = { ...made, state: 'RUNNING', startedAt };
+      await this.deps.store.save(running);
+      log.info('container started', { container: c.id });
+      this.deps.events.publish(c.id, c.sandboxId, 'STARTED');
+      // An exit the watcher saw while the record still said CREATED was passed over: looked
+      // for once now, so that a short process is noticed (and released) without a call.
+      void this.refresh(running).catch((err: unknown) => log.warn('exit not read', { container: c.id, error: messageOf(err) }));
+    } catch (err) {
+      log.warn('container start failed', { container: c.id, error: messageOf(err) });
+      await rt.delete(c.id).catch((e: unknown) => log.warn('runtime delete after a failed start failed', { container: c.id, error: messageOf(e) }));
+      const failed: ContainerRecord = { ...made, state: 'EXITED', exitCode: 128, finishedAt: nowNanos(), reason: 'StartError', message: messageOf(err) };
+      await this.deps.store.save(failed);
+      this.releases.begin(failed);
+      this.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
+      throw err;
+    }
   }
 
   async status(id: string): Promise<ContainerRecord> {
@@ -648,11 +684,12 @@ export class ContainerService {
 
   /** The stop signal, then SIGKILL after `timeoutSeconds`; a stopped container is no error. */
   async stop(id: string, timeoutSeconds: number, log: Logger): Promise<void> {
+    await this.startEnded(this.mustGet(id).id);
     let c = await this.refresh(this.mustGet(id));
     const rt = this.runtimeFor(c.runtimeHandler, c.id);
     if (c.state === 'CREATED') {
-      // Never started: there is no process to signal, only the runtime's init to end.
-      await rt.kill(c.id, 'SIGKILL', true).catch(() => undefined);
+      // Never started: no process to signal; at most a runtime init (made by a restart).
+      if (c.pid !== undefined) await rt.kill(c.id, 'SIGKILL', true).catch(() => undefined);
       await this.deps.store.save({ ...c, state: 'EXITED', exitCode: 0, finishedAt: nowNanos(), reason: 'Completed' });
       await this.releases.now(c);
       return;
@@ -677,9 +714,11 @@ export class ContainerService {
 
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */
   async remove(id: string, log: Logger): Promise<void> {
-    const c = this.resolve(id);
+    const found = this.resolve(id);
     // Still being made: not there yet (containerd's answer); its create completes or undoes.
-    if (!c || c.state === 'CREATING') return;
+    if (!found || found.state === 'CREATING') return;
+    await this.startEnded(found.id);
+    const c = this.deps.store.get(found.id) ?? found;
     if (c.state === 'RUNNING' || c.state === 'CREATED') await this.stop(c.id, 0, log);
     else await this.releases.now(c);
     const p = this.paths(c.id);
@@ -755,6 +794,11 @@ export class ContainerService {
         if (c.state === 'CREATING') {
           this.deps.log.warn('container left half made by a previous daemon: removing', { container: c.id });
           await this.teardown(c);
+        } else if (c.state === 'CREATED' && c.pid === undefined) {
+          // A start the previous daemon did not finish may have left a runtime container
+          // and its monitor: deleted, so that the next start makes them anew.
+          await this.deps.runtime(c.runtimeHandler)?.delete(c.id);
+          await rm(this.paths(c.id).exitFile, { force: true });
         } else await this.refresh(c);
       } catch (err) {
         this.deps.log.error('container reconciliation failed', { container: c.id, error: messageOf(err) });
