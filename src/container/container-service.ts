@@ -29,6 +29,11 @@ import { LayerHolds } from './image-refs.js';
 import { vetContainerSpec } from './request-checks.js';
 import { infraAlive } from '../sandbox/pod-pid.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
+import { BackgroundTasks } from '../util/background.js';
+import { processStartTime } from '../sandbox/pod-pid.js';
+import { ContainerReleases } from './container-release.js';
+import { signalInit } from './container-signal.js';
+import { ExitWaiters } from './exit-waiters.js';
 import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 
 
@@ -102,6 +107,10 @@ const EXEC_OUTPUT_LIMIT = 16 << 20;
 
 const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A stop waits for the watcher's word of the exit, and looks itself at least this often. */
+const EXIT_POLL_MS = 100;
+/** At shutdown, how long releases and removals in flight are waited for. */
+const BACKGROUND_DRAIN_MS = 5_000;
 
 export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord): string {
   return `k8s_${m.name}_${pod.metadata.name}_${pod.metadata.namespace}_${pod.metadata.uid}_${m.attempt}`;
@@ -119,9 +128,17 @@ export class ContainerService {
   private readonly creating = new Map<string, { sandboxId: string; id: Promise<string> }>();
   private readonly holds = new LayerHolds();
   private readonly refreshing = new Map<string, Promise<ContainerRecord>>();
+  /** Starts in flight, by container: a stop or removal waits for them. */
+  private readonly starting = new Map<string, Promise<void>>();
   private exitWatcher: FSWatcher | undefined;
+  private readonly exitWaiters = new ExitWaiters();
+  private readonly background: BackgroundTasks;
+  private readonly releases: ContainerReleases;
 
-  constructor(private readonly deps: ContainerDeps) {}
+  constructor(private readonly deps: ContainerDeps) {
+    this.background = new BackgroundTasks(deps.log);
+    this.releases = new ContainerReleases({ runtime: (h) => deps.runtime(h), rootfs: (id) => this.paths(id).rootfs }, this.background);
+  }
 
   /**
    * Notices exits as conmon writes them (an exit file per container), so that a STOPPED
@@ -137,8 +154,10 @@ export class ContainerService {
     this.exitWatcher.on('error', (err) => this.deps.log.warn('exit watch failed', { dir, error: err.message }));
   }
 
-  close(): void {
+  /** Stops watching; waits (a few seconds at most) for the work RPCs left running. */
+  async close(): Promise<void> {
     this.exitWatcher?.close();
+    await this.background.drain(BACKGROUND_DRAIN_MS);
   }
 
   private paths(id: string): { state: string; rootfs: string; bundle: string; persist: string; upper: string; work: string; exitFile: string } {
@@ -195,7 +214,7 @@ export class ContainerService {
   }
 
   private async doCreate(name: string, spec: ContainerSpec, pod: SandboxRecord, image: ImageRecord, log: Logger): Promise<string> {
-    const { store, snapshots } = this.deps;
+    const { store } = this.deps;
     const { privileged, capAdd, capDrop } = spec.security;
     const seccomp = await seccompFor(spec.security.seccomp, { privileged, capabilities: containerCapabilities({ privileged, capAdd, capDrop, allCapabilities: this.deps.allCapabilities }) });
     if (spec.security.pid === 'TARGET') throw new CoracleError('UNIMPLEMENTED', 'pid namespace TARGET: not supported yet');
@@ -207,7 +226,8 @@ export class ContainerService {
     await vetContainerSpec(spec);
     const id = randomBytes(32).toString('hex');
     const clog = log.child({ container: id, sandbox: pod.id });
-    const runtime = this.runtimeFor(pod.runtimeHandler, id);
+    // Its handler is checked now, though the runtime is first called at start.
+    this.runtimeFor(pod.runtimeHandler, id);
     const p = this.paths(id);
     const record: ContainerRecord = {
       id,
@@ -237,12 +257,12 @@ export class ContainerService {
       const attachDir = join(this.deps.stateDir, 'attach');
       await Promise.all([p.upper, p.work, p.rootfs, p.bundle, p.persist, dirname(p.exitFile), attachDir].map((d) => mkdir(d, { recursive: true })));
       undo.push('remove state dir', () => rm(p.state, { recursive: true, force: true }));
-      const lowers = [...image.layers].reverse().map((l) => snapshots.dir(l.chainId).slice(snapshots.root.length + 1));
-      await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
+      await this.mountRoot(id, record.chainIds);
       undo.push('unmount rootfs', () => unmount(p.rootfs, `container ${id}: rootfs`));
       const mounts = await Promise.all(spec.mounts.map((m) => hostPath(m)));
       // Inside the root, a regular file of at most 1 MiB, or a clear error: never a FIFO.
       const readEtc = async (f: string): Promise<string> => (await readFileInRoot(p.rootfs, `etc/${f}`, `/etc/${f} in the image`))?.toString('utf8') ?? '';
+      const [passwd, group] = await Promise.all([readEtc('passwd'), readEtc('group')]);
       const user = resolveUser(
         {
           ...(spec.security.runAsUser !== undefined ? { runAsUser: spec.security.runAsUser } : {}),
@@ -251,8 +271,8 @@ export class ContainerService {
           supplementalGroups: spec.security.supplementalGroups,
           imageUser: image.config.user,
         },
-        await readEtc('passwd'),
-        await readEtc('group'),
+        passwd,
+        group,
       );
       const args = containerArgs(image.config, spec);
       if (args.length === 0) throw invalidArgument(`container ${name}: no command: neither the request nor the image gives one`);
@@ -285,20 +305,9 @@ export class ContainerService {
         ...(seccomp ? { seccomp } : {}),
       });
       ociSpec.linux.resources = fitResourcesLogged(ociSpec.linux.resources, this.deps.cgroups, clog, { name });
-      await writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec));
-      if (record.logPath) await mkdir(dirname(record.logPath), { recursive: true });
-      undo.push('runtime delete', () => runtime.delete(id));
-      record.pid = await runtime.create({
-        id,
-        bundle: p.bundle,
-        logPath: record.logPath || join(p.state, 'unlogged.log'),
-        exitDir: dirname(p.exitFile),
-        persistDir: p.persist,
-        attachDir,
-        stdin: spec.stdin,
-        stdinOnce: spec.stdinOnce,
-        tty: spec.tty,
-      });
+      await Promise.all([writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec)), record.logPath ? mkdir(dirname(record.logPath), { recursive: true }) : undefined]);
+      // The runtime's container is made by StartContainer, as containerd makes its task
+      // there: CREATED is a root, a bundle and a record, with no process and no monitor.
       record.state = 'CREATED';
       await store.save(record);
       undo.clear();
@@ -310,6 +319,14 @@ export class ContainerService {
       await undo.unwind(clog);
       throw withContext(`container ${name}`, err);
     }
+  }
+
+  /** Its root: the overlay of its image's layers (nearest first) under its own upper dir. */
+  private async mountRoot(id: string, chainIds: string[]): Promise<void> {
+    const { snapshots } = this.deps;
+    const p = this.paths(id);
+    const lowers = [...chainIds].reverse().map((chainId) => snapshots.dir(chainId).slice(snapshots.root.length + 1));
+    await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
   }
 
   resolve(id: string): ContainerRecord | undefined {
@@ -360,6 +377,8 @@ export class ContainerService {
       reason: oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error',
     };
     await this.deps.store.save(updated);
+    this.releases.begin(updated);
+    this.exitWaiters.wake(c.id);
     this.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
     return updated;
   }
@@ -387,11 +406,20 @@ export class ContainerService {
 
   /** New cgroup limits for a created or running container. */
   async updateResources(id: string, r: Resources): Promise<void> {
+    await this.startEnded(this.mustGet(id).id);
     const c = await this.refresh(this.mustGet(id));
     if (c.state !== 'RUNNING' && c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: update resources: it is ${c.state.toLowerCase()}`);
     const p = this.paths(c.id);
+    const limits = fitResourcesLogged(resources(r, undefined, false), this.deps.cgroups, this.deps.log, { container: c.id });
+    if (c.pid === undefined) {
+      // Not in the runtime yet: the limits go into the bundle its start creates it from.
+      const bundleSpec = JSON.parse(await readFile(join(p.bundle, 'config.json'), 'utf8')) as { linux: { resources?: object } };
+      bundleSpec.linux.resources = { ...bundleSpec.linux.resources, ...limits };
+      await writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(bundleSpec));
+      return;
+    }
     const file = join(p.state, `resources-${randomBytes(4).toString('hex')}.json`);
-    await writeFileAtomic(file, JSON.stringify(fitResourcesLogged(resources(r, undefined, false), this.deps.cgroups, this.deps.log, { container: c.id })));
+    await writeFileAtomic(file, JSON.stringify(limits));
     try {
       await this.runtimeFor(c.runtimeHandler, c.id).update(c.id, file);
     } finally {
@@ -549,36 +577,80 @@ export class ContainerService {
     if (!(await stat(join(p.bundle, 'config.json')).then(() => true, () => false))) {
       throw failedPrecondition(`container ${c.id}: start: its runtime state is gone (the host restarted?)`);
     }
-    const rt = this.runtimeFor(c.runtimeHandler, c.id);
-    await rt.delete(c.id);
+    this.runtimeFor(c.runtimeHandler, c.id);
+    // Its exit released its root and the runtime's container: the start makes both again.
+    await this.releases.now(c);
+    await this.mountRoot(c.id, c.chainIds);
+    this.releases.forget(c.id);
     await rm(p.exitFile, { force: true });
     await rm(join(p.persist, 'oom'), { force: true });
-    const pid = await rt.create({
-      id: c.id,
-      bundle: p.bundle,
-      logPath: c.logPath || join(p.state, 'unlogged.log'),
-      exitDir: dirname(p.exitFile),
-      persistDir: p.persist,
-      attachDir: join(this.deps.stateDir, 'attach'),
-      stdin: c.stdin,
-      stdinOnce: c.stdinOnce ?? false,
-      tty: c.tty,
-    });
-    const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, ...rest } = c;
-    await this.deps.store.save({ ...rest, state: 'CREATED', pid });
+    const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, pid: _pid, pidStartTime: _started, ...rest } = c;
+    await this.deps.store.save({ ...rest, state: 'CREATED' });
     await this.start(c.id, log);
   }
 
+  /** Starts a CREATED container; a second call while the first runs gets the first's outcome. */
   async start(id: string, log: Logger): Promise<void> {
     const c = this.mustGet(id);
+    const pending = this.starting.get(c.id);
+    if (pending) return pending;
     if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id}: is ${c.state.toLowerCase()}, not created`);
     if (this.deps.sandboxes.get(c.sandboxId)?.state !== 'READY') throw failedPrecondition(`container ${c.id}: start: its pod ${c.sandboxId} is not ready (stopped or stopping)`);
-    // Taken before: a short process can end (and conmon stamp its exit) before start returns.
-    const startedAt = nowNanos();
-    await this.runtimeFor(c.runtimeHandler, c.id).start(c.id);
-    await this.deps.store.save({ ...c, state: 'RUNNING', startedAt });
-    log.info('container started', { container: c.id });
-    this.deps.events.publish(c.id, c.sandboxId, 'STARTED');
+    const started = this.doStart(c, log).finally(() => this.starting.delete(c.id));
+    this.starting.set(c.id, started);
+    return started;
+  }
+
+  /** Settles when a start of `id` in flight has, whatever its outcome. */
+  private async startEnded(id: string): Promise<void> {
+    await this.starting.get(id)?.catch(() => undefined);
+  }
+
+  /**
+   * The runtime's container under a new monitor (conmon runs the runtime's `create` and
+   * reports the init's pid), then the runtime's `start`. A failure leaves the container
+   * EXITED with reason StartError and the error as its message, its runtime container
+   * deleted, as containerd does: kubelet makes a new one.
+   */
+  private async doStart(c: ContainerRecord, log: Logger): Promise<void> {
+    const rt = this.runtimeFor(c.runtimeHandler, c.id);
+    const p = this.paths(c.id);
+    let made = c;
+    try {
+      if (c.pid === undefined) {
+        const pid = await rt.create({
+          id: c.id,
+          bundle: p.bundle,
+          logPath: c.logPath || join(p.state, 'unlogged.log'),
+          exitDir: dirname(p.exitFile),
+          persistDir: p.persist,
+          attachDir: join(this.deps.stateDir, 'attach'),
+          stdin: c.stdin,
+          stdinOnce: c.stdinOnce ?? false,
+          tty: c.tty,
+        });
+        const pidStartTime = await processStartTime(pid);
+        made = { ...c, pid, ...(pidStartTime !== undefined ? { pidStartTime } : {}) };
+      }
+      // Taken before: a short process can end (and conmon stamp its exit) before start returns.
+      const startedAt = nowNanos();
+      await rt.start(c.id);
+      const running: ContainerRecord = { ...made, state: 'RUNNING', startedAt };
+      await this.deps.store.save(running);
+      log.info('container started', { container: c.id });
+      this.deps.events.publish(c.id, c.sandboxId, 'STARTED');
+      // An exit the watcher saw while the record still said CREATED was passed over: looked
+      // for once now, so that a short process is noticed (and released) without a call.
+      void this.refresh(running).catch((err: unknown) => log.warn('exit not read', { container: c.id, error: messageOf(err) }));
+    } catch (err) {
+      log.warn('container start failed', { container: c.id, error: messageOf(err) });
+      await rt.delete(c.id).catch((e: unknown) => log.warn('runtime delete after a failed start failed', { container: c.id, error: messageOf(e) }));
+      const failed: ContainerRecord = { ...made, state: 'EXITED', exitCode: 128, finishedAt: nowNanos(), reason: 'StartError', message: messageOf(err) };
+      await this.deps.store.save(failed);
+      this.releases.begin(failed);
+      this.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
+      throw err;
+    }
   }
 
   async status(id: string): Promise<ContainerRecord> {
@@ -596,50 +668,76 @@ export class ContainerService {
     });
   }
 
+  /** Until it has exited or `ms` have passed: woken by the exit watcher, or by its own look. */
   private async waitExit(c: ContainerRecord, ms: number): Promise<ContainerRecord> {
     const deadline = Date.now() + ms;
     for (;;) {
+      const woken = this.exitWaiters.wait(c.id, Math.min(EXIT_POLL_MS, Math.max(1, deadline - Date.now())));
       const now = await this.refresh(c);
-      if (now.state !== 'RUNNING' || Date.now() >= deadline) return now;
-      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+      if (now.state !== 'RUNNING' || Date.now() >= deadline) {
+        woken.cancel();
+        return now;
+      }
+      await woken.done;
     }
   }
 
   /** The stop signal, then SIGKILL after `timeoutSeconds`; a stopped container is no error. */
   async stop(id: string, timeoutSeconds: number, log: Logger): Promise<void> {
+    await this.startEnded(this.mustGet(id).id);
     let c = await this.refresh(this.mustGet(id));
     const rt = this.runtimeFor(c.runtimeHandler, c.id);
     if (c.state === 'CREATED') {
-      // Never started: there is no process to signal, only the runtime's init to end.
-      await rt.kill(c.id, 'SIGKILL', true).catch(() => undefined);
+      // Never started: no process to signal; at most a runtime init (made by a restart).
+      if (c.pid !== undefined) await rt.kill(c.id, 'SIGKILL', true).catch(() => undefined);
       await this.deps.store.save({ ...c, state: 'EXITED', exitCode: 0, finishedAt: nowNanos(), reason: 'Completed' });
+      await this.releases.now(c);
       return;
     }
-    if (c.state !== 'RUNNING') return;
-    if (timeoutSeconds > 0) {
-      await rt.kill(c.id, c.stopSignal).catch((err: unknown) => log.debug('stop signal not sent', { container: c.id, error: messageOf(err) }));
+    const wasRunning = c.state === 'RUNNING';
+    if (c.state === 'RUNNING' && timeoutSeconds > 0) {
+      await signalInit(c, c.stopSignal, rt).catch((err: unknown) => log.debug('stop signal not sent', { container: c.id, error: messageOf(err) }));
       c = await this.waitExit(c, timeoutSeconds * 1000);
     }
     if (c.state === 'RUNNING') {
       // With a pid namespace of its own, SIGKILL to its init ends them all; `--all` (runc's
       // freezer walk of the cgroup) only where other processes could outlive it.
-      await rt.kill(c.id, 'SIGKILL', c.sharedPid ?? true).catch((err: unknown) => log.debug('SIGKILL not sent', { container: c.id, error: messageOf(err) }));
+      await signalInit(c, 'SIGKILL', rt, c.sharedPid ?? true).catch((err: unknown) => log.debug('SIGKILL not sent', { container: c.id, error: messageOf(err) }));
       c = await this.waitExit(c, 10_000);
       if (c.state === 'RUNNING') throw new CoracleError('DEADLINE_EXCEEDED', `container ${c.id}: stop: still running 10 s after SIGKILL`);
     }
-    log.info('container stopped', { container: c.id, exitCode: c.exitCode });
+    if (wasRunning) log.info('container stopped', { container: c.id, exitCode: c.exitCode });
+    // As containerd's StopContainer, done once the runtime's container is deleted: its root
+    // is unmounted and its cgroups are gone by the time the call returns.
+    await this.releases.now(c);
   }
 
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */
   async remove(id: string, log: Logger): Promise<void> {
-    const c = this.resolve(id);
+    const found = this.resolve(id);
     // Still being made: not there yet (containerd's answer); its create completes or undoes.
-    if (!c || c.state === 'CREATING') return;
+    if (!found || found.state === 'CREATING') return;
+    await this.startEnded(found.id);
+    const c = this.deps.store.get(found.id) ?? found;
     if (c.state === 'RUNNING' || c.state === 'CREATED') await this.stop(c.id, 0, log);
-    await this.teardown(c);
+    else await this.releases.now(c);
+    const p = this.paths(c.id);
+    // The record's dir (its upper dir too) is renamed out of the store in one step, and
+    // removed after the answer with the volatile state: a daemon killed before that finds
+    // no record, and collects both at start (the trash, and state of no container).
+    const trash = await this.deps.store.discard(c.id);
+    this.releases.forget(c.id);
+    this.cpuRate.forget(c.id);
     log.info('container removed', { container: c.id });
     this.deps.events.publish(c.id, c.sandboxId, 'DELETED');
-    await this.deps.images.collect(log).catch((err: unknown) => log.warn('collecting the layers it let go failed', { error: messageOf(err) }));
+    void this.background.run(`remove:${c.id}`, `container ${c.id}: removing its files`, async () => {
+      await Promise.all([rm(p.state, { recursive: true, force: true }), rm(p.exitFile, { force: true }), rm(trash, { recursive: true, force: true })]);
+    });
+    // Its layers are held by its image while that exists: only an image removed under a
+    // living container leaves layers to collect now.
+    if (!this.deps.images.find(c.image.id)) {
+      await this.deps.images.collect(log).catch((err: unknown) => log.warn('collecting the layers it let go failed', { error: messageOf(err) }));
+    }
   }
 
   private async teardown(c: ContainerRecord): Promise<void> {
@@ -660,7 +758,10 @@ export class ContainerService {
 
   async removeAll(sandboxId: string, log: Logger): Promise<void> {
     await this.createsEnded(sandboxId, log);
-    for (const c of this.deps.store.all().filter((x) => x.sandboxId === sandboxId)) await this.remove(c.id, log);
+    const ids = this.deps.store.all().filter((x) => x.sandboxId === sandboxId).map((c) => c.id);
+    for (const id of ids) await this.remove(id, log);
+    // A removed pod leaves none of its containers' files behind.
+    await Promise.all(ids.map((id) => this.background.settled(`remove:${id}`)));
   }
 
   /** Layers that containers' roots are made of: image collection keeps them. */
@@ -693,6 +794,11 @@ export class ContainerService {
         if (c.state === 'CREATING') {
           this.deps.log.warn('container left half made by a previous daemon: removing', { container: c.id });
           await this.teardown(c);
+        } else if (c.state === 'CREATED' && c.pid === undefined) {
+          // A start the previous daemon did not finish may have left a runtime container
+          // and its monitor: deleted, so that the next start makes them anew.
+          await this.deps.runtime(c.runtimeHandler)?.delete(c.id);
+          await rm(this.paths(c.id).exitFile, { force: true });
         } else await this.refresh(c);
       } catch (err) {
         this.deps.log.error('container reconciliation failed', { container: c.id, error: messageOf(err) });

@@ -39,6 +39,8 @@ export interface ContainerRecord {
   startedAt?: string;
   finishedAt?: string;
   pid?: number;
+  /** Its init's start time (/proc/PID/stat): with the pid, names that one process. */
+  pidStartTime?: string;
   exitCode?: number;
   reason?: string;
   message?: string;

@@ -174,7 +174,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     endStreams: () => events.close(),
     async close() {
       events.close();
-      containers?.close();
+      await containers?.close();
       sandboxes.close();
       await streaming.close();
       await pool.close();

@@ -166,20 +166,24 @@ export class SandboxService {
       const pinDir = this.pinDir(id);
       await mkdir(pinDir, { recursive: true });
       undo.push('remove pin dir', () => rm(join(this.deps.stateDir, 'sandboxes', id), { recursive: true, force: true }));
-      if (own.net || own.ipc) {
-        record.pins = await pins.pin(
-          { dir: pinDir, net: own.net, ipc: own.ipc, uts: own.uts, ...(own.uts ? { hostname: spec.hostname } : {}), sysctls },
-          `sandbox ${id}: namespaces`,
-        );
+      // The pins and /dev/shm are two execs that need nothing of each other: at once.
+      const shm = join(this.deps.stateDir, 'sandboxes', id, 'shm');
+      const [pinned, shmMounted] = await Promise.allSettled([
+        own.net || own.ipc
+          ? pins.pin({ dir: pinDir, net: own.net, ipc: own.ipc, uts: own.uts, ...(own.uts ? { hostname: spec.hostname } : {}), sysctls }, `sandbox ${id}: namespaces`)
+          : Promise.resolve(undefined),
+        own.ipc ? mkdir(shm, { recursive: true }).then(() => mountShm(shm, POD_SHM_BYTES, `sandbox ${id}: /dev/shm`)).then(() => true) : Promise.resolve(false),
+      ]);
+      if (pinned.status === 'fulfilled' && pinned.value) {
+        record.pins = pinned.value;
         undo.push('unpin namespaces', () => pins.unpin(pinDir, `sandbox ${id}: namespaces`));
       }
-      if (own.ipc) {
-        const shm = join(this.deps.stateDir, 'sandboxes', id, 'shm');
-        await mkdir(shm, { recursive: true });
-        await mountShm(shm, POD_SHM_BYTES, `sandbox ${id}: /dev/shm`);
+      if (shmMounted.status === 'fulfilled' && shmMounted.value) {
         undo.push('unmount shm', () => unmount(shm, `sandbox ${id}: /dev/shm`));
         record.shmPath = shm;
       }
+      if (pinned.status === 'rejected') throw pinned.reason;
+      if (shmMounted.status === 'rejected') throw shmMounted.reason;
       if (own.net) {
         // Before ADD: a plugin that fails half-way may already hold an address.
         undo.push('CNI DEL', () => network.tearDown(this.attachment(record)));
@@ -314,8 +318,10 @@ export class SandboxService {
     if (r.namespaces.pid === 'POD') await this.deps.infra.remove(r);
     // A CREATING pod may have a half-made attachment with no cache yet: DEL it all the same.
     if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r), { onlyIfAttached: r.state !== 'CREATING' });
-    await this.deps.pins.unpin(this.pinDir(r.id), `sandbox ${r.id}: namespaces`);
-    await unmount(join(this.deps.stateDir, 'sandboxes', r.id, 'shm'), `sandbox ${r.id}: /dev/shm`);
+    await Promise.all([
+      this.deps.pins.unpin(this.pinDir(r.id), `sandbox ${r.id}: namespaces`),
+      unmount(join(this.deps.stateDir, 'sandboxes', r.id, 'shm'), `sandbox ${r.id}: /dev/shm`),
+    ]);
     await rm(join(this.deps.stateDir, 'sandboxes', r.id), { recursive: true, force: true });
     await this.deps.store.remove(r.id);
     log.debug('sandbox torn down');

@@ -1,6 +1,6 @@
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { invalidArgument } from '../errors.js';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { invalidArgument, isErrno } from '../errors.js';
 import type { Logger } from '../log.js';
 import { writeFileAtomic } from './atomic-write.js';
 
@@ -23,8 +23,15 @@ export class RecordStore<T extends { id: string }> {
     return join(this.root, id);
   }
 
+  /** Where discarded records' dirs wait to be removed: beside the store, on its filesystem. */
+  private get trash(): string {
+    return join(dirname(this.root), 'trash', this.what);
+  }
+
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
+    // What a daemon stopped before removing it: no record refers to it any more.
+    await rm(this.trash, { recursive: true, force: true });
     for (const id of await readdir(this.root)) {
       if (!/^[a-f0-9]{64}$/.test(id)) continue;
       try {
@@ -70,6 +77,23 @@ export class RecordStore<T extends { id: string }> {
     await mkdir(this.dir(record.id), { recursive: true });
     await writeFileAtomic(join(this.dir(record.id), this.file), JSON.stringify(record) + '\n');
     this.records.set(record.id, record);
+  }
+
+  /**
+   * Drops a record at once and leaves its dir to the caller to remove, later: the dir is
+   * renamed into the trash (one step: from then on no load finds the record), and the trash
+   * is emptied at every load. Returns where the dir went.
+   */
+  async discard(id: string): Promise<string> {
+    const to = join(this.trash, id);
+    await mkdir(this.trash, { recursive: true });
+    try {
+      await rename(this.dir(id), to);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    this.records.delete(id);
+    return to;
   }
 
   async remove(id: string): Promise<void> {

@@ -352,8 +352,10 @@ describe('cri: containers', function () {
     const rro = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('rro', ['/bin/true'], { mounts: [{ container_path: '/x', host_path: d.dir, readonly: true, recursive_read_only: true }] }) }));
     assert.equal(rro.code, grpc.status.INVALID_ARGUMENT);
     assert.match(rro.details, /recursive read-only mounts are not supported/);
-    // Under /proc, off runc's allow-list: runc's refusal, named INVALID_ARGUMENT.
-    const inProc = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('inproc', ['/bin/true'], { mounts: [{ container_path: '/proc/sys/kernel/hostname', host_path: '/etc/hostname', readonly: true }] }) }));
+    // Under /proc, off runc's allow-list: runc's refusal, named INVALID_ARGUMENT, when the
+    // start makes the runtime's container (containerd's order).
+    const { container_id: procId } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('inproc', ['/bin/true'], { mounts: [{ container_path: '/proc/sys/kernel/hostname', host_path: '/etc/hostname', readonly: true }] }) });
+    const inProc = await codeOf(d.clients.runtime.StartContainer({ container_id: procId }));
     assert.equal(inProc.code, grpc.status.INVALID_ARGUMENT, inProc.details);
     assert.match(inProc.details, /cannot be mounted because it is inside \/proc/);
     const group = await codeOf(d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('g', ['/bin/true'], { linux: { security_context: { run_as_group: { value: 5 } } } }) }));

@@ -20,14 +20,15 @@ const run = promisify(execFile);
 /** Polls `check` until it holds; fails naming `what` after `ms`. */
 /**
  * A runtime handler "gated": the real runc, except that `create` waits while GATE/hold
- * exists (after writing GATE/waiting), so a test can hold a CreateContainer half-way.
+ * exists (after writing GATE/waiting), so a test can hold a StartContainer half-way, and
+ * fails while GATE/fail exists, as a runtime that cannot make the container.
  */
-async function gatedRuntime(): Promise<{ dir: string; extra: string; hold(): Promise<void>; open(): Promise<void>; waiting(): boolean }> {
+async function gatedRuntime(): Promise<{ dir: string; extra: string; hold(): Promise<void>; open(): Promise<void>; waiting(): boolean; fail(): Promise<void> }> {
   const dir = await tempDir('coracle-gate-');
   const script = join(dir, 'runc-gated');
   await writeFile(
     script,
-    `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = create ] && [ -e ${dir}/hold ]; then\n    echo $$ > ${dir}/waiting\n    while [ -e ${dir}/hold ]; do sleep 0.05; done\n  fi\ndone\nexec /usr/sbin/runc "$@"\n`,
+    `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = create ] && [ -e ${dir}/fail ]; then\n    echo "runc create failed on cue" >&2\n    exit 1\n  fi\n  if [ "$a" = create ] && [ -e ${dir}/hold ]; then\n    echo $$ > ${dir}/waiting\n    while [ -e ${dir}/hold ]; do sleep 0.05; done\n  fi\ndone\nexec /usr/sbin/runc "$@"\n`,
   );
   await chmod(script, 0o755);
   return {
@@ -39,6 +40,7 @@ async function gatedRuntime(): Promise<{ dir: string; extra: string; hold(): Pro
       onCleanup('open the runc gate', () => rm(join(dir, 'hold'), { force: true }));
     },
     open: () => rm(join(dir, 'hold'), { force: true }),
+    fail: () => writeFile(join(dir, 'fail'), ''),
     waiting: () => existsSync(join(dir, 'waiting')),
   };
 }
@@ -70,21 +72,21 @@ describe('cri: lifecycle races', function () {
     return code;
   }
 
-  it('RemoveImage while a CreateContainer of it is half-way: the layers stay until the container is gone', async () => {
+  it('RemoveImage while a StartContainer of it is half-way: the layers stay until the container is gone', async () => {
     const logDir = join(d.dir, 'logs');
     const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('held', { log_directory: logDir }), runtime_handler: 'gated' })).pod_sandbox_id;
     const layers = await snapshots();
     assert.ok(layers.length > 0);
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/sh', '-c', 'echo ran from its layers; ls /bin/busybox'], { log_path: 'c.log' }), sandbox_config: podConfig('held') });
     await gate.hold();
-    const creating = d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/sh', '-c', 'echo ran from its layers; ls /bin/busybox'], { log_path: 'c.log' }), sandbox_config: podConfig('held') }, { deadline: Date.now() + 60_000 });
+    const starting = d.clients.runtime.StartContainer({ container_id: id }, { deadline: Date.now() + 60_000 });
     await until('runc create to be held', gate.waiting);
     // As containerd: the image record goes, the snapshots a container uses do not.
     await d.clients.image.RemoveImage({ image: { image: fx.image } });
     assert.equal((await d.clients.image.ImageStatus({ image: { image: fx.image } })).image, null);
-    assert.deepEqual(await snapshots(), layers, 'no layer collected while the create holds it');
+    assert.deepEqual(await snapshots(), layers, 'no layer collected while the start holds it');
     await gate.open();
-    const { container_id: id } = await creating;
-    await d.clients.runtime.StartContainer({ container_id: id });
+    await starting;
     assert.equal(await waitExited(id), 0);
     assert.match(await readFile(join(logDir, 'c.log'), 'utf8'), /ran from its layers[\s\S]*\/bin\/busybox/);
     assert.deepEqual(await snapshots(), layers, 'kept while the container exists');
@@ -93,22 +95,18 @@ describe('cri: lifecycle races', function () {
     await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
   });
 
-  it('RemovePodSandbox and RemoveContainer racing a CreateContainer: create finishes, then all is removed', async () => {
+  it('RemovePodSandbox and StopContainer racing a StartContainer: the start finishes, then all is stopped and removed', async () => {
     const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('racer'), runtime_handler: 'gated' })).pod_sandbox_id;
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/sleep', '60']), sandbox_config: podConfig('racer') });
     await gate.hold();
-    const creating = d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/sleep', '60']), sandbox_config: podConfig('racer') }, { deadline: Date.now() + 60_000 });
+    const starting = d.clients.runtime.StartContainer({ container_id: id }, { deadline: Date.now() + 60_000 });
     await until('runc create to be held', gate.waiting);
-    const [half] = (await readdir(join(d.root, 'containers'))).filter((n) => /^[a-f0-9]{64}$/.test(n));
-    assert.ok(half, 'the CREATING record is on disk');
-    // A removal of a record still CREATING acts on nothing (containerd: not there yet).
-    await d.clients.runtime.RemoveContainer({ container_id: half });
-    assert.ok(existsSync(join(d.root, 'containers', half)), 'not torn down under the create');
-    assert.equal((await codeOf(d.clients.runtime.StartContainer({ container_id: half }))).code, grpc.status.NOT_FOUND);
+    const again = d.clients.runtime.StartContainer({ container_id: id }, { deadline: Date.now() + 60_000 });
+    const stopping = d.clients.runtime.StopContainer({ container_id: id, timeout: 0 }, { deadline: Date.now() + 60_000 });
     const removing = d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod }, { deadline: Date.now() + 60_000 });
-    await until('the removal to wait for the create', () => d.lines.some((l) => l.includes('waiting for container creates in flight')));
     await gate.open();
-    const { container_id: id } = await creating;
-    assert.equal(id, half);
+    await Promise.all([starting, again]);
+    await stopping;
     await removing;
     assert.deepEqual((await d.clients.runtime.ListContainers({})).containers, []);
     assert.deepEqual((await d.clients.runtime.ListPodSandbox({})).items, []);
@@ -116,15 +114,25 @@ describe('cri: lifecycle races', function () {
     assert.ok(!(await mountinfo()).includes(id), 'its root is unmounted');
   });
 
-  it('StartContainer and CreateContainer in a stopped pod are FAILED_PRECONDITION; a runtime container gone is NOT_FOUND', async () => {
+  it('a runtime that fails to make the container: StartContainer fails, the container is EXITED StartError and holds nothing', async () => {
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('failing'), runtime_handler: 'gated' })).pod_sandbox_id;
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/true']), sandbox_config: podConfig('failing') });
+    await gate.fail();
+    const failed = await codeOf(d.clients.runtime.StartContainer({ container_id: id }));
+    assert.notEqual(failed.code, grpc.status.OK);
+    assert.match(failed.details, new RegExp(`container ${id}: create: .*failed on cue`));
+    const s = (await d.clients.runtime.ContainerStatus({ container_id: id })).status!;
+    assert.deepEqual([s.state, s.exit_code, s.reason], ['CONTAINER_EXITED', 128, 'StartError']);
+    assert.match(s.message, /failed on cue/);
+    await until('its root to be released', async () => !(await mountinfo()).includes(id));
+    assert.equal(await runcList('gated'), '');
+    assert.equal((await codeOf(d.clients.runtime.StartContainer({ container_id: id }))).code, grpc.status.FAILED_PRECONDITION, 'not startable again: kubelet makes a new one');
+    await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+  });
+
+  it('StartContainer and CreateContainer in a stopped pod are FAILED_PRECONDITION', async () => {
     const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('stopped') })).pod_sandbox_id;
     const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/true']), sandbox_config: podConfig('stopped') });
-    const { container_id: lost } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('lost', ['/bin/true']), sandbox_config: podConfig('stopped') });
-    // Deleted from runc behind the daemon's back: runc's "does not exist" is NOT_FOUND.
-    await run('runc', [`--root=${join(d.state, 'runtime', 'runc')}`, 'delete', '--force', lost]);
-    const gone = await codeOf(d.clients.runtime.StartContainer({ container_id: lost }));
-    assert.equal(gone.code, grpc.status.NOT_FOUND, gone.details);
-    assert.match(gone.details, new RegExp(`container ${lost}: start: runc: .*does not exist`));
     await d.clients.runtime.StopPodSandbox({ pod_sandbox_id: pod });
     const start = await codeOf(d.clients.runtime.StartContainer({ container_id: id }));
     assert.equal(start.code, grpc.status.FAILED_PRECONDITION, start.details);
