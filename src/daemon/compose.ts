@@ -177,6 +177,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
       await containers?.close();
       sandboxes.close();
       await streaming.close();
+      await snapshots.settled();
       await pool.close();
       await registry.close();
     },

@@ -64,6 +64,13 @@ export interface Unpacker {
  */
 export class DirSnapshotter implements Snapshotter {
   private readonly inflight = new Map<string, Promise<SnapshotInfo>>();
+  /**
+   * Info files read so far: a snapshot's info never changes once it exists (it is renamed
+   * into place complete), so it is read from disk once, not at every collection.
+   */
+  private readonly infos = new Map<string, SnapshotInfo>();
+  /** Trees renamed away by remove and still being deleted. */
+  private readonly removing = new Set<Promise<void>>();
 
   constructor(
     /** The snapshots' parent dir; overlay lower dirs are given relative to it. */
@@ -87,8 +94,13 @@ export class DirSnapshotter implements Snapshotter {
   }
 
   async get(chainId: string): Promise<SnapshotInfo | undefined> {
+    const known = this.infos.get(chainId);
+    if (known) return known;
     try {
-      return JSON.parse(await readFile(join(this.base(chainId), 'info.json'), 'utf8')) as SnapshotInfo;
+      const info = JSON.parse(await readFile(join(this.base(chainId), 'info.json'), 'utf8')) as SnapshotInfo;
+      // Not cached if a remove ran while it was read.
+      if (await this.exists(chainId)) this.infos.set(chainId, info);
+      return info;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
@@ -141,6 +153,7 @@ export class DirSnapshotter implements Snapshotter {
       // (containerd's default too: image_pull_with_sync_fs is off); see docs/benchmarks.md.
       await writeFileDurable(join(staging, 'info.json'), JSON.stringify(info) + '\n');
       await rename(staging, this.base(chainId));
+      this.infos.set(chainId, info);
       return info;
     } catch (err) {
       // The unpack's error is the one to report: a failed cleanup leaves a tmp- dir for init.
@@ -153,17 +166,36 @@ export class DirSnapshotter implements Snapshotter {
     }
   }
 
+  private async exists(chainId: string): Promise<boolean> {
+    return readFile(join(this.base(chainId), 'info.json')).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * Renamed away in one step, so a crash half-way leaves a tmp- dir that init collects, never
+   * a snapshot with an info file and half its files; the tree itself is deleted after the
+   * caller has its answer (`settled` waits for it). A failed deletion is left for init.
+   */
   async remove(chainId: string): Promise<void> {
-    // Renamed away first, so a crash half-way leaves a tmp- dir that init collects, never a
-    // snapshot with an info file and half its files.
     const doomed = join(this.root, `tmp-rm-${digestHex(chainId)}-${randomBytes(4).toString('hex')}`);
+    this.infos.delete(chainId);
     try {
       await rename(this.base(chainId), doomed);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
-    await removeTree(this.root, basename(doomed));
+    const deleting: Promise<void> = removeTree(this.root, basename(doomed))
+      .catch(() => undefined)
+      .finally(() => this.removing.delete(deleting));
+    this.removing.add(deleting);
+  }
+
+  /** Settles when every tree removed so far has been deleted. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.removing]);
   }
 
   async list(): Promise<SnapshotInfo[]> {
