@@ -3,9 +3,11 @@
  * PullImage from a registry on loopback, by coracle and, when it is installed, by containerd
  * through the very same CRI client.
  *
- * Usage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3]
+ * Usage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3] [--compression gzip,zstd]
  *
- * The image is built in memory: each layer is a few large files of random (incompressible)
+ * The image is pushed twice, its layers gzip-compressed in one and zstd-compressed (level 3,
+ * as buildkit and ctr default to) in the other; each runtime pulls both, and the
+ * coracle/containerd throughput ratio is printed for each. The image is built in memory: each layer is a few large files of random (incompressible)
  * bytes, which show throughput, and 500 small text files, which show the per-file cost of
  * unpacking. It is pushed to a docker-registry of its own; every run pulls it and then
  * removes it, so that each pull fetches and unpacks everything again. Throughput is
@@ -13,13 +15,14 @@
  * `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
  * temp dir removed, whatever happens.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
+import { compress as zstdCompress } from 'zstd-napi';
 import { type CriClients } from '../test/helpers/cri-client.js';
-import { buildImage, buildLayer, pushImage, type BuiltImage, type LayerEntry } from '../test/helpers/images.js';
+import { buildImage, buildLayer, pushImage, type BuiltImage, type BuiltLayer, type LayerEntry } from '../test/helpers/images.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { Cleanups, containerdConfig, containerdTempDir, coracleConfig, onPath, run, sleep, startContainerd, startCoracle } from './lib/containerd.js';
 
@@ -27,15 +30,30 @@ const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
 const SMALL_DIRS_PER_LAYER = 10;
 const MB = 1e6;
+/** Of the labels in the printed table. */
+const WIDTH = 26;
 // The helper's default deadline (15 s) is for small test images, not for hundreds of MB.
 const PULL_DEADLINE_MS = 10 * 60_000;
 const GONE_TIMEOUT_MS = 60_000;
 const REPO = 'bench/big';
+const COMPRESSIONS = ['gzip', 'zstd'] as const;
+type Compression = (typeof COMPRESSIONS)[number];
+const ZSTD_LAYER = 'application/vnd.oci.image.layer.v1.tar+zstd';
 
 interface Options {
   sizeMb: number;
   layers: number;
   runs: number;
+  compressions: Compression[];
+}
+
+/** One image of the bench, as pushed: the same tars under each compression. */
+interface Variant {
+  compression: Compression;
+  ref: string;
+  image: BuiltImage;
+  /** Bytes of its layer blobs. */
+  compressed: number;
 }
 
 function options(): Options {
@@ -44,6 +62,7 @@ function options(): Options {
       'size-mb': { type: 'string', default: '200' },
       layers: { type: 'string', default: '8' },
       runs: { type: 'string', default: '3' },
+      compression: { type: 'string', default: COMPRESSIONS.join(',') },
     },
   });
   const positive = (name: string, text: string): number => {
@@ -51,7 +70,11 @@ function options(): Options {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${text}"`);
     return n;
   };
-  return { sizeMb: positive('size-mb', values['size-mb']), layers: positive('layers', values.layers), runs: positive('runs', values.runs) };
+  const compressions = [...new Set(values.compression.split(','))].map((c) => {
+    if (!(COMPRESSIONS as readonly string[]).includes(c)) throw new Error(`--compression: expected ${COMPRESSIONS.join(' and/or ')}, got "${c}"`);
+    return c as Compression;
+  });
+  return { sizeMb: positive('size-mb', values['size-mb']), layers: positive('layers', values.layers), runs: positive('runs', values.runs), compressions };
 }
 
 const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9;
@@ -61,7 +84,13 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-async function buildBenchImage(opts: Options): Promise<BuiltImage> {
+/** `layer`'s tar compressed with zstd instead: same diff_id, another blob. */
+function zstdLayer(layer: BuiltLayer): BuiltLayer {
+  const blob = zstdCompress(layer.tar, { compressionLevel: 3, checksumFlag: true });
+  return { ...layer, blob, digest: `sha256:${createHash('sha256').update(blob).digest('hex')}`, size: blob.length, mediaType: ZSTD_LAYER };
+}
+
+async function buildBenchLayers(opts: Options): Promise<BuiltLayer[]> {
   const layerBytes = (opts.sizeMb * MB) / opts.layers;
   // The small files gzip to roughly 1.6 KB each with their headers; the big files make up the rest.
   const bigFileBytes = Math.max(1, Math.floor((layerBytes - SMALL_FILES_PER_LAYER * 1600) / BIG_FILES_PER_LAYER));
@@ -84,7 +113,7 @@ async function buildBenchImage(opts: Options): Promise<BuiltImage> {
     }
     layers.push(await buildLayer(entries));
   }
-  return buildImage({ layers, config: { Cmd: ['/bin/true'] } });
+  return layers;
 }
 
 /** Bytes of the regular files under `dir`: what a removed image may have left behind. */
@@ -120,7 +149,7 @@ async function pullRuns(name: string, clients: CriClients, root: string, ref: st
     const s = seconds(t);
     if (res.image_ref !== image.configDigest) throw new Error(`${name}: PullImage returned ${res.image_ref}, expected ${image.configDigest}`);
     out.push(s);
-    console.log(`${`${name} run ${i}:`.padEnd(20)}${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s`);
+    console.log(`${`${name} run ${i}:`.padEnd(WIDTH)}${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s`);
 
     await clients.image.RemoveImage({ image: { image: ref } });
     // containerd collects content and snapshots after RemoveImage has returned.
@@ -142,27 +171,35 @@ async function pullRuns(name: string, clients: CriClients, root: string, ref: st
 function printMedian(name: string, runs: number[], compressed: number): number {
   const s = median(runs);
   const rate = compressed / MB / s;
-  console.log(`${`${name} median:`.padEnd(20)}${s.toFixed(2).padStart(7)} s ${rate.toFixed(1).padStart(7)} MB/s`);
+  console.log(`${`${name} median:`.padEnd(WIDTH)}${s.toFixed(2).padStart(7)} s ${rate.toFixed(1).padStart(7)} MB/s`);
   return rate;
 }
 
-async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, ref: string, image: BuiltImage, opts: Options, compressed: number): Promise<number> {
+/** Pulls each variant `opts.runs` times with one runtime; its median throughput for each. */
+async function pullVariants(name: string, clients: CriClients, root: string, variants: Variant[], opts: Options): Promise<number[]> {
+  const rates: number[] = [];
+  for (const v of variants) {
+    const label = `${name} ${v.compression}`;
+    rates.push(printMedian(label, await pullRuns(label, clients, root, v.ref, v.image, opts.runs, v.compressed), v.compressed));
+  }
+  return rates;
+}
+
+async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, variants: Variant[], opts: Options): Promise<number[]> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-pull-'));
   cleanups.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
   // The host's CNI setup is none of this bench's business.
   const { config, root, socket } = await coracleConfig(dir, { cniBinDirs: [join(dir, 'cni', 'bin')], registries: { [registry.host]: registry.url } });
   const clients = await startCoracle(cleanups, config, socket);
-  const figures = await pullRuns('coracle', clients, root, ref, image, opts.runs, compressed);
-  return printMedian('coracle', figures, compressed);
+  return pullVariants('coracle', clients, root, variants, opts);
 }
 
-async function benchContainerd(cleanups: Cleanups, registry: { host: string }, ref: string, image: BuiltImage, opts: Options, compressed: number): Promise<number> {
+async function benchContainerd(cleanups: Cleanups, registry: { host: string }, variants: Variant[], opts: Options): Promise<number[]> {
   const dir = await containerdTempDir(cleanups, 'coracle-bench-containerd-');
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
   const { clients } = await startContainerd(cleanups, dir, containerdConfig(dir, { registryHost: registry.host }));
-  const figures = await pullRuns('containerd', clients, join(dir, 'root'), ref, image, opts.runs, compressed);
-  return printMedian('containerd', figures, compressed);
+  return pullVariants('containerd', clients, join(dir, 'root'), variants, opts);
 }
 
 async function main(): Promise<void> {
@@ -170,7 +207,7 @@ async function main(): Promise<void> {
   try {
     opts = options();
   } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3]`);
+    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3] [--compression gzip,zstd]`);
     process.exitCode = 2;
     return;
   }
@@ -185,28 +222,41 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stopOnSignal);
   try {
     let t = process.hrtime.bigint();
-    const image = await buildBenchImage(opts);
+    const gzipLayers = await buildBenchLayers(opts);
+    const layersOf = { gzip: gzipLayers, zstd: opts.compressions.includes('zstd') ? gzipLayers.map(zstdLayer) : [] };
     const built = seconds(t);
-    const compressed = image.layers.reduce((n, l) => n + l.size, 0);
-    const uncompressed = image.layers.reduce((n, l) => n + l.tar.length, 0);
+    const uncompressed = gzipLayers.reduce((n, l) => n + l.tar.length, 0);
     const files = opts.layers * (BIG_FILES_PER_LAYER + SMALL_FILES_PER_LAYER);
 
     const registry = await startTestRegistry({ scope: 'suite' });
     cleanups.add('stop registry', () => registry.stop());
-    const ref = `${registry.host}/${REPO}:v1`;
-    t = process.hrtime.bigint();
-    await pushImage(registry.url, REPO, image, ['v1']);
-    console.log(
-      `image ${ref}: ${opts.layers} layers, ${(compressed / MB).toFixed(1)} MB compressed, ${(uncompressed / MB).toFixed(1)} MB uncompressed, ` +
-        `${files} files; built in ${built.toFixed(1)} s, pushed in ${seconds(t).toFixed(1)} s`,
-    );
+    const variants: Variant[] = [];
+    for (const compression of opts.compressions) {
+      const layers = layersOf[compression];
+      // A label tells the two images apart: their diff_ids, and so their snapshots, are the same.
+      const image = buildImage({ layers, config: { Cmd: ['/bin/true'], Labels: { compression } } });
+      const ref = `${registry.host}/${REPO}:${compression}`;
+      const compressed = layers.reduce((n, l) => n + l.size, 0);
+      t = process.hrtime.bigint();
+      await pushImage(registry.url, REPO, image, [compression]);
+      console.log(
+        `image ${ref}: ${opts.layers} ${compression} layers, ${(compressed / MB).toFixed(1)} MB compressed, ${(uncompressed / MB).toFixed(1)} MB uncompressed, ` +
+          `${files} files; pushed in ${seconds(t).toFixed(1)} s`,
+      );
+      variants.push({ compression, ref, image, compressed });
+    }
+    console.log(`layers built in ${built.toFixed(1)} s`);
     // The layers are in the registry now; only sizes and digests are needed from here on.
-    for (const l of image.layers) l.tar = l.blob = Buffer.alloc(0);
+    for (const l of [...layersOf.gzip, ...layersOf.zstd]) l.tar = l.blob = Buffer.alloc(0);
 
-    const coracleRate = await benchCoracle(cleanups, registry, ref, image, opts, compressed);
+    const coracleRates = await benchCoracle(cleanups, registry, variants, opts);
     if (await onPath('containerd')) {
-      const containerdRate = await benchContainerd(cleanups, registry, ref, image, opts, compressed);
-      console.log(`coracle/containerd throughput: ${(coracleRate / containerdRate).toFixed(2)}`);
+      const containerdRates = await benchContainerd(cleanups, registry, variants, opts);
+      variants.forEach((v, i) => {
+        const c = coracleRates[i]!;
+        const k = containerdRates[i]!;
+        console.log(`${v.compression}: coracle ${c.toFixed(1)} MB/s, containerd ${k.toFixed(1)} MB/s, coracle/containerd throughput: ${(c / k).toFixed(2)}`);
+      });
     } else {
       console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
     }

@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
  * install from the package's own sources, as node-pty is; setup.sh tells its install script
  * not to look for a prebuilt to download). Why this one: Node 20's zlib has no zstd; the
  * other npm decoders either hand back only whole buffers (@mongodb-js/zstd, zstddec and the
- * WASM ports: a layer of gigabytes in memory), or download a binary at install time
- * (@mongodb-js/zstd 2+), or are pure JavaScript (fzstd: several times slower than libzstd on
+ * WASM ports: a layer of gigabytes in memory, and @mongodb-js/zstd 2+ downloads a binary at
+ * install), or are pure JavaScript (fzstd: several times slower than libzstd on
  * compressible layers, copies its whole window once per block, which a frame of tiny blocks
  * turns into minutes of CPU, and lets a frame claim a 2 GiB window). libzstd decodes at
  * memory speed, streams, and caps the window a frame may ask for.
@@ -39,12 +39,13 @@ const zstd = (): Binding => (loaded ??= createRequire(import.meta.url)('zstd-nap
  */
 const WINDOW_LOG_MAX = 27;
 
-/** Decoding contexts kept for reuse: one per layer being unpacked, freed by GC beyond this. */
-const spare: InstanceType<Binding['DCtx']>[] = [];
-const MAX_SPARE = 2;
-
-/** libzstd's errors name the fault ("Data corruption detected", "Unknown frame descriptor"). */
-export class ZstdError extends Error {}
+/**
+ * A decoding context kept for the next layer. Module state is per thread, and an unpack worker
+ * unpacks one layer at a time, so each worker keeps at most one: its buffers (the window of
+ * the last frame, 2 to 8 MiB for levels 3 to 19) are reused rather than left for a GC that an
+ * idle worker may not run for a long time.
+ */
+let spare: InstanceType<Binding['DCtx']> | undefined;
 
 /**
  * The decompressed bytes of the zstd frames in `source` (concatenated and skippable frames
@@ -53,14 +54,14 @@ export class ZstdError extends Error {}
  */
 export async function* zstdDecompressed(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const binding = zstd();
-  const dctx = spare.pop() ?? new binding.DCtx();
-  // A context given up mid-frame (an unpack that failed) starts clean; the cap is set again
-  // in case a reset to defaults ever happens in between.
+  const dctx = spare ?? new binding.DCtx();
+  spare = undefined;
+  // A context given up mid-frame (an unpack that failed or was abandoned) starts clean; the
+  // cap is set again in case a reset to defaults ever happens in between.
   dctx.reset(binding.ResetDirective.sessionOnly);
   dctx.setParameter(binding.DParameter.windowLogMax, WINDOW_LOG_MAX);
   const outSize = binding.dStreamOutSize();
   let inFrame = false;
-  let clean = false;
   try {
     for await (const chunk of source) {
       let src: Buffer = chunk;
@@ -72,9 +73,10 @@ export async function* zstdDecompressed(source: AsyncIterable<Buffer>): AsyncGen
         try {
           [hint, produced, consumed] = dctx.decompressStream(dst, src);
         } catch (err) {
-          throw new ZstdError(`zstd: ${(err as Error).message}`);
+          // libzstd's own words: "Data corruption detected", "Unknown frame descriptor", …
+          throw new Error(`zstd: ${(err as Error).message}`);
         }
-        if (consumed === 0 && produced === 0 && src.length > 0) throw new ZstdError('zstd: the decoder made no progress');
+        if (consumed === 0 && produced === 0 && src.length > 0) throw new Error('zstd: the decoder made no progress');
         src = src.subarray(consumed);
         // 0: a frame just ended, and nothing of it is left to flush.
         inFrame = hint !== 0;
@@ -83,10 +85,8 @@ export async function* zstdDecompressed(source: AsyncIterable<Buffer>): AsyncGen
         if (src.length === 0 && produced < dst.length) break;
       }
     }
-    if (inFrame) throw new ZstdError('zstd: unexpected end of data: the stream ends inside a frame');
-    clean = true;
+    if (inFrame) throw new Error('zstd: unexpected end of data: the stream ends inside a frame');
   } finally {
-    // Only a context that ended cleanly goes back: one left mid-frame is simply dropped.
-    if (clean && spare.length < MAX_SPARE) spare.push(dctx);
+    spare = dctx;
   }
 }
