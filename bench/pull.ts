@@ -11,12 +11,13 @@
  * bytes, which show throughput, and 500 small text files, which show the per-file cost of
  * unpacking. It is pushed to a docker-registry of its own; every run pulls it and then
  * removes it, so that each pull fetches and unpacks everything again. Throughput is
- * compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes). For the comparison:
- * `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
+ * compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes); beside it, the CPU time the
+ * runtime's process spent on the pull, a figure that a machine loaded by others changes far
+ * less. For the comparison: `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
  * temp dir removed, whatever happens.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -24,7 +25,7 @@ import { compress as zstdCompress } from 'zstd-napi';
 import { type CriClients } from '../test/helpers/cri-client.js';
 import { buildImage, buildLayer, pushImage, type BuiltImage, type BuiltLayer, type LayerEntry } from '../test/helpers/images.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import { Cleanups, containerdConfig, containerdTempDir, coracleConfig, onPath, run, sleep, startContainerd, startCoracle } from './lib/containerd.js';
+import { Cleanups, containerdConfig, containerdTempDir, coracleConfig, onPath, run, sleep, startContainerd, startCoracleDaemon } from './lib/containerd.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
@@ -133,23 +134,47 @@ async function treeBytes(dir: string): Promise<number> {
   return total;
 }
 
+/** A pull's figures: wall time, and CPU time of the runtime's own process. */
+interface Pull {
+  seconds: number;
+  cpu: number;
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * User + system CPU seconds of process `pid` and its threads (coracle's unpack workers;
+ * containerd's goroutines): the runtime's cost of a pull, which a loaded machine changes far
+ * less than wall time. Neither runtime runs a child process for a pull.
+ */
+async function cpuSeconds(pid: number): Promise<number> {
+  clockTicks ??= Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime: fields 14 and 15 of proc(5), counted from the state field (3).
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
 /**
  * Pulls and removes `ref` `runs` times over CRI. The removal must leave `root` without the
  * image's data, or the next pull would reuse it and look faster than it is.
  */
-async function pullRuns(name: string, clients: CriClients, root: string, ref: string, image: BuiltImage, runs: number, compressed: number): Promise<number[]> {
-  const out: number[] = [];
+async function pullRuns(name: string, runtime: Runtime, ref: string, image: BuiltImage, runs: number, compressed: number): Promise<Pull[]> {
+  const { clients, root, pid } = runtime;
+  const out: Pull[] = [];
   const smallestLayer = Math.min(...image.layers.map((l) => l.size));
   const leftoverLimit = Math.max(4 * MB, smallestLayer / 2);
   for (let i = 1; i <= runs; i++) {
     // Writeback of the previous run's files should not be billed to this one.
     await run('sync');
+    const cpu0 = await cpuSeconds(pid);
     const t = process.hrtime.bigint();
     const res = await clients.image.PullImage({ image: { image: ref } }, { deadline: Date.now() + PULL_DEADLINE_MS });
     const s = seconds(t);
+    const cpu = (await cpuSeconds(pid)) - cpu0;
     if (res.image_ref !== image.configDigest) throw new Error(`${name}: PullImage returned ${res.image_ref}, expected ${image.configDigest}`);
-    out.push(s);
-    console.log(`${`${name} run ${i}:`.padEnd(WIDTH)}${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s`);
+    out.push({ seconds: s, cpu });
+    console.log(`${`${name} run ${i}:`.padEnd(WIDTH)}${figures(s, cpu, compressed)}`);
 
     await clients.image.RemoveImage({ image: { image: ref } });
     // containerd collects content and snapshots after RemoveImage has returned.
@@ -168,38 +193,49 @@ async function pullRuns(name: string, clients: CriClients, root: string, ref: st
   return out;
 }
 
-function printMedian(name: string, runs: number[], compressed: number): number {
-  const s = median(runs);
-  const rate = compressed / MB / s;
-  console.log(`${`${name} median:`.padEnd(WIDTH)}${s.toFixed(2).padStart(7)} s ${rate.toFixed(1).padStart(7)} MB/s`);
-  return rate;
+const figures = (s: number, cpu: number, compressed: number): string =>
+  `${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s ${cpu.toFixed(2).padStart(7)} s CPU`;
+
+/** The medians of `runs`: throughput in MB/s and CPU seconds per pull. */
+function printMedian(name: string, runs: Pull[], compressed: number): { rate: number; cpu: number } {
+  const s = median(runs.map((r) => r.seconds));
+  const cpu = median(runs.map((r) => r.cpu));
+  console.log(`${`${name} median:`.padEnd(WIDTH)}${figures(s, cpu, compressed)}`);
+  return { rate: compressed / MB / s, cpu };
 }
 
-/** Pulls each variant `opts.runs` times with one runtime; its median throughput for each. */
-async function pullVariants(name: string, clients: CriClients, root: string, variants: Variant[], opts: Options): Promise<number[]> {
-  const rates: number[] = [];
+/** A runtime answering CRI: its clients, the dir its image data goes to, its process. */
+interface Runtime {
+  clients: CriClients;
+  root: string;
+  pid: number;
+}
+
+/** Pulls each variant `opts.runs` times with one runtime; its medians for each. */
+async function pullVariants(name: string, runtime: Runtime, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
+  const out: { rate: number; cpu: number }[] = [];
   for (const v of variants) {
     const label = `${name} ${v.compression}`;
-    rates.push(printMedian(label, await pullRuns(label, clients, root, v.ref, v.image, opts.runs, v.compressed), v.compressed));
+    out.push(printMedian(label, await pullRuns(label, runtime, v.ref, v.image, opts.runs, v.compressed), v.compressed));
   }
-  return rates;
+  return out;
 }
 
-async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, variants: Variant[], opts: Options): Promise<number[]> {
+async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-pull-'));
   cleanups.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
   // The host's CNI setup is none of this bench's business.
   const { config, root, socket } = await coracleConfig(dir, { cniBinDirs: [join(dir, 'cni', 'bin')], registries: { [registry.host]: registry.url } });
-  const clients = await startCoracle(cleanups, config, socket);
-  return pullVariants('coracle', clients, root, variants, opts);
+  const { clients, proc } = await startCoracleDaemon(cleanups, config, socket);
+  return pullVariants('coracle', { clients, root, pid: proc.pid! }, variants, opts);
 }
 
-async function benchContainerd(cleanups: Cleanups, registry: { host: string }, variants: Variant[], opts: Options): Promise<number[]> {
+async function benchContainerd(cleanups: Cleanups, registry: { host: string }, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
   const dir = await containerdTempDir(cleanups, 'coracle-bench-containerd-');
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
-  const { clients } = await startContainerd(cleanups, dir, containerdConfig(dir, { registryHost: registry.host }));
-  return pullVariants('containerd', clients, join(dir, 'root'), variants, opts);
+  const { clients, proc } = await startContainerd(cleanups, dir, containerdConfig(dir, { registryHost: registry.host }));
+  return pullVariants('containerd', { clients, root: join(dir, 'root'), pid: proc.pid! }, variants, opts);
 }
 
 async function main(): Promise<void> {
@@ -249,13 +285,16 @@ async function main(): Promise<void> {
     // The layers are in the registry now; only sizes and digests are needed from here on.
     for (const l of [...layersOf.gzip, ...layersOf.zstd]) l.tar = l.blob = Buffer.alloc(0);
 
-    const coracleRates = await benchCoracle(cleanups, registry, variants, opts);
+    const coracle = await benchCoracle(cleanups, registry, variants, opts);
     if (await onPath('containerd')) {
-      const containerdRates = await benchContainerd(cleanups, registry, variants, opts);
+      const containerd = await benchContainerd(cleanups, registry, variants, opts);
       variants.forEach((v, i) => {
-        const c = coracleRates[i]!;
-        const k = containerdRates[i]!;
-        console.log(`${v.compression}: coracle ${c.toFixed(1)} MB/s, containerd ${k.toFixed(1)} MB/s, coracle/containerd throughput: ${(c / k).toFixed(2)}`);
+        const c = coracle[i]!;
+        const k = containerd[i]!;
+        console.log(
+          `${v.compression}: coracle ${c.rate.toFixed(1)} MB/s, containerd ${k.rate.toFixed(1)} MB/s, coracle/containerd throughput: ${(c.rate / k.rate).toFixed(2)}; ` +
+            `CPU per pull ${c.cpu.toFixed(2)} s against ${k.cpu.toFixed(2)} s (${(c.cpu / k.cpu).toFixed(2)})`,
+        );
       });
     } else {
       console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
