@@ -12,8 +12,8 @@
  * unpacking. It is pushed to a docker-registry of its own; every run pulls it and then
  * removes it, so that each pull fetches and unpacks everything again. Throughput is
  * compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes); beside it, the CPU time the
- * runtime's process spent on the pull, a figure that a machine loaded by others changes far
- * less. For the comparison: `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
+ * runtime's process spent on the pull (a loaded machine inflates it too, through cache and
+ * SMT contention, but less than wall time). For the comparison: `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
  * temp dir removed, whatever happens.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
@@ -144,8 +144,8 @@ let clockTicks: number | undefined;
 
 /**
  * User + system CPU seconds of process `pid` and its threads (coracle's unpack workers;
- * containerd's goroutines): the runtime's cost of a pull, which a loaded machine changes far
- * less than wall time. Neither runtime runs a child process for a pull.
+ * containerd's goroutines): the runtime's own cost of a pull. Neither runtime runs a child
+ * process for one (containerd would run unpigz if it were on PATH; Debian does not install it).
  */
 async function cpuSeconds(pid: number): Promise<number> {
   clockTicks ??= Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
