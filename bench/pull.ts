@@ -6,14 +6,15 @@
  * Usage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3] [--compression gzip,zstd]
  *
  * The image is pushed twice, its layers gzip-compressed in one and zstd-compressed (level 3,
- * as buildkit and ctr default to) in the other; each runtime pulls both, and the
- * coracle/containerd throughput ratio is printed for each. The image is built in memory: each layer is a few large files of random (incompressible)
- * bytes, which show throughput, and 500 small text files, which show the per-file cost of
- * unpacking. It is pushed to a docker-registry of its own; every run pulls it and then
- * removes it, so that each pull fetches and unpacks everything again. Throughput is
- * compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes); beside it, the CPU time the
- * runtime's process spent on the pull (a loaded machine inflates it too, through cache and
- * SMT contention, but less than wall time). For the comparison: `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
+ * zstd's default) in the other; each runtime pulls both, and the coracle/containerd
+ * throughput ratio is printed for each. The image is built in memory: each layer is a few
+ * large files of random (incompressible) bytes, which show throughput, and 500 small text
+ * files, which show the per-file cost of unpacking. It is pushed to a docker-registry of its
+ * own; every run pulls it and then removes it, so that each pull fetches and unpacks
+ * everything again. Throughput is compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes);
+ * beside it, the CPU time the runtime's process spent on the pull (a loaded machine inflates
+ * it too, through cache and SMT contention, but less than wall time). For the comparison:
+ * `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
  * temp dir removed, whatever happens.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
