@@ -3,39 +3,59 @@
  * PullImage from a registry on loopback, by coracle and, when it is installed, by containerd
  * through the very same CRI client.
  *
- * Usage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3]
+ * Usage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3] [--compression gzip,zstd]
  *
- * The image is built in memory: each layer is a few large files of random (incompressible)
- * bytes, which show throughput, and 500 small text files, which show the per-file cost of
- * unpacking. It is pushed to a docker-registry of its own; every run pulls it and then
- * removes it, so that each pull fetches and unpacks everything again. Throughput is
- * compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes). For the comparison:
+ * The image is pushed twice, its layers gzip-compressed in one and zstd-compressed (level 3,
+ * zstd's default) in the other; each runtime pulls both, and the coracle/containerd
+ * throughput ratio is printed for each. The image is built in memory: each layer is a few
+ * large files of random (incompressible) bytes, which show throughput, and 500 small text
+ * files, which show the per-file cost of unpacking. It is pushed to a docker-registry of its
+ * own; every run pulls it and then removes it, so that each pull fetches and unpacks
+ * everything again. Throughput is compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes);
+ * beside it, the CPU time the runtime's process spent on the pull (a loaded machine inflates
+ * it too, through cache and SMT contention, but less than wall time). For the comparison:
  * `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
  * temp dir removed, whatever happens.
  */
-import { randomBytes, randomInt } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
+import { compress as zstdCompress } from 'zstd-napi';
 import { type CriClients } from '../test/helpers/cri-client.js';
-import { buildImage, buildLayer, pushImage, type BuiltImage, type LayerEntry } from '../test/helpers/images.js';
+import { buildImage, buildLayer, pushImage, type BuiltImage, type BuiltLayer, type LayerEntry } from '../test/helpers/images.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import { Cleanups, containerdConfig, containerdTempDir, coracleConfig, onPath, run, sleep, startContainerd, startCoracle } from './lib/containerd.js';
+import { Cleanups, containerdConfig, containerdTempDir, coracleConfig, onPath, run, sleep, startContainerd, startCoracleDaemon } from './lib/containerd.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
 const SMALL_DIRS_PER_LAYER = 10;
 const MB = 1e6;
+/** Of the labels in the printed table. */
+const WIDTH = 26;
 // The helper's default deadline (15 s) is for small test images, not for hundreds of MB.
 const PULL_DEADLINE_MS = 10 * 60_000;
 const GONE_TIMEOUT_MS = 60_000;
 const REPO = 'bench/big';
+const COMPRESSIONS = ['gzip', 'zstd'] as const;
+type Compression = (typeof COMPRESSIONS)[number];
+const ZSTD_LAYER = 'application/vnd.oci.image.layer.v1.tar+zstd';
 
 interface Options {
   sizeMb: number;
   layers: number;
   runs: number;
+  compressions: Compression[];
+}
+
+/** One image of the bench, as pushed: the same tars under each compression. */
+interface Variant {
+  compression: Compression;
+  ref: string;
+  image: BuiltImage;
+  /** Bytes of its layer blobs. */
+  compressed: number;
 }
 
 function options(): Options {
@@ -44,6 +64,7 @@ function options(): Options {
       'size-mb': { type: 'string', default: '200' },
       layers: { type: 'string', default: '8' },
       runs: { type: 'string', default: '3' },
+      compression: { type: 'string', default: COMPRESSIONS.join(',') },
     },
   });
   const positive = (name: string, text: string): number => {
@@ -51,7 +72,11 @@ function options(): Options {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${text}"`);
     return n;
   };
-  return { sizeMb: positive('size-mb', values['size-mb']), layers: positive('layers', values.layers), runs: positive('runs', values.runs) };
+  const compressions = [...new Set(values.compression.split(','))].map((c) => {
+    if (!(COMPRESSIONS as readonly string[]).includes(c)) throw new Error(`--compression: expected ${COMPRESSIONS.join(' and/or ')}, got "${c}"`);
+    return c as Compression;
+  });
+  return { sizeMb: positive('size-mb', values['size-mb']), layers: positive('layers', values.layers), runs: positive('runs', values.runs), compressions };
 }
 
 const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9;
@@ -61,7 +86,13 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-async function buildBenchImage(opts: Options): Promise<BuiltImage> {
+/** `layer`'s tar compressed with zstd instead: same diff_id, another blob. */
+function zstdLayer(layer: BuiltLayer): BuiltLayer {
+  const blob = zstdCompress(layer.tar, { compressionLevel: 3, checksumFlag: true });
+  return { ...layer, blob, digest: `sha256:${createHash('sha256').update(blob).digest('hex')}`, size: blob.length, mediaType: ZSTD_LAYER };
+}
+
+async function buildBenchLayers(opts: Options): Promise<BuiltLayer[]> {
   const layerBytes = (opts.sizeMb * MB) / opts.layers;
   // The small files gzip to roughly 1.6 KB each with their headers; the big files make up the rest.
   const bigFileBytes = Math.max(1, Math.floor((layerBytes - SMALL_FILES_PER_LAYER * 1600) / BIG_FILES_PER_LAYER));
@@ -84,7 +115,7 @@ async function buildBenchImage(opts: Options): Promise<BuiltImage> {
     }
     layers.push(await buildLayer(entries));
   }
-  return buildImage({ layers, config: { Cmd: ['/bin/true'] } });
+  return layers;
 }
 
 /** Bytes of the regular files under `dir`: what a removed image may have left behind. */
@@ -104,23 +135,47 @@ async function treeBytes(dir: string): Promise<number> {
   return total;
 }
 
+/** A pull's figures: wall time, and CPU time of the runtime's own process. */
+interface Pull {
+  seconds: number;
+  cpu: number;
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * User + system CPU seconds of process `pid` and its threads (coracle's unpack workers;
+ * containerd's goroutines): the runtime's own cost of a pull. Neither runtime runs a child
+ * process for one (containerd would run unpigz if it were on PATH; Debian does not install it).
+ */
+async function cpuSeconds(pid: number): Promise<number> {
+  clockTicks ??= Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime: fields 14 and 15 of proc(5), counted from the state field (3).
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
 /**
  * Pulls and removes `ref` `runs` times over CRI. The removal must leave `root` without the
  * image's data, or the next pull would reuse it and look faster than it is.
  */
-async function pullRuns(name: string, clients: CriClients, root: string, ref: string, image: BuiltImage, runs: number, compressed: number): Promise<number[]> {
-  const out: number[] = [];
+async function pullRuns(name: string, runtime: Runtime, ref: string, image: BuiltImage, runs: number, compressed: number): Promise<Pull[]> {
+  const { clients, root, pid } = runtime;
+  const out: Pull[] = [];
   const smallestLayer = Math.min(...image.layers.map((l) => l.size));
   const leftoverLimit = Math.max(4 * MB, smallestLayer / 2);
   for (let i = 1; i <= runs; i++) {
     // Writeback of the previous run's files should not be billed to this one.
     await run('sync');
+    const cpu0 = await cpuSeconds(pid);
     const t = process.hrtime.bigint();
     const res = await clients.image.PullImage({ image: { image: ref } }, { deadline: Date.now() + PULL_DEADLINE_MS });
     const s = seconds(t);
+    const cpu = (await cpuSeconds(pid)) - cpu0;
     if (res.image_ref !== image.configDigest) throw new Error(`${name}: PullImage returned ${res.image_ref}, expected ${image.configDigest}`);
-    out.push(s);
-    console.log(`${`${name} run ${i}:`.padEnd(20)}${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s`);
+    out.push({ seconds: s, cpu });
+    console.log(`${`${name} run ${i}:`.padEnd(WIDTH)}${figures(s, cpu, compressed)}`);
 
     await clients.image.RemoveImage({ image: { image: ref } });
     // containerd collects content and snapshots after RemoveImage has returned.
@@ -139,30 +194,49 @@ async function pullRuns(name: string, clients: CriClients, root: string, ref: st
   return out;
 }
 
-function printMedian(name: string, runs: number[], compressed: number): number {
-  const s = median(runs);
-  const rate = compressed / MB / s;
-  console.log(`${`${name} median:`.padEnd(20)}${s.toFixed(2).padStart(7)} s ${rate.toFixed(1).padStart(7)} MB/s`);
-  return rate;
+const figures = (s: number, cpu: number, compressed: number): string =>
+  `${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s ${cpu.toFixed(2).padStart(7)} s CPU`;
+
+/** The medians of `runs`: throughput in MB/s and CPU seconds per pull. */
+function printMedian(name: string, runs: Pull[], compressed: number): { rate: number; cpu: number } {
+  const s = median(runs.map((r) => r.seconds));
+  const cpu = median(runs.map((r) => r.cpu));
+  console.log(`${`${name} median:`.padEnd(WIDTH)}${figures(s, cpu, compressed)}`);
+  return { rate: compressed / MB / s, cpu };
 }
 
-async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, ref: string, image: BuiltImage, opts: Options, compressed: number): Promise<number> {
+/** A runtime answering CRI: its clients, the dir its image data goes to, its process. */
+interface Runtime {
+  clients: CriClients;
+  root: string;
+  pid: number;
+}
+
+/** Pulls each variant `opts.runs` times with one runtime; its medians for each. */
+async function pullVariants(name: string, runtime: Runtime, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
+  const out: { rate: number; cpu: number }[] = [];
+  for (const v of variants) {
+    const label = `${name} ${v.compression}`;
+    out.push(printMedian(label, await pullRuns(label, runtime, v.ref, v.image, opts.runs, v.compressed), v.compressed));
+  }
+  return out;
+}
+
+async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-pull-'));
   cleanups.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
   // The host's CNI setup is none of this bench's business.
   const { config, root, socket } = await coracleConfig(dir, { cniBinDirs: [join(dir, 'cni', 'bin')], registries: { [registry.host]: registry.url } });
-  const clients = await startCoracle(cleanups, config, socket);
-  const figures = await pullRuns('coracle', clients, root, ref, image, opts.runs, compressed);
-  return printMedian('coracle', figures, compressed);
+  const { clients, proc } = await startCoracleDaemon(cleanups, config, socket);
+  return pullVariants('coracle', { clients, root, pid: proc.pid! }, variants, opts);
 }
 
-async function benchContainerd(cleanups: Cleanups, registry: { host: string }, ref: string, image: BuiltImage, opts: Options, compressed: number): Promise<number> {
+async function benchContainerd(cleanups: Cleanups, registry: { host: string }, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
   const dir = await containerdTempDir(cleanups, 'coracle-bench-containerd-');
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
-  const { clients } = await startContainerd(cleanups, dir, containerdConfig(dir, { registryHost: registry.host }));
-  const figures = await pullRuns('containerd', clients, join(dir, 'root'), ref, image, opts.runs, compressed);
-  return printMedian('containerd', figures, compressed);
+  const { clients, proc } = await startContainerd(cleanups, dir, containerdConfig(dir, { registryHost: registry.host }));
+  return pullVariants('containerd', { clients, root: join(dir, 'root'), pid: proc.pid! }, variants, opts);
 }
 
 async function main(): Promise<void> {
@@ -170,7 +244,7 @@ async function main(): Promise<void> {
   try {
     opts = options();
   } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3]`);
+    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3] [--compression gzip,zstd]`);
     process.exitCode = 2;
     return;
   }
@@ -185,28 +259,44 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stopOnSignal);
   try {
     let t = process.hrtime.bigint();
-    const image = await buildBenchImage(opts);
+    const gzipLayers = await buildBenchLayers(opts);
+    const layersOf = { gzip: gzipLayers, zstd: opts.compressions.includes('zstd') ? gzipLayers.map(zstdLayer) : [] };
     const built = seconds(t);
-    const compressed = image.layers.reduce((n, l) => n + l.size, 0);
-    const uncompressed = image.layers.reduce((n, l) => n + l.tar.length, 0);
+    const uncompressed = gzipLayers.reduce((n, l) => n + l.tar.length, 0);
     const files = opts.layers * (BIG_FILES_PER_LAYER + SMALL_FILES_PER_LAYER);
 
     const registry = await startTestRegistry({ scope: 'suite' });
     cleanups.add('stop registry', () => registry.stop());
-    const ref = `${registry.host}/${REPO}:v1`;
-    t = process.hrtime.bigint();
-    await pushImage(registry.url, REPO, image, ['v1']);
-    console.log(
-      `image ${ref}: ${opts.layers} layers, ${(compressed / MB).toFixed(1)} MB compressed, ${(uncompressed / MB).toFixed(1)} MB uncompressed, ` +
-        `${files} files; built in ${built.toFixed(1)} s, pushed in ${seconds(t).toFixed(1)} s`,
-    );
+    const variants: Variant[] = [];
+    for (const compression of opts.compressions) {
+      const layers = layersOf[compression];
+      // A label tells the two images apart: their diff_ids, and so their snapshots, are the same.
+      const image = buildImage({ layers, config: { Cmd: ['/bin/true'], Labels: { compression } } });
+      const ref = `${registry.host}/${REPO}:${compression}`;
+      const compressed = layers.reduce((n, l) => n + l.size, 0);
+      t = process.hrtime.bigint();
+      await pushImage(registry.url, REPO, image, [compression]);
+      console.log(
+        `image ${ref}: ${opts.layers} ${compression} layers, ${(compressed / MB).toFixed(1)} MB compressed, ${(uncompressed / MB).toFixed(1)} MB uncompressed, ` +
+          `${files} files; pushed in ${seconds(t).toFixed(1)} s`,
+      );
+      variants.push({ compression, ref, image, compressed });
+    }
+    console.log(`layers built in ${built.toFixed(1)} s`);
     // The layers are in the registry now; only sizes and digests are needed from here on.
-    for (const l of image.layers) l.tar = l.blob = Buffer.alloc(0);
+    for (const l of [...layersOf.gzip, ...layersOf.zstd]) l.tar = l.blob = Buffer.alloc(0);
 
-    const coracleRate = await benchCoracle(cleanups, registry, ref, image, opts, compressed);
+    const coracle = await benchCoracle(cleanups, registry, variants, opts);
     if (await onPath('containerd')) {
-      const containerdRate = await benchContainerd(cleanups, registry, ref, image, opts, compressed);
-      console.log(`coracle/containerd throughput: ${(coracleRate / containerdRate).toFixed(2)}`);
+      const containerd = await benchContainerd(cleanups, registry, variants, opts);
+      variants.forEach((v, i) => {
+        const c = coracle[i]!;
+        const k = containerd[i]!;
+        console.log(
+          `${v.compression}: coracle ${c.rate.toFixed(1)} MB/s, containerd ${k.rate.toFixed(1)} MB/s, coracle/containerd throughput: ${(c.rate / k.rate).toFixed(2)}; ` +
+            `CPU per pull ${c.cpu.toFixed(2)} s against ${k.cpu.toFixed(2)} s (${(c.cpu / k.cpu).toFixed(2)})`,
+        );
+      });
     } else {
       console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
     }

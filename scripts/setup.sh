@@ -60,7 +60,9 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-npm ci --no-audit --no-fund --loglevel=error
+# zstd-napi's install script would first try to download a prebuilt binary (prebuild-install);
+# this makes it build libzstd from the sources the package ships, offline, as node-pty is built.
+npm_config_build_from_source=zstd-napi npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 if [ -f native/Makefile ]; then make -s -C native; fi
 

@@ -1,10 +1,18 @@
 import type { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { zstdDecompressed } from './zstd-stream.js';
 
 /** A layer blob as the bytes of its tar: decompressed, and hashed on the way for its diff_id. */
 
-/** Sniffs the compression from the blob's first bytes: media types are not always right. */
+/** A zstd frame's first four bytes, little-endian (RFC 8878 §3.1.1). */
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * Sniffs the compression from the blob's first bytes: media types are not always right (a
+ * tar+gzip type on a zstd blob, a docker-save layer.tar of either), so every layer media
+ * type, the nondistributable ones too, goes through here: gzip, zstd or a plain tar.
+ */
 export function decompressed(blob: string): AsyncIterable<Buffer> {
   const fd = openSync(blob, 'r');
   const head = Buffer.alloc(4);
@@ -21,9 +29,10 @@ export function decompressed(blob: string): AsyncIterable<Buffer> {
     raw.on('error', (err) => gunzip.destroy(err));
     return raw.pipe(gunzip);
   }
-  if (head.readUInt32LE(0) === 0xfd2fb528) {
-    raw.destroy();
-    throw new Error('zstd-compressed layers are not supported yet');
+  if (head.readUInt32LE(0) === ZSTD_MAGIC) {
+    // The generator's return (an unpack given up) or failure ends the for-await over `raw`,
+    // which destroys it.
+    return zstdDecompressed(raw);
   }
   return raw;
 }

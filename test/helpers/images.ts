@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
+import { compress as zstdCompress } from 'zstd-napi';
 
 /**
  * Test images built in memory and pushed over the distribution API. Tars are written here
@@ -66,6 +67,8 @@ const TYPES = {
     config: 'application/vnd.oci.image.config.v1+json',
     layerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
     layerTar: 'application/vnd.oci.image.layer.v1.tar',
+    layerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+    layerZstdNondist: 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
     index: 'application/vnd.oci.image.index.v1+json',
   },
   docker: {
@@ -73,6 +76,9 @@ const TYPES = {
     config: 'application/vnd.docker.container.image.v1+json',
     layerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
     layerTar: 'application/vnd.docker.image.rootfs.diff.tar',
+    // Docker has no zstd type of its own: its images use OCI's.
+    layerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+    layerZstdNondist: 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
     index: 'application/vnd.docker.distribution.manifest.list.v2+json',
   },
 } as const;
@@ -193,15 +199,23 @@ function entryToTar(e: LayerEntry): Buffer[] {
   return out;
 }
 
+/** How a layer's tar is stored: `zstd-nondist` is zstd under the nondistributable media type. */
+export type LayerCompression = 'gzip' | 'zstd' | 'zstd-nondist' | 'none';
+
 export async function buildLayer(
   entries: LayerEntry[],
-  opts: { format?: 'oci' | 'docker'; compression?: 'gzip' | 'none' } = {},
+  opts: { format?: 'oci' | 'docker'; compression?: LayerCompression; zstdLevel?: number } = {},
 ): Promise<BuiltLayer> {
   const tar = Buffer.concat([...entries.flatMap(entryToTar), Buffer.alloc(1024)]);
-  const gzip = (opts.compression ?? 'gzip') === 'gzip';
-  const blob = gzip ? gzipSync(tar, { level: 6 }) : tar;
+  const compression = opts.compression ?? 'gzip';
   const types = TYPES[opts.format ?? 'oci'];
-  return { tar, blob, digest: sha(blob), diffId: sha(tar), size: blob.length, mediaType: gzip ? types.layerGzip : types.layerTar };
+  const [blob, mediaType] =
+    compression === 'gzip'
+      ? [gzipSync(tar, { level: 6 }), types.layerGzip]
+      : compression === 'none'
+        ? [tar, types.layerTar]
+        : [zstdCompress(tar, { compressionLevel: opts.zstdLevel ?? 3, checksumFlag: true }), compression === 'zstd' ? types.layerZstd : types.layerZstdNondist];
+  return { tar, blob, digest: sha(blob), diffId: sha(tar), size: blob.length, mediaType };
 }
 
 export function buildImage(spec: {
