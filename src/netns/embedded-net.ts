@@ -38,9 +38,17 @@ export interface EmbeddedNetOptions {
 export class EmbeddedNet {
   private readonly ipam: HostLocalIpam;
   private masquerade: Promise<void> | undefined;
+  /**
+   * The network as the cache names it: the same chain with no masquerade of the bridge
+   * plugin's own, which is the truth (the network's rule does it), so that a daemon that
+   * predates the fast path tears the pod down with the plugins without failing on a per-pod
+   * masquerade chain that was never made.
+   */
+  private readonly cachedNetwork: CniNetwork;
 
   constructor(private readonly o: EmbeddedNetOptions) {
     this.ipam = new HostLocalIpam(join(o.ipamDir, o.network.name), o.subnet);
+    this.cachedNetwork = { ...o.network, plugins: o.network.plugins.map((p) => (p.type === 'bridge' ? { ...p, ipMasq: false } : p)) };
   }
 
   /** The fast path handles IPv4 subnets with room for a gateway and a pod. */
@@ -99,7 +107,7 @@ export class EmbeddedNet {
       };
       const portmap = this.portmap();
       const mapped = portmap !== undefined && a.capabilities.portMappings !== undefined;
-      await this.o.runner.save({ network: this.o.network, attachment: a, result, embedded: { hostVeth, portmap: mapped } });
+      await this.o.runner.save({ network: this.cachedNetwork, attachment: a, result, embedded: { hostVeth, portmap: mapped } });
       undo.push('drop cached result', () => this.o.runner.drop(a));
       if (mapped) {
         undo.push('portmap DEL', () => this.o.runner.plugin('DEL', this.o.network, portmap, a, result));
