@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import koffi from 'koffi';
@@ -25,6 +25,8 @@ const LOCK_NB = 4;
 const LOCK_UN = 8;
 const EWOULDBLOCK = 11;
 const LAST_RESERVED = 'last_reserved_ip.0';
+/** Not an address: host-local and lease scans skip it. */
+const TMP_PREFIX = '.coracle-lease-';
 
 let flockFn: ((fd: number, op: number) => number) | undefined;
 function flock(fd: number, op: number): number {
@@ -44,6 +46,8 @@ export interface Lease {
 
 export class HostLocalIpam {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Temp leases of killed writers removed, once per process. */
+  private swept = false;
   private readonly first: number;
   private readonly last: number;
   private readonly gateway: number;
@@ -96,40 +100,49 @@ export class HostLocalIpam {
 
   /**
    * An address for `id` on `ifName`: the first free one after the last handed out, wrapping
-   * around, as host-local picks it. A free address is one without a lease file; the file is
-   * made with O_EXCL, so a lease another writer made is never taken over.
+   * around, as host-local picks it. A free address is one without a lease file; the lease is
+   * a link to a whole temp file, which fails if the name is taken (as O_EXCL would), so a
+   * lease another writer made is never taken over.
    */
   allocate(id: string, ifName: string): Promise<Lease> {
     return this.locked(async () => {
-      const lastText = await readFile(join(this.dir, LAST_RESERVED), 'utf8').catch(() => '');
-      const lastInt = /^\d+\.\d+\.\d+\.\d+$/.test(lastText.trim()) ? toInt(lastText.trim()) : -1;
-      const count = this.last - this.first + 1;
-      const start = lastInt >= this.first && lastInt <= this.last ? lastInt + 1 : this.first;
-      for (let i = 0; i < count; i++) {
-        const n = this.first + ((start - this.first + i) % count);
-        if (n === this.gateway) continue;
-        const ip = toIp(n);
-        let file: FileHandle;
-        try {
-          file = await open(join(this.dir, ip), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-        } catch (err) {
-          if (isErrno(err, 'EEXIST')) continue;
-          throw err;
-        }
-        try {
-          await file.writeFile(leaseText(id, ifName));
-        } catch (err) {
-          await file.close();
-          await unlink(join(this.dir, ip)).catch(() => undefined);
-          throw err;
-        }
-        await file.close();
-        // A hint for the next search: losing it to a crash only moves where that starts.
-        await writeFile(join(this.dir, LAST_RESERVED), ip);
-        return { address: ip, prefix: this.subnet.prefix, gateway: toIp(this.gateway) };
+      // Under the lock no writer is half-way: a temp lease there is a killed writer's.
+      if (!this.swept) {
+        for (const name of await readdir(this.dir)) if (name.startsWith(TMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
+        this.swept = true;
       }
-      throw new CoracleError('RESOURCE_EXHAUSTED', `IPAM ${this.dir}: no free address in ${this.subnet.address}/${this.subnet.prefix}`);
+      const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}`);
+      await writeFile(tmp, leaseText(id, ifName), { mode: 0o644 });
+      try {
+        return await this.take(id, tmp);
+      } finally {
+        await unlink(tmp).catch(() => undefined);
+      }
     });
+  }
+
+  private async take(id: string, tmp: string): Promise<Lease> {
+    const lastText = await readFile(join(this.dir, LAST_RESERVED), 'utf8').catch(() => '');
+    const lastInt = /^\d+\.\d+\.\d+\.\d+$/.test(lastText.trim()) ? toInt(lastText.trim()) : -1;
+    const count = this.last - this.first + 1;
+    const start = lastInt >= this.first && lastInt <= this.last ? lastInt + 1 : this.first;
+    for (let i = 0; i < count; i++) {
+      const n = this.first + ((start - this.first + i) % count);
+      if (n === this.gateway) continue;
+      const ip = toIp(n);
+      // Made whole, then linked to its name (EEXIST if taken): a kill -9 never leaves an
+      // empty lease, which would name no pod and hold its address forever.
+      try {
+        await link(tmp, join(this.dir, ip));
+      } catch (err) {
+        if (isErrno(err, 'EEXIST')) continue;
+        throw err;
+      }
+      // A hint for the next search: losing it to a crash only moves where that starts.
+      await writeFile(join(this.dir, LAST_RESERVED), ip);
+      return { address: ip, prefix: this.subnet.prefix, gateway: toIp(this.gateway) };
+    }
+    throw new CoracleError('RESOURCE_EXHAUSTED', `IPAM ${this.dir}: no free address for ${id} in ${this.subnet.address}/${this.subnet.prefix}`);
   }
 
   /**
