@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import koffi from 'koffi';
@@ -122,8 +122,8 @@ export class HostLocalIpam {
   }
 
   private async take(id: string, tmp: string): Promise<Lease> {
-    const lastText = await readFile(join(this.dir, LAST_RESERVED), 'utf8').catch(() => '');
-    const lastInt = /^\d+\.\d+\.\d+\.\d+$/.test(lastText.trim()) ? toInt(lastText.trim()) : -1;
+    const lastText = await this.content(LAST_RESERVED).catch(() => '');
+    const lastInt = /^\d+\.\d+\.\d+\.\d+$/.test(lastText) ? toInt(lastText) : -1;
     const count = this.last - this.first + 1;
     const start = lastInt >= this.first && lastInt <= this.last ? lastInt + 1 : this.first;
     for (let i = 0; i < count; i++) {
@@ -154,17 +154,17 @@ export class HostLocalIpam {
       const names = hint ? [hint] : await readdir(this.dir).catch(() => [] as string[]);
       for (const name of names) {
         if (!/^\d+\.\d+\.\d+\.\d+$/.test(name)) continue;
-        const holder = await this.holder(name);
+        const holder = await this.content(name);
         if (holder === leaseText(id, ifName) || holder === id) await unlink(join(this.dir, name)).catch((err: unknown) => (isErrno(err, 'ENOENT') ? undefined : Promise.reject(err)));
       }
     });
   }
 
-  /** The trimmed content of a lease, read up to a cap; '' if it is not there. */
-  private async holder(ip: string): Promise<string> {
+  /** The trimmed content of a file of the dir, read up to a cap; '' if it is not there. */
+  private async content(name: string): Promise<string> {
     let file: FileHandle;
     try {
-      file = await open(join(this.dir, ip), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      file = await open(join(this.dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP')) return '';
       throw err;
