@@ -103,7 +103,7 @@ static void nest_end(struct msg *m, struct rtattr *a)
  */
 static int nl_call(int fd, struct msg *m, struct link *out)
 {
-	static char rbuf[16384];
+	static char rbuf[32768];
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 
 	if (sendto(fd, m->buf, m->h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
