@@ -8,6 +8,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { defaultNetwork, DEFAULT_CONFLIST } from '../../src/netns/cni-config.js';
+import { masqueradeChain } from '../../src/netns/masquerade.js';
 import { type Cleanups, mountsUnder, run } from './containerd.js';
 
 /** The pod network of one runtime: its bridge and its /24. */
@@ -83,23 +84,27 @@ function iptablesArgs(line: string): string[] {
   return out;
 }
 
-/** The NAT rules that name an address of `net` (the bridge plugin's masquerade). */
-async function natRulesOf(net: Net): Promise<string[]> {
+/**
+ * The NAT rules that name an address of `net`: the bridge plugin's masquerade of a pod, and,
+ * with `network`, also the embedded network's one masquerade for the whole subnet, which is
+ * the network's and stays until its bridge is deleted (src/netns/masquerade.ts).
+ */
+async function natRulesOf(net: Net, network = false): Promise<string[]> {
   const { stdout } = await run('iptables', ['-w', '-t', 'nat', '-S']).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').filter((l) => l.includes(net.prefix));
+  return stdout.split('\n').filter((l) => l.includes(net.prefix) && (network || !l.includes(`-j ${masqueradeChain(net.bridge)}`) && !l.includes(`-A ${masqueradeChain(net.bridge)} `)));
 }
 
 /**
  * For a pod whose CNI DEL never ran: its masquerade rule in POSTROUTING and the chain that
- * rule jumps to go. Nothing to do when every pod was removed.
+ * rule jumps to go; and the embedded network's masquerade, which goes with the bridge.
  */
 async function removeNatRules(net: Net): Promise<void> {
-  for (const line of await natRulesOf(net)) {
+  for (const line of await natRulesOf(net, true)) {
     const args = iptablesArgs(line);
     if (args[0] !== '-A' || args[1] !== 'POSTROUTING') continue;
     await run('iptables', ['-w', '-t', 'nat', '-D', ...args.slice(1)]);
     const chain = args[args.indexOf('-j') + 1];
-    if (chain?.startsWith('CNI-') && !chain.startsWith('CNI-HOSTPORT')) {
+    if ((chain?.startsWith('CNI-') && !chain.startsWith('CNI-HOSTPORT')) || chain === masqueradeChain(net.bridge)) {
       await run('iptables', ['-w', '-t', 'nat', '-F', chain]).catch(() => undefined);
       await run('iptables', ['-w', '-t', 'nat', '-X', chain]).catch(() => undefined);
     }

@@ -22,6 +22,9 @@ import { CniRunner } from '../netns/cni.js';
 import { earlierOwnConfig, loadNetwork, writeOwnNetwork } from '../netns/cni-config.js';
 import { probeCni } from '../netns/cni-probe.js';
 import { PodNetwork } from '../netns/pod-network.js';
+import { EmbeddedNet } from '../netns/embedded-net.js';
+import { NetHelper } from '../netns/net-helper.js';
+import { parseCidr } from '../util/cidr.js';
 import { pinNamespaces, unpinNamespaces } from '../sandbox/namespace-pins.js';
 import { PodInfra } from '../sandbox/pod-infra.js';
 import { SandboxService } from '../sandbox/sandbox-service.js';
@@ -100,12 +103,14 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     log.warn("the cluster's CNI conf dir holds the config an earlier Coracle wrote there: CRI pods take it for the cluster's network; remove it", { file: earlier });
   }
   const cniCache = join(cniRoot, 'results');
-  const network = new PodNetwork(
-    new CniRunner(config.cni.bin_dirs, cniCache),
-    { cluster: () => loadNetwork(config.cni.conf_dir), embedded },
-    cniCache,
-    join(cniRoot, 'networks'),
-  );
+  const cniRunner = new CniRunner(config.cni.bin_dirs, cniCache);
+  // The schema has vetted the subnet; an IPv6 one keeps the plugin chain.
+  const subnet = parseCidr(config.cni.pod_subnet);
+  const fast =
+    typeof subnet !== 'string' && EmbeddedNet.supports(subnet)
+      ? new EmbeddedNet({ network: embedded, bridge: config.cni.bridge, subnet, ipamDir: join(cniRoot, 'networks'), runner: cniRunner, helper: new NetHelper(config.cni.bin_dirs), log })
+      : undefined;
+  const network = new PodNetwork(cniRunner, { cluster: () => loadNetwork(config.cni.conf_dir), embedded }, cniCache, join(cniRoot, 'networks'), fast);
   const sandboxStore = new SandboxStore(join(config.root, 'sandboxes'), log);
   await sandboxStore.init();
   const runtimes = new Map<string, OciRuntime>();

@@ -31,10 +31,17 @@ export interface CniAttachment {
   capabilities: Record<string, unknown>;
 }
 
-interface CacheEntry {
+/** What ADD leaves on disk for status, DEL and reconciliation: one file per interface. */
+export interface CacheEntry {
   network: CniNetwork;
   attachment: CniAttachment;
   result: CniResult;
+  /**
+   * Set when the embedded network's fast path (embedded-net.ts) made the attachment, not
+   * the plugin chain: its host veth and whether portmap ran. A daemon that predates the fast
+   * path ignores it and tears the pod down with `network`'s plugins, which also works.
+   */
+  embedded?: { hostVeth: string; portmap: boolean };
 }
 
 /** A plugin's failure, with the message the plugin gave. */
@@ -87,6 +94,25 @@ export class CniRunner {
     } catch {
       return 'torn';
     }
+  }
+
+  /**
+   * Not fsynced: a killed daemon finds it whole (the page cache survives); a power loss may
+   * leave it empty, which DEL handles (readCache), and a lost one leaves the address lease,
+   * which reconcile collects (PodNetwork.attachedIds).
+   */
+  async save(entry: CacheEntry): Promise<void> {
+    await mkdir(this.cacheDir, { recursive: true });
+    await writeFileAtomic(this.cacheFile(entry.attachment), JSON.stringify(entry));
+  }
+
+  async drop(a: Pick<CniAttachment, 'containerId' | 'ifName'>): Promise<void> {
+    await rm(this.cacheFile(a), { force: true });
+  }
+
+  /** One plugin of `network`, as a step of a chain: the embedded fast path runs portmap so. */
+  plugin(command: 'ADD' | 'DEL', network: CniNetwork, plugin: CniNetwork['plugins'][number], a: CniAttachment, prevResult: CniResult | undefined): Promise<CniResult | undefined> {
+    return this.invoke(command, network, plugin, a, prevResult);
   }
 
   private async invoke(command: 'ADD' | 'DEL' | 'CHECK', network: CniNetwork, plugin: CniNetwork['plugins'][number], a: CniAttachment, prevResult: CniResult | undefined): Promise<CniResult | undefined> {
@@ -148,11 +174,7 @@ export class CniRunner {
       result = (await this.invoke('ADD', network, plugin, a, result)) ?? result;
     }
     if (!result) throw new CniError('INTERNAL', `CNI ADD ${network.name}: no result`);
-    await mkdir(this.cacheDir, { recursive: true });
-    // Not fsynced: a killed daemon finds it whole (the page cache survives); a power loss may
-    // leave it empty, which DEL handles (readCache), and a lost one leaves the address lease,
-    // which reconcile collects (PodNetwork.attachedIds).
-    await writeFileAtomic(this.cacheFile(a), JSON.stringify({ network, attachment: a, result } satisfies CacheEntry));
+    await this.save({ network, attachment: a, result });
     return result;
   }
 
@@ -169,6 +191,6 @@ export class CniRunner {
     for (const plugin of [...net.plugins].reverse()) {
       await this.invoke('DEL', net, plugin, attachment, cache?.result);
     }
-    await rm(this.cacheFile(a), { force: true });
+    await this.drop(a);
   }
 }

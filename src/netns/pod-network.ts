@@ -5,6 +5,7 @@ import { CoracleError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CniAttachment, CniNetwork, CniRunner } from './cni.js';
 import { LOOPBACK } from './cni-config.js';
+import type { EmbeddedNet } from './embedded-net.js';
 
 export interface PodPortMapping {
   protocol: 'tcp' | 'udp' | 'sctp';
@@ -48,6 +49,8 @@ export class PodNetwork {
     private readonly cacheDir: string,
     /** host-local's lease dir of the embedded network: a lease names its container. */
     private readonly ipamDir: string,
+    /** The embedded network without the plugin chain, when its subnet allows it. */
+    private readonly fast?: EmbeddedNet,
   ) {}
 
   private attachment(p: PodAttachment, ifName: string): CniAttachment {
@@ -75,8 +78,11 @@ export class PodNetwork {
   async setUp(p: PodAttachment): Promise<PodAddresses> {
     const net = await this.network(p.network);
     if (!net) throw new CoracleError('FAILED_PRECONDITION', 'no CNI network config in the cluster\'s conf dir: the pod network is not ready');
-    // Two networks on two interfaces of one netns: nothing orders them.
-    const [, result] = await Promise.all([this.runner.add(LOOPBACK, this.attachment(p, 'lo')), this.runner.add(net, this.attachment(p, 'eth0'))]);
+    // The fast path brings lo up itself. Else two networks on two interfaces of one netns: nothing orders them.
+    const result =
+      p.network === 'embedded' && this.fast
+        ? await this.fast.add(this.attachment(p, 'eth0'))
+        : (await Promise.all([this.runner.add(LOOPBACK, this.attachment(p, 'lo')), this.runner.add(net, this.attachment(p, 'eth0'))]))[1];
     const ips = (result.ips ?? []).map((i) => i.address.split('/')[0]!);
     // CRI's primary IP is the IPv4 one when the pod has both families.
     const primary = ips.find((ip) => isIPv4(ip)) ?? ips[0];
@@ -91,9 +97,16 @@ export class PodNetwork {
    */
   async tearDown(p: PodAttachment, opts: { onlyIfAttached?: boolean } = {}): Promise<void> {
     const net = await this.network(p.network);
+    const fast = p.network === 'embedded' ? this.fast : undefined;
     const del = async (network: CniNetwork | undefined, ifName: string): Promise<void> => {
       const a = this.attachment(p, ifName);
-      if (opts.onlyIfAttached && !(await this.runner.isCached(a))) return;
+      const cache = await this.runner.cached(a);
+      // A cache a power loss tore counts as attached: DEL is due, with what it is given.
+      const attached = cache !== undefined || (await this.runner.isCached(a));
+      if (!attached && (opts.onlyIfAttached || (fast && ifName === 'lo'))) return;
+      // The fast path's own attachments, and half-made ones (no cache: this daemon's ADD
+      // would have used the fast path); a pod that the plugin chain set up goes through it.
+      if (fast && ifName === 'eth0' && (!cache || cache.embedded)) return fast.del(a, cache);
       await this.runner.del(network, a);
     };
     const results = await Promise.allSettled([del(net, 'eth0'), del(LOOPBACK, 'lo')]);

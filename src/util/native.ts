@@ -18,11 +18,12 @@ export class NativeError extends CoracleError {
 
 /**
  * Runs a native helper: argv in, one JSON line out. A helper that exits non-zero says why
- * in `{"error","errno"}`; one that dies without a line is reported with its stderr.
+ * in `{"error","errno"}`; one that dies without a line is reported with its stderr. `binary`
+ * is where it is when not in NATIVE_DIR (a test's stand-in that fails on cue).
  */
-export function runNative<T>(name: string, args: string[], what: string): Promise<T> {
+export function runNative<T>(name: string, args: string[], what: string, binary = `${NATIVE_DIR}${name}`): Promise<T> {
   return new Promise((resolve, reject) => {
-    execFile(`${NATIVE_DIR}${name}`, args, { timeout: 30_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(binary, args, { timeout: 30_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       const line = stdout.trim().split('\n').pop() ?? '';
       let doc: (T & { error?: undefined }) | { error: string; errno: number } | undefined;
       try {

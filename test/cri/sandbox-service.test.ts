@@ -1,14 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { NATIVE_DIR } from '../../src/util/native.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
 import { spawnCoracle, startTestDaemon, waitServing, type TestDaemon } from '../helpers/daemon.js';
 import { inNamespace, links, mountinfo, podConfig } from '../helpers/pods.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 
@@ -27,6 +29,18 @@ async function leases(d: TestDaemon): Promise<string[]> {
   return existsSync(dir) ? (await readdir(dir)).filter((n) => /^\d+\.\d+\.\d+\.\d+$/.test(n)) : [];
 }
 
+/** The real network helper, and a stand-in for it in the test's CNI bin dir, which the daemon looks in first. */
+const REAL_HELPER = join(NATIVE_DIR, 'coracle-net');
+async function standIn(d: TestDaemon, body: string): Promise<void> {
+  await writeFile(join(d.cniBinDir, 'coracle-net'), `#!/bin/sh\n${body}\n`);
+  await chmod(join(d.cniBinDir, 'coracle-net'), 0o755);
+}
+
+/** A pod's veth pair goes with its netns, which the kernel frees in the background. */
+async function assertLinkGone(name: string): Promise<void> {
+  await until(`link ${name} to be gone`, async () => !(await links()).includes(` ${name}@`));
+}
+
 async function assertNothingLeft(d: TestDaemon): Promise<void> {
   const mi = await mountinfo();
   assert.ok(!mi.includes(d.state), 'no pin of this daemon is mounted');
@@ -36,7 +50,8 @@ async function assertNothingLeft(d: TestDaemon): Promise<void> {
   assert.deepEqual(await readdir(join(d.root, 'cni', 'results')).catch(() => []), []);
   const prefix = d.subnet!.replace('0/24', '');
   const nat = (await run('iptables', ['-t', 'nat', '-S'])).stdout;
-  assert.ok(!nat.includes(`-s ${prefix}`) && !nat.includes(`--to-destination ${prefix}`), 'no NAT rule of a pod is left');
+  // A pod's: a rule for its address (the network's one masquerade for the subnet stays).
+  assert.ok(!new RegExp(`-s ${prefix.replace(/\./g, '\\.')}\\d+/32`).test(nat) && !nat.includes(`--to-destination ${prefix}`), 'no NAT rule of a pod is left');
 }
 
 describe('cri: pod sandboxes', function () {
@@ -147,14 +162,26 @@ describe('cri: pod sandboxes', function () {
     await assertNothingLeft(d);
   });
 
-  it('a CNI plugin that fails after taking an address: the error names it, and nothing is left', async () => {
+  it('the network helper fails after making the veth: the error names it, and nothing is left', async () => {
     const d = await startTestDaemon({ network: true });
-    // The real bridge plugin runs, then the wrapper fails as a broken plugin would.
-    await writeFile(join(d.cniBinDir, 'bridge'), '#!/bin/sh\nout=$(/usr/lib/cni/bridge) || { echo "$out"; exit 1; }\n[ "$CNI_COMMAND" = ADD ] || { echo "$out"; exit 0; }\necho \'{"cniVersion":"1.0.0","code":11,"msg":"bridge failed on cue"}\'\nexit 1\n');
-    await chmod(join(d.cniBinDir, 'bridge'), 0o755);
+    const made = join(d.dir, 'veth-made');
+    // The real helper runs (address taken, veth made), then the stand-in fails as a broken one would.
+    await standIn(d, `out=$(${REAL_HELPER} "$@") || { echo "$out"; exit 1; }\n[ "$1" = add ] || { echo "$out"; exit 0; }\necho "$7" > ${made}\necho '{"error":"coracle-net failed on cue","errno":5}'\nexit 1`);
     const err = await codeOf(d.clients.runtime.RunPodSandbox({ config: podConfig('fails') }));
     assert.equal(err.code, grpc.status.INTERNAL, err.details);
-    assert.match(err.details, /CNI ADD coracle: plugin bridge: bridge failed on cue/);
+    assert.match(err.details, /CNI ADD coracle \(embedded\): coracle-net: coracle-net failed on cue/);
+    await assertNothingLeft(d);
+    await assertLinkGone((await readFile(made, 'utf8')).trim());
+  });
+
+  it('a CNI plugin of the chain fails after taking an address (portmap, for a hostPort): nothing is left', async () => {
+    const d = await startTestDaemon({ network: true });
+    await writeFile(join(d.cniBinDir, 'portmap'), '#!/bin/sh\nout=$(/usr/lib/cni/portmap) || { echo "$out"; exit 1; }\n[ "$CNI_COMMAND" = ADD ] || { echo "$out"; exit 0; }\necho \'{"cniVersion":"1.0.0","code":11,"msg":"portmap failed on cue"}\'\nexit 1\n');
+    await chmod(join(d.cniBinDir, 'portmap'), 0o755);
+    const hostPort = 20000 + Math.floor(Math.random() * 20000);
+    const err = await codeOf(d.clients.runtime.RunPodSandbox({ config: podConfig('fails', { port_mappings: [{ protocol: 'TCP', container_port: 80, host_port: hostPort }] }) }));
+    assert.equal(err.code, grpc.status.INTERNAL, err.details);
+    assert.match(err.details, /CNI ADD coracle: plugin portmap: portmap failed on cue/);
     await assertNothingLeft(d);
   });
 
@@ -172,30 +199,32 @@ describe('cri: pod sandboxes', function () {
 
   it('kill -9 in the middle of RunPodSandbox, then a restart: nothing leaked', async () => {
     const d = await startTestDaemon({ network: true });
-    const marker = join(d.dir, 'bridge-added');
-    // ADD goes through, then the plugin hangs: the daemon is killed while it waits.
-    await writeFile(join(d.cniBinDir, 'bridge'), `#!/bin/sh\nout=$(/usr/lib/cni/bridge); rc=$?\nif [ "$CNI_COMMAND" = ADD ] && [ ! -e ${marker} ]; then echo $$ > ${marker}; sleep 60; fi\necho "$out"; exit $rc\n`);
-    await chmod(join(d.cniBinDir, 'bridge'), 0o755);
+    const marker = join(d.dir, 'veth-added');
+    // ADD goes through, then the helper hangs: the daemon is killed while it waits.
+    await standIn(d, `out=$(${REAL_HELPER} "$@"); rc=$?\nif [ "$1" = add ] && [ ! -e ${marker} ]; then echo "$$ $7" > ${marker}; sleep 60; fi\necho "$out"; exit $rc`);
     const pending = d.clients.runtime.RunPodSandbox({ config: podConfig('killed') }).catch((e: unknown) => e);
-    for (let i = 0; i < 100 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
-    const pluginPid = Number((await readFile(marker, 'utf8')).trim());
-    onCleanup('kill the hanging plugin', () => {
+    await until('the helper to hang', () => existsSync(marker) && readFileSync(marker, 'utf8').endsWith('\n'));
+    const [pid, veth] = readFileSync(marker, 'utf8').trim().split(' ');
+    const helperPid = Number(pid);
+    onCleanup('kill the hanging helper', () => {
       try {
-        process.kill(pluginPid, 'SIGKILL');
+        process.kill(helperPid, 'SIGKILL');
       } catch {
         // already gone
       }
     });
     assert.equal((await leases(d)).length, 1, 'the address was taken');
+    assert.ok((await links()).includes(`${veth!}@`), 'the veth was made');
     d.proc.kill('SIGKILL');
     await d.exited;
-    process.kill(pluginPid, 'SIGKILL');
+    process.kill(helperPid, 'SIGKILL');
     await pending;
     const again = spawnCoracle(['--config', d.configPath, 'serve']);
     await waitServing(again);
     assert.ok(again.lines.some((l) => l.includes('left half made')), 'the restart found it');
     assert.deepEqual((await d.clients.runtime.ListPodSandbox({})).items, []);
     await assertNothingLeft(d);
+    await assertLinkGone(veth!);
   });
 
   it('collects what belongs to no pod at start: pins, CNI attachments, address leases', async () => {

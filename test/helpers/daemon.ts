@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeMasquerade } from '../../src/netns/masquerade.js';
 import { onCleanup } from './cleanup.js';
 import { criClients, type CriClients } from './cri-client.js';
 
@@ -205,5 +206,7 @@ async function removeAllPods(paths: DaemonPaths): Promise<void> {
       const ip = spawn('ip', ['link', 'del', paths.bridge!], { stdio: 'ignore' });
       ip.on('close', () => resolve());
     });
+    // The embedded network's masquerade goes with its bridge.
+    await removeMasquerade(paths.bridge!);
   }
 }
