@@ -130,6 +130,29 @@ describe('cri: lifecycle races', function () {
     await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
   });
 
+  it('kill -9 in the middle of StartContainer, then a restart: the half-made runtime container is undone and the start can be made again', async () => {
+    const logDir = join(d.dir, 'logs');
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('killed', { log_directory: logDir }), runtime_handler: 'gated' })).pod_sandbox_id;
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/sh', '-c', 'echo started; sleep 600'], { log_path: 'c.log' }), sandbox_config: podConfig('killed') });
+    await gate.hold();
+    void d.clients.runtime.StartContainer({ container_id: id }, { deadline: Date.now() + 60_000 }).catch(() => undefined);
+    await until('runc create to be held', gate.waiting);
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    // The create goes on without the daemon: a runtime container and its monitor are left.
+    await gate.open();
+    await until('runc create to finish', async () => (await runcList('gated')).includes(id));
+    d = await startTestDaemon({ paths: d });
+    assert.equal(await runcList('gated'), '', 'the half-made runtime container is deleted at start');
+    await until('its monitor to end', async () => !(await run('pgrep', ['-f', `conmon.*${id}`]).then(() => true, () => false)));
+    assert.equal((await d.clients.runtime.ContainerStatus({ container_id: id })).status!.state, 'CONTAINER_CREATED');
+    await d.clients.runtime.StartContainer({ container_id: id });
+    await until('the container to run', async () => (await readFile(join(logDir, 'c.log'), 'utf8').catch(() => '')).includes('started'));
+    await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+    assert.equal(await runcList('gated'), '');
+    assert.ok(!(await mountinfo()).includes(id), 'its root is unmounted');
+  });
+
   it('StartContainer and CreateContainer in a stopped pod are FAILED_PRECONDITION', async () => {
     const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('stopped') })).pod_sandbox_id;
     const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('c', ['/bin/true']), sandbox_config: podConfig('stopped') });
