@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { CoracleError } from '../errors.js';
+import { mallocTrim } from '../util/malloc-trim.js';
 import type { UnpackRequest, UnpackResult } from './unpack.js';
 
 interface Job {
@@ -80,10 +81,15 @@ export class UnpackPool {
     if (at >= 0) this.idle.splice(at, 1);
   }
 
-  /** Ends an idle worker: it has no job, and pump() no longer finds it. */
+  /**
+   * Ends an idle worker: it has no job, and pump() no longer finds it. Once the last one is
+   * gone, the memory their threads' malloc arenas hold is given back (util/malloc-trim.ts).
+   */
   private retire(worker: Worker): void {
     this.forget(worker);
-    void worker.terminate();
+    void worker.terminate().then(() => {
+      if (this.workers === 0) mallocTrim();
+    });
   }
 
   private pump(): void {
