@@ -1,86 +1,197 @@
 /**
- * bench/daemon: start time, idle RSS and Version round-trip latency of the daemon.
- * Usage: node dist/bench/daemon.js [calls]
- * Starts a daemon on a temp root and socket of its own, prints figures, removes everything.
+ * bench/daemon: the daemon itself. Start time, Version and Status round-trip latency, and
+ * its memory: fresh (RSS and PSS), with `pods` pods up (each one container; the daemon's and
+ * the per-pod processes' PSS: coracle's conmons, containerd's shims and pauses), and after
+ * each of `rounds` rounds of `pods` pods that come and go, with its open fds. containerd's
+ * figures beside when it is on PATH.
+ *
+ * Usage: node dist/bench/daemon.js [--calls 2000] [--rounds 5] [--pods 20]
+ *
+ * Each runtime gets a temp dir, a bridge and a /24 of its own (as bench/lifecycle); the
+ * container image is a static busybox served by a registry of the bench's own. Everything it
+ * started is stopped and removed, whatever happens.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { criClients } from '../test/helpers/cri-client.js';
+import { parseArgs } from 'node:util';
+import type { CriClients } from '../test/helpers/cri-client.js';
+import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type LayerEntry } from '../test/helpers/images.js';
+import { startTestRegistry } from '../test/helpers/test-registry.js';
+import {
+  Cleanups,
+  conmonsOf,
+  containerdTempDir,
+  coracleConfig,
+  coracleTempDir,
+  onPath,
+  podsContainerdConfig,
+  processesNamed,
+  shimsOf,
+  sleep,
+  startContainerd,
+  startCoracleDaemon,
+} from './lib/containerd.js';
+import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
+import { addPodsCleanup, churn, memOf, memText, printChurn, type Mem } from './lib/pod-churn.js';
+import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
 
-const calls = Number(process.argv[2] ?? 2000);
-const bin = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CNI_BIN_DIR = '/usr/lib/cni';
+/** Left to the processes before their memory is read. */
+const SETTLE_MS = 2000;
+const IMAGE_REPO = 'bench/busybox';
+const PAUSE_REPO = 'bench/pause';
+const TAG = '1';
+const PAUSE_CMD = ['/bin/sleep', '2147483647'];
+
+interface Options {
+  calls: number;
+  rounds: number;
+  pods: number;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: { calls: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '5' }, pods: { type: 'string', default: '20' } },
+  });
+  const positive = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected a positive integer, got "${v}"`);
+    return n;
+  };
+  return { calls: positive('calls', values.calls), rounds: positive('rounds', values.rounds), pods: positive('pods', values.pods) };
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function rssKiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+async function latency(clients: CriClients, calls: number): Promise<void> {
+  const time = async (n: number, call: () => Promise<unknown>): Promise<number[]> => {
+    const lat: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = process.hrtime.bigint();
+      await call();
+      lat.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
+    return lat.sort((a, b) => a - b);
+  };
+  const version = await time(calls, () => clients.runtime.Version({}));
+  const status = await time(200, () => clients.runtime.Status({ verbose: false }));
+  const fmt = (l: number[]): string => `p50 ${percentile(l, 50).toFixed(3)} ms  p95 ${percentile(l, 95).toFixed(3)} ms  p99 ${percentile(l, 99).toFixed(3)} ms`;
+  console.log(`Version round-trip (${calls} calls):  ${fmt(version)}`);
+  console.log(`Status round-trip (200 calls):     ${fmt(status)}`);
+}
+
+interface Registry {
+  host: string;
+  url: string;
+}
+
+/** The busybox image and containerd's sandbox image, its applets symlinks (as bench/lifecycle). */
+async function pushImages(registry: Registry): Promise<void> {
+  const entries = (await busyboxRootfsEntries()).map((e): LayerEntry => (e.type === 'hardlink' ? { type: 'symlink', path: e.path, target: 'busybox' } : e));
+  const layer = await buildLayer(entries);
+  await pushImage(registry.url, IMAGE_REPO, buildImage({ layers: [layer], config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] } }), [TAG]);
+  await pushImage(registry.url, PAUSE_REPO, buildImage({ layers: [layer], config: { Cmd: PAUSE_CMD } }), [TAG]);
+}
+
+async function pull(name: string, clients: CriClients, image: string): Promise<void> {
+  const pulled = await clients.image.PullImage({ image: { image } }, {});
+  if (!pulled.image_ref) throw new Error(`${name}: PullImage ${image} returned no image`);
+}
+
+async function benchCoracle(cleanups: Cleanups, registry: Registry, net: Net, o: Options): Promise<{ fresh: Mem; withPods: number }> {
+  const dir = await coracleTempDir(cleanups, 'coracle-bench-daemon-');
+  addNetworkCleanup(cleanups, net);
+  const { config, socket } = await coracleConfig(dir, { cniBinDirs: [CNI_BIN_DIR], net, registries: { [registry.host]: registry.url } });
+  const t0 = process.hrtime.bigint();
+  const { proc, clients } = await startCoracleDaemon(cleanups, config, socket, { detached: true });
+  const startMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  await clients.runtime.Version({});
+  const firstCallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  addPodsCleanup(cleanups, 'coracle', clients);
+  console.log(`coracle: start (spawn to serving)  ${startMs.toFixed(0)} ms, to the first Version ${firstCallMs.toFixed(0)} ms`);
+  await sleep(SETTLE_MS);
+  const fresh = await memOf([proc.pid!]);
+  await latency(clients, o.calls);
+  console.log(`coracle: after the calls           RSS ${(((await memOf([proc.pid!])).rss) / 1024).toFixed(1)} MiB`);
+  checkInterrupted();
+  const image = `${registry.host}/${IMAGE_REPO}:${TAG}`;
+  await pull('coracle', clients, image);
+  await sleep(SETTLE_MS);
+  console.log(`coracle: after a pull              ${memText(await memOf([proc.pid!]))}`);
+  const c = await churn({ name: 'coracle', clients, image, daemonPid: proc.pid!, podProcesses: () => conmonsOf(dir) }, o.rounds, o.pods, SETTLE_MS);
+  printChurn('coracle', fresh, c, o.pods);
+  return { fresh, withPods: c.up.daemon.pss + c.up.pods.pss };
+}
+
+/** containerd's pause processes: the sleeps whose parent (/proc/PID/stat's ppid) is one of `shims`. */
+async function pausesOf(shims: number[]): Promise<number[]> {
+  const want = new Set(shims);
+  const pids = await processesNamed('sleep', (argv) => argv.join(' ') === PAUSE_CMD.join(' '));
+  const out: number[] = [];
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (want.has(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))) out.push(pid);
+  }
+  return out;
+}
+
+async function benchContainerd(cleanups: Cleanups, registry: Registry, net: Net, o: Options): Promise<{ fresh: Mem; withPods: number }> {
+  const pause = `${registry.host}/${PAUSE_REPO}:${TAG}`;
+  const dir = await containerdTempDir(cleanups, 'coracle-bench-daemon-containerd-');
+  addNetworkCleanup(cleanups, net);
+  const { confDir } = await writeContainerdConflist(dir, net);
+  const config = podsContainerdConfig(dir, { registryHost: registry.host, cniBinDir: CNI_BIN_DIR, cniConfDir: confDir, pause, runcRoot: join(dir, 'runc') });
+  const { proc, clients } = await startContainerd(cleanups, dir, config, { detached: true });
+  addPodsCleanup(cleanups, 'containerd', clients);
+  await sleep(SETTLE_MS);
+  const fresh = await memOf([proc.pid!]);
+  checkInterrupted();
+  const image = `${registry.host}/${IMAGE_REPO}:${TAG}`;
+  await pull('containerd', clients, pause);
+  await pull('containerd', clients, image);
+  const podProcesses = async (): Promise<number[]> => {
+    const shims = await shimsOf(dir);
+    return [...shims, ...(await pausesOf(shims))];
+  };
+  const c = await churn({ name: 'containerd', clients, image, daemonPid: proc.pid!, podProcesses }, o.rounds, o.pods, SETTLE_MS);
+  printChurn('containerd', fresh, c, o.pods);
+  return { fresh, withPods: c.up.daemon.pss + c.up.pods.pss };
 }
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-'));
-  const socket = join(dir, 'run', 'coracle.sock');
-  await writeFile(
-    join(dir, 'c.toml'),
-    // A CNI conf dir of its own: the host's is never read.
-    `root = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\nsocket = "${socket}"\n[log]\nlevel = "warn"\n[cni]\nconf_dir = "${dir}/net.d"\n`,
-  );
-  const t0 = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [bin, '--config', join(dir, 'c.toml'), 'serve', '--log-level', 'info'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  let o: Options;
   try {
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      proc.stderr.setEncoding('utf8').on('data', (c: string) => {
-        log += c;
-        if (log.includes('"coracle serving"')) resolve();
-      });
-      proc.once('exit', () => reject(new Error(`daemon exited:\n${log}`)));
-    });
-    const startMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const clients = criClients(socket);
-    await clients.runtime.Version({});
-    const startToFirstCallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    await new Promise((r) => setTimeout(r, 2000));
-    const idleRss = await rssKiB(proc.pid!);
-
-    const lat: number[] = [];
-    for (let i = 0; i < calls; i++) {
-      const s = process.hrtime.bigint();
-      await clients.runtime.Version({});
-      lat.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }
-    lat.sort((a, b) => a - b);
-    const statusLat: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      const s = process.hrtime.bigint();
-      await clients.runtime.Status({ verbose: false });
-      statusLat.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }
-    statusLat.sort((a, b) => a - b);
-    const afterRss = await rssKiB(proc.pid!);
-    clients.close();
-    const fmt = (n: number): string => n.toFixed(3);
-    console.log(`daemon start (spawn to serving):   ${startMs.toFixed(0)} ms`);
-    console.log(`daemon start to first Version:     ${startToFirstCallMs.toFixed(0)} ms`);
-    console.log(`RSS at idle:                       ${(idleRss / 1024).toFixed(1)} MiB`);
-    console.log(`RSS after ${calls} calls:             ${(afterRss / 1024).toFixed(1)} MiB`);
-    console.log(`Version round-trip (${calls} calls):  p50 ${fmt(percentile(lat, 50))} ms  p95 ${fmt(percentile(lat, 95))} ms  p99 ${fmt(percentile(lat, 99))} ms`);
-    console.log(`Status round-trip (200 calls):     p50 ${fmt(percentile(statusLat, 50))} ms  p95 ${fmt(percentile(statusLat, 95))} ms`);
-  } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
-    await rm(dir, { recursive: true, force: true });
+    o = options();
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/daemon.js [--calls 2000] [--rounds 5] [--pods 20]`);
+    process.exitCode = 2;
+    return;
   }
+  const cleanups = new Cleanups();
+  await runWithTeardown(cleanups, async () => {
+    // Not bench/pods' nor bench/lifecycle's names and subnets: they may run at once.
+    const nets = await pickNetworks({ bridgePrefix: 'crdmn', coracleOctet: 248, containerdOctet: 249 });
+    const registry = await startTestRegistry({ scope: 'suite' });
+    cleanups.add('stop registry', () => registry.stop());
+    await pushImages(registry);
+    checkInterrupted();
+    const coracle = await benchCoracle(cleanups, registry, nets.coracle, o);
+    if (await onPath('containerd')) {
+      const containerd = await benchContainerd(cleanups, registry, nets.containerd, o);
+      const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+      console.log(
+        `coracle/containerd: fresh daemon RSS ${ratio(coracle.fresh.rss, containerd.fresh.rss)}, ` +
+          `daemon + per-pod processes PSS with ${o.pods} pods ${ratio(coracle.withPods, containerd.withPods)}`,
+      );
+    } else {
+      console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
+    }
+  });
 }
 
 main().catch((err: unknown) => {
   console.error(err);
-  process.exit(1);
+  process.exitCode = 1;
 });

@@ -2,13 +2,16 @@
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import type { DaemonTarget } from '../cri/daemon-target.js';
-import { DEFAULT_CONFIG_TOML } from '../config/defaults.js';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
-import { startDaemon } from '../daemon/daemon.js';
+import { DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { CoracleError, messageOf } from '../errors.js';
-import { listImages, loadImages, registerDockerCommands, saveImages } from './docker-commands.js';
-import { createLogger } from '../log.js';
 import { CORACLE_VERSION } from '../version.js';
+
+/*
+ * Only the light modules above load at start; each command imports what it uses. The daemon
+ * (`serve`) re-executes itself first (util/reexec.ts), and whatever this process loaded
+ * before that is loaded for nothing; the CLI's client side (docker-commands: grpc-js, ws)
+ * costs the daemon memory it never uses.
+ */
 
 interface ServeOptions {
   config?: string;
@@ -21,8 +24,18 @@ interface ServeOptions {
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
+  const { DAEMON_V8_FLAGS, reexecWith } = await import('../util/reexec.js');
+  let reexecError: unknown;
+  try {
+    reexecWith(DAEMON_V8_FLAGS);
+  } catch (err) {
+    // Not fatal: the daemon runs as it would have, with V8's default heap sizes.
+    reexecError = err;
+  }
+  const [{ loadConfig }, { createLogger }, { startDaemon }] = await Promise.all([import('../config/load.js'), import('../log.js'), import('../daemon/daemon.js')]);
   const { config, file } = await loadConfig(opts.config, opts);
   const log = createLogger(config.log);
+  if (reexecError !== undefined) log.warn('running without the V8 heap flags: re-executing with them failed', { flags: DAEMON_V8_FLAGS, error: messageOf(reexecError) });
   log.info('config loaded', { file: file ?? '(embedded defaults)' });
   const rereadConfig = async (): Promise<typeof config> => (await loadConfig(opts.config, opts)).config;
   const daemon = await startDaemon(config, log, { rereadConfig }).catch((err: unknown) => {
@@ -104,16 +117,20 @@ async function socketOf(command: Command): Promise<DaemonTarget> {
     }
     throw new CoracleError('INVALID_ARGUMENT', `${host}: expected unix:///path/to.sock or tcp://host:port`);
   }
+  const { loadConfig } = await import('../config/load.js');
   return (await loadConfig(opts.config)).config.grpc.socket;
 }
 
-registerDockerCommands(program, socketOf);
+// The daemon registers no client command: commander parses the global options and finds the
+// command as it will at parseAsync (positional options: those after it are the command's).
+const cli = (): Promise<typeof import('./docker-commands.js')> => import('./docker-commands.js');
+if (program.parseOptions(process.argv.slice(2)).operands[0] !== 'serve') (await cli()).registerDockerCommands(program, socketOf);
 
 const imagesCommand = program
   .command('images')
   .description('list images; import and export image archives (docker save / OCI layout)')
   .action(async (_opts: unknown, command: Command) => {
-    await listImages(await socketOf(command));
+    await (await cli()).listImages(await socketOf(command));
   });
 imagesCommand
   .command('import')
@@ -121,7 +138,7 @@ imagesCommand
   .argument('<file>', 'the tarball ("-" for standard input)')
   .option('--socket <path>', 'the daemon socket (default: grpc.socket of the config)')
   .action(async (file: string, _opts: unknown, command: Command) => {
-    await loadImages(await socketOf(command), file);
+    await (await cli()).loadImages(await socketOf(command), file);
   });
 imagesCommand
   .command('export')
@@ -130,7 +147,7 @@ imagesCommand
   .requiredOption('-o, --output <file>', 'the tarball to write ("-" for standard output)')
   .option('--socket <path>', 'the daemon socket (default: grpc.socket of the config)')
   .action(async (images: string[], opts: { output: string }, command: Command) => {
-    await saveImages(await socketOf(command), images, opts.output);
+    await (await cli()).saveImages(await socketOf(command), images, opts.output);
   });
 
 const configCommand = program.command('config').description('configuration');
@@ -145,11 +162,13 @@ configCommand
   .description('validate the config file and print the effective config as JSON')
   .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH})`)
   .action(async (_opts: unknown, command: Command) => {
+    const { loadConfig } = await import('../config/load.js');
     const { config } = await loadConfig(command.optsWithGlobals<ServeOptions>().config);
     process.stdout.write(JSON.stringify(config, null, 2) + '\n');
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+program.parseAsync(process.argv).catch(async (err: unknown) => {
+  const { ConfigError } = await import('../config/load.js');
   if (err instanceof ConfigError) {
     process.stderr.write(`coracle: invalid config:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
     process.exit(2);

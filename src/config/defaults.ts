@@ -1,3 +1,6 @@
+/** The config file read when none is named. */
+export const DEFAULT_CONFIG_PATH = '/etc/coracle/coracle.toml';
+
 /**
  * The embedded defaults, as the TOML that `coracle config default` prints. It is the one
  * source of the defaults: the loader parses it and lays the user's file over it.

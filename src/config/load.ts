@@ -2,11 +2,11 @@ import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { isErrno, messageOf } from '../errors.js';
 import { readRegularFile } from '../util/bounded-read.js';
-import { DEFAULT_CONFIG_TOML } from './defaults.js';
+import { DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML } from './defaults.js';
 import { formatKeyPath, lineOfKey, type KeyPath } from './key-lines.js';
 import { configSchema, type Config } from './schema.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/coracle/coracle.toml';
+export { DEFAULT_CONFIG_PATH } from './defaults.js';
 /** A config file is a few KiB; it is read up to this size, and a FIFO in its place is refused. */
 const MAX_CONFIG_BYTES = 1 << 20;
 

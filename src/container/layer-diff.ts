@@ -1,12 +1,15 @@
 import { closeSync, createReadStream, fstatSync, openSync, type Stats } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { pack } from 'tar-stream';
+import { createRequire } from 'node:module';
 
 type Headers = Parameters<ReturnType<typeof pack>['entry']>[0];
 import { CoracleError, isErrno } from '../errors.js';
 import { fgetxattr, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, openat, readlinkat } from '../util/at-syscalls.js';
 import { lstatAt, openRegularAt } from '../util/in-root.js';
+
+/** tar-stream is loaded at the first tarball made (a commit, an export), not at start; it is CommonJS. */
+const pack = (): ReturnType<typeof import('tar-stream').pack> => (createRequire(import.meta.url)('tar-stream') as typeof import('tar-stream')).pack();
 
 const S_IFMT = 0o170000;
 const S_IFCHR = 0o020000;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs/light.js';
 import type { ProtoGrpcType } from '../generated/api.js';
 import type { ProtoGrpcType as CoracleProtoType } from '../generated/coracle.js';
 
@@ -10,22 +11,65 @@ export const CORACLE_PROTO_PATH = fileURLToPath(new URL('../../../proto/coracle.
 /**
  * int64 fields (timestamps in ns, sizes) arrive as strings: a JS number loses precision past
  * 2^53 and CRI timestamps are already past it. Handlers convert them with BigInt at the edge.
- * The generated types in src/generated are made with these same options.
+ * Enums arrive as their names, every field is present (defaults), and a oneof names its set
+ * member. The generated types in src/generated are made with these same options.
  */
-export const CRI_LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true,
+export const CRI_CONVERSION: protobuf.IConversionOptions = {
   longs: String,
   enums: String,
   defaults: true,
   oneofs: true,
 };
 
+/**
+ * The services of a .proto as grpc-js takes them, with their codecs. Why not proto-loader:
+ * it parses the .proto with protobufjs's full build at every start, and keeps the parser,
+ * proto-loader and a descriptor.proto reflection of its own loaded: about 3 MiB of a daemon
+ * that holds at most a few tens of MiB. `npm run gen` turns each .proto into protobufjs's
+ * JSON form (scripts/proto-json.mjs, field names as written), which the light build reads.
+ * The codecs are proto-loader's: fromObject then encode, decode then toObject with the
+ * conversion options above (test/cri/proto.test.ts checks both against proto-loader's).
+ */
+function loadServices(protoPath: string): grpc.GrpcObject {
+  const json = JSON.parse(readFileSync(protoPath.replace(/\.proto$/, '.json'), 'utf8')) as protobuf.INamespace;
+  const root = protobuf.Root.fromJSON(json);
+  const definition: Record<string, grpc.ServiceDefinition> = {};
+  const walk = (ns: protobuf.NamespaceBase): void => {
+    for (const nested of ns.nestedArray) {
+      if (nested instanceof protobuf.Service) {
+        const service = nested.fullName.slice(1);
+        definition[service] = Object.fromEntries(nested.methodsArray.map((m) => [m.name, methodDefinition(service, m.resolve() as protobuf.Method)]));
+      } else if (nested instanceof protobuf.Namespace) walk(nested);
+    }
+  };
+  walk(root);
+  // Services only: message types are never looked up through the package (clients and the
+  // server take the services' definitions).
+  return grpc.loadPackageDefinition(definition as Parameters<typeof grpc.loadPackageDefinition>[0]);
+}
+
+function methodDefinition(service: string, m: protobuf.Method): grpc.MethodDefinition<object, object> {
+  const request = m.resolvedRequestType!;
+  const response = m.resolvedResponseType!;
+  const serialize = (type: protobuf.Type) => (value: object): Buffer => Buffer.from(type.encode(type.fromObject(value)).finish());
+  const deserialize = (type: protobuf.Type) => (bytes: Buffer): object => type.toObject(type.decode(bytes), CRI_CONVERSION);
+  return {
+    path: `/${service}/${m.name}`,
+    requestStream: m.requestStream === true,
+    responseStream: m.responseStream === true,
+    requestSerialize: serialize(request),
+    requestDeserialize: deserialize(request),
+    responseSerialize: serialize(response),
+    responseDeserialize: deserialize(response),
+    // grpc-js adds the lowerCamelCase name to clients too, as proto-loader has it.
+    originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
+  };
+}
+
 export function loadCriProto(): ProtoGrpcType {
-  const definition = protoLoader.loadSync(CRI_PROTO_PATH, CRI_LOADER_OPTIONS);
-  return grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+  return loadServices(CRI_PROTO_PATH) as unknown as ProtoGrpcType;
 }
 
 export function loadCoracleProto(): CoracleProtoType {
-  const definition = protoLoader.loadSync(CORACLE_PROTO_PATH, CRI_LOADER_OPTIONS);
-  return grpc.loadPackageDefinition(definition) as unknown as CoracleProtoType;
+  return loadServices(CORACLE_PROTO_PATH) as unknown as CoracleProtoType;
 }

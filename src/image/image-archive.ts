@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { pack } from 'tar-stream';
+import { createRequire } from 'node:module';
 import { CoracleError } from '../errors.js';
 import { readStreamCapped } from '../util/bounded-read.js';
 import type { ContentStore } from './content-store.js';
@@ -10,6 +10,9 @@ import type { ImageRecord } from './image-store.js';
 import { hostPlatform, MAX_MANIFEST_BYTES, MEDIA, parseManifestDoc, selectPlatform, type Descriptor, type ImageManifest } from './manifest.js';
 import { parseReference, repoTag } from './reference.js';
 import { readTar } from './tar-reader.js';
+
+/** tar-stream is loaded at the first tarball made (a commit, an export), not at start; it is CommonJS. */
+const pack = (): ReturnType<typeof import('tar-stream').pack> => (createRequire(import.meta.url)('tar-stream') as typeof import('tar-stream')).pack();
 
 /**
  * Image tarballs, so that an image moves between hosts without a registry: what

@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
 import { readStreamCapped } from '../util/bounded-read.js';
 import { sha256Digest } from './digest.js';
@@ -38,6 +38,21 @@ const MAX_TOKEN_REPLY_BYTES = 1 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * undici is loaded at the first request, not at start: it is a tenth of a fresh daemon's
+ * memory (about 10 MiB resident), and a node whose images are all pulled never needs it.
+ */
+const undici = (): Promise<typeof import('undici')> => import('undici');
+
+/** The connection pool requests go through, or how to get it once undici is loaded. */
+export type DispatcherSource = Dispatcher | (() => Promise<Dispatcher>);
+
+/** undici's request through `source`'s dispatcher. */
+async function send(source: DispatcherSource, url: string, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'dispatcher'> & { method: Dispatcher.HttpMethod }): Promise<Dispatcher.ResponseData> {
+  const [{ request }, dispatcher] = await Promise.all([undici(), typeof source === 'function' ? source() : source]);
+  return request(url, { ...options, dispatcher });
+}
+
+/**
  * A client of one endpoint of the distribution API v2, for one repository and one set of
  * credentials: a pull uses one per endpoint it tries. Bearer tokens are fetched from the
  * realm a 401 names and kept for the next requests; blobs follow redirects, and the
@@ -60,7 +75,7 @@ export class RegistryRepository {
     readonly endpoint: Endpoint,
     readonly repository: string,
     credentials: RegistryCredentials | undefined,
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcher: DispatcherSource,
     private readonly options: RegistryClientOptions,
   ) {
     const scoped = scopeCredentials(credentials, endpoint);
@@ -93,10 +108,9 @@ export class RegistryRepository {
       const redirectToken = this.redirectTokens.get(origin);
       const auth = origin === this.origin ? this.authorization() : redirectToken ? `Bearer ${redirectToken}` : undefined;
       if (auth) headers.authorization = auth;
-      const res = await request(url, {
+      const res = await send(this.dispatcher, url, {
         method: 'GET',
         headers,
-        dispatcher: this.dispatcher,
         headersTimeout: this.options.headersTimeoutMs,
         bodyTimeout: this.options.progressTimeoutMs,
         ...(signal ? { signal } : {}),
@@ -208,11 +222,10 @@ export class RegistryRepository {
       const basic = credentials ? basicHeader(credentials) : undefined;
       if (basic) headers.authorization = basic;
     }
-    const tokenRes = await request(method === 'POST' ? `${url.origin}${url.pathname}` : url.toString(), {
+    const tokenRes = await send(this.dispatcher, method === 'POST' ? `${url.origin}${url.pathname}` : url.toString(), {
       method,
       headers,
       ...(body !== undefined ? { body } : {}),
-      dispatcher: this.dispatcher,
       headersTimeout: this.options.headersTimeoutMs,
       bodyTimeout: this.options.progressTimeoutMs,
       ...(signal ? { signal } : {}),
@@ -327,24 +340,30 @@ function readLimited(body: Dispatcher.ResponseData['body'], limit: number, what:
   return readStreamCapped(body, limit, () => new RegistryError('FAILED_PRECONDITION', `${what}: larger than ${limit} bytes`, false));
 }
 
-/** Makes repository clients over one shared connection pool. */
+/** Makes repository clients over one shared connection pool, made at the first request. */
 export class RegistryClient {
-  private readonly dispatcher: Agent;
+  private dispatcher: Promise<Agent> | undefined;
 
-  constructor(private readonly options: RegistryClientOptions) {
-    this.dispatcher = new Agent({
-      connect: { timeout: options.headersTimeoutMs },
-      headersTimeout: options.headersTimeoutMs,
-      bodyTimeout: options.progressTimeoutMs,
-      connections: 16,
-    });
+  constructor(private readonly options: RegistryClientOptions) {}
+
+  private agent(): Promise<Agent> {
+    this.dispatcher ??= undici().then(
+      ({ Agent }) =>
+        new Agent({
+          connect: { timeout: this.options.headersTimeoutMs },
+          headersTimeout: this.options.headersTimeoutMs,
+          bodyTimeout: this.options.progressTimeoutMs,
+          connections: 16,
+        }),
+    );
+    return this.dispatcher;
   }
 
   repository(endpoint: Endpoint, repository: string, credentials: RegistryCredentials | undefined): RegistryRepository {
-    return new RegistryRepository(endpoint, repository, credentials, this.dispatcher, this.options);
+    return new RegistryRepository(endpoint, repository, credentials, () => this.agent(), this.options);
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.dispatcher) await (await this.dispatcher).close();
   }
 }

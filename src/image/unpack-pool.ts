@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { CoracleError } from '../errors.js';
+import { mallocTrim } from '../util/malloc-trim.js';
 import type { UnpackRequest, UnpackResult } from './unpack.js';
 
 interface Job {
@@ -9,19 +10,34 @@ interface Job {
   reject(e: Error): void;
 }
 
+/** How long a worker may stay idle before it is ended, by default. */
+const IDLE_WORKER_MS = 10_000;
+
 /**
  * A small pool of worker threads for layer unpacks, so that gunzip, hashing and thousands
  * of file syscalls never stall the gRPC loop. Workers start on first use and are unref'd
- * while idle, so an idle pool does not keep the process alive.
+ * while idle, so an idle pool does not keep the process alive. A worker is a V8 isolate of
+ * its own (about 10 MiB resident): one idle for IDLE_WORKER_MS is ended, and the next unpack
+ * starts another (tens of ms, against a pull's seconds).
  */
 export class UnpackPool {
   private readonly idle: Worker[] = [];
+  private readonly idleTimers = new Map<Worker, NodeJS.Timeout>();
   private readonly busy = new Map<Worker, Job>();
   private readonly queue: Job[] = [];
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly size: number) {}
+  /** @param idleMs how long a worker may stay idle before it is ended. */
+  constructor(
+    private readonly size: number,
+    private readonly idleMs = IDLE_WORKER_MS,
+  ) {}
+
+  /** The workers alive, idle or busy. */
+  get workers(): number {
+    return this.idle.length + this.busy.size;
+  }
 
   unpack(request: UnpackRequest): Promise<UnpackResult> {
     if (this.closed) return Promise.reject(new CoracleError('UNAVAILABLE', 'unpack pool closed'));
@@ -45,20 +61,44 @@ export class UnpackPool {
       worker.unref();
       this.idle.push(worker);
       this.pump();
+      if (this.idle.includes(worker)) this.idleTimers.set(worker, setTimeout(() => this.retire(worker), this.idleMs).unref());
     });
     worker.on('error', (err) => {
       const job = this.busy.get(worker);
       this.busy.delete(worker);
+      this.forget(worker);
       job?.reject(new CoracleError('INTERNAL', `unpack worker: ${err.message}`));
       this.pump();
     });
     return worker;
   }
 
+  /** Takes `worker` out of the idle list, its timer cleared. */
+  private forget(worker: Worker): void {
+    clearTimeout(this.idleTimers.get(worker));
+    this.idleTimers.delete(worker);
+    const at = this.idle.indexOf(worker);
+    if (at >= 0) this.idle.splice(at, 1);
+  }
+
+  /**
+   * Ends an idle worker: it has no job, and pump() no longer finds it. Once the last one is
+   * gone, the memory their threads' malloc arenas hold is given back (util/malloc-trim.ts).
+   */
+  private retire(worker: Worker): void {
+    this.forget(worker);
+    void worker.terminate().then(() => {
+      if (this.workers === 0) mallocTrim();
+    });
+  }
+
   private pump(): void {
     while (this.queue.length > 0) {
       let worker = this.idle.pop();
-      if (!worker) {
+      if (worker) {
+        clearTimeout(this.idleTimers.get(worker));
+        this.idleTimers.delete(worker);
+      } else {
         if (this.busy.size >= this.size) return;
         worker = this.spawn();
       }
@@ -72,6 +112,8 @@ export class UnpackPool {
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.idle, ...this.busy.keys()];
+    for (const t of this.idleTimers.values()) clearTimeout(t);
+    this.idleTimers.clear();
     this.idle.length = 0;
     await Promise.all(all.map((w) => w.terminate()));
   }

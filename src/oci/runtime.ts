@@ -1,11 +1,18 @@
 import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
-import pty from 'node-pty';
+import { createRequire } from 'node:module';
 import type { ExecStreamOptions, StdioSession } from './stdio-session.js';
 import { setLongTimeout } from '../util/long-timeout.js';
 import { CoracleError, codeForToolMessage, messageOf } from '../errors.js';
 import { runcRefusal } from './runc-refusals.js';
+
+/**
+ * node-pty (a native addon) is loaded at the first exec with a terminal, not at start: most
+ * daemons seldom run one. It is CommonJS, so a synchronous require serves here.
+ */
+let ptyModule: typeof import('node-pty') | undefined;
+const pty = (): typeof import('node-pty') => (ptyModule ??= createRequire(import.meta.url)('node-pty') as typeof import('node-pty'));
 
 export interface CreateOptions {
   id: string;
@@ -186,7 +193,7 @@ export class OciRuntime {
 
     if (o.tty) {
       const [cols, rows] = o.size && o.size.width > 0 && o.size.height > 0 ? [o.size.width, o.size.height] : [80, 24];
-      const term = pty.spawn(this.runtimePath, args, { cols, rows, encoding: null, env: process.env as Record<string, string> });
+      const term = pty().spawn(this.runtimePath, args, { cols, rows, encoding: null, env: process.env as Record<string, string> });
       const stdout = new PassThrough();
       term.onData((d: string | Buffer) => {
         if (!stdout.write(d)) term.pause();

@@ -1,4 +1,9 @@
-import { Deflate, Inflate, Z_SYNC_FLUSH } from 'pako';
+import { createRequire } from 'node:module';
+import type { Deflate, Inflate } from 'pako';
+
+/** pako is loaded with the first SPDY session, not at start; it is CommonJS. */
+let pakoModule: typeof import('pako') | undefined;
+const pako = (): typeof import('pako') => (pakoModule ??= createRequire(import.meta.url)('pako') as typeof import('pako'));
 
 /**
  * SPDY/3.1 framing (draft-mbelshe-httpbis-spdy-00 with the 3.1 flow-control change), the
@@ -103,7 +108,7 @@ export class FrameDecoder {
   private fill = 0;
   /** Bytes copied to put frames together so far; for tests and diagnostics. */
   bytesCopied = 0;
-  private readonly inflate = new Inflate({ dictionary: HEADER_DICTIONARY, chunkSize: ZLIB_CHUNK });
+  private readonly inflate: Inflate = new (pako().Inflate)({ dictionary: HEADER_DICTIONARY, chunkSize: ZLIB_CHUNK });
   private inflated: Uint8Array[] = [];
   private inflatedBytes = 0;
   /** The data frame whose payload is arriving. */
@@ -232,7 +237,7 @@ export class FrameDecoder {
     if (block.length === 0) return {};
     this.inflated = [];
     this.inflatedBytes = 0;
-    this.inflate.push(block, Z_SYNC_FLUSH);
+    this.inflate.push(block, pako().Z_SYNC_FLUSH);
     if (this.inflate.err) throw new SpdyProtocolError(`header block: zlib: ${this.inflate.msg || this.inflate.err}`);
     const plain = Buffer.concat(this.inflated);
     this.inflated = [];
@@ -275,7 +280,7 @@ export function headerBlock(headers: SpdyHeaders): Buffer {
 
 /** Encoder for one direction of one connection: frames must be written in encoding order. */
 export class FrameEncoder {
-  private readonly deflate = new Deflate({ dictionary: HEADER_DICTIONARY, chunkSize: ZLIB_CHUNK });
+  private readonly deflate: Deflate = new (pako().Deflate)({ dictionary: HEADER_DICTIONARY, chunkSize: ZLIB_CHUNK });
   private deflated: Uint8Array[] = [];
 
   constructor() {
@@ -319,7 +324,7 @@ export class FrameEncoder {
 
   private compress(headers: SpdyHeaders): Buffer {
     this.deflated = [];
-    this.deflate.push(headerBlock(headers), Z_SYNC_FLUSH);
+    this.deflate.push(headerBlock(headers), pako().Z_SYNC_FLUSH);
     return Buffer.concat(this.deflated);
   }
 }

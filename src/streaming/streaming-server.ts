@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { createRequire } from 'node:module';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -65,7 +66,7 @@ const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?(?:\?.*)?$/;
  */
 export class StreamingServer {
   private readonly server: Server;
-  private readonly wss: WebSocketServer;
+  private wssInstance: WebSocketServer | undefined;
   /** Connected, not upgraded yet, oldest first. */
   private readonly pending = new Set<Socket>();
   /** Upgraded with a valid token. */
@@ -78,8 +79,6 @@ export class StreamingServer {
 
   constructor(private readonly o: StreamingServerOptions) {
     this.budget = new ByteBudget(o.limits.maxTotalBufferedBytes);
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: wsMaxPayload(o.limits) });
-    this.wss.on('error', (err: Error) => o.log.warn('streaming: websocket server error', { error: err.message }));
     this.server = createServer((req, res) => this.plainRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
     this.server.on('connection', (socket: Socket) => this.connection(socket));
@@ -88,6 +87,20 @@ export class StreamingServer {
       socket.destroy();
     });
     this.server.on('error', (err: Error) => o.log.warn('streaming: server error', { error: err.message }));
+  }
+
+  /**
+   * The websocket server, made at the first websocket upgrade: ws is loaded then, not at start
+   * (a daemon that never streams over websockets, as with kubelet up to 1.29's SPDY, never
+   * needs it). ws is CommonJS, so a synchronous require serves here.
+   */
+  private get wss(): WebSocketServer {
+    if (!this.wssInstance) {
+      const ws = createRequire(import.meta.url)('ws') as typeof import('ws');
+      this.wssInstance = new ws.WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: wsMaxPayload(this.o.limits) });
+      this.wssInstance.on('error', (err: Error) => this.o.log.warn('streaming: websocket server error', { error: err.message }));
+    }
+    return this.wssInstance;
   }
 
   /** `http://host:port`, once listening. */

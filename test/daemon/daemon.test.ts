@@ -28,6 +28,21 @@ describe('daemon lifecycle', () => {
     assert.ok(d.lines.some((l) => l.includes('"coracle stopped"')));
   });
 
+  it('re-executes itself with the V8 heap flags: the same pid, its log on the same stderr; the CLI still answers', async () => {
+    const d = await startTestDaemon();
+    // The pid the test spawned serves (its log came through the pipe) with the flags on its command line.
+    const argv = (await readFile(`/proc/${d.proc.pid}/cmdline`, 'utf8')).split('\0');
+    assert.ok(argv.includes('--max-semi-space-size=1'), argv.join(' '));
+    assert.equal(argv.filter((a) => a === '--max-semi-space-size=1').length, 1, 'the flag once: no second exec');
+    assert.ok(argv.includes(CORACLE_BIN) && argv.includes('serve'), argv.join(' '));
+    await d.clients.runtime.Version({});
+    const exit = await d.stop();
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.ok(d.lines.some((l) => l.includes('"config loaded"')) && d.lines.some((l) => l.includes('"coracle stopped"')), d.lines.join('\n'));
+    const version = execFileSync(process.execPath, [CORACLE_BIN, '--version'], { encoding: 'utf8' });
+    assert.match(version, /^\d+\.\d+\.\d+\n$/);
+  });
+
   it('replaces a stale socket left by a killed daemon', async () => {
     const d = await startTestDaemon();
     d.proc.kill('SIGKILL');

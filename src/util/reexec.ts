@@ -1,0 +1,62 @@
+import { fail, libcLibrary } from './fs-syscalls.js';
+
+/**
+ * The V8 flags the daemon runs with, whoever starts it (systemd, scripts/setup.sh, the tests'
+ * and benches' `node dist/src/cli/main.js serve`):
+ * - `--max-semi-space-size=1`: V8's young generation grows to 2 x 16 MiB under load and
+ *   keeps it; a daemon that allocates in short bursts per RPC gains nothing from it but 30
+ *   MiB of RSS. At 1 MiB a scavenge runs more often and each stays as short.
+ */
+export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+
+type Execve = (path: string, argv: (string | null)[], envp: (string | null)[]) => number;
+type Fcntl = (fd: number, cmd: number, ...variadic: unknown[]) => number;
+
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+
+/** The flags of `wanted` this process was not started with (on its command line or in NODE_OPTIONS). */
+export function missingFlags(wanted: readonly string[], execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+  // A flag the user set in NODE_OPTIONS, whatever its value, is left as they set it: the
+  // command line would override it.
+  const named = (flag: string): string => flag.split('=')[0]!;
+  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].map(named);
+  return wanted.filter((f) => !given.includes(named(f)));
+}
+
+/**
+ * Replaces this process with the same node, script and arguments plus `flags` (execve: the
+ * pid stays, for systemd, kill and the tests; stdio and the environment carry over). V8 sizes
+ * its heap when the isolate is made, so these flags cannot be applied to a running process
+ * (v8.setFlagsFromString takes them and changes nothing). Returns when nothing is missing;
+ * throws when execve fails, with the process as it was.
+ *
+ * Call it before anything else starts: a thread, a listener, an open file without CLOEXEC
+ * (Node and libuv open theirs with it) or a lock would not survive the exec as it was meant.
+ */
+export function reexecWith(flags: readonly string[]): void {
+  const missing = missingFlags(flags, process.execArgv, process.env.NODE_OPTIONS);
+  if (missing.length === 0) return;
+  const script = process.argv[1];
+  if (!script) return;
+  const libc = libcLibrary();
+  const execve = libc.func('int execve(const char *path, const char **argv, const char **envp)') as Execve;
+  const fcntl = libc.func('int fcntl(int fd, int cmd, ...)') as Fcntl;
+  const argv = [process.argv0, ...process.execArgv, ...missing, script, ...process.argv.slice(2), null];
+  const envp = [...Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`), null];
+  // Node opens its stdio close-on-exec: without this, the new process would start with no
+  // stdin, stdout or stderr (its log, systemd's journal, the tests' pipe: gone).
+  const stdio = [0, 1, 2].map((fd) => ({ fd, flags: fcntl(fd, F_GETFD) }));
+  for (const { fd, flags } of stdio) if (flags >= 0 && (flags & FD_CLOEXEC) !== 0) fcntl(fd, F_SETFD, 'int', flags & ~FD_CLOEXEC);
+  execve(process.execPath, argv, envp);
+  const err = (() => {
+    try {
+      fail('execve', process.execPath);
+    } catch (e) {
+      return e;
+    }
+  })();
+  for (const { fd, flags } of stdio) if (flags >= 0) fcntl(fd, F_SETFD, 'int', flags);
+  throw err;
+}
