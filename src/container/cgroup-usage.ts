@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupDir, type CgroupHost } from '../oci/cgroup-host.js';
+import { readKernelFile } from '../util/kernel-file.js';
 
 /** What a container's cgroups count, as kubelet's stats want it. */
 export interface CgroupUsage {
@@ -18,7 +18,7 @@ export const NO_CGROUP_USAGE: CgroupUsage = { cpuNanoseconds: 0n, memoryUsageByt
 
 async function readBig(path: string): Promise<bigint> {
   try {
-    return BigInt((await readFile(path, 'utf8')).trim());
+    return BigInt((await readKernelFile(path)).trim());
   } catch {
     return 0n;
   }
@@ -27,7 +27,7 @@ async function readBig(path: string): Promise<bigint> {
 /** A flat keyed file (memory.stat, cpu.stat): `key value` lines. */
 async function keyed(path: string): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
-  const text = await readFile(path, 'utf8').catch(() => '');
+  const text = await readKernelFile(path).catch(() => '');
   for (const line of text.split('\n')) {
     const [k, v] = line.split(' ');
     if (k && v && /^\d+$/.test(v)) out.set(k, BigInt(v));
@@ -43,14 +43,19 @@ async function v1Usage(host: CgroupHost, procCgroup: string): Promise<CgroupUsag
   const cpuacct = dir('cpuacct');
   const memory = dir('memory');
   const pids = dir('pids');
-  const usage = memory ? await readBig(join(memory, 'memory.usage_in_bytes')) : 0n;
-  const stat = memory ? await keyed(join(memory, 'memory.stat')) : new Map<string, bigint>();
+  // In parallel: the counters are separate files, each a trip to the thread pool.
+  const [usage, stat, cpu, procs] = await Promise.all([
+    memory ? readBig(join(memory, 'memory.usage_in_bytes')) : 0n,
+    memory ? keyed(join(memory, 'memory.stat')) : new Map<string, bigint>(),
+    cpuacct ? readBig(join(cpuacct, 'cpuacct.usage')) : 0n,
+    pids ? readBig(join(pids, 'pids.current')) : 0n,
+  ]);
   return {
-    cpuNanoseconds: cpuacct ? await readBig(join(cpuacct, 'cpuacct.usage')) : 0n,
+    cpuNanoseconds: cpu,
     memoryUsageBytes: usage,
     memoryWorkingSetBytes: minus(usage, stat.get('total_inactive_file') ?? 0n),
     memoryRssBytes: stat.get('total_rss') ?? 0n,
-    processes: pids ? Number(await readBig(join(pids, 'pids.current'))) : 0,
+    processes: Number(procs),
   };
 }
 
@@ -58,14 +63,18 @@ async function v1Usage(host: CgroupHost, procCgroup: string): Promise<CgroupUsag
 async function v2Usage(host: CgroupHost, procCgroup: string): Promise<CgroupUsage> {
   const dir = cgroupDir(host, procCgroup, '');
   if (!dir) return NO_CGROUP_USAGE;
-  const usage = await readBig(join(dir, 'memory.current'));
-  const stat = await keyed(join(dir, 'memory.stat'));
+  const [usage, stat, cpu, procs] = await Promise.all([
+    readBig(join(dir, 'memory.current')),
+    keyed(join(dir, 'memory.stat')),
+    keyed(join(dir, 'cpu.stat')),
+    readBig(join(dir, 'pids.current')),
+  ]);
   return {
-    cpuNanoseconds: ((await keyed(join(dir, 'cpu.stat'))).get('usage_usec') ?? 0n) * 1000n,
+    cpuNanoseconds: (cpu.get('usage_usec') ?? 0n) * 1000n,
     memoryUsageBytes: usage,
     memoryWorkingSetBytes: minus(usage, stat.get('inactive_file') ?? 0n),
     memoryRssBytes: stat.get('anon') ?? 0n,
-    processes: Number(await readBig(join(dir, 'pids.current'))),
+    processes: Number(procs),
   };
 }
 

@@ -19,9 +19,8 @@ import { mountRootfs, unmount } from '../util/mounts.js';
 import { UndoStack } from '../util/undo-stack.js';
 import { readFileInRoot } from '../util/in-root.js';
 import type { ContainerMountRecord, ContainerRecord, ContainerStore } from './container-store.js';
-import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
-import { containerUsage, type ContainerUsage } from './container-stats.js';
-import { CpuRate } from './cpu-rate.js';
+import { exitFileNames, needsExitRead } from './exit-files.js';
+import { UsageReader, type ContainerStatsRecord, type PodUsage } from './usage-reader.js';
 import { attachRelay } from './attach-relay.js';
 import { upperDirTar } from './layer-diff.js';
 import { hostDevice, hostPath, type DeviceRequest } from './host-sources.js';
@@ -123,13 +122,13 @@ export function containerName(m: ContainerSpec['metadata'], pod: SandboxRecord):
  * happened while the daemon was down.
  */
 export class ContainerService {
-  private readonly cpuRate = new CpuRate();
   /** Creates in flight, by name: a retry waits for the first; pod removal waits for them. */
   private readonly creating = new Map<string, { sandboxId: string; id: Promise<string> }>();
   private readonly holds = new LayerHolds();
   private readonly refreshing = new Map<string, Promise<ContainerRecord>>();
   /** Starts in flight, by container: a stop or removal waits for them. */
   private readonly starting = new Map<string, Promise<void>>();
+  private readonly usage: UsageReader;
   private exitWatcher: FSWatcher | undefined;
   private readonly exitWaiters = new ExitWaiters();
   private readonly background: BackgroundTasks;
@@ -138,6 +137,7 @@ export class ContainerService {
   constructor(private readonly deps: ContainerDeps) {
     this.background = new BackgroundTasks(deps.log);
     this.releases = new ContainerReleases({ runtime: (h) => deps.runtime(h), rootfs: (id) => this.paths(id).rootfs }, this.background);
+    this.usage = new UsageReader({ cgroups: deps.cgroups, upperDir: (id) => this.paths(id).upper, mountpoint: (id) => deps.store.dir(id) });
   }
 
   /**
@@ -387,21 +387,31 @@ export class ContainerService {
    * A pod's usage: the sum of its containers', the interfaces of its network namespace (read
    * through any process in it), and how many processes its containers run.
    */
-  async podStats(sandboxId: string): Promise<{ containers: Awaited<ReturnType<ContainerService['stats']>>[]; interfaces: InterfaceUsage[]; processes: number }> {
+  async podStats(sandboxId: string): Promise<PodUsage> {
     const pod = this.deps.sandboxes.get(sandboxId);
     if (!pod) throw notFound(`sandbox ${sandboxId}: not found`);
-    const containers = await Promise.all((await this.list({ sandboxId: pod.id })).map((c) => this.stats(c.id)));
-    const pids = [pod.infraPid, ...containers.filter((s) => s.container.state === 'RUNNING').map((s) => s.container.pid)].filter((p): p is number => p !== undefined);
-    let interfaces: InterfaceUsage[] = [];
-    if (pod.namespaces.network !== 'NODE') {
-      for (const pid of pids) {
-        interfaces = await interfaceUsage(pid).catch(() => []);
-        if (interfaces.length > 0) break;
-      }
+    return this.usage.pod(pod, await this.list({ sandboxId: pod.id }));
+  }
+
+  /**
+   * The usage of each pod of `sandboxIds` that still exists (one removed meanwhile is left
+   * out), their containers listed once for all: one read of the exit dir, not one per pod.
+   */
+  async podsStats(sandboxIds: string[]): Promise<Map<string, PodUsage>> {
+    const bySandbox = new Map<string, ContainerRecord[]>();
+    for (const c of await this.list()) {
+      const list = bySandbox.get(c.sandboxId);
+      if (list) list.push(c);
+      else bySandbox.set(c.sandboxId, [c]);
     }
-    let processes = 0;
-    for (const s of containers) processes += s.usage.processes;
-    return { containers, interfaces, processes };
+    const out = new Map<string, PodUsage>();
+    await Promise.all(
+      sandboxIds.map(async (id) => {
+        const pod = this.deps.sandboxes.get(id);
+        if (pod) out.set(id, await this.usage.pod(pod, bySandbox.get(id) ?? []));
+      }),
+    );
+    return out;
   }
 
   /** New cgroup limits for a created or running container. */
@@ -428,12 +438,13 @@ export class ContainerService {
   }
 
   /** Usage of one container: cgroup counters while its processes live, its writable layer. */
-  async stats(id: string): Promise<{ container: ContainerRecord; usage: ContainerUsage; mountpoint: string }> {
-    const c = await this.refresh(this.mustGet(id));
-    const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
-    const usage = await containerUsage(alive, this.paths(c.id).upper, this.deps.cgroups);
-    const rate = alive ? this.cpuRate.sample(c.id, usage.readAt, usage.cpuNanoseconds) : undefined;
-    return { container: c, usage: rate === undefined ? usage : { ...usage, cpuNanoCores: rate }, mountpoint: this.deps.store.dir(c.id) };
+  async stats(id: string): Promise<ContainerStatsRecord> {
+    return this.usage.container(await this.refresh(this.mustGet(id)));
+  }
+
+  /** Usage of the containers `filter` lists, their exits read once by the list. */
+  async listStats(filter: ContainerFilter = {}): Promise<ContainerStatsRecord[]> {
+    return Promise.all((await this.list(filter)).map((c) => this.usage.container(c)));
   }
 
   /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */
@@ -658,14 +669,20 @@ export class ContainerService {
   }
 
   async list(filter: ContainerFilter = {}): Promise<ContainerRecord[]> {
-    const all = await Promise.all(this.deps.store.all().filter((c) => c.state !== 'CREATING').map((c) => this.refresh(c)));
-    return all.filter((c) => {
+    // Id, pod and labels never change: filtered first, so that a pod's list (its stats)
+    // reads nothing of other pods' containers. State is filtered once exits are read.
+    const matching = this.deps.store.all().filter((c) => {
+      if (c.state === 'CREATING') return false;
       if (filter.id && !c.id.startsWith(filter.id)) return false;
       if (filter.sandboxId && c.sandboxId !== filter.sandboxId) return false;
-      if (filter.state && c.state !== filter.state) return false;
       for (const [k, v] of Object.entries(filter.labels ?? {})) if (c.labels[k] !== v) return false;
       return true;
     });
+    // One readdir of the exit dir, and an exit file read only where there is one (see
+    // needsExitRead for why that sees every exit that reading each file would).
+    const names = matching.some((c) => c.state === 'RUNNING') ? await exitFileNames(join(this.deps.stateDir, 'exits')) : undefined;
+    const now = await Promise.all(matching.map((c) => (needsExitRead(c, names) ? this.refresh(c) : (this.deps.store.get(c.id) ?? c))));
+    return filter.state ? now.filter((c) => c.state === filter.state) : now;
   }
 
   /** Until it has exited or `ms` have passed: woken by the exit watcher, or by its own look. */
@@ -727,7 +744,7 @@ export class ContainerService {
     // no record, and collects both at start (the trash, and state of no container).
     const trash = await this.deps.store.discard(c.id);
     this.releases.forget(c.id);
-    this.cpuRate.forget(c.id);
+    this.usage.forget(c.id);
     log.info('container removed', { container: c.id });
     this.deps.events.publish(c.id, c.sandboxId, 'DELETED');
     void this.background.run(`remove:${c.id}`, `container ${c.id}: removing its files`, async () => {
@@ -748,7 +765,7 @@ export class ContainerService {
     await rm(p.state, { recursive: true, force: true });
     await rm(p.exitFile, { force: true });
     await this.deps.store.remove(c.id);
-    this.cpuRate.forget(c.id);
+    this.usage.forget(c.id);
   }
 
   async stopAll(sandboxId: string, log: Logger): Promise<void> {

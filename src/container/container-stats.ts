@@ -1,5 +1,6 @@
 import { closeSync, openSync, type Dirent } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
+import { readKernelFile } from '../util/kernel-file.js';
 import { O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat } from '../util/at-syscalls.js';
 import type { CgroupHost } from '../oci/cgroup-host.js';
 import { cgroupUsage, NO_CGROUP_USAGE, type CgroupUsage } from './cgroup-usage.js';
@@ -79,10 +80,37 @@ export async function diskUsage(dir: string, limits = DISK_USAGE_LIMITS): Promis
   return { bytes, inodes, partial };
 }
 
-/** Usage of the container whose init process is `pid`; a process that is gone reads as zero. */
-export async function containerUsage(pid: number | undefined, upperDir: string, cgroups: CgroupHost): Promise<ContainerUsage> {
+/**
+ * /proc/PID/cgroup of containers' init processes, kept by container id and pid: stats read
+ * it once per container rather than once per call. Why that is safe: runc puts the init
+ * in its cgroups before it runs and Coracle never moves it, so the text holds for the life
+ * of that pid (containerd's shim likewise keeps the cgroup it loaded at start). A new pid
+ * (a restart) reads again; a pid reused by another process after the container exited
+ * would have been read as that process's cgroups before, and is not now. A failed read is
+ * not kept. Entries go with their container (forget).
+ */
+export class ProcCgroups {
+  private readonly byId = new Map<string, { pid: number; text: string }>();
+
+  async get(id: string, pid: number): Promise<string | undefined> {
+    const hit = this.byId.get(id);
+    if (hit?.pid === pid) return hit.text;
+    const text = await readKernelFile(`/proc/${pid}/cgroup`).catch(() => undefined);
+    if (text !== undefined) this.byId.set(id, { pid, text });
+    return text;
+  }
+
+  forget(id: string): void {
+    this.byId.delete(id);
+  }
+}
+
+/**
+ * Usage of a container whose init process is in the cgroups `procCgroup` (the text of its
+ * /proc/PID/cgroup; undefined: no process, which reads as zero), and of its writable layer.
+ */
+export async function containerUsage(procCgroup: string | undefined, upperDir: string, cgroups: CgroupHost): Promise<ContainerUsage> {
   const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
-  const procCgroup = pid ? await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => undefined) : undefined;
   const usage = procCgroup === undefined ? NO_CGROUP_USAGE : await cgroupUsage(cgroups, procCgroup);
   const readAt = process.hrtime.bigint();
   const disk = await diskUsage(upperDir);

@@ -26,15 +26,14 @@ export function containerStatsHandler(containers: Pick<ContainerService, 'stats'
   };
 }
 
-export function listContainerStatsHandler(containers: Pick<ContainerService, 'stats' | 'list'>): UnaryHandler<ListContainerStatsRequest__Output, ListContainerStatsResponse> {
+export function listContainerStatsHandler(containers: Pick<ContainerService, 'listStats'>): UnaryHandler<ListContainerStatsRequest__Output, ListContainerStatsResponse> {
   return async (request) => {
     const f = request.filter;
-    const list = await containers.list({
+    const stats = await containers.listStats({
       ...(f?.id ? { id: f.id } : {}),
       ...(f?.pod_sandbox_id ? { sandboxId: f.pod_sandbox_id } : {}),
       ...(f?.label_selector ? { labels: f.label_selector } : {}),
     });
-    const stats = await Promise.all(list.map((c) => containers.stats(c.id)));
     return { stats: stats.map(toCriStats) };
   };
 }

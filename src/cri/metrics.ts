@@ -17,17 +17,18 @@ const toCri = (m: MetricValue): Metric => ({ name: m.name, timestamp: 0, metric_
 
 export function listPodSandboxMetricsHandler(
   sandboxes: Pick<SandboxService, 'list'>,
-  containers: Pick<ContainerService, 'podStats'>,
+  containers: Pick<ContainerService, 'podsStats'>,
 ): UnaryHandler<ListPodSandboxMetricsRequest__Output, ListPodSandboxMetricsResponse> {
   return async () => {
     const pods = sandboxes.list({ state: 'READY' });
-    const pod_metrics = await Promise.all(
-      pods.map(async (p) => {
-        const u = await containers.podStats(p.id);
-        const m = podMetrics({ id: p.id, name: p.metadata.name }, u.containers, u.interfaces);
-        return { pod_sandbox_id: m.podId, metrics: m.metrics.map(toCri), container_metrics: m.containers.map((c) => ({ container_id: c.id, metrics: c.metrics.map(toCri) })) };
-      }),
-    );
+    // Their containers listed once for all; a pod removed meanwhile is left out.
+    const usage = await containers.podsStats(pods.map((p) => p.id));
+    const pod_metrics = pods.flatMap((p) => {
+      const u = usage.get(p.id);
+      if (!u) return [];
+      const m = podMetrics({ id: p.id, name: p.metadata.name }, u.containers, u.interfaces);
+      return [{ pod_sandbox_id: m.podId, metrics: m.metrics.map(toCri), container_metrics: m.containers.map((c) => ({ container_id: c.id, metrics: c.metrics.map(toCri) })) }];
+    });
     return { pod_metrics };
   };
 }

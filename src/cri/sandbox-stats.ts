@@ -49,12 +49,13 @@ export function podSandboxStatsHandler(
 
 export function listPodSandboxStatsHandler(
   sandboxes: Pick<SandboxService, 'list'>,
-  containers: Pick<ContainerService, 'podStats'>,
+  containers: Pick<ContainerService, 'podsStats'>,
 ): UnaryHandler<ListPodSandboxStatsRequest__Output, ListPodSandboxStatsResponse> {
   return async (request) => {
     const f = request.filter;
     const pods = sandboxes.list({ ...(f?.id ? { id: f.id } : {}), ...(f?.label_selector ? { labels: f.label_selector } : {}) });
-    const stats = await Promise.all(pods.map(async (p) => toCriPodStats(p, await containers.podStats(p.id))));
-    return { stats };
+    // A pod removed while its usage was read is left out, not the whole call failed.
+    const usage = await containers.podsStats(pods.map((p) => p.id));
+    return { stats: pods.flatMap((p) => (usage.has(p.id) ? [toCriPodStats(p, usage.get(p.id)!)] : [])) };
   };
 }

@@ -35,9 +35,14 @@ function serve<T>(
   const controller = new AbortController();
   call.on('cancelled', () => controller.abort(new Error(`${rpc}: cancelled by the client`)));
   const start = process.hrtime.bigint();
+  // The child logger is made on first use: most calls log nothing at the default level,
+  // and a winston child per call was a measurable part of a Status or List call.
+  let callLog: Logger | undefined;
   const ctx: CallContext = {
     id,
-    log: log.child({ rpc, req: id }),
+    get log(): Logger {
+      return (callLog ??= log.child({ rpc, req: id }));
+    },
     signal: controller.signal,
     metadata: (key) => {
       const v = call.metadata.get(key)[0];
@@ -49,12 +54,15 @@ function serve<T>(
     .then(() => work(ctx))
     .then(
       (result) => {
-        ctx.log.debug('rpc done', { ms: ms() });
+        // winston formats a line (redaction, timestamp, JSON) before its transport drops
+        // it for its level: asked first, a call at the default level formats nothing.
+        if (log.isLevelEnabled('debug')) ctx.log.debug('rpc done', { ms: ms() });
         finish(null, result);
       },
       (err: unknown) => {
         const status = toGrpcError(err);
-        ctx.log.log(logLevelFor(status.code), 'rpc failed', { ms: ms(), code: status.code, error: status.details });
+        const level = logLevelFor(status.code);
+        if (log.isLevelEnabled(level)) ctx.log.log(level, 'rpc failed', { ms: ms(), code: status.code, error: status.details });
         finish(status);
       },
     );

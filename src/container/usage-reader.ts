@@ -1,0 +1,78 @@
+import type { CgroupHost } from '../oci/cgroup-host.js';
+import type { SandboxRecord } from '../sandbox/sandbox-store.js';
+import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
+import { limiter } from '../util/limit.js';
+import type { ContainerRecord } from './container-store.js';
+import { containerUsage, ProcCgroups, type ContainerUsage } from './container-stats.js';
+import { CpuRate } from './cpu-rate.js';
+
+/** One container's usage, as ContainerStats gives it. */
+export interface ContainerStatsRecord {
+  container: ContainerRecord;
+  usage: ContainerUsage;
+  mountpoint: string;
+}
+
+/** A pod's usage: its containers', its network namespace's interfaces, its processes. */
+export interface PodUsage {
+  containers: ContainerStatsRecord[];
+  interfaces: InterfaceUsage[];
+  processes: number;
+}
+
+export interface UsageDeps {
+  cgroups: CgroupHost;
+  /** A container's writable layer (overlay upper dir). */
+  upperDir(id: string): string;
+  /** The dir reported as the writable layer's filesystem. */
+  mountpoint(id: string): string;
+}
+
+/**
+ * Containers whose usage is read at once, by all the stats calls together: unbounded, a
+ * ListContainerStats of 100 containers queued some 800 file reads on libuv's 4 threads at
+ * once, and every other call's file work (a ContainerStatus's exit file) waited behind them.
+ */
+const READS_AT_ONCE = 6;
+
+/**
+ * Usage of containers and pods, from records the caller has brought up to date (exits
+ * read): cgroup counters while a container's processes live, its writable layer, a CPU rate
+ * between readings, and a pod's interfaces through /proc/PID/net/dev of a process in it.
+ */
+export class UsageReader {
+  private readonly cpuRate = new CpuRate();
+  private readonly procCgroups = new ProcCgroups();
+  private readonly limit = limiter(READS_AT_ONCE);
+
+  constructor(private readonly deps: UsageDeps) {}
+
+  async container(c: ContainerRecord): Promise<ContainerStatsRecord> {
+    const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
+    const usage = await this.limit(async () => containerUsage(alive ? await this.procCgroups.get(c.id, alive) : undefined, this.deps.upperDir(c.id), this.deps.cgroups));
+    const rate = alive ? this.cpuRate.sample(c.id, usage.readAt, usage.cpuNanoseconds) : undefined;
+    return { container: c, usage: rate === undefined ? usage : { ...usage, cpuNanoCores: rate }, mountpoint: this.deps.mountpoint(c.id) };
+  }
+
+  /** The usage of `pod`, whose containers are `containers`. */
+  async pod(pod: SandboxRecord, containers: ContainerRecord[]): Promise<PodUsage> {
+    const stats = await Promise.all(containers.map((c) => this.container(c)));
+    const pids = [pod.infraPid, ...stats.filter((s) => s.container.state === 'RUNNING').map((s) => s.container.pid)].filter((p): p is number => p !== undefined);
+    let interfaces: InterfaceUsage[] = [];
+    if (pod.namespaces.network !== 'NODE') {
+      for (const pid of pids) {
+        interfaces = await this.limit(() => interfaceUsage(pid)).catch(() => []);
+        if (interfaces.length > 0) break;
+      }
+    }
+    let processes = 0;
+    for (const s of stats) processes += s.usage.processes;
+    return { containers: stats, interfaces, processes };
+  }
+
+  /** A removed container's readings go with it. */
+  forget(id: string): void {
+    this.cpuRate.forget(id);
+    this.procCgroups.forget(id);
+  }
+}
