@@ -4,6 +4,7 @@ import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js
 import type { ContainerSpec } from '../container/container-service.js';
 import type { ContainerRecord } from '../container/container-store.js';
 import { invalidArgument } from '../errors.js';
+import { int64 } from './int64.js';
 import type { SeccompRequest } from '../oci/seccomp.js';
 import type { Resources } from '../oci/spec.js';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
@@ -111,7 +112,7 @@ export function toCriContainer(c: ContainerRecord): Container {
     image_ref: c.image.ref,
     image_id: c.image.id,
     state: STATES[c.state],
-    created_at: c.createdAt,
+    created_at: int64(c.createdAt),
     labels: c.labels,
     annotations: c.annotations,
   };
@@ -122,9 +123,9 @@ export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
     id: c.id,
     metadata: c.metadata,
     state: STATES[c.state],
-    created_at: c.createdAt,
-    started_at: c.startedAt ?? '0',
-    finished_at: c.finishedAt ?? '0',
+    created_at: int64(c.createdAt),
+    started_at: int64(c.startedAt ?? '0'),
+    finished_at: int64(c.finishedAt ?? '0'),
     exit_code: c.exitCode ?? 0,
     image: { image: c.image.spec, annotations: {} },
     image_ref: c.image.ref,

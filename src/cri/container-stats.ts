@@ -6,16 +6,19 @@ import type { ListContainerStatsResponse } from '../generated/runtime/v1/ListCon
 import type { ContainerService } from '../container/container-service.js';
 import { invalidArgument } from '../errors.js';
 import type { UnaryHandler } from './wrap.js';
+import type { Long } from '@grpc/proto-loader';
+import { int64 } from './int64.js';
 
 type Stats = Awaited<ReturnType<ContainerService['stats']>>;
 
 export function toCriStats({ container: c, usage: u, mountpoint }: Stats): ContainerStats {
-  const v = (n: bigint | number): { value: string } => ({ value: n.toString() });
+  const v = (n: bigint | number): { value: Long } => ({ value: int64(BigInt(n), true) });
+  const timestamp = int64(u.timestamp);
   return {
     attributes: { id: c.id, metadata: c.metadata, labels: c.labels, annotations: c.annotations },
-    cpu: { timestamp: u.timestamp, usage_core_nano_seconds: v(u.cpuNanoseconds), ...(u.cpuNanoCores !== undefined ? { usage_nano_cores: v(u.cpuNanoCores) } : {}) },
-    memory: { timestamp: u.timestamp, working_set_bytes: v(u.memoryWorkingSetBytes), usage_bytes: v(u.memoryUsageBytes), rss_bytes: v(u.memoryRssBytes) },
-    writable_layer: { timestamp: u.timestamp, fs_id: { mountpoint }, used_bytes: v(u.writableBytes), inodes_used: v(u.writableInodes) },
+    cpu: { timestamp, usage_core_nano_seconds: v(u.cpuNanoseconds), ...(u.cpuNanoCores !== undefined ? { usage_nano_cores: v(u.cpuNanoCores) } : {}) },
+    memory: { timestamp, working_set_bytes: v(u.memoryWorkingSetBytes), usage_bytes: v(u.memoryUsageBytes), rss_bytes: v(u.memoryRssBytes) },
+    writable_layer: { timestamp, fs_id: { mountpoint }, used_bytes: v(u.writableBytes), inodes_used: v(u.writableInodes) },
   };
 }
 

@@ -12,7 +12,8 @@ export function toCriImage(image: ImageRecord): Image {
     id: image.id,
     repo_tags: image.repoTags,
     repo_digests: image.repoDigests,
-    size: String(image.size),
+    // A number: exact below 2^53 bytes, and protobufjs takes it without parsing a string.
+    size: image.size,
     uid: numeric ? { value: user } : null,
     username: numeric ? '' : user,
     spec: { image: image.id, annotations: {} },

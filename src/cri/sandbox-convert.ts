@@ -2,6 +2,7 @@ import type { PodSandbox } from '../generated/runtime/v1/PodSandbox.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxStatus } from '../generated/runtime/v1/PodSandboxStatus.js';
 import { invalidArgument } from '../errors.js';
+import { int64 } from './int64.js';
 import type { SandboxSpec } from '../sandbox/sandbox-service.js';
 import type { NamespaceMode, SandboxRecord } from '../sandbox/sandbox-store.js';
 
@@ -44,7 +45,7 @@ export function toCriSandbox(r: SandboxRecord): PodSandbox {
     id: r.id,
     metadata: r.metadata,
     state: state(r),
-    created_at: r.createdAt,
+    created_at: int64(r.createdAt),
     labels: r.labels,
     annotations: r.annotations,
     runtime_handler: r.runtimeHandler,

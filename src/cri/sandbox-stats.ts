@@ -10,12 +10,14 @@ import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { toCriStats } from './container-stats.js';
 import { toNanos } from './time.js';
 import type { UnaryHandler } from './wrap.js';
+import type { Long } from '@grpc/proto-loader';
+import { int64 } from './int64.js';
 
 type PodUsage = Awaited<ReturnType<ContainerService['podStats']>>;
 
 function toCriPodStats(pod: SandboxRecord, u: PodUsage): PodSandboxStats {
-  const timestamp = toNanos(Date.now());
-  const v = (n: bigint | number): { value: string } => ({ value: n.toString() });
+  const timestamp = int64(toNanos(Date.now()));
+  const v = (n: bigint | number): { value: Long } => ({ value: int64(BigInt(n), true) });
   const sum = (f: (s: PodUsage['containers'][number]) => bigint): bigint => u.containers.reduce((n, s) => n + f(s), 0n);
   const interfaces = u.interfaces.map((i) => ({ name: i.name, rx_bytes: v(i.rxBytes), rx_errors: v(i.rxErrors), tx_bytes: v(i.txBytes), tx_errors: v(i.txErrors) }));
   return {
