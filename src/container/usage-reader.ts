@@ -29,11 +29,12 @@ export interface UsageDeps {
 }
 
 /**
- * Containers whose usage is read at once, by all the stats calls together: unbounded, a
- * ListContainerStats of 100 containers queued some 800 file reads on libuv's 4 threads at
- * once, and every other call's file work (a ContainerStatus's exit file) waited behind them.
+ * Containers (or pods' interface reads) read at once, by all the stats calls together:
+ * unbounded, a ListContainerStats of 100 containers queued some 800 file operations on
+ * libuv's 4 threads at once, and every other call's file work (a ContainerStatus's exit
+ * file) waited behind them. 16 at a time, of a few operations each, keep the 4 threads busy.
  */
-const READS_AT_ONCE = 6;
+const READS_AT_ONCE = 16;
 
 /**
  * Usage of containers and pods, from records the caller has brought up to date (exits
@@ -56,18 +57,28 @@ export class UsageReader {
 
   /** The usage of `pod`, whose containers are `containers`. */
   async pod(pod: SandboxRecord, containers: ContainerRecord[]): Promise<PodUsage> {
-    const stats = await Promise.all(containers.map((c) => this.container(c)));
-    const pids = [pod.infraPid, ...stats.filter((s) => s.container.state === 'RUNNING').map((s) => s.container.pid)].filter((p): p is number => p !== undefined);
-    let interfaces: InterfaceUsage[] = [];
-    if (pod.namespaces.network !== 'NODE') {
-      for (const pid of pids) {
-        interfaces = await this.limit(() => interfaceUsage(pid)).catch(() => []);
+    const own = pod.namespaces.network !== 'NODE';
+    // The interfaces through the pod's own process while its containers are read; through
+    // a running container's only when the pod has no process of its own (or it is gone).
+    const [stats, first] = await Promise.all([
+      Promise.all(containers.map((c) => this.container(c))),
+      own && pod.infraPid !== undefined ? this.interfaces(pod.infraPid) : Promise.resolve([]),
+    ]);
+    let interfaces = first;
+    if (own && interfaces.length === 0) {
+      for (const s of stats) {
+        if (s.container.state !== 'RUNNING' || s.container.pid === undefined) continue;
+        interfaces = await this.interfaces(s.container.pid);
         if (interfaces.length > 0) break;
       }
     }
     let processes = 0;
     for (const s of stats) processes += s.usage.processes;
     return { containers: stats, interfaces, processes };
+  }
+
+  private interfaces(pid: number): Promise<InterfaceUsage[]> {
+    return this.limit(() => interfaceUsage(pid)).catch(() => []);
   }
 
   /** A removed container's readings go with it. */
