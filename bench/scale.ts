@@ -169,7 +169,8 @@ async function benchRuntime(target: Target, o: Options, leftovers: NetworkFiles 
   const load = new Latencies();
   const runs = await churnUnderPoller(clients, maker, pods, o.churn, load);
   console.log(`${name}: ${o.churn} s of churn: ${runs.churned} pods ended and made again, ${runs.relists} relists, ${runs.statsRuns} stats runs`);
-  printLatencies(`${name}, under the poller with pods churning, every RPC:`, load);
+  const ok = printLatencies(`${name}, under the poller with pods churning, every RPC:`, load);
+  console.log(`${name}: no RPC's p99 over 1 s: ${ok ? 'met' : 'MISSED'}`);
   for (const pod of pods) await maker.end(pod, setup);
   console.log(`${name}: load average at end ${await loadavg()}`);
   return { quiet: q, load, clean: await leakCheck(target, leftovers) };

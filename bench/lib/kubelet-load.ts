@@ -11,24 +11,32 @@ import { checkInterrupted } from './teardown.js';
 import { percentile } from './timings.js';
 
 export const RPC_DEADLINE_MS = 60_000;
+const NOT_FOUND = 5;
+const UNKNOWN = 2;
 export const opts = (): { deadline: number } => ({ deadline: Date.now() + RPC_DEADLINE_MS });
 
 /** Each RPC's latencies, in ms, by method. */
 export class Latencies {
   readonly byMethod = new Map<string, number[]>();
-  /** Calls that failed NOT_FOUND, by method: what kubelet lets go and retries (see timeOrGone). */
-  readonly gone = new Map<string, number>();
+  /** Calls that failed with a code let go (see timeOrFailed), by method, then by code and first message. */
+  readonly failed = new Map<string, Map<number, { n: number; first: string }>>();
 
   /**
-   * `time`, where NOT_FOUND is no failure but counted: an object removed by the churn while
-   * the call ran (containerd's ListPodSandboxStats fails so when a pod goes under it).
+   * `time`, where a failure with one of `codes` is counted and printed, not the bench's end:
+   * as kubelet logs and retries. NOT_FOUND is an object the churn removed while the call ran;
+   * containerd's ListPodSandboxStats fails so, and UNKNOWN for a pod it is tearing down.
    */
-  async timeOrGone(method: string, call: () => Promise<unknown>): Promise<void> {
+  async timeOrFailed(method: string, call: () => Promise<unknown>, codes: readonly number[] = [NOT_FOUND]): Promise<void> {
     try {
       await this.time(method, call);
     } catch (err) {
-      if ((err as { code?: number }).code !== 5) throw err;
-      this.gone.set(method, (this.gone.get(method) ?? 0) + 1);
+      const e = err as { code?: number; details?: string };
+      if (e.code === undefined || !codes.includes(e.code)) throw err;
+      let byCode = this.failed.get(method);
+      if (!byCode) this.failed.set(method, (byCode = new Map()));
+      const seen = byCode.get(e.code);
+      if (seen) seen.n++;
+      else byCode.set(e.code, { n: 1, first: e.details ?? '' });
     }
   }
 
@@ -85,7 +93,7 @@ async function relist(c: CriClients, t: Latencies, seen: { pods: Map<string, str
     if (seen.pods.get(p.id) === p.state) continue;
     seen.pods.set(p.id, p.state);
     // A pod removed since the list is NOT_FOUND: kubelet lets that go, so does the bench.
-    await t.timeOrGone('PodSandboxStatus', () => c.runtime.PodSandboxStatus({ pod_sandbox_id: p.id, verbose: false }, opts()));
+    await t.timeOrFailed('PodSandboxStatus', () => c.runtime.PodSandboxStatus({ pod_sandbox_id: p.id, verbose: false }, opts()));
   }
   for (const id of [...seen.pods.keys()]) if (!podIds.has(id)) seen.pods.delete(id);
   const containerIds = new Set<string>();
@@ -93,15 +101,15 @@ async function relist(c: CriClients, t: Latencies, seen: { pods: Map<string, str
     containerIds.add(k.id);
     if (seen.containers.get(k.id) === k.state) continue;
     seen.containers.set(k.id, k.state);
-    await t.timeOrGone('ContainerStatus', () => c.runtime.ContainerStatus({ container_id: k.id, verbose: false }, opts()));
+    await t.timeOrFailed('ContainerStatus', () => c.runtime.ContainerStatus({ container_id: k.id, verbose: false }, opts()));
   }
   for (const id of [...seen.containers.keys()]) if (!containerIds.has(id)) seen.containers.delete(id);
 }
 
 /** kubelet's stats loop, once: what the summary API needs. */
 export async function statsOnce(c: CriClients, t: Latencies): Promise<void> {
-  await t.timeOrGone('ListPodSandboxStats', () => c.runtime.ListPodSandboxStats({}, opts()));
-  await t.timeOrGone('ListContainerStats', () => c.runtime.ListContainerStats({}, opts()));
+  await t.timeOrFailed('ListPodSandboxStats', () => c.runtime.ListPodSandboxStats({}, opts()), [NOT_FOUND, UNKNOWN]);
+  await t.timeOrFailed('ListContainerStats', () => c.runtime.ListContainerStats({}, opts()), [NOT_FOUND, UNKNOWN]);
   await t.time('ImageFsInfo', () => c.image.ImageFsInfo({}, opts()));
 }
 
@@ -153,18 +161,19 @@ export async function churnUnderPoller(c: CriClients, maker: PodMaker, pods: Ben
 
 /** Each method's figures, with its p99 against the 1 s target, and the ratio to `other`'s p99. */
 export function printLatencies(title: string, t: Latencies, other?: Latencies): boolean {
-  const methods = [...t.byMethod.keys()].sort();
+  const methods = [...new Set([...t.byMethod.keys(), ...t.failed.keys()])].sort();
   const width = Math.max(...methods.map((m) => m.length), 6) + 2;
   console.log(title);
   console.log(`  ${'RPC'.padEnd(width)}${'n'.padStart(6)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'max ms'.padStart(10)}  target p99 <= 1000 ms${other ? ', p99 ratio to containerd' : ''}`);
   let ok = true;
   for (const m of methods) {
     const f = t.figures(m);
-    const met = f.p99 <= 1000;
+    // No call that succeeded is no figure that meets the target.
+    const met = f.n > 0 && f.p99 <= 1000;
     ok &&= met;
     const ratio = other ? `  ${(f.p99 / other.figures(m).p99).toFixed(2)}x` : '';
-    const gone = t.gone.get(m) ? `  (${t.gone.get(m)} more NOT_FOUND: removed by the churn)` : '';
-    console.log(`  ${m.padEnd(width)}${String(f.n).padStart(6)}${f.p50.toFixed(2).padStart(10)}${f.p99.toFixed(2).padStart(10)}${f.max.toFixed(2).padStart(10)}  ${met ? 'met' : 'MISSED'}${ratio}${gone}`);
+    console.log(`  ${m.padEnd(width)}${String(f.n).padStart(6)}${f.p50.toFixed(2).padStart(10)}${f.p99.toFixed(2).padStart(10)}${f.max.toFixed(2).padStart(10)}  ${met ? 'met' : 'MISSED'}${ratio}`);
+    for (const [code, { n, first }] of t.failed.get(m) ?? []) console.log(`    and ${n} failed with code ${code} (as kubelet, let go), the first: ${first.slice(0, 160)}`);
   }
   return ok;
 }
