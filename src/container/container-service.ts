@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, watch, type FSWatcher } from 'node:fs';
+import { constants, existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf, notFound, withContext } from '../errors.js';
@@ -345,6 +345,10 @@ export class ContainerService {
     // exit that was recorded (and announced) since.
     const c = this.deps.store.get(given.id) ?? given;
     if (c.state !== 'RUNNING') return Promise.resolve(c);
+    // No exit file, no exit: the answer readExit's failed open would give, without a trip
+    // to the thread pool and an ENOENT error object on every Status call. A stat of a name
+    // in the daemon's own state dir (tmpfs under /run by default) does not wait on a disk.
+    if (!existsSync(join(this.deps.stateDir, 'exits', c.id))) return Promise.resolve(c);
     // The exit watcher and a caller may look at once: one read and one save per container.
     let pending = this.refreshing.get(c.id);
     if (!pending) {
