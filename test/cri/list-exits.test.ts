@@ -58,7 +58,12 @@ describe('cri: an exit shows in the next list', function () {
     const id = await start('sleeper', ['/bin/sleep', '600']);
     assert.equal(await listed(id), 'CONTAINER_RUNNING');
     assert.equal(await listed(id, 'CONTAINER_EXITED'), undefined);
-    const pid = (JSON.parse((await d.clients.runtime.ContainerStatus({ container_id: id, verbose: true })).info.info!) as { pid: number }).pid;
+    const verbose = await d.clients.runtime.ContainerStatus({ container_id: id, verbose: true });
+    const record = JSON.parse(verbose.info.info!) as { pid: number; createdAt: string; startedAt: string };
+    // The int64 timestamps go out as two halves: the very nanoseconds of the record, in both calls.
+    assert.deepEqual([verbose.status!.created_at, verbose.status!.started_at], [record.createdAt, record.startedAt]);
+    assert.equal((await d.clients.runtime.ListContainers({})).containers.find((c) => c.id === id)?.created_at, record.createdAt);
+    const pid = record.pid;
     process.kill(pid, 'SIGKILL');
     await exitWritten(id);
     assert.equal(await listed(id, 'CONTAINER_EXITED'), 'CONTAINER_EXITED');
