@@ -109,10 +109,15 @@ export class ProcCgroups {
  * Usage of a container whose init process is in the cgroups `procCgroup` (the text of its
  * /proc/PID/cgroup; undefined: no process, which reads as zero), and of its writable layer.
  */
-export async function containerUsage(procCgroup: string | undefined, upperDir: string, cgroups: CgroupHost): Promise<ContainerUsage> {
+export async function containerUsage(
+  procCgroup: string | undefined,
+  upperDir: string,
+  cgroups: CgroupHost,
+  disk: (dir: string) => Promise<{ bytes: number; inodes: number }> = diskUsage,
+): Promise<ContainerUsage> {
   const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
   const usage = procCgroup === undefined ? NO_CGROUP_USAGE : await cgroupUsage(cgroups, procCgroup);
   const readAt = process.hrtime.bigint();
-  const disk = await diskUsage(upperDir);
-  return { timestamp, readAt, ...usage, writableBytes: disk.bytes, writableInodes: disk.inodes };
+  const layer = await disk(upperDir);
+  return { timestamp, readAt, ...usage, writableBytes: layer.bytes, writableInodes: layer.inodes };
 }

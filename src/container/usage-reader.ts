@@ -3,7 +3,7 @@ import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
 import { limiter } from '../util/limit.js';
 import type { ContainerRecord } from './container-store.js';
-import { containerUsage, ProcCgroups, type ContainerUsage } from './container-stats.js';
+import { containerUsage, diskUsage, ProcCgroups, type ContainerUsage } from './container-stats.js';
 import { CpuRate } from './cpu-rate.js';
 
 /** One container's usage, as ContainerStats gives it. */
@@ -35,6 +35,8 @@ export interface UsageDeps {
  * file) waited behind them. 16 at a time, of a few operations each, keep the 4 threads busy.
  */
 const READS_AT_ONCE = 16;
+/** How long a writable layer's walked usage is served again. */
+const WRITABLE_LAYER_TTL_MS = 5_000;
 
 /**
  * Usage of containers and pods, from records the caller has brought up to date (exits
@@ -45,12 +47,18 @@ export class UsageReader {
   private readonly cpuRate = new CpuRate();
   private readonly procCgroups = new ProcCgroups();
   private readonly limit = limiter(READS_AT_ONCE);
+  /**
+   * Writable-layer usage by container, walked at most once per WRITABLE_LAYER_TTL_MS: the
+   * walk is most of a stats call at 100 pods, and kubelet asks every 10 s. containerd's CRI
+   * serves it from snapshot usage its syncer refreshes every 10 s (stats_collect_period).
+   */
+  private readonly layers = new Map<string, { at: number; usage: Promise<{ bytes: number; inodes: number }> }>();
 
   constructor(private readonly deps: UsageDeps) {}
 
   async container(c: ContainerRecord): Promise<ContainerStatsRecord> {
     const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
-    const usage = await this.limit(async () => containerUsage(alive ? await this.procCgroups.get(c.id, alive) : undefined, this.deps.upperDir(c.id), this.deps.cgroups));
+    const usage = await this.limit(async () => containerUsage(alive ? await this.procCgroups.get(c.id, alive) : undefined, this.deps.upperDir(c.id), this.deps.cgroups, (dir) => this.layer(c.id, dir)));
     const rate = alive ? this.cpuRate.sample(c.id, usage.readAt, usage.cpuNanoseconds) : undefined;
     return { container: c, usage: rate === undefined ? usage : { ...usage, cpuNanoCores: rate }, mountpoint: this.deps.mountpoint(c.id) };
   }
@@ -82,7 +90,21 @@ export class UsageReader {
   }
 
   /** A removed container's readings go with it. */
+  private layer(id: string, dir: string): Promise<{ bytes: number; inodes: number }> {
+    const now = Date.now();
+    const known = this.layers.get(id);
+    if (known && now - known.at < WRITABLE_LAYER_TTL_MS) return known.usage;
+    const usage = diskUsage(dir);
+    this.layers.set(id, { at: now, usage });
+    // A failed walk is not kept: the next call walks again.
+    usage.catch(() => {
+      if (this.layers.get(id)?.usage === usage) this.layers.delete(id);
+    });
+    return usage;
+  }
+
   forget(id: string): void {
+    this.layers.delete(id);
     this.cpuRate.forget(id);
     this.procCgroups.forget(id);
   }
