@@ -15,7 +15,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CriClients } from '../test/helpers/cri-client.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type LayerEntry } from '../test/helpers/images.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
 import {
   Cleanups,
@@ -31,6 +30,7 @@ import {
   startContainerd,
   startCoracleDaemon,
 } from './lib/containerd.js';
+import { IMAGE_REPO, PAUSE_CMD, PAUSE_REPO, pushBenchImages, TAG, type Registry } from './lib/bench-images.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
 import { addPodsCleanup, churn, memOf, memText, printChurn, type Mem } from './lib/pod-churn.js';
 import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
@@ -38,10 +38,6 @@ import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
 const CNI_BIN_DIR = '/usr/lib/cni';
 /** Left to the processes before their memory is read. */
 const SETTLE_MS = 2000;
-const IMAGE_REPO = 'bench/busybox';
-const PAUSE_REPO = 'bench/pause';
-const TAG = '1';
-const PAUSE_CMD = ['/bin/sleep', '2147483647'];
 
 interface Options {
   calls: number;
@@ -82,18 +78,8 @@ async function latency(clients: CriClients, calls: number): Promise<void> {
   console.log(`Status round-trip (200 calls):     ${fmt(status)}`);
 }
 
-interface Registry {
-  host: string;
-  url: string;
-}
 
 /** The busybox image and containerd's sandbox image, its applets symlinks (as bench/lifecycle). */
-async function pushImages(registry: Registry): Promise<void> {
-  const entries = (await busyboxRootfsEntries()).map((e): LayerEntry => (e.type === 'hardlink' ? { type: 'symlink', path: e.path, target: 'busybox' } : e));
-  const layer = await buildLayer(entries);
-  await pushImage(registry.url, IMAGE_REPO, buildImage({ layers: [layer], config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] } }), [TAG]);
-  await pushImage(registry.url, PAUSE_REPO, buildImage({ layers: [layer], config: { Cmd: PAUSE_CMD } }), [TAG]);
-}
 
 async function pull(name: string, clients: CriClients, image: string): Promise<void> {
   const pulled = await clients.image.PullImage({ image: { image } }, {});
@@ -175,7 +161,7 @@ async function main(): Promise<void> {
     const nets = await pickNetworks({ bridgePrefix: 'crdmn', coracleOctet: 248, containerdOctet: 249 });
     const registry = await startTestRegistry({ scope: 'suite' });
     cleanups.add('stop registry', () => registry.stop());
-    await pushImages(registry);
+    await pushBenchImages(registry);
     checkInterrupted();
     const coracle = await benchCoracle(cleanups, registry, nets.coracle, o);
     if (await onPath('containerd')) {

@@ -39,10 +39,10 @@
  * at once). For the comparison: `apt-get install -y containerd` (Debian's 1.6).
  */
 import { parseArgs } from 'node:util';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type LayerEntry } from '../test/helpers/images.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { Cleanups, onPath } from './lib/containerd.js';
-import { benchCoracle, benchContainerd, PAUSE_CMD, type RunResult, type Registry, IMAGE_REPO, PAUSE_REPO, TAG } from './lib/lifecycle-runtimes.js';
+import { pushBenchImages } from './lib/bench-images.js';
+import { benchCoracle, benchContainerd, type RunResult } from './lib/lifecycle-runtimes.js';
 import { loadSummary } from './lib/loadavg.js';
 import { memText, type Mem } from './lib/memory.js';
 import { pickNetworks } from './lib/network.js';
@@ -87,12 +87,6 @@ function options(): Options {
  * symlinks rather than the helper's hardlinks (containerd applies a hardlink's header mode,
  * 0644, to the inode it shares with /bin/busybox, which could then not run).
  */
-async function pushImages(registry: Registry): Promise<void> {
-  const entries = (await busyboxRootfsEntries()).map((e): LayerEntry => (e.type === 'hardlink' ? { type: 'symlink', path: e.path, target: 'busybox' } : e));
-  const layer = await buildLayer(entries);
-  await pushImage(registry.url, IMAGE_REPO, buildImage({ layers: [layer], config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] } }), [TAG]);
-  await pushImage(registry.url, PAUSE_REPO, buildImage({ layers: [layer], config: { Cmd: PAUSE_CMD } }), [TAG]);
-}
 
 // ---------------------------------------------------------------------------------------
 // Medians of the runs, as markdown
@@ -191,7 +185,7 @@ async function main(): Promise<void> {
     const nets = await pickNetworks({ bridgePrefix: 'crlife', coracleOctet: 251, containerdOctet: 252 });
     const registry = await startTestRegistry({ scope: 'suite' });
     cleanups.add('stop registry', () => registry.stop());
-    await pushImages(registry);
+    await pushBenchImages(registry);
     checkInterrupted();
     const runners: Runner<RunResult>[] = [{ name: 'coracle', run: (c) => benchCoracle(c, registry, nets.coracle, o) }];
     if (await onPath('containerd')) runners.push({ name: 'containerd', run: (c) => benchContainerd(c, registry, nets.containerd, o) });

@@ -26,21 +26,18 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { removeCgroupTree } from '../test/helpers/cgroups.js';
 import type { CriClients } from '../test/helpers/cri-client.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type LayerEntry } from '../test/helpers/images.js';
 import { podConfig } from '../test/helpers/pods.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import { Cleanups, conmonsOf, containerdTempDir, coracleConfig, coracleTempDir, onPath, podsContainerdConfig, run, shimsOf, startContainerd, startCoracleDaemon } from './lib/containerd.js';
+import { Cleanups, conmonsOf, containerdTempDir, coracleConfig, coracleTempDir, onPath, podsContainerdConfig, shimsOf, startContainerd, startCoracleDaemon } from './lib/containerd.js';
+import { IMAGE_REPO, PAUSE_REPO, pushBenchImages, TAG, type Registry } from './lib/bench-images.js';
+import { leakCheck, type Leftovers } from './lib/lifecycle-runtimes.js';
 import { churnUnderPoller, Latencies, opts, printLatencies, type BenchPod, type PodMaker } from './lib/kubelet-load.js';
-import { addNetworkCleanup, networkLeftovers, pickNetworks, reportLeaks, writeContainerdConflist, type Net, type NetworkFiles } from './lib/network.js';
+import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
 import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 const STOP_TIMEOUT_S = 2;
 const STATS_SAMPLES = 20;
-const IMAGE_REPO = 'bench/busybox';
-const PAUSE_REPO = 'bench/pause';
-const TAG = '1';
-const PAUSE_CMD = ['/bin/sleep', '2147483647'];
 /**
  * pid 1 with a SIGTERM trap, so that StopContainer is a stop by the signal (see
  * bench/lifecycle), and otherwise idle, as most of a node's pods are: one sleep it waits for
@@ -153,7 +150,7 @@ interface Result {
   clean: boolean;
 }
 
-async function benchRuntime(target: Target, o: Options, leftovers: NetworkFiles & { dir: string; runcRoot: string; monitors: () => Promise<number[]> }): Promise<Result> {
+async function benchRuntime(target: Target, o: Options, leftovers: Omit<Leftovers, 'monitorName'> & { dir: string }): Promise<Result> {
   const { clients, name } = target;
   console.log(`${name}: load average at start ${await loadavg()}`);
   const maker = podMaker(target);
@@ -178,7 +175,7 @@ async function benchRuntime(target: Target, o: Options, leftovers: NetworkFiles 
   console.log(`${name}: no RPC's p99 over 1 s: ${ok ? 'met' : 'MISSED'}`);
   for (const pod of pods) await maker.end(pod, setup);
   console.log(`${name}: load average at end ${await loadavg()}`);
-  return { quiet: q, load, clean: await leakCheck(target, leftovers) };
+  return { quiet: q, load, clean: await leakCheck(target.name, target.clients, leftovers.dir, target.net, { ...leftovers, monitorName: 'monitor' }) };
 }
 
 function printQuiet(title: string, t: Latencies, other?: Latencies): void {
@@ -192,33 +189,9 @@ function printQuiet(title: string, t: Latencies, other?: Latencies): void {
   }
 }
 
-async function leakCheck(target: Target, l: NetworkFiles & { dir: string; runcRoot: string; monitors: () => Promise<number[]> }): Promise<boolean> {
-  const { counts, problems } = await networkLeftovers(l.dir, target.net, l);
-  const pods = (await target.clients.runtime.ListPodSandbox({}, opts())).items;
-  const containers = (await target.clients.runtime.ListContainers({}, opts())).containers;
-  const runc = (await run('runc', ['--root', l.runcRoot, 'list', '-q']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
-  const monitors = await l.monitors();
-  problems.push(
-    ...pods.map((p) => `pod ${p.id.slice(0, 12)} still listed (${p.state})`),
-    ...containers.map((c) => `container ${c.id.slice(0, 12)} still listed (${c.state})`),
-    ...runc.map((id) => `runc container ${id} in ${l.runcRoot}`),
-    ...monitors.map((pid) => `monitor ${pid} still running`),
-  );
-  return reportLeaks(target.name, `${counts}, pods ${pods.length}, containers ${containers.length}, runc containers ${runc.length}, monitors ${monitors.length}`, problems);
-}
 
-interface Registry {
-  host: string;
-  url: string;
-}
 
 /** The container image and containerd's sandbox image: the static busybox (symlinked applets, as bench/lifecycle). */
-async function pushImages(registry: Registry): Promise<void> {
-  const entries = (await busyboxRootfsEntries()).map((e): LayerEntry => (e.type === 'hardlink' ? { type: 'symlink', path: e.path, target: 'busybox' } : e));
-  const layer = await buildLayer(entries);
-  await pushImage(registry.url, IMAGE_REPO, buildImage({ layers: [layer], config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] } }), [TAG]);
-  await pushImage(registry.url, PAUSE_REPO, buildImage({ layers: [layer], config: { Cmd: PAUSE_CMD } }), [TAG]);
-}
 
 async function pull(name: string, clients: CriClients, image: string): Promise<void> {
   if (!(await clients.image.PullImage({ image: { image } }, opts())).image_ref) throw new Error(`${name}: PullImage ${image} returned no image`);
@@ -281,7 +254,7 @@ async function main(): Promise<void> {
     cleanups.add(`remove cgroups under ${cgroupTop}`, () => removeCgroupTree(cgroupTop));
     const registry = await startTestRegistry({ scope: 'suite' });
     cleanups.add('stop registry', () => registry.stop());
-    await pushImages(registry);
+    await pushBenchImages(registry);
     checkInterrupted();
     console.log(`load average at start ${await loadavg()} (2 cores; figures taken under load are noisy)`);
     const coracle = await benchCoracle(cleanups, registry, nets.coracle, o, `${cgroupTop}/coracle`);

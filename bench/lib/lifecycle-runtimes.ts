@@ -24,26 +24,18 @@ import { childrenOf, fdCount, memOf, memText, mib, type Mem } from './memory.js'
 import { addNetworkCleanup, networkLeftovers, reportLeaks, writeContainerdConflist, type Net, type NetworkFiles } from './network.js';
 import { addPodsCleanup, endPod, lifecycleRounds, opts, ROWS, startPod, type PodTarget, type RunningPod, type Timings } from './pod-rounds.js';
 import { checkInterrupted } from './teardown.js';
+import { IMAGE_REPO, PAUSE_CMD, PAUSE_REPO, TAG, type Registry } from './bench-images.js';
 import { printTimings } from './timings.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 const WARMUP_ROUNDS = 2;
 /** Left to the processes before their memory is read (not a test: a bench's figure). */
 const SETTLE_MS = 2000;
-export const IMAGE_REPO = 'bench/busybox';
-export const PAUSE_REPO = 'bench/pause';
-export const TAG = '1';
-export const PAUSE_CMD = ['/bin/sleep', '2147483647'];
 
 export interface RunOptions {
   rounds: number;
   pods: number;
   churn: number;
-}
-
-export interface Registry {
-  host: string;
-  url: string;
 }
 
 /** What one runtime's processes take in one run. */
@@ -84,7 +76,7 @@ interface Processes {
 }
 
 /** Where a runtime keeps what a leak check looks at. */
-interface Leftovers extends NetworkFiles {
+export interface Leftovers extends NetworkFiles {
   /** The runc root its containers (and sandboxes) are in. */
   runcRoot: string;
   /** Its monitors still running. */
@@ -93,7 +85,7 @@ interface Leftovers extends NetworkFiles {
 }
 
 /** Prints what a runtime left after its pods were removed; returns whether it left nothing. */
-async function leakCheck(name: string, clients: CriClients, dir: string, net: Net, l: Leftovers): Promise<boolean> {
+export async function leakCheck(name: string, clients: CriClients, dir: string, net: Net, l: Leftovers): Promise<boolean> {
   const { counts, problems } = await networkLeftovers(dir, net, l);
   const pods = (await clients.runtime.ListPodSandbox({}, opts())).items;
   const containers = (await clients.runtime.ListContainers({}, opts())).containers;

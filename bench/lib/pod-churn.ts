@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import type { CriClients } from '../../test/helpers/cri-client.js';
 import { podConfig } from '../../test/helpers/pods.js';
-import type { Cleanups } from './containerd.js';
 import { checkInterrupted } from './teardown.js';
 
 const RPC_DEADLINE_MS = 60_000;
@@ -48,18 +47,7 @@ export interface ChurnTarget {
 }
 
 /** Stops and removes whatever containers and pods a runtime still has (a run cut short). */
-export function addPodsCleanup(cleanups: Cleanups, name: string, clients: CriClients): void {
-  cleanups.add(`remove the containers and pods of ${name}`, async () => {
-    for (const c of (await clients.runtime.ListContainers({}, opts())).containers) {
-      await clients.runtime.StopContainer({ container_id: c.id, timeout: 0 }, opts());
-      await clients.runtime.RemoveContainer({ container_id: c.id }, opts());
-    }
-    for (const pod of (await clients.runtime.ListPodSandbox({}, opts())).items) {
-      await clients.runtime.StopPodSandbox({ pod_sandbox_id: pod.id }, opts());
-      await clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod.id }, opts());
-    }
-  });
-}
+export { addPodsCleanup } from './pod-rounds.js';
 
 interface Pod {
   podId: string;
