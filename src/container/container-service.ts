@@ -524,6 +524,10 @@ export class ContainerService {
     });
     try {
       await fh.write(message);
+    } catch (err) {
+      // The reader went between the open and the write: conmon is ending with its container.
+      if (isErrno(err, 'EPIPE')) throw new CoracleError('FAILED_PRECONDITION', `container ${id}: monitor unreachable: it has exited`);
+      throw err;
     } finally {
       await fh.close();
     }
