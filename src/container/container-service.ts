@@ -347,7 +347,7 @@ export class ContainerService {
     // No exit file, no exit: the answer readExit's failed open would give, without a trip
     // to the thread pool and an ENOENT error object on every Status call. A stat of a name
     // in the daemon's own state dir (tmpfs under /run by default) does not wait on a disk.
-    if (!existsSync(join(this.deps.stateDir, 'exits', c.id))) return Promise.resolve(c);
+    if (!existsSync(this.paths(c.id).exitFile)) return Promise.resolve(c);
     // The exit watcher and a caller may look at once: one read and one save per container.
     let pending = this.refreshing.get(c.id);
     if (!pending) {

@@ -71,6 +71,8 @@ export class DirSnapshotter implements Snapshotter {
   private readonly infos = new Map<string, SnapshotInfo>();
   /** Trees renamed away by remove and still being deleted. */
   private readonly removing = new Set<Promise<void>>();
+  /** Removes so far: a get that saw one start during its read does not cache what it read. */
+  private removals = 0;
 
   constructor(
     /** The snapshots' parent dir; overlay lower dirs are given relative to it. */
@@ -96,10 +98,11 @@ export class DirSnapshotter implements Snapshotter {
   async get(chainId: string): Promise<SnapshotInfo | undefined> {
     const known = this.infos.get(chainId);
     if (known) return known;
+    const removals = this.removals;
     try {
       const info = JSON.parse(await readFile(join(this.base(chainId), 'info.json'), 'utf8')) as SnapshotInfo;
-      // Not cached if a remove ran while it was read.
-      if (await this.exists(chainId)) this.infos.set(chainId, info);
+      // Not cached if a remove began while it was read: the snapshot may be gone.
+      if (removals === this.removals) this.infos.set(chainId, info);
       return info;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
@@ -166,13 +169,6 @@ export class DirSnapshotter implements Snapshotter {
     }
   }
 
-  private async exists(chainId: string): Promise<boolean> {
-    return readFile(join(this.base(chainId), 'info.json')).then(
-      () => true,
-      () => false,
-    );
-  }
-
   /**
    * Renamed away in one step, so a crash half-way leaves a tmp- dir that init collects, never
    * a snapshot with an info file and half its files; the tree itself is deleted after the
@@ -180,6 +176,7 @@ export class DirSnapshotter implements Snapshotter {
    */
   async remove(chainId: string): Promise<void> {
     const doomed = join(this.root, `tmp-rm-${digestHex(chainId)}-${randomBytes(4).toString('hex')}`);
+    this.removals++;
     this.infos.delete(chainId);
     try {
       await rename(this.base(chainId), doomed);

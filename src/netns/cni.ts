@@ -66,12 +66,12 @@ export class CniRunner {
 
   /** Whether an ADD result is cached for `a`: whole, or torn by a power loss (DEL is due either way). */
   async isCached(a: Pick<CniAttachment, 'containerId' | 'ifName'>): Promise<boolean> {
-    return (await this.readCache(a)) !== undefined;
+    return (await this.cacheState(a)) !== undefined;
   }
 
   /** The ADD result cached for `a`; none when there is no cache, or a torn one. */
   async cached(a: Pick<CniAttachment, 'containerId' | 'ifName'>): Promise<CacheEntry | undefined> {
-    const entry = await this.readCache(a);
+    const entry = await this.cacheState(a);
     return entry === 'torn' ? undefined : entry;
   }
 
@@ -81,7 +81,7 @@ export class CniRunner {
    * given (host-local releases by container id; the pod's netns and rules are gone with the
    * reboot), then removes it.
    */
-  private async readCache(a: Pick<CniAttachment, 'containerId' | 'ifName'>): Promise<CacheEntry | 'torn' | undefined> {
+  async cacheState(a: Pick<CniAttachment, 'containerId' | 'ifName'>): Promise<CacheEntry | 'torn' | undefined> {
     let text: string;
     try {
       text = await readFile(this.cacheFile(a), 'utf8');
@@ -98,7 +98,7 @@ export class CniRunner {
 
   /**
    * Not fsynced: a killed daemon finds it whole (the page cache survives); a power loss may
-   * leave it empty, which DEL handles (readCache), and a lost one leaves the address lease,
+   * leave it empty, which DEL handles (cacheState), and a lost one leaves the address lease,
    * which reconcile collects (PodNetwork.attachedIds).
    */
   async save(entry: CacheEntry): Promise<void> {

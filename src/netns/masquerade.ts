@@ -34,6 +34,14 @@ async function must(args: string[]): Promise<void> {
   if (!r.ok) throw new CoracleError('INTERNAL', `masquerade: iptables -t nat ${args.join(' ')}: ${r.stderr.trim()}`);
 }
 
+/** Deletes the network's POSTROUTING jumps to `chain` whose source is not `keep`. */
+async function dropJumps(bridge: string, chain: string, keep?: string): Promise<void> {
+  for (const line of (await iptables(['-S', 'POSTROUTING'])).stdout.split('\n')) {
+    const source = line.endsWith(` -j ${chain}`) ? / -s (\S+) /.exec(line)?.[1] : undefined;
+    if (source && source !== keep) await must(['-D', 'POSTROUTING', '-s', source, '-m', 'comment', '--comment', `coracle masquerade ${bridge}`, '-j', chain]);
+  }
+}
+
 /** Makes the network's masquerade rules as above, leaving those already there. */
 export async function ensureMasquerade(bridge: string, subnet: string): Promise<void> {
   const chain = masqueradeChain(bridge);
@@ -52,23 +60,14 @@ export async function ensureMasquerade(bridge: string, subnet: string): Promise<
   }
   const jump = ['POSTROUTING', '-s', subnet, '-m', 'comment', '--comment', comment, '-j', chain];
   // Jumps with another source: left by a config whose subnet has changed since.
-  for (const line of (await iptables(['-S', 'POSTROUTING'])).stdout.split('\n')) {
-    if (line.endsWith(` -j ${chain}`) && !line.startsWith(`-A POSTROUTING -s ${subnet} `)) {
-      const source = / -s (\S+) /.exec(line)?.[1];
-      if (source) await must(['-D', 'POSTROUTING', '-s', source, '-m', 'comment', '--comment', comment, '-j', chain]);
-    }
-  }
+  await dropJumps(bridge, chain, subnet);
   if (!(await iptables(['-C', ...jump])).ok) await must(['-A', ...jump]);
 }
 
 /** Removes the network's masquerade rules, for whoever deletes its bridge; none is no error. */
 export async function removeMasquerade(bridge: string): Promise<void> {
   const chain = masqueradeChain(bridge);
-  const comment = `coracle masquerade ${bridge}`;
-  for (const line of (await iptables(['-S', 'POSTROUTING'])).stdout.split('\n')) {
-    const source = line.endsWith(` -j ${chain}`) ? / -s (\S+) /.exec(line)?.[1] : undefined;
-    if (source) await must(['-D', 'POSTROUTING', '-s', source, '-m', 'comment', '--comment', comment, '-j', chain]);
-  }
+  await dropJumps(bridge, chain);
   if ((await iptables(['-S', chain])).ok) {
     await must(['-F', chain]);
     await must(['-X', chain]);

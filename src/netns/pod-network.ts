@@ -100,9 +100,10 @@ export class PodNetwork {
     const fast = p.network === 'embedded' ? this.fast : undefined;
     const del = async (network: CniNetwork | undefined, ifName: string): Promise<void> => {
       const a = this.attachment(p, ifName);
-      const cache = await this.runner.cached(a);
+      const state = await this.runner.cacheState(a);
       // A cache a power loss tore counts as attached: DEL is due, with what it is given.
-      const attached = cache !== undefined || (await this.runner.isCached(a));
+      const attached = state !== undefined;
+      const cache = state === 'torn' ? undefined : state;
       if (!attached && (opts.onlyIfAttached || (fast && ifName === 'lo'))) return;
       // The fast path's own attachments, and half-made ones (no cache: this daemon's ADD
       // would have used the fast path); a pod that the plugin chain set up goes through it.
