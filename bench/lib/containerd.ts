@@ -62,8 +62,12 @@ export function tail(proc: ChildProcess, limit = 8192): () => string {
   return () => log;
 }
 
-/** Whether `name` is an executable on PATH. */
+/**
+ * Whether `name` is an executable on PATH. BENCH_WITHOUT=containerd (a comma-separated list)
+ * has the benches take it as absent: coracle's figures alone, for a quick look while working.
+ */
 export async function onPath(name: string): Promise<boolean> {
+  if ((process.env.BENCH_WITHOUT ?? '').split(',').includes(name)) return false;
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {

@@ -26,7 +26,8 @@ import { upperDirTar } from './layer-diff.js';
 import { hostDevice, hostPath, type DeviceRequest } from './host-sources.js';
 import { LayerHolds } from './image-refs.js';
 import { vetContainerSpec } from './request-checks.js';
-import { infraAlive, processStartTime } from '../sandbox/pod-pid.js';
+import { infraAlive } from '../sandbox/pod-pid.js';
+import { processStartTime } from '../util/process-start-time.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
 import { BackgroundTasks } from '../util/background.js';
 import { ContainerReleases } from './container-release.js';
@@ -652,7 +653,7 @@ export class ContainerService {
       }
       // Taken before: a short process can end (and conmon stamp its exit) before start returns.
       const startedAt = nowNanos();
-      await rt.start(c.id);
+      await rt.start(c.id, made.pid);
       const running: ContainerRecord = { ...made, state: 'RUNNING', startedAt };
       await this.deps.store.save(running);
       log.info('container started', { container: c.id });

@@ -1,6 +1,6 @@
 import { CoracleError, messageOf } from '../errors.js';
 import type { OciRuntime } from '../oci/runtime.js';
-import { processStartTime } from '../sandbox/pod-pid.js';
+import { processStartTime } from '../util/process-start-time.js';
 import { closePidfd, openPidfd, signalNumber, signalPidfd } from '../util/pidfd.js';
 
 /**

@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { CoracleError } from '../errors.js';
+import { CoracleError, messageOf } from '../errors.js';
+import { failureOf, runToEnd } from '../util/vfork-spawn.js';
 
 /**
  * The embedded network's masquerade: traffic from the pod subnet to anywhere but the subnet
@@ -20,13 +20,13 @@ export function masqueradeChain(bridge: string): string {
   return `CORACLE-MASQ-${createHash('sha256').update(bridge).digest('hex').slice(0, 12).toUpperCase()}`;
 }
 
-function iptables(args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('iptables', ['-w', '5', '-t', 'nat', ...args], { timeout: 30_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
-      if (err && typeof (err as { code?: unknown }).code !== 'number') reject(new CoracleError('FAILED_PRECONDITION', `iptables ${args.join(' ')}: ${err.message}`, { cause: err }));
-      else resolve({ ok: !err, stdout, stderr });
-    });
+async function iptables(args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  const r = await runToEnd('iptables', ['-w', '5', '-t', 'nat', ...args], { timeoutMs: 30_000, maxBuffer: 8 << 20 }).catch((err: unknown) => {
+    throw new CoracleError('FAILED_PRECONDITION', `iptables ${args.join(' ')}: ${messageOf(err)}`, { cause: err });
   });
+  // Killed (its time, its output) is no answer of iptables: an error, not a "no".
+  if (r.killed || r.signal) throw new CoracleError('FAILED_PRECONDITION', `iptables ${args.join(' ')}: ${failureOf('iptables', r) ?? ''}`);
+  return { ok: r.code === 0, stdout: r.stdout, stderr: r.stderr };
 }
 
 async function must(args: string[]): Promise<void> {

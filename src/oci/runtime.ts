@@ -1,11 +1,15 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { ExecStreamOptions, StdioSession } from './stdio-session.js';
 import { setLongTimeout } from '../util/long-timeout.js';
+import { failureOf, runToEnd, vforkSpawn, type Spawned } from '../util/vfork-spawn.js';
 import { CoracleError, codeForToolMessage, messageOf } from '../errors.js';
 import { runcRefusal } from './runc-refusals.js';
+import { execFifoPath, startThroughExecFifo } from './exec-fifo.js';
 
 /**
  * node-pty (a native addon) is loaded at the first exec with a terminal, not at start: most
@@ -31,6 +35,8 @@ export interface CreateOptions {
 }
 
 const CREATE_TIMEOUT_MS = 60_000;
+/** As long as a `runc start` is given (run's timeout). */
+const START_TIMEOUT_MS = 60_000;
 
 /**
  * An OCI runtime (runc, crun) driven the way CRI-O drives it: `create` goes through conmon,
@@ -47,15 +53,14 @@ export class OciRuntime {
     private readonly conmonPath = 'conmon',
   ) {}
 
-  private run(args: string[], what: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(this.runtimePath, [`--root=${this.root}`, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-        if (err) {
-          const msg = (stderr || err.message).trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg=/, '') ?? '';
-          reject(new CoracleError(codeForToolMessage(msg) ?? runcRefusal(msg) ?? 'INTERNAL', `${what}: ${this.name}: ${msg}`));
-        } else resolve(stdout);
-      });
+  private async run(args: string[], what: string): Promise<string> {
+    const r = await runToEnd(this.runtimePath, [`--root=${this.root}`, ...args], { timeoutMs: 60_000, maxBuffer: 1 << 20 }).catch((err: unknown) => {
+      throw new CoracleError('INTERNAL', `${what}: ${this.name}: ${messageOf(err)}`, { cause: err });
     });
+    const failure = failureOf(this.runtimePath, r);
+    if (failure === undefined) return r.stdout;
+    const msg = (r.stderr || failure).trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg=/, '') ?? '';
+    throw new CoracleError(codeForToolMessage(msg) ?? runcRefusal(msg) ?? 'INTERNAL', `${what}: ${this.name}: ${msg}`);
   }
 
   create(o: CreateOptions): Promise<number> {
@@ -79,30 +84,48 @@ export class OciRuntime {
     if (o.stdin && !o.stdinOnce) args.push('--leave-stdin-open');
     if (o.tty) args.push('-t');
     return new Promise((resolve, reject) => {
-      const child = spawn(this.conmonPath, args, {
-        env: { ...process.env, _OCI_SYNCPIPE: '3' },
-        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-        // conmon writes some files (an "oom" marker) to its working directory.
-        cwd: o.bundle,
-        // conmon must outlive the daemon: its own session, not our process group.
-        detached: true,
-      });
-      child.unref();
+      let child: Spawned;
+      try {
+        child = vforkSpawn(this.conmonPath, args, {
+          env: { ...process.env, _OCI_SYNCPIPE: '3' },
+          stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+          // conmon writes some files (an "oom" marker) to its working directory.
+          cwd: o.bundle,
+          // conmon must outlive the daemon: its own session, not our process group.
+          setsid: true,
+        });
+      } catch (err) {
+        reject(new CoracleError('INTERNAL', `container ${o.id}: create: conmon: ${messageOf(err)}`, { cause: err }));
+        return;
+      }
+      // conmon forks at once and its first process exits: reaped as soon as it has.
+      void child.wait().catch(() => undefined);
       let sync = '';
       let output = '';
+      const [, stdout, stderr, pipe] = child.pipes as [undefined, Socket, Socket, Socket];
       const timer = setTimeout(() => fail(new CoracleError('DEADLINE_EXCEEDED', `container ${o.id}: create: conmon gave no answer in ${CREATE_TIMEOUT_MS / 1000} s`)), CREATE_TIMEOUT_MS);
       const fail = (err: Error): void => {
         clearTimeout(timer);
+        for (const p of [stdout, stderr, pipe]) p.destroy();
         reject(err);
       };
-      child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-      child.on('error', (err) => fail(new CoracleError('INTERNAL', `container ${o.id}: create: conmon: ${err.message}`)));
-      const pipe = child.stdio[3] as NodeJS.ReadableStream;
+      // The monitor keeps these after the answer: read (capped) while it has them, never waited for.
+      const keep = (c: Buffer): void => {
+        if (output.length < 64 << 10) output += c.toString();
+      };
+      for (const p of [stdout, stderr]) {
+        p.on('data', keep);
+        p.on('error', () => undefined);
+        p.unref();
+      }
+      pipe.on('error', (err) => fail(new CoracleError('INTERNAL', `container ${o.id}: create: conmon's sync pipe: ${err.message}`)));
       pipe.on('data', (c: Buffer) => {
         sync += c.toString();
         const nl = sync.indexOf('\n');
-        if (nl < 0) return;
+        if (nl < 0) {
+          if (sync.length > 64 << 10) fail(new CoracleError('INTERNAL', `container ${o.id}: create: conmon's answer is past 64 KiB`));
+          return;
+        }
         clearTimeout(timer);
         try {
           const doc = JSON.parse(sync.slice(0, nl)) as { data: number; message?: string };
@@ -114,7 +137,7 @@ export class OciRuntime {
         } catch (err) {
           reject(new CoracleError('INTERNAL', `container ${o.id}: create: conmon said ${JSON.stringify(sync)}: ${messageOf(err)}`));
         }
-        (pipe as unknown as { destroy(): void }).destroy();
+        pipe.destroy();
       });
       pipe.on('end', () => {
         if (!sync.includes('\n')) fail(new CoracleError(runcRefusal(output) ?? 'INTERNAL', `container ${o.id}: create: conmon exited without an answer${output ? `: ${output.trim()}` : ''}`));
@@ -122,7 +145,15 @@ export class OciRuntime {
     });
   }
 
-  async start(id: string): Promise<void> {
+  /**
+   * Lets the created container's process run. For runc, with the init's `pid` known, through
+   * its exec FIFO (startThroughExecFifo: runc's start without the exec of runc); otherwise,
+   * and whenever there is no FIFO to open, the runtime's own `start`.
+   */
+  async start(id: string, pid?: number): Promise<void> {
+    if (pid !== undefined && basename(this.runtimePath) === 'runc') {
+      if (await startThroughExecFifo(execFifoPath(this.root, id), id, pid, START_TIMEOUT_MS)) return;
+    }
     await this.run(['start', id], `container ${id}: start`);
   }
 

@@ -7,7 +7,7 @@ import type { OciRuntime } from '../oci/runtime.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { NATIVE_DIR } from '../util/native.js';
 import { pinPidNamespace } from './namespace-pins.js';
-import { processStartTime } from './pod-pid.js';
+import { processStartTime } from '../util/process-start-time.js';
 import type { SandboxRecord } from './sandbox-store.js';
 
 /** A started pause process: its pid, when it started, and its pid namespace's pin. */
@@ -96,7 +96,7 @@ export class PodInfra {
       stdinOnce: false,
       tty: false,
     });
-    await rt.start(pod.id);
+    await rt.start(pod.id, pid);
     const startTime = await processStartTime(pid);
     if (startTime === undefined) throw new CoracleError('INTERNAL', `sandbox ${pod.id}: pause process ${pid} ended as it started (see ${join(dir, 'pause.log')})`);
     return { pid, startTime, pin: await pinPidNamespace(pinDir, pid, startTime, `sandbox ${pod.id}: pid namespace`) };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { signalInit } from '../../src/container/container-signal.js';
 import type { OciRuntime } from '../../src/oci/runtime.js';
-import { processStartTime } from '../../src/sandbox/pod-pid.js';
+import { processStartTime } from '../../src/util/process-start-time.js';
 
 describe('container: signalling a container init', () => {
   /** A runtime whose kill must not run: the pidfd path needs none. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import { pinPidNamespace } from '../../src/sandbox/namespace-pins.js';
-import { processStartTime } from '../../src/sandbox/pod-pid.js';
+import { processStartTime } from '../../src/util/process-start-time.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';

@@ -7,6 +7,7 @@ import { connect as netConnect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { onCleanup } from '../helpers/cleanup.js';
 import { criClients } from '../helpers/cri-client.js';
+import { DAEMON_V8_FLAGS } from '../../src/util/reexec.js';
 import {
   CORACLE_BIN,
   spawnCoracle,
@@ -32,8 +33,10 @@ describe('daemon lifecycle', () => {
     const d = await startTestDaemon();
     // The pid the test spawned serves (its log came through the pipe) with the flags on its command line.
     const argv = (await readFile(`/proc/${d.proc.pid}/cmdline`, 'utf8')).split('\0');
-    assert.ok(argv.includes('--max-semi-space-size=1'), argv.join(' '));
-    assert.equal(argv.filter((a) => a === '--max-semi-space-size=1').length, 1, 'the flag once: no second exec');
+    for (const flag of DAEMON_V8_FLAGS) {
+      assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
+      assert.equal(argv.filter((a) => a === flag).length, 1, `${flag} once: no second exec`);
+    }
     assert.ok(argv.includes(CORACLE_BIN) && argv.includes('serve'), argv.join(' '));
     await d.clients.runtime.Version({});
     const exit = await d.stop();
