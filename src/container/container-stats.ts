@@ -95,7 +95,12 @@ export class ProcCgroups {
   async get(id: string, pid: number): Promise<string | undefined> {
     const hit = this.byId.get(id);
     if (hit?.pid === pid) return hit.text;
-    const text = await readKernelFile(`/proc/${pid}/cgroup`).catch(() => undefined);
+    let text: string | undefined;
+    try {
+      text = readKernelFile(`/proc/${pid}/cgroup`);
+    } catch {
+      text = undefined;
+    }
     if (text !== undefined) this.byId.set(id, { pid, text });
     return text;
   }
@@ -116,7 +121,7 @@ export async function containerUsage(
   disk: (dir: string) => Promise<{ bytes: number; inodes: number }> = diskUsage,
 ): Promise<ContainerUsage> {
   const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
-  const usage = procCgroup === undefined ? NO_CGROUP_USAGE : await cgroupUsage(cgroups, procCgroup);
+  const usage = procCgroup === undefined ? NO_CGROUP_USAGE : cgroupUsage(cgroups, procCgroup);
   const readAt = process.hrtime.bigint();
   const layer = await disk(upperDir);
   return { timestamp, readAt, ...usage, writableBytes: layer.bytes, writableInodes: layer.inodes };

@@ -3,7 +3,11 @@ import type { ListContainersResponse } from '../generated/runtime/v1/ListContain
 import type { ContainerService } from '../container/container-service.js';
 import type { ContainerRecord } from '../container/container-store.js';
 import { toCriContainer } from './container-convert.js';
+import { identityMemo } from './identity-memo.js';
 import type { UnaryHandler } from './wrap.js';
+
+/** One conversion per record: the next List gives the same object, and the encoder its bytes. */
+const listed = identityMemo(toCriContainer);
 
 const STATES: Record<string, ContainerRecord['state']> = {
   CONTAINER_CREATED: 'CREATED',
@@ -22,6 +26,6 @@ export function listContainersHandler(containers: Pick<ContainerService, 'list'>
       ...(state ? { state } : {}),
       ...(f?.label_selector ? { labels: f.label_selector } : {}),
     });
-    return { containers: list.map(toCriContainer) };
+    return { containers: list.map(listed) };
   };
 }

@@ -21,6 +21,15 @@ export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise
 export type ServerStreamHandler<Req, Res> = (request: Req, write: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>;
 
 /**
+ * Request ids: a prefix drawn once per daemon and a count, not random bytes per call (a
+ * crypto draw was a measurable part of a Status call). Unique within a daemon's life, and
+ * across restarts as the prefix is.
+ */
+const ID_PREFIX = randomBytes(3).toString('hex');
+let idCount = 0;
+const nextId = (): string => `${ID_PREFIX}${(idCount = (idCount + 1) % 0x1000000).toString(16).padStart(6, '0')}`;
+
+/**
  * Runs one call's work with what every RPC gets: an id, a child logger, timing, and errors
  * mapped to gRPC statuses in one place. `finish` gets the status or the result.
  */
@@ -31,9 +40,22 @@ function serve<T>(
   work: (ctx: CallContext) => Promise<T>,
   finish: (status: CriError | null, result?: T) => void,
 ): void {
-  const id = randomBytes(6).toString('hex');
-  const controller = new AbortController();
-  call.on('cancelled', () => controller.abort(new Error(`${rpc}: cancelled by the client`)));
+  const id = nextId();
+  // The signal is made when a handler first asks for it (the Status and List calls never
+  // do); a cancel that came before is in it from the start.
+  let controller: AbortController | undefined;
+  let cancelled: Error | undefined;
+  call.on('cancelled', () => {
+    cancelled = new Error(`${rpc}: cancelled by the client`);
+    controller?.abort(cancelled);
+  });
+  const signal = (): AbortSignal => {
+    if (!controller) {
+      controller = new AbortController();
+      if (cancelled) controller.abort(cancelled);
+    }
+    return controller.signal;
+  };
   const start = process.hrtime.bigint();
   // The child logger is made on first use: most calls log nothing at the default level,
   // and a winston child per call was a measurable part of a Status or List call.
@@ -43,7 +65,9 @@ function serve<T>(
     get log(): Logger {
       return (callLog ??= log.child({ rpc, req: id }));
     },
-    signal: controller.signal,
+    get signal(): AbortSignal {
+      return signal();
+    },
     metadata: (key) => {
       const v = call.metadata.get(key)[0];
       return v === undefined ? undefined : String(v);

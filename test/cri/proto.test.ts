@@ -71,6 +71,11 @@ function compare(ours: grpc.ServiceDefinition, theirs: grpc.ServiceDefinition, r
           const bytes = enc(value);
           if (bytes.length > 0) nonEmpty++;
           assert.deepEqual(bytes, encOther(value), `${name}: ${type.name} encodes as proto-loader encodes it`);
+          // A response's message fields are remembered by object (encodeWithRemembered): the
+          // same objects again, and a list that holds one object twice, give the same bytes.
+          assert.deepEqual(enc(value), bytes, `${name}: ${type.name} encoded a second time`);
+          const doubled = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, Array.isArray(v) ? [...v, ...v] : v]));
+          assert.deepEqual(enc(doubled), encOther(doubled), `${name}: ${type.name} with its lists doubled`);
           assert.deepEqual(dec(bytes), decOther(bytes), `${name}: ${type.name} decodes as proto-loader decodes it`);
         }),
         { numRuns: 30 },
