@@ -43,16 +43,19 @@ function serve<T>(
   const id = nextId();
   // The signal is made when a handler first asks for it (the Status and List calls never
   // do); a cancel that came before is in it from the start.
+  // grpc-js says 'cancelled' at the end of most calls, answered or not: the Error (a stack
+  // trace) is made only for a signal someone holds.
   let controller: AbortController | undefined;
-  let cancelled: Error | undefined;
+  let cancelled = false;
+  const reason = (): Error => new Error(`${rpc}: cancelled by the client`);
   call.on('cancelled', () => {
-    cancelled = new Error(`${rpc}: cancelled by the client`);
-    controller?.abort(cancelled);
+    cancelled = true;
+    controller?.abort(reason());
   });
   const signal = (): AbortSignal => {
     if (!controller) {
       controller = new AbortController();
-      if (cancelled) controller.abort(cancelled);
+      if (cancelled) controller.abort(reason());
     }
     return controller.signal;
   };

@@ -60,12 +60,17 @@ export async function startThroughExecFifo(fifo: string, id: string, pid: number
   try {
     await new Promise<void>((resolve, reject) => {
       const deadline = Date.now() + timeoutMs;
+      const fail = (err: unknown): void => {
+        settle();
+        reject(err);
+      };
       const poll = setInterval(() => {
         void processStartTime(pid).then((alive) => {
-          if (alive === undefined) reject(new CoracleError('FAILED_PRECONDITION', `container ${id}: start: its process ${pid} is already dead`));
-          else if (Date.now() >= deadline) reject(new CoracleError('DEADLINE_EXCEEDED', `container ${id}: start: its process ${pid} did not take the start in ${timeoutMs / 1000} s`));
-        }, reject);
+          if (alive === undefined) fail(new CoracleError('FAILED_PRECONDITION', `container ${id}: start: its process ${pid} is already dead`));
+          else if (Date.now() >= deadline) fail(new CoracleError('DEADLINE_EXCEEDED', `container ${id}: start: its process ${pid} did not take the start in ${timeoutMs / 1000} s`));
+        }, fail);
       }, LIVENESS_POLL_MS);
+      // Every way out stops the watch: a timer left behind would poll a dead pid for ever.
       const settle = (): void => clearInterval(poll);
       pipe.once('data', () => {
         settle();

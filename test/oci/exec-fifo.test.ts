@@ -63,6 +63,8 @@ describe('oci/exec-fifo: runc start through the exec FIFO', () => {
   it('an init that died before the start: FAILED_PRECONDITION, not a wait', async () => {
     const pid = await created('fifo-dead');
     process.kill(pid, 'SIGKILL');
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
     await assert.rejects(startThroughExecFifo(execFifoPath(root, 'fifo-dead'), 'fifo-dead', pid, 10_000), (err: unknown) => {
       assert.ok(err instanceof CoracleError);
       assert.equal(err.code, 'FAILED_PRECONDITION');
@@ -70,6 +72,8 @@ describe('oci/exec-fifo: runc start through the exec FIFO', () => {
       return true;
     });
     assert.equal(await processStartTime(pid), undefined);
+    // Its watch ended with it: no timer left polling a dead pid (one kept mocha from exiting).
+    assert.equal(timers(), before);
   });
 
   it('no FIFO (started already, or no such container): false, for the runtime to answer', async () => {

@@ -93,8 +93,10 @@ describe('util/vfork-spawn: children started with posix_spawn', () => {
     assert.throws(() => vforkSpawn('coracle-test-not-on-path', [], { stdio: ['ignore'] }), { code: 'ENOENT' });
   });
 
-  it('many at once are all reaped with their own codes', async () => {
+  it('many at once are all reaped with their own codes, and the reaping stops with the last', async () => {
     const codes = await Promise.all(Array.from({ length: 40 }, (_, i) => run('sh', ['-c', `exit ${i}`]).then((r) => r.code)));
     assert.deepEqual(codes, Array.from({ length: 40 }, (_, i) => i));
+    // The SIGCHLD listener and the backing timer come and go together: none left.
+    assert.equal(process.listenerCount('SIGCHLD'), 0, 'the reaping stopped once every child was reaped');
   });
 });
