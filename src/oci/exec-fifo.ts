@@ -1,7 +1,8 @@
 import { close, constants, fstat, open } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { readlink, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CoracleError, isErrno, messageOf } from '../errors.js';
 import { O_CLOEXEC } from '../util/at-syscalls.js';
@@ -26,6 +27,8 @@ import { processStartTime } from '../util/process-start-time.js';
 
 /** How often the init is looked at while its byte has not come. runc's own interval. */
 const LIVENESS_POLL_MS = 100;
+/** How long the init is given, once let go, to exec the container's process. */
+const EXEC_WAIT_MS = 1_000;
 
 /** The FIFO of a runc container, under the runc root the daemon gave it. */
 export function execFifoPath(runtimeRoot: string, id: string): string {
@@ -38,6 +41,8 @@ export function execFifoPath(runtimeRoot: string, id: string): string {
  * own start, which says why); true once the process runs.
  */
 export async function startThroughExecFifo(fifo: string, id: string, pid: number, timeoutMs: number): Promise<boolean> {
+  // What the init runs now (runc itself): the start returns once that has changed.
+  const initExe = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
   // A plain fd, no FileHandle: the Socket below owns it, and a FileHandle would close it again.
   let fd: number;
   try {
@@ -92,5 +97,24 @@ export async function startThroughExecFifo(fifo: string, id: string, pid: number
   await unlink(fifo).catch((err: unknown) => {
     if (!isErrno(err, 'ENOENT')) throw new CoracleError('INTERNAL', `container ${id}: start: remove ${fifo}: ${messageOf(err)}`, { cause: err });
   });
+  await execed(pid, initExe);
   return true;
+}
+
+/**
+ * Until the init has exec'd the container's process (its /proc/PID/exe is no longer what it
+ * was), has gone, or EXEC_WAIT_MS have passed; about a millisecond. `runc start` returned
+ * after that, its own exit taking longer: a StopContainer right after StartContainer (critest
+ * does one) would otherwise signal a pid 1 that is still runc, or a shell that has not set up
+ * its handlers, and a pid 1 drops a signal it has no handler for: the stop then waits out its
+ * whole timeout.
+ */
+async function execed(pid: number, initExe: string | undefined): Promise<void> {
+  if (initExe === undefined) return;
+  const deadline = Date.now() + EXEC_WAIT_MS;
+  while (Date.now() < deadline) {
+    const now = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
+    if (now !== initExe) return;
+    await sleep(1);
+  }
 }
