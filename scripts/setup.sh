@@ -72,5 +72,9 @@ case "$mode" in
     ln -sfn "$PWD/dist/src/cli/main.js" /usr/local/bin/coracle
     exec coracle serve
     ;;
-  test) exec npx mocha ;;
+  test)
+    # typescript-eslint, then the layers and import cycles (dependency-cruiser): eslint.config.js
+    npm run --silent lint
+    exec npx mocha
+    ;;
 esac

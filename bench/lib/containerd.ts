@@ -404,7 +404,7 @@ export async function startContainerd(cleanups: Cleanups, dir: string, config: s
       await clients.runtime.Version({}, { deadline: Date.now() + 1000 });
       break;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`containerd did not answer CRI within ${START_TIMEOUT_MS / 1000} s (${String(err)}):\n${log()}`);
+      if (Date.now() > deadline) throw new Error(`containerd did not answer CRI within ${START_TIMEOUT_MS / 1000} s (${String(err)}):\n${log()}`, { cause: err });
       await sleep(100);
     }
   }

@@ -33,7 +33,7 @@ export class Latencies {
       const e = err as { code?: number; details?: string };
       if (e.code === undefined || !codes.includes(e.code)) throw err;
       let byCode = this.failed.get(method);
-      if (!byCode) this.failed.set(method, (byCode = new Map()));
+      if (!byCode) this.failed.set(method, (byCode = new Map<number, { n: number; first: string }>()));
       const seen = byCode.get(e.code);
       if (seen) seen.n++;
       else byCode.set(e.code, { n: 1, first: e.details ?? '' });

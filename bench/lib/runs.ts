@@ -53,7 +53,7 @@ export async function alternate<R>(outer: Cleanups, runs: number, runners: Runne
       // The run's own error is the one to report; its teardown's failures are printed beside.
       if (error !== undefined) {
         for (const f of failures) console.error(`tear down ${label}: ${f}`);
-        throw error;
+        throw error instanceof Error ? error : new Error(`${label}: a non-Error was thrown`, { cause: error });
       }
       if (failures.length > 0) throw new Error(`tear down ${label}: ${failures.join('; ')}`);
       results.get(runner.name)!.push(result as R);

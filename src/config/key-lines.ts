@@ -66,7 +66,7 @@ function keyEnd(line: string): number {
 function indexKeys(source: string): Map<string, number> {
   const lines = new Map<string, number>();
   let table: string[] = [];
-  let arrayCounts = new Map<string, number>();
+  const arrayCounts = new Map<string, number>();
   source.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.trim();
     const header = /^\[\[(.+)\]\]\s*(#.*)?$/.exec(line) ?? /^\[(.+)\]\s*(#.*)?$/.exec(line);

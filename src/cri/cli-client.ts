@@ -89,14 +89,14 @@ export class CliClient {
 
   private rt<T>(method: string, request: unknown, timeoutMs = 120_000, metadata = new grpc.Metadata()): Promise<T> {
     return new Promise((resolve, reject) => {
-      const fn = (this.runtime as unknown as Record<string, Function>)[method]!;
+      const fn = (this.runtime as unknown as Record<string, (...args: unknown[]) => unknown>)[method]!;
       fn.call(this.runtime, request, metadata, { deadline: Date.now() + timeoutMs }, callback<T>(resolve, reject, this.target));
     });
   }
 
   private img<T>(method: string, request: unknown, timeoutMs = 600_000): Promise<T> {
     return new Promise((resolve, reject) => {
-      const fn = (this.images as unknown as Record<string, Function>)[method]!;
+      const fn = (this.images as unknown as Record<string, (...args: unknown[]) => unknown>)[method]!;
       fn.call(this.images, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, callback<T>(resolve, reject, this.target));
     });
   }

@@ -47,7 +47,7 @@ export async function importImages(socket: DaemonTarget, data: AsyncIterable<Buf
         call.end();
       })().catch((err: unknown) => {
         call.cancel();
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       });
     });
   } finally {

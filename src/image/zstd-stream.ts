@@ -74,7 +74,7 @@ export async function* zstdDecompressed(source: AsyncIterable<Buffer>): AsyncGen
           [hint, produced, consumed] = dctx.decompressStream(dst, src);
         } catch (err) {
           // libzstd's own words: "Data corruption detected", "Unknown frame descriptor", …
-          throw new Error(`zstd: ${(err as Error).message}`);
+          throw new Error(`zstd: ${(err as Error).message}`, { cause: err });
         }
         if (consumed === 0 && produced === 0 && src.length > 0) throw new Error('zstd: the decoder made no progress');
         src = src.subarray(consumed);

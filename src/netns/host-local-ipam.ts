@@ -155,7 +155,9 @@ export class HostLocalIpam {
       for (const name of names) {
         if (!/^\d+\.\d+\.\d+\.\d+$/.test(name)) continue;
         const holder = await this.content(name);
-        if (holder === leaseText(id, ifName) || holder === id) await unlink(join(this.dir, name)).catch((err: unknown) => (isErrno(err, 'ENOENT') ? undefined : Promise.reject(err)));
+        if (holder === leaseText(id, ifName) || holder === id) await unlink(join(this.dir, name)).catch((err: unknown) => {
+          if (!isErrno(err, 'ENOENT')) throw err;
+        });
       }
     });
   }

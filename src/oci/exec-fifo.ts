@@ -65,7 +65,7 @@ export async function startThroughExecFifo(fifo: string, id: string, pid: number
   try {
     await new Promise<void>((resolve, reject) => {
       const deadline = Date.now() + timeoutMs;
-      const fail = (err: unknown): void => {
+      const fail = (err: Error): void => {
         settle();
         reject(err);
       };
@@ -73,7 +73,7 @@ export async function startThroughExecFifo(fifo: string, id: string, pid: number
         void processStartTime(pid).then((alive) => {
           if (alive === undefined) fail(new CoracleError('FAILED_PRECONDITION', `container ${id}: start: its process ${pid} is already dead`));
           else if (Date.now() >= deadline) fail(new CoracleError('DEADLINE_EXCEEDED', `container ${id}: start: its process ${pid} did not take the start in ${timeoutMs / 1000} s`));
-        }, fail);
+        }, (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))));
       }, LIVENESS_POLL_MS);
       // Every way out stops the watch: a timer left behind would poll a dead pid for ever.
       const settle = (): void => clearInterval(poll);

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { invalidArgument } from '../errors.js';
 import { refuseNul } from './no-nul.js';
-import type { SandboxSpec } from './sandbox-service.js';
+import type { SandboxSpec } from './sandbox-spec.js';
 
 /**
  * What RunPodSandbox refuses before it makes anything, beyond the checks of its own steps:

@@ -11,29 +11,15 @@ import { mountShm, unmount } from '../util/mounts.js';
 import { UndoStack } from '../util/undo-stack.js';
 import type { NamespacePins, PinRequest } from './namespace-pins.js';
 import { writePodFiles } from './pod-files.js';
-import type { DnsConfig, NamespaceMode, PortMapping, SandboxRecord, SandboxStore } from './sandbox-store.js';
+import type { SandboxRecord, SandboxStore } from './sandbox-store.js';
+import type { SandboxSpec } from './sandbox-spec.js';
 import { vetSysctls } from './sysctls.js';
 import { vetCgroupParent } from './cgroup-parent.js';
 import { vetPodSpec } from './pod-checks.js';
 import type { InfraProcess } from './pod-infra.js';
 import { infraAlive } from './pod-pid.js';
 
-/** A RunPodSandbox request, in Coracle's terms. */
-export interface SandboxSpec {
-  metadata: { name: string; uid: string; namespace: string; attempt: number };
-  hostname: string;
-  logDirectory: string;
-  runtimeHandler: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  dns: DnsConfig;
-  portMappings: PortMapping[];
-  namespaces: { network: NamespaceMode; ipc: NamespaceMode; pid: NamespaceMode };
-  sysctls: Record<string, string>;
-  cgroupParent: string;
-  /** The network asked for by the caller (the CLI asks for the embedded one); else the default. */
-  network?: PodNetworkChoice;
-}
+export type { SandboxSpec } from './sandbox-spec.js';
 
 export interface SandboxFilter {
   id?: string;

@@ -93,6 +93,8 @@ describe('cli: docker-style formatting and names', () => {
     const drawn = text(true).split('\x1b[2A');
     assert.equal(drawn.length, 4, 'redrawn in place after the first draw');
     assert.match(drawn[1]!, /aaaaaaaaaaaa: Downloading \[=+>\s*\] 1kB\/2kB/);
+    // The terminal's erase-line sequence (ESC [2K) is what is tested.
+    // eslint-disable-next-line no-control-regex
     assert.match(drawn[3]!, /aaaaaaaaaaaa: Pull complete\n\x1b\[2Kbbbbbbbbbbbb: Already exists\n$/);
   });
 });

@@ -23,10 +23,10 @@ function promised<C extends grpc.Client>(client: C): Promised<C> {
     get: (_target, name: string) =>
       (request: unknown, options: grpc.CallOptions = {}) =>
         new Promise((resolve, reject) => {
-          const method = (client as unknown as Record<string, Function>)[name];
+          const method = (client as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>)[name];
           if (typeof method !== 'function') throw new Error(`no RPC ${name}`);
           method.call(client, request, new grpc.Metadata(), { deadline: Date.now() + 15_000, ...options }, (err: unknown, res: unknown) =>
-            err ? reject(err) : resolve(res),
+            err ? reject(err as Error) : resolve(res),
           );
         }),
   });

@@ -66,6 +66,7 @@ describe('util/bounded-read', () => {
       }
     }
     assert.equal((await readStreamCapped(source(5), 50, () => new Error('too large'))).length, 50);
+    assert.ok(finished, 'a source read to its end is finished');
     pulled = 0;
     finished = false;
     await assert.rejects(readStreamCapped(source(1000), 50, () => new CoracleError('INVALID_ARGUMENT', 'blob x: too large')), /blob x: too large/);
