@@ -26,17 +26,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CriClients } from '../test/helpers/cri-client.js';
-import {
-  Cleanups,
-  CRI_PLUGIN,
-  containerdTempDir,
-  coracleConfig,
-  coracleTempDir,
-  onPath,
-  podsContainerdConfig,
-  startContainerd,
-  startCoracleDaemon,
-} from './lib/containerd.js';
+import { CRI_PLUGIN, containerdTempDir, podsContainerdConfig, startContainerd } from './lib/containerd.js';
+import { coracleConfig, coracleTempDir, startCoracleDaemon } from './lib/coracle-daemon.js';
+import { Cleanups, onPath } from './lib/host.js';
 import { loadSummary } from './lib/loadavg.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
 import { alternate, runsOption, type Runner, type RuntimeName } from './lib/runs.js';

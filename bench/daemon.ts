@@ -16,20 +16,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CriClients } from '../test/helpers/cri-client.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import {
-  Cleanups,
-  conmonsOf,
-  containerdTempDir,
-  coracleConfig,
-  coracleTempDir,
-  onPath,
-  podsContainerdConfig,
-  processesNamed,
-  shimsOf,
-  sleep,
-  startContainerd,
-  startCoracleDaemon,
-} from './lib/containerd.js';
+import { containerdTempDir, podsContainerdConfig, shimsOf, startContainerd } from './lib/containerd.js';
+import { conmonsOf, coracleConfig, coracleTempDir, startCoracleDaemon } from './lib/coracle-daemon.js';
+import { Cleanups, onPath, processesNamed, sleep } from './lib/host.js';
 import { IMAGE_REPO, PAUSE_CMD, PAUSE_REPO, pushBenchImages, TAG, type Registry } from './lib/bench-images.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
 import { addPodsCleanup, churn, memOf, memText, printChurn, type Mem } from './lib/pod-churn.js';

@@ -40,7 +40,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import { Cleanups, onPath } from './lib/containerd.js';
+import { Cleanups, onPath } from './lib/host.js';
 import { pushBenchImages } from './lib/bench-images.js';
 import { benchCoracle, benchContainerd, type RunResult } from './lib/lifecycle-runtimes.js';
 import { loadSummary } from './lib/loadavg.js';

@@ -28,16 +28,9 @@ import type { CriClients } from '../test/helpers/cri-client.js';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type LayerEntry } from '../test/helpers/images.js';
 import { podConfig } from '../test/helpers/pods.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import {
-  Cleanups,
-  containerdTempDir,
-  coracleConfig,
-  onPath,
-  podsContainerdConfig,
-  startContainerd,
-  startCoracle,
-  unmountAll,
-} from './lib/containerd.js';
+import { containerdTempDir, podsContainerdConfig, startContainerd } from './lib/containerd.js';
+import { coracleConfig, startCoracle } from './lib/coracle-daemon.js';
+import { Cleanups, onPath, unmountAll } from './lib/host.js';
 import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
 import { percentile, printTimings } from './lib/timings.js';
 import { addNetworkCleanup, networkLeftovers, pickNetworks, reportLeaks, writeContainerdConflist, type Net, type NetworkFiles } from './lib/network.js';

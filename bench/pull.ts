@@ -26,7 +26,9 @@ import { compress as zstdCompress } from 'zstd-napi';
 import { type CriClients } from '../test/helpers/cri-client.js';
 import { buildImage, buildLayer, pushImage, type BuiltImage, type BuiltLayer, type LayerEntry } from '../test/helpers/images.js';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
-import { Cleanups, containerdConfig, containerdTempDir, coracleConfig, onPath, run, sleep, startContainerd, startCoracleDaemon } from './lib/containerd.js';
+import { containerdConfig, containerdTempDir, startContainerd } from './lib/containerd.js';
+import { coracleConfig, startCoracleDaemon } from './lib/coracle-daemon.js';
+import { Cleanups, onPath, run, sleep } from './lib/host.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;

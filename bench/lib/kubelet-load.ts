@@ -6,7 +6,7 @@
  * made again with its container. Every RPC is timed by method into a Latencies.
  */
 import type { CriClients } from '../../test/helpers/cri-client.js';
-import { sleep } from './containerd.js';
+import { sleep } from './host.js';
 import { checkInterrupted } from './teardown.js';
 import { percentile } from './timings.js';
 

@@ -6,20 +6,9 @@
  */
 import { join } from 'node:path';
 import type { CriClients } from '../../test/helpers/cri-client.js';
-import {
-  type Cleanups,
-  conmonsOf,
-  containerdTempDir,
-  coracleConfig,
-  coracleTempDir,
-  podsContainerdConfig,
-  processesNamed,
-  run,
-  shimsOf,
-  sleep,
-  startContainerd,
-  startCoracleDaemon,
-} from './containerd.js';
+import { containerdTempDir, podsContainerdConfig, shimsOf, startContainerd } from './containerd.js';
+import { conmonsOf, coracleConfig, coracleTempDir, startCoracleDaemon } from './coracle-daemon.js';
+import { type Cleanups, processesNamed, run, sleep } from './host.js';
 import { childrenOf, fdCount, memOf, memText, mib, type Mem } from './memory.js';
 import { addNetworkCleanup, networkLeftovers, reportLeaks, writeContainerdConflist, type Net, type NetworkFiles } from './network.js';
 import { addPodsCleanup, endPod, lifecycleRounds, opts, ROWS, startPod, type PodTarget, type RunningPod, type Timings } from './pod-rounds.js';

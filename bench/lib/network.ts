@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { defaultNetwork, DEFAULT_CONFLIST } from '../../src/netns/cni-config.js';
 import { masqueradeChain } from '../../src/netns/masquerade.js';
-import { type Cleanups, mountsUnder, run } from './containerd.js';
+import { type Cleanups, mountsUnder, run } from './host.js';
 
 /** The pod network of one runtime: its bridge and its /24. */
 export interface Net {

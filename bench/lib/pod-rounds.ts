@@ -12,7 +12,7 @@ import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerCo
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import type { CriClients } from '../../test/helpers/cri-client.js';
 import { podConfig } from '../../test/helpers/pods.js';
-import { type Cleanups, sleep } from './containerd.js';
+import { type Cleanups, sleep } from './host.js';
 import type { Net } from './network.js';
 import { checkInterrupted } from './teardown.js';
 

@@ -5,7 +5,7 @@
  * pods, bridge, temp dir) before the next starts; the load average is printed before the
  * first run, between runs and after the last.
  */
-import { Cleanups } from './containerd.js';
+import { Cleanups } from './host.js';
 import { printLoad } from './loadavg.js';
 import { checkInterrupted } from './teardown.js';
 

@@ -3,7 +3,7 @@
  * stops the bench at its next checkInterrupted() (the call in flight ends, then the teardown
  * runs); a second one tears down at once.
  */
-import type { Cleanups } from './containerd.js';
+import type { Cleanups } from './host.js';
 
 /** Set by the first SIGINT/SIGTERM: the bench stops at its next call and tears down. */
 let interrupted: NodeJS.Signals | undefined;
