@@ -6,9 +6,18 @@ import { writeFileAtomic } from './atomic-write.js';
 
 /**
  * Records of objects that own a directory each (pods, containers): `<root>/<id>/<file>`,
- * written atomically and indexed in memory. A directory without a readable record is what
- * a daemon killed before its first write leaves, and is removed at load.
+ * written atomically and indexed in memory, each with the schema version of its kind.
+ *
+ * At load:
+ * - a directory with no record file is what a daemon killed before its first write leaves
+ *   (the record is written before anything else goes in the dir): removed;
+ * - a record that cannot be read (torn by a power loss, edited by hand) or that a newer
+ *   Coracle wrote (a schema version above this one's) is moved aside whole, dir and all, to
+ *   `<root>/../quarantine/<kind>/<id>`, and logged: never deleted, as the dir may hold a
+ *   container's writable layer;
+ * - a record without a version is from before versions (0), read as version 1: the same shape.
  */
+export const SCHEMA_VERSION_FIELD = 'schemaVersion';
 export class RecordStore<T extends { id: string }> {
   private readonly records = new Map<string, T>();
 
@@ -17,10 +26,17 @@ export class RecordStore<T extends { id: string }> {
     private readonly file: string,
     private readonly what: string,
     private readonly log: Logger,
+    /** The schema version this Coracle writes and reads for this kind. */
+    private readonly schemaVersion = 1,
   ) {}
 
   dir(id: string): string {
     return join(this.root, id);
+  }
+
+  /** Where records that cannot be loaded are kept, untouched: beside the store, on its filesystem. */
+  private get quarantine(): string {
+    return join(dirname(this.root), 'quarantine', this.what);
   }
 
   /** Where discarded records' dirs wait to be removed: beside the store, on its filesystem. */
@@ -34,13 +50,42 @@ export class RecordStore<T extends { id: string }> {
     await rm(this.trash, { recursive: true, force: true });
     for (const id of await readdir(this.root)) {
       if (!/^[a-f0-9]{64}$/.test(id)) continue;
+      let text: string;
       try {
-        this.records.set(id, JSON.parse(await readFile(join(this.root, id, this.file), 'utf8')) as T);
+        text = await readFile(join(this.root, id, this.file), 'utf8');
       } catch (err) {
-        this.log.warn(`${this.what} dir without a record: removed`, { [this.what]: id, error: (err as Error).message });
+        if (!isErrno(err, 'ENOENT')) throw err;
+        this.log.warn(`${this.what} dir without a record: removed`, { [this.what]: id });
         await rm(join(this.root, id), { recursive: true, force: true });
+        continue;
       }
+      const loaded = this.parse(text);
+      if (typeof loaded === 'string') await this.setAside(id, loaded);
+      else this.records.set(id, loaded);
     }
+  }
+
+  /** The record in `text`, or why it cannot be loaded. */
+  private parse(text: string): T | string {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      return `unreadable: ${(err as Error).message}`;
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'unreadable: not a JSON object';
+    const { [SCHEMA_VERSION_FIELD]: version = 0, ...record } = doc as Record<string, unknown>;
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) return `unreadable: schema version ${JSON.stringify(version)}`;
+    if (version > this.schemaVersion) return `written by a newer Coracle: schema version ${version}, this one reads up to ${this.schemaVersion}`;
+    if (typeof record.id !== 'string') return 'unreadable: no id';
+    return record as T;
+  }
+
+  private async setAside(id: string, why: string): Promise<void> {
+    const to = join(this.quarantine, `${id}-${Date.now()}`);
+    await mkdir(this.quarantine, { recursive: true });
+    await rename(join(this.root, id), to);
+    this.log.error(`${this.what} record cannot be loaded: moved aside, nothing deleted`, { [this.what]: id, reason: why, to });
   }
 
   all(): T[] {
@@ -64,8 +109,9 @@ export class RecordStore<T extends { id: string }> {
   /**
    * Atomic (temp + rename), not fsynced. A killed daemon finds the old record or the new one
    * whole (the page cache survives it). A host crash or power loss also kills every pod and
-   * container process, and no guarantee needs the record then: a record lost or left empty
-   * is a dir without a readable record, removed at init; the pod's address lease and CNI
+   * container process, and no guarantee needs the record then: a record left empty or torn
+   * is set aside whole at init (its dir with it), one never written leaves a dir without a
+   * record, removed at init; either way the pod's address lease and CNI
    * result are then collected as orphans (SandboxService.reconcile), its container state dir
    * too (ContainerService.reconcile); a container whose pod record was lost stays listed and
    * removable (RemoveContainer needs no pod; kubelet removes containers of no sandbox); a
@@ -75,7 +121,7 @@ export class RecordStore<T extends { id: string }> {
    */
   async save(record: T): Promise<void> {
     await mkdir(this.dir(record.id), { recursive: true });
-    await writeFileAtomic(join(this.dir(record.id), this.file), JSON.stringify(record) + '\n');
+    await writeFileAtomic(join(this.dir(record.id), this.file), JSON.stringify({ [SCHEMA_VERSION_FIELD]: this.schemaVersion, ...record }) + '\n');
     this.records.set(record.id, record);
   }
 
