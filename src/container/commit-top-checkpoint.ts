@@ -18,7 +18,7 @@ import { upperDirTar } from './layer-diff.js';
  */
 export async function commit(ctx: ContainerContext, id: string, o: { tag?: string; comment: string; author: string }, log: Logger): Promise<ImageRecord> {
   const c = await refresh(ctx, ctx.mustGet(id));
-  const command = JSON.stringify(JSON.parse(await readFile(join(ctx.paths(c.id).bundle, 'config.json'), 'utf8').catch(() => '{}')).process?.args ?? []);
+  const command = JSON.stringify((JSON.parse(await readFile(join(ctx.paths(c.id).bundle, 'config.json'), 'utf8').catch(() => '{}')) as { process?: { args?: unknown } }).process?.args ?? []);
   const image = await ctx.deps.images.commitLayer(c.image.id, upperDirTar(ctx.paths(c.id).upper), { ...o, createdBy: `coracle commit ${c.id.slice(0, 12)}: ${command}` }, log);
   log.info('container committed', { container: c.id, image: image.id, tag: o.tag });
   return image;

@@ -106,6 +106,6 @@ export async function list(ctx: ContainerContext, filter: ContainerFilter = {}):
   // One readdir of the exit dir, and an exit file read only where there is one (see
   // needsExitRead for why that sees every exit that reading each file would).
   const names = matching.some((c) => mayHaveExited(c)) ? await exitFileNames(join(ctx.deps.stateDir, 'exits')) : undefined;
-  const now = await Promise.all(matching.map((c) => (needsExitRead(c, names) ? refresh(ctx, c) : (ctx.deps.store.get(c.id) ?? c))));
+  const now = await Promise.all(matching.map((c) => (needsExitRead(c, names) ? refresh(ctx, c) : Promise.resolve(ctx.deps.store.get(c.id) ?? c))));
   return filter.state ? now.filter((c) => c.state === filter.state) : now;
 }

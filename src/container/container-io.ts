@@ -45,7 +45,7 @@ export async function execStream(ctx: ContainerContext, id: string, cmd: string[
 }
 
 /** The process spec of an exec: the container's own, with another command. */
-async function prepareExec(ctx: ContainerContext, id: string, cmd: string[], terminal: boolean, size?: TerminalSize): Promise<{ c: ContainerRecord; processFile: string; pidFile: string; release(): Promise<void> }> {
+async function prepareExec(ctx: ContainerContext, id: string, cmd: string[], terminal: boolean, size?: TerminalSize): Promise<{ c: ContainerRecord; processFile: string; pidFile: string; release: () => Promise<void> }> {
   const c = await refresh(ctx, ctx.mustGet(id));
   if (!isRunning(c)) throw failedPrecondition(`container ${c.id}: exec: not running`);
   if (cmd.length === 0) throw invalidArgument(`container ${c.id}: exec: no command`);
