@@ -1,6 +1,6 @@
 import { isAbsolute, posix } from 'node:path';
 import { invalidArgument } from '../errors.js';
-import type { ContainerSpec } from './container-service.js';
+import type { ContainerSpec } from './container-spec.js';
 import { refuseNul } from '../sandbox/no-nul.js';
 import { checkRange, MAX_ID, vetResources } from './resource-checks.js';
 

@@ -1,0 +1,106 @@
+import type { FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { CoracleError, notFound } from '../errors.js';
+import type { ImageRecord } from '../image/image-store.js';
+import type { Logger } from '../log.js';
+import type { CgroupHost } from '../oci/cgroup-host.js';
+import type { OciRuntime } from '../oci/runtime.js';
+import type { SandboxRecord } from '../sandbox/sandbox-store.js';
+import { BackgroundTasks } from '../util/background.js';
+import { ContainerReleases } from './container-release.js';
+import { isListed } from './container-states.js';
+import type { ContainerRecord, ContainerStore } from './container-store.js';
+import { ExitWaiters } from './exit-waiters.js';
+import { LayerHolds } from './image-refs.js';
+import { UsageReader } from './usage-reader.js';
+
+export interface ContainerDeps {
+  store: ContainerStore;
+  /** Volatile per-container dirs: root mount point, bundle, conmon's files. */
+  stateDir: string;
+  sandboxes: { get(id: string): SandboxRecord | undefined; podDir(id: string): string };
+  images: {
+    find(text: string): ImageRecord | undefined;
+    commitLayer(base: string, layer: AsyncIterable<Buffer>, o: { tag?: string; createdBy: string; comment: string; author: string }, log: Logger): Promise<ImageRecord>;
+    /** Image collection: run once a container's layers are let go. */
+    collect(log: Logger): Promise<void>;
+  };
+  snapshots: { root: string; dir(chainId: string): string };
+  runtime(handler: string): OciRuntime | undefined;
+  /** The daemon's own oom_score_adj: no container goes below it (no CAP_SYS_RESOURCE here). */
+  ownOomScoreAdj: number;
+  /** The capabilities the daemon holds: all a container can be given. */
+  allCapabilities: string[];
+  /** The host's cgroups, detected at start: limits without a controller are left out. */
+  cgroups: CgroupHost;
+  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED'): void };
+  log: Logger;
+}
+
+/** Where a container's files are: volatile ones under the state dir, its layer in the store. */
+export interface ContainerPaths {
+  state: string;
+  rootfs: string;
+  bundle: string;
+  persist: string;
+  upper: string;
+  work: string;
+  exitFile: string;
+}
+
+export const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
+
+/**
+ * What the container operations share: the service's dependencies, where a container's files
+ * are, and the work in flight that one operation waits for or joins in another.
+ */
+export class ContainerContext {
+  /** Creates in flight, by name: a retry waits for the first; pod removal waits for them. */
+  readonly creating = new Map<string, { sandboxId: string; id: Promise<string> }>();
+  readonly holds = new LayerHolds();
+  readonly refreshing = new Map<string, Promise<ContainerRecord>>();
+  /** Starts in flight, by container: a stop or removal waits for them. */
+  readonly starting = new Map<string, Promise<void>>();
+  readonly usage: UsageReader;
+  /** Conmon's exit dir, watched once watchExits has run. */
+  exitWatcher: FSWatcher | undefined;
+  readonly exitWaiters = new ExitWaiters();
+  readonly background: BackgroundTasks;
+  readonly releases: ContainerReleases;
+
+  constructor(readonly deps: ContainerDeps) {
+    this.background = new BackgroundTasks(deps.log);
+    this.releases = new ContainerReleases({ runtime: (h) => deps.runtime(h), rootfs: (id) => this.paths(id).rootfs }, this.background);
+    this.usage = new UsageReader({ cgroups: deps.cgroups, upperDir: (id) => this.paths(id).upper, mountpoint: (id) => deps.store.dir(id) });
+  }
+
+  paths(id: string): ContainerPaths {
+    const state = join(this.deps.stateDir, id);
+    const durable = this.deps.store.dir(id);
+    return {
+      state,
+      rootfs: join(state, 'rootfs'),
+      bundle: join(state, 'bundle'),
+      persist: join(state, 'persist'),
+      upper: join(durable, 'upper'),
+      work: join(durable, 'work'),
+      exitFile: join(this.deps.stateDir, 'exits', id),
+    };
+  }
+
+  runtimeFor(handler: string, id: string): OciRuntime {
+    const rt = this.deps.runtime(handler);
+    if (!rt) throw new CoracleError('NOT_FOUND', `container ${id}: runtime handler "${handler}" is not configured`);
+    return rt;
+  }
+
+  resolve(id: string): ContainerRecord | undefined {
+    return this.deps.store.resolve(id);
+  }
+
+  mustGet(id: string): ContainerRecord {
+    const c = this.resolve(id);
+    if (!c || !isListed(c)) throw notFound(`container ${id}: not found`);
+    return c;
+  }
+}
