@@ -1,17 +1,20 @@
 import { readdir, rm } from 'node:fs/promises';
 import { messageOf } from '../errors.js';
 import { unmount } from '../util/mounts.js';
-import type { ContainerContext } from './container-context.js';
+import { nowNanos, type ContainerContext } from './container-context.js';
 import { refresh } from './container-exits.js';
 import { teardown } from './container-lifecycle.js';
-import { inCreation, unstarted } from './container-states.js';
+import type { ContainerRecord } from './container-store.js';
+import { inCreation, mayHaveExited, unstarted } from './container-states.js';
 
 /**
- * At start: containers a killed daemon left CREATING are undone; exits are read; and the
- * state dirs of containers with no record (a lost record) are collected with their root
- * mount and runtime container (their monitor ends with them).
+ * At start (src/daemon/recover.ts): containers a killed daemon left CREATING are undone;
+ * exits are read; and the state dirs of containers with no record (a lost record) are
+ * collected with their root mount and runtime container (their monitor ends with them).
+ * `rebooted`: the host restarted since the last daemon, and a container still RUNNING by its
+ * record, with no exit file, ended unseen (endedUnseen).
  */
-export async function reconcile(ctx: ContainerContext): Promise<void> {
+export async function reconcile(ctx: ContainerContext, o: { rebooted: boolean } = { rebooted: false }): Promise<void> {
   const known = new Set(ctx.deps.store.all().map((c) => c.id));
   for (const id of await readdir(ctx.deps.stateDir).catch(() => [] as string[])) {
     if (!/^[a-f0-9]{64}$/.test(id) || known.has(id)) continue;
@@ -35,10 +38,25 @@ export async function reconcile(ctx: ContainerContext): Promise<void> {
         // and its monitor: deleted, so that the next start makes them anew.
         await ctx.deps.runtime(c.runtimeHandler)?.delete(c.id);
         await rm(ctx.paths(c.id).exitFile, { force: true });
-      } else await refresh(ctx, c);
+      } else if (o.rebooted && mayHaveExited(c)) await endedUnseen(ctx, c);
+      else await refresh(ctx, c);
     } catch (err) {
       ctx.deps.log.error('container reconciliation failed', { container: c.id, error: messageOf(err) });
     }
   }
 }
 
+/**
+ * A container that ran when the host went down: an exit conmon wrote before is the real one;
+ * with none, it is EXITED with code 255 and reason Unknown (containerd's words for an end it
+ * did not see), and what the runtime and its root mount held is let go (on a host that
+ * really restarted they are gone already; the runtime's delete and the unmount pass over it).
+ */
+async function endedUnseen(ctx: ContainerContext, c: ContainerRecord): Promise<void> {
+  if ((await refresh(ctx, c)).state !== 'RUNNING') return;
+  const ended: ContainerRecord = { ...c, state: 'EXITED', exitCode: 255, finishedAt: nowNanos(), reason: 'Unknown', message: 'the host restarted while the container ran' };
+  await ctx.deps.store.save(ended);
+  ctx.deps.log.warn('container of a boot before this one: exited', { container: c.id });
+  await ctx.releases.now(ended);
+  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
+}

@@ -164,7 +164,7 @@ export class ContainerService {
   }
 
   /** At start: half-made containers undone, exits read, state of no container collected. */
-  reconcile(): Promise<void> {
-    return reconcileContainers(this.ctx);
+  reconcile(o?: { rebooted: boolean }): Promise<void> {
+    return reconcileContainers(this.ctx, o);
   }
 }

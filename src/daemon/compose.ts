@@ -33,6 +33,7 @@ import { RuntimeHandlers } from '../oci/runtime-handlers.js';
 import { RuntimeSettings } from '../runtime/runtime-settings.js';
 import { RuntimeStatusService } from '../runtime/runtime-status.js';
 import { StreamingService } from '../streaming/streaming-service.js';
+import { recover } from './recover.js';
 
 export interface Services extends CriServices {
   /** Ends the calls that would otherwise stay open (event streams), before the server stops. */
@@ -134,7 +135,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     events,
     log,
   });
-  await containers.reconcile();
+  // Before recovery: an exit conmon writes while the records are reconciled is seen.
   await containers.watchExits();
   const sandboxes = new SandboxService({
     store: sandboxStore,
@@ -148,7 +149,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     events,
     log,
   });
-  await sandboxes.reconcile();
+  await recover({ root: config.root, containers, sandboxes, log });
   const streaming = new StreamingService({
     containers,
     sandboxes,

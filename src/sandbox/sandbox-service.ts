@@ -314,11 +314,13 @@ export class SandboxService {
   }
 
   /**
-   * At start: sandboxes a killed daemon left CREATING are torn down; READY ones whose net
-   * pin is gone (a reboot) are NOTREADY and their IPs released; pins and CNI attachments
-   * that belong to no sandbox are collected.
+   * At start (src/daemon/recover.ts, after the containers): sandboxes a killed daemon left
+   * CREATING are torn down; READY ones whose net pin is gone are NOTREADY and their IPs
+   * released, as are those whose pause process ended; pins and CNI attachments that belong
+   * to no sandbox are collected. `rebooted`: the host restarted since the last daemon, and every READY pod is
+   * stopped as StopPodSandbox stops it (what of it is gone already is passed over).
    */
-  async reconcile(): Promise<void> {
+  async reconcile(o: { rebooted: boolean } = { rebooted: false }): Promise<void> {
     const { store, log, network, pins } = this.deps;
     const mounts = await readFile('/proc/self/mountinfo', 'utf8');
     for (const r of store.all()) {
@@ -327,6 +329,9 @@ export class SandboxService {
         if (r.state === 'CREATING') {
           rlog.warn('sandbox left half made by a previous daemon: tearing down');
           await this.teardown(r, rlog);
+        } else if (o.rebooted && r.state === 'READY') {
+          rlog.warn('sandbox of a boot before this one: stopped');
+          await this.stop(r.id, rlog);
         } else if (r.state === 'READY' && r.pins.net && !mounts.includes(` ${r.pins.net} `)) {
           rlog.warn('sandbox lost its network namespace (reboot?): not ready');
           await network.tearDown(this.attachment(r));
