@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import type { DaemonTarget } from '../cri/daemon-target.js';
+import type { DaemonTarget } from './daemon-target.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { CoracleError, messageOf } from '../errors.js';
 import { CORACLE_VERSION } from '../version.js';
