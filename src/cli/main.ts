@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import type { DaemonTarget } from '../cri/daemon-target.js';
+import type { DaemonTarget } from './daemon-target.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { CoracleError, messageOf } from '../errors.js';
 import { CORACLE_VERSION } from '../version.js';
@@ -125,12 +125,13 @@ async function socketOf(command: Command): Promise<DaemonTarget> {
 // command as it will at parseAsync (positional options: those after it are the command's).
 const cli = (): Promise<typeof import('./docker-commands.js')> => import('./docker-commands.js');
 if (program.parseOptions(process.argv.slice(2)).operands[0] !== 'serve') (await cli()).registerDockerCommands(program, socketOf);
+const imageCommands = (): Promise<typeof import('./image-commands.js')> => import('./image-commands.js');
 
 const imagesCommand = program
   .command('images')
   .description('list images; import and export image archives (docker save / OCI layout)')
   .action(async (_opts: unknown, command: Command) => {
-    await (await cli()).listImages(await socketOf(command));
+    await (await imageCommands()).listImages(await socketOf(command));
   });
 imagesCommand
   .command('import')
@@ -138,7 +139,7 @@ imagesCommand
   .argument('<file>', 'the tarball ("-" for standard input)')
   .option('--socket <path>', 'the daemon socket (default: grpc.socket of the config)')
   .action(async (file: string, _opts: unknown, command: Command) => {
-    await (await cli()).loadImages(await socketOf(command), file);
+    await (await imageCommands()).loadImages(await socketOf(command), file);
   });
 imagesCommand
   .command('export')
@@ -147,7 +148,7 @@ imagesCommand
   .requiredOption('-o, --output <file>', 'the tarball to write ("-" for standard output)')
   .option('--socket <path>', 'the daemon socket (default: grpc.socket of the config)')
   .action(async (images: string[], opts: { output: string }, command: Command) => {
-    await (await cli()).saveImages(await socketOf(command), images, opts.output);
+    await (await imageCommands()).saveImages(await socketOf(command), images, opts.output);
   });
 
 const configCommand = program.command('config').description('configuration');

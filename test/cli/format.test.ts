@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { containerStatus, humanDuration, humanSize, quotedCommand, shortId, table } from '../../src/cli/format.js';
 import { checkName, generateName, resolveContainer } from '../../src/cli/names.js';
-import { criLogLines } from '../../src/cli/docker-commands.js';
+import { criLogLines } from '../../src/cli/container-logs.js';
 import { bar, PullView } from '../../src/cli/pull-view.js';
 import { PassThrough } from 'node:stream';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { containerTop, imageHistory } from '../../src/cri/coracle-client.js';
+import { containerTop, imageHistory } from '../../src/cli/coracle-client.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
 import { podConfig } from '../helpers/pods.js';

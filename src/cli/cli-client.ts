@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { ContainerStatus__Output } from '../generated/runtime/v1/ContainerStatus.js';
 import type { ImageServiceClient } from '../generated/runtime/v1/ImageService.js';
 import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
-import { loadCriProto } from './proto.js';
+import { loadCriProto } from '../cri/proto.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
-import { POD_NETWORK_METADATA } from './sandbox-run.js';
+import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
 
 /**
  * The `coracle` CLI's side of CRI: the same RuntimeService and ImageService kubelet uses,

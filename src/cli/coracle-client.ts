@@ -7,12 +7,12 @@ import type { RestartContainerRequest } from '../generated/coracle/v1/RestartCon
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
-import { loadCoracleProto } from './proto.js';
+import { loadCoracleProto } from '../cri/proto.js';
 import { channelOf, fromGrpc as toCliError, type DaemonTarget } from './daemon-target.js';
 
 /**
- * The CLI's side of Coracle's own service. Lives with the server in src/cri/ because it is
- * the other end of the same wire; the CLI sees plain functions and CoracleErrors.
+ * The CLI's side of Coracle's own service: a client of the daemon's socket, so it lives with
+ * the CLI (the server's handlers are in src/cri/); the CLI sees plain functions and CoracleErrors.
  */
 export interface ImportedImage {
   id: string;

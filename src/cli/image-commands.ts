@@ -1,0 +1,134 @@
+import type { Command } from 'commander';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import type { DaemonTarget } from './daemon-target.js';
+import { commitContainer, exportImages, imageHistory, importImages, pullWithProgress } from './coracle-client.js';
+import { humanDuration, humanSize, shortId, table } from './format.js';
+import { PullView } from './pull-view.js';
+import { findContainer as find, withClient, type SocketOf } from './with-client.js';
+
+/**
+ * docker's image commands. `images` itself (a bare list, with import and export subcommands)
+ * is registered by main.ts and calls listImages, loadImages and saveImages below.
+ */
+export function registerImageCommands(program: Command, socketOf: SocketOf): void {
+  // In this order in `coracle --help`.
+  registerHistory(program, socketOf);
+  registerCommit(program, socketOf);
+  registerPull(program, socketOf);
+  registerSaveLoad(program, socketOf);
+  registerRmi(program, socketOf);
+}
+
+function registerHistory(program: Command, socketOf: SocketOf): void {
+  program
+    .command('history')
+    .description('how an image was made, newest step first')
+    .argument('<image>')
+    .action(async (image: string, _o: unknown, cmd: Command) => {
+      const steps = await imageHistory(await socketOf(cmd), image);
+      const now = Date.now();
+      const rows = steps.map((s) => [s.id === '<missing>' ? s.id : shortId(s.id), s.created ? `${humanDuration(now - s.created)} ago` : '', s.createdBy.length > 45 ? `${s.createdBy.slice(0, 44)}…` : s.createdBy, humanSize(s.size), s.comment]);
+      process.stdout.write(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows));
+    });
+}
+
+function registerCommit(program: Command, socketOf: SocketOf): void {
+  program
+    .command('commit')
+    .description("make a container's changes a new image: its read-write layer on top of its image")
+    .argument('<container>')
+    .argument('[repository[:tag]]')
+    .option('-m, --message <text>', 'the history comment')
+    .option('-a, --author <name>', 'the author')
+    .action(async (name: string, repoTag: string | undefined, o: { message?: string; author?: string }, cmd: Command) => {
+      const socket = await socketOf(cmd);
+      const c = await withClient(socket, (client) => find(client, name));
+      const id = await commitContainer(socket, c.id, { ...(repoTag ? { repoTag } : {}), ...(o.message ? { comment: o.message } : {}), ...(o.author ? { author: o.author } : {}) });
+      process.stdout.write(`${id}\n`);
+    });
+}
+
+function registerPull(program: Command, socketOf: SocketOf): void {
+  program
+    .command('pull')
+    .description('pull an image, each layer\'s progress shown as it goes')
+    .argument('<image>')
+    .action(async (image: string, _o: unknown, cmd: Command) => {
+      const view = new PullView(process.stdout, process.stdout.isTTY === true);
+      process.stdout.write(`Pulling ${image}\n`);
+      const id = await pullWithProgress(await socketOf(cmd), image, (s) => view.step(s));
+      process.stdout.write(`Status: pulled ${image}\n${id}\n`);
+    });
+}
+
+function registerSaveLoad(program: Command, socketOf: SocketOf): void {
+  program
+    .command('save')
+    .description('write images to a tarball (docker-save format, also an OCI layout)')
+    .argument('<image...>')
+    .requiredOption('-o, --output <file>', 'the tarball')
+    .action(async (images: string[], o: { output: string }, cmd: Command) => {
+      await saveImages(await socketOf(cmd), images, o.output);
+    });
+
+  program
+    .command('load')
+    .description('load the images of a tarball (docker save or OCI layout)')
+    .requiredOption('-i, --input <file>', 'the tarball')
+    .action(async (o: { input: string }, cmd: Command) => {
+      await loadImages(await socketOf(cmd), o.input);
+    });
+}
+
+function registerRmi(program: Command, socketOf: SocketOf): void {
+  program
+    .command('rmi')
+    .description('remove images')
+    .argument('<image...>')
+    .action(async (images: string[], _o: unknown, cmd: Command) => {
+      await withClient(await socketOf(cmd), async (client) => {
+        for (const i of images) {
+          await client.removeImage(i);
+          process.stdout.write(`Deleted: ${i}\n`);
+        }
+      });
+    });
+}
+
+/** `images` lists when called bare; its import/export subcommands stay as they are. */
+export async function listImages(socket: DaemonTarget): Promise<void> {
+  await withClient(socket, async (client) => {
+    const rows = (await client.listImages()).flatMap((i) => {
+      const tags = i.repoTags.length ? i.repoTags : ['<none>:<none>'];
+      return tags.map((t) => {
+        const at = t.lastIndexOf(':');
+        return [t.slice(0, at), t.slice(at + 1), shortId(i.id), humanSize(i.size)];
+      });
+    });
+    process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'SIZE'], rows));
+  });
+}
+
+/** Images to a tarball ("-": standard output), written beside it and renamed: a failed save leaves no partial file. */
+export async function saveImages(socket: DaemonTarget, images: string[], output: string): Promise<void> {
+  if (output === '-') {
+    await pipeline(exportImages(socket, images), process.stdout);
+    return;
+  }
+  const tmp = `${output}.${process.pid}.tmp`;
+  try {
+    await pipeline(exportImages(socket, images), createWriteStream(tmp));
+    await rename(tmp, output);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** The images of a tarball ("-": standard input) into the daemon, each named as loaded. */
+export async function loadImages(socket: DaemonTarget, input: string): Promise<void> {
+  const source = input === '-' ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
+  for (const i of await importImages(socket, source as AsyncIterable<Buffer>)) process.stdout.write(`Loaded image: ${i.repoTags.join(', ') || i.id}\n`);
+}
