@@ -42,7 +42,7 @@ import { parseArgs } from 'node:util';
 import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { Cleanups, onPath } from './lib/host.js';
 import { pushBenchImages } from './lib/bench-images.js';
-import { benchCoracle, benchContainerd, type RunResult } from './lib/lifecycle-runtimes.js';
+import { benchCoracle, benchContainerd, type RunOptions, type RunResult } from './lib/lifecycle-runtimes.js';
 import { loadSummary } from './lib/loadavg.js';
 import { memText, type Mem } from './lib/memory.js';
 import { pickNetworks } from './lib/network.js';
@@ -58,10 +58,7 @@ const FRESH_RSS_MAX_MIB = 60;
 const CHURNED_RSS_MAX_MIB = 70;
 const PSS_MAX = 0.5;
 
-export interface Options {
-  rounds: number;
-  pods: number;
-  churn: number;
+export interface Options extends RunOptions {
   runs: number;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import type { ConfigOverrides } from '../config/load.js';
 import type { DaemonTarget } from './daemon-target.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { CoracleError, messageOf } from '../errors.js';
@@ -13,14 +14,9 @@ import { CORACLE_VERSION } from '../version.js';
  * costs the daemon memory it never uses.
  */
 
-interface ServeOptions {
+/** serve's flags: the config file, and the values that win over it. */
+interface ServeOptions extends ConfigOverrides {
   config?: string;
-  root?: string;
-  state?: string;
-  socket?: string;
-  logLevel?: string;
-  logFormat?: string;
-  listen?: string;
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
