@@ -90,9 +90,19 @@ function serve<T>(
         const status = toGrpcError(err);
         const level = logLevelFor(status.code);
         if (log.isLevelEnabled(level)) ctx.log.log(level, 'rpc failed', { ms: ms(), code: status.code, error: status.details });
+        // Where it was raised, and where its causes were: for whoever debugs the daemon.
+        if (log.isLevelEnabled('debug') && err instanceof Error) ctx.log.debug('rpc failed: stack', { stack: stacksOf(err) });
         finish(status);
       },
     );
+}
+
+/** An error's stack and its causes' (at most 5 deep), each after a "caused by". */
+function stacksOf(err: Error): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) parts.push(e.stack ?? `${e.name}: ${e.message}`);
+  return parts.join('\ncaused by: ');
 }
 
 /** Resolves when `call` drains or `signal` aborts, leaving no listener behind. */

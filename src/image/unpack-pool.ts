@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { CoracleError } from '../errors.js';
+import { CoracleError, codeForErrno, type ErrorCode } from '../errors.js';
 import { mallocTrim } from '../util/malloc-trim.js';
 import type { UnpackRequest, UnpackResult } from './unpack.js';
 
@@ -12,6 +12,24 @@ interface Job {
 
 /** How long a worker may stay idle before it is ended, by default. */
 const IDLE_WORKER_MS = 10_000;
+
+/** An unpack's failure as the worker sends it across the thread boundary. */
+interface WorkerError {
+  message: string;
+  code?: string;
+  coracle?: boolean;
+}
+
+/**
+ * The worker's failure with the code it carried: a CoracleError's own (a layer refused for
+ * what it holds), an errno's (ENOSPC is RESOURCE_EXHAUSTED; another system error is the
+ * node's fault, INTERNAL), and FAILED_PRECONDITION for a layer that could not be read as one
+ * (a bad tar or compressed stream).
+ */
+export function unpackError(e: WorkerError): CoracleError {
+  const code: ErrorCode = e.coracle && e.code ? (e.code as ErrorCode) : e.code && /^E[A-Z]+$/.test(e.code) ? (codeForErrno(e.code) ?? 'INTERNAL') : 'FAILED_PRECONDITION';
+  return new CoracleError(code, e.message, { cause: Object.assign(new Error(e.message), e.code ? { code: e.code } : {}) });
+}
 
 /**
  * A small pool of worker threads for layer unpacks, so that gunzip, hashing and thousands
@@ -49,14 +67,12 @@ export class UnpackPool {
 
   private spawn(): Worker {
     const worker = new Worker(new URL('./unpack-worker.js', import.meta.url));
-    worker.on('message', (msg: { id: number; result?: UnpackResult; error?: { message: string; code?: string } }) => {
+    worker.on('message', (msg: { id: number; result?: UnpackResult; error?: WorkerError }) => {
       const job = this.busy.get(worker);
       this.busy.delete(worker);
       if (job) {
-        if (msg.error) {
-          const err = new CoracleError('FAILED_PRECONDITION', msg.error.message);
-          job.reject(err);
-        } else job.resolve(msg.result!);
+        if (msg.error) job.reject(unpackError(msg.error));
+        else job.resolve(msg.result!);
       }
       worker.unref();
       this.idle.push(worker);
