@@ -2,40 +2,27 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { containerTop, imageHistory } from '../../src/cli/coracle-client.js';
 import { startTestDaemon } from '../helpers/daemon.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
+import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { podConfig } from '../helpers/pods.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 describe('coracle service: ImageHistory and ContainerTop', function () {
   this.timeout(60_000);
-  let registry: TestRegistry;
-  let image: string;
-  let imageId: string;
-
-  before(async () => {
-    registry = await startTestRegistry({ scope: 'suite' });
-    const built = buildImage({
-      layers: [await buildLayer(await busyboxRootfsEntries()), await buildLayer([{ type: 'file', path: 'etc/motd', content: 'hello\n' }])],
-      config: { Env: ['PATH=/bin'] },
-      history: [{ created_by: 'ADD busybox /' }, { created_by: 'ENV PATH=/bin', empty_layer: true }, { created_by: 'COPY motd /etc/motd' }],
-    });
-    imageId = built.configDigest;
-    await pushImage(registry.url, 'hist/busybox', built, ['v1']);
-    image = `${registry.host}/hist/busybox:v1`;
-  });
-  after(async () => {
-    await registry?.stop();
+  const fx = busyboxRegistry('hist/busybox', {
+    more: [[{ type: 'file', path: 'etc/motd', content: 'hello\n' }]],
+    config: { Env: ['PATH=/bin'] },
+    history: [{ created_by: 'ADD busybox /' }, { created_by: 'ENV PATH=/bin', empty_layer: true }, { created_by: 'COPY motd /etc/motd' }],
   });
 
   it('history lists the config\'s steps newest first, layers sized as unpacked; top lists a container\'s processes', async () => {
-    const d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
+    const d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
+    const image = fx.image;
     await d.clients.image.PullImage({ image: { image } });
 
     const h = await imageHistory(d.socket, image);
     assert.deepEqual(
       h.map((e) => [e.id, e.createdBy, e.emptyLayer]),
       [
-        [imageId, 'COPY motd /etc/motd', false],
+        [fx.built.configDigest, 'COPY motd /etc/motd', false],
         ['<missing>', 'ENV PATH=/bin', true],
         ['<missing>', 'ADD busybox /', false],
       ],

@@ -9,10 +9,9 @@ import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerCo
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
 import { podConfig } from '../helpers/pods.js';
 import { buildGoClient, channelText, readAll, runGoClient, spdyConnect, spdyExec, wsConnect, wsMessages } from '../helpers/stream-clients.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { busyboxRegistry } from '../helpers/busybox-registry.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -39,19 +38,11 @@ async function waitGone(marker: string, ms = 5_000): Promise<string[]> {
 
 describe('streaming: exec, attach and port-forward', function () {
   this.timeout(120_000);
-  let registry: TestRegistry;
-  let image: string;
+  const fx = busyboxRegistry('stream/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
   let goClient: string;
 
   before(async () => {
-    registry = await startTestRegistry({ scope: 'suite' });
-    const built = buildImage({ layers: [await buildLayer(await busyboxRootfsEntries())], config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
-    await pushImage(registry.url, 'stream/busybox', built, ['v1']);
-    image = `${registry.host}/stream/busybox:v1`;
     goClient = await buildGoClient();
-  });
-  after(async () => {
-    await registry?.stop();
   });
 
   let d: TestDaemon;
@@ -59,14 +50,14 @@ describe('streaming: exec, attach and port-forward', function () {
   let podCfg: ReturnType<typeof podConfig>;
 
   beforeEach(async () => {
-    d = await startTestDaemon({ network: true, mirrors: { [registry.host]: registry.url } });
-    await d.clients.image.PullImage({ image: { image } });
+    d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
+    await d.clients.image.PullImage({ image: { image: fx.image } });
     podCfg = podConfig('streampod', { log_directory: join(d.dir, 'logs') });
     pod = (await d.clients.runtime.RunPodSandbox({ config: podCfg })).pod_sandbox_id;
   });
 
   async function start(name: string, command: string[], over: Partial<ContainerConfig> = {}, sandbox = pod): Promise<string> {
-    const config: ContainerConfig = { metadata: { name, attempt: 0 }, image: { image }, command, log_path: `${name}.log`, ...over };
+    const config: ContainerConfig = { metadata: { name, attempt: 0 }, image: { image: fx.image }, command, log_path: `${name}.log`, ...over };
     const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: sandbox, config, sandbox_config: podCfg });
     await d.clients.runtime.StartContainer({ container_id: id });
     return id;
