@@ -9,7 +9,7 @@ import { findImage } from './image-find.js';
 import { withLease } from './image-gc.js';
 import { makeImage } from './image-make.js';
 import type { ImageLayer, ImageRecord } from './image-store.js';
-import { MEDIA, parseImageConfig, parseManifestDoc } from './manifest.js';
+import { MEDIA, parseImageConfig, parseManifestDoc, type ImageConfigDoc } from './manifest.js';
 import { parseReference, repoTag } from './reference.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -100,6 +100,22 @@ export async function commitLayer(
 }
 
 /**
+ * The steps of `history` (oldest first) each with the layer it made: a step that is not an
+ * empty layer takes the next layer in order (docker's rule); steps past the last layer take
+ * none, and layers the history does not tell of (a config without history) get a step each.
+ */
+export function matchLayers<L>(history: NonNullable<ImageConfigDoc['history']>, layers: readonly L[]): { step: Omit<HistoryStep, 'id' | 'size'>; layer: L | undefined }[] {
+  const out: { step: Omit<HistoryStep, 'id' | 'size'>; layer: L | undefined }[] = [];
+  let next = 0;
+  for (const h of history) {
+    const layer = h.empty_layer ? undefined : layers[next++];
+    out.push({ step: { created: h.created ?? '', createdBy: h.created_by ?? '', comment: h.comment ?? '', emptyLayer: h.empty_layer === true }, layer });
+  }
+  for (; next < layers.length; next++) out.push({ step: { created: '', createdBy: '', comment: '', emptyLayer: false }, layer: layers[next] });
+  return out;
+}
+
+/**
  * How the image was made, newest first: its config's history steps, each step that made
  * a layer matched with the next layer in order (docker's rule), sized as unpacked.
  */
@@ -109,12 +125,6 @@ export async function history(cx: ImageContext, text: string): Promise<HistorySt
   const config = parseImageConfig(await cx.deps.content.read(image.id), `image ${image.id}: config`);
   const sizeOf = async (layer: ImageLayer | undefined): Promise<number> => (layer ? ((await cx.deps.snapshots.get(layer.chainId))?.bytes ?? layer.size) : 0);
   const steps: HistoryStep[] = [];
-  let next = 0;
-  for (const h of config.history ?? []) {
-    const layer = h.empty_layer ? undefined : image.layers[next++];
-    steps.push({ created: h.created ?? '', createdBy: h.created_by ?? '', comment: h.comment ?? '', emptyLayer: h.empty_layer === true, size: await sizeOf(layer) });
-  }
-  // Layers the history does not tell of (a config without history) get a step each.
-  for (; next < image.layers.length; next++) steps.push({ created: '', createdBy: '', comment: '', emptyLayer: false, size: await sizeOf(image.layers[next]) });
+  for (const { step, layer } of matchLayers(config.history ?? [], image.layers)) steps.push({ ...step, size: await sizeOf(layer) });
   return steps.reverse().map((s, i) => ({ ...s, id: i === 0 ? image.id : '<missing>' }));
 }

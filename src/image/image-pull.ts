@@ -13,7 +13,7 @@ import { endpointsFor } from './registry-hosts.js';
 const INGEST_ATTEMPTS = 3;
 
 /** One error for a pull that failed on every endpoint: the shared code, or UNAVAILABLE. */
-function combined(ref: string, errors: { endpoint: string; err: unknown }[]): CoracleError {
+export function combined(ref: string, errors: { endpoint: string; err: unknown }[]): CoracleError {
   const codes = new Set(errors.map((e) => (e.err instanceof CoracleError ? e.err.code : 'INTERNAL')));
   const code: ErrorCode = codes.size === 1 ? [...codes][0]! : 'UNAVAILABLE';
   const detail = errors.map((e) => messageOf(e.err)).join('; ');
