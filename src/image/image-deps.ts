@@ -1,0 +1,63 @@
+import type { Logger } from '../log.js';
+import type { Mutex } from '../util/limit.js';
+import type { ContentStore } from './content-store.js';
+import type { ImageStore } from './image-store.js';
+import type { Platform } from './manifest.js';
+import type { RegistryCredentials } from './registry-auth.js';
+import type { RegistryRepository } from './registry-client.js';
+import type { Endpoint, RegistryHostConfig } from './registry-hosts.js';
+import type { Snapshotter } from './snapshotter.js';
+
+export interface RegistryAccess {
+  repository(endpoint: Endpoint, repository: string, credentials: RegistryCredentials | undefined): RegistryRepository;
+}
+
+/** What else holds images: containers keep their image's snapshots (step 4 fills this in). */
+export interface SnapshotUsers {
+  chainIdsInUse(): Iterable<string>;
+}
+
+export interface ImageServiceDeps {
+  store: ImageStore;
+  content: ContentStore;
+  snapshots: Snapshotter;
+  registry: RegistryAccess;
+  hosts: Record<string, RegistryHostConfig>;
+  maxConcurrentDownloads: number;
+  platform: Platform;
+  users?: SnapshotUsers;
+  /** Where content and snapshots live, reported by ImageFsInfo. */
+  root: string;
+  log: Logger;
+}
+
+/** How far a pull is with one layer (docker pull's progress lines). */
+export interface PullProgress {
+  layer: string;
+  status: 'exists' | 'waiting' | 'downloading' | 'extracting' | 'done';
+  /** Bytes so far and in all, while downloading. */
+  current: number;
+  total: number;
+}
+
+export type OnPullProgress = (p: PullProgress) => void;
+
+/** Content and snapshots a pull in progress holds, so that collection leaves them alone. */
+export class Lease {
+  readonly digests = new Set<string>();
+  readonly chains = new Set<string>();
+}
+
+/**
+ * What the image operations share, passed to each explicitly: the deps, and the state the
+ * ImageService facade holds for all of them.
+ */
+export interface ImageContext {
+  readonly deps: ImageServiceDeps;
+  /** The leases of the operations in progress; collection keeps what they hold. */
+  readonly leases: Set<Lease>;
+  /** Serialises changes to the image records with collection. */
+  readonly meta: Mutex;
+  /** Runs at most deps.maxConcurrentDownloads downloads at once. */
+  readonly download: <T>(task: () => Promise<T>) => Promise<T>;
+}

@@ -1,0 +1,110 @@
+import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ImageContext, OnPullProgress } from './image-deps.js';
+import { withLease } from './image-gc.js';
+import { makeImage } from './image-make.js';
+import type { ImageRecord } from './image-store.js';
+import { MEDIA, parseManifestDoc, selectPlatform } from './manifest.js';
+import { parseReference, repoDigest, repoTag, type ImageReference } from './reference.js';
+import type { RegistryCredentials } from './registry-auth.js';
+import type { FetchedManifest, RegistryRepository } from './registry-client.js';
+import { endpointsFor } from './registry-hosts.js';
+
+const INGEST_ATTEMPTS = 3;
+
+/** One error for a pull that failed on every endpoint: the shared code, or UNAVAILABLE. */
+export function combined(ref: string, errors: { endpoint: string; err: unknown }[]): CoracleError {
+  const codes = new Set(errors.map((e) => (e.err instanceof CoracleError ? e.err.code : 'INTERNAL')));
+  const code: ErrorCode = codes.size === 1 ? [...codes][0]! : 'UNAVAILABLE';
+  const detail = errors.map((e) => messageOf(e.err)).join('; ');
+  return new CoracleError(code, `image "${ref}": pull failed: ${detail}`);
+}
+
+/**
+ * A pull fetches the manifest from the first endpoint that has it (choosing this host's
+ * platform from an index), then the config, then downloads layers in parallel and unpacks
+ * each as soon as it and its parent are ready; only when every layer is in place is the
+ * image recorded. A failed pull leaves nothing: what it fetched is collected.
+ */
+export async function pullImage(cx: ImageContext, text: string, credentials: RegistryCredentials | undefined, log: Logger, signal?: AbortSignal, progress?: OnPullProgress): Promise<ImageRecord> {
+  const ref = parseReference(text);
+  const endpoints = endpointsFor(ref.registry, cx.deps.hosts);
+  const errors: { endpoint: string; err: unknown }[] = [];
+  for (const endpoint of endpoints) {
+    const repo = cx.deps.registry.repository(endpoint, ref.repository, credentials);
+    let top: FetchedManifest;
+    try {
+      top = await repo.manifest(ref.digest ?? ref.tag!, signal);
+    } catch (err) {
+      log.info('pull: endpoint failed', { endpoint: endpoint.url, error: messageOf(err) });
+      errors.push({ endpoint: endpoint.url, err });
+      continue;
+    }
+    log.debug('pull: manifest resolved', { endpoint: endpoint.url, digest: top.digest });
+    return pullFrom(cx, ref, repo, top, log, signal, progress);
+  }
+  throw combined(text, errors);
+}
+
+async function pullFrom(cx: ImageContext, ref: ImageReference, repo: RegistryRepository, top: FetchedManifest, log: Logger, signal?: AbortSignal, progress?: OnPullProgress): Promise<ImageRecord> {
+  const { content } = cx.deps;
+  return withLease(cx, log, async (lease) => {
+    const name = `image "${repo.repository}@${top.digest}"`;
+    lease.digests.add(top.digest);
+    await content.put(top.digest, top.body);
+    let doc = parseManifestDoc(top.body, top.mediaType, `${name}: manifest`);
+    let manifest = { digest: top.digest, mediaType: top.mediaType ?? '' };
+    if (doc.kind === 'index') {
+      const chosen = selectPlatform(doc.index, cx.deps.platform, `${name}: index`);
+      const child = await repo.manifest(chosen.digest, signal);
+      lease.digests.add(child.digest);
+      await content.put(child.digest, child.body);
+      doc = parseManifestDoc(child.body, child.mediaType ?? chosen.mediaType, `${name}: manifest ${chosen.digest}`);
+      manifest = { digest: child.digest, mediaType: child.mediaType ?? chosen.mediaType };
+    }
+    if (doc.kind !== 'manifest') {
+      throw new CoracleError('FAILED_PRECONDITION', `${name}: index entry ${manifest.digest} is an index too`);
+    }
+    const tag = ref.digest ? undefined : repoTag(ref);
+    // Only layers are shown downloading; the config is fetched before them, quietly.
+    const fetch = (digest: string, size: number, layer = true): Promise<void> => ingest(cx, repo, digest, size, signal, layer ? progress : undefined);
+    return makeImage(
+      cx,
+      { name, manifest: doc.manifest, manifestDigest: manifest.digest, manifestMediaType: manifest.mediaType || doc.manifest.mediaType || MEDIA.ociManifest },
+      { repoTags: tag ? [tag] : [], repoDigests: [repoDigest(ref, top.digest)], content: [top.digest] },
+      fetch,
+      lease,
+      log,
+      progress,
+    );
+  });
+}
+
+/** A blob into the content store, with a few attempts for a connection that broke. */
+async function ingest(cx: ImageContext, repo: RegistryRepository, digest: string, size: number, signal?: AbortSignal, progress?: OnPullProgress): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await cx.deps.content.ingest(digest, size, async () => (progress ? counted(await repo.blob(digest, signal), digest, size, progress) : repo.blob(digest, signal)));
+      return;
+    } catch (err) {
+      const code = err instanceof CoracleError ? err.code : 'INTERNAL';
+      const retryable = code === 'UNAVAILABLE' || code === 'INTERNAL';
+      if (!retryable || attempt >= INGEST_ATTEMPTS || signal?.aborted) throw err;
+    }
+  }
+}
+
+/** A blob's bytes as they come, reported at most every 100 ms (and at the end). */
+async function* counted(source: AsyncIterable<Buffer>, layer: string, total: number, progress: OnPullProgress): AsyncIterable<Buffer> {
+  let current = 0;
+  let last = 0;
+  for await (const chunk of source) {
+    current += chunk.length;
+    const now = Date.now();
+    if (now - last >= 100 || current === total) {
+      last = now;
+      progress({ layer, status: 'downloading', current, total });
+    }
+    yield chunk;
+  }
+}
