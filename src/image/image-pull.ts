@@ -17,7 +17,9 @@ export function combined(ref: string, errors: { endpoint: string; err: unknown }
   const codes = new Set(errors.map((e) => (e.err instanceof CoracleError ? e.err.code : 'INTERNAL')));
   const code: ErrorCode = codes.size === 1 ? [...codes][0]! : 'UNAVAILABLE';
   const detail = errors.map((e) => messageOf(e.err)).join('; ');
-  return new CoracleError(code, `image "${ref}": pull failed: ${detail}`);
+  // One endpoint's error is the cause; several are kept together, in the order tried.
+  const cause = errors.length === 1 ? errors[0]!.err : new AggregateError(errors.map((e) => e.err), `${errors.length} endpoints failed`);
+  return new CoracleError(code, `image "${ref}": pull failed: ${detail}`, { cause });
 }
 
 /**

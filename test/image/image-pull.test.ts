@@ -20,6 +20,9 @@ describe('image/pull error over all endpoints', () => {
       const got = combined('busybox', errors);
       assert.equal(got.code, code);
       assert.equal(got.message, message);
+      // The endpoints' own errors are kept: one as the cause, several together in order.
+      if (errors.length === 1) assert.equal(got.cause, errors[0]!.err);
+      else assert.deepEqual((got.cause as AggregateError).errors, errors.map((x) => x.err));
     });
   }
 });
