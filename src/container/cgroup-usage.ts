@@ -16,23 +16,18 @@ export interface CgroupUsage {
 /** What a process that is gone (or never was) reads as. */
 export const NO_CGROUP_USAGE: CgroupUsage = { cpuNanoseconds: 0n, memoryUsageBytes: 0n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 };
 
-function readBig(path: string): bigint {
+async function readBig(path: string): Promise<bigint> {
   try {
-    return BigInt(readKernelFile(path).trim());
+    return BigInt((await readKernelFile(path)).trim());
   } catch {
     return 0n;
   }
 }
 
 /** A flat keyed file (memory.stat, cpu.stat): `key value` lines. */
-function keyed(path: string): Map<string, bigint> {
+async function keyed(path: string): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
-  let text = '';
-  try {
-    text = readKernelFile(path);
-  } catch {
-    // unreadable: no keys
-  }
+  const text = await readKernelFile(path).catch(() => '');
   for (const line of text.split('\n')) {
     const [k, v] = line.split(' ');
     if (k && v && /^\d+$/.test(v)) out.set(k, BigInt(v));
@@ -43,15 +38,18 @@ function keyed(path: string): Map<string, bigint> {
 const minus = (a: bigint, b: bigint): bigint => (a > b ? a - b : 0n);
 
 /** cgroup v1: cpuacct.usage, memory.usage_in_bytes and memory.stat's total_*, pids.current. */
-function v1Usage(host: CgroupHost, procCgroup: string): CgroupUsage {
+async function v1Usage(host: CgroupHost, procCgroup: string): Promise<CgroupUsage> {
   const dir = (c: string): string | undefined => cgroupDir(host, procCgroup, c);
   const cpuacct = dir('cpuacct');
   const memory = dir('memory');
   const pids = dir('pids');
-  const usage = memory ? readBig(join(memory, 'memory.usage_in_bytes')) : 0n;
-  const stat = memory ? keyed(join(memory, 'memory.stat')) : new Map<string, bigint>();
-  const cpu = cpuacct ? readBig(join(cpuacct, 'cpuacct.usage')) : 0n;
-  const procs = pids ? readBig(join(pids, 'pids.current')) : 0n;
+  // In parallel: the counters are separate files, each a trip to the thread pool.
+  const [usage, stat, cpu, procs] = await Promise.all([
+    memory ? readBig(join(memory, 'memory.usage_in_bytes')) : 0n,
+    memory ? keyed(join(memory, 'memory.stat')) : new Map<string, bigint>(),
+    cpuacct ? readBig(join(cpuacct, 'cpuacct.usage')) : 0n,
+    pids ? readBig(join(pids, 'pids.current')) : 0n,
+  ]);
   return {
     cpuNanoseconds: cpu,
     memoryUsageBytes: usage,
@@ -62,13 +60,15 @@ function v1Usage(host: CgroupHost, procCgroup: string): CgroupUsage {
 }
 
 /** cgroup v2: cpu.stat usage_usec, memory.current and memory.stat's anon/inactive_file, pids.current. */
-function v2Usage(host: CgroupHost, procCgroup: string): CgroupUsage {
+async function v2Usage(host: CgroupHost, procCgroup: string): Promise<CgroupUsage> {
   const dir = cgroupDir(host, procCgroup, '');
   if (!dir) return NO_CGROUP_USAGE;
-  const usage = readBig(join(dir, 'memory.current'));
-  const stat = keyed(join(dir, 'memory.stat'));
-  const cpu = keyed(join(dir, 'cpu.stat'));
-  const procs = readBig(join(dir, 'pids.current'));
+  const [usage, stat, cpu, procs] = await Promise.all([
+    readBig(join(dir, 'memory.current')),
+    keyed(join(dir, 'memory.stat')),
+    keyed(join(dir, 'cpu.stat')),
+    readBig(join(dir, 'pids.current')),
+  ]);
   return {
     cpuNanoseconds: (cpu.get('usage_usec') ?? 0n) * 1000n,
     memoryUsageBytes: usage,
@@ -83,8 +83,8 @@ function v2Usage(host: CgroupHost, procCgroup: string): CgroupUsage {
  * v1 hierarchies on v1 and hybrid hosts, the cgroup2 one on unified. A counter that cannot
  * be read (controller missing, process gone) reads as zero.
  */
-export function cgroupUsage(host: CgroupHost, procCgroup: string): CgroupUsage {
+export function cgroupUsage(host: CgroupHost, procCgroup: string): Promise<CgroupUsage> {
   if (host.layout === 'unified') return v2Usage(host, procCgroup);
-  if (host.layout === 'none') return NO_CGROUP_USAGE;
+  if (host.layout === 'none') return Promise.resolve(NO_CGROUP_USAGE);
   return v1Usage(host, procCgroup);
 }

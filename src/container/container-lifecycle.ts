@@ -61,7 +61,7 @@ async function doStart(ctx: ContainerContext, c: ContainerRecord, log: Logger): 
     }
     // Taken before: a short process can end (and conmon stamp its exit) before start returns.
     const startedAt = nowNanos();
-    await rt.start(c.id, made.pid);
+    await rt.start(c.id, made.pid, made.pidStartTime);
     const running: ContainerRecord = { ...made, state: 'RUNNING', startedAt };
     await ctx.deps.store.save(running);
     log.info('container started', { container: c.id });

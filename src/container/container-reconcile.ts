@@ -14,10 +14,17 @@ import { inCreation, mayHaveExited, unstarted } from './container-states.js';
  * `rebooted`: the host restarted since the last daemon, and a container still RUNNING by its
  * record, with no exit file, ended unseen (endedUnseen).
  */
-export async function reconcile(ctx: ContainerContext, o: { rebooted: boolean } = { rebooted: false }): Promise<void> {
+export async function reconcile(ctx: ContainerContext, o: { rebooted: boolean } = { rebooted: false }): Promise<{ failed: number }> {
+  let failed = 0;
   const known = new Set(ctx.deps.store.all().map((c) => c.id));
   for (const id of await readdir(ctx.deps.stateDir).catch(() => [] as string[])) {
     if (!/^[a-f0-9]{64}$/.test(id) || known.has(id)) continue;
+    if (ctx.deps.store.setAsideIds.has(id)) {
+      // Its record was set aside (unreadable, or a newer Coracle's): not an orphan. What
+      // runs is left running for whoever puts the record back.
+      ctx.deps.log.warn('container state of a record set aside: left as it is', { container: id });
+      continue;
+    }
     ctx.deps.log.warn('container state of no container: collected', { container: id });
     try {
       await ctx.deps.runtime('')?.delete(id);
@@ -41,9 +48,11 @@ export async function reconcile(ctx: ContainerContext, o: { rebooted: boolean } 
       } else if (o.rebooted && mayHaveExited(c)) await endedUnseen(ctx, c);
       else await refresh(ctx, c);
     } catch (err) {
+      failed++;
       ctx.deps.log.error('container reconciliation failed', { container: c.id, error: messageOf(err) });
     }
   }
+  return { failed };
 }
 
 /**

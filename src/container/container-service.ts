@@ -164,7 +164,7 @@ export class ContainerService {
   }
 
   /** At start: half-made containers undone, exits read, state of no container collected. */
-  reconcile(o?: { rebooted: boolean }): Promise<void> {
+  reconcile(o?: { rebooted: boolean }): Promise<{ failed: number }> {
     return reconcileContainers(this.ctx, o);
   }
 }

@@ -95,12 +95,7 @@ export class ProcCgroups {
   async get(id: string, pid: number): Promise<string | undefined> {
     const hit = this.byId.get(id);
     if (hit?.pid === pid) return hit.text;
-    let text: string | undefined;
-    try {
-      text = readKernelFile(`/proc/${pid}/cgroup`);
-    } catch {
-      text = undefined;
-    }
+    const text = await readKernelFile(`/proc/${pid}/cgroup`).catch(() => undefined);
     if (text !== undefined) this.byId.set(id, { pid, text });
     return text;
   }
@@ -121,7 +116,7 @@ export async function containerUsage(
   disk: (dir: string) => Promise<{ bytes: number; inodes: number }> = diskUsage,
 ): Promise<ContainerUsage> {
   const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
-  const usage = procCgroup === undefined ? NO_CGROUP_USAGE : cgroupUsage(cgroups, procCgroup);
+  const usage = procCgroup === undefined ? NO_CGROUP_USAGE : await cgroupUsage(cgroups, procCgroup);
   const readAt = process.hrtime.bigint();
   const layer = await disk(upperDir);
   return { timestamp, readAt, ...usage, writableBytes: layer.bytes, writableInodes: layer.inodes };

@@ -80,7 +80,9 @@ function encodedMessage(type: protobuf.Type, value: object): Uint8Array {
   if (!ofType) remembered.set(type, (ofType = new WeakMap()));
   let bytes = ofType.get(value);
   if (!bytes) {
-    bytes = type.encode(type.fromObject(value)).finish();
+    // A copy of its own: finish() may hand out a slice of a shared 8 KiB pool, which a kept
+    // slice would keep alive whole.
+    bytes = Uint8Array.prototype.slice.call(type.encode(type.fromObject(value)).finish());
     ofType.set(value, bytes);
   }
   return bytes;

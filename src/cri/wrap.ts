@@ -22,12 +22,12 @@ export type ServerStreamHandler<Req, Res> = (request: Req, write: (message: Res)
 
 /**
  * Request ids: a prefix drawn once per daemon and a count, not random bytes per call (a
- * crypto draw was a measurable part of a Status call). Unique within a daemon's life, and
- * across restarts as the prefix is.
+ * crypto draw was a measurable part of a Status call). Unique within a daemon's life (the
+ * count grows past six digits as it must), and across restarts as the prefix is.
  */
 const ID_PREFIX = randomBytes(3).toString('hex');
 let idCount = 0;
-const nextId = (): string => `${ID_PREFIX}${(idCount = (idCount + 1) % 0x1000000).toString(16).padStart(6, '0')}`;
+const nextId = (): string => `${ID_PREFIX}${(++idCount).toString(16).padStart(6, '0')}`;
 
 /**
  * Runs one call's work with what every RPC gets: an id, a child logger, timing, and errors

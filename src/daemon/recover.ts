@@ -28,15 +28,18 @@ import { writeFileDurable } from '../util/atomic-write.js';
  *    down, its pins and pause process gone), as kubelet would find them after a reboot.
  *    Without this a RUNNING container stayed RUNNING, and stopping it waited out its timeout.
  *    No recorded id (a first start, or a root from before boot ids) is taken as the same boot.
- * 5. The order: stores loaded (each sets aside what it cannot read) → containers reconciled
+ * 5. The order: stores loaded (each sets aside what it cannot read; the state of a container
+ *    whose record was set aside is left alone, not collected as an orphan's) → containers reconciled
  *    (after a reboot, ended; half-made ones removed; orphans of no record collected; exits
  *    read) → pods reconciled (after a reboot, stopped; half-made ones torn down; lost
  *    namespaces make a pod NOTREADY; orphan attachments and pins collected) → the boot id
- *    recorded, last, so that a daemon killed during recovery recovers again at its next start.
+ *    recorded, last, so that a daemon killed during recovery recovers again at its next start;
+ *    after a restart, not at all if any record failed to reconcile, for the same reason.
  */
 
 export interface Recoverable {
-  reconcile(o: { rebooted: boolean }): Promise<void>;
+  /** Reconciles what it can; says how many records it could not. */
+  reconcile(o: { rebooted: boolean }): Promise<{ failed: number }>;
 }
 
 export interface RecoverDeps {
@@ -68,8 +71,12 @@ export async function recover(deps: RecoverDeps): Promise<{ rebooted: boolean }>
   const recorded = await recordedBootId(deps.root);
   const rebooted = recorded !== undefined && recorded !== current;
   if (rebooted) deps.log.warn('the host restarted since the last daemon ran: what ran before is gone', { recorded, current });
-  await deps.containers.reconcile({ rebooted });
-  await deps.sandboxes.reconcile({ rebooted });
+  const failed = (await deps.containers.reconcile({ rebooted })).failed + (await deps.sandboxes.reconcile({ rebooted })).failed;
+  if (rebooted && failed > 0) {
+    // What was not ended now must be at the next start, which only the old id tells it.
+    deps.log.error('recovery after the host restart failed for some records: the boot id is not recorded, the next start recovers again', { failed });
+    return { rebooted };
+  }
   // Durable: a boot id lost to a power loss would make the next start think nothing changed.
   await writeFileDurable(join(deps.root, BOOT_ID_FILE), `${current}\n`);
   return { rebooted };

@@ -27,7 +27,9 @@ interface WorkerError {
  * (a bad tar or compressed stream).
  */
 export function unpackError(e: WorkerError): CoracleError {
-  const code: ErrorCode = e.coracle && e.code ? (e.code as ErrorCode) : e.code && /^E[A-Z]+$/.test(e.code) ? (codeForErrno(e.code) ?? 'INTERNAL') : 'FAILED_PRECONDITION';
+  // A name the kernel cannot take comes from the layer, not from the client's request.
+  const errnoCode = (errno: string): ErrorCode => (errno === 'ENAMETOOLONG' ? 'FAILED_PRECONDITION' : (codeForErrno(errno) ?? 'INTERNAL'));
+  const code: ErrorCode = e.coracle && e.code ? (e.code as ErrorCode) : e.code && /^E[A-Z]+$/.test(e.code) ? errnoCode(e.code) : 'FAILED_PRECONDITION';
   return new CoracleError(code, e.message, { cause: Object.assign(new Error(e.message), e.code ? { code: e.code } : {}) });
 }
 

@@ -13,7 +13,7 @@ export interface InterfaceUsage {
  * is that namespace's view, which spares entering it. Loopback is left out, as kubelet does.
  */
 export async function interfaceUsage(pid: number): Promise<InterfaceUsage[]> {
-  const text = readKernelFile(`/proc/${pid}/net/dev`);
+  const text = await readKernelFile(`/proc/${pid}/net/dev`);
   const out: InterfaceUsage[] = [];
   for (const line of text.split('\n').slice(2)) {
     const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);

@@ -36,11 +36,11 @@ export function execFifoPath(runtimeRoot: string, id: string): string {
 }
 
 /**
- * Starts the container whose init is `pid` through its exec FIFO. Resolves false when there is
+ * Starts the container whose init is `pid` (started at `startTime`, when known) through its exec FIFO. Resolves false when there is
  * no FIFO to open (not a runc container in the created state: the caller runs the runtime's
  * own start, which says why); true once the process runs.
  */
-export async function startThroughExecFifo(fifo: string, id: string, pid: number, timeoutMs: number): Promise<boolean> {
+export async function startThroughExecFifo(fifo: string, id: string, pid: number, timeoutMs: number, startTime?: string): Promise<boolean> {
   // What the init runs now (runc itself): the start returns once that has changed.
   const initExe = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
   // A plain fd, no FileHandle: the Socket below owns it, and a FileHandle would close it again.
@@ -71,7 +71,8 @@ export async function startThroughExecFifo(fifo: string, id: string, pid: number
       };
       const poll = setInterval(() => {
         void processStartTime(pid).then((alive) => {
-          if (alive === undefined) fail(new CoracleError('FAILED_PRECONDITION', `container ${id}: start: its process ${pid} is already dead`));
+          // Gone, or (its start time known) a new process under a reused pid.
+          if (alive === undefined || (startTime !== undefined && alive !== startTime)) fail(new CoracleError('FAILED_PRECONDITION', `container ${id}: start: its process ${pid} is already dead`));
           else if (Date.now() >= deadline) fail(new CoracleError('DEADLINE_EXCEEDED', `container ${id}: start: its process ${pid} did not take the start in ${timeoutMs / 1000} s`));
         }, (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))));
       }, LIVENESS_POLL_MS);

@@ -59,6 +59,7 @@ export class OciRuntime {
     });
     const failure = failureOf(this.runtimePath, r);
     if (failure === undefined) return r.stdout;
+    if (r.killed === 'timeout') throw new CoracleError('DEADLINE_EXCEEDED', `${what}: ${this.name}: ${failure}`);
     const msg = (r.stderr || failure).trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg=/, '') ?? '';
     throw new CoracleError(codeForToolMessage(msg) ?? runcRefusal(msg) ?? 'INTERNAL', `${what}: ${this.name}: ${msg}`);
   }
@@ -150,9 +151,9 @@ export class OciRuntime {
    * its exec FIFO (startThroughExecFifo: runc's start without the exec of runc); otherwise,
    * and whenever there is no FIFO to open, the runtime's own `start`.
    */
-  async start(id: string, pid?: number): Promise<void> {
+  async start(id: string, pid?: number, pidStartTime?: string): Promise<void> {
     if (pid !== undefined && basename(this.runtimePath) === 'runc') {
-      if (await startThroughExecFifo(execFifoPath(this.root, id), id, pid, START_TIMEOUT_MS)) return;
+      if (await startThroughExecFifo(execFifoPath(this.root, id), id, pid, START_TIMEOUT_MS, pidStartTime)) return;
     }
     await this.run(['start', id], `container ${id}: start`);
   }

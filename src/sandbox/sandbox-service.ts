@@ -320,8 +320,9 @@ export class SandboxService {
    * to no sandbox are collected. `rebooted`: the host restarted since the last daemon, and every READY pod is
    * stopped as StopPodSandbox stops it (what of it is gone already is passed over).
    */
-  async reconcile(o: { rebooted: boolean } = { rebooted: false }): Promise<void> {
+  async reconcile(o: { rebooted: boolean } = { rebooted: false }): Promise<{ failed: number }> {
     const { store, log, network, pins } = this.deps;
+    let failed = 0;
     const mounts = await readFile('/proc/self/mountinfo', 'utf8');
     for (const r of store.all()) {
       const rlog = log.child({ sandbox: r.id });
@@ -342,6 +343,7 @@ export class SandboxService {
           await store.save({ ...r, state: 'NOTREADY' });
         }
       } catch (err) {
+        failed++;
         rlog.error('sandbox reconciliation failed', { error: messageOf(err) });
       }
     }
@@ -362,5 +364,6 @@ export class SandboxService {
       await rm(join(pinRoot, id), { recursive: true, force: true });
     }
     await this.watchInfraExits();
+    return { failed };
   }
 }

@@ -2,15 +2,20 @@
  * Reads of the kernel's small text files (/proc, cgroupfs) for the stats calls, which read
  * some five of them per container and per call.
  *
- * Synchronous, on purpose: these files are made by the kernel as they are read, from memory,
- * and never wait on a disk; an open, two reads and a close take 12-26 µs here (memory.stat
- * the longest). Through libuv's pool each of those four calls was a trip to a thread and
- * back: a ListPodSandboxStats of 100 pods (some 500 files) took 56 ms, most of it in the
- * trips, where the same reads take about 10 ms of the loop's time in line. Not for files on
- * a disk. fs.readFileSync is not used because it stats first and, as these files say they
- * are 0 bytes, grows its buffer read by read; this reads into one buffer and stops at `max`.
+ * In line (synchronous) by default: these files are made by the kernel as they are read,
+ * from memory; an open, two reads and a close take 12-26 µs here (memory.stat the longest).
+ * Through libuv's pool each of those four calls is a trip to a thread and back: a
+ * ListPodSandboxStats of 100 pods (some 500 files) took 56 ms that way, most of it in the
+ * trips, where the same reads take about 10 ms of the loop's time in line. But a read can
+ * wait: memory.stat flushes the memcg counters (long on large hosts before Linux 6.8), and
+ * /proc/PID/cgroup takes the cgroup mutex, which pod churn holds. The first read in line
+ * that takes longer than SLOW_READ_MS sends every later one through the pool, for the
+ * daemon's life: a host where reads can wait never stalls the event loop twice.
+ *
+ * fs.readFile is not used: it stats first and, as these files say they are 0 bytes, grows
+ * its buffer read by read; these read into one buffer and stop at `max`.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { close, closeSync, open, openSync, read, readSync } from 'node:fs';
 
 /** The most any file read here may hold: memory.stat, the longest, is some 1.5 KiB. */
 export const KERNEL_FILE_MAX = 64 << 10;
@@ -18,8 +23,30 @@ export const KERNEL_FILE_MAX = 64 << 10;
 /** What a read starts with: the files read here are a line or two, memory.stat some 1.5 KiB. */
 const FIRST_BUFFER = 8 << 10;
 
-/** The text of a kernel file of at most `max` bytes; throws the system error, or when it is longer. */
-export function readKernelFile(path: string, max = KERNEL_FILE_MAX): string {
+/** A read in line slower than this moves all reads to the pool. */
+const SLOW_READ_MS = 2;
+let toPool = false;
+
+/** Whether reads have moved to the pool (a slow one was seen). */
+export function kernelReadsInPool(): boolean {
+  return toPool;
+}
+
+/** The text of a kernel file of at most `max` bytes; rejects with the system error, or when it is longer. */
+export function readKernelFile(path: string, max = KERNEL_FILE_MAX): Promise<string> {
+  if (toPool) return readInPool(path, max);
+  const start = performance.now();
+  try {
+    return Promise.resolve(readInLine(path, max));
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  } finally {
+    if (performance.now() - start > SLOW_READ_MS) toPool = true;
+  }
+}
+
+/** The read itself, synchronous: open, reads until one returns nothing, close. */
+export function readInLine(path: string, max = KERNEL_FILE_MAX): string {
   const fd = openSync(path, 'r');
   try {
     let buf = Buffer.allocUnsafe(Math.min(FIRST_BUFFER, max + 1));
@@ -34,9 +61,46 @@ export function readKernelFile(path: string, max = KERNEL_FILE_MAX): string {
       const n = readSync(fd, buf, length, buf.length - length, null);
       if (n === 0) return buf.toString('utf8', 0, length);
       length += n;
-      if (length > max) throw new Error(`${path}: more than ${max} bytes`);
+      if (length > max) throw new Error(`more than ${max} bytes`);
     }
   } finally {
     closeSync(fd);
   }
+}
+
+function readAll(fd: number, max: number, done: (err: Error | null, text?: string) => void): void {
+  let buf = Buffer.allocUnsafe(Math.min(FIRST_BUFFER, max + 1));
+  let length = 0;
+  const next = (): void => {
+    if (length === buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, max + 1));
+      buf.copy(bigger, 0, 0, length);
+      buf = bigger;
+    }
+    // From the file position (null), not an offset: seq_file reads are cheapest in order.
+    read(fd, buf, length, buf.length - length, null, (err, n) => {
+      if (err) return done(err);
+      length += n;
+      if (n === 0) return done(null, buf.toString('utf8', 0, length));
+      if (length > max) return done(new Error(`more than ${max} bytes`));
+      next();
+    });
+  };
+  next();
+}
+
+/** readInLine through libuv's pool: open, reads and close, each a trip to a thread. */
+export function readInPool(path: string, max = KERNEL_FILE_MAX): Promise<string> {
+  return new Promise((resolve, reject) => {
+    open(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      readAll(fd, max, (readErr, text) => {
+        close(fd, (closeErr) => {
+          const failed = readErr ?? closeErr;
+          if (failed) reject(failed);
+          else resolve(text!);
+        });
+      });
+    });
+  });
 }

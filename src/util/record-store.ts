@@ -20,6 +20,11 @@ import { writeFileAtomic } from './atomic-write.js';
 export const SCHEMA_VERSION_FIELD = 'schemaVersion';
 export class RecordStore<T extends { id: string }> {
   private readonly records = new Map<string, T>();
+  /**
+   * Ids whose records this load set aside: their volatile state (a running container, its
+   * mounts) is not an orphan's, and recovery must leave it alone.
+   */
+  readonly setAsideIds = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -54,13 +59,15 @@ export class RecordStore<T extends { id: string }> {
       try {
         text = await readFile(join(this.root, id, this.file), 'utf8');
       } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
-        this.log.warn(`${this.what} dir without a record: removed`, { [this.what]: id });
-        await rm(join(this.root, id), { recursive: true, force: true });
+        if (isErrno(err, 'ENOENT')) {
+          this.log.warn(`${this.what} dir without a record: removed`, { [this.what]: id });
+          await rm(join(this.root, id), { recursive: true, force: true });
+        } else await this.setAside(id, `unreadable: ${(err as Error).message}`);
         continue;
       }
       const loaded = this.parse(text);
       if (typeof loaded === 'string') await this.setAside(id, loaded);
+      else if (loaded.id !== id) await this.setAside(id, `its id is ${JSON.stringify(loaded.id)}, its dir ${id}`);
       else this.records.set(id, loaded);
     }
   }
@@ -82,6 +89,7 @@ export class RecordStore<T extends { id: string }> {
   }
 
   private async setAside(id: string, why: string): Promise<void> {
+    this.setAsideIds.add(id);
     const to = join(this.quarantine, `${id}-${Date.now()}`);
     await mkdir(this.quarantine, { recursive: true });
     await rename(join(this.root, id), to);

@@ -235,7 +235,13 @@ export interface RunOptions {
  * SIGKILLed. Rejects only when it cannot be started; how it ended is the caller's to judge.
  */
 export function runToEnd(file: string, args: readonly string[], o: RunOptions): Promise<Completed> {
-  const child = vforkSpawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}), ...(o.cwd !== undefined ? { cwd: o.cwd } : {}) });
+  let child: Spawned;
+  try {
+    child = vforkSpawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}), ...(o.cwd !== undefined ? { cwd: o.cwd } : {}) });
+  } catch (err) {
+    // As a rejection, never a throw: callers chain .catch() to say which step failed.
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
   let killed: Completed['killed'];
   const kill = (why: NonNullable<Completed['killed']>): void => {
     killed ??= why;

@@ -40,7 +40,7 @@ describe('container/cgroup-usage: v1 and v2 counters from synthetic cgroup trees
     });
     assert.equal(host.layout, 'hybrid');
     const proc = [`5:pids:${CGROUP}`, `4:memory:${CGROUP}`, `2:cpuacct:${CGROUP}`, `1:cpu:${CGROUP}`, '0::/'].join('\n');
-    assert.deepEqual(cgroupUsage(host, proc), {
+    assert.deepEqual(await cgroupUsage(host, proc), {
       cpuNanoseconds: 1234567890n,
       memoryUsageBytes: 10485760n,
       memoryWorkingSetBytes: 10485760n - 2097152n,
@@ -54,7 +54,7 @@ describe('container/cgroup-usage: v1 and v2 counters from synthetic cgroup trees
     await tree(root, { [`cpu,cpuacct${CGROUP}/cpuacct.usage`]: '42\n' });
     const host = await detectCgroups({ cgroupRoot: root, mountinfo: mount(1, `${root}/cpu,cpuacct`, 'cgroup', 'rw,cpu,cpuacct') });
     const proc = `3:cpu,cpuacct:${CGROUP}\n`;
-    assert.deepEqual(cgroupUsage(host, proc), { cpuNanoseconds: 42n, memoryUsageBytes: 0n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 });
+    assert.deepEqual(await cgroupUsage(host, proc), { cpuNanoseconds: 42n, memoryUsageBytes: 0n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 });
     assert.equal(cgroupProcsFile(host, proc), join(root, 'cpu,cpuacct', CGROUP, 'cgroup.procs'));
   });
 
@@ -70,7 +70,7 @@ describe('container/cgroup-usage: v1 and v2 counters from synthetic cgroup trees
     const host = await detectCgroups({ cgroupRoot: root, mountinfo: mount(1, root, 'cgroup2', 'rw,nsdelegate') });
     assert.equal(host.layout, 'unified');
     const proc = `0::${CGROUP}\n`;
-    assert.deepEqual(cgroupUsage(host, proc), {
+    assert.deepEqual(await cgroupUsage(host, proc), {
       cpuNanoseconds: 2500001000n,
       memoryUsageBytes: 20971520n,
       memoryWorkingSetBytes: 20971520n - 3145728n,
@@ -83,15 +83,15 @@ describe('container/cgroup-usage: v1 and v2 counters from synthetic cgroup trees
   it('v2: inactive_file above usage gives a working set of 0; missing files read as 0', async () => {
     await tree(root, { [`${CGROUP.slice(1)}/memory.current`]: '100\n', [`${CGROUP.slice(1)}/memory.stat`]: 'inactive_file 200\n' });
     const host = await detectCgroups({ cgroupRoot: root, mountinfo: mount(1, root, 'cgroup2', 'rw') });
-    assert.deepEqual(cgroupUsage(host, `0::${CGROUP}\n`), { cpuNanoseconds: 0n, memoryUsageBytes: 100n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 });
+    assert.deepEqual(await cgroupUsage(host, `0::${CGROUP}\n`), { cpuNanoseconds: 0n, memoryUsageBytes: 100n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 });
   });
 
   it('no cgroups, or a process with no line for them: all zero', async () => {
     const none: CgroupHost = { layout: 'none', controllers: [], v1: {} };
     const zero = { cpuNanoseconds: 0n, memoryUsageBytes: 0n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 };
-    assert.deepEqual(cgroupUsage(none, `0::${CGROUP}`), zero);
+    assert.deepEqual(await cgroupUsage(none, `0::${CGROUP}`), zero);
     const host = await detectCgroups({ cgroupRoot: root, mountinfo: mount(1, root, 'cgroup2', 'rw') });
-    assert.deepEqual(cgroupUsage(host, '1:name=systemd:/'), zero);
+    assert.deepEqual(await cgroupUsage(host, '1:name=systemd:/'), zero);
     assert.equal(cgroupProcsFile(none, `0::${CGROUP}`), undefined);
   });
 });

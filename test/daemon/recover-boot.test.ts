@@ -21,8 +21,9 @@ describe('daemon/recover: the boot id decides what counts as a restart of the ho
       if (c.recorded !== undefined) await writeFile(join(dir, BOOT_ID_FILE), c.recorded);
       const calls: string[] = [];
       const service = (name: string) => ({
-        reconcile: async (o: { rebooted: boolean }): Promise<void> => {
+        reconcile: async (o: { rebooted: boolean }): Promise<{ failed: number }> => {
           calls.push(`${name} rebooted=${o.rebooted} recorded=${(await readFile(join(dir, BOOT_ID_FILE), 'utf8').catch(() => '-')).trim()}`);
+          return { failed: 0 };
         },
       });
       const r = await recover({ root: dir, bootIdPath, containers: service('containers'), sandboxes: service('sandboxes'), log: winston.createLogger({ silent: true }) });
@@ -38,9 +39,24 @@ describe('daemon/recover: the boot id decides what counts as a restart of the ho
     const bootIdPath = join(dir, 'kernel-boot-id');
     await writeFile(bootIdPath, 'b1');
     await writeFile(join(dir, BOOT_ID_FILE), 'b0');
-    const failing = { reconcile: async (): Promise<void> => Promise.reject(new Error('disk gone')) };
-    const fine = { reconcile: async (): Promise<void> => undefined };
+    const failing = { reconcile: async (): Promise<{ failed: number }> => Promise.reject(new Error('disk gone')) };
+    const fine = { reconcile: async (): Promise<{ failed: number }> => ({ failed: 0 }) };
     await assert.rejects(recover({ root: dir, bootIdPath, containers: fine, sandboxes: failing, log: winston.createLogger({ silent: true }) }), /disk gone/);
     assert.equal((await readFile(join(dir, BOOT_ID_FILE), 'utf8')).trim(), 'b0');
+  });
+
+  it('after a restart, a record that failed to reconcile keeps the old id (the next start ends what is left); on the same boot it does not matter', async () => {
+    const dir = await tempDir();
+    const bootIdPath = join(dir, 'kernel-boot-id');
+    await writeFile(bootIdPath, 'b1');
+    const oneFailed = { reconcile: async (): Promise<{ failed: number }> => ({ failed: 1 }) };
+    const fine = { reconcile: async (): Promise<{ failed: number }> => ({ failed: 0 }) };
+    const log = winston.createLogger({ silent: true });
+    await writeFile(join(dir, BOOT_ID_FILE), 'b0');
+    assert.deepEqual(await recover({ root: dir, bootIdPath, containers: oneFailed, sandboxes: fine, log }), { rebooted: true });
+    assert.equal((await readFile(join(dir, BOOT_ID_FILE), 'utf8')).trim(), 'b0');
+    await writeFile(join(dir, BOOT_ID_FILE), 'b1');
+    assert.deepEqual(await recover({ root: dir, bootIdPath, containers: oneFailed, sandboxes: fine, log }), { rebooted: false });
+    assert.equal((await readFile(join(dir, BOOT_ID_FILE), 'utf8')).trim(), 'b1');
   });
 });

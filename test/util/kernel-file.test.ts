@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readKernelFile } from '../../src/util/kernel-file.js';
+import { readInLine, readInPool, readKernelFile } from '../../src/util/kernel-file.js';
 import { tempDir } from '../helpers/daemon.js';
 
 describe('util/kernel-file: small kernel files read whole, up to a cap', () => {
@@ -13,24 +13,31 @@ describe('util/kernel-file: small kernel files read whole, up to a cap', () => {
     { name: 'longer than the first buffer (8 KiB), under the cap', size: 20_000, max: 64 << 10, ok: true },
     { name: 'several buffers over the cap', size: 200_000, max: 64 << 10, ok: false },
   ];
+  // The same answers in line, through the pool, and from the one the callers use.
+  const ways: [string, (path: string, max?: number) => Promise<string>][] = [
+    ['in line', async (path, max) => readInLine(path, max)],
+    ['in the pool', readInPool],
+    ['readKernelFile', readKernelFile],
+  ];
   for (const t of table) {
-    it(t.name, async () => {
-      const path = join(await tempDir(), 'f');
-      const text = Array.from({ length: t.size }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
-      await writeFile(path, text);
-      if (t.ok) assert.equal(readKernelFile(path, t.max), text);
-      else assert.throws(() => readKernelFile(path, t.max), /more than/);
-    });
+    for (const [way, read] of ways) {
+      it(`${t.name} (${way})`, async () => {
+        const path = join(await tempDir(), 'f');
+        const text = Array.from({ length: t.size }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+        await writeFile(path, text);
+        if (t.ok) assert.equal(await read(path, t.max), text);
+        else await assert.rejects(read(path, t.max), /more than/);
+      });
+    }
   }
 
-  it('a proc file, which says it is 0 bytes, is read whole', () => {
-    const text = readKernelFile('/proc/self/status');
+  it('a proc file, which says it is 0 bytes, is read whole', async () => {
+    const text = await readKernelFile('/proc/self/status');
     assert.match(text, /^Name:/);
     assert.match(text, /\nVmRSS:/);
   });
 
-  it('a missing file throws its system error', async () => {
-    const dir = await tempDir();
-    assert.throws(() => readKernelFile(join(dir, 'none')), { code: 'ENOENT' });
+  it('a missing file rejects with its system error', async () => {
+    await assert.rejects(readKernelFile(join(await tempDir(), 'none')), { code: 'ENOENT' });
   });
 });

@@ -41,6 +41,8 @@ describe('util/record-store: versioned records, and what cannot be loaded is kep
     { name: 'a record that is not an object', file: '[1,2]', loaded: false, kept: 'set aside' },
     { name: 'a record with a bad version', file: JSON.stringify({ [SCHEMA_VERSION_FIELD]: 'x', id: ID(2) }), loaded: false, kept: 'set aside' },
     { name: 'a record without an id', file: JSON.stringify({ [SCHEMA_VERSION_FIELD]: 2, state: 'EXITED' }), loaded: false, kept: 'set aside' },
+    { name: 'a record whose id is not its dir\'s', file: JSON.stringify({ [SCHEMA_VERSION_FIELD]: 2, id: ID(3), state: 'EXITED' }), loaded: false, kept: 'set aside' },
+    { name: 'a record path that is a directory', file: 'DIR', loaded: false, kept: 'set aside' },
     { name: 'a dir without a record (killed before its first write)', file: undefined, loaded: false, kept: 'removed' },
   ];
   for (const c of cases) {
@@ -50,9 +52,11 @@ describe('util/record-store: versioned records, and what cannot be loaded is kep
       // A writable layer's file beside the record: it must never be lost with a bad record.
       await mkdir(join(recordDir, 'upper'), { recursive: true });
       await writeFile(join(recordDir, 'upper', 'data'), 'precious');
-      if (c.file !== undefined) await writeFile(join(recordDir, 'thing.json'), c.file);
+      if (c.file === 'DIR') await mkdir(join(recordDir, 'thing.json'));
+      else if (c.file !== undefined) await writeFile(join(recordDir, 'thing.json'), c.file);
       const store = await open(dir);
       assert.equal(store.get(ID(2)) !== undefined, c.loaded);
+      assert.equal(store.setAsideIds.has(ID(2)), c.kept === 'set aside', 'recovery is told what was set aside');
       const inPlace = (await readdir(join(dir, 'things'))).includes(ID(2));
       const aside = await readdir(join(dir, 'quarantine', 'thing')).catch(() => [] as string[]);
       if (c.kept === 'in place') assert.ok(inPlace && aside.length === 0);
@@ -62,7 +66,7 @@ describe('util/record-store: versioned records, and what cannot be loaded is kep
         assert.equal(aside.length, 1);
         assert.match(aside[0]!, new RegExp(`^${ID(2)}-\\d+$`));
         assert.equal(await readFile(join(dir, 'quarantine', 'thing', aside[0]!, 'upper', 'data'), 'utf8'), 'precious');
-        assert.equal(await readFile(join(dir, 'quarantine', 'thing', aside[0]!, 'thing.json'), 'utf8'), c.file);
+        if (c.file !== 'DIR') assert.equal(await readFile(join(dir, 'quarantine', 'thing', aside[0]!, 'thing.json'), 'utf8'), c.file);
       }
     });
   }

@@ -88,9 +88,13 @@ describe('util/vfork-spawn: children started with posix_spawn', () => {
     await assert.rejects(readFile(`/proc/${child.pid}/stat`), { code: 'ENOENT' });
   });
 
-  it('a file that is not there: ENOENT, as spawn', () => {
+  it('a file that is not there: ENOENT, as spawn; runToEnd rejects with it, never throws', async () => {
     assert.throws(() => vforkSpawn('/nonexistent/coracle-test', [], { stdio: ['ignore'] }), { code: 'ENOENT' });
     assert.throws(() => vforkSpawn('coracle-test-not-on-path', [], { stdio: ['ignore'] }), { code: 'ENOENT' });
+    // Callers write runToEnd(...).catch(wrap): a synchronous throw would skip their wrap.
+    let pending: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => (pending = run('/nonexistent/coracle-test', [])));
+    await assert.rejects(pending!, { code: 'ENOENT' });
   });
 
   it('many at once are all reaped with their own codes, and the reaping stops with the last', async () => {
