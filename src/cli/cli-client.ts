@@ -6,6 +6,7 @@ import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeServic
 import { loadCriProto } from '../cri/proto.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
+import { CONSOLE_SIZE_ANNOTATION } from '../container/console-size.js';
 
 /**
  * The `coracle` CLI's side of CRI: the same RuntimeService and ImageService kubelet uses,
@@ -58,6 +59,8 @@ export interface RunSpec {
   logDirectory: string;
   stdin: boolean;
   tty: boolean;
+  /** With `tty`: the local terminal's size, which the container's terminal starts with. */
+  consoleSize?: { rows: number; cols: number };
 }
 
 const nanosToMs = (n: string | number | undefined): number => Number(BigInt(n ?? 0) / 1_000_000n);
@@ -167,6 +170,7 @@ export class CliClient {
           annotations: {
             [COMMAND_ANNOTATION]: JSON.stringify(spec.command),
             [PORTS_ANNOTATION]: JSON.stringify(spec.ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol.toLowerCase()}`)),
+            ...(spec.tty && spec.consoleSize ? { [CONSOLE_SIZE_ANNOTATION]: `${spec.consoleSize.rows}x${spec.consoleSize.cols}` } : {}),
           },
         },
         sandbox_config: podConfig,

@@ -62,7 +62,9 @@ function registerRun(program: Command, socketOf: SocketOf): void {
         const logDirectory = join(root, 'cli-logs', name);
         const stdin = o.interactive === true;
         const tty = o.tty === true;
-        const id = await client.run({ name, image, command, env, mounts, ports, logDirectory, stdin, tty });
+        // As docker: the container's terminal starts at this one's size, before any attach.
+        const size = tty && process.stdout.isTTY && process.stdout.rows > 0 && process.stdout.columns > 0 ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } } : {};
+        const id = await client.run({ name, image, command, env, mounts, ports, logDirectory, stdin, tty, ...size });
         if (o.detach) {
           process.stdout.write(`${id}\n`);
           return;

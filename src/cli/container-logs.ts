@@ -7,7 +7,8 @@ export function criLogLines(text: string, pending = { stdout: '', stderr: '' }):
   // A partial line goes on in the next line of the same stream, whatever comes between
   // (and across calls, when the caller keeps `pending`).
   for (const raw of text.split('\n')) {
-    const m = /^\S+ (stdout|stderr) (P|F) (.*)$/.exec(raw);
+    // `s`: a terminal's lines end in \r, which `.` would not take (the line was dropped).
+    const m = /^\S+ (stdout|stderr) (P|F) (.*)$/s.exec(raw);
     if (!m) continue;
     const stream = m[1] as 'stdout' | 'stderr';
     pending[stream] += m[3];

@@ -20,6 +20,7 @@ import { containerName, type ContainerSpec } from './container-spec.js';
 import { answersCreateRetry } from './container-states.js';
 import type { ContainerRecord } from './container-store.js';
 import { hostDevice, hostPath } from './host-sources.js';
+import { consoleSizeOf } from './console-size.js';
 import { vetContainerSpec } from './request-checks.js';
 
 /*
@@ -71,6 +72,7 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
     throw invalidArgument('run_as_group needs run_as_user or run_as_username');
   }
   await vetContainerSpec(spec);
+  const consoleSize = consoleSizeOf(spec.annotations);
   const id = randomBytes(32).toString('hex');
   const clog = log.child({ container: id, sandbox: pod.id });
   // Its handler is checked now, though the runtime is first called at start.
@@ -132,6 +134,7 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
       env: mergeEnv(image.config.env, spec.env),
       cwd: spec.workingDir || image.config.workingDir || '/',
       terminal: spec.tty,
+      ...(consoleSize ? { consoleSize } : {}),
       user,
       capAdd: spec.security.capAdd,
       capDrop: spec.security.capDrop,

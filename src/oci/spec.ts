@@ -7,6 +7,8 @@ export interface OciSpec {
   ociVersion: string;
   process: {
     terminal: boolean;
+    /** The terminal's size from the start (runc sizes the console it makes). */
+    consoleSize?: { height: number; width: number };
     user: { uid: number; gid: number; additionalGids?: number[] };
     args: string[];
     env: string[];
@@ -67,6 +69,8 @@ export interface SpecInput {
   env: string[];
   cwd: string;
   terminal: boolean;
+  /** With `terminal`: the size it starts with. */
+  consoleSize?: { height: number; width: number };
   user: ProcessUser;
   capAdd: string[];
   capDrop: string[];
@@ -176,6 +180,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     ociVersion: '1.0.2',
     process: {
       terminal: input.terminal,
+      ...(input.terminal && input.consoleSize ? { consoleSize: input.consoleSize } : {}),
       user: { uid: input.user.uid, gid: input.user.gid, ...(input.user.additionalGids.length ? { additionalGids: input.user.additionalGids } : {}) },
       args: input.args,
       env: input.env,

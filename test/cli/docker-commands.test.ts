@@ -163,6 +163,28 @@ describe('cli: docker commands over the socket', function () {
     assert.match(exec.output(), /17 91/);
   });
 
+  it("run -it: the container's terminal starts at the local one's size, before any attach (no race with the first resize)", async () => {
+    // The process asks for the size as it starts, before the CLI has attached and resized:
+    // without a size given at create the terminal had 0 rows and stty failed.
+    const p = pty.spawn(process.execPath, [CORACLE_BIN, '-H', `unix://${d.socket}`, 'run', '-it', '--name', 'sized', image, 'sh', '-c', 'busybox stty size; exec sleep 60'], {
+      cols: 123,
+      rows: 45,
+      env: process.env as Record<string, string>,
+    });
+    onCleanup('kill the terminal', () => p.kill());
+    const exited = new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode)));
+    // What it printed before any attach is in its log.
+    let logged = '';
+    for (let i = 0; i < 300 && !logged.includes('\n'); i++) {
+      logged = (await cli('logs', 'sized')).stdout.replace(/\r/g, '');
+      if (!logged.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(logged, '45 123\n');
+    p.write('\x10\x11');
+    assert.equal(await exited, 0);
+    assert.equal((await cli('rm', '-f', 'sized')).code, 0);
+  });
+
   it('history and images; errors a person can act on', async () => {
     const pulled = await cli('pull', image);
     assert.equal(pulled.code, 0, pulled.stderr);

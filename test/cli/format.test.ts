@@ -63,6 +63,8 @@ describe('cli: docker-style formatting and names', () => {
       '2026-01-01T00:00:00.2Z stderr F oops',
       '2026-01-01T00:00:00.3Z stdout F lo',
       '2026-01-01T00:00:00.4Z stdout F ',
+      // A terminal's line ends in \r: kept, not dropped.
+      '2026-01-01T00:00:00.5Z stdout F 45 123\r',
       'not a log line',
       '',
     ].join('\n');
@@ -70,6 +72,7 @@ describe('cli: docker-style formatting and names', () => {
       { stream: 'stderr', line: 'oops' },
       { stream: 'stdout', line: 'hello' },
       { stream: 'stdout', line: '' },
+      { stream: 'stdout', line: '45 123\r' },
     ]);
   });
 
