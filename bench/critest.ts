@@ -33,7 +33,7 @@ import { loadSummary } from './lib/loadavg.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
 import { alternate, runsOption, type Runner, type RuntimeName } from './lib/runs.js';
 import { median, printTargets, sumOf, type Target } from './lib/targets.js';
-import { runWithTeardown } from './lib/teardown.js';
+import { runWithTeardown, optionsOrUsage } from './lib/teardown.js';
 import { mean, percentile } from './lib/timings.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
@@ -212,14 +212,8 @@ function checkTargets(coracle: Reduced, containerd: Reduced | undefined): boolea
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = options();
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/critest.js [--critest PATH] [--registry URL] [--n 20] [--runs 3]`);
-    process.exitCode = 2;
-    return;
-  }
+  const o = optionsOrUsage(options, 'node dist/bench/critest.js [--critest PATH] [--registry URL] [--n 20] [--runs 3]');
+  if (!o) return;
   const cleanups = new Cleanups();
   await runWithTeardown(cleanups, async () => {
     const nets = await pickNetworks({ bridgePrefix: 'crbcrit', coracleOctet: 247, containerdOctet: 248 });

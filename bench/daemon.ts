@@ -22,7 +22,7 @@ import { Cleanups, onPath, processesNamed, sleep } from './lib/host.js';
 import { IMAGE_REPO, PAUSE_CMD, PAUSE_REPO, pushBenchImages, TAG, type Registry } from './lib/bench-images.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
 import { addPodsCleanup, churn, memOf, memText, printChurn, type Mem } from './lib/pod-churn.js';
-import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
+import { checkInterrupted, runWithTeardown, optionsOrUsage } from './lib/teardown.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 /** Left to the processes before their memory is read. */
@@ -136,14 +136,8 @@ async function benchContainerd(cleanups: Cleanups, registry: Registry, net: Net,
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = options();
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/daemon.js [--calls 2000] [--rounds 5] [--pods 20]`);
-    process.exitCode = 2;
-    return;
-  }
+  const o = optionsOrUsage(options, 'node dist/bench/daemon.js [--calls 2000] [--rounds 5] [--pods 20]');
+  if (!o) return;
   const cleanups = new Cleanups();
   await runWithTeardown(cleanups, async () => {
     // Not bench/pods' nor bench/lifecycle's names and subnets: they may run at once.

@@ -49,7 +49,7 @@ import { pickNetworks } from './lib/network.js';
 import { ROWS, RPCS } from './lib/pod-rounds.js';
 import { alternate, runsOption, type Runner } from './lib/runs.js';
 import { median, printTargets, sumOf, type Target } from './lib/targets.js';
-import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
+import { checkInterrupted, runWithTeardown, optionsOrUsage } from './lib/teardown.js';
 import { mean, percentile } from './lib/timings.js';
 
 const START_RPCS = ['RunPodSandbox', 'CreateContainer', 'StartContainer'] as const;
@@ -168,14 +168,8 @@ function checkTargets(o: Options, c: Reduced, d: Reduced | undefined): boolean {
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = options();
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/lifecycle.js [--rounds 30] [--pods 20] [--churn 5] [--runs 3]`);
-    process.exitCode = 2;
-    return;
-  }
+  const o = optionsOrUsage(options, 'node dist/bench/lifecycle.js [--rounds 30] [--pods 20] [--churn 5] [--runs 3]');
+  if (!o) return;
   const cleanups = new Cleanups();
   await runWithTeardown(cleanups, async () => {
     // Not bench/pods' names and subnets: both may run at once.

@@ -31,7 +31,7 @@ import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { containerdTempDir, podsContainerdConfig, startContainerd } from './lib/containerd.js';
 import { coracleConfig, startCoracle } from './lib/coracle-daemon.js';
 import { Cleanups, onPath, unmountAll } from './lib/host.js';
-import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
+import { checkInterrupted, runWithTeardown, optionsOrUsage } from './lib/teardown.js';
 import { percentile, printTimings } from './lib/timings.js';
 import { addNetworkCleanup, networkLeftovers, pickNetworks, reportLeaks, writeContainerdConflist, type Net, type NetworkFiles } from './lib/network.js';
 
@@ -168,14 +168,8 @@ async function benchContainerd(cleanups: Cleanups, net: Net, pods: number): Prom
 }
 
 async function main(): Promise<void> {
-  let opts: { pods: number };
-  try {
-    opts = options();
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/pods.js [--pods 50]`);
-    process.exitCode = 2;
-    return;
-  }
+  const opts = optionsOrUsage(options, 'node dist/bench/pods.js [--pods 50]');
+  if (!opts) return;
   const cleanups = new Cleanups();
   await runWithTeardown(cleanups, async () => {
     // crbench<n> with 10.253.<n % 250>.0/24 for coracle, crbench<n>d with 10.254.<n % 250>.0/24 for containerd.

@@ -29,6 +29,7 @@ import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { containerdConfig, containerdTempDir, startContainerd } from './lib/containerd.js';
 import { coracleConfig, startCoracleDaemon } from './lib/coracle-daemon.js';
 import { Cleanups, onPath, run, sleep } from './lib/host.js';
+import { optionsOrUsage } from './lib/teardown.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
@@ -242,14 +243,8 @@ async function benchContainerd(cleanups: Cleanups, registry: { host: string }, v
 }
 
 async function main(): Promise<void> {
-  let opts: Options;
-  try {
-    opts = options();
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3] [--compression gzip,zstd]`);
-    process.exitCode = 2;
-    return;
-  }
+  const opts = optionsOrUsage(options, 'node dist/bench/pull.js [--size-mb 200] [--layers 8] [--runs 3] [--compression gzip,zstd]');
+  if (!opts) return;
   const cleanups = new Cleanups();
   let failed = false;
   const stopOnSignal = (): void => {

@@ -35,7 +35,7 @@ import { IMAGE_REPO, PAUSE_REPO, pushBenchImages, TAG, type Registry } from './l
 import { leakCheck, type Leftovers } from './lib/lifecycle-runtimes.js';
 import { churnUnderPoller, Latencies, opts, printLatencies, type BenchPod, type PodMaker } from './lib/kubelet-load.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
-import { checkInterrupted, runWithTeardown } from './lib/teardown.js';
+import { checkInterrupted, runWithTeardown, optionsOrUsage } from './lib/teardown.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 const STOP_TIMEOUT_S = 2;
@@ -239,14 +239,8 @@ async function benchContainerd(cleanups: Cleanups, registry: Registry, net: Net,
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = options();
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: node dist/bench/scale.js [--pods 100] [--churn 60] [--samples 200]`);
-    process.exitCode = 2;
-    return;
-  }
+  const o = optionsOrUsage(options, 'node dist/bench/scale.js [--pods 100] [--churn 60] [--samples 200]');
+  if (!o) return;
   const cleanups = new Cleanups();
   await runWithTeardown(cleanups, async () => {
     // Names and subnets of its own: it may run beside bench/pods and bench/lifecycle.

@@ -55,3 +55,14 @@ export async function runWithTeardown(cleanups: Cleanups, body: () => Promise<vo
   process.off('SIGTERM', onSignal);
   process.exitCode = interrupted ? 130 : failed ? 1 : 0;
 }
+
+/** A bench's options from `parse`, or undefined once why they are wrong and the usage are printed (exit code 2). */
+export function optionsOrUsage<O>(parse: () => O, usage: string): O | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: ${usage}`);
+    process.exitCode = 2;
+    return undefined;
+  }
+}

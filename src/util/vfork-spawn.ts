@@ -1,5 +1,7 @@
+import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
+import { osErrorName } from './errno.js';
 import { libcLibrary } from './fs-syscalls.js';
 import { makePipe } from './pipe.js';
 
@@ -193,24 +195,18 @@ export function vforkSpawn(file: string, args: readonly string[], o: SpawnOption
     const pid = new Int32Array(1);
     const rc = c.spawnp(pid, file, fa, attr, [file, ...args, null], envp);
     if (rc !== 0) {
-      const code = Object.entries(osConstants.errno).find(([, n]) => n === rc)?.[0] ?? `errno ${rc}`;
+      const code = osErrorName(rc);
       throw Object.assign(new Error(`spawn ${file} ${code}`), { code, errno: -rc, syscall: `spawn ${file}`, path: file });
     }
     started = true;
     const pipes = ours.map((fd, n) => (fd < 0 ? undefined : new Socket({ fd, readable: n !== 0, writable: n === 0 })));
     return { pid: pid[0]!, pipes, wait: reaper(pid[0]!) };
   } finally {
-    for (const fd of theirs) closeFd(fd);
-    if (!started) for (const fd of ours) if (fd >= 0) closeFd(fd);
+    for (const fd of theirs) closeSync(fd);
+    if (!started) for (const fd of ours) if (fd >= 0) closeSync(fd);
     c.faDestroy(fa);
     c.attrDestroy(attr);
   }
-}
-
-let close: ((fd: number) => number) | undefined;
-function closeFd(fd: number): void {
-  close ??= libcLibrary().func('int close(int fd)') as (fd: number) => number;
-  close(fd);
 }
 
 /** What a child run to its end left: its output (each capped) and how it ended. */
