@@ -158,8 +158,8 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
     await Promise.all([writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec)), record.logPath ? mkdir(dirname(record.logPath), { recursive: true }) : undefined]);
     // The runtime's container is made by StartContainer, as containerd makes its task
     // there: CREATED is a root, a bundle and a record, with no process and no monitor.
-    record.state = 'CREATED';
-    await store.save(record);
+    // A new object: a listed record is never changed in place (its answer is kept by object, cri/identity-memo).
+    await store.save({ ...record, state: 'CREATED' });
     undo.clear();
     clog.info('container created', { name, image: image.id });
     ctx.deps.events.publish(id, spec.sandboxId, 'CREATED');

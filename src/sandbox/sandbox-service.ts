@@ -192,8 +192,8 @@ export class SandboxService {
         hostNetwork: !own.net,
         ...(record.ip ? { ip: record.ip } : {}),
       });
-      record.state = 'READY';
-      await store.save(record);
+      // A new object: a listed record is never changed in place (its answer is kept by object, cri/identity-memo).
+      await store.save({ ...record, state: 'READY' });
       undo.clear();
       plog.info('sandbox ready', { ip: record.ip, name });
       this.deps.events.publish(id, id, 'CREATED');
