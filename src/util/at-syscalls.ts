@@ -1,5 +1,5 @@
 import { constants } from './errno.js';
-import { fail, libcLibrary, makedev } from './fs-syscalls.js';
+import { fail, libcFunctions, makedev } from './fs-syscalls.js';
 
 /**
  * The fd-relative file syscalls (the *at family, openat2, f*xattr) through koffi: Node only
@@ -25,31 +25,23 @@ interface Libc {
   flistxattr(fd: number, list: Buffer | null, size: number): number;
 }
 
-let libc: Libc | undefined;
-
-function lib(): Libc {
-  if (!libc) {
-    const l = libcLibrary();
-    libc = {
-      openat: l.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
-      // glibc has no openat2 wrapper; syscall() takes integer arguments in registers.
-      syscall: l.func('long syscall(long nr, int dirfd, const char *path, const void *how, size_t size)'),
-      mkdirat: l.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
-      mknodat: l.func('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
-      symlinkat: l.func('int symlinkat(const char *target, int dirfd, const char *path)'),
-      linkat: l.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)'),
-      unlinkat: l.func('int unlinkat(int dirfd, const char *path, int flags)'),
-      fchownat: l.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
-      fchmodat: l.func('int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)'),
-      utimensat: l.func('int utimensat(int dirfd, const char *path, const void *times, int flags)'),
-      readlinkat: l.func('intptr_t readlinkat(int dirfd, const char *path, _Out_ void *buf, size_t size)'),
-      fsetxattr: l.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'),
-      fgetxattr: l.func('intptr_t fgetxattr(int fd, const char *name, _Out_ void *value, size_t size)'),
-      flistxattr: l.func('intptr_t flistxattr(int fd, _Out_ char *list, size_t size)'),
-    } as unknown as Libc;
-  }
-  return libc;
-}
+const lib = libcFunctions<Libc>({
+  openat: 'int openat(int dirfd, const char *path, int flags, uint32_t mode)',
+  // glibc has no openat2 wrapper; syscall() takes integer arguments in registers.
+  syscall: 'long syscall(long nr, int dirfd, const char *path, const void *how, size_t size)',
+  mkdirat: 'int mkdirat(int dirfd, const char *path, uint32_t mode)',
+  mknodat: 'int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)',
+  symlinkat: 'int symlinkat(const char *target, int dirfd, const char *path)',
+  linkat: 'int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)',
+  unlinkat: 'int unlinkat(int dirfd, const char *path, int flags)',
+  fchownat: 'int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)',
+  fchmodat: 'int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)',
+  utimensat: 'int utimensat(int dirfd, const char *path, const void *times, int flags)',
+  readlinkat: 'intptr_t readlinkat(int dirfd, const char *path, _Out_ void *buf, size_t size)',
+  fsetxattr: 'int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)',
+  fgetxattr: 'intptr_t fgetxattr(int fd, const char *name, _Out_ void *value, size_t size)',
+  flistxattr: 'intptr_t flistxattr(int fd, _Out_ char *list, size_t size)',
+});
 
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;

@@ -21,20 +21,27 @@ export function libcLibrary(): LibraryHandle {
   return libcLib;
 }
 
-let libc: Libc | undefined;
-
-function lib(): Libc {
-  if (!libc) {
-    const l = libcLibrary();
-    libc = {
-      mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
-      lsetxattr: l.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
-      lgetxattr: l.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
-      llistxattr: l.func('intptr_t llistxattr(const char *path, _Out_ char *list, size_t size)'),
-    } as unknown as Libc;
-  }
-  return libc;
+/**
+ * A module's libc functions, bound on first use: `prototypes` gives each one's C prototype,
+ * `T` its TypeScript signature (koffi's functions are untyped, so the two must agree).
+ */
+export function libcFunctions<T>(prototypes: { readonly [K in keyof T]: string }): () => T {
+  let bound: T | undefined;
+  return () => {
+    if (!bound) {
+      const l = libcLibrary();
+      bound = Object.fromEntries(Object.entries<string>(prototypes).map(([name, prototype]) => [name, l.func(prototype)])) as T;
+    }
+    return bound;
+  };
 }
+
+const lib = libcFunctions<Libc>({
+  mknod: 'int mknod(const char *path, uint32_t mode, uint64_t dev)',
+  lsetxattr: 'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
+  lgetxattr: 'intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)',
+  llistxattr: 'intptr_t llistxattr(const char *path, _Out_ char *list, size_t size)',
+});
 
 /** Throws the Node-style error for the errno koffi saw after a failed call. */
 export function fail(syscall: string, path: string): never {

@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { fail, libcLibrary } from './fs-syscalls.js';
+import { fail, libcFunctions } from './fs-syscalls.js';
 
 /**
  * pidfd_open(2) and pidfd_send_signal(2) through koffi (glibc 2.36 wraps both): a pidfd
@@ -12,18 +12,10 @@ interface PidfdCalls {
   send(pidfd: number, sig: number, info: null, flags: number): number;
 }
 
-let calls: PidfdCalls | undefined;
-
-function lib(): PidfdCalls {
-  if (!calls) {
-    const l = libcLibrary();
-    calls = {
-      open: l.func('int pidfd_open(int pid, unsigned int flags)'),
-      send: l.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
-    } as unknown as PidfdCalls;
-  }
-  return calls;
-}
+const lib = libcFunctions<PidfdCalls>({
+  open: 'int pidfd_open(int pid, unsigned int flags)',
+  send: 'int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)',
+});
 
 /** A pidfd for `pid`, or undefined when there is no such process. The caller closes it. */
 export function openPidfd(pid: number): number | undefined {

@@ -2,7 +2,7 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { osErrorName } from './errno.js';
-import { libcLibrary } from './fs-syscalls.js';
+import { libcFunctions } from './fs-syscalls.js';
 import { makePipe } from './pipe.js';
 
 /**
@@ -47,30 +47,22 @@ interface Spawn {
   waitpid(pid: number, status: Int32Array, options: number): number;
 }
 
-let lib: Spawn | undefined;
-
-function libc(): Spawn {
-  if (!lib) {
-    const l = libcLibrary();
-    lib = {
-      faInit: l.func('int posix_spawn_file_actions_init(void *fa)'),
-      faDup2: l.func('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
-      faOpen: l.func('int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, uint32_t mode)'),
-      faChdir: l.func('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)'),
-      faDestroy: l.func('int posix_spawn_file_actions_destroy(void *fa)'),
-      attrInit: l.func('int posix_spawnattr_init(void *attr)'),
-      attrFlags: l.func('int posix_spawnattr_setflags(void *attr, short flags)'),
-      attrSigmask: l.func('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
-      attrSigdefault: l.func('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
-      attrDestroy: l.func('int posix_spawnattr_destroy(void *attr)'),
-      sigemptyset: l.func('int sigemptyset(void *set)'),
-      sigfillset: l.func('int sigfillset(void *set)'),
-      spawnp: l.func('int posix_spawnp(_Out_ int *pid, const char *file, const void *fa, const void *attr, const char **argv, const char **envp)'),
-      waitpid: l.func('int waitpid(int pid, _Out_ int *status, int options)'),
-    } as unknown as Spawn;
-  }
-  return lib;
-}
+const libc = libcFunctions<Spawn>({
+  faInit: 'int posix_spawn_file_actions_init(void *fa)',
+  faDup2: 'int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)',
+  faOpen: 'int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, uint32_t mode)',
+  faChdir: 'int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)',
+  faDestroy: 'int posix_spawn_file_actions_destroy(void *fa)',
+  attrInit: 'int posix_spawnattr_init(void *attr)',
+  attrFlags: 'int posix_spawnattr_setflags(void *attr, short flags)',
+  attrSigmask: 'int posix_spawnattr_setsigmask(void *attr, const void *set)',
+  attrSigdefault: 'int posix_spawnattr_setsigdefault(void *attr, const void *set)',
+  attrDestroy: 'int posix_spawnattr_destroy(void *attr)',
+  sigemptyset: 'int sigemptyset(void *set)',
+  sigfillset: 'int sigfillset(void *set)',
+  spawnp: 'int posix_spawnp(_Out_ int *pid, const char *file, const void *fa, const void *attr, const char **argv, const char **envp)',
+  waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+});
 
 /** How a child ended: its exit code, or the signal that killed it. */
 export interface Ended {
