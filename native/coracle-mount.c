@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "json-out.h"
+#include "str-opts.h"
 
 static void done(const char *key, const char *target)
 {
@@ -29,24 +30,15 @@ int main(int argc, char **argv)
 {
 	const char *target = NULL, *upper = NULL, *work = NULL, *lower = NULL, *dir = NULL, *unmount = NULL;
 	const char *tmpfs = NULL, *size = NULL;
+	const struct str_opt opts[] = {
+		{ 't', &target }, { 'u', &upper }, { 'w', &work }, { 'l', &lower },
+		{ 'C', &dir }, { 'U', &unmount }, { 'T', &tmpfs }, { 's', &size }, { 0, NULL },
+	};
 	char options[4096];
-	int opt, n;
+	int n;
 
-	while ((opt = getopt(argc, argv, "t:u:w:l:C:U:T:s:")) != -1) {
-		switch (opt) {
-		case 't': target = optarg; break;
-		case 'u': upper = optarg; break;
-		case 'w': work = optarg; break;
-		case 'l': lower = optarg; break;
-		case 'C': dir = optarg; break;
-		case 'U': unmount = optarg; break;
-		case 'T': tmpfs = optarg; break;
-		case 's': size = optarg; break;
-		default:
-			errno = EINVAL;
-			fail("usage: coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...] | -U TARGET | -T TARGET -s SIZE");
-		}
-	}
+	parse_str_opts(argc, argv, opts,
+		       "usage: coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...] | -U TARGET | -T TARGET -s SIZE");
 	if (unmount) {
 		if (umount2(unmount, 0) < 0) {
 			if (errno == EINVAL || errno == ENOENT)

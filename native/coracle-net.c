@@ -24,6 +24,7 @@
 
 #include "json-out.h"
 #include "netlink.h"
+#include "str-opts.h"
 
 static void write_file(const char *path, const char *value)
 {
@@ -170,27 +171,18 @@ static int do_del(const char *bridge, const char *veth)
 int main(int argc, char **argv)
 {
 	const char *netns = NULL, *bridge = NULL, *veth = NULL, *ifname = NULL, *cidr = NULL, *gateway = NULL, *mac = NULL;
-	int opt;
+	const struct str_opt opts[] = {
+		{ 'n', &netns }, { 'b', &bridge }, { 'v', &veth }, { 'i', &ifname },
+		{ 'a', &cidr }, { 'g', &gateway }, { 'm', &mac }, { 0, NULL },
+	};
 
 	if (argc < 2) {
 		errno = EINVAL;
 		fail("usage: coracle-net add|del ...");
 	}
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:b:v:i:a:g:m:")) != -1) {
-		switch (opt) {
-		case 'n': netns = optarg; break;
-		case 'b': bridge = optarg; break;
-		case 'v': veth = optarg; break;
-		case 'i': ifname = optarg; break;
-		case 'a': cidr = optarg; break;
-		case 'g': gateway = optarg; break;
-		case 'm': mac = optarg; break;
-		default:
-			errno = EINVAL;
-			fail("usage: coracle-net add -n NETNS -b BRIDGE -v HOSTVETH -i IFNAME -a ADDR/PREFIX -g GATEWAY -m MAC | del -b BRIDGE -v HOSTVETH");
-		}
-	}
+	parse_str_opts(argc, argv, opts,
+		       "usage: coracle-net add -n NETNS -b BRIDGE -v HOSTVETH -i IFNAME -a ADDR/PREFIX -g GATEWAY -m MAC | del -b BRIDGE -v HOSTVETH");
 	if (!bridge || !veth || strlen(bridge) >= IFNAMSIZ || strlen(veth) >= IFNAMSIZ) {
 		errno = EINVAL;
 		fail("-b BRIDGE and -v HOSTVETH are required, each under %d bytes", IFNAMSIZ);

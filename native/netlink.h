@@ -179,16 +179,27 @@ static int link_del(int fd, int index)
 	return nl_call(fd, &m, NULL);
 }
 
+/*
+ * Starts in `m` the request that creates link `name` of `kind` ("bridge", "veth"). Returns
+ * its IFLA_LINKINFO nest, left open for the kind's own data: the caller ends it.
+ */
+static struct rtattr *link_new(struct msg *m, const char *name, const char *kind)
+{
+	struct rtattr *info;
+
+	msg_init(m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	msg_put(m, NULL, sizeof(struct ifinfomsg));
+	attr_str(m, IFLA_IFNAME, name);
+	info = attr_put(m, IFLA_LINKINFO, NULL, 0);
+	attr_str(m, IFLA_INFO_KIND, kind);
+	return info;
+}
+
 static int bridge_create(int fd, const char *name)
 {
 	struct msg m;
-	struct rtattr *info;
+	struct rtattr *info = link_new(&m, name, "bridge");
 
-	msg_init(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	msg_put(&m, NULL, sizeof(struct ifinfomsg));
-	attr_str(&m, IFLA_IFNAME, name);
-	info = attr_put(&m, IFLA_LINKINFO, NULL, 0);
-	attr_str(&m, IFLA_INFO_KIND, "bridge");
 	nest_end(&m, info);
 	return nl_call(fd, &m, NULL);
 }
@@ -196,14 +207,9 @@ static int bridge_create(int fd, const char *name)
 static int veth_create(int fd, const char *host, const char *peer, int nsfd, const unsigned char *mac)
 {
 	struct msg m;
-	struct rtattr *info, *data, *peer_attr;
+	struct rtattr *info = link_new(&m, host, "veth"), *data, *peer_attr;
 	struct ifinfomsg *pifi;
 
-	msg_init(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	msg_put(&m, NULL, sizeof(struct ifinfomsg));
-	attr_str(&m, IFLA_IFNAME, host);
-	info = attr_put(&m, IFLA_LINKINFO, NULL, 0);
-	attr_str(&m, IFLA_INFO_KIND, "veth");
 	data = attr_put(&m, IFLA_INFO_DATA, NULL, 0);
 	peer_attr = attr_put(&m, VETH_INFO_PEER, NULL, 0);
 	pifi = msg_put(&m, NULL, sizeof(*pifi));
