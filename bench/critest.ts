@@ -31,9 +31,10 @@ import { coracleConfig, coracleTempDir, startCoracleDaemon } from './lib/coracle
 import { Cleanups, onPath } from './lib/host.js';
 import { loadSummary } from './lib/loadavg.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
-import { alternate, runsOption, type Runner, type RuntimeName } from './lib/runs.js';
+import { positiveInt } from './lib/options.js';
+import { alternate, type Runner, type RuntimeName } from './lib/runs.js';
 import { median, printTargets, sumOf, type Target } from './lib/targets.js';
-import { runWithTeardown, optionsOrUsage } from './lib/teardown.js';
+import { runBench } from './lib/teardown.js';
 import { mean, percentile } from './lib/timings.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
@@ -62,9 +63,7 @@ function options(): Options {
       runs: { type: 'string', default: '3' },
     },
   });
-  const n = Number(values.n);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--n: expected a positive integer, got "${values.n}"`);
-  return { critest: values.critest!, registry: values.registry!, n, runs: runsOption(values.runs) };
+  return { critest: values.critest!, registry: values.registry!, n: positiveInt('n', values.n), runs: positiveInt('runs', values.runs) };
 }
 
 /** One operation's durations, in ms, per runtime. */
@@ -211,26 +210,16 @@ function checkTargets(coracle: Reduced, containerd: Reduced | undefined): boolea
   return printTargets(`Issue 14's targets (p50, medians of ${coracle.runs.length} runs):`, targets);
 }
 
-async function main(): Promise<void> {
-  const o = optionsOrUsage(options, 'node dist/bench/critest.js [--critest PATH] [--registry URL] [--n 20] [--runs 3]');
-  if (!o) return;
-  const cleanups = new Cleanups();
-  await runWithTeardown(cleanups, async () => {
-    const nets = await pickNetworks({ bridgePrefix: 'crbcrit', coracleOctet: 247, containerdOctet: 248 });
-    const runners: Runner<RunResult>[] = [{ name: 'coracle', run: (c) => benchCoracle(c, o, nets.coracle) }];
-    if (await onPath('containerd')) runners.push({ name: 'containerd', run: (c) => benchContainerd(c, o, nets.containerd) });
-    else console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
-    const results = await alternate(cleanups, o.runs, runners);
-    const side = (name: RuntimeName): Reduced | undefined => (results.get(name)?.length ? reduce(results.get(name)!) : undefined);
-    const coracle = side('coracle')!;
-    const containerd = side('containerd');
-    printTables(o, containerd ? [coracle, containerd] : [coracle]);
-    checkTargets(coracle, containerd);
-    console.log(`\n${loadSummary()}`);
-  });
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
+runBench(options, 'node dist/bench/critest.js [--critest PATH] [--registry URL] [--n 20] [--runs 3]', async (o, cleanups) => {
+  const nets = await pickNetworks({ bridgePrefix: 'crbcrit', coracleOctet: 247, containerdOctet: 248 });
+  const runners: Runner<RunResult>[] = [{ name: 'coracle', run: (c) => benchCoracle(c, o, nets.coracle) }];
+  if (await onPath('containerd')) runners.push({ name: 'containerd', run: (c) => benchContainerd(c, o, nets.containerd) });
+  else console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
+  const results = await alternate(cleanups, o.runs, runners);
+  const side = (name: RuntimeName): Reduced | undefined => (results.get(name)?.length ? reduce(results.get(name)!) : undefined);
+  const coracle = side('coracle')!;
+  const containerd = side('containerd');
+  printTables(o, containerd ? [coracle, containerd] : [coracle]);
+  checkTargets(coracle, containerd);
+  console.log(`\n${loadSummary()}`);
 });

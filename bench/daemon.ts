@@ -13,16 +13,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { CriClients } from '../test/helpers/cri-client.js';
-import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { containerdTempDir, podsContainerdConfig, shimsOf, startContainerd } from './lib/containerd.js';
 import { conmonsOf, coracleConfig, coracleTempDir, startCoracleDaemon } from './lib/coracle-daemon.js';
 import { Cleanups, onPath, processesNamed, sleep } from './lib/host.js';
-import { IMAGE_REPO, PAUSE_CMD, PAUSE_REPO, pushBenchImages, TAG, type Registry } from './lib/bench-images.js';
+import { IMAGE_REPO, PAUSE_CMD, PAUSE_REPO, startBenchRegistry, TAG, type Registry } from './lib/bench-images.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
 import { addPodsCleanup, churn, memOf, memText, printChurn, type Mem } from './lib/pod-churn.js';
-import { checkInterrupted, runWithTeardown, optionsOrUsage } from './lib/teardown.js';
+import { countOptions } from './lib/options.js';
+import { checkInterrupted, runBench } from './lib/teardown.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 /** Left to the processes before their memory is read. */
@@ -34,17 +33,7 @@ interface Options {
   pods: number;
 }
 
-function options(): Options {
-  const { values } = parseArgs({
-    options: { calls: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '5' }, pods: { type: 'string', default: '20' } },
-  });
-  const positive = (flag: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected a positive integer, got "${v}"`);
-    return n;
-  };
-  return { calls: positive('calls', values.calls), rounds: positive('rounds', values.rounds), pods: positive('pods', values.pods) };
-}
+const options = (): Options => countOptions({ calls: 2000, rounds: 5, pods: 20 });
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -135,32 +124,19 @@ async function benchContainerd(cleanups: Cleanups, registry: Registry, net: Net,
   return { fresh, withPods: c.up.daemon.pss + c.up.pods.pss };
 }
 
-async function main(): Promise<void> {
-  const o = optionsOrUsage(options, 'node dist/bench/daemon.js [--calls 2000] [--rounds 5] [--pods 20]');
-  if (!o) return;
-  const cleanups = new Cleanups();
-  await runWithTeardown(cleanups, async () => {
-    // Not bench/pods' nor bench/lifecycle's names and subnets: they may run at once.
-    const nets = await pickNetworks({ bridgePrefix: 'crdmn', coracleOctet: 248, containerdOctet: 249 });
-    const registry = await startTestRegistry({ scope: 'suite' });
-    cleanups.add('stop registry', () => registry.stop());
-    await pushBenchImages(registry);
-    checkInterrupted();
-    const coracle = await benchCoracle(cleanups, registry, nets.coracle, o);
-    if (await onPath('containerd')) {
-      const containerd = await benchContainerd(cleanups, registry, nets.containerd, o);
-      const ratio = (a: number, b: number): string => (a / b).toFixed(2);
-      console.log(
-        `coracle/containerd: fresh daemon RSS ${ratio(coracle.fresh.rss, containerd.fresh.rss)}, ` +
-          `daemon + per-pod processes PSS with ${o.pods} pods ${ratio(coracle.withPods, containerd.withPods)}`,
-      );
-    } else {
-      console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
-    }
-  });
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
+runBench(options, 'node dist/bench/daemon.js [--calls 2000] [--rounds 5] [--pods 20]', async (o, cleanups) => {
+  // Not bench/pods' nor bench/lifecycle's names and subnets: they may run at once.
+  const nets = await pickNetworks({ bridgePrefix: 'crdmn', coracleOctet: 248, containerdOctet: 249 });
+  const registry = await startBenchRegistry(cleanups);
+  const coracle = await benchCoracle(cleanups, registry, nets.coracle, o);
+  if (await onPath('containerd')) {
+    const containerd = await benchContainerd(cleanups, registry, nets.containerd, o);
+    const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+    console.log(
+      `coracle/containerd: fresh daemon RSS ${ratio(coracle.fresh.rss, containerd.fresh.rss)}, ` +
+        `daemon + per-pod processes PSS with ${o.pods} pods ${ratio(coracle.withPods, containerd.withPods)}`,
+    );
+  } else {
+    console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
+  }
 });

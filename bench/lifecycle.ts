@@ -38,18 +38,17 @@
  * happens (Ctrl-C: the call in flight ends, then the teardown runs; a second one tears down
  * at once). For the comparison: `apt-get install -y containerd` (Debian's 1.6).
  */
-import { parseArgs } from 'node:util';
-import { startTestRegistry } from '../test/helpers/test-registry.js';
-import { Cleanups, onPath } from './lib/host.js';
-import { pushBenchImages } from './lib/bench-images.js';
+import { onPath } from './lib/host.js';
+import { startBenchRegistry } from './lib/bench-images.js';
 import { benchCoracle, benchContainerd, type RunOptions, type RunResult } from './lib/lifecycle-runtimes.js';
 import { loadSummary } from './lib/loadavg.js';
 import { memText, type Mem } from './lib/memory.js';
 import { pickNetworks } from './lib/network.js';
 import { ROWS, RPCS } from './lib/pod-rounds.js';
-import { alternate, runsOption, type Runner } from './lib/runs.js';
+import { countOptions } from './lib/options.js';
+import { alternate, type Runner } from './lib/runs.js';
 import { median, printTargets, sumOf, type Target } from './lib/targets.js';
-import { checkInterrupted, runWithTeardown, optionsOrUsage } from './lib/teardown.js';
+import { runBench } from './lib/teardown.js';
 import { mean, percentile } from './lib/timings.js';
 
 const START_RPCS = ['RunPodSandbox', 'CreateContainer', 'StartContainer'] as const;
@@ -62,22 +61,7 @@ export interface Options extends RunOptions {
   runs: number;
 }
 
-function options(): Options {
-  const { values } = parseArgs({
-    options: {
-      rounds: { type: 'string', default: '30' },
-      pods: { type: 'string', default: '20' },
-      churn: { type: 'string', default: '5' },
-      runs: { type: 'string', default: '3' },
-    },
-  });
-  const positive = (flag: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected a positive integer, got "${v}"`);
-    return n;
-  };
-  return { rounds: positive('rounds', values.rounds), pods: positive('pods', values.pods), churn: positive('churn', values.churn), runs: runsOption(values.runs) };
-}
+const options = (): Options => countOptions({ rounds: 30, pods: 20, churn: 5, runs: 3 });
 
 /**
  * The container image and containerd's sandbox image: the static busybox, its applets
@@ -167,33 +151,20 @@ function checkTargets(o: Options, c: Reduced, d: Reduced | undefined): boolean {
   return printTargets(`Issue 14's targets (medians of ${c.runs.length} runs):`, targets);
 }
 
-async function main(): Promise<void> {
-  const o = optionsOrUsage(options, 'node dist/bench/lifecycle.js [--rounds 30] [--pods 20] [--churn 5] [--runs 3]');
-  if (!o) return;
-  const cleanups = new Cleanups();
-  await runWithTeardown(cleanups, async () => {
-    // Not bench/pods' names and subnets: both may run at once.
-    const nets = await pickNetworks({ bridgePrefix: 'crlife', coracleOctet: 251, containerdOctet: 252 });
-    const registry = await startTestRegistry({ scope: 'suite' });
-    cleanups.add('stop registry', () => registry.stop());
-    await pushBenchImages(registry);
-    checkInterrupted();
-    const runners: Runner<RunResult>[] = [{ name: 'coracle', run: (c) => benchCoracle(c, registry, nets.coracle, o) }];
-    if (await onPath('containerd')) runners.push({ name: 'containerd', run: (c) => benchContainerd(c, registry, nets.containerd, o) });
-    else console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
-    const results = await alternate(cleanups, o.runs, runners);
-    const coracle = reduce(results.get('coracle')!);
-    const containerd = results.get('containerd')?.length ? reduce(results.get('containerd')!) : undefined;
-    printTables(o, containerd ? [coracle, containerd] : [coracle]);
-    checkTargets(o, coracle, containerd);
-    console.log(`\n${loadSummary()}`);
-    const leaked = [...results.values()].flat().filter((r) => !r.clean).length;
-    console.log(`\nLeak checks: ${leaked === 0 ? `nothing left after any of the ${[...results.values()].flat().length} runs` : `${leaked} runs leaked (see above)`}.`);
-    if (leaked > 0) throw new Error('a runtime leaked (see the leak checks above)');
-  });
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
+runBench(options, 'node dist/bench/lifecycle.js [--rounds 30] [--pods 20] [--churn 5] [--runs 3]', async (o, cleanups) => {
+  // Not bench/pods' names and subnets: both may run at once.
+  const nets = await pickNetworks({ bridgePrefix: 'crlife', coracleOctet: 251, containerdOctet: 252 });
+  const registry = await startBenchRegistry(cleanups);
+  const runners: Runner<RunResult>[] = [{ name: 'coracle', run: (c) => benchCoracle(c, registry, nets.coracle, o) }];
+  if (await onPath('containerd')) runners.push({ name: 'containerd', run: (c) => benchContainerd(c, registry, nets.containerd, o) });
+  else console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
+  const results = await alternate(cleanups, o.runs, runners);
+  const coracle = reduce(results.get('coracle')!);
+  const containerd = results.get('containerd')?.length ? reduce(results.get('containerd')!) : undefined;
+  printTables(o, containerd ? [coracle, containerd] : [coracle]);
+  checkTargets(o, coracle, containerd);
+  console.log(`\n${loadSummary()}`);
+  const leaked = [...results.values()].flat().filter((r) => !r.clean).length;
+  console.log(`\nLeak checks: ${leaked === 0 ? `nothing left after any of the ${[...results.values()].flat().length} runs` : `${leaked} runs leaked (see above)`}.`);
+  if (leaked > 0) throw new Error('a runtime leaked (see the leak checks above)');
 });

@@ -23,7 +23,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { CriClients } from '../test/helpers/cri-client.js';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type LayerEntry } from '../test/helpers/images.js';
 import { podConfig } from '../test/helpers/pods.js';
@@ -31,7 +30,8 @@ import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { containerdTempDir, podsContainerdConfig, startContainerd } from './lib/containerd.js';
 import { coracleConfig, startCoracle } from './lib/coracle-daemon.js';
 import { Cleanups, onPath, unmountAll } from './lib/host.js';
-import { checkInterrupted, runWithTeardown, optionsOrUsage } from './lib/teardown.js';
+import { countOptions } from './lib/options.js';
+import { checkInterrupted, runBench } from './lib/teardown.js';
 import { percentile, printTimings } from './lib/timings.js';
 import { addNetworkCleanup, networkLeftovers, pickNetworks, reportLeaks, writeContainerdConflist, type Net, type NetworkFiles } from './lib/network.js';
 
@@ -44,12 +44,7 @@ const RPCS = ['RunPodSandbox', 'StopPodSandbox', 'RemovePodSandbox'] as const;
 type Rpc = (typeof RPCS)[number];
 type Timings = Record<Rpc, number[]>;
 
-function options(): { pods: number } {
-  const { values } = parseArgs({ options: { pods: { type: 'string', default: '50' } } });
-  const n = Number(values.pods);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--pods: expected a positive integer, got "${values.pods}"`);
-  return { pods: n };
-}
+const options = (): { pods: number } => countOptions({ pods: 50 });
 
 /** Stops and removes whatever pods a runtime still has (a run cut short). */
 function addPodsCleanup(cleanups: Cleanups, name: string, clients: CriClients): void {
@@ -167,28 +162,18 @@ async function benchContainerd(cleanups: Cleanups, net: Net, pods: number): Prom
   return { timings, clean };
 }
 
-async function main(): Promise<void> {
-  const opts = optionsOrUsage(options, 'node dist/bench/pods.js [--pods 50]');
-  if (!opts) return;
-  const cleanups = new Cleanups();
-  await runWithTeardown(cleanups, async () => {
-    // crbench<n> with 10.253.<n % 250>.0/24 for coracle, crbench<n>d with 10.254.<n % 250>.0/24 for containerd.
-    const nets = await pickNetworks({ bridgePrefix: 'crbench', coracleOctet: 253, containerdOctet: 254 });
-    const coracle = await benchCoracle(cleanups, nets.coracle, opts.pods);
-    let clean = coracle.clean;
-    if (await onPath('containerd')) {
-      const containerd = await benchContainerd(cleanups, nets.containerd, opts.pods);
-      clean &&= containerd.clean;
-      const ratios = RPCS.map((rpc) => `${rpc} ${(percentile(containerd.timings[rpc], 50) / percentile(coracle.timings[rpc], 50)).toFixed(2)}`);
-      console.log(`containerd/coracle p50: ${ratios.join(', ')}`);
-    } else {
-      console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
-    }
-    if (!clean) throw new Error('a runtime leaked (see the leak checks above)');
-  });
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
+runBench(options, 'node dist/bench/pods.js [--pods 50]', async (opts, cleanups) => {
+  // crbench<n> with 10.253.<n % 250>.0/24 for coracle, crbench<n>d with 10.254.<n % 250>.0/24 for containerd.
+  const nets = await pickNetworks({ bridgePrefix: 'crbench', coracleOctet: 253, containerdOctet: 254 });
+  const coracle = await benchCoracle(cleanups, nets.coracle, opts.pods);
+  let clean = coracle.clean;
+  if (await onPath('containerd')) {
+    const containerd = await benchContainerd(cleanups, nets.containerd, opts.pods);
+    clean &&= containerd.clean;
+    const ratios = RPCS.map((rpc) => `${rpc} ${(percentile(containerd.timings[rpc], 50) / percentile(coracle.timings[rpc], 50)).toFixed(2)}`);
+    console.log(`containerd/coracle p50: ${ratios.join(', ')}`);
+  } else {
+    console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
+  }
+  if (!clean) throw new Error('a runtime leaked (see the leak checks above)');
 });

@@ -29,7 +29,7 @@ import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { containerdConfig, containerdTempDir, startContainerd } from './lib/containerd.js';
 import { coracleConfig, startCoracleDaemon } from './lib/coracle-daemon.js';
 import { Cleanups, onPath, run, sleep } from './lib/host.js';
-import { optionsOrUsage } from './lib/teardown.js';
+import { optionsOrUsage, positiveInt } from './lib/options.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
@@ -70,16 +70,11 @@ function options(): Options {
       compression: { type: 'string', default: COMPRESSIONS.join(',') },
     },
   });
-  const positive = (name: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${text}"`);
-    return n;
-  };
   const compressions = [...new Set(values.compression.split(','))].map((c) => {
     if (!(COMPRESSIONS as readonly string[]).includes(c)) throw new Error(`--compression: expected ${COMPRESSIONS.join(' and/or ')}, got "${c}"`);
     return c as Compression;
   });
-  return { sizeMb: positive('size-mb', values['size-mb']), layers: positive('layers', values.layers), runs: positive('runs', values.runs), compressions };
+  return { sizeMb: positiveInt('size-mb', values['size-mb']), layers: positiveInt('layers', values.layers), runs: positiveInt('runs', values.runs), compressions };
 }
 
 const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9;

@@ -23,19 +23,18 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { removeCgroupTree } from '../test/helpers/cgroups.js';
 import type { CriClients } from '../test/helpers/cri-client.js';
 import { podConfig } from '../test/helpers/pods.js';
-import { startTestRegistry } from '../test/helpers/test-registry.js';
 import { containerdTempDir, podsContainerdConfig, shimsOf, startContainerd } from './lib/containerd.js';
 import { conmonsOf, coracleConfig, coracleTempDir, startCoracleDaemon } from './lib/coracle-daemon.js';
 import { Cleanups, onPath } from './lib/host.js';
-import { IMAGE_REPO, PAUSE_REPO, pushBenchImages, TAG, type Registry } from './lib/bench-images.js';
+import { IMAGE_REPO, PAUSE_REPO, startBenchRegistry, TAG, type Registry } from './lib/bench-images.js';
 import { leakCheck, type Leftovers } from './lib/lifecycle-runtimes.js';
 import { churnUnderPoller, Latencies, opts, printLatencies, type BenchPod, type PodMaker } from './lib/kubelet-load.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
-import { checkInterrupted, runWithTeardown, optionsOrUsage } from './lib/teardown.js';
+import { countOptions } from './lib/options.js';
+import { checkInterrupted, runBench } from './lib/teardown.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 const STOP_TIMEOUT_S = 2;
@@ -57,15 +56,7 @@ interface Options {
   samples: number;
 }
 
-function options(): Options {
-  const { values } = parseArgs({ options: { pods: { type: 'string', default: '100' }, churn: { type: 'string', default: '60' }, samples: { type: 'string', default: '200' } } });
-  const positive = (flag: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected a positive integer, got "${v}"`);
-    return n;
-  };
-  return { pods: positive('pods', values.pods), churn: positive('churn', values.churn), samples: positive('samples', values.samples) };
-}
+const options = (): Options => countOptions({ pods: 100, churn: 60, samples: 200 });
 
 const loadavg = async (): Promise<string> => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
 
@@ -238,37 +229,24 @@ async function benchContainerd(cleanups: Cleanups, registry: Registry, net: Net,
   return benchRuntime(target, o, { dir, ipamDir, cacheDir: '/var/lib/cni/results', cachePrefix: `${net.bridge}-`, runcRoot: join(runcRoot, 'k8s.io'), monitors: () => shimsOf(dir) });
 }
 
-async function main(): Promise<void> {
-  const o = optionsOrUsage(options, 'node dist/bench/scale.js [--pods 100] [--churn 60] [--samples 200]');
-  if (!o) return;
-  const cleanups = new Cleanups();
-  await runWithTeardown(cleanups, async () => {
-    // Names and subnets of its own: it may run beside bench/pods and bench/lifecycle.
-    const nets = await pickNetworks({ bridgePrefix: 'crscale', coracleOctet: 245, containerdOctet: 246 });
-    // runc removes a container's own cgroup, never its parents: they go last, once the pods have.
-    const cgroupTop = `/coracle-bench-scale-${process.pid}`;
-    cleanups.add(`remove cgroups under ${cgroupTop}`, () => removeCgroupTree(cgroupTop));
-    const registry = await startTestRegistry({ scope: 'suite' });
-    cleanups.add('stop registry', () => registry.stop());
-    await pushBenchImages(registry);
-    checkInterrupted();
-    console.log(`load average at start ${await loadavg()} (2 cores; figures taken under load are noisy)`);
-    const coracle = await benchCoracle(cleanups, registry, nets.coracle, o, `${cgroupTop}/coracle`);
-    let clean = coracle.clean;
-    if (await onPath('containerd')) {
-      const containerd = await benchContainerd(cleanups, registry, nets.containerd, o, `${cgroupTop}/containerd`);
-      clean &&= containerd.clean;
-      printQuiet(`coracle, quiet, ${o.pods} pods, with the ratio to containerd:`, coracle.quiet, containerd.quiet);
-      printLatencies(`coracle under load, with the p99 ratio to containerd:`, coracle.load, containerd.load);
-    } else {
-      console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
-    }
-    console.log(`load average at end ${await loadavg()}`);
-    if (!clean) throw new Error('a runtime leaked (see the leak checks above)');
-  });
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
+runBench(options, 'node dist/bench/scale.js [--pods 100] [--churn 60] [--samples 200]', async (o, cleanups) => {
+  // Names and subnets of its own: it may run beside bench/pods and bench/lifecycle.
+  const nets = await pickNetworks({ bridgePrefix: 'crscale', coracleOctet: 245, containerdOctet: 246 });
+  // runc removes a container's own cgroup, never its parents: they go last, once the pods have.
+  const cgroupTop = `/coracle-bench-scale-${process.pid}`;
+  cleanups.add(`remove cgroups under ${cgroupTop}`, () => removeCgroupTree(cgroupTop));
+  const registry = await startBenchRegistry(cleanups);
+  console.log(`load average at start ${await loadavg()} (2 cores; figures taken under load are noisy)`);
+  const coracle = await benchCoracle(cleanups, registry, nets.coracle, o, `${cgroupTop}/coracle`);
+  let clean = coracle.clean;
+  if (await onPath('containerd')) {
+    const containerd = await benchContainerd(cleanups, registry, nets.containerd, o, `${cgroupTop}/containerd`);
+    clean &&= containerd.clean;
+    printQuiet(`coracle, quiet, ${o.pods} pods, with the ratio to containerd:`, coracle.quiet, containerd.quiet);
+    printLatencies(`coracle under load, with the p99 ratio to containerd:`, coracle.load, containerd.load);
+  } else {
+    console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
+  }
+  console.log(`load average at end ${await loadavg()}`);
+  if (!clean) throw new Error('a runtime leaked (see the leak checks above)');
 });

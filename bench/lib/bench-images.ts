@@ -1,4 +1,7 @@
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type LayerEntry } from '../../test/helpers/images.js';
+import { startTestRegistry } from '../../test/helpers/test-registry.js';
+import type { Cleanups } from './host.js';
+import { checkInterrupted } from './teardown.js';
 
 /** The benches' container image and containerd's sandbox image, in a registry of their own. */
 export const IMAGE_REPO = 'bench/busybox';
@@ -22,4 +25,13 @@ export async function pushBenchImages(registry: Registry): Promise<void> {
   const layer = await buildLayer(entries);
   await pushImage(registry.url, IMAGE_REPO, buildImage({ layers: [layer], config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] } }), [TAG]);
   await pushImage(registry.url, PAUSE_REPO, buildImage({ layers: [layer], config: { Cmd: PAUSE_CMD } }), [TAG]);
+}
+
+/** A registry of the bench's own, stopped at teardown, with both images pushed. */
+export async function startBenchRegistry(cleanups: Cleanups): Promise<Registry> {
+  const registry = await startTestRegistry({ scope: 'suite' });
+  cleanups.add('stop registry', () => registry.stop());
+  await pushBenchImages(registry);
+  checkInterrupted();
+  return registry;
 }

@@ -83,27 +83,25 @@ async function waitUntil(until: number, stop: Stop): Promise<void> {
 /**
  * PLEG's relist: the lists, then PodSandboxStatus and ContainerStatus of each pod and
  * container that is new or changed state since the previous relist (ids gone are dropped).
+ * A pod or container removed since the list is NOT_FOUND: kubelet lets that go, so does the bench.
  */
 async function relist(c: CriClients, t: Latencies, seen: { pods: Map<string, string>; containers: Map<string, string> }): Promise<void> {
   const pods = (await t.time('ListPodSandbox', () => c.runtime.ListPodSandbox({}, opts()))).items;
   const containers = (await t.time('ListContainers', () => c.runtime.ListContainers({}, opts()))).containers;
-  const podIds = new Set<string>();
-  for (const p of pods) {
-    podIds.add(p.id);
-    if (seen.pods.get(p.id) === p.state) continue;
-    seen.pods.set(p.id, p.state);
-    // A pod removed since the list is NOT_FOUND: kubelet lets that go, so does the bench.
-    await t.timeOrFailed('PodSandboxStatus', () => c.runtime.PodSandboxStatus({ pod_sandbox_id: p.id, verbose: false }, opts()));
+  await statusOfChanged(pods, seen.pods, (id) => t.timeOrFailed('PodSandboxStatus', () => c.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: false }, opts())));
+  await statusOfChanged(containers, seen.containers, (id) => t.timeOrFailed('ContainerStatus', () => c.runtime.ContainerStatus({ container_id: id, verbose: false }, opts())));
+}
+
+/** `status` of each of `listed` whose state is not the one `seen` has; `seen` then holds the list's states. */
+async function statusOfChanged(listed: { id: string; state: string }[], seen: Map<string, string>, status: (id: string) => Promise<unknown>): Promise<void> {
+  const ids = new Set<string>();
+  for (const { id, state } of listed) {
+    ids.add(id);
+    if (seen.get(id) === state) continue;
+    seen.set(id, state);
+    await status(id);
   }
-  for (const id of [...seen.pods.keys()]) if (!podIds.has(id)) seen.pods.delete(id);
-  const containerIds = new Set<string>();
-  for (const k of containers) {
-    containerIds.add(k.id);
-    if (seen.containers.get(k.id) === k.state) continue;
-    seen.containers.set(k.id, k.state);
-    await t.timeOrFailed('ContainerStatus', () => c.runtime.ContainerStatus({ container_id: k.id, verbose: false }, opts()));
-  }
-  for (const id of [...seen.containers.keys()]) if (!containerIds.has(id)) seen.containers.delete(id);
+  for (const id of [...seen.keys()]) if (!ids.has(id)) seen.delete(id);
 }
 
 /** kubelet's stats loop, once: what the summary API needs. */

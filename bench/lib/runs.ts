@@ -17,13 +17,6 @@ export interface Runner<R> {
   run(cleanups: Cleanups, index: number): Promise<R>;
 }
 
-/** Parses `--runs`: a positive integer. */
-export function runsOption(v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--runs: expected a positive integer, got "${v}"`);
-  return n;
-}
-
 /**
  * `runs` runs of each runner, alternating in the order given; each run's results by runner.
  * `outer` tears down a run cut short (an error, Ctrl-C); a run that ends is torn down at

@@ -3,7 +3,8 @@
  * stops the bench at its next checkInterrupted() (the call in flight ends, then the teardown
  * runs); a second one tears down at once.
  */
-import type { Cleanups } from './host.js';
+import { Cleanups } from './host.js';
+import { optionsOrUsage } from './options.js';
 
 /** Set by the first SIGINT/SIGTERM: the bench stops at its next call and tears down. */
 let interrupted: NodeJS.Signals | undefined;
@@ -56,13 +57,16 @@ export async function runWithTeardown(cleanups: Cleanups, body: () => Promise<vo
   process.exitCode = interrupted ? 130 : failed ? 1 : 0;
 }
 
-/** A bench's options from `parse`, or undefined once why they are wrong and the usage are printed (exit code 2). */
-export function optionsOrUsage<O>(parse: () => O, usage: string): O | undefined {
-  try {
-    return parse();
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\nusage: ${usage}`);
-    process.exitCode = 2;
-    return undefined;
-  }
+/**
+ * A bench's whole run: its options from `parse` (or why they are wrong and the usage, exit
+ * code 2), then `body` with a Cleanups of its own, under runWithTeardown.
+ */
+export function runBench<O>(parse: () => O, usage: string, body: (options: O, cleanups: Cleanups) => Promise<void>): void {
+  const o = optionsOrUsage(parse, usage);
+  if (o === undefined) return;
+  const cleanups = new Cleanups();
+  runWithTeardown(cleanups, () => body(o, cleanups)).catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }
