@@ -175,6 +175,8 @@ spec:
   terminationGracePeriodSeconds: 30    # the test deletes with --grace-period=5
   volumes:
   - {name: host, hostPath: {path: "@HOSTDIR@", type: Directory}}
+  # Both run one script, sh -c SCRIPT NAME WHAT: on SIGTERM it logs "TERM WHAT" (also to
+  # /host/term-NAME.log), then exits, unless WHAT is "ignored".
   containers:
   - name: trap
     image: busybox:latest
@@ -182,20 +184,16 @@ spec:
     command:
     - sh
     - -c
-    - |
-      trap 'echo "TERM received"; echo "TERM received" >> /host/term-trap.log; exit 0' TERM
-      echo trap-ready
+    - &term-script |
+      trap 'echo "TERM $1"; echo "TERM $1" >> "/host/term-$0.log"; [ "$1" = ignored ] || exit 0' TERM
+      echo "$0-ready"
       while true; do sleep 1 & wait $!; done
+    - trap
+    - received
   - name: stubborn
     image: busybox:latest
     volumeMounts: [{name: host, mountPath: /host}]
-    command:
-    - sh
-    - -c
-    - |
-      trap 'echo "TERM ignored"; echo "TERM ignored" >> /host/term-stubborn.log' TERM
-      echo stubborn-ready
-      while true; do sleep 1 & wait $!; done
+    command: [sh, -c, *term-script, stubborn, ignored]
 ---
 apiVersion: v1
 kind: Pod
