@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import pty from 'node-pty';
 import { onCleanup } from '../helpers/cleanup.js';
-import { CORACLE_BIN, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
+import { cliDaemon, cliRegistry, coracle, type CliResult } from '../helpers/cli.js';
+import { CORACLE_BIN, type TestDaemon } from '../helpers/daemon.js';
 import { podConfig } from '../helpers/pods.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function coracle(socket: string, args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CORACLE_BIN, '-H', `unix://${socket}`, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import type { TestRegistry } from '../helpers/test-registry.js';
 
 describe('cli: docker commands over the socket', function () {
   this.timeout(120_000);
@@ -29,10 +14,7 @@ describe('cli: docker commands over the socket', function () {
   let image: string;
 
   before(async () => {
-    registry = await startTestRegistry({ scope: 'suite' });
-    const built = buildImage({ layers: [await buildLayer(await busyboxRootfsEntries())], config: { Env: ['PATH=/bin'], Cmd: ['sh'] }, history: [{ created_by: 'ADD busybox / # the test base' }] });
-    await pushImage(registry.url, 'cli/busybox', built, ['v1']);
-    image = `${registry.host}/cli/busybox:v1`;
+    ({ registry, image } = await cliRegistry());
   });
   after(async () => {
     await registry?.stop();
@@ -41,9 +23,7 @@ describe('cli: docker commands over the socket', function () {
   let d: TestDaemon;
   let cli: (...args: string[]) => Promise<CliResult>;
   beforeEach(async () => {
-    // CRI pods would get the cluster's network (none here); the CLI's get Coracle's own.
-    d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [registry.host]: registry.url } });
-    cli = (...args) => coracle(d.socket, args);
+    ({ d, cli } = await cliDaemon(registry));
   });
 
   it('run in the foreground, run -d, ps with docker\'s columns, exec, top, logs, stop with 137, rm', async () => {
