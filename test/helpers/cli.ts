@@ -31,7 +31,7 @@ export function coracleBytes(socket: string, args: string[]): Promise<{ code: nu
 }
 
 /**
- * A suite's registry, with busybox pushed as `<registry>/cli/busybox:v1` (Cmd sh, PATH=/bin)
+ * A suite's registry, with busybox pushed as `<registry>/cli/busybox:v1` and `:v2` (Cmd sh, PATH=/bin)
  * and any other images the suite asks for (busybox with more files or another config, each
  * under its own repository:tag). Stopped by the suite's `after`.
  */
@@ -39,7 +39,7 @@ export async function cliRegistry(more: Record<string, { files?: LayerEntry[]; c
   const registry = await startTestRegistry({ scope: 'suite' });
   const base = await buildLayer(await busyboxRootfsEntries());
   const built = buildImage({ layers: [base], config: { Env: ['PATH=/bin'], Cmd: ['sh'] }, history: [{ created_by: 'ADD busybox / # the test base' }] });
-  await pushImage(registry.url, 'cli/busybox', built, ['v1']);
+  await pushImage(registry.url, 'cli/busybox', built, ['v1', 'v2']);
   const images: Record<string, string> = {};
   for (const [name, spec] of Object.entries(more)) {
     const layers = spec.files ? [base, await buildLayer(spec.files)] : [base];
