@@ -1,39 +1,23 @@
 import assert from 'node:assert/strict';
-import { cliDaemon, cliRegistry, type CliResult } from '../helpers/cli.js';
-import type { TestDaemon } from '../helpers/daemon.js';
-import type { TestRegistry } from '../helpers/test-registry.js';
+import { cliSuite } from '../helpers/cli.js';
 
 describe('cli: run as docker runs: arguments, --entrypoint, exit statuses 125/126/127, ps COMMAND', function () {
   this.timeout(180_000);
-  let registry: TestRegistry;
-  let image: string;
-  let images: Record<string, string>;
-
-  before(async () => {
-    ({ registry, image, images } = await cliRegistry({
-      // An Entrypoint and a Cmd, to tell which one the arguments replace.
-      'cli/entry:v1': { config: { Env: ['PATH=/bin'], Entrypoint: ['echo', 'E'], Cmd: ['C'] } },
-      // A file that is there but cannot be executed, and a directory.
-      'cli/noexec:v1': { files: [{ type: 'file', path: 'bin/not-exec', content: '#!/bin/sh\necho ran\n', mode: 0o644 }], config: { Env: ['PATH=/bin'], Cmd: ['sh'] } },
-    }));
-  });
-  after(async () => {
-    await registry?.stop();
-  });
-
-  let d: TestDaemon;
-  let cli: (...args: string[]) => Promise<CliResult>;
-  beforeEach(async () => {
-    ({ d, cli } = await cliDaemon(registry));
+  const t = cliSuite({
+    // An Entrypoint and a Cmd, to tell which one the arguments replace.
+    'cli/entry:v1': { config: { Env: ['PATH=/bin'], Entrypoint: ['echo', 'E'], Cmd: ['C'] } },
+    // A file that is there but cannot be executed.
+    'cli/noexec:v1': { files: [{ type: 'file', path: 'bin/not-exec', content: '#!/bin/sh\necho ran\n', mode: 0o644 }], config: { Env: ['PATH=/bin'], Cmd: ['sh'] } },
   });
 
   /** The containers and pods there are: a failed run must leave them as they were. */
   const made = async (): Promise<{ containers: string[]; pods: string[] }> => ({
-    containers: (await d.clients.runtime.ListContainers({})).containers.map((c) => c.id).sort(),
-    pods: (await d.clients.runtime.ListPodSandbox({})).items.map((p) => p.id).sort(),
+    containers: (await t.d.clients.runtime.ListContainers({})).containers.map((c) => c.id).sort(),
+    pods: (await t.d.clients.runtime.ListPodSandbox({})).items.map((p) => p.id).sort(),
   });
 
   it("the arguments replace the image's Cmd; --entrypoint replaces its Entrypoint, '' clears it; ps shows what runs", async () => {
+    const { cli, images } = t;
     const entry = images['cli/entry:v1']!;
     const plain = await cli('run', '--name', 'plain', entry);
     assert.deepEqual([plain.code, plain.stdout], [0, 'E C\n'], plain.stderr);
@@ -67,6 +51,7 @@ describe('cli: run as docker runs: arguments, --entrypoint, exit statuses 125/12
   });
 
   it('exits 127 for a command not found, 126 for one that cannot be invoked, 125 when the daemon fails the run; each leaves nothing', async () => {
+    const { cli, image, images, registry } = t;
     await cli('pull', image);
     await cli('pull', images['cli/noexec:v1']!);
     const before = await made();

@@ -1,31 +1,16 @@
 import assert from 'node:assert/strict';
 import pty from 'node-pty';
 import { onCleanup } from '../helpers/cleanup.js';
-import { cliDaemon, cliRegistry, coracle, coracleBytes, type CliResult } from '../helpers/cli.js';
-import { CORACLE_BIN, type TestDaemon } from '../helpers/daemon.js';
-import type { TestRegistry } from '../helpers/test-registry.js';
+import { cliSuite, coracle, coracleBytes } from '../helpers/cli.js';
+import { CORACLE_BIN } from '../helpers/daemon.js';
 
 describe('cli: save and load on standard output and input, as docker', function () {
   this.timeout(120_000);
-  let registry: TestRegistry;
-  let image: string;
-
-  before(async () => {
-    ({ registry, image } = await cliRegistry());
-  });
-  after(async () => {
-    await registry?.stop();
-  });
-
-  let d: TestDaemon;
-  let cli: (...args: string[]) => Promise<CliResult>;
-  beforeEach(async () => {
-    ({ d, cli } = await cliDaemon(registry));
-  });
+  const t = cliSuite();
 
   /** The CLI on a terminal of its own: its output and exit status. */
   const onTerminal = async (args: string[]): Promise<{ code: number; output: string }> => {
-    const p = pty.spawn(process.execPath, [CORACLE_BIN, '-H', `unix://${d.socket}`, ...args], { cols: 100, rows: 30, env: process.env as Record<string, string> });
+    const p = pty.spawn(process.execPath, [CORACLE_BIN, '-H', `unix://${t.d.socket}`, ...args], { cols: 100, rows: 30, env: process.env as Record<string, string> });
     onCleanup('kill the terminal', () => p.kill());
     let output = '';
     p.onData((s) => (output += s));
@@ -34,6 +19,7 @@ describe('cli: save and load on standard output and input, as docker', function 
   };
 
   it('save writes the tarball to standard output and load reads standard input; neither to or from a terminal', async () => {
+    const { d, cli, image } = t;
     assert.equal((await cli('pull', image)).code, 0);
     const saved = await coracleBytes(d.socket, ['save', image]);
     assert.equal(saved.code, 0, saved.stderr);

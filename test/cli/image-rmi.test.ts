@@ -1,34 +1,16 @@
 import assert from 'node:assert/strict';
-import { cliDaemon, cliRegistry, type CliResult } from '../helpers/cli.js';
-import type { TestDaemon } from '../helpers/daemon.js';
-import type { TestRegistry } from '../helpers/test-registry.js';
+import { cliSuite } from '../helpers/cli.js';
 
 describe('cli: rmi as docker decides it: unknown names, one tag of several, images in use', function () {
   this.timeout(180_000);
-  let registry: TestRegistry;
-  let v1: string;
-  let v2: string;
+  const t = cliSuite();
 
-  before(async () => {
-    let image: string;
-    ({ registry, image } = await cliRegistry());
-    v1 = image;
-    v2 = image.replace(/:v1$/, ':v2');
-  });
-  after(async () => {
-    await registry?.stop();
-  });
-
-  let d: TestDaemon;
-  let cli: (...args: string[]) => Promise<CliResult>;
-  beforeEach(async () => {
-    ({ d, cli } = await cliDaemon(registry));
-  });
-
-  const status = async (name: string): Promise<{ id: string; repo_tags: string[]; repo_digests: string[] } | null> => (await d.clients.image.ImageStatus({ image: { image: name } })).image;
+  const status = async (name: string): Promise<{ id: string; repo_tags: string[]; repo_digests: string[] } | null> => (await t.d.clients.image.ImageStatus({ image: { image: name } })).image;
   const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
 
   it('an unknown name is an error; a tag of several is untagged, the last takes the image; an id with several tags wants -f', async () => {
+    const { d, cli, image: v1 } = t;
+    const v2 = v1.replace(/:v1$/, ':v2');
     assert.equal((await cli('pull', v1)).code, 0);
     assert.equal((await cli('pull', v2)).code, 0);
     const id = (await status(v1))!.id;
@@ -71,6 +53,8 @@ describe('cli: rmi as docker decides it: unknown names, one tag of several, imag
   });
 
   it('an image a container uses: refused without -f, never deleted under a running one, and the container kept', async () => {
+    const { d, cli, image: v1 } = t;
+    const v2 = v1.replace(/:v1$/, ':v2');
     await cli('pull', v2);
     assert.equal((await cli('run', '-d', '--name', 'user', v1, 'sleep', '300')).code, 0);
     const id = (await status(v1))!.id;

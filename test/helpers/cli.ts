@@ -56,3 +56,31 @@ export async function cliDaemon(registry: TestRegistry): Promise<{ d: TestDaemon
   const d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [registry.host]: registry.url } });
   return { d, cli: (...args) => coracle(d.socket, args) };
 }
+
+/** What a CLI suite's tests use: the suite's registry and images, and each test's own daemon. */
+export interface CliSuite {
+  registry: TestRegistry;
+  image: string;
+  images: Record<string, string>;
+  d: TestDaemon;
+  cli: (...args: string[]) => Promise<CliResult>;
+}
+
+/**
+ * Sets up a describe block of CLI tests: one registry for the suite (cliRegistry, with `more`
+ * images), stopped after it, and a daemon of its own for each test. The fields are filled by
+ * the hooks: read them inside the tests.
+ */
+export function cliSuite(more: Parameters<typeof cliRegistry>[0] = {}): CliSuite {
+  const suite = {} as CliSuite;
+  before(async () => {
+    Object.assign(suite, await cliRegistry(more));
+  });
+  after(async () => {
+    await suite.registry?.stop();
+  });
+  beforeEach(async () => {
+    Object.assign(suite, await cliDaemon(suite.registry));
+  });
+  return suite;
+}
