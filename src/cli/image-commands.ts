@@ -63,7 +63,7 @@ function registerSaveLoad(program: Command, socketOf: SocketOf): void {
     .command('save')
     .description('write images to a tarball (docker-save format, also an OCI layout); standard output by default')
     .argument('<image...>')
-    .option('-o, --output <file>', 'the tarball (default: standard output, never a terminal)', '-')
+    .option('-o, --output <file>', 'the tarball ("-": standard output, never a terminal)', '-')
     .action(async (images: string[], o: { output: string }, cmd: Command) => {
       if (o.output === '-' && process.stdout.isTTY) throw new CoracleError('FAILED_PRECONDITION', 'cowardly refusing to save to a terminal: use the -o flag or redirect');
       await saveImages(await socketOf(cmd), images, o.output);
@@ -72,7 +72,7 @@ function registerSaveLoad(program: Command, socketOf: SocketOf): void {
   program
     .command('load')
     .description('load the images of a tarball (docker save or OCI layout); standard input by default')
-    .option('-i, --input <file>', 'the tarball (default: standard input)', '-')
+    .option('-i, --input <file>', 'the tarball ("-": standard input, never a terminal)', '-')
     .action(async (o: { input: string }, cmd: Command) => {
       if (o.input === '-' && process.stdin.isTTY) throw new CoracleError('FAILED_PRECONDITION', 'requested load from standard input, but it is a terminal: use the -i flag or redirect');
       await loadImages(await socketOf(cmd), o.input);
