@@ -45,6 +45,13 @@ describe('cli: rmi as docker decides it: unknown names, one tag of several, imag
     assert.match(forced.stdout, new RegExp(`^Untagged: .*:v[12]\\nUntagged: .*:v[12]\\nUntagged: .*@sha256:[0-9a-f]{64}\\nDeleted: ${id}\\n$`));
     assert.equal((await d.clients.image.ListImages({})).images.length, 0);
 
+    // A repo digest is a name too: taken alone, the tag stays.
+    await cli('pull', v1);
+    const digest = (await status(v1))!.repo_digests[0]!;
+    const byDigest = await cli('rmi', digest);
+    assert.deepEqual([byDigest.code, byDigest.stdout], [0, `Untagged: ${digest}\n`], byDigest.stderr);
+    assert.deepEqual([(await status(v1))?.repo_tags, (await status(v1))?.repo_digests], [[v1], []]);
+
     // kubelet's RemoveImage is as it was: the whole image, by any of its names.
     await cli('pull', v1);
     await cli('pull', v2);
