@@ -69,7 +69,8 @@ function registerPs(program: Command, socketOf: SocketOf): void {
 /**
  * What each container runs, as docker ps's COMMAND: its own command and args over its image's
  * Entrypoint and Cmd (one ImageStatus an image). kubelet's containers carry no record of their
- * own here: theirs show as their image's.
+ * command that the CLI can read (CRI's status has none): theirs is left empty rather than
+ * guessed from the image.
  */
 async function commandLines(client: CliClient, list: CliContainer[]): Promise<string[][]> {
   const images = new Map<string, Promise<CliImage | undefined>>();
@@ -77,7 +78,13 @@ async function commandLines(client: CliClient, list: CliContainer[]): Promise<st
     if (!images.has(ref)) images.set(ref, client.image(ref).catch(() => undefined));
     return images.get(ref)!;
   };
-  return Promise.all(list.map(async (c) => (c.command.length > 0 ? [...c.command, ...c.args] : containerArgs((await imageOf(c.imageId || c.image)) ?? { entrypoint: [], cmd: [] }, c))));
+  return Promise.all(
+    list.map(async (c) => {
+      if (!c.cli) return [];
+      if (c.command.length > 0) return [...c.command, ...c.args];
+      return containerArgs((await imageOf(c.imageId || c.image)) ?? { entrypoint: [], cmd: [] }, c);
+    }),
+  );
 }
 
 function registerStart(program: Command, socketOf: SocketOf): void {
