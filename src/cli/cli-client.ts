@@ -19,6 +19,7 @@ export const CLI_LABEL = 'io.coracle.cli';
 export const NAME_LABEL = 'io.coracle.cli.name';
 /** Annotations the CLI keeps what CRI does not report back. */
 const COMMAND_ANNOTATION = 'io.coracle.cli.command';
+const ARGS_ANNOTATION = 'io.coracle.cli.args';
 const PORTS_ANNOTATION = 'io.coracle.cli.ports';
 
 export interface CliContainer {
@@ -29,7 +30,9 @@ export interface CliContainer {
   cli: boolean;
   image: string;
   imageId: string;
+  /** CRI's command (docker's --entrypoint) and args (the arguments after the image), as given. */
   command: string[];
+  args: string[];
   ports: string[];
   state: 'created' | 'running' | 'exited' | 'unknown';
   /** Milliseconds since the epoch; 0 when not yet. */
@@ -40,6 +43,14 @@ export interface CliContainer {
   reason: string;
   logPath: string;
   labels: Record<string, string>;
+}
+
+export interface CliImage {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  entrypoint: string[];
+  cmd: string[];
 }
 
 export interface PortSpec {
@@ -53,6 +64,7 @@ export interface RunSpec {
   name: string;
   image: string;
   command: string[];
+  args: string[];
   env: { key: string; value: string }[];
   mounts: { hostPath: string; containerPath: string; readonly: boolean }[];
   ports: PortSpec[];
@@ -160,6 +172,7 @@ export class CliClient {
           metadata: { name: spec.name, attempt: 0 },
           image: { image: spec.image },
           command: spec.command,
+          args: spec.args,
           // KeyValue.value is bytes in CRI (a string would be read as base64).
           envs: spec.env.map((e) => ({ key: e.key, value: Buffer.from(e.value) })),
           mounts: spec.mounts.map((m) => ({ host_path: m.hostPath, container_path: m.containerPath, readonly: m.readonly })),
@@ -169,6 +182,7 @@ export class CliClient {
           labels,
           annotations: {
             [COMMAND_ANNOTATION]: JSON.stringify(spec.command),
+            [ARGS_ANNOTATION]: JSON.stringify(spec.args),
             [PORTS_ANNOTATION]: JSON.stringify(spec.ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol.toLowerCase()}`)),
             ...(spec.tty && spec.consoleSize ? { [CONSOLE_SIZE_ANNOTATION]: `${spec.consoleSize.rows}x${spec.consoleSize.cols}` } : {}),
           },
@@ -227,6 +241,15 @@ export class CliClient {
     return r.images.map((i) => ({ id: i.id, repoTags: i.repo_tags, repoDigests: i.repo_digests, size: Number(i.size) }));
   }
 
+  /** The image `name` names (an id, id prefix, tag or repo digest), with its Entrypoint and Cmd; undefined when none. */
+  async image(name: string): Promise<CliImage | undefined> {
+    const s = await this.img<{ image: { id: string; repo_tags: string[]; repo_digests: string[] } | null; info: Record<string, string> }>('ImageStatus', { image: { image: name }, verbose: true });
+    if (!s.image) return undefined;
+    const record = safeJson(s.info.info ?? '{}') as { config?: { entrypoint?: unknown; cmd?: unknown } };
+    const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    return { id: s.image.id, repoTags: s.image.repo_tags, repoDigests: s.image.repo_digests, entrypoint: strings(record.config?.entrypoint), cmd: strings(record.config?.cmd) };
+  }
+
   async removeImage(image: string): Promise<void> {
     await this.img('RemoveImage', { image: { image } });
   }
@@ -259,6 +282,7 @@ function toCliContainer(s: ContainerStatus__Output, podId: string): CliContainer
     image: s.image?.image ?? '',
     imageId: s.image_id,
     command: json<string[]>(s.annotations[COMMAND_ANNOTATION], []),
+    args: json<string[]>(s.annotations[ARGS_ANNOTATION], []),
     ports: json<string[]>(s.annotations[PORTS_ANNOTATION], []),
     state: STATE[s.state] ?? 'unknown',
     createdAt: nanosToMs(s.created_at),

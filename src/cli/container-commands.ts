@@ -1,15 +1,18 @@
 import type { Command } from 'commander';
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { containerTop, restartContainer } from './coracle-client.js';
 import { CoracleError } from '../errors.js';
+import { containerArgs } from '../oci/process-args.js';
+import type { CliClient, CliContainer, CliImage } from './cli-client.js';
 import { attachTo, finish, terminal } from './container-attach.js';
 import { printLogs } from './container-logs.js';
+import { registerRun } from './container-run.js';
+import { intArg, intOrWordArg } from './flag-parsers.js';
 import { containerStatus, humanDuration, quotedCommand, shortId, table } from './format.js';
-import { checkName, generateName } from './names.js';
-import { collect, parseEnv, parsePort, parseVolume } from './run-options.js';
+import { operandCommand } from './operand-command.js';
 import { runSession } from './terminal-session.js';
-import { findContainer as find, withClient, type SocketOf } from './with-client.js';
+import { eachContainer, findContainer as find, withClient, type SocketOf } from './with-client.js';
 
 /**
  * docker's container commands: `coracle run` makes a pod sandbox with one container,
@@ -29,73 +32,14 @@ export function registerContainerCommands(program: Command, socketOf: SocketOf):
   registerInspect(program, socketOf);
 }
 
-function registerRun(program: Command, socketOf: SocketOf): void {
-  program
-    .command('run')
-    .description('run a command in a new container (a pod sandbox with one container)')
-    .argument('<image>')
-    .argument('[command...]')
-    .option('-d, --detach', 'run in the background and print the container id')
-    .option('--name <name>', 'a name for the container')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
-    .option('-v, --volume <host:container[:ro]>', 'bind-mount a host path (repeatable)', collect)
-    .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a port on the host (repeatable)', collect)
-    .option('-i, --interactive', 'keep stdin open')
-    .option('-t, --tty', 'allocate a terminal')
-    .passThroughOptions()
-    .action(async (image: string, command: string[], o: { detach?: boolean; name?: string; env?: string[]; volume?: string[]; publish?: string[]; interactive?: boolean; tty?: boolean }, cmd: Command) => {
-      const env = parseEnv(o.env ?? []);
-      const mounts = (o.volume ?? []).map(parseVolume);
-      const ports = (o.publish ?? []).map(parsePort);
-      const socket = await socketOf(cmd);
-      await withClient(socket, async (client) => {
-        const existing = await client.containers();
-        if (o.name !== undefined) {
-          checkName(o.name);
-          const holder = existing.find((c) => c.name === o.name);
-          if (holder) throw new CoracleError('ALREADY_EXISTS', `the container name "${o.name}" is already in use by container ${shortId(holder.id)}: remove it or pick another name`);
-        }
-        const name = o.name ?? generateName(new Set(existing.map((c) => c.name)));
-        await client.ensureImage(image);
-        // The pod's log dir under the daemon's root: the daemon makes and writes it, `rm` removes it.
-        const root = (JSON.parse((await client.status()).info.config ?? '{}') as { root?: string }).root ?? '/var/lib/coracle';
-        const logDirectory = join(root, 'cli-logs', name);
-        const stdin = o.interactive === true;
-        const tty = o.tty === true;
-        // As docker: the container's terminal starts at this one's size, before any attach.
-        const size = tty && process.stdout.isTTY && process.stdout.rows > 0 && process.stdout.columns > 0 ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } } : {};
-        const id = await client.run({ name, image, command, env, mounts, ports, logDirectory, stdin, tty, ...size });
-        if (o.detach) {
-          process.stdout.write(`${id}\n`);
-          return;
-        }
-        if (stdin || tty) {
-          await attachTo(client, id, { stdin, tty });
-          return;
-        }
-        const c = await find(client, id);
-        // Over TCP the log file is out of reach: the id, as with -d.
-        if (typeof socket !== 'string') {
-          process.stdout.write(`${id}\n`);
-          return;
-        }
-        await printLogs(c, { follow: true }, client);
-        process.exitCode = (await client.container(id, c.podId))?.exitCode ?? 0;
-      });
-    });
-}
-
 function registerAttach(program: Command, socketOf: SocketOf): void {
-  program
-    .command('attach')
-    .description("join a running container's stdio; Ctrl+P Ctrl+Q detaches and leaves it running")
-    .argument('<container>')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => {
-        const c = await find(client, name);
-        await attachTo(client, c.id, await client.stdio(c.id));
-      });
-    });
+  const description = "join a running container's stdio; Ctrl+P Ctrl+Q detaches and leaves it running";
+  operandCommand(program, socketOf, { name: 'attach', description, operand: '<container>' }, (name, _o, socket) =>
+    withClient(socket, async (client) => {
+      const c = await find(client, name);
+      await attachTo(client, c.id, await client.stdio(c.id));
+    }),
+  );
 }
 
 function registerPs(program: Command, socketOf: SocketOf): void {
@@ -114,70 +58,67 @@ function registerPs(program: Command, socketOf: SocketOf): void {
           process.stdout.write(list.map((c) => `${shortId(c.id)}\n`).join(''));
           return;
         }
+        const argv = await commandLines(client, list);
         const now = Date.now();
-        const rows = list.map((c) => [shortId(c.id), c.image, quotedCommand(c.command), `${humanDuration(now - c.createdAt)} ago`, containerStatus(c, now), c.ports.join(', '), c.name]);
+        const rows = list.map((c, i) => [shortId(c.id), c.image, quotedCommand(argv[i]!), `${humanDuration(now - c.createdAt)} ago`, containerStatus(c, now), c.ports.join(', '), c.name]);
         process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
       });
     });
 }
 
+/**
+ * What each container runs, as docker ps's COMMAND: its own command and args over its image's
+ * Entrypoint and Cmd (one ImageStatus an image). kubelet's containers carry no record of their
+ * command that the CLI can read (CRI's status has none): theirs is left empty rather than
+ * guessed from the image.
+ */
+async function commandLines(client: CliClient, list: CliContainer[]): Promise<string[][]> {
+  const images = new Map<string, Promise<CliImage | undefined>>();
+  const imageOf = (ref: string): Promise<CliImage | undefined> => {
+    if (!images.has(ref)) images.set(ref, client.image(ref).catch(() => undefined));
+    return images.get(ref)!;
+  };
+  return Promise.all(
+    list.map(async (c) => {
+      if (!c.cli) return [];
+      if (c.command.length > 0) return [...c.command, ...c.args];
+      return containerArgs((await imageOf(c.imageId || c.image)) ?? { entrypoint: [], cmd: [] }, c);
+    }),
+  );
+}
+
 function registerStart(program: Command, socketOf: SocketOf): void {
-  program
-    .command('start')
-    .description('run stopped containers again, their filesystems as they left them')
-    .argument('<container...>')
-    .option('-a, --attach', "attach to the container's output (one container)")
-    .action(async (names: string[], o: { attach?: boolean }, cmd: Command) => {
-      const socket = await socketOf(cmd);
-      await withClient(socket, async (client) => {
-        for (const n of names) {
-          const c = await find(client, n);
-          await restartContainer(socket, c.id);
-          if (o.attach) await attachTo(client, c.id, await client.stdio(c.id));
-          else process.stdout.write(`${n}\n`);
-        }
-      });
-    });
+  const description = 'run stopped containers again, their filesystems as they left them';
+  const options = [{ flags: '-a, --attach', description: "attach to the container's output (one container)" }];
+  operandCommand<string[], { attach?: boolean }>(program, socketOf, { name: 'start', description, operand: '<container...>', options }, (names, o, socket) =>
+    eachContainer(socket, names, async (client, c) => {
+      await restartContainer(socket, c.id);
+      if (!o.attach) return;
+      await attachTo(client, c.id, await client.stdio(c.id));
+      return 'printed';
+    }),
+  );
 }
 
 function registerStop(program: Command, socketOf: SocketOf): void {
-  program
-    .command('stop')
-    .description('stop containers: the stop signal, then SIGKILL after the timeout')
-    .argument('<container...>')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
-    .action(async (names: string[], o: { time: string }, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => {
-        for (const n of names) {
-          const c = await find(client, n);
-          await client.stop(c.id, Number(o.time));
-          process.stdout.write(`${n}\n`);
-        }
-      });
-    });
+  const options = [{ flags: '-t, --time <seconds>', description: 'seconds to wait before SIGKILL', parse: intArg({ min: 0 }), default: 10 }];
+  operandCommand<string[], { time: number }>(program, socketOf, { name: 'stop', description: 'stop containers: the stop signal, then SIGKILL after the timeout', operand: '<container...>', options }, (names, o, socket) =>
+    eachContainer(socket, names, (client, c) => client.stop(c.id, o.time)),
+  );
 }
 
 function registerRm(program: Command, socketOf: SocketOf): void {
-  program
-    .command('rm')
-    .description('remove containers (and the pods the CLI made for them)')
-    .argument('<container...>')
-    .option('-f, --force', 'remove a running container, or one kubelet made')
-    .action(async (names: string[], o: { force?: boolean }, cmd: Command) => {
-      const socket = await socketOf(cmd);
-      await withClient(socket, async (client) => {
-        for (const n of names) {
-          const c = await find(client, n);
-          if (!c.cli && !o.force) throw new CoracleError('FAILED_PRECONDITION', `container ${shortId(c.id)} was not made by coracle run (kubelet's?): use -f to remove it anyway`);
-          if (c.state === 'running' && !o.force) throw new CoracleError('FAILED_PRECONDITION', `container ${n} is running: stop it first or use -f`);
-          if (c.state === 'running') await client.stop(c.id, 0);
-          await client.remove(c);
-          // The log dir is on the daemon's host: only a local CLI can take it away.
-          if (c.cli && c.logPath && typeof socket === 'string') await rm(dirname(c.logPath), { recursive: true, force: true });
-          process.stdout.write(`${n}\n`);
-        }
-      });
-    });
+  const options = [{ flags: '-f, --force', description: 'remove a running container, or one kubelet made' }];
+  operandCommand<string[], { force?: boolean }>(program, socketOf, { name: 'rm', description: 'remove containers (and the pods the CLI made for them)', operand: '<container...>', options }, (names, o, socket) =>
+    eachContainer(socket, names, async (client, c, n) => {
+      if (!c.cli && !o.force) throw new CoracleError('FAILED_PRECONDITION', `container ${shortId(c.id)} was not made by coracle run (kubelet's?): use -f to remove it anyway`);
+      if (c.state === 'running' && !o.force) throw new CoracleError('FAILED_PRECONDITION', `container ${n} is running: stop it first or use -f`);
+      if (c.state === 'running') await client.stop(c.id, 0);
+      await client.remove(c);
+      // The log dir is on the daemon's host: only a local CLI can take it away.
+      if (c.cli && c.logPath && typeof socket === 'string') await rm(dirname(c.logPath), { recursive: true, force: true });
+    }),
+  );
 }
 
 function registerLogs(program: Command, socketOf: SocketOf): void {
@@ -186,8 +127,8 @@ function registerLogs(program: Command, socketOf: SocketOf): void {
     .description("print a container's output (from its CRI log)")
     .argument('<container>')
     .option('-f, --follow', 'follow the output until the container ends')
-    .option('--tail <n>', 'only the last n lines', 'all')
-    .action(async (name: string, o: { follow?: boolean; tail?: string }, cmd: Command) => {
+    .option('--tail <n>', 'only the last n lines ("all": every line)', intOrWordArg(['all'], { min: 0 }), 'all')
+    .action(async (name: string, o: { follow?: boolean; tail: number | 'all' }, cmd: Command) => {
       const socket = await socketOf(cmd);
       if (typeof socket !== 'string') throw new CoracleError('UNIMPLEMENTED', 'logs over TCP is not implemented yet: the log is a file on the daemon\'s host');
       await withClient(socket, async (client) => printLogs(await find(client, name), o, client));
@@ -220,16 +161,11 @@ function registerExec(program: Command, socketOf: SocketOf): void {
 }
 
 function registerTop(program: Command, socketOf: SocketOf): void {
-  program
-    .command('top')
-    .description("a container's processes")
-    .argument('<container>')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const socket = await socketOf(cmd);
-      const c = await withClient(socket, (client) => find(client, name));
-      const procs = await containerTop(socket, c.id);
-      process.stdout.write(table(['UID', 'PID', 'PPID', 'TIME', 'CMD'], procs.map((p) => [p.user, String(p.pid), String(p.ppid), p.time, p.command])));
-    });
+  operandCommand(program, socketOf, { name: 'top', description: "a container's processes", operand: '<container>' }, async (name, _o, socket) => {
+    const c = await withClient(socket, (client) => find(client, name));
+    const procs = await containerTop(socket, c.id);
+    process.stdout.write(table(['UID', 'PID', 'PPID', 'TIME', 'CMD'], procs.map((p) => [p.user, String(p.pid), String(p.ppid), p.time, p.command])));
+  });
 }
 
 function registerInspect(program: Command, socketOf: SocketOf): void {

@@ -24,7 +24,7 @@ export function criLogLines(text: string, pending = { stdout: '', stderr: '' }):
  * Prints a container's CRI log; with `follow`, what it appends until it ends. The file is
  * read from where the last read stopped, whole lines at a time.
  */
-export async function printLogs(c: CliContainer, opts: { tail?: string; follow?: boolean }, client: CliClient): Promise<void> {
+export async function printLogs(c: CliContainer, opts: { tail?: number | 'all'; follow?: boolean }, client: CliClient): Promise<void> {
   let offset = 0;
   let carry = Buffer.alloc(0);
   const pending = { stdout: '', stderr: '' };
@@ -51,7 +51,7 @@ export async function printLogs(c: CliContainer, opts: { tail?: string; follow?:
     for (const l of lines) (l.stream === 'stdout' ? process.stdout : process.stderr).write(`${l.line}\n`);
   };
   const first = await readNew();
-  print(opts.tail !== undefined && opts.tail !== 'all' ? first.slice(Math.max(0, first.length - Number(opts.tail))) : first);
+  print(typeof opts.tail === 'number' ? first.slice(Math.max(0, first.length - opts.tail)) : first);
   if (!opts.follow) return;
   for (;;) {
     const now = await client.container(c.id, c.podId);

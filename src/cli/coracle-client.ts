@@ -7,6 +7,8 @@ import type { RestartContainerRequest } from '../generated/coracle/v1/RestartCon
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
+import type { UntagImageRequest } from '../generated/coracle/v1/UntagImageRequest.js';
+import type { UntagImageResponse__Output } from '../generated/coracle/v1/UntagImageResponse.js';
 import { loadCoracleProto } from '../cri/proto.js';
 import { channelOf, fromGrpc as toCliError, type DaemonTarget } from './daemon-target.js';
 
@@ -120,6 +122,12 @@ export async function commitContainer(socket: DaemonTarget, containerId: string,
 /** docker start: an exited container runs again, its filesystem kept. */
 export async function restartContainer(socket: DaemonTarget, containerId: string): Promise<void> {
   await unary<RestartContainerRequest, unknown>(socket, (c, req, cb) => c.RestartContainer(req, cb), { container_id: containerId });
+}
+
+/** docker rmi NAME: one tag or repo digest taken; the image removed once it has none (unless `keepUntagged`). */
+export async function untagImage(socket: DaemonTarget, image: string, keepUntagged: boolean): Promise<{ imageId: string; untagged: string[]; deleted: boolean }> {
+  const res = await unary<UntagImageRequest, UntagImageResponse__Output>(socket, (c, req, cb) => c.UntagImage(req, cb), { image, keep_untagged: keepUntagged });
+  return { imageId: res.image_id, untagged: res.untagged, deleted: res.deleted };
 }
 
 export interface PullStep {

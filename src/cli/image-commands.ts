@@ -6,7 +6,10 @@ import type { DaemonTarget } from './daemon-target.js';
 import { commitContainer, exportImages, imageHistory, importImages, pullWithProgress } from './coracle-client.js';
 import { humanDuration, humanSize, shortId, table } from './format.js';
 import { PullView } from './pull-view.js';
-import { findContainer as find, withClient, type SocketOf } from './with-client.js';
+import { eachOf, findContainer as find, withClient, type SocketOf } from './with-client.js';
+import { removeImageNamed } from './image-rmi.js';
+import { operandCommand } from './operand-command.js';
+import { CoracleError } from '../errors.js';
 
 /**
  * docker's image commands. `images` itself (a bare list, with import and export subcommands)
@@ -22,16 +25,12 @@ export function registerImageCommands(program: Command, socketOf: SocketOf): voi
 }
 
 function registerHistory(program: Command, socketOf: SocketOf): void {
-  program
-    .command('history')
-    .description('how an image was made, newest step first')
-    .argument('<image>')
-    .action(async (image: string, _o: unknown, cmd: Command) => {
-      const steps = await imageHistory(await socketOf(cmd), image);
-      const now = Date.now();
-      const rows = steps.map((s) => [s.id === '<missing>' ? s.id : shortId(s.id), s.created ? `${humanDuration(now - s.created)} ago` : '', s.createdBy.length > 45 ? `${s.createdBy.slice(0, 44)}…` : s.createdBy, humanSize(s.size), s.comment]);
-      process.stdout.write(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows));
-    });
+  operandCommand(program, socketOf, { name: 'history', description: 'how an image was made, newest step first', operand: '<image>' }, async (image, _o, socket) => {
+    const steps = await imageHistory(socket, image);
+    const now = Date.now();
+    const rows = steps.map((s) => [s.id === '<missing>' ? s.id : shortId(s.id), s.created ? `${humanDuration(now - s.created)} ago` : '', s.createdBy.length > 45 ? `${s.createdBy.slice(0, 44)}…` : s.createdBy, humanSize(s.size), s.comment]);
+    process.stdout.write(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows));
+  });
 }
 
 function registerCommit(program: Command, socketOf: SocketOf): void {
@@ -51,50 +50,41 @@ function registerCommit(program: Command, socketOf: SocketOf): void {
 }
 
 function registerPull(program: Command, socketOf: SocketOf): void {
-  program
-    .command('pull')
-    .description('pull an image, each layer\'s progress shown as it goes')
-    .argument('<image>')
-    .action(async (image: string, _o: unknown, cmd: Command) => {
-      const view = new PullView(process.stdout, process.stdout.isTTY === true);
-      process.stdout.write(`Pulling ${image}\n`);
-      const id = await pullWithProgress(await socketOf(cmd), image, (s) => view.step(s));
-      process.stdout.write(`Status: pulled ${image}\n${id}\n`);
-    });
+  operandCommand(program, socketOf, { name: 'pull', description: "pull an image, each layer's progress shown as it goes", operand: '<image>' }, async (image, _o, socket) => {
+    const view = new PullView(process.stdout, process.stdout.isTTY === true);
+    process.stdout.write(`Pulling ${image}\n`);
+    const id = await pullWithProgress(socket, image, (s) => view.step(s));
+    process.stdout.write(`Status: pulled ${image}\n${id}\n`);
+  });
 }
 
 function registerSaveLoad(program: Command, socketOf: SocketOf): void {
   program
     .command('save')
-    .description('write images to a tarball (docker-save format, also an OCI layout)')
+    .description('write images to a tarball (docker-save format, also an OCI layout); standard output by default')
     .argument('<image...>')
-    .requiredOption('-o, --output <file>', 'the tarball')
+    .option('-o, --output <file>', 'the tarball ("-": standard output, never a terminal)', '-')
     .action(async (images: string[], o: { output: string }, cmd: Command) => {
+      if (o.output === '-' && process.stdout.isTTY) throw new CoracleError('FAILED_PRECONDITION', 'cowardly refusing to save to a terminal: use the -o flag or redirect');
       await saveImages(await socketOf(cmd), images, o.output);
     });
 
   program
     .command('load')
-    .description('load the images of a tarball (docker save or OCI layout)')
-    .requiredOption('-i, --input <file>', 'the tarball')
+    .description('load the images of a tarball (docker save or OCI layout); standard input by default')
+    .option('-i, --input <file>', 'the tarball ("-": standard input, never a terminal)', '-')
     .action(async (o: { input: string }, cmd: Command) => {
+      if (o.input === '-' && process.stdin.isTTY) throw new CoracleError('FAILED_PRECONDITION', 'requested load from standard input, but it is a terminal: use the -i flag or redirect');
       await loadImages(await socketOf(cmd), o.input);
     });
 }
 
 function registerRmi(program: Command, socketOf: SocketOf): void {
-  program
-    .command('rmi')
-    .description('remove images')
-    .argument('<image...>')
-    .action(async (images: string[], _o: unknown, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => {
-        for (const i of images) {
-          await client.removeImage(i);
-          process.stdout.write(`Deleted: ${i}\n`);
-        }
-      });
-    });
+  const description = 'remove images: a name is untagged, and the image goes with its last name; an id removes the image';
+  const options = [{ flags: '-f, --force', description: 'remove an image a stopped container uses, or all the names of an image by its id' }];
+  operandCommand<string[], { force?: boolean }>(program, socketOf, { name: 'rmi', description, operand: '<image...>', options }, (images, o, socket) =>
+    withClient(socket, (client) => eachOf(images, (i) => removeImageNamed(socket, client, i, o.force === true))),
+  );
 }
 
 /** `images` lists when called bare; its import/export subcommands stay as they are. */

@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import type { ConfigOverrides } from '../config/load.js';
 import type { DaemonTarget } from './daemon-target.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML } from '../config/defaults.js';
-import { CoracleError, messageOf } from '../errors.js';
+import { messageOf } from '../errors.js';
+import { exitStatusOf, USAGE_STATUS, usageError } from './exit-status.js';
+import { checked, enumArg } from './flag-parsers.js';
 import { CORACLE_VERSION } from '../version.js';
 
 /*
@@ -59,13 +61,22 @@ async function serve(opts: ServeOptions): Promise<void> {
   process.on('SIGHUP', () => void daemon.reload());
 }
 
+/** -H and $CORACLE_HOST: unix:///path, /path or tcp://host:port, as given. */
+function parseHost(host: string): string {
+  if (!/^(unix:\/\/\/|\/|tcp:\/\/[^/]+:\d+$)/.test(host)) throw new Error(`${host}: expected unix:///path/to.sock or tcp://host:port`);
+  return host;
+}
+
 const program = new Command('coracle')
+  // Every usage error commander finds (a bad flag value, a missing argument) exits 2, as
+  // docker's; help and --version exit 0. Set first: the commands below inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_STATUS))
   // Options after `run IMAGE` and `exec CONTAINER` belong to the command run, as in docker.
   .enablePositionalOptions()
   .description('Coracle, a Kubernetes CRI container runtime')
   .version(CORACLE_VERSION)
   .option('-c, --config <file>', `config file (default ${DEFAULT_CONFIG_PATH}; absent means defaults)`)
-  .option('-H, --host <address>', 'the daemon to talk to: unix:///path/to.sock or tcp://host:port (default: $CORACLE_HOST, else grpc.socket of the config)')
+  .option('-H, --host <address>', 'the daemon to talk to: unix:///path/to.sock or tcp://host:port (default: $CORACLE_HOST, else grpc.socket of the config)', checked(parseHost))
   .option('--tlsverify', 'with tcp://: verify the daemon against --tlscacert (always on: TCP is mutual TLS only)')
   .option('--tlscacert <file>', 'with tcp://: the CA that signed the daemon\'s certificate ($CORACLE_TLS_CA)')
   .option('--tlscert <file>', 'with tcp://: this client\'s certificate ($CORACLE_TLS_CERT)')
@@ -78,8 +89,8 @@ program
   .option('--root <dir>', 'durable state dir (root)')
   .option('--state <dir>', 'volatile state dir (state)')
   .option('--socket <path>', 'CRI socket path (grpc.socket)')
-  .option('--log-level <level>', 'error, warn, info or debug (log.level)')
-  .option('--log-format <format>', 'json or text (log.format)')
+  .option('--log-level <level>', 'error, warn, info or debug (log.level)', enumArg(['error', 'warn', 'info', 'debug']))
+  .option('--log-format <format>', 'json or text (log.format)', enumArg(['json', 'text']))
   .option('--listen <address>', 'also serve on tcp://HOST:PORT, with mutual TLS (remote.listen; needs remote.ca, remote.cert, remote.key)')
   .action(async (_opts: ServeOptions, command: Command) => {
     await serve(command.optsWithGlobals<ServeOptions>());
@@ -101,17 +112,21 @@ interface ClientOptions {
 async function socketOf(command: Command): Promise<DaemonTarget> {
   const opts = command.optsWithGlobals<ClientOptions>();
   if (opts.socket) return opts.socket;
-  const host = opts.host ?? process.env.CORACLE_HOST;
+  let host = opts.host;
+  if (host === undefined && process.env.CORACLE_HOST) {
+    try {
+      host = parseHost(process.env.CORACLE_HOST);
+    } catch (err) {
+      throw usageError(`CORACLE_HOST: ${messageOf(err)}`);
+    }
+  }
   if (host) {
     if (host.startsWith('unix://')) return host.slice('unix://'.length);
     if (host.startsWith('/')) return host;
-    if (host.startsWith('tcp://')) {
-      const files = [opts.tlscacert ?? process.env.CORACLE_TLS_CA, opts.tlscert ?? process.env.CORACLE_TLS_CERT, opts.tlskey ?? process.env.CORACLE_TLS_KEY];
-      if (files.some((f) => !f)) throw new CoracleError('INVALID_ARGUMENT', `${host}: the daemon is reached over TCP with mutual TLS only: give --tlscacert, --tlscert and --tlskey`);
-      const [ca, cert, key] = await Promise.all(files.map((f) => readFile(f!)));
-      return { address: host.slice('tcp://'.length), tls: { ca: ca!, cert: cert!, key: key! } };
-    }
-    throw new CoracleError('INVALID_ARGUMENT', `${host}: expected unix:///path/to.sock or tcp://host:port`);
+    const files = [opts.tlscacert ?? process.env.CORACLE_TLS_CA, opts.tlscert ?? process.env.CORACLE_TLS_CERT, opts.tlskey ?? process.env.CORACLE_TLS_KEY];
+    if (files.some((f) => !f)) throw usageError(`${host}: the daemon is reached over TCP with mutual TLS only: give --tlscacert, --tlscert and --tlskey`);
+    const [ca, cert, key] = await Promise.all(files.map((f) => readFile(f!)));
+    return { address: host.slice('tcp://'.length), tls: { ca: ca!, cert: cert!, key: key! } };
   }
   const { loadConfig } = await import('../config/load.js');
   return (await loadConfig(opts.config)).config.grpc.socket;
@@ -171,5 +186,5 @@ program.parseAsync(process.argv).catch(async (err: unknown) => {
     process.exit(2);
   }
   process.stderr.write(`coracle: ${messageOf(err)}\n`);
-  process.exit(1);
+  process.exit(exitStatusOf(err));
 });

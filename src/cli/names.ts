@@ -17,11 +17,12 @@ export function generateName(taken: Set<string>): string {
   }
 }
 
-/** docker's rule for names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
-export function checkName(name: string): void {
+/** docker's rule for names: [a-zA-Z0-9][a-zA-Z0-9_.-]+; the name, when it keeps it. */
+export function checkName(name: string): string {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
     throw new CoracleError('INVALID_ARGUMENT', `invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
+  return name;
 }
 
 /**

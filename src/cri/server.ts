@@ -23,6 +23,7 @@ import { getContainerEventsHandler } from './container-events.js';
 import { listMetricDescriptorsHandler, listPodSandboxMetricsHandler } from './metrics.js';
 import { checkpointContainerHandler } from './container-checkpoint.js';
 import { imageHistoryHandler } from './image-history.js';
+import { untagImageHandler } from './image-untag.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
 import { restartContainerHandler } from './container-restart.js';
@@ -56,7 +57,7 @@ export interface CriServices {
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
   containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
-  images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history'>;
+  images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history' | 'untag'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
   events: Pick<ContainerEvents, 'subscribe'>;
 }
@@ -176,6 +177,7 @@ export function createCriServer(
     CommitContainer: wrapUnary('CommitContainer', log, commitContainerHandler(services.containers)),
     RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers)),
     PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images)),
+    UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images)),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

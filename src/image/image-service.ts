@@ -8,10 +8,12 @@ import { exportArchive, importArchive } from './image-import-export.js';
 import { pullImage } from './image-pull.js';
 import type { ImageRecord } from './image-store.js';
 import type { RegistryCredentials } from './registry-auth.js';
+import { untagImage, type UntagResult } from './image-untag.js';
 
 export type { ImageServiceDeps, OnPullProgress, PullProgress, RegistryAccess, SnapshotUsers } from './image-deps.js';
 export type { ImageFsUsage } from './image-gc.js';
 export type { HistoryStep } from './image-history.js';
+export type { UntagResult } from './image-untag.js';
 
 /**
  * Pulls, finds, lists and removes images. A pull fetches the manifest (choosing this host's
@@ -67,6 +69,11 @@ export class ImageService {
   /** Removes the image `text` names, with all its tags; nothing named is no error. */
   async remove(text: string, log: Logger): Promise<void> {
     return removeImage(this.cx, text, log);
+  }
+
+  /** Takes one tag or repo digest from its image (docker rmi NAME); see image-untag. */
+  async untag(text: string, keepUntagged: boolean, log: Logger): Promise<UntagResult> {
+    return untagImage(this.cx, text, keepUntagged, log);
   }
 
   /** Deletes content and snapshots that no image, container or pull in progress holds. */

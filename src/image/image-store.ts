@@ -127,6 +127,12 @@ export class ImageStore {
     return merged;
   }
 
+  /** Gives the image exactly these names (put only ever adds): docker rmi of one tag. */
+  async setNames(id: string, repoTags: string[], repoDigests: string[]): Promise<void> {
+    const record = this.images.get(id);
+    if (record) await this.write({ ...record, repoTags, repoDigests });
+  }
+
   private async write(record: ImageRecord): Promise<void> {
     // Durable: a pulled image must still be there after a power loss (no lost image), and
     // the record goes after its blobs (fsynced by the content store) and snapshots (their

@@ -1,52 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import pty from 'node-pty';
 import { onCleanup } from '../helpers/cleanup.js';
-import { CORACLE_BIN, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage } from '../helpers/images.js';
+import { cliSuite, coracle } from '../helpers/cli.js';
+import { CORACLE_BIN } from '../helpers/daemon.js';
 import { podConfig } from '../helpers/pods.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function coracle(socket: string, args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CORACLE_BIN, '-H', `unix://${socket}`, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('cli: docker commands over the socket', function () {
   this.timeout(120_000);
-  let registry: TestRegistry;
-  let image: string;
-
-  before(async () => {
-    registry = await startTestRegistry({ scope: 'suite' });
-    const built = buildImage({ layers: [await buildLayer(await busyboxRootfsEntries())], config: { Env: ['PATH=/bin'], Cmd: ['sh'] }, history: [{ created_by: 'ADD busybox / # the test base' }] });
-    await pushImage(registry.url, 'cli/busybox', built, ['v1']);
-    image = `${registry.host}/cli/busybox:v1`;
-  });
-  after(async () => {
-    await registry?.stop();
-  });
-
-  let d: TestDaemon;
-  let cli: (...args: string[]) => Promise<CliResult>;
-  beforeEach(async () => {
-    // CRI pods would get the cluster's network (none here); the CLI's get Coracle's own.
-    d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [registry.host]: registry.url } });
-    cli = (...args) => coracle(d.socket, args);
-  });
+  const suite = cliSuite();
 
   it('run in the foreground, run -d, ps with docker\'s columns, exec, top, logs, stop with 137, rm', async () => {
+    const { d, cli, image } = suite;
     const first = await cli('run', '--name', 'bingo', image, 'sh', '-c', 'echo BINGO > /tmp/SUCCESS.txt; cat /tmp/SUCCESS.txt');
     assert.deepEqual([first.code, first.stdout], [0, 'BINGO\n'], first.stderr);
     const failing = await cli('run', image, 'sh', '-c', 'echo to-stderr >&2; exit 3');
@@ -103,6 +69,7 @@ describe('cli: docker commands over the socket', function () {
   });
 
   it('the seed\'s story: BINGO, commit, history, save, rmi, load, and BINGO again', async () => {
+    const { d, cli, image } = suite;
     const bingo = await cli('run', '--name', 'bingo', image, 'sh', '-c', 'echo BINGO > /tmp/SUCCESS.txt; rm /etc/group; mkdir -p /opt/new; echo inside > /opt/new/file');
     assert.equal(bingo.code, 0, bingo.stderr);
     assert.match((await cli('ps', '-a')).stdout, /Exited \(0\) .* ago\s+bingo\n/);
@@ -125,6 +92,7 @@ describe('cli: docker commands over the socket', function () {
   });
 
   it('run -it, Ctrl+P Ctrl+Q, attach, exec -it: through a terminal', async () => {
+    const { d, cli, image } = suite;
     // Drives the CLI on a pty, as a person at a terminal would.
     const term = (args: string[], cols = 80, rows = 24): { output: () => string; write(s: string): void; waitFor(re: RegExp): Promise<void>; exited: Promise<number> } => {
       const p = pty.spawn(process.execPath, [CORACLE_BIN, '-H', `unix://${d.socket}`, ...args], { cols, rows, env: process.env as Record<string, string> });
@@ -164,6 +132,7 @@ describe('cli: docker commands over the socket', function () {
   });
 
   it("run -it: the container's terminal starts at the local one's size, before any attach (no race with the first resize)", async () => {
+    const { d, cli, image } = suite;
     // The process asks for the size as it starts, before the CLI has attached and resized:
     // without a size given at create the terminal had 0 rows and stty failed.
     const p = pty.spawn(process.execPath, [CORACLE_BIN, '-H', `unix://${d.socket}`, 'run', '-it', '--name', 'sized', image, 'sh', '-c', 'busybox stty size; exec sleep 60'], {
@@ -186,6 +155,7 @@ describe('cli: docker commands over the socket', function () {
   });
 
   it('history and images; errors a person can act on', async () => {
+    const { d, cli, image, registry } = suite;
     const pulled = await cli('pull', image);
     assert.equal(pulled.code, 0, pulled.stderr);
     assert.match(pulled.stdout, /^Pulling .*\n([0-9a-f]{12}): Waiting\n\1: Downloading\n\1: Extracting\n\1: Pull complete\nStatus: pulled .*\nsha256:[0-9a-f]{64}\n$/);
@@ -196,7 +166,7 @@ describe('cli: docker commands over the socket', function () {
 
     await cli('run', '-d', '--name', 'taken', image, 'sleep', '60');
     const again = await cli('run', '-d', '--name', 'taken', image, 'true');
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 125, "docker run's status when the daemon refuses the run");
     assert.match(again.stderr, /^coracle: the container name "taken" is already in use by container [0-9a-f]{12}/);
     assert.match((await cli('stop', 'nothing')).stderr, /^coracle: no such container: nothing\n$/);
     assert.match((await cli('rm', 'taken')).stderr, /is running: stop it first or use -f/);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { CoracleError } from '../../src/errors.js';
-import { collect, parseEnv, parsePort, parseVolume } from '../../src/cli/run-options.js';
+import { ExitStatusError } from '../../src/cli/exit-status.js';
+import { collect, parseEnv, parsePort, parseVolume, processArgs } from '../../src/cli/run-options.js';
 
 describe('cli: run options (-e, -v, -p) as docker reads them', () => {
   const invalid = (message: string) => (err: unknown): boolean => err instanceof CoracleError && err.code === 'INVALID_ARGUMENT' && err.message === message;
@@ -40,5 +41,14 @@ describe('cli: run options (-e, -v, -p) as docker reads them', () => {
     for (const bad of ['99999:1', '0:80', '80', '80:80/sctp', 'host:80:80']) {
       assert.throws(() => parsePort(bad), invalid(`invalid port mapping "${bad}": expected [ip:]hostPort:containerPort[/tcp|udp]`));
     }
+  });
+
+  it("the arguments are CRI args (the image's Cmd replaced); --entrypoint is CRI command; '' clears it", () => {
+    assert.deepEqual(processArgs(undefined, []), { command: [], args: [] });
+    assert.deepEqual(processArgs(undefined, ['https://x', '-v']), { command: [], args: ['https://x', '-v'] });
+    assert.deepEqual(processArgs('sh', ['-c', 'echo hi']), { command: ['sh'], args: ['-c', 'echo hi'] });
+    assert.deepEqual(processArgs('/bin/two words', []), { command: ['/bin/two words'], args: [] }, 'one element, as docker: not split');
+    assert.deepEqual(processArgs('', ['echo', 'hi']), { command: ['echo', 'hi'], args: [] });
+    assert.throws(() => processArgs('', []), (err: unknown) => err instanceof ExitStatusError && err.exitStatus === 125 && /^no command specified/.test(err.message));
   });
 });

@@ -1,0 +1,86 @@
+import { execFile } from 'node:child_process';
+import { CORACLE_BIN, startTestDaemon, type TestDaemon } from './daemon.js';
+import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type ImageConfigSpec, type LayerEntry } from './images.js';
+import { startTestRegistry, type TestRegistry } from './test-registry.js';
+
+/** What one run of the `coracle` CLI printed, and how it exited. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `coracle` CLI against the daemon at `socket`, with `input` on its standard input. */
+export function coracle(socket: string, args: string[], input?: Buffer): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CORACLE_BIN, '-H', `unix://${socket}`, ...args], { timeout: 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(input);
+  });
+}
+
+/** The same, its standard output as bytes (save's tarball). */
+export function coracleBytes(socket: string, args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CORACLE_BIN, '-H', `unix://${socket}`, ...args], { timeout: 60_000, maxBuffer: 64 << 20, encoding: 'buffer' }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() });
+    });
+    child.stdin?.end();
+  });
+}
+
+/**
+ * A suite's registry, with busybox pushed as `<registry>/cli/busybox:v1` and `:v2` (Cmd sh, PATH=/bin)
+ * and any other images the suite asks for (busybox with more files or another config, each
+ * under its own repository:tag). Stopped by the suite's `after`.
+ */
+export async function cliRegistry(more: Record<string, { files?: LayerEntry[]; config: ImageConfigSpec }> = {}): Promise<{ registry: TestRegistry; image: string; images: Record<string, string> }> {
+  const registry = await startTestRegistry({ scope: 'suite' });
+  const base = await buildLayer(await busyboxRootfsEntries());
+  const built = buildImage({ layers: [base], config: { Env: ['PATH=/bin'], Cmd: ['sh'] }, history: [{ created_by: 'ADD busybox / # the test base' }] });
+  await pushImage(registry.url, 'cli/busybox', built, ['v1', 'v2']);
+  const images: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(more)) {
+    const layers = spec.files ? [base, await buildLayer(spec.files)] : [base];
+    const [repo, tag] = name.split(':') as [string, string];
+    await pushImage(registry.url, repo, buildImage({ layers, config: spec.config }), [tag]);
+    images[name] = `${registry.host}/${name}`;
+  }
+  return { registry, image: `${registry.host}/cli/busybox:v1`, images };
+}
+
+/** A daemon for the CLI's tests, pulling from `registry`; `cli` runs the CLI against it. */
+export async function cliDaemon(registry: TestRegistry): Promise<{ d: TestDaemon; cli: (...args: string[]) => Promise<CliResult> }> {
+  // CRI pods would get the cluster's network (none here); the CLI's get Coracle's own.
+  const d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [registry.host]: registry.url } });
+  return { d, cli: (...args) => coracle(d.socket, args) };
+}
+
+/** What a CLI suite's tests use: the suite's registry and images, and each test's own daemon. */
+export interface CliSuite {
+  registry: TestRegistry;
+  image: string;
+  images: Record<string, string>;
+  d: TestDaemon;
+  cli: (...args: string[]) => Promise<CliResult>;
+}
+
+/**
+ * Sets up a describe block of CLI tests: one registry for the suite (cliRegistry, with `more`
+ * images), stopped after it, and a daemon of its own for each test. The fields are filled by
+ * the hooks: read them inside the tests.
+ */
+export function cliSuite(more: Parameters<typeof cliRegistry>[0] = {}): CliSuite {
+  const suite = {} as CliSuite;
+  before(async () => {
+    Object.assign(suite, await cliRegistry(more));
+  });
+  after(async () => {
+    await suite.registry?.stop();
+  });
+  beforeEach(async () => {
+    Object.assign(suite, await cliDaemon(suite.registry));
+  });
+  return suite;
+}
