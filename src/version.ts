@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { packagePath } from './util/package-root.js';
 
 /** The version in package.json, read once: it is what RuntimeVersion reports. */
 export const CORACLE_VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as {
     version: string;
   }
 ).version;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import type { ConfigOverrides } from '../config/load.js';
+import type { ServeOptions } from '../daemon/serve.js';
 import type { DaemonTarget } from './daemon-target.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML } from '../config/defaults.js';
 import { messageOf } from '../errors.js';
@@ -16,49 +16,23 @@ import { CORACLE_VERSION } from '../version.js';
  * costs the daemon memory it never uses.
  */
 
-/** serve's flags: the config file, and the values that win over it. */
-interface ServeOptions extends ConfigOverrides {
-  config?: string;
-}
-
+/**
+ * The daemon runs from its bundle (scripts/bundle.mjs: one file for what serve loads, less
+ * memory than the hundreds of modules tsc writes) with its V8 flags: `serve` re-executes this
+ * process as `node FLAGS <bundle> <the same arguments>`, which lands here again, bundled and
+ * with the flags, and serves. Without a bundle (tsc's output alone) it serves from here.
+ */
 async function serve(opts: ServeOptions): Promise<void> {
   const { DAEMON_V8_FLAGS, reexecWith } = await import('../util/reexec.js');
-  let reexecError: unknown;
+  const { daemonScript } = await import('../util/package-root.js');
+  let startWarning: { message: string; fields: Record<string, unknown> } | undefined;
   try {
-    reexecWith(DAEMON_V8_FLAGS);
+    reexecWith(DAEMON_V8_FLAGS, daemonScript());
   } catch (err) {
     // Not fatal: the daemon runs as it would have, with V8's default heap sizes.
-    reexecError = err;
+    startWarning = { message: 'running without the V8 heap flags: re-executing with them failed', fields: { flags: DAEMON_V8_FLAGS, error: messageOf(err) } };
   }
-  const [{ loadConfig }, { createLogger }, { startDaemon }] = await Promise.all([import('../config/load.js'), import('../log.js'), import('../daemon/daemon.js')]);
-  const { config, file } = await loadConfig(opts.config, opts);
-  const log = createLogger(config.log);
-  if (reexecError !== undefined) log.warn('running without the V8 heap flags: re-executing with them failed', { flags: DAEMON_V8_FLAGS, error: messageOf(reexecError) });
-  log.info('config loaded', { file: file ?? '(embedded defaults)' });
-  const rereadConfig = async (): Promise<typeof config> => (await loadConfig(opts.config, opts)).config;
-  const daemon = await startDaemon(config, log, { rereadConfig }).catch((err: unknown) => {
-    log.error('coracle failed to start', { error: messageOf(err) });
-    process.exit(1);
-  });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      log.warn('second signal: exiting now', { signal });
-      process.exit(1);
-    }
-    log.info('signal received', { signal });
-    void daemon.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('shutdown failed', { error: messageOf(err) });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  // SIGHUP rereads the TCP listener's allow-lists and certificate files (and no longer ends the daemon).
-  process.on('SIGHUP', () => void daemon.reload());
+  await (await import('../daemon/serve.js')).serveDaemon(opts, startWarning);
 }
 
 /** -H and $CORACLE_HOST: unix:///path, /path or tcp://host:port, as given. */

@@ -1,5 +1,5 @@
 import { parse, TomlError } from 'smol-toml';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { isErrno, messageOf } from '../errors.js';
 import { readRegularFile } from '../util/bounded-read.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML } from './defaults.js';
@@ -74,7 +74,7 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
 
 /** `where` names the source of a problem: `file:line`, the file alone, or the flags. */
 function problemsOf(
-  error: z.ZodError,
+  error: z.core.$ZodError,
   input: unknown,
   file: { path: string; text: string } | undefined,
 ): string[] {

@@ -1,17 +1,20 @@
 import { isAbsolute } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { parseSanEntry, parseSubjectEntry } from '../util/cert-allow.js';
 import { parseCidr } from '../util/cidr.js';
+import '../util/zod-messages.js';
 
-const absolutePath = z.string().refine(isAbsolute, { message: 'must be an absolute path' });
-const positiveInt = z.number().int().positive();
+const absolutePath = z.string().check(z.refine(isAbsolute, { message: 'must be an absolute path' }));
+const positiveInt = z.int().check(z.positive());
 
-const hostPort = z.string().refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v), {
-  message: 'must be host:port ([v6]:port for IPv6)',
-});
+const hostPort = z.string().check(
+  z.refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v), {
+    message: 'must be host:port ([v6]:port for IPv6)',
+  }),
+);
 
 /** Each entry through `parse`, its error as the issue at its index. */
-function checkEach(list: string[], parse: (entry: string) => unknown, ctx: z.RefinementCtx): void {
+function checkEach(list: string[], parse: (entry: string) => unknown, ctx: z.core.$RefinementCtx<string[]>): void {
   list.forEach((entry, i) => {
     try {
       parse(entry);
@@ -23,11 +26,11 @@ function checkEach(list: string[], parse: (entry: string) => unknown, ctx: z.Ref
 
 const registryHost = z
   .strictObject({
-    mirrors: z.array(z.url({ protocol: /^https?$/ })).default([]),
-    plain_http: z.boolean().default(false),
-    no_fallback: z.boolean().default(false),
+    mirrors: z._default(z.array(z.url({ protocol: /^https?$/ })), []),
+    plain_http: z._default(z.boolean(), false),
+    no_fallback: z._default(z.boolean(), false),
   })
-  .superRefine((host, ctx) => {
+  .check(z.superRefine((host, ctx) => {
     host.mirrors.forEach((url, i) => {
       if (url.startsWith('http://') && !host.plain_http) {
         ctx.addIssue({
@@ -44,7 +47,10 @@ const registryHost = z
         message: 'no_fallback with no mirrors leaves no endpoint to pull from',
       });
     }
-  });
+  }));
+
+/** A whole number from `min` to `max`. */
+const intIn = (min: number, max?: number): z.ZodMiniInt => z.int().check(z.gte(min), ...(max === undefined ? [] : [z.lte(max)]));
 
 export const configSchema = z
   .strictObject({
@@ -60,28 +66,34 @@ export const configSchema = z
       format: z.enum(['json', 'text']),
     }),
     runtime: z.strictObject({
-      default_handler: z.string().min(1),
+      default_handler: z.string().check(z.minLength(1)),
       handlers: z.record(
-        z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'handler names are DNS labels'),
-        z.strictObject({ path: z.string().min(1) }),
+        z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'handler names are DNS labels')),
+        z.strictObject({ path: z.string().check(z.minLength(1)) }),
       ),
     }),
-    cni: z.strictObject({
-      conf_dir: absolutePath,
-      bin_dirs: z.array(absolutePath).min(1),
-      network_name: z.string().min(1),
-      // IFNAMSIZ is 16 with the NUL.
-      bridge: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'must be a link name of 1 to 15 characters'),
-      pod_subnet: z.string().superRefine((v, ctx) => {
-        const parsed = parseCidr(v);
-        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
-      }),
-      pod_network: z.string(),
-    }).superRefine((cni, ctx) => {
-      if (cni.pod_network !== '' && cni.pod_network !== cni.network_name) {
-        ctx.addIssue({ code: 'custom', path: ['pod_network'], message: `must be "" (the cluster's network from conf_dir) or network_name ("${cni.network_name}")` });
-      }
-    }),
+    cni: z
+      .strictObject({
+        conf_dir: absolutePath,
+        bin_dirs: z.array(absolutePath).check(z.minLength(1)),
+        network_name: z.string().check(z.minLength(1)),
+        // IFNAMSIZ is 16 with the NUL.
+        bridge: z.string().check(z.regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'must be a link name of 1 to 15 characters')),
+        pod_subnet: z.string().check(
+          z.superRefine((v, ctx) => {
+            const parsed = parseCidr(v);
+            if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+          }),
+        ),
+        pod_network: z.string(),
+      })
+      .check(
+        z.superRefine((cni, ctx) => {
+          if (cni.pod_network !== '' && cni.pod_network !== cni.network_name) {
+            ctx.addIssue({ code: 'custom', path: ['pod_network'], message: `must be "" (the cluster's network from conf_dir) or network_name ("${cni.network_name}")` });
+          }
+        }),
+      ),
     image: z.strictObject({
       max_concurrent_downloads: positiveInt,
       pull_progress_timeout: positiveInt,
@@ -91,39 +103,43 @@ export const configSchema = z
       idle_timeout: positiveInt,
       handshake_timeout: positiveInt,
       stream_creation_timeout: positiveInt,
-      max_header_bytes: z.number().int().min(1024).max(16 << 20),
+      max_header_bytes: intIn(1024, 16 << 20),
       max_streams_per_connection: positiveInt,
-      max_buffered_bytes: z.number().int().min(64 << 10),
-      max_total_buffered_bytes: z.number().int().min(1 << 20),
+      max_buffered_bytes: intIn(64 << 10),
+      max_total_buffered_bytes: intIn(1 << 20),
       max_connections: positiveInt,
       max_pending_connections: positiveInt,
     }),
     remote: z
       .strictObject({
-        listen: z.string().refine((v) => v === '' || /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:\s/]+):\d{1,5}$/.test(v), { message: 'must be empty or tcp://host:port' }),
+        listen: z.string().check(z.refine((v) => v === '' || /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:\s/]+):\d{1,5}$/.test(v), { message: 'must be empty or tcp://host:port' })),
         ca: z.string(),
         cert: z.string(),
         key: z.string(),
-        allowed_subjects: z.array(z.string()).superRefine((list, ctx) => checkEach(list, parseSubjectEntry, ctx)),
-        allowed_sans: z.array(z.string()).superRefine((list, ctx) => checkEach(list, parseSanEntry, ctx)),
+        allowed_subjects: z.array(z.string()).check(z.superRefine((list, ctx) => checkEach(list, parseSubjectEntry, ctx))),
+        allowed_sans: z.array(z.string()).check(z.superRefine((list, ctx) => checkEach(list, parseSanEntry, ctx))),
       })
-      .superRefine((r, ctx) => {
-        if (!r.listen) return;
-        for (const k of ['ca', 'cert', 'key'] as const) {
-          if (!r[k]) ctx.addIssue({ code: 'custom', path: [k], message: `a TCP listener is mutual TLS only: remote.${k} must name a PEM file` });
-          else if (!isAbsolute(r[k])) ctx.addIssue({ code: 'custom', path: [k], message: 'must be an absolute path' });
-        }
-      }),
-    registry: z.strictObject({ hosts: z.record(z.string().min(1), registryHost) }),
+      .check(
+        z.superRefine((r, ctx) => {
+          if (!r.listen) return;
+          for (const k of ['ca', 'cert', 'key'] as const) {
+            if (!r[k]) ctx.addIssue({ code: 'custom', path: [k], message: `a TCP listener is mutual TLS only: remote.${k} must name a PEM file` });
+            else if (!isAbsolute(r[k])) ctx.addIssue({ code: 'custom', path: [k], message: 'must be an absolute path' });
+          }
+        }),
+      ),
+    registry: z.strictObject({ hosts: z.record(z.string().check(z.minLength(1)), registryHost) }),
   })
-  .superRefine((config, ctx) => {
-    if (!(config.runtime.default_handler in config.runtime.handlers)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['runtime', 'default_handler'],
-        message: `"${config.runtime.default_handler}" is not among runtime.handlers`,
-      });
-    }
-  });
+  .check(
+    z.superRefine((config, ctx) => {
+      if (!(config.runtime.default_handler in config.runtime.handlers)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['runtime', 'default_handler'],
+          message: `"${config.runtime.default_handler}" is not among runtime.handlers`,
+        });
+      }
+    }),
+  );
 
 export type Config = z.infer<typeof configSchema>;

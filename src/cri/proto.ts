@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs/light.js';
+import { packagePath } from '../util/package-root.js';
 import type { ProtoGrpcType } from '../generated/api.js';
 import type { ProtoGrpcType as CoracleProtoType } from '../generated/coracle.js';
 
-export const CRI_PROTO_PATH = fileURLToPath(new URL('../../../proto/api.proto', import.meta.url));
-export const CORACLE_PROTO_PATH = fileURLToPath(new URL('../../../proto/coracle.proto', import.meta.url));
+export const CRI_PROTO_PATH = packagePath('proto', 'api.proto');
+export const CORACLE_PROTO_PATH = packagePath('proto', 'coracle.proto');
 
 /**
  * int64 fields (timestamps in ns, sizes) arrive as strings: a JS number loses precision past

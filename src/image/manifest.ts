@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../util/zod-messages.js';
 import { CoracleError } from '../errors.js';
 
 export const MEDIA = {
@@ -22,22 +23,20 @@ export const MAX_MANIFEST_BYTES = 4 << 20;
  */
 export const MAX_CONFIG_BYTES = 8 << 20;
 
-const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'not a sha256 digest');
+const digest = z.string().check(z.regex(/^sha256:[a-f0-9]{64}$/, 'not a sha256 digest'));
 
 const descriptor = z.object({
   mediaType: z.string(),
   digest,
-  size: z.number().int().nonnegative(),
-  platform: z
-    .object({ os: z.string(), architecture: z.string(), variant: z.string().optional() })
-    .optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
+  size: z.int().check(z.nonnegative()),
+  platform: z.optional(z.object({ os: z.string(), architecture: z.string(), variant: z.optional(z.string()) })),
+  annotations: z.optional(z.record(z.string(), z.string())),
 });
 export type Descriptor = z.infer<typeof descriptor>;
 
 const manifestSchema = z.object({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
+  mediaType: z.optional(z.string()),
   config: descriptor,
   layers: z.array(descriptor),
 });
@@ -45,39 +44,39 @@ export type ImageManifest = z.infer<typeof manifestSchema>;
 
 const indexSchema = z.object({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
+  mediaType: z.optional(z.string()),
   manifests: z.array(descriptor),
 });
 export type ImageIndex = z.infer<typeof indexSchema>;
 
 const configSchema = z.object({
-  architecture: z.string().optional(),
-  os: z.string().optional(),
-  created: z.string().optional(),
-  config: z
-    .object({
-      User: z.string().optional(),
-      Env: z.array(z.string()).nullish(),
-      Entrypoint: z.array(z.string()).nullish(),
-      Cmd: z.array(z.string()).nullish(),
-      WorkingDir: z.string().optional(),
-      ExposedPorts: z.record(z.string(), z.unknown()).nullish(),
-      Volumes: z.record(z.string(), z.unknown()).nullish(),
-      Labels: z.record(z.string(), z.string()).nullish(),
-      StopSignal: z.string().optional(),
-    })
-    .nullish(),
+  architecture: z.optional(z.string()),
+  os: z.optional(z.string()),
+  created: z.optional(z.string()),
+  config: z.nullish(
+    z.object({
+      User: z.optional(z.string()),
+      Env: z.nullish(z.array(z.string())),
+      Entrypoint: z.nullish(z.array(z.string())),
+      Cmd: z.nullish(z.array(z.string())),
+      WorkingDir: z.optional(z.string()),
+      ExposedPorts: z.nullish(z.record(z.string(), z.unknown())),
+      Volumes: z.nullish(z.record(z.string(), z.unknown())),
+      Labels: z.nullish(z.record(z.string(), z.string())),
+      StopSignal: z.optional(z.string()),
+    }),
+  ),
   rootfs: z.object({ type: z.literal('layers'), diff_ids: z.array(digest) }),
-  history: z
-    .array(
+  history: z.optional(
+    z.array(
       z.object({
-        created: z.string().optional(),
-        created_by: z.string().optional(),
-        comment: z.string().optional(),
-        empty_layer: z.boolean().optional(),
+        created: z.optional(z.string()),
+        created_by: z.optional(z.string()),
+        comment: z.optional(z.string()),
+        empty_layer: z.optional(z.boolean()),
       }),
-    )
-    .optional(),
+    ),
+  ),
 });
 export type ImageConfigDoc = z.infer<typeof configSchema>;
 
@@ -89,7 +88,7 @@ function parseJson(body: Buffer, what: string): unknown {
   }
 }
 
-function check<T>(schema: z.ZodType<T>, doc: unknown, what: string): T {
+function check<T>(schema: z.ZodMiniType<T>, doc: unknown, what: string): T {
   const r = schema.safeParse(doc);
   if (!r.success) {
     const issue = r.error.issues[0]!;

@@ -1,9 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { CoracleError, codeForErrno, messageOf, type ErrorCode } from '../errors.js';
+import { packagePath } from './package-root.js';
 import { failureOf, runToEnd } from './vfork-spawn.js';
 
 /** Where `make -C native` puts the helpers. */
-export const NATIVE_DIR = fileURLToPath(new URL('../../../native/build/', import.meta.url));
+export const NATIVE_DIR = packagePath('native', 'build') + '/';
 
 /** A helper's failure: its message and errno, from its JSON line. */
 export class NativeError extends CoracleError {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { fail, libcLibrary } from './fs-syscalls.js';
 
 /**
@@ -12,8 +13,10 @@ import { fail, libcLibrary } from './fs-syscalls.js';
  *   a pod's RPCs is collected before it piles up. bench/lifecycle (30 rounds, then 100 pods
  *   that come and go): 92 MiB of RSS at the end against 114 MiB without it, the RPC
  *   latencies unchanged.
+ * - `--expose-gc`: for util/memory-reducer alone, which runs a full collection once a burst
+ *   of work is over, so that what it grew is given back.
  */
-export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=15'];
+export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=15', '--expose-gc'];
 
 type Execve = (path: string, argv: (string | null)[], envp: (string | null)[]) => number;
 type Fcntl = (fd: number, cmd: number, ...variadic: unknown[]) => number;
@@ -32,20 +35,19 @@ export function missingFlags(wanted: readonly string[], execArgv: readonly strin
 }
 
 /**
- * Replaces this process with the same node, script and arguments plus `flags` (execve: the
- * pid stays, for systemd, kill and the tests; stdio and the environment carry over). V8 sizes
- * its heap when the isolate is made, so these flags cannot be applied to a running process
- * (v8.setFlagsFromString takes them and changes nothing). Returns when nothing is missing;
- * throws when execve fails, with the process as it was.
+ * Replaces this process with the same node and arguments, running `script` (the same one by
+ * default) with `flags` added (execve: the pid stays, for systemd, kill and the tests; stdio
+ * and the environment carry over). V8 sizes its heap when the isolate is made, so these
+ * flags cannot be applied to a running process (v8.setFlagsFromString takes them and
+ * changes nothing). Returns when nothing is missing and the script is this one; throws when
+ * execve fails, with the process as it was.
  *
  * Call it before anything else starts: a thread, a listener, an open file without CLOEXEC
  * (Node and libuv open theirs with it) or a lock would not survive the exec as it was meant.
  */
-export function reexecWith(flags: readonly string[]): void {
+export function reexecWith(flags: readonly string[], script: string | undefined = process.argv[1]): void {
   const missing = missingFlags(flags, process.execArgv, process.env.NODE_OPTIONS);
-  if (missing.length === 0) return;
-  const script = process.argv[1];
-  if (!script) return;
+  if (!script || (missing.length === 0 && resolve(script) === resolve(process.argv[1] ?? ''))) return;
   const libc = libcLibrary();
   const execve = libc.func('int execve(const char *path, const char **argv, const char **envp)') as Execve;
   const fcntl = libc.func('int fcntl(int fd, int cmd, ...)') as Fcntl;

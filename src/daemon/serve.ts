@@ -1,0 +1,48 @@
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { messageOf } from '../errors.js';
+import { createLogger } from '../log.js';
+import { memoryReducer } from '../util/memory-reducer.js';
+import { startDaemon } from './daemon.js';
+
+/** serve's flags: the config file, and the values that win over it. */
+export interface ServeOptions extends ConfigOverrides {
+  config?: string;
+}
+
+/**
+ * Runs the daemon until a signal ends it: the config loaded, the daemon started, SIGTERM and
+ * SIGINT stop it, SIGHUP reloads. `startWarning` is logged once the logger exists (the
+ * re-execution with the daemon's V8 flags, which failed before there was one).
+ */
+export async function serveDaemon(opts: ServeOptions, startWarning?: { message: string; fields: Record<string, unknown> }): Promise<void> {
+  const { config, file } = await loadConfig(opts.config, opts);
+  const log = createLogger(config.log);
+  if (startWarning) log.warn(startWarning.message, startWarning.fields);
+  log.info('config loaded', { file: file ?? '(embedded defaults)' });
+  const rereadConfig = async (): Promise<typeof config> => (await loadConfig(opts.config, opts)).config;
+  const daemon = await startDaemon(config, log, { rereadConfig }).catch((err: unknown) => {
+    log.error('coracle failed to start', { error: messageOf(err) });
+    process.exit(1);
+  });
+  const reducer = memoryReducer(log);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log.warn('second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    log.info('signal received', { signal });
+    reducer.stop();
+    void daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { error: messageOf(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // SIGHUP rereads the TCP listener's allow-lists and certificate files (and no longer ends the daemon).
+  process.on('SIGHUP', () => void daemon.reload());
+}
