@@ -22,10 +22,9 @@ import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } fr
 import { addPodsCleanup, churn, memOf, memText, printChurn, type Mem } from './lib/pod-churn.js';
 import { countOptions } from './lib/options.js';
 import { checkInterrupted, runBench } from './lib/teardown.js';
+import { SETTLE_MS } from './lib/memory.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
-/** Left to the processes before their memory is read. */
-const SETTLE_MS = 2000;
 
 interface Options {
   calls: number;

@@ -8,9 +8,7 @@
 // The bundle sits three levels below the package root, as tsc's dist/src/<dir>/ files do,
 // so that paths found from a module's own place (util/package-root.ts) are the same in both.
 // Native addons stay outside (loaded with require from node_modules), as do the packages the
-// code loads with createRequire at first use (ws, pako, tar-stream, node-pty, zstd-napi), and
-// undici: loaded at the first pull (image/registry-client.ts), and broken by bundling (its
-// minified classes fail at the first request: "is not a constructor").
+// code loads with createRequire at first use (ws, pako, tar-stream, node-pty, zstd-napi).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -28,7 +26,7 @@ await build({
   minify: true,
   // Stacks name the bundle's lines; the map beside it turns them back into ours.
   sourcemap: 'linked',
-  external: ['koffi', 'zstd-napi', 'node-pty', 'undici'],
+  external: ['koffi', 'zstd-napi', 'node-pty'],
   // CommonJS packages inside an ES module bundle still call require (for Node's own modules).
   banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
   logLevel: 'warning',

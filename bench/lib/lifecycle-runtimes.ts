@@ -9,7 +9,7 @@ import type { CriClients } from '../../test/helpers/cri-client.js';
 import { containerdTempDir, podsContainerdConfig, shimsOf, startContainerd } from './containerd.js';
 import { conmonsOf, coracleConfig, coracleTempDir, startCoracleDaemon } from './coracle-daemon.js';
 import { type Cleanups, processesNamed, run, sleep } from './host.js';
-import { childrenOf, fdCount, memOf, memText, mib, type Mem } from './memory.js';
+import { childrenOf, fdCount, memOf, memText, mib, SETTLE_MS, type Mem } from './memory.js';
 import { addNetworkCleanup, networkLeftovers, reportLeaks, writeContainerdConflist, type Net, type NetworkFiles } from './network.js';
 import { addPodsCleanup, endPod, lifecycleRounds, opts, ROWS, startPod, type PodTarget, type RunningPod, type Timings } from './pod-rounds.js';
 import { checkInterrupted } from './teardown.js';
@@ -18,8 +18,6 @@ import { printTimings } from './timings.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 const WARMUP_ROUNDS = 2;
-/** Left to the processes before their memory is read (not a test: a bench's figure). */
-const SETTLE_MS = 2000;
 
 export interface RunOptions {
   rounds: number;

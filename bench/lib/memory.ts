@@ -1,6 +1,14 @@
 /** bench/lib/memory: what a runtime's processes take, read from /proc. */
 import { readdir, readFile } from 'node:fs/promises';
 
+/**
+ * Left to a runtime's processes before their memory is read: 7 s, so that what a daemon
+ * gives back in the background after a burst of work has been given back. Coracle's memory
+ * reducer (src/util/memory-reducer.ts) runs once the daemon has been quiet for a tick, at
+ * most every 5 s; Go's scavenger returns containerd's free heap in the background too.
+ */
+export const SETTLE_MS = 7000;
+
 /** Resident and proportional set sizes, in KiB. */
 export interface Mem {
   rss: number;

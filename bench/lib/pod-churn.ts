@@ -3,37 +3,26 @@
  * memory and open files of the processes of a runtime around them (bench/daemon).
  */
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import type { CriClients } from '../../test/helpers/cri-client.js';
 import { podConfig } from '../../test/helpers/pods.js';
+import { fdCount, memOf as rssPssOf, mib, type Mem as RssPss } from './memory.js';
 import { checkInterrupted } from './teardown.js';
 
 const RPC_DEADLINE_MS = 60_000;
 const opts = (): { deadline: number } => ({ deadline: Date.now() + RPC_DEADLINE_MS });
 
 /** Resident and proportional set sizes, in KiB, and open files. */
-export interface Mem {
-  rss: number;
-  pss: number;
+export interface Mem extends RssPss {
   fds: number;
 }
 
-/** VmRSS (/proc/PID/status), Pss (smaps_rollup) and open fds of each of `pids`, summed. */
+/** VmRSS, Pss and open fds of each of `pids`, summed. */
 export async function memOf(pids: number[]): Promise<Mem> {
-  const m: Mem = { rss: 0, pss: 0, fds: 0 };
-  for (const pid of pids) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const r = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    if (!r) throw new Error(`process ${pid}: no VmRSS (a zombie?)`);
-    m.rss += Number(r[1]);
-    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
-    m.pss += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
-    m.fds += (await readdir(`/proc/${pid}/fd`).catch(() => [])).length;
-  }
-  return m;
+  let fds = 0;
+  for (const pid of pids) fds += await fdCount(pid).catch(() => 0);
+  return { ...(await rssPssOf(pids)), fds };
 }
 
-const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
 export const memText = (m: Mem): string => `RSS ${mib(m.rss)}, PSS ${mib(m.pss)}, ${m.fds} fds`;
 
 /** How the pods of one runtime are made and its processes found. */

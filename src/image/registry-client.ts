@@ -41,7 +41,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * undici is loaded at the first request, not at start: it is a tenth of a fresh daemon's
  * memory (about 10 MiB resident), and a node whose images are all pulled never needs it.
  */
-const undici = (): Promise<typeof import('undici')> => import('undici');
+type Undici = typeof import('undici');
+/**
+ * undici is CommonJS: Node's import gives its exports by name, the daemon's bundle (a chunk
+ * of its own, scripts/bundle.mjs) as the default export only.
+ */
+const undici = (): Promise<Undici> => import('undici').then((m) => ('Agent' in m ? m : (m as { default: Undici }).default));
 
 /** The connection pool requests go through, or how to get it once undici is loaded. */
 export type DispatcherSource = Dispatcher | (() => Promise<Dispatcher>);

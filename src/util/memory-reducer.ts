@@ -15,7 +15,7 @@ export interface ReducerPolicy {
   maxIntervalMs: number;
 }
 
-export const DEFAULT_POLICY: ReducerPolicy = { activeBytes: 1 << 20, quietBytes: 64 << 10, minIntervalMs: 10_000, maxIntervalMs: 30_000 };
+export const DEFAULT_POLICY: ReducerPolicy = { activeBytes: 1 << 20, quietBytes: 64 << 10, minIntervalMs: 5_000, maxIntervalMs: 30_000 };
 
 export interface ReducerState {
   /** heapUsed right after the last reduction, and when it ran. */
@@ -56,7 +56,7 @@ export interface MemoryReducerDeps {
  * in arenas of their own); neither hands them back on its own in a daemon that is never
  * quite idle. bench/daemon: 88 MiB of RSS after 100 pods came and went, against 67 MiB for
  * the fresh daemon, with no fd or object growth; a full collection brought it back. One
- * takes a few ms over a daemon's heap (tens of MiB), at most every 10 s. The daemon runs
+ * takes a few ms over a daemon's heap (tens of MiB), at most every 5 s. The daemon runs
  * with --expose-gc (util/reexec DAEMON_V8_FLAGS) for this alone.
  */
 export function memoryReducer(log: Logger, deps: Partial<MemoryReducerDeps> = {}): { stop(): void } {
