@@ -7,6 +7,7 @@ import { connect as netConnect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { onCleanup } from '../helpers/cleanup.js';
 import { criClients } from '../helpers/cri-client.js';
+import { DAEMON_BUNDLE } from '../../src/util/package-root.js';
 import { DAEMON_V8_FLAGS } from '../../src/util/reexec.js';
 import {
   CORACLE_BIN,
@@ -29,7 +30,7 @@ describe('daemon lifecycle', () => {
     assert.ok(d.lines.some((l) => l.includes('"coracle stopped"')));
   });
 
-  it('re-executes itself with the V8 heap flags: the same pid, its log on the same stderr; the CLI still answers', async () => {
+  it('re-executes itself into its bundle with the V8 heap flags: the same pid, its log on the same stderr; the CLI still answers', async () => {
     const d = await startTestDaemon();
     // The pid the test spawned serves (its log came through the pipe) with the flags on its command line.
     const argv = (await readFile(`/proc/${d.proc.pid}/cmdline`, 'utf8')).split('\0');
@@ -37,7 +38,8 @@ describe('daemon lifecycle', () => {
       assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
       assert.equal(argv.filter((a) => a === flag).length, 1, `${flag} once: no second exec`);
     }
-    assert.ok(argv.includes(CORACLE_BIN) && argv.includes('serve'), argv.join(' '));
+    // The build's bundle (npm run build), with the arguments the test gave the CLI.
+    assert.ok(argv.includes(DAEMON_BUNDLE) && !argv.includes(CORACLE_BIN) && argv.includes('serve'), argv.join(' '));
     await d.clients.runtime.Version({});
     const exit = await d.stop();
     assert.deepEqual(exit, { code: 0, signal: null });
