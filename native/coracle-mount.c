@@ -1,13 +1,16 @@
 /*
  * coracle-mount: mounts and unmounts a container's overlay root.
  *
- *   coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...]
+ *   coracle-mount -t TARGET [-u UPPER -w WORK] [-r] [-C DIR] -l LOWER[:LOWER...]
+ *   coracle-mount -t TARGET -b SOURCE [-r]
  *   coracle-mount -U TARGET
  *   coracle-mount -T TARGET -s SIZE
  *
  * Lower dirs are given nearest first, relative to DIR when -C is given: the helper changes
  * into DIR first, so that a long stack of layers fits overlayfs's one-page option limit
- * (as containers/storage does with its short links). Prints {"mounted":"TARGET"} or
+ * (as containers/storage does with its short links). Without -u and -w the overlay has only
+ * lower dirs and is read-only (a snapshotter's view). -b bind-mounts SOURCE on TARGET (a
+ * snapshot of one layer); -r makes either mount read-only. Prints {"mounted":"TARGET"} or
  * {"unmounted":"TARGET"}. -T mounts a tmpfs (a pod's /dev/shm, shared by its containers)
  * of SIZE bytes, mode 1777, nosuid, nodev, noexec. On failure {"error":"...","errno":N} and exit 1. Unmounting
  * something that is not mounted is no error.
@@ -29,16 +32,18 @@ static void done(const char *key, const char *target)
 int main(int argc, char **argv)
 {
 	const char *target = NULL, *upper = NULL, *work = NULL, *lower = NULL, *dir = NULL, *unmount = NULL;
-	const char *tmpfs = NULL, *size = NULL;
+	const char *tmpfs = NULL, *size = NULL, *bind = NULL, *readonly = NULL;
 	const struct str_opt opts[] = {
-		{ 't', &target }, { 'u', &upper }, { 'w', &work }, { 'l', &lower },
-		{ 'C', &dir }, { 'U', &unmount }, { 'T', &tmpfs }, { 's', &size }, { 0, NULL },
+		{ 't', &target }, { 'u', &upper }, { 'w', &work }, { 'l', &lower }, { 'C', &dir }, { 'U', &unmount },
+		{ 'T', &tmpfs }, { 's', &size }, { 'b', &bind }, { 'r', &readonly, 1 }, { 0, NULL },
 	};
+	unsigned long flags;
 	char options[4096];
 	int n;
 
 	parse_str_opts(argc, argv, opts,
-		       "usage: coracle-mount -t TARGET -u UPPER -w WORK [-C DIR] -l LOWER[:LOWER...] | -U TARGET | -T TARGET -s SIZE");
+		       "usage: coracle-mount -t TARGET [-u UPPER -w WORK] [-r] [-C DIR] -l LOWER[:LOWER...] | -t TARGET -b SOURCE [-r] | -U TARGET | -T TARGET -s SIZE");
+	flags = readonly ? MS_RDONLY : 0;
 	if (unmount) {
 		if (umount2(unmount, 0) < 0) {
 			if (errno == EINVAL || errno == ENOENT)
@@ -59,18 +64,33 @@ int main(int argc, char **argv)
 			fail("mount tmpfs on %s", tmpfs);
 		done("mounted", tmpfs);
 	}
-	if (!target || !upper || !work || !lower || !*lower) {
-		errno = EINVAL;
-		fail("-t, -u, -w and -l are required");
+	if (target && bind) {
+		if (mount(bind, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+			fail("bind %s on %s", bind, target);
+		/* A bind takes its read-only flag only from a remount of itself. */
+		if (flags & MS_RDONLY && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+			int saved = errno;
+			umount2(target, MNT_DETACH);
+			errno = saved;
+			fail("remount %s read-only", target);
+		}
+		done("mounted", target);
 	}
-	n = snprintf(options, sizeof(options), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	if (!target || !lower || !*lower || !upper != !work) {
+		errno = EINVAL;
+		fail("-t and -l are required, -u and -w both or neither");
+	}
+	if (upper)
+		n = snprintf(options, sizeof(options), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	else
+		n = snprintf(options, sizeof(options), "lowerdir=%s", lower);
 	if (n < 0 || (size_t)n >= sizeof(options)) {
 		errno = E2BIG;
 		fail("overlay options for %s are longer than a page", target);
 	}
 	if (dir && chdir(dir) < 0)
 		fail("chdir %s", dir);
-	if (mount("overlay", target, "overlay", 0, options) < 0)
+	if (mount("overlay", target, "overlay", upper ? flags : flags | MS_RDONLY, options) < 0)
 		fail("mount overlay on %s", target);
 	done("mounted", target);
 }

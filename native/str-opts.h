@@ -9,11 +9,14 @@
 struct str_opt {
 	char flag;
 	const char **value;
+	/* A flag of no value: its value is set to "1" when given. */
+	int no_value;
 };
 
 /*
- * getopt over `opts`, which ends with a zero flag; every flag takes a value, and the last of
- * a repeated one wins. An unknown flag or a missing value fails with `usage`.
+ * getopt over `opts`, which ends with a zero flag; every flag takes a value unless marked
+ * no_value, and the last of a repeated one wins. An unknown flag or a missing value fails
+ * with `usage`.
  */
 static void parse_str_opts(int argc, char **argv, const struct str_opt *opts, const char *usage)
 {
@@ -27,7 +30,8 @@ static void parse_str_opts(int argc, char **argv, const struct str_opt *opts, co
 			fail("more options than parse_str_opts takes");
 		}
 		optstring[len++] = o->flag;
-		optstring[len++] = ':';
+		if (!o->no_value)
+			optstring[len++] = ':';
 	}
 	optstring[len] = '\0';
 	while ((opt = getopt(argc, argv, optstring)) != -1) {
@@ -39,7 +43,7 @@ static void parse_str_opts(int argc, char **argv, const struct str_opt *opts, co
 			errno = EINVAL;
 			fail("%s", usage);
 		}
-		*o->value = optarg;
+		*o->value = o->no_value ? "1" : optarg;
 	}
 }
 

@@ -4,7 +4,7 @@ import { CoracleError, failedPrecondition, invalidArgument } from '../errors.js'
 import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
 import { probeCriu } from '../oci/criu-probe.js';
-import type { ContainerContext } from './container-context.js';
+import { upperDirOf, type ContainerContext } from './container-context.js';
 import { refresh } from './container-exits.js';
 import { isRunning } from './container-states.js';
 import { containerProcesses, type TopEntry } from './container-top.js';
@@ -19,7 +19,9 @@ import { upperDirTar } from './layer-diff.js';
 export async function commit(ctx: ContainerContext, id: string, o: { tag?: string; comment: string; author: string }, log: Logger): Promise<ImageRecord> {
   const c = await refresh(ctx, ctx.mustGet(id));
   const command = JSON.stringify((JSON.parse(await readFile(join(ctx.paths(c.id).bundle, 'config.json'), 'utf8').catch(() => '{}')) as { process?: { args?: unknown } }).process?.args ?? []);
-  const image = await ctx.deps.images.commitLayer(c.image.id, upperDirTar(ctx.paths(c.id).upper), { ...o, createdBy: `coracle commit ${c.id.slice(0, 12)}: ${command}` }, log);
+  const upper = await upperDirOf(ctx.deps.snapshots, c.id);
+  if (upper === undefined) throw failedPrecondition(`container ${c.id}: commit: it has no writable layer (being removed)`);
+  const image = await ctx.deps.images.commitLayer(c.image.id, upperDirTar(upper), { ...o, createdBy: `coracle commit ${c.id.slice(0, 12)}: ${command}` }, log);
   log.info('container committed', { container: c.id, image: image.id, tag: o.tag });
   return image;
 }

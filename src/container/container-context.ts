@@ -2,16 +2,17 @@ import type { FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { CoracleError, notFound } from '../errors.js';
 import type { ImageRecord } from '../image/image-store.js';
+import type { Snapshotter } from '../image/snapshotter.js';
 import type { Logger } from '../log.js';
 import type { CgroupHost } from '../oci/cgroup-host.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { BackgroundTasks } from '../util/background.js';
+import { writableDir } from '../util/mounts.js';
 import { ContainerReleases } from './container-release.js';
 import { isListed } from './container-states.js';
 import type { ContainerRecord, ContainerStore } from './container-store.js';
 import { ExitWaiters } from './exit-waiters.js';
-import { LayerHolds } from './image-refs.js';
 import { UsageReader } from './usage-reader.js';
 
 export interface ContainerDeps {
@@ -25,7 +26,8 @@ export interface ContainerDeps {
     /** Image collection: run once a container's layers are let go. */
     collect(log: Logger): Promise<void>;
   };
-  snapshots: { root: string; dir(chainId: string): string };
+  /** Containers' writable layers are active snapshots (keyed by snapshotKey); their leases hold a create's layers. */
+  snapshots: Pick<Snapshotter, 'prepare' | 'mounts' | 'remove' | 'list' | 'lease' | 'adopt'>;
   runtime(handler: string): OciRuntime | undefined;
   /** The daemon's own oom_score_adj: no container goes below it (no CAP_SYS_RESOURCE here). */
   ownOomScoreAdj: number;
@@ -37,16 +39,32 @@ export interface ContainerDeps {
   log: Logger;
 }
 
-/** Where a container's files are: volatile ones under the state dir, its layer in the store. */
+/** Where a container's volatile files are, under the state dir; its layer is a snapshot (snapshotKey). */
 export interface ContainerPaths {
   state: string;
   rootfs: string;
   bundle: string;
   persist: string;
-  upper: string;
-  work: string;
   exitFile: string;
 }
+
+const SNAPSHOT_KEY_PREFIX = 'container/';
+
+/** The key of a container's active snapshot (its writable layer), fixed by its id. */
+export const snapshotKey = (id: string): string => `${SNAPSHOT_KEY_PREFIX}${id}`;
+
+/** The dir a container writes into, as its snapshot's mounts say; undefined when it has none (being removed). */
+export async function upperDirOf(snapshots: Pick<Snapshotter, 'mounts'>, id: string): Promise<string | undefined> {
+  try {
+    return writableDir(await snapshots.mounts(snapshotKey(id)), `container ${id}: writable layer`);
+  } catch (err) {
+    if (err instanceof CoracleError && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+/** The container id a snapshot key names, if it is a container's. */
+export const containerOfKey = (key: string): string | undefined => (key.startsWith(SNAPSHOT_KEY_PREFIX) ? key.slice(SNAPSHOT_KEY_PREFIX.length) : undefined);
 
 export const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
 
@@ -57,7 +75,6 @@ export const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n).toString
 export class ContainerContext {
   /** Creates in flight, by name: a retry waits for the first; pod removal waits for them. */
   readonly creating = new Map<string, { sandboxId: string; id: Promise<string> }>();
-  readonly holds = new LayerHolds();
   readonly refreshing = new Map<string, Promise<ContainerRecord>>();
   /** Starts in flight, by container: a stop or removal waits for them. */
   readonly starting = new Map<string, Promise<void>>();
@@ -71,19 +88,16 @@ export class ContainerContext {
   constructor(readonly deps: ContainerDeps) {
     this.background = new BackgroundTasks(deps.log);
     this.releases = new ContainerReleases({ runtime: (h) => deps.runtime(h), rootfs: (id) => this.paths(id).rootfs }, this.background);
-    this.usage = new UsageReader({ cgroups: deps.cgroups, upperDir: (id) => this.paths(id).upper, mountpoint: (id) => deps.store.dir(id) });
+    this.usage = new UsageReader({ cgroups: deps.cgroups, upperDir: (id) => upperDirOf(deps.snapshots, id), mountpoint: (id) => deps.store.dir(id) });
   }
 
   paths(id: string): ContainerPaths {
     const state = join(this.deps.stateDir, id);
-    const durable = this.deps.store.dir(id);
     return {
       state,
       rootfs: join(state, 'rootfs'),
       bundle: join(state, 'bundle'),
       persist: join(state, 'persist'),
-      upper: join(durable, 'upper'),
-      work: join(durable, 'work'),
       exitFile: join(this.deps.stateDir, 'exits', id),
     };
   }

@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { readFileInRoot } from '../util/in-root.js';
 import { mountRootfs, unmount } from '../util/mounts.js';
 import { UndoStack } from '../util/undo-stack.js';
-import { nowNanos, type ContainerContext } from './container-context.js';
+import { nowNanos, snapshotKey, type ContainerContext } from './container-context.js';
 import { containerName, type ContainerSpec } from './container-spec.js';
 import { answersCreateRetry } from './container-states.js';
 import type { ContainerRecord } from './container-store.js';
@@ -24,8 +24,9 @@ import { consoleSizeOf } from './console-size.js';
 import { vetContainerSpec } from './request-checks.js';
 
 /*
- * CreateContainer: an overlay root over the image's layers and an OCI spec from the CRI
- * config and the image config, in a bundle. Every create completes or leaves nothing.
+ * CreateContainer: a root mounted from an active snapshot over the image's top layer (the
+ * snapshotter's mounts, as data), and an OCI spec from the CRI config and the image config,
+ * in a bundle. Every create completes or leaves nothing.
  */
 
 export function create(ctx: ContainerContext, spec: ContainerSpec, log: Logger): Promise<string> {
@@ -43,12 +44,15 @@ export function create(ctx: ContainerContext, spec: ContainerSpec, log: Logger):
   }
   const image = ctx.deps.images.find(spec.image);
   if (!image) throw notFound(`image "${spec.image}": not found`);
-  // Held in the tick the image is found: no RemoveImage or collection can take a layer
-  // from under the root being built; the record holds them once saved.
-  const release = ctx.holds.hold(image.layers.map((l) => l.chainId));
+  // A lease taken in the tick the image is found, before the first await: no RemoveImage or
+  // collection can take a layer from under the root being built. It ends when the create
+  // ends: by then the container's active snapshot holds the layers (as containerd's lease
+  // hands over to the container's snapshot), or the create failed and nothing needs them.
+  const lease = ctx.deps.snapshots.lease();
+  for (const l of image.layers) lease.add(l.chainId);
   const id = doCreate(ctx, name, spec, pod, image, log).finally(() => {
     ctx.creating.delete(name);
-    release();
+    lease.release();
   });
   ctx.creating.set(name, { sandboxId: pod.id, id });
   return id;
@@ -104,9 +108,12 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
     undo.push('remove record', () => store.remove(id));
     await store.save(record);
     const attachDir = join(ctx.deps.stateDir, 'attach');
-    await Promise.all([p.upper, p.work, p.rootfs, p.bundle, p.persist, dirname(p.exitFile), attachDir].map((d) => mkdir(d, { recursive: true })));
+    await Promise.all([p.rootfs, p.bundle, p.persist, dirname(p.exitFile), attachDir].map((d) => mkdir(d, { recursive: true })));
     undo.push('remove state dir', () => rm(p.state, { recursive: true, force: true }));
-    await mountRoot(ctx, id, record.chainIds);
+    // Before the prepare: one cut short may have made it (removing none is no error).
+    undo.push('remove snapshot', () => ctx.deps.snapshots.remove(snapshotKey(id)));
+    const rootMounts = await ctx.deps.snapshots.prepare(snapshotKey(id), record.chainIds.at(-1));
+    await mountRootfs(p.rootfs, rootMounts, `container ${id}: rootfs`);
     undo.push('unmount rootfs', () => unmount(p.rootfs, `container ${id}: rootfs`));
     const mounts = await Promise.all(spec.mounts.map((m) => hostPath(m)));
     // Inside the root, a regular file of at most 1 MiB, or a clear error: never a FIFO.
@@ -171,11 +178,8 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
   }
 }
 
-/** Its root: the overlay of its image's layers (nearest first) under its own upper dir. */
-export async function mountRoot(ctx: ContainerContext, id: string, chainIds: string[]): Promise<void> {
-  const { snapshots } = ctx.deps;
-  const p = ctx.paths(id);
-  const lowers = [...chainIds].reverse().map((chainId) => snapshots.dir(chainId).slice(snapshots.root.length + 1));
-  await mountRootfs({ target: p.rootfs, upper: p.upper, work: p.work, lowerRoot: snapshots.root, lowers }, `container ${id}: rootfs`);
+/** Its root mounted again from its active snapshot's mounts (a restart). */
+export async function mountRoot(ctx: ContainerContext, id: string): Promise<void> {
+  await mountRootfs(ctx.paths(id).rootfs, await ctx.deps.snapshots.mounts(snapshotKey(id)), `container ${id}: rootfs`);
 }
 

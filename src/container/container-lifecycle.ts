@@ -4,7 +4,7 @@ import { CoracleError, failedPrecondition, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { processStartTime } from '../util/process-start-time.js';
 import { unmount } from '../util/mounts.js';
-import { nowNanos, type ContainerContext } from './container-context.js';
+import { nowNanos, snapshotKey, type ContainerContext } from './container-context.js';
 import { createsEnded, mountRoot } from './container-create.js';
 import { refresh, waitExit } from './container-exits.js';
 import { signalInit } from './container-signal.js';
@@ -98,7 +98,7 @@ export async function restart(ctx: ContainerContext, id: string, log: Logger): P
   ctx.runtimeFor(c.runtimeHandler, c.id);
   // Its exit released its root and the runtime's container: the start makes both again.
   await ctx.releases.now(c);
-  await mountRoot(ctx, c.id, c.chainIds);
+  await mountRoot(ctx, c.id);
   ctx.releases.forget(c.id);
   await rm(p.exitFile, { force: true });
   await rm(join(p.persist, 'oom'), { force: true });
@@ -147,9 +147,13 @@ export async function remove(ctx: ContainerContext, id: string, log: Logger): Pr
   if (needsStop(c)) await stop(ctx, c.id, 0, log);
   else await ctx.releases.now(c);
   const p = ctx.paths(c.id);
-  // The record's dir (its upper dir too) is renamed out of the store in one step, and
-  // removed after the answer with the volatile state: a daemon killed before that finds
-  // no record, and collects both at start (the trash, and state of no container).
+  // Its writable layer, once unmounted: renamed away by the snapshotter and deleted after
+  // the answer. Before the record: a daemon killed between the two finds the record, whose
+  // removal passes over the missing snapshot.
+  await ctx.deps.snapshots.remove(snapshotKey(c.id));
+  // The record's dir is renamed out of the store in one step, and removed after the answer
+  // with the volatile state: a daemon killed before that finds no record, and collects both
+  // at start (the trash, and state of no container).
   const trash = await ctx.deps.store.discard(c.id);
   ctx.releases.forget(c.id);
   ctx.usage.forget(c.id);
@@ -170,6 +174,7 @@ export async function teardown(ctx: ContainerContext, c: ContainerRecord): Promi
   const rt = ctx.deps.runtime(c.runtimeHandler);
   if (rt) await rt.delete(c.id);
   await unmount(p.rootfs, `container ${c.id}: rootfs`);
+  await ctx.deps.snapshots.remove(snapshotKey(c.id));
   await rm(p.state, { recursive: true, force: true });
   await rm(p.exitFile, { force: true });
   await ctx.deps.store.remove(c.id);

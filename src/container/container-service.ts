@@ -157,12 +157,6 @@ export class ContainerService {
     return lifecycle.removeAll(this.ctx, sandboxId, log);
   }
 
-  /** Layers that containers' roots are made of: image collection keeps them. */
-  *chainIdsInUse(): Iterable<string> {
-    for (const c of this.ctx.deps.store.all()) yield* c.chainIds;
-    yield* this.ctx.holds.held();
-  }
-
   /** At start: half-made containers undone, exits read, state of no container collected. */
   reconcile(o?: { rebooted: boolean }): Promise<{ failed: number }> {
     return reconcileContainers(this.ctx, o);

@@ -107,17 +107,18 @@ export class ProcCgroups {
 
 /**
  * Usage of a container whose init process is in the cgroups `procCgroup` (the text of its
- * /proc/PID/cgroup; undefined: no process, which reads as zero), and of its writable layer.
+ * /proc/PID/cgroup; undefined: no process, which reads as zero), and of its writable layer
+ * (undefined: gone with a removal under way, which reads as zero).
  */
 export async function containerUsage(
   procCgroup: string | undefined,
-  upperDir: string,
+  upperDir: string | undefined,
   cgroups: CgroupHost,
   disk: (dir: string) => Promise<{ bytes: number; inodes: number }> = diskUsage,
 ): Promise<ContainerUsage> {
   const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
   const usage = procCgroup === undefined ? NO_CGROUP_USAGE : await cgroupUsage(cgroups, procCgroup);
   const readAt = process.hrtime.bigint();
-  const layer = await disk(upperDir);
+  const layer = upperDir === undefined ? { bytes: 0, inodes: 0 } : await disk(upperDir);
   return { timestamp, readAt, ...usage, writableBytes: layer.bytes, writableInodes: layer.inodes };
 }

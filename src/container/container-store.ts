@@ -26,7 +26,10 @@ export interface ContainerRecord {
   mounts: ContainerMountRecord[];
   runtimeHandler: string;
   stopSignal: string;
-  /** The image layers the root is made of, kept from collection while the container lives. */
+  /**
+   * The image layers the root is made of, nearest last. Its active snapshot is made over the
+   * last and holds them all from collection; a legacy container is adopted over it.
+   */
   chainIds: string[];
   tty: boolean;
   stdin: boolean;
@@ -46,9 +49,16 @@ export interface ContainerRecord {
   message?: string;
 }
 
+/**
+ * The container record's schema version. 2: the writable layer is the snapshotter's active
+ * snapshot `container/<id>`; 1 (and 0) kept it in the record's dir as `upper` and `work`,
+ * which recovery adopts into a snapshot (container-reconcile.ts).
+ */
+export const CONTAINER_SCHEMA_VERSION = 2;
+
 /** One directory per container under the root, its record written atomically. */
 export class ContainerStore extends RecordStore<ContainerRecord> {
   constructor(root: string, log: Logger) {
-    super(root, 'container.json', 'container', log);
+    super(root, 'container.json', 'container', log, CONTAINER_SCHEMA_VERSION);
   }
 }

@@ -22,8 +22,8 @@ export interface PodUsage {
 
 export interface UsageDeps {
   cgroups: CgroupHost;
-  /** A container's writable layer (overlay upper dir). */
-  upperDir(id: string): string;
+  /** A container's writable layer (overlay upper dir), as its snapshot's mounts say; undefined once removed. */
+  upperDir(id: string): Promise<string | undefined>;
   /** The dir reported as the writable layer's filesystem. */
   mountpoint(id: string): string;
 }
@@ -58,7 +58,7 @@ export class UsageReader {
 
   async container(c: ContainerRecord): Promise<ContainerStatsRecord> {
     const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
-    const usage = await this.limit(async () => containerUsage(alive ? await this.procCgroups.get(c.id, alive) : undefined, this.deps.upperDir(c.id), this.deps.cgroups, (dir) => this.layer(c.id, dir)));
+    const usage = await this.limit(async () => containerUsage(alive ? await this.procCgroups.get(c.id, alive) : undefined, await this.deps.upperDir(c.id), this.deps.cgroups, (dir) => this.layer(c.id, dir)));
     const rate = alive ? this.cpuRate.sample(c.id, usage.readAt, usage.cpuNanoseconds) : undefined;
     return { container: c, usage: rate === undefined ? usage : { ...usage, cpuNanoCores: rate }, mountpoint: this.deps.mountpoint(c.id) };
   }

@@ -15,7 +15,7 @@ import { ImageService } from '../image/image-service.js';
 import { ImageStore } from '../image/image-store.js';
 import { hostPlatform } from '../image/manifest.js';
 import { RegistryClient } from '../image/registry-client.js';
-import { DirSnapshotter } from '../image/snapshotter.js';
+import { DirSnapshotter } from '../image/dir-snapshotter.js';
 import { UnpackPool } from '../image/unpack-pool.js';
 import type { Logger } from '../log.js';
 import { CniRunner } from '../netns/cni.js';
@@ -70,7 +70,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
   const content = new FileContentStore(join(imageRoot, 'content'));
   await content.init();
   const pool = new UnpackPool(Math.max(1, Math.min(2, availableParallelism())));
-  const snapshots = new DirSnapshotter(join(imageRoot, 'snapshots'), pool);
+  const snapshots = new DirSnapshotter(join(imageRoot, 'snapshots'), pool, log);
   await snapshots.init();
   const store = new ImageStore(join(imageRoot, 'images'), log);
   await store.init();
@@ -79,10 +79,8 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     progressTimeoutMs: config.image.pull_progress_timeout * 1000,
     attempts: 3,
   });
-  // Containers hold their image's layers; the service is made below, the closure binds late.
-  let containers: ContainerService | undefined;
+  // Containers hold their image's layers through their active snapshots: collection asks the snapshotter.
   const images = new ImageService({
-    users: { chainIdsInUse: () => containers?.chainIdsInUse() ?? [] },
     store,
     content,
     snapshots,
@@ -122,12 +120,12 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
   const events = new ContainerEvents();
   const containerStore = new ContainerStore(join(config.root, 'containers'), log);
   await containerStore.init();
-  containers = new ContainerService({
+  const containers = new ContainerService({
     store: containerStore,
     stateDir: join(config.state, 'containers'),
     sandboxes: { get: (id) => sandboxStore.get(id), podDir: (id) => sandboxStore.dir(id) },
     images,
-    snapshots: { root: snapshots.root, dir: (c) => snapshots.dir(c) },
+    snapshots,
     runtime: (handler) => runtimes.get(handler || config.runtime.default_handler),
     ownOomScoreAdj: Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim()),
     allCapabilities: capabilitiesOf(/CapBnd:\s*([0-9a-f]+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1] ?? '0'),
@@ -180,7 +178,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     endStreams: () => events.close(),
     async close() {
       events.close();
-      await containers?.close();
+      await containers.close();
       sandboxes.close();
       await streaming.close();
       await snapshots.settled();

@@ -6,15 +6,10 @@ import type { Platform } from './manifest.js';
 import type { RegistryCredentials } from './registry-auth.js';
 import type { RegistryRepository } from './registry-client.js';
 import type { Endpoint, RegistryHostConfig } from './registry-hosts.js';
-import type { Snapshotter } from './snapshotter.js';
+import type { SnapshotLease, Snapshotter } from './snapshotter.js';
 
 export interface RegistryAccess {
   repository(endpoint: Endpoint, repository: string, credentials: RegistryCredentials | undefined): RegistryRepository;
-}
-
-/** What else holds images: containers keep their image's snapshots (step 4 fills this in). */
-export interface SnapshotUsers {
-  chainIdsInUse(): Iterable<string>;
 }
 
 export interface ImageServiceDeps {
@@ -25,7 +20,6 @@ export interface ImageServiceDeps {
   hosts: Record<string, RegistryHostConfig>;
   maxConcurrentDownloads: number;
   platform: Platform;
-  users?: SnapshotUsers;
   /** Where content and snapshots live, reported by ImageFsInfo. */
   root: string;
   log: Logger;
@@ -42,10 +36,13 @@ export interface PullProgress {
 
 export type OnPullProgress = (p: PullProgress) => void;
 
-/** Content and snapshots a pull in progress holds, so that collection leaves them alone. */
+/**
+ * Content and snapshots a pull, import or commit in progress holds, so that collection leaves
+ * them alone: the digests here, the chains through a lease of the snapshotter's.
+ */
 export class Lease {
   readonly digests = new Set<string>();
-  readonly chains = new Set<string>();
+  constructor(readonly chains: SnapshotLease) {}
 }
 
 /**

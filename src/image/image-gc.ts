@@ -1,8 +1,9 @@
-import { messageOf } from '../errors.js';
+import { CoracleError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Lease, type ImageContext } from './image-deps.js';
 import { findImage } from './image-find.js';
 import type { ImageLayer, ImageRecord } from './image-store.js';
+import type { CommittedInfo } from './snapshotter.js';
 
 export interface ImageFsUsage {
   /** The directory that holds image data, on the filesystem it uses. */
@@ -12,23 +13,23 @@ export interface ImageFsUsage {
 }
 
 /**
- * What is referenced, before parents are added: the chains containers use, and the content
- * and chains of every image and of every lease (a pull, import or commit in progress).
+ * What is referenced, before parents are added: the chains the snapshotter holds (active
+ * snapshots' and leases'), and the content and chains of every image, and the content of
+ * every lease (a pull, import or commit in progress).
  */
 export function referenced(
-  inUse: Iterable<string>,
+  held: Iterable<string>,
   images: Iterable<Pick<ImageRecord, 'content'> & { layers: Pick<ImageLayer, 'chainId'>[] }>,
-  leases: Iterable<{ digests: Iterable<string>; chains: Iterable<string> }>,
+  leases: Iterable<{ digests: Iterable<string> }>,
 ): { digests: Set<string>; chains: Set<string> } {
   const digests = new Set<string>();
-  const chains = new Set<string>(inUse);
+  const chains = new Set<string>(held);
   for (const image of images) {
     image.content.forEach((d) => digests.add(d));
     image.layers.forEach((l) => chains.add(l.chainId));
   }
   for (const lease of leases) {
     for (const d of lease.digests) digests.add(d);
-    for (const c of lease.chains) chains.add(c);
   }
   return { digests, chains };
 }
@@ -38,18 +39,34 @@ export function unreferenced(present: Iterable<string>, keep: ReadonlySet<string
   return [...present].filter((x) => !keep.has(x));
 }
 
+/** `layers` ordered so that each comes before its parent: the snapshotter refuses to remove a parent first. */
+export function childrenFirst<T extends { chainId: string; parent?: string | undefined }>(layers: readonly T[]): T[] {
+  const parentOf = new Map(layers.map((l) => [l.chainId, l.parent]));
+  const depth = (c: string): number => {
+    let n = 0;
+    // Bounded by the layers given: a cycle (a hand-edited info file) cannot loop.
+    for (let p = parentOf.get(c); p !== undefined && parentOf.has(p) && n < layers.length; p = parentOf.get(p)) n++;
+    return n;
+  };
+  return [...layers].map((l) => ({ l, d: depth(l.chainId) })).sort((a, b) => b.d - a.d).map((x) => x.l);
+}
+
 /** Runs `work` holding a lease; a failure collects whatever the work left unreferenced. */
 export async function withLease<T>(cx: ImageContext, log: Logger, work: (lease: Lease) => Promise<T>): Promise<T> {
-  const lease = new Lease();
+  const lease = new Lease(cx.deps.snapshots.lease());
   cx.leases.add(lease);
+  const release = (): void => {
+    cx.leases.delete(lease);
+    lease.chains.release();
+  };
   try {
     return await work(lease);
   } catch (err) {
-    cx.leases.delete(lease);
+    release();
     await collect(cx, log).catch((gcErr: unknown) => log.error('collection after a failed operation failed', { error: messageOf(gcErr) }));
     throw err;
   } finally {
-    cx.leases.delete(lease);
+    release();
   }
 }
 
@@ -64,16 +81,19 @@ export async function removeImage(cx: ImageContext, text: string, log: Logger): 
   await collect(cx, log);
 }
 
-/** Deletes content and snapshots that no image, container or pull in progress holds. */
+/**
+ * Deletes content and committed snapshots that nothing holds: no image, no lease of an
+ * operation in progress, no active or view snapshot (a container's) over them.
+ */
 export async function collect(cx: ImageContext, log: Logger): Promise<void> {
   await cx.meta.run(async () => {
-    const { store, content, snapshots, users } = cx.deps;
-    const inUse = users ? [...users.chainIdsInUse()] : [];
-    const keep = referenced(inUse, store.all(), cx.leases);
+    const { store, content, snapshots } = cx.deps;
+    const keep = referenced(await snapshots.referenced(), store.all(), cx.leases);
+    const layers = (await snapshots.list()).filter((info): info is CommittedInfo => info.kind === 'committed');
     // A kept snapshot keeps its parents: overlay needs the whole chain.
-    for (const info of await snapshots.list()) {
-      if (!keep.chains.has(info.chainId)) continue;
-      for (let p = info.parent; p; p = (await snapshots.get(p))?.parent) keep.chains.add(p);
+    const parentOf = new Map(layers.map((l) => [l.chainId, l.parent]));
+    for (const c of [...keep.chains]) {
+      for (let p = parentOf.get(c); p !== undefined && !keep.chains.has(p); p = parentOf.get(p)) keep.chains.add(p);
     }
     let blobs = 0;
     let snaps = 0;
@@ -81,9 +101,15 @@ export async function collect(cx: ImageContext, log: Logger): Promise<void> {
       await content.remove(digest);
       blobs++;
     }
-    for (const chainId of unreferenced((await snapshots.list()).map((info) => info.chainId), keep.chains)) {
-      await snapshots.remove(chainId);
-      snaps++;
+    for (const layer of childrenFirst(layers.filter((l) => !keep.chains.has(l.chainId)))) {
+      try {
+        await snapshots.remove(layer.chainId);
+        snaps++;
+      } catch (err) {
+        // A snapshot made over it since the list (its maker holds a lease): kept, the rest go on.
+        if (!(err instanceof CoracleError && err.code === 'FAILED_PRECONDITION')) throw err;
+        log.warn('a layer was not collected', { chainId: layer.chainId, error: messageOf(err) });
+      }
     }
     if (blobs + snaps > 0) log.info('collected unused image data', { blobs, snapshots: snaps });
   });
@@ -95,6 +121,7 @@ export async function usage(cx: ImageContext): Promise<ImageFsUsage> {
   let usedBytes = 0;
   let inodesUsed = 0;
   for (const info of await snapshots.list()) {
+    if (info.kind !== 'committed') continue;
     usedBytes += info.bytes;
     inodesUsed += info.inodes;
   }

@@ -123,7 +123,11 @@ export async function history(cx: ImageContext, text: string): Promise<HistorySt
   const image = findImage(cx.deps.store, text);
   if (!image) throw notFound(`image ${text}: not found`);
   const config = parseImageConfig(await cx.deps.content.read(image.id), `image ${image.id}: config`);
-  const sizeOf = async (layer: ImageLayer | undefined): Promise<number> => (layer ? ((await cx.deps.snapshots.get(layer.chainId))?.bytes ?? layer.size) : 0);
+  const sizeOf = async (layer: ImageLayer | undefined): Promise<number> => {
+    if (!layer) return 0;
+    const info = await cx.deps.snapshots.stat(layer.chainId);
+    return info?.kind === 'committed' ? info.bytes : layer.size;
+  };
   const steps: HistoryStep[] = [];
   for (const { step, layer } of matchLayers(config.history ?? [], image.layers)) steps.push({ ...step, size: await sizeOf(layer) });
   return steps.reverse().map((s, i) => ({ ...s, id: i === 0 ? image.id : '<missing>' }));

@@ -94,7 +94,7 @@ export async function makeImage(
  */
 async function fetchAndUnpack(cx: ImageContext, layers: ImageLayer[], fetch: (digest: string, size: number) => Promise<void>, log: Logger, progress?: OnPullProgress): Promise<void> {
   const { snapshots, content } = cx.deps;
-  const present = await Promise.all(layers.map((l) => snapshots.get(l.chainId)));
+  const present = await Promise.all(layers.map((l) => snapshots.stat(l.chainId)));
   const tell = (l: ImageLayer, status: PullProgress['status']): void => progress?.({ layer: l.digest, status, current: status === 'done' ? l.size : 0, total: l.size });
   layers.forEach((l, i) => tell(l, present[i] ? 'exists' : 'waiting'));
   const unpacked: Promise<void>[] = [];

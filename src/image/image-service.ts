@@ -10,7 +10,7 @@ import type { ImageRecord } from './image-store.js';
 import type { RegistryCredentials } from './registry-auth.js';
 import { untagImage, type UntagResult } from './image-untag.js';
 
-export type { ImageServiceDeps, OnPullProgress, PullProgress, RegistryAccess, SnapshotUsers } from './image-deps.js';
+export type { ImageServiceDeps, OnPullProgress, PullProgress, RegistryAccess } from './image-deps.js';
 export type { ImageFsUsage } from './image-gc.js';
 export type { HistoryStep } from './image-history.js';
 export type { UntagResult } from './image-untag.js';

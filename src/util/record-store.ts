@@ -25,6 +25,8 @@ export class RecordStore<T extends { id: string }> {
    * mounts) is not an orphan's, and recovery must leave it alone.
    */
   readonly setAsideIds = new Set<string>();
+  /** Ids of records loaded with an older schema version than this one's, by version: an upgrade's work. */
+  private readonly older = new Map<string, number>();
 
   constructor(
     private readonly root: string,
@@ -67,13 +69,16 @@ export class RecordStore<T extends { id: string }> {
       }
       const loaded = this.parse(text);
       if (typeof loaded === 'string') await this.setAside(id, loaded);
-      else if (loaded.id !== id) await this.setAside(id, `its id is ${JSON.stringify(loaded.id)}, its dir ${id}`);
-      else this.records.set(id, loaded);
+      else if (loaded.record.id !== id) await this.setAside(id, `its id is ${JSON.stringify(loaded.record.id)}, its dir ${id}`);
+      else {
+        this.records.set(id, loaded.record);
+        if (loaded.version < this.schemaVersion) this.older.set(id, loaded.version);
+      }
     }
   }
 
   /** The record in `text`, or why it cannot be loaded. */
-  private parse(text: string): T | string {
+  private parse(text: string): { record: T; version: number } | string {
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -85,7 +90,7 @@ export class RecordStore<T extends { id: string }> {
     if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) return `unreadable: schema version ${JSON.stringify(version)}`;
     if (version > this.schemaVersion) return `written by a newer Coracle: schema version ${version}, this one reads up to ${this.schemaVersion}`;
     if (typeof record.id !== 'string') return 'unreadable: no id';
-    return record as T;
+    return { record: record as T, version };
   }
 
   private async setAside(id: string, why: string): Promise<void> {
@@ -94,6 +99,14 @@ export class RecordStore<T extends { id: string }> {
     await mkdir(this.quarantine, { recursive: true });
     await rename(join(this.root, id), to);
     this.log.error(`${this.what} record cannot be loaded: moved aside, nothing deleted`, { [this.what]: id, reason: why, to });
+  }
+
+  /**
+   * The schema version `id`'s record was loaded with, when older than this Coracle's (0: from
+   * before versions); undefined once it is saved in the current one. The caller upgrades it.
+   */
+  olderVersion(id: string): number | undefined {
+    return this.older.get(id);
   }
 
   all(): T[] {
@@ -131,6 +144,7 @@ export class RecordStore<T extends { id: string }> {
     await mkdir(this.dir(record.id), { recursive: true });
     await writeFileAtomic(join(this.dir(record.id), this.file), JSON.stringify({ [SCHEMA_VERSION_FIELD]: this.schemaVersion, ...record }) + '\n');
     this.records.set(record.id, record);
+    this.older.delete(record.id);
   }
 
   /**
@@ -147,11 +161,13 @@ export class RecordStore<T extends { id: string }> {
       if (!isErrno(err, 'ENOENT')) throw err;
     }
     this.records.delete(id);
+    this.older.delete(id);
     return to;
   }
 
   async remove(id: string): Promise<void> {
     this.records.delete(id);
+    this.older.delete(id);
     await rm(this.dir(id), { recursive: true, force: true });
   }
 }

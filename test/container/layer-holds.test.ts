@@ -4,37 +4,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerService, type ContainerDeps, type ContainerSpec } from '../../src/container/container-service.js';
 import type { ContainerRecord } from '../../src/container/container-store.js';
-import { LayerHolds } from '../../src/container/image-refs.js';
+import { DirSnapshotter } from '../../src/image/dir-snapshotter.js';
 import type { ImageRecord } from '../../src/image/image-store.js';
 import { createLogger } from '../../src/log.js';
 import type { SandboxRecord } from '../../src/sandbox/sandbox-store.js';
 
 /*
- * CreateContainer holds its image's layers from the tick it finds the image: the window
- * before its record is saved is the one a RemoveImage or a collection could use. Here the
- * service runs over fake dependencies whose record save waits on a gate, so the window is
- * held open for as long as the test likes (the end-to-end race, with runc held on cue, is in
- * test/cri/lifecycle-races.test.ts).
+ * CreateContainer holds its image's layers, through a lease of the snapshotter's, from the
+ * tick it finds the image: the window before its snapshot is made is the one a RemoveImage or
+ * a collection could use. Here the service runs over a real snapshotter on a temp dir and a
+ * fake record store whose save waits on a gate, so the window is held open for as long as the
+ * test likes (the end-to-end race, with runc held on cue, is in test/cri/lifecycle-races.test.ts).
  */
 
 describe('container: layers held by a create in flight', () => {
   const log = createLogger({ level: 'error', format: 'json' });
-
-  it('counts holds per chain id and releases each once', () => {
-    const cases: { name: string; holds: string[][]; release: number[]; held: string[] }[] = [
-      { name: 'one hold', holds: [['a', 'b']], release: [], held: ['a', 'b'] },
-      { name: 'released', holds: [['a', 'b']], release: [0], held: [] },
-      { name: 'released twice is released once', holds: [['a'], ['a']], release: [0, 0], held: ['a'] },
-      { name: 'two holds of one layer', holds: [['a', 'b'], ['b', 'c']], release: [0], held: ['b', 'c'] },
-      { name: 'a layer twice in one image', holds: [['a', 'a']], release: [0], held: [] },
-    ];
-    for (const c of cases) {
-      const h = new LayerHolds();
-      const releases = c.holds.map((ids) => h.hold(ids));
-      for (const i of c.release) releases[i]?.();
-      assert.deepEqual([...h.held()].sort(), c.held, c.name);
-    }
-  });
 
   it('holds the layers before the record is saved, and lets go when the create ends', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'coracle-holds-'));
@@ -56,13 +40,16 @@ describe('container: layers held by a create in flight', () => {
         dir: (id: string) => join(dir, 'records', id),
       };
       const pod = { id: 'p1', state: 'READY', metadata: { name: 'pod', namespace: 'ns', uid: 'u', attempt: 0 }, runtimeHandler: '', namespaces: { pid: 'POD' }, pins: {}, logDirectory: '' } as unknown as SandboxRecord;
-      const image = { id: 'sha256:img', repoDigests: [], layers: [{ chainId: 'sha256:c1' }, { chainId: 'sha256:c2' }], config: { stopSignal: '' } } as unknown as ImageRecord;
+      const [c1, c2] = [`sha256:${'1'.repeat(64)}`, `sha256:${'2'.repeat(64)}`];
+      const image = { id: 'sha256:img', repoDigests: [], layers: [{ chainId: c1 }, { chainId: c2 }], config: { stopSignal: '' } } as unknown as ImageRecord;
+      const snapshots = new DirSnapshotter(join(dir, 'snapshots'), { unpack: () => Promise.reject(new Error('unused')) });
+      await snapshots.init();
       const deps = {
         store,
         stateDir: dir,
         sandboxes: { get: (id: string) => (id === 'p1' ? pod : undefined), podDir: () => dir },
         images: { find: (t: string) => (t === 'img' ? image : undefined), commitLayer: () => Promise.reject(new Error('unused')), collect: async () => undefined },
-        snapshots: { root: dir, dir: (c: string) => join(dir, c) },
+        snapshots,
         runtime: () => ({}),
         ownOomScoreAdj: 0,
         allCapabilities: ['CAP_CHOWN'],
@@ -78,14 +65,17 @@ describe('container: layers held by a create in flight', () => {
       } as unknown as ContainerSpec;
 
       const created = svc.create(spec, log);
-      // Synchronously, before the create has awaited anything, the layers are in use.
-      assert.deepEqual([...svc.chainIdsInUse()].sort(), ['sha256:c1', 'sha256:c2']);
+      // Synchronously, before the create has awaited anything, the layers are held: the
+      // snapshotter's answer is taken from the leases as they are at the call.
+      const atOnce = snapshots.referenced();
+      assert.deepEqual([...(await atOnce)].sort(), [c1, c2]);
       // The create must get as far as saving its record (a failure before that is a bug here).
       await Promise.race([saveStarted, created.then(() => assert.fail('created without saving'))]);
-      assert.deepEqual([...svc.chainIdsInUse()].sort(), ['sha256:c1', 'sha256:c2'], 'still held while the record is being saved');
+      assert.deepEqual([...(await snapshots.referenced())].sort(), [c1, c2], 'still held while the record is being saved');
       openGate();
       await assert.rejects(created, /no space left/);
-      assert.deepEqual([...svc.chainIdsInUse()], [], 'a failed create lets its layers go');
+      assert.deepEqual([...(await snapshots.referenced())], [], 'a failed create lets its layers go');
+      assert.deepEqual(await snapshots.list(), [], 'and made no snapshot');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

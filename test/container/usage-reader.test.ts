@@ -15,7 +15,7 @@ describe('container: usage reader', () => {
     const upper = (id: string): string => join(root, id);
     await mkdir(upper('c1'));
     await writeFile(join(upper('c1'), 'a'), Buffer.alloc(10_000));
-    const reader = new UsageReader({ cgroups: none, upperDir: upper, mountpoint: upper });
+    const reader = new UsageReader({ cgroups: none, upperDir: async (id) => upper(id), mountpoint: upper });
     const first = (await reader.container(exited('c1'))).usage;
     assert.ok(first.writableBytes >= 10_000, `${first.writableBytes}`);
     await writeFile(join(upper('c1'), 'b'), Buffer.alloc(50_000));

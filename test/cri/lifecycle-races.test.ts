@@ -59,7 +59,7 @@ describe('cri: lifecycle races', function () {
   });
 
   const ctr = (name: string, command: string[], over: Partial<ContainerConfig> = {}): ContainerConfig => ({ metadata: { name, attempt: 0 }, image: { image: fx.image }, command, ...over });
-  const snapshots = async (): Promise<string[]> => (await readdir(join(d.root, 'image', 'snapshots'))).filter((n) => !n.startsWith('tmp-')).sort();
+  const snapshots = async (): Promise<string[]> => (await readdir(join(d.root, 'image', 'snapshots'))).filter((n) => /^[a-f0-9]{64}$/.test(n)).sort();
   const runcList = async (handler: string): Promise<string> => (await run('runc', [`--root=${join(d.state, 'runtime', handler)}`, 'list', '-q'])).stdout;
 
   async function waitExited(id: string): Promise<number> {

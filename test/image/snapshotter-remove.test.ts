@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DirSnapshotter } from '../../src/image/snapshotter.js';
+import { DirSnapshotter } from '../../src/image/dir-snapshotter.js';
 import type { UnpackRequest } from '../../src/image/unpack.js';
 import { mkdirat, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat } from '../../src/util/at-syscalls.js';
 import { tempDir } from '../helpers/daemon.js';
@@ -37,13 +37,14 @@ describe('image/snapshotter: removing trees deeper than PATH_MAX', () => {
     });
     await snap.init();
     await assert.rejects(snap.unpack(CHAIN, undefined, DIFF, 'blob', true), /^Error: the unpack failed$/);
-    assert.deepEqual(readdirSync(root), []);
+    const layers = (): string[] => readdirSync(root).filter((n) => n !== 'active');
+    assert.deepEqual(layers(), []);
     fail = false;
     await snap.unpack(CHAIN, undefined, DIFF, 'blob', true);
     assert.deepEqual(readdirSync(join(root, 'b'.repeat(64), 'fs')), ['d'.repeat(40)]);
     await snap.remove(CHAIN);
-    assert.ok(readdirSync(root).every((n) => n.startsWith('tmp-rm-')), 'renamed away when remove answers');
+    assert.ok(layers().every((n) => n.startsWith('tmp-rm-')), 'renamed away when remove answers');
     await snap.settled();
-    assert.deepEqual(readdirSync(root), [], 'deleted after');
+    assert.deepEqual(layers(), [], 'deleted after');
   });
 });
