@@ -20,6 +20,7 @@ import {
 import { corruptBlob, startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { startTokenServer } from '../helpers/token-server.js';
+import { layerDirs, snapshotTrees } from '../helpers/snapshot-dirs.js';
 
 const hex = (digest: string): string => digest.slice(7);
 
@@ -178,7 +179,7 @@ describe('cri: ImageService', function () {
     await d.clients.image.RemoveImage({ image: { image: ref('test/base:also') } });
     await d.clients.image.RemoveImage({ image: { image: base.configDigest } });
     // Snapshot trees are renamed away in the call and deleted after it.
-    await until('the snapshot trees to be deleted', async () => (await readdir(join(d.root, 'image', 'snapshots'))).length === 0);
+    await until('the snapshot trees to be deleted', async () => (await snapshotTrees(d.root)).length === 0);
     assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'blobs', 'sha256')), []);
     assert.deepEqual(await readdir(join(d.root, 'image', 'images')), []);
   });
@@ -186,13 +187,13 @@ describe('cri: ImageService', function () {
   it('shares a layer between images and keeps it while one of them is left', async () => {
     await d.clients.image.PullImage({ image: { image: ref('test/base:v1') } });
     await d.clients.image.PullImage({ image: { image: ref('test/other:v1') } });
-    assert.equal((await readdir(join(d.root, 'image', 'snapshots'))).length, 3, 'base layer unpacked once');
+    assert.equal((await layerDirs(d.root)).length, 3, 'base layer unpacked once');
     const o = await d.clients.image.ImageStatus({ image: { image: ref('test/other:v1') } });
     assert.equal(o.image?.username, 'app');
     assert.equal(o.image?.uid, null);
     await d.clients.image.RemoveImage({ image: { image: ref('test/base:v1') } });
     // A removed snapshot is renamed to tmp-rm-… at once and deleted after the answer.
-    assert.equal((await readdir(join(d.root, 'image', 'snapshots'))).filter((n) => !n.startsWith('tmp-')).length, 2);
+    assert.equal((await layerDirs(d.root)).length, 2);
     assert.ok(existsSync(join(d.root, 'image', 'content', 'blobs', 'sha256', hex(base.layers[0]!.digest))));
   });
 
@@ -201,7 +202,7 @@ describe('cri: ImageService', function () {
       Array.from({ length: 6 }, () => d.clients.image.PullImage({ image: { image: ref('test/base:v1') } })),
     );
     assert.deepEqual(new Set(ids.map((r) => r.image_ref)), new Set([base.configDigest]));
-    assert.equal((await readdir(join(d.root, 'image', 'snapshots'))).length, 2);
+    assert.equal((await layerDirs(d.root)).length, 2);
     assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'ingest')), []);
   });
 
@@ -256,7 +257,7 @@ describe('cri: ImageService against a failing registry', function () {
     assert.match(err.details, new RegExp(`blob ${layer.digest}: downloaded content has digest sha256:`));
     assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'blobs', 'sha256')), []);
     assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'ingest')), []);
-    await until('the snapshot trees to be deleted', async () => (await readdir(join(d.root, 'image', 'snapshots'))).length === 0);
+    await until('the snapshot trees to be deleted', async () => (await snapshotTrees(d.root)).length === 0);
     assert.equal((await d.clients.image.ListImages({})).images.length, 0);
   });
 
@@ -361,7 +362,7 @@ describe('cri: ImageService against a failing registry', function () {
     await pushImage(registry.url, 'evil/contained', buildImage({ layers: [contained] }), ['v1']);
     await d.clients.image.PullImage({ image: { image: `${registry.host}/evil/contained:v1` } });
     assert.deepEqual(await readdir(outside), [], 'nothing written outside');
-    const snaps = await readdir(join(d.root, 'image', 'snapshots'));
+    const snaps = await layerDirs(d.root);
     assert.equal(snaps.length, 1);
     const inside = join(d.root, 'image', 'snapshots', snaps[0]!, 'fs', outside);
     assert.deepEqual((await readdir(inside)).sort(), ['absolute-entry', 'via-absolute-symlink', 'via-chain', 'via-relative-symlink']);

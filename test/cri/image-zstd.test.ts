@@ -11,6 +11,7 @@ import { CORACLE_BIN, startTestDaemon, tempDir, type TestDaemon } from '../helpe
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type BuiltImage, type BuiltLayer, type LayerEntry } from '../helpers/images.js';
 import { podConfig, startContainer } from '../helpers/pods.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { layerDirs, snapshotTrees } from '../helpers/snapshot-dirs.js';
 
 const run = promisify(execFile);
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -35,7 +36,7 @@ async function assertNothingLeft(d: TestDaemon): Promise<void> {
   assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'blobs', 'sha256')), []);
   assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'ingest')), []);
   // Snapshot trees are renamed away when collected and deleted after the call.
-  await until('the snapshot trees to be deleted', async () => (await readdir(join(d.root, 'image', 'snapshots'))).length === 0);
+  await until('the snapshot trees to be deleted', async () => (await snapshotTrees(d.root)).length === 0);
   assert.equal((await d.clients.image.ListImages({})).images.length, 0);
 }
 
@@ -75,7 +76,7 @@ describe('cri: zstd-compressed images', function () {
     const info = JSON.parse(status.info.info!) as { layers: { diffId: string; mediaType: string }[] };
     assert.deepEqual(info.layers.map((l) => l.diffId), image.layers.map((l) => l.diffId));
     assert.deepEqual(info.layers.map((l) => l.mediaType), image.layers.map((l) => l.mediaType));
-    assert.equal((await readdir(join(d.root, 'image', 'snapshots'))).length, 3);
+    assert.equal((await layerDirs(d.root)).length, 3);
 
     const config = podConfig('zstdpod');
     const { pod_sandbox_id: podId } = await d.clients.runtime.RunPodSandbox({ config });
@@ -147,6 +148,6 @@ describe('cri: zstd-compressed images', function () {
     const back = await d.clients.image.ImageStatus({ image: { image: ref } });
     assert.equal(back.image?.id, image.configDigest);
     // The saved image's layer and the pulled image's three.
-    assert.equal((await readdir(join(d.root, 'image', 'snapshots'))).filter((n) => !n.startsWith('tmp-')).length, 4);
+    assert.equal((await layerDirs(d.root)).length, 4);
   });
 });

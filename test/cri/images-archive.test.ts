@@ -10,6 +10,7 @@ import { readTar } from '../../src/image/tar-reader.js';
 import { CORACLE_BIN, startTestDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type BuiltImage } from '../helpers/images.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { layerDirs, snapshotTrees } from '../helpers/snapshot-dirs.js';
 
 const run = promisify(execFile);
 
@@ -53,7 +54,7 @@ describe('coracle images import/export', function () {
       assert.ok(names.includes(n), `${n} in the archive`);
     }
     for (const image of before) await d.clients.image.RemoveImage({ image: { image: image.id } });
-    await until('the snapshot trees to be deleted', async () => (await readdir(join(d.root, 'image', 'snapshots'))).length === 0);
+    await until('the snapshot trees to be deleted', async () => (await snapshotTrees(d.root)).length === 0);
 
     const { stdout } = await coracle(d, 'images', 'import', file);
     assert.match(stdout, new RegExp(`Loaded image: .*${registry.host}/arc/a:v1`));
@@ -62,7 +63,7 @@ describe('coracle images import/export', function () {
     assert.deepEqual(after.map((i) => i.repo_tags.sort()), before.map((i) => i.repo_tags.sort()));
     const status = await d.clients.image.ImageStatus({ image: { image: `${registry.host}/arc/b:v1` } });
     assert.equal(status.image?.username, 'app');
-    assert.equal((await readdir(join(d.root, 'image', 'snapshots'))).filter((n) => !n.startsWith('tmp-')).length, 2);
+    assert.equal((await layerDirs(d.root)).length, 2);
   });
 
   it('imports a classic docker-save archive', async () => {

@@ -14,6 +14,7 @@ import { codeOf } from '../helpers/cri-client.js';
 import { startTestDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { mountinfo, podConfig } from '../helpers/pods.js';
 import { until } from '../helpers/until.js';
+import { layerDirs } from '../helpers/snapshot-dirs.js';
 
 const run = promisify(execFile);
 
@@ -59,7 +60,7 @@ describe('cri: lifecycle races', function () {
   });
 
   const ctr = (name: string, command: string[], over: Partial<ContainerConfig> = {}): ContainerConfig => ({ metadata: { name, attempt: 0 }, image: { image: fx.image }, command, ...over });
-  const snapshots = async (): Promise<string[]> => (await readdir(join(d.root, 'image', 'snapshots'))).filter((n) => /^[a-f0-9]{64}$/.test(n)).sort();
+  const snapshots = async (): Promise<string[]> => layerDirs(d.root);
   const runcList = async (handler: string): Promise<string> => (await run('runc', [`--root=${join(d.state, 'runtime', handler)}`, 'list', '-q'])).stdout;
 
   async function waitExited(id: string): Promise<number> {

@@ -1,0 +1,17 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The snapshotter's dir under a daemon's root. */
+const snapshotsDir = (root: string): string => join(root, 'image', 'snapshots');
+
+/** Committed layers in place: the 64-hex dirs (not staging, not trees being deleted, not active snapshots). */
+export async function layerDirs(root: string): Promise<string[]> {
+  return (await readdir(snapshotsDir(root)).catch(() => [] as string[])).filter((n) => /^[a-f0-9]{64}$/.test(n)).sort();
+}
+
+/** Everything the snapshotter has on disk: layers, active snapshots and trees still being deleted (the `active` dir itself not counted). */
+export async function snapshotTrees(root: string): Promise<string[]> {
+  const top = (await readdir(snapshotsDir(root)).catch(() => [] as string[])).filter((n) => n !== 'active');
+  const active = (await readdir(join(snapshotsDir(root), 'active')).catch(() => [] as string[])).map((n) => `active/${n}`);
+  return [...top, ...active];
+}
