@@ -10,10 +10,13 @@ import { writeFileDurable } from '../util/atomic-write.js';
  * down its own:
  *
  * 1. Durable state lives under the root dir: image records, snapshots and blobs (fsynced:
- *    they must survive a power loss), pod and container records (written atomically, not
- *    fsynced: a record left torn is set aside whole by RecordStore, never deleted with the
- *    container's writable layer). Records carry a schema version; one from a newer Coracle
- *    is set aside too.
+ *    they must survive a power loss; a container's writable layer is an active snapshot,
+ *    whose info is fsynced and whose files are not), pod and container records (written
+ *    atomically, not fsynced: a record left torn is set aside whole by RecordStore). Records
+ *    carry a schema version; one from a newer Coracle is set aside too. The containers and
+ *    the snapshots are on one filesystem (both under the root dir): a container record of an
+ *    older version (1: its writable layer in its record's dir) has its dirs adopted into a
+ *    snapshot by rename, then is saved in the new version.
  * 2. Volatile state lives under the state dir, a tmpfs under /run by default: namespace pins,
  *    /dev/shm and rootfs mounts, runc's state, conmon's exit files and attach sockets. It is
  *    gone after a reboot, as the processes it describes are.
@@ -28,11 +31,13 @@ import { writeFileDurable } from '../util/atomic-write.js';
  *    down, its pins and pause process gone), as kubelet would find them after a reboot.
  *    Without this a RUNNING container stayed RUNNING, and stopping it waited out its timeout.
  *    No recorded id (a first start, or a root from before boot ids) is taken as the same boot.
- * 5. The order: stores loaded (each sets aside what it cannot read; the state of a container
- *    whose record was set aside is left alone, not collected as an orphan's) → containers reconciled
- *    (after a reboot, ended; half-made ones removed; orphans of no record collected; exits
- *    read) → pods reconciled (after a reboot, stopped; half-made ones torn down; lost
- *    namespaces make a pod NOTREADY; orphan attachments and pins collected) → the boot id
+ * 5. The order: stores loaded (each sets aside what it cannot read; the state and the
+ *    snapshot of a container whose record was set aside are left alone, not collected as an
+ *    orphan's; the snapshotter removes its stale staging dirs) → containers reconciled
+ *    (legacy layers adopted; after a reboot, ended; half-made ones removed with their
+ *    snapshots; orphans of no record (a record lost) collected, their state, then their
+ *    snapshots; exits read) → pods reconciled (after a reboot, stopped; half-made ones torn
+ *    down; lost namespaces make a pod NOTREADY; orphan attachments and pins collected) → the boot id
  *    recorded, last, so that a daemon killed during recovery recovers again at its next start;
  *    after a restart, not at all if any record failed to reconcile, for the same reason.
  */
