@@ -102,8 +102,9 @@ async function adoptLegacy(ctx: ContainerContext): Promise<number> {
 }
 
 /**
- * Containers' snapshots of no record (a daemon killed after a removal dropped the record and
- * before the snapshot went, or a record lost): removed. Never one of a record set aside.
+ * Containers' snapshots of no record (a record lost: creates and removals order their steps
+ * so that a killed daemon leaves the record, which recovery finishes): removed, as their
+ * state dirs were just before. Never one of a record set aside.
  */
 async function collectOrphanSnapshots(ctx: ContainerContext, known: ReadonlySet<string>): Promise<void> {
   for (const info of await ctx.deps.snapshots.list()) {

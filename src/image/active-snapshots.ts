@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { CoracleError, invalidArgument, isErrno, messageOf, notFound } from '../errors.js';
+import { CoracleError, invalidArgument, isErrno, messageOf, notFound, withContext } from '../errors.js';
 import type { Logger } from '../log.js';
 import { writeFileDurable } from '../util/atomic-write.js';
 import { readRegularFile } from '../util/bounded-read.js';
@@ -122,7 +122,7 @@ export class ActiveSnapshots {
       await rename(staging, this.dir(info.key));
     } catch (err) {
       await removeTree(this.root, basename(staging)).catch(() => undefined);
-      throw new CoracleError(err instanceof CoracleError ? err.code : 'INTERNAL', `snapshot ${JSON.stringify(info.key.slice(0, 100))}: make: ${messageOf(err)}`, { cause: err });
+      throw withContext(`snapshot ${JSON.stringify(info.key.slice(0, 100))}: make`, err);
     }
     this.infos.set(info.key, info);
   }
