@@ -34,8 +34,8 @@ int main(int argc, char **argv)
 	const char *target = NULL, *upper = NULL, *work = NULL, *lower = NULL, *dir = NULL, *unmount = NULL;
 	const char *tmpfs = NULL, *size = NULL, *bind = NULL, *readonly = NULL;
 	const struct str_opt opts[] = {
-		{ 't', &target }, { 'u', &upper }, { 'w', &work }, { 'l', &lower }, { 'C', &dir }, { 'U', &unmount },
-		{ 'T', &tmpfs }, { 's', &size }, { 'b', &bind }, { 'r', &readonly, 1 }, { 0, NULL },
+		STR_OPT('t', &target), STR_OPT('u', &upper), STR_OPT('w', &work), STR_OPT('l', &lower), STR_OPT('C', &dir), STR_OPT('U', &unmount),
+		STR_OPT('T', &tmpfs), STR_OPT('s', &size), STR_OPT('b', &bind), BOOL_OPT('r', &readonly), STR_OPTS_END,
 	};
 	unsigned long flags;
 	char options[4096];

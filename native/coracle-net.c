@@ -172,8 +172,8 @@ int main(int argc, char **argv)
 {
 	const char *netns = NULL, *bridge = NULL, *veth = NULL, *ifname = NULL, *cidr = NULL, *gateway = NULL, *mac = NULL;
 	const struct str_opt opts[] = {
-		{ 'n', &netns }, { 'b', &bridge }, { 'v', &veth }, { 'i', &ifname },
-		{ 'a', &cidr }, { 'g', &gateway }, { 'm', &mac }, { 0, NULL },
+		STR_OPT('n', &netns), STR_OPT('b', &bridge), STR_OPT('v', &veth), STR_OPT('i', &ifname),
+		STR_OPT('a', &cidr), STR_OPT('g', &gateway), STR_OPT('m', &mac), STR_OPTS_END,
 	};
 
 	if (argc < 2) {

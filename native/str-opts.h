@@ -13,6 +13,11 @@ struct str_opt {
 	int no_value;
 };
 
+/* A table's entries: a flag that takes a value, one that takes none, and the end. */
+#define STR_OPT(f, v) { (f), (v), 0 }
+#define BOOL_OPT(f, v) { (f), (v), 1 }
+#define STR_OPTS_END { 0, NULL, 0 }
+
 /*
  * getopt over `opts`, which ends with a zero flag; every flag takes a value unless marked
  * no_value, and the last of a repeated one wins. An unknown flag or a missing value fails
