@@ -18,7 +18,7 @@ function overRootOrProc(p: string): boolean {
  * cannot take (a NUL in a path, an env entry or an argument: Node throws a TypeError on
  * such a path, which would surface as INTERNAL), relative mount paths and working dirs,
  * ids outside 0..2^31-1 (runc's range), and cgroup limits the kernel refuses (resource-checks.ts). Each
- * was an INTERNAL from runc or Node that test/cri/cri-fuzz.test.ts found.
+ * was an INTERNAL from runc or Node that test/cri/server-fuzz.test.ts found.
  */
 export async function vetContainerSpec(spec: ContainerSpec): Promise<void> {
   refuseNul('CreateContainer', spec);

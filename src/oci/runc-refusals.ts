@@ -5,7 +5,7 @@ import type { ErrorCode } from '../errors.js';
  * or cannot run, a working dir that is not a directory, a mount under /proc that runc does not
  * allow (INVALID_ARGUMENT); a container that ended while the call was on its way
  * (FAILED_PRECONDITION). containerd passes them on as they come; Coracle names them, so that no
- * request's content is ever an INTERNAL (test/cri/cri-fuzz.test.ts). Matched on runc's own
+ * request's content is ever an INTERNAL (test/cri/server-fuzz.test.ts). Matched on runc's own
  * wording; the command and the mount paths may hold anything, so only the end of the line is
  * trusted.
  *

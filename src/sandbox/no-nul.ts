@@ -4,7 +4,7 @@ import { invalidArgument } from '../errors.js';
  * Refuses a request whose strings hold a NUL byte anywhere but in `skip` (labels and
  * annotations, only ever stored as JSON): such a string reaches a file name, an argument,
  * an environment variable or a sysctl, where Node throws a TypeError and the kernel would
- * cut it short. Found by test/cri/cri-fuzz.test.ts.
+ * cut it short. Found by test/cri/server-fuzz.test.ts.
  */
 export function refuseNul(what: string, value: unknown, skip: ReadonlySet<string> = new Set(['labels', 'annotations'])): void {
   const walk = (v: unknown, path: string): void => {

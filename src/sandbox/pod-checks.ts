@@ -11,7 +11,7 @@ import type { SandboxSpec } from './sandbox-spec.js';
  *   characters and refuse as an "invalid pair". kubelet's names are DNS labels and its uids
  *   UUIDs, so no real pod is refused;
  * - a port mapping's host_ip that is not an IP address (the portmap plugin fails on it).
- * Each was an INTERNAL that test/cri/cri-fuzz.test.ts found.
+ * Each was an INTERNAL that test/cri/server-fuzz.test.ts found.
  */
 export function vetPodSpec(spec: SandboxSpec): void {
   refuseNul('RunPodSandbox', spec);

@@ -5,6 +5,7 @@ import { upperDirTar } from '../../src/container/layer-diff.js';
 import { readTar } from '../../src/image/tar-reader.js';
 import { lsetxattr, mknod, S_IFCHR, S_IFIFO } from '../../src/util/fs-syscalls.js';
 import { tempDir } from '../helpers/daemon.js';
+import { deepTree, openFds } from '../helpers/deep-tree.js';
 
 /** name → "type [linkname] [content]" of a tar stream. */
 async function entries(tar: AsyncIterable<Buffer>): Promise<Record<string, string>> {
@@ -41,5 +42,22 @@ describe('container/layer-diff', () => {
       'etc/passwd': 'symlink /etc/passwd',
       hostetc: 'symlink /etc',
     });
+  });
+
+  it('a commit of a 1000-deep tree is refused, naming the path, with no fd left open', async () => {
+    const upper = await tempDir();
+    deepTree(upper, 1000);
+    const before = openFds();
+    const tar = upperDirTar(upper);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of tar) void _;
+      })(),
+      (err: Error & { code?: string }) => {
+        assert.match(err.message, new RegExp(`^upper dir: "${Array.from({ length: 257 }, () => 'd').join('/')}": deeper than 256 directory levels$`));
+        return true;
+      },
+    );
+    assert.equal(openFds(), before);
   });
 });

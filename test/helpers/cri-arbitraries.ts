@@ -7,7 +7,7 @@ import type { LinuxContainerResources } from '../../src/generated/runtime/v1/Lin
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 
 /**
- * CRI requests for the fuzz test (test/cri/cri-fuzz.test.ts): a valid config, as kubelet
+ * CRI requests for the fuzz test (test/cri/server-fuzz.test.ts): a valid config, as kubelet
  * would send, with zero, one or two of its fields replaced by a hostile value. Most cases
  * thus create and start a container, and each hostile value meets code that is otherwise
  * given a good request.

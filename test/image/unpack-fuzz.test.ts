@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { unpackLayer } from '../../src/image/unpack.js';
 import { setOpenat2 } from '../../src/util/in-root.js';
 import { tempDir } from '../helpers/daemon.js';
+import { openFds } from '../helpers/deep-tree.js';
 import { buildLayer, type LayerEntry } from '../helpers/images.js';
 import { diff, linksOut, makeDecoy, snapshot } from '../helpers/sentinel.js';
 
@@ -59,8 +60,6 @@ function toEntry(g: Gen, decoy: string, earlier: string[]): LayerEntry {
       return { type: g.kind, path: g.path };
   }
 }
-
-const openFds = (): number => readdirSync('/proc/self/fd').length;
 
 /** The host paths a layer aimed at /etc or / would reach first. */
 const HOST = [...NAMES.flatMap((n) => [`/${n}`, `/etc/${n}`]), '/etc/cron.d/x'];

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoracleError } from '../../src/errors.js';
-import { mkdirat, O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY, openat } from '../../src/util/at-syscalls.js';
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY } from '../../src/util/at-syscalls.js';
 import { mknod, S_IFCHR, S_IFIFO } from '../../src/util/fs-syscalls.js';
 import { MAX_WALK_DEPTH, openInRoot, openRegularAt, readFileInRoot, removeAt, setOpenat2, walkInRoot } from '../../src/util/in-root.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
+import { deepTree, openFds } from '../helpers/deep-tree.js';
 import { diff, makeDecoy, snapshot } from '../helpers/sentinel.js';
 
 /** A root full of links that point out of it, and a decoy outside for them to hit. */
@@ -35,23 +36,6 @@ async function hostileRoot(): Promise<{ root: string; decoy: string }> {
   symlinkSync('/dev/zero', join(root, 'etc/zero-in-root'));
   writeFileSync(join(root, 'etc/big'), Buffer.alloc((1 << 20) + 1, 0x41));
   return { root, decoy };
-}
-
-const openFds = (): number => readdirSync('/proc/self/fd').length;
-
-/** `depth` nested dirs named `name` under `root`, made by fd (the path may pass PATH_MAX). */
-function deepTree(root: string, depth: number, name: string): void {
-  let fd = openSync(root, O_RDONLY | O_DIRECTORY);
-  try {
-    for (let i = 0; i < depth; i++) {
-      mkdirat(fd, name, 0o755);
-      const sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-      closeSync(fd);
-      fd = sub;
-    }
-  } finally {
-    closeSync(fd);
-  }
 }
 
 describe('util/in-root: bounds', () => {

@@ -12,7 +12,7 @@ import { buildImage, buildLayer, pushImage } from '../helpers/images.js';
 import { startTestRegistry } from '../helpers/test-registry.js';
 import { startTokenServer } from '../helpers/token-server.js';
 
-describe('image/registry limits: what a registry sends is capped before it is held', function () {
+describe('image/registry-client: limits: what a registry sends is capped before it is held', function () {
   this.timeout(60_000);
 
   it('a token server that replies with 2 MiB is refused, naming the realm; the daemon serves on', async () => {

@@ -46,7 +46,7 @@ async function gatedRuntime(): Promise<{ dir: string; extra: string; hold(): Pro
   };
 }
 
-describe('cri: lifecycle races', function () {
+describe('container/container-lifecycle: races', function () {
   this.timeout(90_000);
   const fx = busyboxRegistry('life/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
 

@@ -39,7 +39,7 @@ const KERNEL_SAYS_NOT_EPERM = [
 ];
 
 
-describe('cri: seccomp RuntimeDefault, call by call', function () {
+describe('oci/seccomp: RuntimeDefault, call by call', function () {
   this.timeout(120_000);
   const fx = busyboxRegistry('seccomp/busybox');
   let probeDir: string;

@@ -22,7 +22,7 @@ const ATTACK_RSS_BOUND = 128 << 20;
  * with a real token, and each test checks the daemon lived, its memory stayed bounded, and
  * an exec session on another connection went on working through it.
  */
-describe('streaming: hostile clients are contained', function () {
+describe('streaming/streaming-server: hostile clients are contained', function () {
   this.timeout(180_000);
   const fixture = busyboxRegistry('limits/busybox');
   let d: TestDaemon;

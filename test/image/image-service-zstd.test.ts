@@ -40,7 +40,7 @@ async function assertNothingLeft(d: TestDaemon): Promise<void> {
   assert.equal((await d.clients.image.ListImages({})).images.length, 0);
 }
 
-describe('cri: zstd-compressed images', function () {
+describe('image/image-service: zstd-compressed images', function () {
   this.timeout(90_000);
   let registry: TestRegistry;
   let image: BuiltImage;

@@ -23,7 +23,7 @@ interface Cache {
  * socket: what pods see of it, and what it leaves on disk for host-local, the plugin chain
  * and a restarted daemon.
  */
-describe('cri: the embedded pod network', function () {
+describe('netns/embedded-net: the embedded pod network', function () {
   this.timeout(90_000);
   const fx = busyboxRegistry('net/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/' } });
 

@@ -36,7 +36,7 @@ async function waitGone(marker: string, ms = 5_000): Promise<string[]> {
   }
 }
 
-describe('streaming: exec, attach and port-forward', function () {
+describe('streaming/streaming-server: exec, attach and port-forward', function () {
   this.timeout(120_000);
   const fx = busyboxRegistry('stream/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
   let goClient: string;

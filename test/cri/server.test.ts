@@ -21,7 +21,7 @@ async function installCni(d: TestDaemon): Promise<void> {
   );
 }
 
-describe('cri: RuntimeService basics', function () {
+describe('cri/server: RuntimeService basics', function () {
   let d: TestDaemon;
   beforeEach(async () => {
     d = await startTestDaemon();
@@ -125,7 +125,7 @@ describe('cri: RuntimeService basics', function () {
   });
 });
 
-describe('cri: RuntimeReady without a runtime binary', () => {
+describe('cri/server: RuntimeReady without a runtime binary', () => {
   it('is false and names the handler and the binary', async () => {
     const d = await startTestDaemon({
       extra: '[runtime]\ndefault_handler = "ghost"\n[runtime.handlers.ghost]\npath = "/nonexistent/ghost-runtime"\n',

@@ -16,7 +16,7 @@ import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.j
  * with a named user must fail at once with an error naming the file, and the daemon must
  * keep answering everything else.
  */
-describe('cri: hostile /etc/passwd and /etc/group in an image', function () {
+describe('container/container-create: hostile /etc/passwd and /etc/group in an image', function () {
   this.timeout(120_000);
   let registry: TestRegistry;
   let hostPasswd: string;

@@ -32,7 +32,7 @@ const SEED = process.env.CORACLE_FUZZ_SEED ? Number(process.env.CORACLE_FUZZ_SEE
 const PROPER = new Set([grpc.status.OK, grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.FAILED_PRECONDITION, grpc.status.RESOURCE_EXHAUSTED, grpc.status.ALREADY_EXISTS, grpc.status.UNIMPLEMENTED, grpc.status.OUT_OF_RANGE, grpc.status.PERMISSION_DENIED]);
 const JS_ERROR = /TypeError|ReferenceError|RangeError|Cannot read propert|is not a function|\bundefined\b|\[object Object\]|\bNaN\b/;
 
-describe('cri: property-based requests against the real daemon', function () {
+describe('cri/server: property-based requests against the real daemon', function () {
   const fx = busyboxRegistry('fuzz/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
   this.timeout(Math.max(150_000, (SECONDS + 120) * 1000));
 

@@ -54,7 +54,7 @@ async function assertNothingLeft(d: TestDaemon): Promise<void> {
   assert.ok(!new RegExp(`-s ${prefix.replace(/\./g, '\\.')}\\d+/32`).test(nat) && !nat.includes(`--to-destination ${prefix}`), 'no NAT rule of a pod is left');
 }
 
-describe('cri: pod sandboxes', function () {
+describe('sandbox/sandbox-service: pod sandboxes', function () {
   this.timeout(60_000);
 
   it('runs a pod: pinned namespaces, an IP from the pool, hostname, sysctls, DNS; stop and remove leave nothing', async () => {

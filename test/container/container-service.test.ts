@@ -13,7 +13,7 @@ import { inNamespace, mountinfo, podConfig } from '../helpers/pods.js';
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('cri: containers', function () {
+describe('container/container-service: containers', function () {
   this.timeout(60_000);
   const fx = busyboxRegistry('ctr/busybox', { config: { Env: ['PATH=/bin', 'FROM_IMAGE=1'], Cmd: ['sh'], WorkingDir: '/' } });
 

@@ -14,7 +14,7 @@ import { until } from '../helpers/until.js';
  * StartContainer has recorded it running, when the watcher's event finds it CREATED and
  * lets it go: the list has to see that exit by itself.
  */
-describe('cri: an exit shows in the next list', function () {
+describe('container/container-exits: an exit shows in the next list', function () {
   this.timeout(120_000);
   const fx = busyboxRegistry('exits/busybox');
   let d: TestDaemon;

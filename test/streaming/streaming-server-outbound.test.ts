@@ -39,7 +39,7 @@ const EXECS = 24;
  * for them stays bounded whatever the number of streams, the daemon lives, and an exec
  * session on another connection goes on working.
  */
-describe('streaming: outbound memory is bounded for clients that do not read', function () {
+describe('streaming/streaming-server: outbound memory is bounded for clients that do not read', function () {
   this.timeout(300_000);
   const fixture = busyboxRegistry('outbound/busybox');
   let d: TestDaemon;

@@ -22,7 +22,7 @@ async function makePki(dir: string): Promise<(name: string) => { cert: string; k
 }
 
 
-describe('cli: remote access over TCP, mutual TLS only', function () {
+describe('cri/listen: remote access over TCP, mutual TLS only', function () {
   this.timeout(60_000);
 
   it('serves the CLI with the right client certificate, refuses one another CA signed, and refuses to listen without TLS files', async () => {

@@ -33,7 +33,7 @@ function openAndCancel(stream: grpc.ClientReadableStream<unknown>, onFirstMessag
   });
 }
 
-describe('cri: streams, timeouts and error codes', function () {
+describe('cri/wrap: streams, timeouts and error codes', function () {
   this.timeout(120_000);
   const fx = busyboxRegistry('streams/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
 
@@ -108,7 +108,7 @@ describe('cri: streams, timeouts and error codes', function () {
   });
 });
 
-describe('cri: a full disk', function () {
+describe('cri/wrap: a full disk', function () {
   this.timeout(60_000);
 
   it('ENOSPC is RESOURCE_EXHAUSTED, naming the pod, and leaves nothing', async () => {

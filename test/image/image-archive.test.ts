@@ -25,7 +25,7 @@ async function tarNames(file: string): Promise<string[]> {
   return names;
 }
 
-describe('coracle images import/export', function () {
+describe('image/image-archive: coracle images import/export', function () {
   this.timeout(60_000);
   let registry: TestRegistry;
   let a: BuiltImage;

@@ -44,7 +44,7 @@ const KUBELET_BURSTABLE: LinuxContainerResources = {
   oom_score_adj: 999,
 };
 
-describe('cri: cgroups', function () {
+describe('container/container-service: cgroups', function () {
   this.timeout(60_000);
   const fx = busyboxRegistry('cg/busybox', { config: { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/' } });
 

@@ -25,7 +25,7 @@ function clientWithAuthority(d: TestDaemon, authority: string): RuntimeServiceCl
 const unary = <T>(call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => call((err, res) => (err ? reject(err) : resolve(res!))));
 
-describe('cri: every request is served whatever its :authority', function () {
+describe('cri/listen: every request is served whatever its :authority', function () {
   this.timeout(60_000);
   let d: TestDaemon;
   beforeEach(async () => {

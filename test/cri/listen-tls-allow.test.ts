@@ -69,7 +69,7 @@ async function h2Session(port: number, ca: string, who: CertFiles): Promise<{ se
   return { session, serial: socket.getPeerCertificate().serialNumber, version };
 }
 
-describe('cli: remote listener: allowed client certificates, reloaded server certificate', function () {
+describe('cri/listen: remote listener: allowed client certificates, reloaded server certificate', function () {
   this.timeout(60_000);
 
   it('lets in a certificate the allow-list names by subject or SAN, refuses another the CA signed with PERMISSION_DENIED', async () => {

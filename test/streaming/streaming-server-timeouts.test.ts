@@ -13,7 +13,7 @@ import { until } from '../helpers/until.js';
  * The streaming server's clocks and connection caps, against the real daemon: each test
  * starts one with the `[streaming]` settings it is about, small enough to be seen.
  */
-describe('streaming: timeouts and connection caps', function () {
+describe('streaming/streaming-server: timeouts and connection caps', function () {
   this.timeout(120_000);
   const fixture = busyboxRegistry('timeouts/busybox');
   let d: TestDaemon;

@@ -5,7 +5,7 @@ import { startTestDaemon } from '../helpers/daemon.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { podConfig } from '../helpers/pods.js';
 
-describe('coracle service: ImageHistory and ContainerTop', function () {
+describe('cli/coracle-client: ImageHistory and ContainerTop', function () {
   this.timeout(60_000);
   const fx = busyboxRegistry('hist/busybox', {
     more: [[{ type: 'file', path: 'etc/motd', content: 'hello\n' }]],

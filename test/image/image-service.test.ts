@@ -24,7 +24,7 @@ import { layerDirs, snapshotTrees } from '../helpers/snapshot-dirs.js';
 
 const hex = (digest: string): string => digest.slice(7);
 
-describe('cri: ImageService', function () {
+describe('image/image-service: ImageService', function () {
   this.timeout(60_000);
   let registry: TestRegistry;
   let base: BuiltImage; // busybox rootfs + a layer with every kind of entry
@@ -242,7 +242,7 @@ describe('cri: ImageService', function () {
   }
 });
 
-describe('cri: ImageService against a failing registry', function () {
+describe('image/image-service: ImageService against a failing registry', function () {
   this.timeout(60_000);
 
   it('a corrupted blob fails the pull with DATA_LOSS and leaves nothing behind', async () => {

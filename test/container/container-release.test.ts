@@ -16,7 +16,7 @@ const run = promisify(execFile);
  * as containerd's shim deletes its task at exit; StopContainer returns once that is done,
  * and RemoveContainer drops the record at once and its files after the answer.
  */
-describe('cri: container release at exit', function () {
+describe('container/container-release: container release at exit', function () {
   this.timeout(60_000);
   const fx = busyboxRegistry('release/busybox');
   let d: TestDaemon;

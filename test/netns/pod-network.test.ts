@@ -13,7 +13,7 @@ import { podConfig } from '../helpers/pods.js';
 const run = promisify(execFile);
 const prefix = (subnet: string): string => subnet.split('.').slice(0, 3).join('.') + '.';
 
-describe('cri: CRI pods use the cluster\'s network only; Coracle\'s own network is its own', function () {
+describe('netns/pod-network: CRI pods use the cluster\'s network only; Coracle\'s own network is its own', function () {
   this.timeout(60_000);
 
   it('writes nothing into the cluster conf dir, is not NetworkReady until a config appears, then uses it; the CLI\'s pods keep Coracle\'s own', async () => {
