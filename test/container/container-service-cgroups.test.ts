@@ -1,3 +1,4 @@
+import { busyboxDaemon } from '../helpers/busybox-pod.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
@@ -9,7 +10,7 @@ import type { LinuxContainerResources } from '../../src/generated/runtime/v1/Lin
 import { removeCgroupTree } from '../helpers/cgroups.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import type { TestDaemon } from '../helpers/daemon.js';
 import { podConfig } from '../helpers/pods.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -54,8 +55,7 @@ describe('container/container-service: cgroups', function () {
   let top: string;
 
   beforeEach(async () => {
-    d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
-    await d.clients.image.PullImage({ image: { image: fx.image } });
+    d = await busyboxDaemon(fx);
     logDir = join(d.dir, 'logs');
     top = `/coracle-test-${process.pid}-${randomUUID().slice(0, 8)}`;
     // Registered after the daemon's own cleanup, so it runs first: the pods go, then the dirs.

@@ -1,3 +1,4 @@
+import { busyboxPod, type BusyboxPod } from '../helpers/busybox-pod.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import { codeOf } from '../helpers/cri-client.js';
-import { spawnCoracle, startTestDaemon, waitServing, type TestDaemon } from '../helpers/daemon.js';
+import { spawnCoracle, waitServing, type TestDaemon } from '../helpers/daemon.js';
 import { inNamespace, mountinfo, podConfig } from '../helpers/pods.js';
 
 const run = promisify(execFile);
@@ -19,13 +20,12 @@ describe('container/container-service: containers', function () {
 
   let d: TestDaemon;
   let pod: string;
+  let start: BusyboxPod['start'];
   let logDir: string;
 
   beforeEach(async () => {
-    d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
-    await d.clients.image.PullImage({ image: { image: fx.image } });
+    ({ d, pod, start } = await busyboxPod(fx, 'ctrpod'));
     logDir = join(d.dir, 'logs');
-    pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('ctrpod', { log_directory: logDir }) })).pod_sandbox_id;
   });
 
   const config = (name: string, command: string[], over: Partial<ContainerConfig> = {}): ContainerConfig => ({
@@ -37,8 +37,7 @@ describe('container/container-service: containers', function () {
   });
 
   async function runToExit(name: string, command: string[], over: Partial<ContainerConfig> = {}): Promise<{ id: string; log: string; exitCode: number; reason: string }> {
-    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config(name, command, over), sandbox_config: podConfig('ctrpod') });
-    await d.clients.runtime.StartContainer({ container_id: id });
+    const id = await start(name, command, over);
     for (let i = 0; i < 200; i++) {
       const s = (await d.clients.runtime.ContainerStatus({ container_id: id })).status!;
       if (s.state === 'CONTAINER_EXITED') {
@@ -123,8 +122,7 @@ describe('container/container-service: containers', function () {
 
   it('stops with the stop signal, and with SIGKILL after the timeout', async () => {
     const create = async (name: string, command: string[]): Promise<string> => {
-      const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config(name, command), sandbox_config: podConfig('ctrpod') });
-      await d.clients.runtime.StartContainer({ container_id: id });
+      const id = await start(name, command);
       await sleep(200);
       return id;
     };
@@ -142,8 +140,7 @@ describe('container/container-service: containers', function () {
   });
 
   it('ExecSync: output, exit code, a timeout that leaves nothing running', async () => {
-    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config: config('exec', ['/bin/sleep', '600']), sandbox_config: podConfig('ctrpod') });
-    await d.clients.runtime.StartContainer({ container_id: id });
+    const id = await start('exec', ['/bin/sleep', '600']);
     const r = await d.clients.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'echo out; echo err >&2; exit 4'], timeout: 10 });
     assert.deepEqual([r.stdout.toString(), r.stderr.toString(), r.exit_code], ['out\n', 'err\n', 4]);
     const big = await d.clients.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'head -c 3000000 /dev/zero'], timeout: 10 });
@@ -177,12 +174,7 @@ describe('container/container-service: containers', function () {
   });
 
   it('ReopenContainerLog after kubelet renamed the log', async () => {
-    const { container_id: id } = await d.clients.runtime.CreateContainer({
-      pod_sandbox_id: pod,
-      config: config('rotate', ['/bin/sh', '-c', 'i=0; while true; do echo line $i; i=$((i+1)); sleep 0.05; done']),
-      sandbox_config: podConfig('ctrpod'),
-    });
-    await d.clients.runtime.StartContainer({ container_id: id });
+    const id = await start('rotate', ['/bin/sh', '-c', 'i=0; while true; do echo line $i; i=$((i+1)); sleep 0.05; done']);
     await sleep(300);
     const log = join(logDir, 'rotate.log');
     await rename(log, `${log}.1`);

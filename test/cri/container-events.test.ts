@@ -1,18 +1,17 @@
+import { busyboxDaemon } from '../helpers/busybox-pod.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { ContainerEventResponse__Output } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { startTestDaemon } from '../helpers/daemon.js';
-import { podConfig } from '../helpers/pods.js';
+import { podConfig, startContainer } from '../helpers/pods.js';
 
 describe('cri: GetContainerEvents', function () {
   this.timeout(60_000);
   const fx = busyboxRegistry('ev/busybox', { config: { Env: ['PATH=/bin'] } });
 
   it('streams sandbox and container events as they happen, with the pod\'s statuses; ends when the daemon stops', async () => {
-    const d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
-    await d.clients.image.PullImage({ image: { image: fx.image } });
+    const d = await busyboxDaemon(fx);
     const events: ContainerEventResponse__Output[] = [];
     const stream = d.clients.rawRuntime.GetContainerEvents({});
     onCleanup('cancel the event stream', () => stream.cancel());
@@ -29,12 +28,7 @@ describe('cri: GetContainerEvents', function () {
 
     const config = podConfig('evpod', { log_directory: join(d.dir, 'logs') });
     const pod = (await d.clients.runtime.RunPodSandbox({ config })).pod_sandbox_id;
-    const { container_id: ctr } = await d.clients.runtime.CreateContainer({
-      pod_sandbox_id: pod,
-      config: { metadata: { name: 'brief', attempt: 0 }, image: { image: fx.image }, command: ['sh', '-c', 'sleep 0.3; exit 4'], log_path: 'brief.log' },
-      sandbox_config: config,
-    });
-    await d.clients.runtime.StartContainer({ container_id: ctr });
+    const ctr = await startContainer(d.clients.runtime, { id: pod, config }, fx.image, 'brief', ['sh', '-c', 'sleep 0.3; exit 4']);
     // Nobody asks for the container's status: its exit must be noticed on its own.
     await waitFor(5);
     await d.clients.runtime.RemoveContainer({ container_id: ctr });

@@ -11,6 +11,12 @@ import { startTestDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js'
 import { TestPki, type CertFiles } from '../helpers/pki.js';
 import { freePort } from '../helpers/test-registry.js';
 
+/** A CA in a dir of the test's own, the server's certificate for 127.0.0.1 it signed, and a port for the listener. */
+async function serverPki(): Promise<{ pki: TestPki; ca: string; server: CertFiles; port: number }> {
+  const pki = new TestPki(await tempDir());
+  const ca = (await pki.ca('ca')).cert;
+  return { pki, ca, server: await pki.signed('server', 'ca', 'IP:127.0.0.1'), port: await freePort() };
+}
 
 function remoteToml(port: number, ca: string, server: CertFiles, allow = ''): string {
   return `[remote]\nlisten = "tcp://127.0.0.1:${port}"\nca = "${ca}"\ncert = "${server.cert}"\nkey = "${server.key}"\n${allow}`;
@@ -73,15 +79,12 @@ describe('cri/listen: remote listener: allowed client certificates, reloaded ser
   this.timeout(60_000);
 
   it('lets in a certificate the allow-list names by subject or SAN, refuses another the CA signed with PERMISSION_DENIED', async () => {
-    const pki = new TestPki(await tempDir());
-    const ca = (await pki.ca('ca')).cert;
-    const server = await pki.signed('server', 'ca', 'IP:127.0.0.1');
+    const { pki, ca, server, port } = await serverPki();
     const admin = await pki.signed('admin', 'ca', 'DNS:admin.example', '/O=Ops/CN=admin');
     const robot = await pki.signed('robot', 'ca', 'URI:spiffe://coracle/ops');
     const byIp = await pki.signed('by-ip', 'ca', 'IP:::1');
     const intruder = await pki.signed('intruder', 'ca', 'DNS:intruder.example,URI:spiffe://coracle/intruder');
     const wildcard = await pki.signed('wildcard', 'ca', 'DNS:*.example');
-    const port = await freePort();
     const allow = 'allowed_subjects = ["CN=admin,O=Ops"]\nallowed_sans = ["URI:spiffe://coracle/ops", "IP:0:0::1", "DNS:ops.example"]\n';
     const d = await startTestDaemon({ extra: remoteToml(port, ca, server, allow) });
     assert.ok(!d.lines.some((l) => l.includes('every client certificate the CA signs is let in')), 'no open-door warning with an allow-list');
@@ -141,11 +144,8 @@ describe('cri/listen: remote listener: allowed client certificates, reloaded ser
   });
 
   it('TLS 1.3 only: a client that offers at most TLS 1.2 is refused, before and after a reload', async () => {
-    const pki = new TestPki(await tempDir());
-    const ca = (await pki.ca('ca')).cert;
-    const server = await pki.signed('server', 'ca', 'IP:127.0.0.1');
+    const { pki, ca, server, port } = await serverPki();
     const client = await pki.signed('client', 'ca', 'DNS:client');
-    const port = await freePort();
     const d = await startTestDaemon({ extra: remoteToml(port, ca, server) });
     const handshake = async (maxVersion: 'TLSv1.2' | 'TLSv1.3'): Promise<string> => {
       const socket = tlsConnect({ host: '127.0.0.1', port, ca: await readFile(ca), cert: await readFile(client.cert), key: await readFile(client.key), ALPNProtocols: ['h2'], maxVersion });
@@ -170,12 +170,9 @@ describe('cri/listen: remote listener: allowed client certificates, reloaded ser
   });
 
   it('SIGHUP rereads the allow-lists: a client taken off is refused and its open connection closed; a bad config keeps the old lists', async () => {
-    const pki = new TestPki(await tempDir());
-    const ca = (await pki.ca('ca')).cert;
-    const server = await pki.signed('server', 'ca', 'IP:127.0.0.1');
+    const { pki, ca, server, port } = await serverPki();
     const admin = await pki.signed('admin', 'ca', 'DNS:admin.example', '/O=Ops/CN=admin');
     const robot = await pki.signed('robot', 'ca', 'URI:spiffe://coracle/robot');
-    const port = await freePort();
     const d = await startTestDaemon({ extra: remoteToml(port, ca, server, 'allowed_subjects = ["CN=admin,O=Ops"]\nallowed_sans = ["URI:spiffe://coracle/robot"]\n') });
     const adminSession = await h2Session(port, ca, admin);
     const robotSession = await h2Session(port, ca, robot);

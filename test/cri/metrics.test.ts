@@ -1,28 +1,18 @@
+import { busyboxPod } from '../helpers/busybox-pod.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { startTestDaemon } from '../helpers/daemon.js';
-import { podConfig } from '../helpers/pods.js';
 
 describe('cri: ListMetricDescriptors and ListPodSandboxMetrics', function () {
   this.timeout(60_000);
   const fx = busyboxRegistry('metrics/busybox', { config: { Env: ['PATH=/bin'] } });
 
   it('every metric has its descriptor; values come from the pod\'s cgroups, writable layers and interfaces', async () => {
-    const d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
-    await d.clients.image.PullImage({ image: { image: fx.image } });
+    const { d, pod, start } = await busyboxPod(fx, 'metricpod');
     const { descriptors } = await d.clients.runtime.ListMetricDescriptors({});
     const keys = new Map(descriptors.map((x) => [x.name, x.label_keys]));
     assert.ok(keys.has('container_cpu_usage_seconds_total') && keys.has('container_memory_working_set_bytes') && keys.has('container_network_receive_bytes_total'));
 
-    const config = podConfig('metricpod', { log_directory: join(d.dir, 'logs') });
-    const pod = (await d.clients.runtime.RunPodSandbox({ config })).pod_sandbox_id;
-    const { container_id: ctr } = await d.clients.runtime.CreateContainer({
-      pod_sandbox_id: pod,
-      config: { metadata: { name: 'busy', attempt: 0 }, image: { image: fx.image }, command: ['sh', '-c', 'head -c 30000000 /dev/zero > /tmp/fill; sleep 60'], log_path: 'busy.log' },
-      sandbox_config: config,
-    });
-    await d.clients.runtime.StartContainer({ container_id: ctr });
+    const ctr = await start('busy', ['sh', '-c', 'head -c 30000000 /dev/zero > /tmp/fill; sleep 60']);
     await new Promise((r) => setTimeout(r, 1500));
 
     const { pod_metrics } = await d.clients.runtime.ListPodSandboxMetrics({});

@@ -16,6 +16,8 @@ import {
   tempDir,
   waitServing,
   writeTestConfig,
+  type DaemonPaths,
+  type TestDaemon,
 } from '../helpers/daemon.js';
 
 describe('daemon lifecycle', () => {
@@ -60,31 +62,25 @@ describe('daemon lifecycle', () => {
     assert.equal((await c.runtime.Version({})).runtime_name, 'coracle');
   });
 
-  it('refuses a second daemon on the same root, naming the first one', async () => {
-    const first = await startTestDaemon();
-    const paths = await writeTestConfig(await tempDir());
-    // Same root as the first daemon, its own socket.
-    await writeFile(paths.configPath, (await readFile(paths.configPath, 'utf8')).replace(paths.root, first.root));
-    const second = spawnCoracle(['--config', paths.configPath, 'serve']);
-    const exit = await second.exited;
-    assert.equal(exit.code, 1);
-    const log = second.lines.join('\n');
-    assert.match(log, new RegExp(`root dir ${first.root} is in use by another coracle daemon \\(pid ${first.proc.pid}\\)`));
-    assert.equal(existsSync(paths.socket), false, 'the refused daemon made no socket');
-    assert.equal((await first.clients.runtime.Version({})).runtime_name, 'coracle', 'the first daemon is unharmed');
-  });
-
-  it('refuses a second daemon on the same socket, naming the first one', async () => {
-    const first = await startTestDaemon();
-    const paths = await writeTestConfig(await tempDir());
-    await writeFile(paths.configPath, (await readFile(paths.configPath, 'utf8')).replace(paths.socket, first.socket));
-    const second = spawnCoracle(['--config', paths.configPath, 'serve']);
-    const exit = await second.exited;
-    assert.equal(exit.code, 1);
-    assert.match(second.lines.join('\n'), new RegExp(`socket ${first.socket} is in use by another coracle daemon \\(pid ${first.proc.pid}\\)`));
-    assert.ok((await stat(first.socket)).isSocket(), 'the first daemon keeps its socket');
-    assert.equal((await first.clients.runtime.Version({})).runtime_name, 'coracle');
-  });
+  /** A second daemon on the root or the socket of a first: it exits 1 and the first serves on. */
+  const sharing: { field: 'root' | 'socket'; named: string; check: (first: TestDaemon, second: DaemonPaths) => Promise<void> }[] = [
+    { field: 'root', named: 'root dir', check: async (_, second) => assert.equal(existsSync(second.socket), false, 'the refused daemon made no socket') },
+    { field: 'socket', named: 'socket', check: async (first) => assert.ok((await stat(first.socket)).isSocket(), 'the first daemon keeps its socket') },
+  ];
+  for (const { field, named, check } of sharing) {
+    it(`refuses a second daemon on the same ${field}, naming the first one`, async () => {
+      const first = await startTestDaemon();
+      const paths = await writeTestConfig(await tempDir());
+      // The first daemon's root or socket, everything else its own.
+      await writeFile(paths.configPath, (await readFile(paths.configPath, 'utf8')).replace(paths[field], first[field]));
+      const second = spawnCoracle(['--config', paths.configPath, 'serve']);
+      const exit = await second.exited;
+      assert.equal(exit.code, 1);
+      assert.match(second.lines.join('\n'), new RegExp(`${named} ${first[field]} is in use by another coracle daemon \\(pid ${first.proc.pid}\\)`));
+      await check(first, paths);
+      assert.equal((await first.clients.runtime.Version({})).runtime_name, 'coracle', 'the first daemon is unharmed');
+    });
+  }
 
   it('leaves alone a socket that another program listens on', async () => {
     const paths = await writeTestConfig(await tempDir());

@@ -1,6 +1,5 @@
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { onCleanup } from './cleanup.js';
+import { listenOnLoopback } from './loopback-server.js';
 
 /**
  * An HTTP proxy in front of a real registry that misbehaves on blob downloads, on cue:
@@ -33,7 +32,6 @@ export interface FaultProxy {
 }
 
 export async function startFaultProxy(target: string, fault: Fault): Promise<FaultProxy> {
-  const sockets = new Set<Socket>();
   const state: FaultProxy = { url: '', host: '', redirects: 0, seen: [] };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     state.seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
@@ -70,16 +68,7 @@ export async function startFaultProxy(target: string, fault: Fault): Promise<Fau
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onCleanup('stop stalling proxy', () => {
-    for (const s of sockets) s.destroy();
-    return new Promise((r) => server.close(() => r(undefined)));
-  });
-  state.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  state.host = `127.0.0.1:${await listenOnLoopback(server, 'stalling proxy')}`;
   state.url = `http://${state.host}`;
   return state;
 }

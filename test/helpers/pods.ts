@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import type { CriClients } from './cri-client.js';
 
@@ -33,9 +34,16 @@ export async function links(): Promise<string> {
   return (await run('ip', ['-o', 'link', 'show'])).stdout;
 }
 
-/** Creates and starts a container `name` running `command` in pod `pod`, logging to `name.log`. */
-export async function startContainer(runtime: CriClients['runtime'], pod: { id: string; config: PodSandboxConfig }, image: string, name: string, command: string[]): Promise<string> {
-  const config = { metadata: { name, attempt: 0 }, image: { image }, command, log_path: `${name}.log` };
+/** Creates and starts a container `name` running `command` in pod `pod`, logging to `name.log`; `over` adds to its config. */
+export async function startContainer(
+  runtime: CriClients['runtime'],
+  pod: { id: string; config: PodSandboxConfig },
+  image: string,
+  name: string,
+  command: string[],
+  over: Partial<ContainerConfig> = {},
+): Promise<string> {
+  const config: ContainerConfig = { metadata: { name, attempt: 0 }, image: { image }, command, log_path: `${name}.log`, ...over };
   const { container_id: id } = await runtime.CreateContainer({ pod_sandbox_id: pod.id, config, sandbox_config: pod.config });
   await runtime.StartContainer({ container_id: id });
   return id;

@@ -2,10 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { onCleanup } from './cleanup.js';
 import { tempDir } from './daemon.js';
+import { listenOnLoopback } from './loopback-server.js';
 import type { SeenRequest } from './fault-proxy.js';
 
 /**
@@ -91,17 +90,7 @@ export async function startTokenServer(users: Record<string, string>, opts: { re
     if (opts.replyBytes && opts.replyBytes > bare) reply.pad = 'x'.repeat(opts.replyBytes - bare);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
   });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onCleanup('stop token server', () => {
-    for (const s of sockets) s.destroy();
-    return new Promise((r) => server.close(r));
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = await listenOnLoopback(server, 'token server');
   const host = `127.0.0.1:${port}`;
   return {
     url: `http://${host}`,

@@ -19,8 +19,8 @@ import {
 } from '../helpers/images.js';
 import { corruptBlob, startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
-import { startTokenServer } from '../helpers/token-server.js';
 import { layerDirs, snapshotTrees } from '../helpers/snapshot-dirs.js';
+import { startTokenRegistry } from '../helpers/token-registry.js';
 
 const hex = (digest: string): string => digest.slice(7);
 
@@ -282,13 +282,9 @@ describe('image/image-service: ImageService against a failing registry', functio
   });
 
   it('a token-auth registry: the bearer flow with the right credentials, UNAUTHENTICATED without', async () => {
-    const tokens = await startTokenServer({ bob: 'hunter2' });
-    const registry = await startTestRegistry({ token: tokens });
-    const image = buildImage({ layers: [await buildLayer([{ type: 'file', path: 't', content: 'token' }])] });
-    await pushImage(registry.url, 'tok/img', image, ['v1'], { bearer: tokens.issue('bob', 'repository:tok/img:pull,push') });
     // The realm shares the registry's host:port (the token server fronts it): credentials go
     // over plain http to that host alone (test/image/registry-auth.test.ts has the others).
-    tokens.front(registry.url);
+    const { tokens, image } = await startTokenRegistry();
     const d = await startTestDaemon({ mirrors: { [tokens.host]: tokens.url } });
     const name = `${tokens.host}/tok/img:v1`;
     const anonymous = await codeOf(d.clients.image.PullImage({ image: { image: name } }));

@@ -6,6 +6,7 @@ import { startTestDaemon } from '../helpers/daemon.js';
 import { startFaultProxy, type SeenRequest } from '../helpers/fault-proxy.js';
 import { buildImage, buildLayer, pushImage, type BuiltImage } from '../helpers/images.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { startTokenRegistry } from '../helpers/token-registry.js';
 import { startTokenServer } from '../helpers/token-server.js';
 
 describe('image/registry-auth', () => {
@@ -130,11 +131,7 @@ describe('image/registry-auth: credentials reach only the host they are for', fu
   });
 
   it('a token realm over plain http on another host than the registry gets no credentials; on its host:port, it does', async () => {
-    const tokens = await startTokenServer({ bob: 'hunter2' });
-    const tokenRegistry = await startTestRegistry({ token: tokens });
-    const tokImage = buildImage({ layers: [await buildLayer([{ type: 'file', path: 't', content: 'token' }])] });
-    await pushImage(tokenRegistry.url, 'tok/img', tokImage, ['v1'], { bearer: tokens.issue('bob', 'repository:tok/img:pull,push') });
-    tokens.front(tokenRegistry.url);
+    const { tokens, registry: tokenRegistry, image: tokImage } = await startTokenRegistry();
     // The registry's own endpoint names the realm on the token server's port: another host.
     const d = await startTestDaemon({ mirrors: { [tokenRegistry.host]: tokenRegistry.url, [tokens.host]: tokens.url } });
     const bob = { username: 'bob', password: 'hunter2' };

@@ -16,22 +16,19 @@ describe('netns: the embedded network\'s masquerade', () => {
     onCleanup(`remove masquerade of ${bridge}`, () => removeMasquerade(bridge));
     const chain = masqueradeChain(bridge);
     const ours = async (): Promise<string[]> => (await nat()).filter((l) => l.includes(chain));
+    /** The chain for `s` and the rule that sends the subnet's traffic to it, as `iptables -S` lists them. */
+    const rulesFor = (s: string): string[] => [
+      `-N ${chain}`,
+      `-A POSTROUTING -s ${s} -m comment --comment "coracle masquerade ${bridge}" -j ${chain}`,
+      `-A ${chain} -d ${s} -j ACCEPT`,
+      `-A ${chain} ! -d 224.0.0.0/4 -j MASQUERADE`,
+    ];
     // A daemon's first pod, then a restarted daemon's.
     await ensureMasquerade(bridge, subnet);
     await ensureMasquerade(bridge, subnet);
-    assert.deepEqual(await ours(), [
-      `-N ${chain}`,
-      `-A POSTROUTING -s ${subnet} -m comment --comment "coracle masquerade ${bridge}" -j ${chain}`,
-      `-A ${chain} -d ${subnet} -j ACCEPT`,
-      `-A ${chain} ! -d 224.0.0.0/4 -j MASQUERADE`,
-    ]);
+    assert.deepEqual(await ours(), rulesFor(subnet));
     await ensureMasquerade(bridge, other);
-    assert.deepEqual(await ours(), [
-      `-N ${chain}`,
-      `-A POSTROUTING -s ${other} -m comment --comment "coracle masquerade ${bridge}" -j ${chain}`,
-      `-A ${chain} -d ${other} -j ACCEPT`,
-      `-A ${chain} ! -d 224.0.0.0/4 -j MASQUERADE`,
-    ]);
+    assert.deepEqual(await ours(), rulesFor(other));
     await removeMasquerade(bridge);
     await removeMasquerade(bridge);
     assert.deepEqual(await ours(), []);

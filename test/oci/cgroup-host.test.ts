@@ -8,19 +8,15 @@ import { tempDir } from '../helpers/daemon.js';
 const line = (id: number, mountpoint: string, fstype: 'cgroup' | 'cgroup2', superOptions: string, root = '/'): string =>
   `${id} 31 0:${id} ${root} ${mountpoint} rw,nosuid,nodev,noexec,relatime shared:${id} - ${fstype} ${fstype} ${superOptions}`;
 
+/** v1 hierarchies, each at `r/NAME` with the controllers NAME lists, numbered from `id`. */
+const v1 = (r: string, id: number, names: string[]): string[] => names.map((n, i) => line(id + i, `${r}/${n}`, 'cgroup', `rw,${n}`));
+
 /** This host's: Debian 12 booted in systemd's hybrid mode, hugetlb only on the cgroup2 side. */
 const hybrid = (r: string): string =>
   [
     `23 1 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw`,
     `31 23 0:28 / ${r} rw,relatime - tmpfs tmpfs rw,mode=755`,
-    line(32, `${r}/cpu`, 'cgroup', 'rw,cpu'),
-    line(33, `${r}/cpuacct`, 'cgroup', 'rw,cpuacct'),
-    line(34, `${r}/cpuset`, 'cgroup', 'rw,cpuset'),
-    line(35, `${r}/memory`, 'cgroup', 'rw,memory'),
-    line(36, `${r}/devices`, 'cgroup', 'rw,devices'),
-    line(37, `${r}/freezer`, 'cgroup', 'rw,freezer'),
-    line(38, `${r}/blkio`, 'cgroup', 'rw,blkio'),
-    line(39, `${r}/pids`, 'cgroup', 'rw,pids'),
+    ...v1(r, 32, ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids']),
     line(40, `${r}/systemd`, 'cgroup', 'rw,xattr,name=systemd'),
     line(41, `${r}/unified`, 'cgroup2', 'rw,nsdelegate'),
   ].join('\n');
@@ -30,11 +26,7 @@ const legacy = (r: string): string =>
   [
     `31 23 0:28 / ${r} ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755`,
     line(32, `${r}/systemd`, 'cgroup', 'rw,xattr,release_agent=/lib/systemd/systemd-cgroups-agent,name=systemd'),
-    line(33, `${r}/cpu,cpuacct`, 'cgroup', 'rw,cpu,cpuacct'),
-    line(34, `${r}/net_cls,net_prio`, 'cgroup', 'rw,net_cls,net_prio'),
-    line(35, `${r}/memory`, 'cgroup', 'rw,memory'),
-    line(36, `${r}/hugetlb`, 'cgroup', 'rw,hugetlb'),
-    line(37, `${r}/pids`, 'cgroup', 'rw,pids'),
+    ...v1(r, 33, ['cpu,cpuacct', 'net_cls,net_prio', 'memory', 'hugetlb', 'pids']),
     line(38, `${r}/cpuset`, 'cgroup', 'rw,cpuset,clone_children'),
     line(39, `${r}/devices`, 'cgroup', 'rw,devices'),
   ].join('\n');

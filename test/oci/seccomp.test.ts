@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { CoracleError, isErrno } from '../../src/errors.js';
@@ -9,6 +8,8 @@ import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES } from '../../src/oci/defaults.j
 import { profileToOci, seccompFor } from '../../src/oci/seccomp.js';
 import { CAPABILITY_ALLOWED, REFUSED_SOCKET_FAMILIES } from '../../src/oci/seccomp-default.js';
 import { kernelVersion, nodeArch, runtimeDefaultProfile, socketFamilyRules, type OciSeccomp, type OciSeccompArg, type SeccompArch, type SeccompContext } from '../../src/oci/seccomp-profile.js';
+import { refusedWith } from '../helpers/coracle-error.js';
+import { tempDir } from '../helpers/daemon.js';
 import { DOCKER_ARCH_MAP } from '../helpers/docker-arch-map.js';
 
 const ctx = (over: Partial<SeccompContext> = {}): SeccompContext => ({ arch: 'x86_64', capabilities: DEFAULT_CAPABILITIES, kernel: [6, 1], ...over });
@@ -226,19 +227,10 @@ describe('oci/seccomp: profile files', () => {
 describe('oci/seccomp: reading a Localhost profile file', () => {
   let dir: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'coracle-seccomp-file-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    dir = await tempDir('coracle-seccomp-file-');
   });
 
-  const refused = async (p: Promise<unknown>, message: RegExp): Promise<CoracleError> => {
-    const err = await p.then(() => assert.fail('read'), (e: unknown) => e);
-    assert.ok(err instanceof CoracleError, String(err));
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    assert.match(err.message, message);
-    return err;
-  };
+  const refused = (p: Promise<unknown>, message: RegExp): Promise<CoracleError> => refusedWith(p, 'INVALID_ARGUMENT', message);
 
   it('a FIFO is refused without blocking; bad JSON keeps the parser\'s error as cause; a missing file keeps ENOENT; null is not a profile', async () => {
     const container = { privileged: false, capabilities: [] };

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { FrameEncoder, HEADER_DICTIONARY } from '../../src/streaming/spdy-frames.js';
 import type { SpdyStream } from '../../src/streaming/spdy-session.js';
+import { attackTargetEach } from '../helpers/attack-target.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { podConfig, startContainer } from '../helpers/pods.js';
-import { flood, liveExec, pump, rawSynStream, rawWsUpgrade, resetPeakRss, rssBytes, tcpBufferMax, untilClosed, wsFrame, type LiveExec } from '../helpers/stream-attacks.js';
+import { flood, pump, rawSynStream, rawWsUpgrade, resetPeakRss, rssBytes, tcpBufferMax, untilClosed, wsFrame } from '../helpers/stream-attacks.js';
 import { spdyConnect, wsConnect } from '../helpers/stream-clients.js';
 
 /** What an attack may add to the daemon's peak resident set. */
@@ -25,40 +23,13 @@ const ATTACK_RSS_BOUND = 128 << 20;
 describe('streaming/streaming-server: hostile clients are contained', function () {
   this.timeout(180_000);
   const fixture = busyboxRegistry('limits/busybox');
-  let d: TestDaemon;
-  let pod: string;
-  let victim: string;
-  let podCfg: ReturnType<typeof podConfig>;
+  const t = attackTargetEach(fixture, 'limitspod', { extra: `[streaming]\nmax_streams_per_connection = 64\n` });
 
-  beforeEach(async () => {
-    d = await startTestDaemon({
-      network: true,
-      mirrors: { [fixture.registry.host]: fixture.registry.url },
-      extra: `[streaming]\nmax_streams_per_connection = 64\n`,
-    });
-    await d.clients.image.PullImage({ image: { image: fixture.image } });
-    podCfg = podConfig('limitspod', { log_directory: join(d.dir, 'logs') });
-    pod = (await d.clients.runtime.RunPodSandbox({ config: podCfg })).pod_sandbox_id;
-    victim = await start('victim', ['sleep', '3600']);
-  });
-
-  const start = (name: string, command: string[]): Promise<string> => startContainer(d.clients.runtime, { id: pod, config: podCfg }, fixture.image, name, command);
-
-  const execUrl = async (cmd: string[], stdin = false): Promise<string> => (await d.clients.runtime.Exec({ container_id: victim, cmd, stdin, stdout: true, stderr: true })).url;
-  const portForwardUrl = async (port: number): Promise<string> => (await d.clients.runtime.PortForward({ pod_sandbox_id: pod, port: [port] })).url;
-  const catSession = async (): Promise<LiveExec> => liveExec(await execUrl(['cat'], true));
-
-  /** The daemon is up and serving, and the session made before the attack still echoes. */
-  async function assertUnharmed(live: LiveExec, tag: string): Promise<void> {
-    assert.equal(d.proc.exitCode, null, `the daemon is alive:\n${d.lines.slice(-20).join('\n')}`);
-    assert.equal(d.proc.signalCode, null);
-    await d.clients.runtime.Version({});
-    await live.echo(`still-here-${tag}`);
-  }
+  const portForwardUrl = async (port: number): Promise<string> => (await t.d.clients.runtime.PortForward({ pod_sandbox_id: t.pod, port: [port] })).url;
 
   /** Whether the daemon logged `text`, waiting for its log to catch up (it comes through a pipe). */
   async function logged(text: string, ms = 10_000): Promise<boolean> {
-    for (const end = Date.now() + ms; !d.lines.some((l) => l.includes(text)); ) {
+    for (const end = Date.now() + ms; !t.d.lines.some((l) => l.includes(text)); ) {
       if (Date.now() > end) return false;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -66,13 +37,13 @@ describe('streaming/streaming-server: hostile clients are contained', function (
   }
 
   it('a header block that inflates past the cap closes its connection only: GOAWAY, bounded memory', async () => {
-    const live = await catSession();
+    const live = await t.catSession();
     await live.echo('before');
     const bomb = deflateSync(Buffer.alloc(32 << 20), { dictionary: HEADER_DICTIONARY, level: 9 });
-    const base = await resetPeakRss(d.proc.pid!);
+    const base = await resetPeakRss(t.d.proc.pid!);
     const attacks = await Promise.all(
       Array.from({ length: 8 }, async () => {
-        const { session } = await spdyConnect(await execUrl(['true']), ['v4.channel.k8s.io']);
+        const { session } = await spdyConnect(await t.execUrl(['true']), ['v4.channel.k8s.io']);
         const raw: Buffer[] = [];
         session.socket.on('data', (c: Buffer) => raw.push(c));
         const closed = new Promise<void>((resolve) => session.once('close', resolve));
@@ -84,17 +55,17 @@ describe('streaming/streaming-server: hostile clients are contained', function (
     // GOAWAY (type 7), last good stream 0, status 1 (PROTOCOL_ERROR).
     const goaway = Buffer.from([0x80, 0x03, 0x00, 0x07, 0x00, 0x00, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 1]);
     for (const got of attacks) assert.ok(got.includes(goaway), `GOAWAY PROTOCOL_ERROR before the close, got ${got.toString('hex')}`);
-    const peak = await rssBytes(d.proc.pid!, 'VmHWM');
+    const peak = await rssBytes(t.d.proc.pid!, 'VmHWM');
     assert.ok(peak - base < RSS_BOUND, `peak RSS grew by ${(peak - base) >> 20} MiB for ${bomb.length} bytes sent 8 times`);
     assert.ok(await logged('header block inflates past 262144 bytes'), 'the violation is logged');
-    await assertUnharmed(live, 'a');
+    await t.assertUnharmed(live, 'a');
     assert.deepEqual(JSON.parse(await live.finish()), { metadata: {}, status: 'Success' });
   });
 
   it('streams past the cap are refused with REFUSED_STREAM; the connection and the daemon go on', async () => {
-    const live = await catSession();
+    const live = await t.catSession();
     // An exec whose own streams are open, then streams of no use to it until the cap.
-    const { session } = await spdyConnect(await execUrl(['sleep', '3600']), ['v4.channel.k8s.io']);
+    const { session } = await spdyConnect(await t.execUrl(['sleep', '3600']), ['v4.channel.k8s.io']);
     try {
       for (const t of ['error', 'stdout', 'stderr']) (await session.openStream({ streamType: t })).resume();
       for (let i = 3; i < 64; i++) (await session.openStream({ streamType: `junk-${i}` })).resume();
@@ -105,7 +76,7 @@ describe('streaming/streaming-server: hostile clients are contained', function (
       }
       assert.equal(session.isClosed, false, 'the connection itself stays');
       assert.ok(await logged('at most 64'), 'the refusal is logged');
-      await assertUnharmed(live, 'b');
+      await t.assertUnharmed(live, 'b');
     } finally {
       session.destroy();
     }
@@ -114,12 +85,12 @@ describe('streaming/streaming-server: hostile clients are contained', function (
 
   it('port-forward: streams waiting for their pair, and a port that never reads, buffer bounded', async () => {
     // Accepts every connection and hands it to a sleep, which never reads it.
-    const sink = await start('sink', ['busybox', 'nc', '-ll', '-p', '9000', '-e', 'sleep', '3600']);
-    while (!(await d.clients.runtime.ExecSync({ container_id: sink, cmd: ['busybox', 'netstat', '-ltn'], timeout: 10 })).stdout.toString().includes(':9000 ')) {
+    const sink = await t.start('sink', ['busybox', 'nc', '-ll', '-p', '9000', '-e', 'sleep', '3600']);
+    while (!(await t.d.clients.runtime.ExecSync({ container_id: sink, cmd: ['busybox', 'netstat', '-ltn'], timeout: 10 })).stdout.toString().includes(':9000 ')) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const live = await catSession();
-    const base = await resetPeakRss(d.proc.pid!);
+    const live = await t.catSession();
+    const base = await resetPeakRss(t.d.proc.pid!);
 
     // Data streams whose error stream never comes: nobody reads them.
     const pending = (await spdyConnect(await portForwardUrl(9000), ['portforward.k8s.io'])).session;
@@ -137,17 +108,17 @@ describe('streaming/streaming-server: hostile clients are contained', function (
     }
     await flood(stuck, data, 64 << 20);
 
-    const peak = await rssBytes(d.proc.pid!, 'VmHWM');
+    const peak = await rssBytes(t.d.proc.pid!, 'VmHWM');
     assert.ok(peak - base < RSS_BOUND, `peak RSS grew by ${(peak - base) >> 20} MiB`);
-    await assertUnharmed(live, 'c');
+    await t.assertUnharmed(live, 'c');
     pending.destroy();
     stuck.destroy();
     assert.deepEqual(JSON.parse(await live.finish()), { metadata: {}, status: 'Success' });
   });
 
   it('websocket: a message over maxPayload and a malformed frame close that connection, not the daemon', async () => {
-    const live = await catSession();
-    const big = await wsConnect(await execUrl(['cat'], true), ['v5.channel.k8s.io']);
+    const live = await t.catSession();
+    const big = await wsConnect(await t.execUrl(['cat'], true), ['v5.channel.k8s.io']);
     const bigClosed = new Promise<number>((resolve) => big.once('close', (code: number) => resolve(code)));
     big.on('error', () => undefined);
     big.send(Buffer.concat([Buffer.from([0]), Buffer.alloc(1 << 20)]));
@@ -156,24 +127,24 @@ describe('streaming/streaming-server: hostile clients are contained', function (
     assert.ok(await logged('Max payload size exceeded'), 'for its size');
 
     // A reserved opcode (3), masked, empty: no client library would send it.
-    const raw = await rawWsUpgrade(await execUrl(['cat'], true), 'v4.channel.k8s.io');
+    const raw = await rawWsUpgrade(await t.execUrl(['cat'], true), 'v4.channel.k8s.io');
     const rawClosed = untilClosed(raw);
     raw.write(Buffer.from([0x83, 0x80, 1, 2, 3, 4]));
     await rawClosed;
     // An unmasked frame from a client, which the protocol forbids.
-    const unmasked = await rawWsUpgrade(await execUrl(['cat'], true), 'v4.channel.k8s.io');
+    const unmasked = await rawWsUpgrade(await t.execUrl(['cat'], true), 'v4.channel.k8s.io');
     const unmaskedClosed = untilClosed(unmasked);
     unmasked.write(Buffer.from([0x82, 0x02, 0x00, 0x41]));
     await unmaskedClosed;
 
     assert.ok(await logged('streaming: websocket error'), 'the errors are logged');
-    await assertUnharmed(live, 'd');
+    await t.assertUnharmed(live, 'd');
     assert.deepEqual(JSON.parse(await live.finish()), { metadata: {}, status: 'Success' });
   });
 
   it('one byte per socket read, padded with frames for nobody, is charged what it holds: SPDY and websocket', async () => {
-    const live = await catSession();
-    const base = await resetPeakRss(d.proc.pid!);
+    const live = await t.catSession();
+    const base = await resetPeakRss(t.d.proc.pid!);
     // SPDY: a data stream waiting for its pair (nobody reads it yet) gets one byte per 16 KiB
     // of DATA frames to a stream that does not exist. Kept as views into the socket reads
     // they came in, 64 Ki such bytes would hold 1 GiB.
@@ -182,22 +153,22 @@ describe('streaming/streaming-server: hostile clients are contained', function (
     const enc = new FrameEncoder();
     const filler = enc.data(0x7ffffff1, Buffer.alloc(16 << 10, 'f'));
     const spdyUnits = await pump(session.socket, (i) => Buffer.concat([enc.data(waiting.id, Buffer.from([i & 0xff])), filler]), 64 << 10);
-    const spdyPeak = await rssBytes(d.proc.pid!, 'VmHWM');
+    const spdyPeak = await rssBytes(t.d.proc.pid!, 'VmHWM');
     assert.ok(spdyPeak - base < ATTACK_RSS_BOUND, `peak RSS grew by ${(spdyPeak - base) >> 20} MiB for ${spdyUnits} one-byte frames`);
 
     // Websocket: one byte on stdin (piped to a process that never reads it) per 4 KiB message
     // on a channel nobody has. Once the pipe is full, each would hold its 64 KiB socket read.
-    const wsBase = await resetPeakRss(d.proc.pid!);
-    const ws = await rawWsUpgrade(await execUrl(['sleep', '3600'], true), 'v5.channel.k8s.io');
+    const wsBase = await resetPeakRss(t.d.proc.pid!);
+    const ws = await rawWsUpgrade(await t.execUrl(['sleep', '3600'], true), 'v5.channel.k8s.io');
     ws.on('data', () => undefined);
     ws.on('error', () => undefined);
     const wsFiller = wsFrame(Buffer.concat([Buffer.from([9]), Buffer.alloc(4 << 10, 'f')]));
     const wsUnits = await pump(ws, (i) => Buffer.concat([wsFrame(Buffer.from([0, i & 0xff])), wsFiller]), 120 << 10);
-    const wsPeak = await rssBytes(d.proc.pid!, 'VmHWM');
+    const wsPeak = await rssBytes(t.d.proc.pid!, 'VmHWM');
     assert.ok(wsPeak - wsBase < ATTACK_RSS_BOUND, `peak RSS grew by ${(wsPeak - wsBase) >> 20} MiB for ${wsUnits} one-byte messages`);
     assert.ok(spdyUnits > 1000 && wsUnits > 1000, `the attacks got through: ${spdyUnits} and ${wsUnits} units sent`);
 
-    await assertUnharmed(live, 'e');
+    await t.assertUnharmed(live, 'e');
     session.destroy();
     ws.destroy();
     assert.deepEqual(JSON.parse(await live.finish()), { metadata: {}, status: 'Success' });

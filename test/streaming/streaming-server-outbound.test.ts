@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FrameEncoder } from '../../src/streaming/spdy-frames.js';
+import { attackTargetEach } from '../helpers/attack-target.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { podConfig, startContainer } from '../helpers/pods.js';
-import { liveExec, rawSpdyUpgrade, resetPeakRss, settledPeak, type LiveExec } from '../helpers/stream-attacks.js';
+import { rawSpdyUpgrade, resetPeakRss, settledPeak } from '../helpers/stream-attacks.js';
 import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
@@ -42,35 +40,12 @@ const EXECS = 24;
 describe('streaming/streaming-server: outbound memory is bounded for clients that do not read', function () {
   this.timeout(300_000);
   const fixture = busyboxRegistry('outbound/busybox');
-  let d: TestDaemon;
-  let pod: string;
-  let victim: string;
-  let podCfg: ReturnType<typeof podConfig>;
-
-  beforeEach(async () => {
-    d = await startTestDaemon({ network: true, mirrors: { [fixture.registry.host]: fixture.registry.url } });
-    await d.clients.image.PullImage({ image: { image: fixture.image } });
-    podCfg = podConfig('outboundpod', { log_directory: join(d.dir, 'logs') });
-    pod = (await d.clients.runtime.RunPodSandbox({ config: podCfg })).pod_sandbox_id;
-    victim = await start('victim', ['sleep', '3600']);
-  });
-
-  const start = (name: string, command: string[]): Promise<string> => startContainer(d.clients.runtime, { id: pod, config: podCfg }, fixture.image, name, command);
-
-  const execUrl = async (cmd: string[], stdin = false): Promise<string> => (await d.clients.runtime.Exec({ container_id: victim, cmd, stdin, stdout: true, stderr: true })).url;
-  const catSession = async (): Promise<LiveExec> => liveExec(await execUrl(['cat'], true));
+  const t = attackTargetEach(fixture, 'outboundpod');
 
   /** The daemon's children running `name` (socat is exec'd by nsenter in place). */
   async function children(name: string): Promise<number> {
-    const { stdout } = await run('pgrep', ['-c', '-P', String(d.proc.pid), '-x', name]).catch((e: { stdout: string }) => e);
+    const { stdout } = await run('pgrep', ['-c', '-P', String(t.d.proc.pid), '-x', name]).catch((e: { stdout: string }) => e);
     return Number(stdout.trim() || 0);
-  }
-
-  async function assertUnharmed(live: LiveExec, tag: string): Promise<void> {
-    assert.equal(d.proc.exitCode, null, `the daemon is alive:\n${d.lines.slice(-20).join('\n')}`);
-    assert.equal(d.proc.signalCode, null);
-    await d.clients.runtime.Version({});
-    await live.echo(`still-here-${tag}`);
   }
 
   function closeOnCleanup(sockets: Socket[]): void {
@@ -82,14 +57,14 @@ describe('streaming/streaming-server: outbound memory is bounded for clients tha
   it(`port-forward: ${PAIRS} connections from a port that writes, to a client that reads nothing`, async () => {
     // Each connection gets PER_CONNECTION bytes from the pod, then the server waits.
     const script = `head -c ${PER_CONNECTION} /dev/zero; sleep 3600`;
-    const source = await start('source', ['busybox', 'nc', '-ll', '-p', '9100', '-e', 'sh', '-c', script]);
-    await until('the pod server to listen', async () => (await d.clients.runtime.ExecSync({ container_id: source, cmd: ['busybox', 'netstat', '-ltn'], timeout: 10 })).stdout.toString().includes(':9100 '), 120_000);
-    const live = await catSession();
+    const source = await t.start('source', ['busybox', 'nc', '-ll', '-p', '9100', '-e', 'sh', '-c', script]);
+    await until('the pod server to listen', async () => (await t.d.clients.runtime.ExecSync({ container_id: source, cmd: ['busybox', 'netstat', '-ltn'], timeout: 10 })).stdout.toString().includes(':9100 '), 120_000);
+    const live = await t.catSession();
     await live.echo('before');
-    const base = await resetPeakRss(d.proc.pid!);
+    const base = await resetPeakRss(t.d.proc.pid!);
 
     // Every pair asked for at once, in one write; the client never reads a byte.
-    const socket = await rawSpdyUpgrade((await d.clients.runtime.PortForward({ pod_sandbox_id: pod, port: [9100] })).url, 'portforward.k8s.io');
+    const socket = await rawSpdyUpgrade((await t.d.clients.runtime.PortForward({ pod_sandbox_id: t.pod, port: [9100] })).url, 'portforward.k8s.io');
     closeOnCleanup([socket]);
     const enc = new FrameEncoder();
     const frames: Buffer[] = [];
@@ -99,36 +74,36 @@ describe('streaming/streaming-server: outbound memory is bounded for clients tha
     }
     socket.write(Buffer.concat(frames));
     await until(`${PAIRS} connections into the pod`, async () => (await children('socat')) >= PAIRS, 120_000);
-    const peak = await settledPeak(d.proc.pid!);
+    const peak = await settledPeak(t.d.proc.pid!);
     console.log(`      port-forward: peak RSS grew by ${((peak - base) / 1048576).toFixed(1)} MiB`);
     assert.ok(peak - base < PORT_FORWARD_RSS_BOUND, `peak RSS grew by ${(peak - base) >> 20} MiB for ${PAIRS} forwarded connections nobody reads`);
-    assert.ok(d.lines.some((l) => l.includes('"limit":"outbound"')), 'the connection held its sources at its cap');
-    await assertUnharmed(live, 'pf');
+    assert.ok(t.d.lines.some((l) => l.includes('"limit":"outbound"')), 'the connection held its sources at its cap');
+    await t.assertUnharmed(live, 'pf');
     socket.destroy();
     await until('the forwarded connections to go', async () => (await children('socat')) === 0, 120_000);
     assert.deepEqual(JSON.parse(await live.finish()), { metadata: {}, status: 'Success' });
   });
 
   it(`exec: ${EXECS} sessions of yes, their clients reading nothing`, async () => {
-    const live = await catSession();
+    const live = await t.catSession();
     await live.echo('before');
-    const base = await resetPeakRss(d.proc.pid!);
+    const base = await resetPeakRss(t.d.proc.pid!);
     const sockets: Socket[] = [];
     closeOnCleanup(sockets);
     for (let i = 0; i < EXECS; i++) {
-      const socket = await rawSpdyUpgrade(await execUrl(['busybox', 'yes', `outbound-yes-${i}`]), 'v4.channel.k8s.io');
+      const socket = await rawSpdyUpgrade(await t.execUrl(['busybox', 'yes', `outbound-yes-${i}`]), 'v4.channel.k8s.io');
       sockets.push(socket);
       const enc = new FrameEncoder();
-      socket.write(Buffer.concat(['error', 'stdout', 'stderr'].map((t, n) => enc.synStream(2 * n + 1, { streamType: t }, true))));
+      socket.write(Buffer.concat(['error', 'stdout', 'stderr'].map((type, n) => enc.synStream(2 * n + 1, { streamType: type }, true))));
     }
     await until(`${EXECS} yes processes`, async () => {
       const { stdout } = await run('pgrep', ['-c', '-f', 'busybox yes outbound-yes-']).catch((e: { stdout: string }) => e);
       return Number(stdout.trim() || 0) >= EXECS;
     }, 120_000);
-    const peak = await settledPeak(d.proc.pid!);
+    const peak = await settledPeak(t.d.proc.pid!);
     console.log(`      exec: peak RSS grew by ${((peak - base) / 1048576).toFixed(1)} MiB`);
     assert.ok(peak - base < EXEC_RSS_BOUND, `peak RSS grew by ${(peak - base) >> 20} MiB for ${EXECS} execs nobody reads`);
-    await assertUnharmed(live, 'exec');
+    await t.assertUnharmed(live, 'exec');
     for (const s of sockets) s.destroy();
     assert.deepEqual(JSON.parse(await live.finish()), { metadata: {}, status: 'Success' });
   });

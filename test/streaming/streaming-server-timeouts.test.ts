@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
+import { busyboxPod, type BusyboxPod } from '../helpers/busybox-pod.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { podConfig } from '../helpers/pods.js';
+import type { TestDaemon } from '../helpers/daemon.js';
 import { liveExec, resetPeakRss, rssBytes, tcpConnect, untilClosed, type LiveExec } from '../helpers/stream-attacks.js';
 import { spdyConnect, wsConnect } from '../helpers/stream-clients.js';
 import { until } from '../helpers/until.js';
-
 
 /**
  * The streaming server's clocks and connection caps, against the real daemon: each test
@@ -21,13 +18,9 @@ describe('streaming/streaming-server: timeouts and connection caps', function ()
   let box: string;
 
   async function setup(streaming: string): Promise<void> {
-    d = await startTestDaemon({ network: true, mirrors: { [fixture.registry.host]: fixture.registry.url }, extra: `[streaming]\n${streaming}\n` });
-    await d.clients.image.PullImage({ image: { image: fixture.image } });
-    const podCfg = podConfig('timeoutspod', { log_directory: join(d.dir, 'logs') });
-    pod = (await d.clients.runtime.RunPodSandbox({ config: podCfg })).pod_sandbox_id;
-    const config: ContainerConfig = { metadata: { name: 'box', attempt: 0 }, image: { image: fixture.image }, command: ['sleep', '3600'], log_path: 'box.log' };
-    box = (await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config, sandbox_config: podCfg })).container_id;
-    await d.clients.runtime.StartContainer({ container_id: box });
+    let start: BusyboxPod['start'];
+    ({ d, pod, start } = await busyboxPod(fixture, 'timeoutspod', { extra: `[streaming]\n${streaming}\n` }));
+    box = await start('box', ['sleep', '3600']);
   }
 
   const execUrl = async (cmd: string[], stdin = false): Promise<string> => (await d.clients.runtime.Exec({ container_id: box, cmd, stdin, stdout: true, stderr: true })).url;

@@ -5,10 +5,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
+import { busyboxPod, type BusyboxPod } from '../helpers/busybox-pod.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import type { TestDaemon } from '../helpers/daemon.js';
 import { podConfig } from '../helpers/pods.js';
 import { buildGoClient, channelText, readAll, runGoClient, spdyConnect, spdyExec, wsConnect, wsMessages } from '../helpers/stream-clients.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
@@ -47,21 +47,11 @@ describe('streaming/streaming-server: exec, attach and port-forward', function (
 
   let d: TestDaemon;
   let pod: string;
-  let podCfg: ReturnType<typeof podConfig>;
+  let start: BusyboxPod['start'];
 
   beforeEach(async () => {
-    d = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
-    await d.clients.image.PullImage({ image: { image: fx.image } });
-    podCfg = podConfig('streampod', { log_directory: join(d.dir, 'logs') });
-    pod = (await d.clients.runtime.RunPodSandbox({ config: podCfg })).pod_sandbox_id;
+    ({ d, pod, start } = await busyboxPod(fx, 'streampod'));
   });
-
-  async function start(name: string, command: string[], over: Partial<ContainerConfig> = {}, sandbox = pod): Promise<string> {
-    const config: ContainerConfig = { metadata: { name, attempt: 0 }, image: { image: fx.image }, command, log_path: `${name}.log`, ...over };
-    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: sandbox, config, sandbox_config: podCfg });
-    await d.clients.runtime.StartContainer({ container_id: id });
-    return id;
-  }
 
   const execUrl = async (id: string, cmd: string[], o: { stdin?: boolean; stdout?: boolean; stderr?: boolean; tty?: boolean }): Promise<string> =>
     (await d.clients.runtime.Exec({ container_id: id, cmd, stdin: false, stdout: true, stderr: !o.tty, tty: false, ...o })).url;

@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, isErrno } from '../../src/errors.js';
 import { readRegularFile, readStreamCapped } from '../../src/util/bounded-read.js';
+import { refusedWith } from '../helpers/coracle-error.js';
+import { tempDir } from '../helpers/daemon.js';
 
 describe('util/bounded-read', () => {
   let dir: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'coracle-bounded-read-'));
+    dir = await tempDir('coracle-bounded-read-');
   });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const refused = async (p: Promise<unknown>, code: string, message: RegExp): Promise<CoracleError> => {
-    const err = await p.then(() => assert.fail('read'), (e: unknown) => e);
-    assert.ok(err instanceof CoracleError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return err;
-  };
 
   it('reads a regular file up to its cap, through a symlink (paths given by root)', async () => {
     await writeFile(join(dir, 'f'), 'x'.repeat(100));
@@ -36,19 +26,19 @@ describe('util/bounded-read', () => {
   it('refuses a file over the cap, a FIFO without blocking, a device, a directory; names the file', async () => {
     const big = join(dir, 'big');
     await writeFile(big, Buffer.alloc(200_001));
-    await refused(readRegularFile(big, { max: 200_000, what: 'test file' }), 'INVALID_ARGUMENT', new RegExp(`^test file ${big}: 200001 bytes, more than the 200000 it may have$`));
+    await refusedWith(readRegularFile(big, { max: 200_000, what: 'test file' }), 'INVALID_ARGUMENT', new RegExp(`^test file ${big}: 200001 bytes, more than the 200000 it may have$`));
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     // No writer ever opens it: a blocking open or read would never return.
-    await refused(readRegularFile(fifo, { max: 10, what: 'remote.cert' }), 'INVALID_ARGUMENT', new RegExp(`^remote.cert ${fifo}: not a regular file$`));
+    await refusedWith(readRegularFile(fifo, { max: 10, what: 'remote.cert' }), 'INVALID_ARGUMENT', new RegExp(`^remote.cert ${fifo}: not a regular file$`));
     await symlink('/dev/zero', join(dir, 'zero'));
-    await refused(readRegularFile(join(dir, 'zero'), { max: 10, what: 'x' }), 'INVALID_ARGUMENT', /zero: not a regular file$/);
-    await refused(readRegularFile(dir, { max: 10, what: 'x', code: 'FAILED_PRECONDITION' }), 'FAILED_PRECONDITION', /not a regular file$/);
+    await refusedWith(readRegularFile(join(dir, 'zero'), { max: 10, what: 'x' }), 'INVALID_ARGUMENT', /zero: not a regular file$/);
+    await refusedWith(readRegularFile(dir, { max: 10, what: 'x', code: 'FAILED_PRECONDITION' }), 'FAILED_PRECONDITION', /not a regular file$/);
   });
 
   it('keeps the system error as the cause', async () => {
     const missing = join(dir, 'missing');
-    const err = await refused(readRegularFile(missing, { max: 10, what: 'config file' }), 'INVALID_ARGUMENT', new RegExp(`^config file ${missing}: cannot open: .*ENOENT`));
+    const err = await refusedWith(readRegularFile(missing, { max: 10, what: 'config file' }), 'INVALID_ARGUMENT', new RegExp(`^config file ${missing}: cannot open: .*ENOENT`));
     assert.ok(isErrno(err.cause, 'ENOENT'));
   });
 
