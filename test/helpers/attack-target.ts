@@ -18,7 +18,7 @@ export interface AttackTarget extends BusyboxPod {
   assertUnharmed(live: LiveExec, tag: string): Promise<void>;
 }
 
-export async function attackTarget(fixture: BusyboxRegistry, podName: string, opts: TestConfigOptions = {}): Promise<AttackTarget> {
+async function attackTarget(fixture: BusyboxRegistry, podName: string, opts: TestConfigOptions = {}): Promise<AttackTarget> {
   const p = await busyboxPod(fixture, podName, opts);
   const { d } = p;
   const victim = await p.start('victim', ['sleep', '3600']);
