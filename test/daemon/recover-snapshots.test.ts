@@ -19,7 +19,7 @@ import { unmount } from '../../src/util/mounts.js';
  * container goes on running, its files with it. And a snapshot whose container's record
  * cannot be read is no orphan: it is left alone.
  */
-describe('daemon: containers\' snapshots at start', function () {
+describe('daemon/recover: containers\' snapshots at start', function () {
   this.timeout(90_000);
   const fx = busyboxRegistry('snaprecover/busybox');
   const snapshotOf = (root: string, id: string): string => join(root, 'image', 'snapshots', 'active', createHash('sha256').update(`container/${id}`).digest('hex'));

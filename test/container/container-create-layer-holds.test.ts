@@ -17,7 +17,7 @@ import type { SandboxRecord } from '../../src/sandbox/sandbox-store.js';
  * test likes (the end-to-end race, with runc held on cue, is in test/cri/lifecycle-races.test.ts).
  */
 
-describe('container: layers held by a create in flight', () => {
+describe('container/container-create: layers held by a create in flight', () => {
   const log = createLogger({ level: 'error', format: 'json' });
 
   it('holds the layers before the record is saved, and lets go when the create ends', async () => {
