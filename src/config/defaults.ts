@@ -117,6 +117,12 @@ key = ""
 allowed_subjects = []
 allowed_sans = []
 
+[metrics]
+# host:port to serve Prometheus metrics on, at /metrics ([v6]:port for IPv6; port 0 picks a
+# free one, logged at start). Plain HTTP with no authentication: keep it on loopback or a
+# node-local address. Empty: off, and none of it is loaded. The metrics: docs/metrics.md.
+address = ""
+
 # Registry hosts, by the host name that image references use. For each: mirrors tried in
 # order; plain_http allows http:// mirrors and reaching the host itself over http;
 # no_fallback stops the host itself from being tried after its mirrors. For example:

@@ -13,6 +13,13 @@ const hostPort = z.string().check(
   }),
 );
 
+/** host:port or [v6]:port with a port from 0 to 65535. */
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s/[\]]+):(\d{1,5})$/;
+const isHostPort = (v: string): boolean => {
+  const m = HOST_PORT.exec(v);
+  return m !== null && Number(m[2]) <= 65535;
+};
+
 /** Each entry through `parse`, its error as the issue at its index. */
 function checkEach(list: string[], parse: (entry: string) => unknown, ctx: z.core.$RefinementCtx<string[]>): void {
   list.forEach((entry, i) => {
@@ -128,6 +135,9 @@ export const configSchema = z
           }
         }),
       ),
+    metrics: z.strictObject({
+      address: z.string().check(z.refine((v) => v === '' || isHostPort(v), { message: 'must be empty (off) or host:port ([v6]:port for IPv6), the port at most 65535' })),
+    }),
     registry: z.strictObject({ hosts: z.record(z.string().check(z.minLength(1)), registryHost) }),
   })
   .check(

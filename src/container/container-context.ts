@@ -37,6 +37,8 @@ export interface ContainerDeps {
   cgroups: CgroupHost;
   events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED'): void };
   log: Logger;
+  /** Told of each exit recorded as OOMKilled (the daemon's metrics; none with metrics off). */
+  onOomKill?: () => void;
 }
 
 /** Where a container's volatile files are, under the state dir; its layer is a snapshot (snapshotKey). */

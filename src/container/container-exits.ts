@@ -76,6 +76,7 @@ async function readExit(ctx: ContainerContext, c: ContainerRecord): Promise<Cont
   ctx.releases.begin(updated);
   ctx.exitWaiters.wake(c.id);
   ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
+  if (oom) ctx.deps.onOomKill?.();
   return updated;
 }
 

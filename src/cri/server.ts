@@ -49,7 +49,7 @@ import { runtimeConfigHandler } from './runtime-config.js';
 import { statusHandler } from './status.js';
 import { updateRuntimeConfigHandler } from './update-runtime-config.js';
 import { versionHandler } from './version.js';
-import { wrapClientStream, wrapServerStream, wrapUnary, type ServerStreamHandler, type UnaryHandler } from './wrap.js';
+import { wrapClientStream, wrapServerStream, wrapUnary, type RpcObserve, type RpcObserver, type ServerStreamHandler, type UnaryHandler } from './wrap.js';
 
 /** The services the CRI handlers call; the composition root provides them. */
 export interface CriServices {
@@ -65,6 +65,8 @@ export interface CriServices {
 export interface CriServerOptions {
   maxReceiveMessageBytes: number;
   maxSendMessageBytes: number;
+  /** Per-RPC metrics, when the daemon serves them. */
+  rpcObserver?: RpcObserver;
 }
 
 // Handlers are stored untyped here; each factory is typed against its own generated types.
@@ -131,9 +133,11 @@ function implementation(
   handlers: Record<string, AnyUnary>,
   log: Logger,
   streamHandlers: Record<string, AnyServerStream> = {},
+  observer?: RpcObserver,
 ): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(service)) {
+    const observe = observer?.method(`runtime.v1.${serviceName}`, name);
     const handler = handlers[name];
     const missing = async (): Promise<never> => {
       throw unimplemented(`${serviceName}/${name} is not implemented by coracle yet`);
@@ -143,9 +147,9 @@ function implementation(
       impl[name] = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
         callback(toGrpcError(unimplemented(`${serviceName}/${name} is not implemented by coracle`)));
     } else if (method.responseStream) {
-      impl[name] = wrapServerStream(name, log, (streamHandlers[name] ?? missing) as ServerStreamHandler<unknown, unknown>);
+      impl[name] = wrapServerStream(name, log, (streamHandlers[name] ?? missing) as ServerStreamHandler<unknown, unknown>, observe);
     } else {
-      impl[name] = wrapUnary(name, log, (handler ?? missing) as UnaryHandler<unknown, unknown>);
+      impl[name] = wrapUnary(name, log, (handler ?? missing) as UnaryHandler<unknown, unknown>, observe);
     }
   }
   return impl;
@@ -166,18 +170,20 @@ export function createCriServer(
   });
   const runtime = proto.runtime.v1.RuntimeService.service;
   const image = proto.runtime.v1.ImageService.service;
-  server.addService(runtime, implementation(runtime, 'RuntimeService', runtimeHandlers(services), log, runtimeStreamHandlers(services)));
-  server.addService(image, implementation(image, 'ImageService', imageHandlers(services), log));
+  const observer = options.rpcObserver;
+  server.addService(runtime, implementation(runtime, 'RuntimeService', runtimeHandlers(services), log, runtimeStreamHandlers(services), observer));
+  server.addService(image, implementation(image, 'ImageService', imageHandlers(services), log, {}, observer));
   const coracle = loadCoracleProto().coracle.v1.Coracle.service;
+  const own = (method: string): RpcObserve | undefined => observer?.method('coracle.v1.Coracle', method);
   server.addService(coracle, {
-    ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images)),
-    ExportImages: wrapServerStream('ExportImages', log, exportImagesHandler(services.images)),
-    ImageHistory: wrapUnary('ImageHistory', log, imageHistoryHandler(services.images)),
-    ContainerTop: wrapUnary('ContainerTop', log, containerTopHandler(services.containers)),
-    CommitContainer: wrapUnary('CommitContainer', log, commitContainerHandler(services.containers)),
-    RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers)),
-    PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images)),
-    UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images)),
+    ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images), own('ImportImages')),
+    ExportImages: wrapServerStream('ExportImages', log, exportImagesHandler(services.images), own('ExportImages')),
+    ImageHistory: wrapUnary('ImageHistory', log, imageHistoryHandler(services.images), own('ImageHistory')),
+    ContainerTop: wrapUnary('ContainerTop', log, containerTopHandler(services.containers), own('ContainerTop')),
+    CommitContainer: wrapUnary('CommitContainer', log, commitContainerHandler(services.containers), own('CommitContainer')),
+    RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers), own('RestartContainer')),
+    PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images), own('PullImage')),
+    UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images), own('UntagImage')),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

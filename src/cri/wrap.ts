@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { CoracleError } from '../errors.js';
+import { CoracleError, errorCodeOf } from '../errors.js';
 import { logLevelFor, toGrpcError, type CriError } from './status-map.js';
 
 /** What every handler gets besides its request. */
@@ -13,6 +13,18 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** The first value of a request metadata key (a gRPC header), if the client sent it. */
   metadata(key: string): string | undefined;
+}
+
+/**
+ * Told once per call as it completes: its status (`OK`, or the error's code name, as
+ * `NOT_FOUND`) and how long it took. The daemon's metrics implement it, so that nothing here
+ * knows the metrics library; with metrics off there is none, and a call pays one branch.
+ */
+export type RpcObserve = (code: string, seconds: number) => void;
+
+/** Gives each method its observer once, when the server is made (label lookups happen then, not per call). */
+export interface RpcObserver {
+  method(service: string, method: string): RpcObserve;
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -39,6 +51,7 @@ function serve<T>(
   call: { on(event: 'cancelled', listener: () => void): unknown; metadata: grpc.Metadata },
   work: (ctx: CallContext) => Promise<T>,
   finish: (status: CriError | null, result?: T) => void,
+  observe: RpcObserve | undefined,
 ): void {
   const id = nextId();
   // The signal is made when a handler first asks for it (the Status and List calls never
@@ -85,6 +98,7 @@ function serve<T>(
         // it for its level: asked first, a call at the default level formats nothing.
         if (log.isLevelEnabled('debug')) ctx.log.debug('rpc done', { ms: ms() });
         finish(null, result);
+        if (observe) observe('OK', seconds(start));
       },
       (err: unknown) => {
         const status = toGrpcError(err);
@@ -93,9 +107,12 @@ function serve<T>(
         // Where it was raised, and where its causes were: for whoever debugs the daemon.
         if (log.isLevelEnabled('debug') && err instanceof Error) ctx.log.debug('rpc failed: stack', { stack: stacksOf(err) });
         finish(status);
+        if (observe) observe(errorCodeOf(err), seconds(start));
       },
     );
 }
+
+const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 
 /** An error's stack and its causes' (at most 5 deep), each after a "caused by". */
 function stacksOf(err: Error): string {
@@ -119,8 +136,8 @@ function drained(call: { once(e: 'drain', l: () => void): unknown; off(e: 'drain
 }
 
 /** The wrapper around every unary RPC. */
-export function wrapUnary<Req, Res>(rpc: string, log: Logger, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => serve(rpc, log, call, (ctx) => handler(call.request, ctx), (status, res) => (status ? callback(status) : callback(null, res)));
+export function wrapUnary<Req, Res>(rpc: string, log: Logger, handler: UnaryHandler<Req, Res>, observe?: RpcObserve): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => serve(rpc, log, call, (ctx) => handler(call.request, ctx), (status, res) => (status ? callback(status) : callback(null, res)), observe);
 }
 
 /** A server-streaming RPC; `handler` writes to the stream and resolves when it is done. */
@@ -128,6 +145,7 @@ export function wrapServerStream<Req, Res>(
   rpc: string,
   log: Logger,
   handler: ServerStreamHandler<Req, Res>,
+  observe?: RpcObserve,
 ): grpc.handleServerStreamingCall<Req, Res> {
   // Waits for the client to drain what is sent, so a large stream is not buffered whole;
   // once the client has gone, a write fails at once, so the handler ends and lets go of its
@@ -147,6 +165,7 @@ export function wrapServerStream<Req, Res>(
           ctx,
         ),
       (status) => (status ? call.emit('error', status) : call.end()),
+      observe,
     );
 }
 
@@ -155,7 +174,8 @@ export function wrapClientStream<Req, Res>(
   rpc: string,
   log: Logger,
   handler: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
+  observe?: RpcObserve,
 ): grpc.handleClientStreamingCall<Req, Res> {
   return (call, callback) =>
-    serve(rpc, log, call, (ctx) => handler(call as AsyncIterable<Req>, ctx), (status, res) => (status ? callback(status) : callback(null, res)));
+    serve(rpc, log, call, (ctx) => handler(call as AsyncIterable<Req>, ctx), (status, res) => (status ? callback(status) : callback(null, res)), observe);
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { CriServices } from '../cri/server.js';
 import { FileContentStore } from '../image/content-store.js';
-import { ImageService } from '../image/image-service.js';
+import { ImageService, type PullMetrics } from '../image/image-service.js';
 import { ImageStore } from '../image/image-store.js';
 import { hostPlatform } from '../image/manifest.js';
 import { RegistryClient } from '../image/registry-client.js';
@@ -32,10 +32,18 @@ import { SandboxStore } from '../sandbox/sandbox-store.js';
 import { RuntimeHandlers } from '../oci/runtime-handlers.js';
 import { RuntimeSettings } from '../runtime/runtime-settings.js';
 import { RuntimeStatusService } from '../runtime/runtime-status.js';
-import { StreamingService } from '../streaming/streaming-service.js';
+import { StreamingService, type SessionCounts } from '../streaming/streaming-service.js';
 import { recover } from './recover.js';
 
+/** What the daemon's metrics are told as things happen (absent with metrics off). */
+export interface Recorders {
+  pulls: PullMetrics;
+  oomKill: () => void;
+}
+
 export interface Services extends CriServices {
+  /** Streaming sessions by kind, for the metrics. */
+  streamingSessions(): SessionCounts;
   /** Ends the calls that would otherwise stay open (event streams), before the server stops. */
   endStreams(): void;
   /** Releases what the services hold (worker threads, connection pools). */
@@ -46,7 +54,7 @@ export interface Services extends CriServices {
  * The composition root: the one place that knows which implementation backs which
  * interface. Tests build the same graph over a temp root through the same function.
  */
-export async function composeServices(config: Config, log: Logger): Promise<Services> {
+export async function composeServices(config: Config, log: Logger, recorders?: Recorders): Promise<Services> {
   const settings = new RuntimeSettings(config.state);
   await settings.load();
   const handlers = new RuntimeHandlers(config.runtime);
@@ -90,6 +98,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     platform: hostPlatform(),
     root: imageRoot,
     log,
+    metrics: recorders?.pulls,
   });
   const embedded = await writeOwnNetwork(ownCniConfDir, {
     name: config.cni.network_name,
@@ -132,6 +141,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     cgroups,
     events,
     log,
+    onOomKill: recorders?.oomKill,
   });
   // Before recovery: an exit conmon writes while the records are reconciled is seen.
   await containers.watchExits();
@@ -175,6 +185,7 @@ export async function composeServices(config: Config, log: Logger): Promise<Serv
     containers,
     streaming,
     events,
+    streamingSessions: () => streaming.sessions(),
     endStreams: () => events.close(),
     async close() {
       events.close();

@@ -11,6 +11,7 @@ import { UndoStack } from '../util/undo-stack.js';
 import { CORACLE_VERSION } from '../version.js';
 import { composeServices } from './compose.js';
 import { acquireFileLock } from './file-lock.js';
+import type { DaemonMetrics, MetricsListener } from './metrics-server.js';
 import { clearStaleSocket, ensureSocketDir, removeSocket } from './socket-file.js';
 
 export interface RunningDaemon {
@@ -96,11 +97,16 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     undo.push('release socket lock', () => socketLock.release());
     await clearStaleSocket(socket);
 
-    const services = await composeServices(config, log);
+    // Loaded only when asked for (prom-client is a chunk of its own in the bundle): a daemon
+    // without metrics neither loads nor pays for them.
+    let metrics: DaemonMetrics | undefined;
+    if (config.metrics.address) metrics = new (await import('./metrics-server.js')).DaemonMetrics();
+    const services = await composeServices(config, log, metrics?.recorders);
     undo.push('close services', () => services.close());
     const server = createCriServer(services, log, {
       maxReceiveMessageBytes: config.grpc.max_recv_message_size,
       maxSendMessageBytes: config.grpc.max_send_message_size,
+      rpcObserver: metrics?.rpc,
     });
     undo.push('stop server', () => server.forceShutdown());
     const listeners = new CriListeners(server, log);
@@ -118,6 +124,13 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     }
     undo.push('remove socket', () => removeSocket(socket));
     await chmod(socket, 0o660);
+    let metricsListener: MetricsListener | undefined;
+    if (metrics) {
+      metrics.watch({ containers: () => services.containers.list(), pods: () => services.sandboxes.list(), streamingSessions: () => services.streamingSessions() });
+      const listener = await metrics.serve(config.metrics.address, log);
+      metricsListener = listener;
+      undo.push('close metrics server', () => listener.close());
+    }
 
     log.info('coracle serving', {
       version: CORACLE_VERSION,
@@ -151,6 +164,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
           log.info('coracle stopping');
           services.endStreams();
           listeners.close();
+          await metricsListener?.close();
           await shutdown(server, graceMs, log);
           await services.close();
           await removeSocket(socket);

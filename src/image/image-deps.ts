@@ -12,6 +12,14 @@ export interface RegistryAccess {
   repository(endpoint: Endpoint, repository: string, credentials: RegistryCredentials | undefined): RegistryRepository;
 }
 
+/** What the daemon's metrics are told of pulls (nothing, with metrics off). */
+export interface PullMetrics {
+  /** Bytes received from a registry for a pull: manifests and blobs. */
+  received(bytes: number): void;
+  /** A pull ended after `seconds`: done, or failed with the error's code name. */
+  pulled(seconds: number, failure?: string): void;
+}
+
 export interface ImageServiceDeps {
   store: ImageStore;
   content: ContentStore;
@@ -23,6 +31,7 @@ export interface ImageServiceDeps {
   /** Where content and snapshots live, reported by ImageFsInfo. */
   root: string;
   log: Logger;
+  metrics?: PullMetrics;
 }
 
 /** How far a pull is with one layer (docker pull's progress lines). */

@@ -43,6 +43,7 @@ export async function pullImage(cx: ImageContext, text: string, credentials: Reg
       continue;
     }
     log.debug('pull: manifest resolved', { endpoint: endpoint.url, digest: top.digest });
+    cx.deps.metrics?.received(top.body.length);
     return pullFrom(cx, ref, repo, top, log, signal, progress);
   }
   throw combined(text, errors);
@@ -59,6 +60,7 @@ async function pullFrom(cx: ImageContext, ref: ImageReference, repo: RegistryRep
     if (doc.kind === 'index') {
       const chosen = selectPlatform(doc.index, cx.deps.platform, `${name}: index`);
       const child = await repo.manifest(chosen.digest, signal);
+      cx.deps.metrics?.received(child.body.length);
       lease.digests.add(child.digest);
       await content.put(child.digest, child.body);
       doc = parseManifestDoc(child.body, child.mediaType ?? chosen.mediaType, `${name}: manifest ${chosen.digest}`);
@@ -84,9 +86,10 @@ async function pullFrom(cx: ImageContext, ref: ImageReference, repo: RegistryRep
 
 /** A blob into the content store, with a few attempts for a connection that broke. */
 async function ingest(cx: ImageContext, repo: RegistryRepository, digest: string, size: number, signal?: AbortSignal, progress?: OnPullProgress): Promise<void> {
+  const received = cx.deps.metrics ? (n: number): void => cx.deps.metrics!.received(n) : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      await cx.deps.content.ingest(digest, size, async () => (progress ? counted(await repo.blob(digest, signal), digest, size, progress) : repo.blob(digest, signal)));
+      await cx.deps.content.ingest(digest, size, async () => (progress || received ? counted(await repo.blob(digest, signal), digest, size, progress, received) : repo.blob(digest, signal)));
       return;
     } catch (err) {
       const code = err instanceof CoracleError ? err.code : 'INTERNAL';
@@ -96,16 +99,22 @@ async function ingest(cx: ImageContext, repo: RegistryRepository, digest: string
   }
 }
 
-/** A blob's bytes as they come, reported at most every 100 ms (and at the end). */
-async function* counted(source: AsyncIterable<Buffer>, layer: string, total: number, progress: OnPullProgress): AsyncIterable<Buffer> {
+/**
+ * A blob's bytes as they come: to the progress at most every 100 ms (and at the end), and
+ * to the metrics chunk by chunk (a retried download's bytes count again: they were received).
+ */
+async function* counted(source: AsyncIterable<Buffer>, layer: string, total: number, progress: OnPullProgress | undefined, received: ((n: number) => void) | undefined): AsyncIterable<Buffer> {
   let current = 0;
   let last = 0;
   for await (const chunk of source) {
     current += chunk.length;
-    const now = Date.now();
-    if (now - last >= 100 || current === total) {
-      last = now;
-      progress({ layer, status: 'downloading', current, total });
+    received?.(chunk.length);
+    if (progress) {
+      const now = Date.now();
+      if (now - last >= 100 || current === total) {
+        last = now;
+        progress({ layer, status: 'downloading', current, total });
+      }
     }
     yield chunk;
   }

@@ -1,3 +1,4 @@
+import { errorCodeOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { limiter, Mutex } from '../util/limit.js';
 import type { ImageContext, ImageServiceDeps, Lease, OnPullProgress } from './image-deps.js';
@@ -10,7 +11,7 @@ import type { ImageRecord } from './image-store.js';
 import type { RegistryCredentials } from './registry-auth.js';
 import { untagImage, type UntagResult } from './image-untag.js';
 
-export type { ImageServiceDeps, OnPullProgress, PullProgress, RegistryAccess } from './image-deps.js';
+export type { ImageServiceDeps, OnPullProgress, PullMetrics, PullProgress, RegistryAccess } from './image-deps.js';
 export type { ImageFsUsage } from './image-gc.js';
 export type { HistoryStep } from './image-history.js';
 export type { UntagResult } from './image-untag.js';
@@ -43,7 +44,18 @@ export class ImageService {
   }
 
   async pull(text: string, credentials: RegistryCredentials | undefined, log: Logger, signal?: AbortSignal, progress?: OnPullProgress): Promise<ImageRecord> {
-    return pullImage(this.cx, text, credentials, log, signal, progress);
+    const metrics = this.cx.deps.metrics;
+    if (!metrics) return pullImage(this.cx, text, credentials, log, signal, progress);
+    const start = process.hrtime.bigint();
+    const seconds = (): number => Number(process.hrtime.bigint() - start) / 1e9;
+    try {
+      const image = await pullImage(this.cx, text, credentials, log, signal, progress);
+      metrics.pulled(seconds());
+      return image;
+    } catch (err) {
+      metrics.pulled(seconds(), errorCodeOf(err));
+      throw err;
+    }
   }
 
   /** Loads the images of an archive (docker-save or OCI layout) streamed from `source`. */

@@ -20,6 +20,14 @@ export type PendingRequest =
   | { kind: 'attach'; containerId: string; options: StreamOptions }
   | { kind: 'portforward'; sandboxId: string; ports: number[] };
 
+export type SessionKind = PendingRequest['kind'];
+
+/** Upgraded connections by kind: open now, and admitted since the server started. */
+export interface SessionCounts {
+  open: Record<SessionKind, number>;
+  admitted: Record<SessionKind, number>;
+}
+
 /** What the connections run against: the container and sandbox services. */
 export interface StreamTargets {
   exec(containerId: string, cmd: string[], o: ExecStreamOptions): Promise<StdioSession>;
@@ -69,8 +77,9 @@ export class StreamingServer {
   private wssInstance: WebSocketServer | undefined;
   /** Connected, not upgraded yet, oldest first. */
   private readonly pending = new Set<Socket>();
-  /** Upgraded with a valid token. */
-  private readonly upgradedSockets = new Set<Socket>();
+  /** Upgraded with a valid token, and what for. */
+  private readonly upgradedSockets = new Map<Socket, SessionKind>();
+  private readonly admitted: Record<SessionKind, number> = { exec: 0, attach: 0, portforward: 0 };
   /** Each pending socket's deadline to upgrade by. */
   private readonly deadlines = new WeakMap<Socket, NodeJS.Timeout>();
   private readonly budget: ByteBudget;
@@ -123,8 +132,15 @@ export class StreamingServer {
     this.base = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   }
 
+  /** For the metrics, at scrape time. */
+  sessions(): SessionCounts {
+    const open: Record<SessionKind, number> = { exec: 0, attach: 0, portforward: 0 };
+    for (const kind of this.upgradedSockets.values()) open[kind]++;
+    return { open, admitted: { ...this.admitted } };
+  }
+
   async close(): Promise<void> {
-    for (const s of [...this.pending, ...this.upgradedSockets]) s.destroy();
+    for (const s of [...this.pending, ...this.upgradedSockets.keys()]) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -172,7 +188,7 @@ export class StreamingServer {
    * (StreamIdleTimeout); for a websocket, `setIdle` is called once ws has the socket (ws
    * clears a socket's timeout when it takes it).
    */
-  private admit(socket: Socket): boolean {
+  private admit(socket: Socket, kind: SessionKind): boolean {
     if (this.upgradedSockets.size >= this.o.limits.maxConnections) {
       this.burst('refused', 'streaming: connections refused: too many connections', { max: this.o.limits.maxConnections, remote: socket.remoteAddress });
       reject(socket, 503, 'too many streaming connections\n');
@@ -180,7 +196,8 @@ export class StreamingServer {
     }
     clearTimeout(this.deadlines.get(socket));
     this.pending.delete(socket);
-    this.upgradedSockets.add(socket);
+    this.upgradedSockets.set(socket, kind);
+    this.admitted[kind]++;
     return true;
   }
 
@@ -232,7 +249,7 @@ export class StreamingServer {
       reject(socket, 403, `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${supported.join(' ')}]\n`);
       return;
     }
-    if (!this.admit(socket)) return;
+    if (!this.admit(socket, pending.kind)) return;
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     if (head.length > 0) socket.unshift(head);
     const tag = sessionTag(pending);
@@ -264,7 +281,7 @@ export class StreamingServer {
       reject(socket, 403, '');
       return;
     }
-    if (!this.admit(socket)) return;
+    if (!this.admit(socket, pending.kind)) return;
     const tag = sessionTag(pending);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // Set here, not before: ws clears the socket's timeout when it takes the socket.

@@ -5,7 +5,9 @@ import type { Logger } from '../log.js';
 import type { StreamOptions } from './remote-command.js';
 import type { StreamingLimits } from './limits.js';
 import { RequestCache } from './request-cache.js';
-import { StreamingServer, type PendingRequest } from './streaming-server.js';
+import { StreamingServer, type PendingRequest, type SessionCounts } from './streaming-server.js';
+
+export type { SessionCounts } from './streaming-server.js';
 
 export interface StreamingDeps {
   containers: {
@@ -60,6 +62,11 @@ export class StreamingService {
 
   close(): Promise<void> {
     return this.server.close();
+  }
+
+  /** Streaming sessions (upgraded connections) by kind, for the metrics. */
+  sessions(): SessionCounts {
+    return this.server.sessions();
   }
 
   async exec(containerId: string, cmd: string[], o: StreamOptions): Promise<string> {

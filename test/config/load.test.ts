@@ -36,6 +36,7 @@ describe('config/load', () => {
     assert.deepEqual(c.cni.bin_dirs, ['/usr/lib/cni', '/opt/cni/bin']);
     assert.equal(c.cni.pod_subnet, '10.88.0.0/16');
     assert.equal(c.streaming.address, '127.0.0.1:0');
+    assert.equal(c.metrics.address, '', 'metrics are off by default');
     assert.deepEqual(c.registry.hosts, {});
     assert.ok(parse(DEFAULT_CONFIG_TOML));
   });
@@ -104,6 +105,9 @@ describe('config/load', () => {
     ['no_fallback without mirrors', '[registry.hosts."gcr.io"]\nno_fallback = true\n', ['FILE:2: key registry.hosts."gcr.io".no_fallback: no_fallback with no mirrors leaves no endpoint to pull from']],
     ['a client SAN of no known kind', '[remote]\nallowed_sans = ["DNS:ok.example", "dns:x"]\n', ['FILE:2: key remote.allowed_sans[1]: "dns:x": must be DNS:name, IP:address, URI:uri or email:address']],
     ['a client subject that is not ATTR=value', '[remote]\nallowed_subjects = ["admin"]\n', ['FILE:2: key remote.allowed_subjects[0]: "admin": each part must be ATTR=value, as CN=admin']],
+    ['a metrics address without a port', '[metrics]\naddress = "127.0.0.1"\n', ['FILE:2: key metrics.address: must be empty (off) or host:port ([v6]:port for IPv6), the port at most 65535']],
+    ['a metrics address past port 65535', '[metrics]\naddress = "127.0.0.1:65536"\n', ['FILE:2: key metrics.address: must be empty (off) or host:port ([v6]:port for IPv6), the port at most 65535']],
+    ['a metrics address given as a URL', '[metrics]\naddress = "http://127.0.0.1:9090"\n', ['FILE:2: key metrics.address: must be empty (off) or host:port ([v6]:port for IPv6), the port at most 65535']],
     ['a TOML syntax error', 'root = \n', ['FILE:1:8: TOML syntax: Invalid TOML document: invalid value']],
     ['a duplicate key', 'root = "/a"\nroot = "/b"\n', ['FILE:2:1: TOML syntax: Invalid TOML document: trying to redefine an already defined table or value']],
   ];
@@ -112,6 +116,13 @@ describe('config/load', () => {
       assert.deepEqual(await problems(text), want);
     });
   }
+
+  it('takes a metrics address as host:port or [v6]:port', async () => {
+    for (const address of ['127.0.0.1:9100', '[::1]:9100', 'localhost:0']) {
+      const { config } = await loadConfig(await configFile(`[metrics]\naddress = "${address}"\n`));
+      assert.equal(config.metrics.address, address);
+    }
+  });
 
   it('reports every problem at once', async () => {
     const got = await problems('root = 1\nzzz = 2\n[log]\nformat = "xml"\n');
