@@ -108,9 +108,13 @@ export class DaemonMetrics {
   readonly rpc: RpcObserver = {
     method: (service: string, method: string): RpcObserve => {
       const seconds = this.rpcSeconds.labels(service, method);
+      // Each code's child made at its first call: a call looks its counter up by code alone.
+      const counts = new Map<string, { inc(): void }>();
       return (code, s) => {
         seconds.observe(s);
-        this.rpcTotal.inc({ service, method, code });
+        let count = counts.get(code);
+        if (!count) counts.set(code, (count = this.rpcTotal.labels(service, method, code)));
+        count.inc();
       };
     },
   };
