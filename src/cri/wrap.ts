@@ -22,7 +22,7 @@ export interface CallContext {
  */
 export type RpcObserve = (code: string, seconds: number) => void;
 
-/** Gives each method its observer once, when the server is made (label lookups happen then, not per call). */
+/** Gives each method its observer once, when the server is made: its label values are bound then, not per call. */
 export interface RpcObserver {
   method(service: string, method: string): RpcObserve;
 }

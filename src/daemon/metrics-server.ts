@@ -39,7 +39,10 @@ const POD_STATES = ['ready', 'notready'] as const;
 /** Caps on what a scraper (whoever reaches the address) can hold: time, header size, connections. */
 const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_MS = 5_000;
 const IDLE_TIMEOUT_MS = 30_000;
+/** How often Node checks the two request timeouts (its default, 30 s, would let them run 30 s over). */
+const TIMEOUT_CHECK_MS = 1_000;
 const MAX_HEADER_BYTES = 8 * 1024;
 const MAX_CONNECTIONS = 16;
 
@@ -199,11 +202,11 @@ export class DaemonMetrics {
    * another method 405. Plain HTTP: the address is the operator's to keep private.
    */
   async serve(address: string, log: Logger): Promise<MetricsListener> {
-    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) =>
-      this.handle(req, res, log),
+    const server = createServer(
+      { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS, keepAliveTimeout: KEEP_ALIVE_MS },
+      (req, res) => this.handle(req, res, log),
     );
     server.maxConnections = MAX_CONNECTIONS;
-    server.keepAliveTimeout = IDLE_TIMEOUT_MS / 6;
     const sockets = new Set<Socket>();
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);

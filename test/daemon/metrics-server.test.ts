@@ -215,7 +215,7 @@ describe('daemon: Prometheus metrics', function () {
     }
   });
 
-  it('answers GET /metrics alone, on the configured address alone: other methods 405, other paths 404, oversized headers 431', async () => {
+  it('answers GET /metrics alone, on the configured address alone: other methods 405, other paths 404, oversized headers 431, headers never finished 408', async () => {
     const d = await startTestDaemon({ extra: METRICS_ON });
     const url = loggedUrl(d, 'metrics server listening');
     const streaming = new URL(loggedUrl(d, 'streaming server listening'));
@@ -228,17 +228,22 @@ describe('daemon: Prometheus metrics', function () {
     const base = url.replace(/\/metrics$/, '');
     for (const path of ['/', '/metric', '/metrics/', '/debug/pprof']) assert.equal((await http(`${base}${path}`)).status, 404, path);
     assert.equal((await http(`${url}?name[]=process_cpu_seconds_total`)).status, 200, 'a query string is ignored');
-    // Headers past the cap (8 KiB): written at once, answered 431 and closed.
+    // Raw requests: what comes back until the server closes the connection.
     const { port, hostname } = new URL(url);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const sock = connect(Number(port), hostname);
-      let got = '';
-      sock.on('data', (c: Buffer) => (got += c.toString()));
-      sock.on('close', () => resolve(got));
-      sock.on('error', reject);
-      sock.write(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(9 * 1024)}\r\n\r\n`);
-    });
-    assert.match(answer, /^HTTP\/1\.1 431 /);
+    const raw = (text: string): Promise<string> =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(port), hostname);
+        onCleanup('destroy a raw socket', () => sock.destroy());
+        let got = '';
+        sock.on('data', (c: Buffer) => (got += c.toString()));
+        sock.on('close', () => resolve(got));
+        sock.on('error', reject);
+        sock.write(text);
+      });
+    // Headers past the cap (8 KiB), written at once: answered 431 and closed.
+    assert.match(await raw(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(9 * 1024)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
+    // Headers never finished: closed by the server once its headers timeout has passed (5 s).
+    assert.match(await raw('GET /metrics HTTP/1.1\r\nHost: x\r\n'), /^HTTP\/1\.1 408 /);
     // And it still serves.
     assert.ok((await scrape(url)).value('process_resident_memory_bytes')! > 0);
   });
