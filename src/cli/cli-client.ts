@@ -7,6 +7,7 @@ import { loadCriProto } from '../cri/proto.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
 import { CONSOLE_SIZE_ANNOTATION } from '../container/console-size.js';
+import type { PullAuth } from './credentials-store.js';
 
 /**
  * The `coracle` CLI's side of CRI: the same RuntimeService and ImageService kubelet uses,
@@ -143,11 +144,11 @@ export class CliClient {
     return s?.status ? toCliContainer(s.status, podId) : undefined;
   }
 
-  /** Makes sure the image is here: pulled when it is not. */
-  async ensureImage(image: string): Promise<string> {
+  /** Makes sure the image is here: pulled when it is not, with `auth` when given (CRI's AuthConfig). */
+  async ensureImage(image: string, auth?: PullAuth): Promise<string> {
     const s = await this.img<{ image: { id: string } | null }>('ImageStatus', { image: { image } });
     if (s.image) return s.image.id;
-    return (await this.img<{ image_ref: string }>('PullImage', { image: { image } })).image_ref;
+    return (await this.img<{ image_ref: string }>('PullImage', { image: { image }, ...(auth ? { auth } : {}) })).image_ref;
   }
 
   /** A pod with one container, started: what `coracle run` makes. */

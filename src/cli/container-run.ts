@@ -9,6 +9,7 @@ import { runFailure } from './exit-status.js';
 import { checked, repeatableArg } from './flag-parsers.js';
 import { shortId } from './format.js';
 import { checkName, generateName } from './names.js';
+import { pullAuthFor, pullDenied } from './credentials-store.js';
 import { collect, parseEnv, parsePort, parseVolume, processArgs, type RunFlags } from './run-options.js';
 import { findContainer as find, withClient, type SocketOf } from './with-client.js';
 
@@ -59,7 +60,9 @@ async function create(client: CliClient, image: string, trailing: string[], o: R
     if (holder) throw new CoracleError('ALREADY_EXISTS', `the container name "${o.name}" is already in use by container ${shortId(holder.id)}: remove it or pick another name`);
   }
   const name = o.name ?? generateName(new Set(existing.map((c) => c.name)));
-  await client.ensureImage(image);
+  await client.ensureImage(image, await pullAuthFor(image)).catch((err: unknown) => {
+    throw pullDenied(image, err);
+  });
   // The pod's log dir under the daemon's root: the daemon makes and writes it, `rm` removes it.
   const root = (JSON.parse((await client.status()).info.config ?? '{}') as { root?: string }).root ?? '/var/lib/coracle';
   const logDirectory = join(root, 'cli-logs', name);

@@ -11,6 +11,7 @@ import type { UntagImageRequest } from '../generated/coracle/v1/UntagImageReques
 import type { UntagImageResponse__Output } from '../generated/coracle/v1/UntagImageResponse.js';
 import { loadCoracleProto } from '../cri/proto.js';
 import { channelOf, fromGrpc as toCliError, type DaemonTarget } from './daemon-target.js';
+import type { PullAuth } from './credentials-store.js';
 
 /**
  * The CLI's side of Coracle's own service: a client of the daemon's socket, so it lives with
@@ -137,10 +138,10 @@ export interface PullStep {
   total: number;
 }
 
-/** A pull with its progress: each step to `onStep`; the image id at the end. */
-export async function pullWithProgress(socket: DaemonTarget, image: string, onStep: (s: PullStep) => void): Promise<string> {
+/** A pull with its progress (with `auth`, the credentials for its registry): each step to `onStep`; the image id at the end. */
+export async function pullWithProgress(socket: DaemonTarget, image: string, onStep: (s: PullStep) => void, auth?: PullAuth): Promise<string> {
   const c = client(socket);
-  const call = c.PullImage({ image }, { deadline: Date.now() + 60 * 60_000 });
+  const call = c.PullImage({ image, ...(auth ? { auth } : {}) }, { deadline: Date.now() + 60 * 60_000 });
   let id = '';
   try {
     for await (const m of call as AsyncIterable<{ layer: string; status: string; current: string; total: string; image_id: string }>) {

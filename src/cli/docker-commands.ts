@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerContainerCommands } from './container-commands.js';
 import { registerImageCommands } from './image-commands.js';
+import { registerLoginCommands } from './login-commands.js';
 import { registerSystemCommands } from './system-commands.js';
 import type { SocketOf } from './with-client.js';
 
@@ -12,5 +13,6 @@ import type { SocketOf } from './with-client.js';
 export function registerDockerCommands(program: Command, socketOf: SocketOf): void {
   registerContainerCommands(program, socketOf);
   registerImageCommands(program, socketOf);
+  registerLoginCommands(program);
   registerSystemCommands(program, socketOf);
 }

@@ -10,6 +10,7 @@ import { eachOf, findContainer as find, withClient, type SocketOf } from './with
 import { removeImageNamed } from './image-rmi.js';
 import { operandCommand } from './operand-command.js';
 import { CoracleError } from '../errors.js';
+import { pullAuthFor, pullDenied } from './credentials-store.js';
 
 /**
  * docker's image commands. `images` itself (a bare list, with import and export subcommands)
@@ -53,7 +54,10 @@ function registerPull(program: Command, socketOf: SocketOf): void {
   operandCommand(program, socketOf, { name: 'pull', description: "pull an image, each layer's progress shown as it goes", operand: '<image>' }, async (image, _o, socket) => {
     const view = new PullView(process.stdout, process.stdout.isTTY === true);
     process.stdout.write(`Pulling ${image}\n`);
-    const id = await pullWithProgress(socket, image, (s) => view.step(s));
+    const auth = await pullAuthFor(image);
+    const id = await pullWithProgress(socket, image, (s) => view.step(s), auth).catch((err: unknown) => {
+      throw pullDenied(image, err);
+    });
     process.stdout.write(`Status: pulled ${image}\n${id}\n`);
   });
 }

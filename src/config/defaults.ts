@@ -123,6 +123,15 @@ allowed_sans = []
 # node-local address. Empty: off, and none of it is loaded. The metrics: docs/metrics.md.
 address = ""
 
+[registry]
+# The daemon's own registry credentials: a docker-config-format file (the "auths" of
+# ~/.docker/config.json: {"auths": {"HOST[:PORT]": {"auth": base64(user:password)}}}, Docker
+# Hub's key "https://index.docker.io/v1/"), absolute; empty for none. Used for a pull whose
+# request carries no credentials (kubelet's come first), read at each such pull. It must be
+# owned by root with mode 0600 or stricter, else the pull fails naming the file. Credential
+# helpers (credsStore, credHelpers) are not supported: only "auths" is read.
+config_path = ""
+
 # Registry hosts, by the host name that image references use. For each: mirrors tried in
 # order; plain_http allows http:// mirrors and reaching the host itself over http;
 # no_fallback stops the host itself from being tried after its mirrors. For example:

@@ -138,7 +138,11 @@ export const configSchema = z
     metrics: z.strictObject({
       address: z.string().check(z.refine((v) => v === '' || isHostPort(v), { message: 'must be empty (off) or host:port ([v6]:port for IPv6), the port at most 65535' })),
     }),
-    registry: z.strictObject({ hosts: z.record(z.string().check(z.minLength(1)), registryHost) }),
+    registry: z.strictObject({
+      // Empty: none. Its owner and mode are checked when it is read, at each pull.
+      config_path: z.string().check(z.refine((v) => v === '' || isAbsolute(v), { message: 'must be empty or an absolute path' })),
+      hosts: z.record(z.string().check(z.minLength(1)), registryHost),
+    }),
   })
   .check(
     z.superRefine((config, ctx) => {

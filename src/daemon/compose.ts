@@ -94,6 +94,7 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
     snapshots,
     registry,
     hosts: config.registry.hosts,
+    ...(config.registry.config_path ? { credentialsFile: config.registry.config_path } : {}),
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
     platform: hostPlatform(),
     root: imageRoot,

@@ -26,6 +26,11 @@ export interface ImageServiceDeps {
   snapshots: Snapshotter;
   registry: RegistryAccess;
   hosts: Record<string, RegistryHostConfig>;
+  /**
+   * The daemon's own docker-config credentials file ([registry] config_path), read at each
+   * pull whose request carries no credentials; unset or empty, none.
+   */
+  credentialsFile?: string;
   maxConcurrentDownloads: number;
   platform: Platform;
   /** Where content and snapshots live, reported by ImageFsInfo. */

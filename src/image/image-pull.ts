@@ -6,6 +6,8 @@ import { makeImage } from './image-make.js';
 import type { ImageRecord } from './image-store.js';
 import { MEDIA, parseManifestDoc, selectPlatform } from './manifest.js';
 import { parseReference, repoDigest, repoTag, type ImageReference } from './reference.js';
+import { readCredentialsFile } from './credentials-file.js';
+import { credentialsFor, type DockerConfig } from './docker-config.js';
 import type { RegistryCredentials } from './registry-auth.js';
 import type { FetchedManifest, RegistryRepository } from './registry-client.js';
 import { endpointsFor } from './registry-hosts.js';
@@ -23,6 +25,15 @@ export function combined(ref: string, errors: { endpoint: string; err: unknown }
 }
 
 /**
+ * The credentials for one endpoint: the request's (kubelet's) when it carries any, else the
+ * daemon's own file's entry for the endpoint's host (a mirror's own, the registry's for it).
+ */
+function credentialsForEndpoint(given: RegistryCredentials | undefined, file: { path: string; doc: DockerConfig } | undefined, authHost: string): RegistryCredentials | undefined {
+  if (given || !file) return given;
+  return credentialsFor(file.doc, authHost, `[registry] config_path ${file.path}`);
+}
+
+/**
  * A pull fetches the manifest from the first endpoint that has it (choosing this host's
  * platform from an index), then the config, then downloads layers in parallel and unpacks
  * each as soon as it and its parent are ready; only when every layer is in place is the
@@ -32,8 +43,10 @@ export async function pullImage(cx: ImageContext, text: string, credentials: Reg
   const ref = parseReference(text);
   const endpoints = endpointsFor(ref.registry, cx.deps.hosts);
   const errors: { endpoint: string; err: unknown }[] = [];
+  const path = cx.deps.credentialsFile;
+  const file = !credentials && path ? { path, doc: await readCredentialsFile(path) } : undefined;
   for (const endpoint of endpoints) {
-    const repo = cx.deps.registry.repository(endpoint, ref.repository, credentials);
+    const repo = cx.deps.registry.repository(endpoint, ref.repository, credentialsForEndpoint(credentials, file, endpoint.authHost));
     let top: FetchedManifest;
     try {
       top = await repo.manifest(ref.digest ?? ref.tag!, signal);

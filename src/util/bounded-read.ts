@@ -4,7 +4,7 @@
  * container or image root are not read here but through util/in-root.ts, which also keeps the
  * walk inside the root.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
 
@@ -15,6 +15,11 @@ export interface RegularFileLimits {
   what: string;
   /** The gRPC code of the errors (default INVALID_ARGUMENT). */
   code?: ErrorCode;
+  /**
+   * What the opened file must be besides regular and small (owner, mode), checked on the
+   * descriptor that is then read: the problem in words, or undefined when it is fine.
+   */
+  check?: (st: Stats) => string | undefined;
 }
 
 /**
@@ -25,7 +30,7 @@ export interface RegularFileLimits {
  * is a CoracleError naming `what` and the path, with the system error as its cause.
  */
 export async function readRegularFile(path: string, limits: RegularFileLimits): Promise<Buffer> {
-  const { max, what, code = 'INVALID_ARGUMENT' } = limits;
+  const { max, what, code = 'INVALID_ARGUMENT', check } = limits;
   const fail = (why: string, cause?: unknown): CoracleError =>
     new CoracleError(code, `${what} ${path}: ${why}`, cause === undefined ? undefined : { cause });
   let fh;
@@ -38,6 +43,8 @@ export async function readRegularFile(path: string, limits: RegularFileLimits): 
     const st = await fh.stat();
     if (!st.isFile()) throw fail('not a regular file');
     if (st.size > max) throw fail(`${st.size} bytes, more than the ${max} it may have`);
+    const problem = check?.(st);
+    if (problem !== undefined) throw fail(problem);
     // Read to the end, not to st.size: the file may grow meanwhile. At most max + 1 bytes.
     const chunks: Buffer[] = [];
     let total = 0;
