@@ -57,14 +57,18 @@ async function ask(question: string, hidden: boolean): Promise<string> {
     },
   });
   const rl = createInterface({ input: process.stdin, output, terminal: true });
+  let cancelled = (): void => undefined;
   try {
     return await new Promise<string>((resolve, reject) => {
-      rl.once('close', () => reject(new CoracleError('CANCELLED', 'login: cancelled')));
+      // Ctrl+C or Ctrl+D closes the interface: no answer.
+      cancelled = () => reject(new CoracleError('CANCELLED', 'login: cancelled'));
+      rl.once('close', cancelled);
       rl.question(question, (answer) => resolve(answer));
       muted = hidden;
     });
   } finally {
-    rl.removeAllListeners('close');
+    // Only this listener: readline's own 'close' listener detaches it from the terminal.
+    rl.off('close', cancelled);
     rl.close();
     if (hidden) process.stderr.write('\n');
   }
