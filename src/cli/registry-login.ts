@@ -13,7 +13,8 @@ import { readStreamCapped } from '../util/bounded-read.js';
  *
  * https first; a loopback registry (127.0.0.0/8, ::1, localhost) that does not speak TLS is
  * tried over plain http, docker's default for its insecure registries. Credentials go only
- * to the registry itself and to a realm over https, or on a loopback host.
+ * to the registry itself and to a realm over https, or over http on the registry's own
+ * origin when it is plain http itself, as the daemon's pulls send them.
  */
 
 const TIMEOUT_MS = 30_000;
@@ -93,9 +94,9 @@ async function bearerToken(key: string, base: string, params: Record<string, str
   } catch {
     throw new CoracleError('UNAVAILABLE', `login to ${key}: the challenge names no token realm URL`);
   }
-  const sameOrigin = realm.origin === new URL(base).origin;
-  if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && (sameOrigin || isLoopback(realm.hostname)))) {
-    throw new CoracleError('FAILED_PRECONDITION', `login to ${key}: the token realm ${realm.origin} is plain http: credentials are not sent there`);
+  // The daemon's rule (registry-client.ts): a plain-http realm only on a plain-http registry's own origin.
+  if (realm.protocol !== 'https:' && realm.origin !== new URL(base).origin) {
+    throw new CoracleError('FAILED_PRECONDITION', `login to ${key}: the token realm ${realm.origin} is plain http${base.startsWith('https:') ? ` while ${key} is https` : ' on another host'}: credentials are not sent there`);
   }
   if (params.service) realm.searchParams.set('service', params.service);
   realm.searchParams.set('account', username);
