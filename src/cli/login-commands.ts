@@ -38,12 +38,12 @@ interface LoginFlags {
 }
 
 /** docker's key for the server given (a URL's host, Docker Hub's by any of its names). */
-function keyOf(server: string | undefined): string {
+function keyOf(server: string | undefined, command: 'login' | 'logout'): string {
   if (server === undefined || server === '') return DOCKER_HUB_KEY;
   try {
     return configKeyFor(server);
   } catch {
-    throw usageError(`login: ${JSON.stringify(server)} names no registry host`);
+    throw usageError(`${command}: ${JSON.stringify(server)} names no registry host`);
   }
 }
 
@@ -83,7 +83,7 @@ async function passwordFromStdin(): Promise<string> {
 async function login(server: string | undefined, o: LoginFlags): Promise<void> {
   if (o.password !== undefined && o.passwordStdin) throw usageError('login: --password and --password-stdin are mutually exclusive');
   if (o.passwordStdin && !o.username) throw usageError('login: must provide --username with --password-stdin');
-  const key = keyOf(server);
+  const key = keyOf(server, 'login');
   const path = credentialsPath();
   const doc = await loadCredentials(path);
   if (doc.credsStore !== undefined || doc.credHelpers !== undefined) {
@@ -123,7 +123,7 @@ async function login(server: string | undefined, o: LoginFlags): Promise<void> {
 }
 
 async function logout(server: string | undefined): Promise<void> {
-  const key = keyOf(server);
+  const key = keyOf(server, 'logout');
   const path = credentialsPath();
   const { doc, removed } = withoutLogin(await loadCredentials(path), key);
   if (!removed) {
