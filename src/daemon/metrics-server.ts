@@ -138,39 +138,30 @@ export class DaemonMetrics {
     collectDefaultMetrics({ register: this.registry });
     // collect runs with the metric as `this`; the sources are reached through this closure.
     const from = (): MetricsSources | undefined => this.sources;
-    new Gauge({
-      name: 'coracle_containers',
-      help: 'Containers by state (created, running, exited), as ListContainers would list them, at scrape time.',
-      labelNames: ['state'] as const,
-      registers: [this.registry],
-      async collect() {
-        const sources = from();
-        if (!sources) return;
-        for (const [state, n] of Object.entries(countStates(CONTAINER_STATES, await sources.containers()))) this.set({ state }, n);
-      },
-    });
-    new Gauge({
-      name: 'coracle_pods',
-      help: 'Pod sandboxes by state (ready, notready), as ListPodSandbox would list them, at scrape time.',
-      labelNames: ['state'] as const,
-      registers: [this.registry],
-      collect() {
-        const sources = from();
-        if (!sources) return;
-        for (const [state, n] of Object.entries(countStates(POD_STATES, sources.pods()))) this.set({ state }, n);
-      },
-    });
-    new Gauge({
-      name: 'coracle_streaming_sessions',
-      help: 'Streaming server connections upgraded with a valid token and open now, by kind (exec, attach, portforward).',
-      labelNames: ['kind'] as const,
-      registers: [this.registry],
-      collect() {
-        const sources = from();
-        if (!sources) return;
-        for (const [kind, n] of Object.entries(sources.streamingSessions().open)) this.set({ kind }, n);
-      },
-    });
+    /** A gauge of counts by one label, read from the sources at scrape time. */
+    const countsGauge = (name: string, help: string, label: string, read: (s: MetricsSources) => Record<string, number> | Promise<Record<string, number>>): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: [label],
+        registers: [this.registry],
+        async collect() {
+          const sources = from();
+          if (!sources) return;
+          for (const [value, n] of Object.entries(await read(sources))) this.set({ [label]: value }, n);
+        },
+      });
+    };
+    countsGauge('coracle_containers', 'Containers by state (created, running, exited), as ListContainers would list them, at scrape time.', 'state', async (s) =>
+      countStates(CONTAINER_STATES, await s.containers()),
+    );
+    countsGauge('coracle_pods', 'Pod sandboxes by state (ready, notready), as ListPodSandbox would list them, at scrape time.', 'state', (s) => countStates(POD_STATES, s.pods()));
+    countsGauge(
+      'coracle_streaming_sessions',
+      'Streaming server connections upgraded with a valid token and open now, by kind (exec, attach, portforward).',
+      'kind',
+      (s) => s.streamingSessions().open,
+    );
     // A counter whose value is kept by the streaming server: set at scrape time (reset, then
     // the total), so that the server needs no hook into the metrics.
     new Counter({
