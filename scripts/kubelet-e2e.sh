@@ -55,57 +55,11 @@ TOKEN=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 pass=0 fail=0 bgpids=() gc_pulled=""
 START=$(date +%s)
 
-ok()   { echo "PASS $1${2:+: $2}"; pass=$((pass + 1)); }
-bad()  { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
-skip() { echo "SKIP $1${2:+: $2}"; }
-# verdict NAME CONDITION-RC DETAIL
-verdict() { if [[ $2 == 0 ]]; then ok "$1" "$3"; else bad "$1" "$3"; fi; }
-one()  { tr '\n\r' '  ' <<<"$1" | cut -c1-240; }
-since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}'; }
-now()  { date +%s.%N; }
+# ok/bad/skip/verdict, the kubectl/crictl/kubelet helpers and the probes: kubelet-e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kubelet-e2e/lib.sh"
 
-cleanup() {
-  local p
-  for p in "${bgpids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${bgpids[@]}"; do wait "$p" 2>/dev/null; done
-  if [[ -n $("${K[@]}" get pods -l "$SEL" -o name 2>/dev/null) ]]; then
-    "${K[@]}" delete pods -l "$SEL" --grace-period=2 --timeout=60s >/dev/null 2>&1 ||
-      "${K[@]}" delete pods -l "$SEL" --grace-period=0 --force >/dev/null 2>&1
-  fi
-  [[ -n $gc_pulled ]] && "${C[@]}" rmi "$IMAGE_GC_IMAGE" >/dev/null 2>&1
-  rm -rf "$TMP" "$HOSTDIR"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
-
-# ---- helpers --------------------------------------------------------------------------------
-uid_of()   { "${K[@]}" get pod "$1" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
-# crictl ids (sandboxes / all containers) labelled with a pod UID
-sandboxes_of()  { "${C[@]}" pods --label "io.kubernetes.pod.uid=$1" -q 2>/dev/null; }
-containers_of() { "${C[@]}" ps -a --label "io.kubernetes.pod.uid=$1" -q 2>/dev/null; }
-# cid POD-UID CONTAINER-NAME [STATE]: the newest container of that name
-cid() { "${C[@]}" ps -a --label "io.kubernetes.pod.uid=$1" --name "^$2\$" ${3:+--state "$3"} --latest -q 2>/dev/null; }
-# remember the sandbox ids of all our pods (the kubelet copies pod labels onto sandboxes), so the
-# leftover checks at the end cover every e2e pod, not only e2e-main
-remember_sandboxes() { "${C[@]}" pods --label "$SEL" -q >>"$TMP/sandboxes" 2>/dev/null; }
-ready_wait() { "${K[@]}" wait --for=condition=Ready "pod/$1" --timeout="${2:-120}s" >/dev/null 2>&1; }
-pod_json() { "${K[@]}" get pod "$1" -o json 2>/dev/null; }
-# until_ok SECONDS CMD...: retry CMD every second until it succeeds or SECONDS passed
-until_ok() {
-  local end=$(( $(date +%s) + $1 )); shift
-  until "$@"; do (( $(date +%s) >= end )) && return 1; sleep 1; done
-}
-veth_count() { ip -o link show type veth 2>/dev/null | wc -l; }
-nsfs_count() { awk '$9 == "nsfs"' /proc/self/mountinfo | wc -l; }
-netns_list() { find /run/netns /var/run/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -u | tr '\n' ' '; }
-# kubelet_get PATH: the kubelet API through the API server's node proxy, or, where the API server
-# refuses to proxy to the node's address (the lab's lab-node -> 127.0.0.1: "address not allowed"),
-# straight from the kubelet's port (KUBELET_URL, anonymous access as the lab kubelet allows).
-kubelet_get() {
-  "${K[@]}" get --raw "/api/v1/nodes/lab-node/proxy/$1" 2>/dev/null ||
-    curl -sfk -m 10 "$KUBELET_URL/$1" 2>/dev/null
-}
-summary() { kubelet_get stats/summary; }
 
 "${K[@]}" get node lab-node >/dev/null || { echo "no node lab-node (KUBECONFIG=$KUBECONFIG); run k8s-up.sh first" >&2; exit 2; }
 "${C[@]}" version >/dev/null || { echo "no CRI runtime answering on $EP" >&2; exit 2; }
@@ -120,122 +74,12 @@ echo "host-file $TOKEN" > "$HOSTDIR/from-host.txt"
 
 # ---- pods -----------------------------------------------------------------------------------
 manifest() {
-  sed -e "s|@TOKEN@|$TOKEN|g" -e "s|@HOSTDIR@|$HOSTDIR|g" <<'EOF'
-apiVersion: v1
-kind: Pod
-metadata:
-  name: e2e-main
-  namespace: default
-  labels: {lab: kubelet-e2e}
-spec:
-  nodeName: lab-node
-  automountServiceAccountToken: false
-  terminationGracePeriodSeconds: 5
-  volumes:
-  - {name: work, emptyDir: {}}
-  - {name: host, hostPath: {path: "@HOSTDIR@", type: Directory}}
-  initContainers:
-  - name: init
-    image: busybox:latest
-    command: [sh, -c, 'echo "init-token @TOKEN@" > /work/init.txt && cat /host/from-host.txt > /host/init-saw.txt']
-    volumeMounts: [{name: work, mountPath: /work}, {name: host, mountPath: /host}]
-  containers:
-  - name: httpd
-    image: registry.k8s.io/e2e-test-images/httpd:2.4.39-4
-    ports: [{containerPort: 80}]
-    readinessProbe:                    # the page box writes into the shared emptyDir
-      httpGet: {path: /shared/page.txt, port: 80}
-      periodSeconds: 2
-    volumeMounts: [{name: work, mountPath: /usr/local/apache2/htdocs/shared}]
-  - name: box
-    image: busybox:latest
-    stdin: true                        # for kubectl attach -i
-    volumeMounts: [{name: work, mountPath: /work}, {name: host, mountPath: /host}]
-    command:
-    - sh
-    - -c
-    - |
-      cat /work/init.txt || exit 1
-      echo "page @TOKEN@" > /work/page.txt
-      echo "box wrote this @TOKEN@" > /host/from-pod.txt
-      exec 3<&0
-      (while read -r line; do echo "stdin: $line"; done) <&3 &
-      n=0
-      while true; do n=$((n + 1)); echo "tick $n"; sleep 1; done
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: e2e-term
-  namespace: default
-  labels: {lab: kubelet-e2e}
-spec:
-  nodeName: lab-node
-  automountServiceAccountToken: false
-  terminationGracePeriodSeconds: 30    # the test deletes with --grace-period=5
-  volumes:
-  - {name: host, hostPath: {path: "@HOSTDIR@", type: Directory}}
-  # Both run one script, sh -c SCRIPT NAME WHAT: on SIGTERM it logs "TERM WHAT" (also to
-  # /host/term-NAME.log), then exits, unless WHAT is "ignored".
-  containers:
-  - name: trap
-    image: busybox:latest
-    volumeMounts: [{name: host, mountPath: /host}]
-    command:
-    - sh
-    - -c
-    - &term-script |
-      trap 'echo "TERM $1"; echo "TERM $1" >> "/host/term-$0.log"; [ "$1" = ignored ] || exit 0' TERM
-      echo "$0-ready"
-      while true; do sleep 1 & wait $!; done
-    - trap
-    - received
-  - name: stubborn
-    image: busybox:latest
-    volumeMounts: [{name: host, mountPath: /host}]
-    command: [sh, -c, *term-script, stubborn, ignored]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: e2e-crash
-  namespace: default
-  labels: {lab: kubelet-e2e}
-spec:
-  nodeName: lab-node
-  automountServiceAccountToken: false
-  terminationGracePeriodSeconds: 2
-  restartPolicy: Always
-  containers:
-  - name: crash
-    image: busybox:latest
-    command: [sh, -c, 'echo "crashing at $(date +%s)"; exit 3']
-EOF
+  sed -e "s|@TOKEN@|$TOKEN|g" -e "s|@HOSTDIR@|$HOSTDIR|g" "$(dirname "${BASH_SOURCE[0]}")/kubelet-e2e/pods.yaml"
 }
 t_create=$(now)
 if out=$(manifest | "${K[@]}" apply -f - 2>&1); then echo "# created: $(one "$out")"
 else bad create "$(one "$out")"; echo "$pass passed, $fail failed"; exit 1; fi
 
-# ---- crash-backoff, watched in the background while the other checks run ---------------------
-# Polls e2e-crash every second for up to 120 s; writes one PASS/FAIL line to $TMP/crash.result.
-crash_watch() {
-  local end=$(( $(date +%s) + 120 )) seen="" rc=0 last="" reason st j="" cuid id code
-  while (( $(date +%s) < end )); do
-    j=$(pod_json e2e-crash) || { sleep 1; continue; }
-    st=$(jq -r '.status.containerStatuses[0] // {} | [(.restartCount // 0), (.lastState.terminated.exitCode // "-"), (.state.waiting.reason // ((.state // {}) | keys[0]) // "-")] | @tsv' <<<"$j")
-    IFS=$'\t' read -r rc last reason <<<"$st"
-    [[ $reason == CrashLoopBackOff ]] && seen=yes
-    (( rc >= 2 )) && [[ $last == 3 && -n $seen ]] && break
-    sleep 1
-  done
-  cuid=$(jq -r .metadata.uid <<<"$j")
-  id=$(cid "$cuid" crash exited) code=""
-  [[ -n $id ]] && code=$("${C[@]}" inspect "$id" 2>/dev/null | jq -r .status.exitCode)
-  local d
-  d="restartCount $rc, lastState.terminated.exitCode $last, CrashLoopBackOff ${seen:-never} seen, crictl exitCode of last exited container ${code:-?} ($(since "$t_create")s after create)"
-  if (( rc >= 2 )) && [[ $last == 3 && -n $seen && ${code:-3} == 3 ]]; then echo "PASS crash-backoff: $d"
-  else echo "FAIL crash-backoff: $d"; fi > "$TMP/crash.result"
-}
 crash_watch & bgpids+=("$!")
 
 # ---- image GC: pull an unused image now, look for it at the end -----------------------------
@@ -320,12 +164,6 @@ else
 fi
 
 # ---- 6 pod-stats (/stats/summary) -----------------------------------------------------------
-stats_ok() {
-  summary | jq -e --arg uid "$MAIN_UID" '
-    [.pods[] | select(.podRef.uid == $uid) | .containers[]] as $c
-    | ($c | length) == 2 and all($c[]; ((.cpu.usageNanoCores // 0) > 0 or (.cpu.usageCoreNanoSeconds // 0) > 0)
-        and (.memory.workingSetBytes // 0) > 0 and (.rootfs.usedBytes != null))' >/dev/null 2>&1
-}
 t0=$(now)
 until_ok 60 stats_ok; src=$?
 s=$(summary | jq -r --arg uid "$MAIN_UID" '[.pods[] | select(.podRef.uid == $uid) | .containers[]
@@ -434,7 +272,6 @@ crash_gone() { [[ -z $("${C[@]}" pods --label "io.kubernetes.pod.uid=$CRASH_UID"
 [[ -n $CRASH_UID ]] && until_ok 90 crash_gone
 
 # ---- 13 runtime killed with SIGKILL under a running kubelet ---------------------------------
-restart_counts() { "${K[@]}" get pod e2e-main -o jsonpath='{range .status.containerStatuses[*]}{.name}={.restartCount} {end}' 2>/dev/null; }
 if [[ -z ${RESTART_CMD:-} ]]; then
   skip restart-survive "RESTART_CMD not set"
   skip restart-new-pod "RESTART_CMD not set"
@@ -499,29 +336,6 @@ for n in $pod_ns; do n=${n//\[/\\[}; lnames+=(${lnames:+-o} -lname "${n//\]/\\]}
 cgnames=(-name "*$MAIN_UID*" -o -name "*${MAIN_UID//-/_}*")   # cgroupfs pod<uid>, systemd ..._pod<u_i_d>.slice
 for i in $all_sb $sb_ids $c_ids; do cgnames+=(-o -name "*$i*"); done
 # probes: one line per thing found
-mounts_naming() { [[ -n $ids_re ]] && grep -E "$ids_re" /proc/self/mountinfo | awk '{print $5}'; }
-ns_pins() { awk -v want=" $pod_ns" '$9 == "nsfs" && index(want, " " $4 " ") {print $4 "@" $5}' /proc/self/mountinfo; }
-procs_naming() {
-  local f cmd
-  for f in /proc/[0-9]*/cmdline; do
-    cmd=$(exec 2>/dev/null; tr '\0' ' ' <"$f") || continue   # the process may be gone
-    [[ -n $ids_re && $cmd =~ $ids_re ]] && { f=${f#/proc/}; echo "${f%/cmdline}:${cmd:0:70}"; }
-  done
-}
-procs_in_ns() { (( ${#lnames[@]} )) && find /proc/[0-9]*/ns -maxdepth 1 \( "${lnames[@]}" \) 2>/dev/null; }
-cgroups_of() { find /sys/fs/cgroup -mindepth 2 -maxdepth 7 -type d \( "${cgnames[@]}" \) 2>/dev/null; }
-veth_there() { [[ -n $host_if ]] && ip -o link show 2>/dev/null | awk -F': ' -v n="$host_if" '{sub(/@.*/, "", $2)} $2 == n'; }
-# host-local IPAM lease files: named after the IP, holding the container (sandbox) id
-leases() {
-  local ld s lds
-  IFS=: read -r -a lds <<<"${LEASE_DIR:-}"
-  for ld in "${lds[@]}"; do
-    [[ -d $ld ]] || { echo "(no dir $ld)"; continue; }
-    [[ -n $pod_ip && -e $ld/$pod_ip ]] && echo "$ld/$pod_ip"
-    for s in $sb_ids; do grep -rlF "$s" "$ld" 2>/dev/null; done
-  done
-}
-cnt() { "$@" | grep -c .; }
 b_m=$(cnt mounts_naming) b_pin=$(cnt ns_pins) b_pn=$(cnt procs_naming) b_pi=$(cnt procs_in_ns) b_cg=$(cnt cgroups_of) b_lease=$(leases | sort -u | grep -c .)
 
 t0=$(now)
