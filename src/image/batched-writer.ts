@@ -1,57 +1,63 @@
 import type { FileHandle } from 'node:fs/promises';
 
-/** Bytes gathered before one writev: a blob arrives in chunks of a few KiB to 64 KiB. */
+/** Bytes gathered before one write: a blob arrives in chunks of a few KiB to 64 KiB. */
 const BATCH_BYTES = 1 << 20;
-/** Linux's IOV_MAX is 1024: a batch of many tiny chunks is written before it gets there. */
-const BATCH_CHUNKS = 512;
 
 /**
- * Appends a stream of chunks to a file in writes of about 1 MiB, one write in flight while the
- * next batch gathers. A download wrote each network chunk with its own awaited write (a
- * thread-pool round trip, a promise and a syscall per chunk, about 3000 for 200 MB), and read
- * nothing from the socket meanwhile. Memory stays bounded: the batch in flight and the one
- * gathering, each at most BATCH_BYTES plus one chunk.
+ * Appends a stream of chunks to a file in writes of 1 MiB, one write in flight while the next
+ * batch gathers. A download wrote each network chunk with its own awaited write (a thread-pool
+ * round trip, a promise and a syscall per chunk, about 3000 for 200 MB), and read nothing
+ * from the socket meanwhile.
  *
- * Node's streams (createWriteStream) would batch too, but through cork/uncork and their own
- * buffering, which does not tell the caller when its bytes are written or make it wait: here
- * add() waits exactly when the write before is still running and the next batch is full.
+ * Each chunk is copied into one of two buffers of BATCH_BYTES (a memcpy of the blob, a few ms
+ * per 100 MB) rather than kept until its batch is written: the daemon runs with a 2 MiB young
+ * generation (util/reexec.ts), so chunks held across a write were promoted to the old
+ * generation with their 64 KiB of external bytes each, and brought a full GC of the daemon's
+ * heap every 20 MB or so; copied, a chunk dies young. Memory stays at the two buffers.
+ *
+ * Node's streams (createWriteStream) would batch too, but keep every chunk until written
+ * (the promotion above), and do not make the writer wait for the disk in a way a for-await
+ * loop can follow.
  */
 export class BatchedWriter {
-  private batch: Buffer[] = [];
-  private batched = 0;
+  /** The buffer gathering, and the other one, free once the write in flight is done. */
+  private gathering = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private spare = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private filled = 0;
   private inFlight: Promise<void> = Promise.resolve();
   /** The first failed write; later adds and end() throw it. */
   private failure: { err: unknown } | undefined;
 
   constructor(private readonly fh: FileHandle) {}
 
-  /** Takes `chunk` (not copied: the caller must not change it); waits only for a full batch. */
+  /** Copies `chunk` in; waits only when a batch is full and the write before it still runs. */
   async add(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure.err;
-    if (chunk.length === 0) return;
-    this.batch.push(chunk);
-    this.batched += chunk.length;
-    if (this.batched >= BATCH_BYTES || this.batch.length >= BATCH_CHUNKS) await this.flush();
+    for (let off = 0; off < chunk.length; ) {
+      const n = chunk.copy(this.gathering, this.filled, off);
+      this.filled += n;
+      off += n;
+      if (this.filled === BATCH_BYTES) await this.flush();
+    }
   }
 
-  /** Writes what is gathered, after the write in flight. */
+  /** Starts writing what is gathered, after the write in flight; the spare buffer gathers next. */
   private async flush(): Promise<void> {
     await this.inFlight;
     if (this.failure) throw this.failure.err;
-    const chunks = this.batch;
-    const bytes = this.batched;
-    this.batch = [];
-    this.batched = 0;
+    const full = this.gathering.subarray(0, this.filled);
+    [this.gathering, this.spare] = [this.spare, this.gathering];
+    this.filled = 0;
     // Never rejects: a failure is kept and thrown to the next caller, so that a write failing
     // while the source is being read is not an unhandled rejection.
-    this.inFlight = writeAll(this.fh, chunks, bytes).catch((err: unknown) => {
+    this.inFlight = writeAll(this.fh, full).catch((err: unknown) => {
       this.failure ??= { err };
     });
   }
 
   /** Writes the rest and waits for every write; throws the first write's failure. */
   async end(): Promise<void> {
-    if (this.batched > 0) await this.flush();
+    if (this.filled > 0) await this.flush();
     await this.inFlight;
     if (this.failure) throw this.failure.err;
   }
@@ -62,10 +68,7 @@ export class BatchedWriter {
   }
 }
 
-/** writev of `chunks`, then plain writes for whatever a short write left. */
-async function writeAll(fh: FileHandle, chunks: Buffer[], bytes: number): Promise<void> {
-  const { bytesWritten } = await fh.writev(chunks);
-  if (bytesWritten === bytes) return;
-  const rest = Buffer.concat(chunks, bytes);
-  for (let off = bytesWritten; off < bytes; ) off += (await fh.write(rest, off, bytes - off)).bytesWritten;
+/** All of `data`, in as many writes as the kernel needs. */
+async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
+  for (let off = 0; off < data.length; ) off += (await fh.write(data, off, data.length - off)).bytesWritten;
 }
