@@ -102,6 +102,8 @@ export class FileContentStore implements ContentStore {
     try {
       const hash = createHash('sha256');
       let written = 0;
+      // Every byte is counted and hashed as it arrives, before it is batched: the blob is
+      // renamed into place only once all of them match the size and digest, as before.
       const out = new BatchedWriter(fh);
       try {
         for await (const chunk of await openSource()) {

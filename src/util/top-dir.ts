@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { O_DIRECTORY, O_NOFOLLOW, O_RDONLY } from './at-syscalls.js';
+import { O_DIRECTORY, O_RDONLY } from './at-syscalls.js';
 import { libcLibrary } from './fs-syscalls.js';
 
 /**
@@ -16,11 +16,12 @@ import { libcLibrary } from './fs-syscalls.js';
  * directory has a random name, and the group of a directory made under a top directory is
  * chosen from that name's hash among the emptiest groups, so each snapshot's files go to a
  * group that recent removals most likely did not touch. Nothing else changes: the flag is
- * not inherited, and only says where new inodes go.
+ * not inherited, and only says where new inodes go. With a journal, ext4 makes no such scan,
+ * and the flag only spreads snapshots over block groups as `/` spreads its directories.
  *
  * Other filesystems have no such flag (xfs, btrfs, tmpfs answer ENOTTY, EOPNOTSUPP or
- * EINVAL): there it is a no-op. It is a placement hint only, so no failure of the ioctl is
- * an error: the answer says whether it took.
+ * EINVAL): there it is a no-op. It is a placement hint only, so no failure is an error: the
+ * answer says whether it took.
  */
 
 /** linux/fs.h, x86_64 and arm64 alike: _IOR('f', 1, long) and _IOW('f', 2, long). */
@@ -31,10 +32,18 @@ const FS_TOPDIR_FL = 0x00020000;
 type Ioctl = (fd: number, request: number, arg: Buffer) => number;
 let ioctl: Ioctl | undefined;
 
-/** Sets FS_TOPDIR_FL on the directory `path` (the daemon's own, trusted); false where it did not take. */
+/**
+ * Sets FS_TOPDIR_FL on the directory `path` (the daemon's own, trusted: followed as the mkdir
+ * that made it was); false where it did not take, whatever the reason.
+ */
 export function markTopDir(path: string): boolean {
   ioctl ??= libcLibrary().func('int ioctl(int fd, unsigned long request, _Inout_ void *arg)') as Ioctl;
-  const fd = openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_DIRECTORY);
+  } catch {
+    return false;
+  }
   try {
     // The kernel reads and writes an int, whatever the request's size field says.
     const flags = Buffer.alloc(8);
