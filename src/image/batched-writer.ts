@@ -9,20 +9,18 @@ const BATCH_BYTES = 1 << 20;
  * round trip, a promise and a syscall per chunk, about 3000 for 200 MB), and read nothing
  * from the socket meanwhile.
  *
- * Each chunk is copied into one of two buffers of BATCH_BYTES (a memcpy of the blob, a few ms
- * per 100 MB) rather than kept until its batch is written: the daemon runs with a 2 MiB young
- * generation (util/reexec.ts), so chunks held across a write were promoted to the old
- * generation with their 64 KiB of external bytes each, and brought a full GC of the daemon's
- * heap every 20 MB or so; copied, a chunk dies young. Memory stays at the two buffers.
+ * Each chunk is copied into one of two buffers of BATCH_BYTES (a memcpy, a few ms per 100 MB)
+ * rather than kept until its batch is written: memory is the two buffers whatever the source
+ * hands over (undici's chunks are views that each keep a whole socket read alive), and the
+ * caller may reuse a chunk as soon as add() returns.
  *
- * Node's streams (createWriteStream) would batch too, but keep every chunk until written
- * (the promotion above), and do not make the writer wait for the disk in a way a for-await
- * loop can follow.
+ * Node's streams (createWriteStream) would batch too, but keep every chunk until written, and
+ * do not make the writer wait for the disk in a way a for-await loop can follow.
  */
 export class BatchedWriter {
-  /** The buffer gathering, and the other one, free once the write in flight is done. */
-  private gathering = Buffer.allocUnsafeSlow(BATCH_BYTES);
-  private spare = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  /** The buffer gathering, and the other one (made at the first full batch: most blobs are small). */
+  private gathering: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private spare: Buffer | undefined;
   private filled = 0;
   private inFlight: Promise<void> = Promise.resolve();
   /** The first failed write; later adds and end() throw it. */
@@ -46,7 +44,9 @@ export class BatchedWriter {
     await this.inFlight;
     if (this.failure) throw this.failure.err;
     const full = this.gathering.subarray(0, this.filled);
-    [this.gathering, this.spare] = [this.spare, this.gathering];
+    const next = this.spare ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.spare = this.gathering;
+    this.gathering = next;
     this.filled = 0;
     // Never rejects: a failure is kept and thrown to the next caller, so that a write failing
     // while the source is being read is not an unhandled rejection.
