@@ -8,16 +8,18 @@ import { libcLibrary } from './fs-syscalls.js';
  * made in `/`, instead of in the group of this one.
  *
  * Why it matters (measured, see docs/benchmarks.md, bench/pull): ext4 without a journal
- * passes over every inode freed in the last 60 s (300 s while its inode table block is dirty)
- * when it allocates one, scanning its group from the start each time (find_inode_bit,
- * recently_deleted in fs/ext4/ialloc.c). A pull after a removal, or after any unpack that
- * failed and was cleaned up, made each new file scan past thousands of them: 4000 files cost
- * 2.1–3.5 s of kernel CPU instead of 0.09 s, most of a pull's CPU. A snapshot's staging
- * directory has a random name, and the group of a directory made under a top directory is
- * chosen from that name's hash among the emptiest groups, so each snapshot's files go to a
- * group that recent removals most likely did not touch. Nothing else changes: the flag is
- * not inherited, and only says where new inodes go. With a journal, ext4 makes no such scan,
- * and the flag only spreads snapshots over block groups as `/` spreads its directories.
+ * passes over every inode freed in the last 60 s (360 s while its inode table block is not
+ * written back) when it allocates one, scanning its group from the start each time
+ * (find_inode_bit, recently_deleted in fs/ext4/ialloc.c). A pull after a removal, or after
+ * any unpack that failed and was cleaned up, made each new file scan past thousands of them:
+ * 4000 files cost 2.1–3.5 s of kernel CPU instead of 0.09 s, most of a pull's CPU. A
+ * snapshot's staging directory has a random name, and the group of a directory made under a
+ * top directory is chosen from that name's hash among the emptiest groups, so each
+ * snapshot's files go to a group that recent removals most likely did not touch (a group
+ * just emptied is among the emptiest too: about 1 snapshot in 10 still lands in one, in a
+ * test here). Nothing else changes: the flag is not inherited, and only says where new
+ * inodes go. With a journal, ext4 makes no such scan, and the flag only spreads snapshots
+ * over block groups as `/` spreads its directories.
  *
  * Other filesystems have no such flag (xfs, btrfs, tmpfs answer ENOTTY, EOPNOTSUPP or
  * EINVAL): there it is a no-op. It is a placement hint only, so no failure is an error: the
