@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DirSnapshotter } from '../../src/image/snapshotter.js';
+import { DirSnapshotter } from '../../src/image/dir-snapshotter.js';
 import { markTopDir } from '../../src/util/top-dir.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
@@ -60,11 +60,12 @@ describe('util/top-dir', () => {
     assert.equal(await attrs(join(dir, 'file')), before);
   });
 
-  it('the snapshotter marks its root, so that each snapshot starts a tree of its own', async function () {
+  it('the snapshotter marks its roots (layers, active snapshots), so that each snapshot starts a tree of its own', async function () {
     const dir = await tempDir();
     if (!(await fsType(dir)).startsWith('ext')) this.skip();
     const root = join(dir, 'snapshots');
     await new DirSnapshotter(root, { unpack: () => Promise.reject(new Error('not used')) }).init();
     assert.ok((await attrs(root)).includes('T'));
+    assert.ok((await attrs(join(root, 'active'))).includes('T'));
   });
 });
