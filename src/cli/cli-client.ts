@@ -8,6 +8,7 @@ import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
 import { CONSOLE_SIZE_ANNOTATION } from '../container/console-size.js';
 import type { PullAuth } from './credentials-store.js';
+import { cliNamespace } from './cli-namespace.js';
 
 /**
  * The `coracle` CLI's side of CRI: the same RuntimeService and ImageService kubelet uses,
@@ -94,8 +95,9 @@ export class CliClient {
     const proto = loadCriProto();
     const ch = channelOf(to);
     this.target = ch.display;
-    this.runtime = new proto.runtime.v1.RuntimeService(ch.target, ch.credentials);
-    this.images = new proto.runtime.v1.ImageService(ch.target, ch.credentials);
+    // Every call in the CLI's namespace: it sees and touches only its own containers.
+    this.runtime = new proto.runtime.v1.RuntimeService(ch.target, ch.credentials, { interceptors: [cliNamespace] });
+    this.images = new proto.runtime.v1.ImageService(ch.target, ch.credentials, { interceptors: [cliNamespace] });
   }
 
   close(): void {

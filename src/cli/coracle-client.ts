@@ -12,6 +12,7 @@ import type { UntagImageResponse__Output } from '../generated/coracle/v1/UntagIm
 import { loadCoracleProto } from '../cri/proto.js';
 import { channelOf, fromGrpc as toCliError, type DaemonTarget } from './daemon-target.js';
 import type { PullAuth } from './credentials-store.js';
+import { cliNamespace } from './cli-namespace.js';
 
 /**
  * The CLI's side of Coracle's own service: a client of the daemon's socket, so it lives with
@@ -28,6 +29,8 @@ function client(socket: DaemonTarget): CoracleClient {
   return new proto.coracle.v1.Coracle(ch.target, ch.credentials, {
     'grpc.max_receive_message_length': 16 << 20,
     'grpc.max_send_message_length': 16 << 20,
+    // Every call in the CLI's namespace (its container calls see only the CLI's containers).
+    interceptors: [cliNamespace],
   });
 }
 

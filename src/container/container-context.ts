@@ -14,6 +14,7 @@ import { isListed } from './container-states.js';
 import type { ContainerRecord, ContainerStore } from './container-store.js';
 import { ExitWaiters } from './exit-waiters.js';
 import { UsageReader } from './usage-reader.js';
+import { namespaceOf } from '../sandbox/object-namespace.js';
 
 export interface ContainerDeps {
   store: ContainerStore;
@@ -35,7 +36,7 @@ export interface ContainerDeps {
   allCapabilities: string[];
   /** The host's cgroups, detected at start: limits without a controller are left out. */
   cgroups: CgroupHost;
-  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED'): void };
+  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED', namespace: string): void };
   log: Logger;
   /** Told of each exit recorded as OOMKilled (the daemon's metrics; none with metrics off). */
   onOomKill?: () => void;
@@ -110,8 +111,9 @@ export class ContainerContext {
     return rt;
   }
 
-  resolve(id: string): ContainerRecord | undefined {
-    return this.deps.store.resolve(id);
+  /** The container `id` names: a full id or a unique prefix (within `namespace`, if given). */
+  resolve(id: string, namespace?: string): ContainerRecord | undefined {
+    return this.deps.store.resolve(id, namespace === undefined ? undefined : (c) => namespaceOf(c) === namespace);
   }
 
   mustGet(id: string): ContainerRecord {

@@ -22,6 +22,7 @@ import type { ContainerRecord } from './container-store.js';
 import { hostDevice, hostPath } from './host-sources.js';
 import { consoleSizeOf } from './console-size.js';
 import { vetContainerSpec } from './request-checks.js';
+import { namespaceOf } from '../sandbox/object-namespace.js';
 
 /*
  * CreateContainer: a root mounted from an active snapshot over the image's top layer (the
@@ -35,9 +36,12 @@ export function create(ctx: ContainerContext, spec: ContainerSpec, log: Logger):
   if (pod.state !== 'READY') throw failedPrecondition(`sandbox ${pod.id}: not ready`);
   if (!spec.metadata.name) throw invalidArgument('container metadata needs a name');
   const name = containerName(spec.metadata, pod);
-  const pending = ctx.creating.get(name);
+  // Names are unique within the pod's namespace (src/sandbox/object-namespace.ts).
+  const ns = namespaceOf(pod);
+  const key = `${ns}/${name}`;
+  const pending = ctx.creating.get(key);
   if (pending) return pending.id;
-  const existing = ctx.deps.store.all().find((c) => c.name === name);
+  const existing = ctx.deps.store.all().find((c) => c.name === name && namespaceOf(c) === ns);
   if (existing) {
     if (answersCreateRetry(existing)) return Promise.resolve(existing.id);
     throw new CoracleError('ALREADY_EXISTS', `container name ${name} is reserved by ${existing.id} (${existing.state})`);
@@ -51,10 +55,10 @@ export function create(ctx: ContainerContext, spec: ContainerSpec, log: Logger):
   const lease = ctx.deps.snapshots.lease();
   for (const l of image.layers) lease.add(l.chainId);
   const id = doCreate(ctx, name, spec, pod, image, log).finally(() => {
-    ctx.creating.delete(name);
+    ctx.creating.delete(key);
     lease.release();
   });
-  ctx.creating.set(name, { sandboxId: pod.id, id });
+  ctx.creating.set(key, { sandboxId: pod.id, id });
   return id;
 }
 
@@ -86,6 +90,7 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
     id,
     name,
     sandboxId: pod.id,
+    namespace: namespaceOf(pod),
     state: 'CREATING',
     metadata: spec.metadata,
     image: { spec: spec.image, id: image.id, ref: image.repoDigests[0] ?? image.id },
@@ -169,7 +174,7 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
     await store.save({ ...record, state: 'CREATED' });
     undo.clear();
     clog.info('container created', { name, image: image.id });
-    ctx.deps.events.publish(id, spec.sandboxId, 'CREATED');
+    ctx.deps.events.publish(id, spec.sandboxId, 'CREATED', namespaceOf(pod));
     return id;
   } catch (err) {
     clog.warn('container create failed: undoing', { error: messageOf(err) });

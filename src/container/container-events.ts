@@ -5,6 +5,8 @@ export interface ContainerEvent {
   /** The container's id, or the sandbox's for a sandbox event. */
   id: string;
   sandboxId: string;
+  /** Its pod's namespace: a subscriber hears only its own (src/cri/namespace-view.ts). */
+  namespace: string;
   type: ContainerEventType;
   /** Milliseconds since the epoch. */
   at: number;
@@ -18,8 +20,8 @@ export class ContainerEvents {
   private readonly listeners = new Set<(e: ContainerEvent) => void>();
   private readonly closers = new Set<() => void>();
 
-  publish(id: string, sandboxId: string, type: ContainerEventType): void {
-    const e: ContainerEvent = { id, sandboxId, type, at: Date.now() };
+  publish(id: string, sandboxId: string, type: ContainerEventType, namespace: string): void {
+    const e: ContainerEvent = { id, sandboxId, namespace, type, at: Date.now() };
     for (const l of this.listeners) l(e);
   }
 

@@ -6,8 +6,11 @@ import type { ContainerContext } from './container-context.js';
 import { isListed, isRunning, mayHaveExited } from './container-states.js';
 import type { ContainerRecord } from './container-store.js';
 import { exitFileNames, needsExitRead } from './exit-files.js';
+import { namespaceOf } from '../sandbox/object-namespace.js';
 
 export interface ContainerFilter {
+  /** Only the containers of this namespace (src/sandbox/object-namespace.ts). */
+  namespace?: string;
   id?: string;
   sandboxId?: string;
   state?: ContainerRecord['state'];
@@ -75,7 +78,7 @@ async function readExit(ctx: ContainerContext, c: ContainerRecord): Promise<Cont
   await ctx.deps.store.save(updated);
   ctx.releases.begin(updated);
   ctx.exitWaiters.wake(c.id);
-  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
+  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c));
   if (oom) ctx.deps.onOomKill?.();
   return updated;
 }
@@ -99,6 +102,7 @@ export async function list(ctx: ContainerContext, filter: ContainerFilter = {}):
   // reads nothing of other pods' containers. State is filtered once exits are read.
   const matching = ctx.deps.store.all().filter((c) => {
     if (!isListed(c)) return false;
+    if (filter.namespace !== undefined && namespaceOf(c) !== filter.namespace) return false;
     if (filter.id && !c.id.startsWith(filter.id)) return false;
     if (filter.sandboxId && c.sandboxId !== filter.sandboxId) return false;
     for (const [k, v] of Object.entries(filter.labels ?? {})) if (c.labels[k] !== v) return false;

@@ -10,6 +10,7 @@ import { refresh, waitExit } from './container-exits.js';
 import { signalInit } from './container-signal.js';
 import { canRestart, canStart, isListed, isRunning, needsStop } from './container-states.js';
 import type { ContainerRecord } from './container-store.js';
+import { namespaceOf } from '../sandbox/object-namespace.js';
 
 /*
  * A container's life after its create: start (and restart), stop, removal, and the same
@@ -65,7 +66,7 @@ async function doStart(ctx: ContainerContext, c: ContainerRecord, log: Logger): 
     const running: ContainerRecord = { ...made, state: 'RUNNING', startedAt };
     await ctx.deps.store.save(running);
     log.info('container started', { container: c.id });
-    ctx.deps.events.publish(c.id, c.sandboxId, 'STARTED');
+    ctx.deps.events.publish(c.id, c.sandboxId, 'STARTED', namespaceOf(c));
     // An exit the watcher saw while the record still said CREATED was passed over: looked
     // for once now, so that a short process is noticed (and released) without a call.
     void refresh(ctx, running).catch((err: unknown) => log.warn('exit not read', { container: c.id, error: messageOf(err) }));
@@ -75,7 +76,7 @@ async function doStart(ctx: ContainerContext, c: ContainerRecord, log: Logger): 
     const failed: ContainerRecord = { ...made, state: 'EXITED', exitCode: 128, finishedAt: nowNanos(), reason: 'StartError', message: messageOf(err) };
     await ctx.deps.store.save(failed);
     ctx.releases.begin(failed);
-    ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
+    ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c));
     throw err;
   }
 }
@@ -158,7 +159,7 @@ export async function remove(ctx: ContainerContext, id: string, log: Logger): Pr
   ctx.releases.forget(c.id);
   ctx.usage.forget(c.id);
   log.info('container removed', { container: c.id });
-  ctx.deps.events.publish(c.id, c.sandboxId, 'DELETED');
+  ctx.deps.events.publish(c.id, c.sandboxId, 'DELETED', namespaceOf(c));
   void ctx.background.run(`remove:${c.id}`, `container ${c.id}: removing its files`, async () => {
     await Promise.all([rm(p.state, { recursive: true, force: true }), rm(p.exitFile, { force: true }), rm(trash, { recursive: true, force: true })]);
   });

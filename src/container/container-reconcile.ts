@@ -7,6 +7,7 @@ import { refresh } from './container-exits.js';
 import { teardown } from './container-lifecycle.js';
 import type { ContainerRecord } from './container-store.js';
 import { inCreation, mayHaveExited, unstarted } from './container-states.js';
+import { namespaceOf } from '../sandbox/object-namespace.js';
 
 /**
  * At start (src/daemon/recover.ts): legacy containers' writable layers are adopted into
@@ -70,7 +71,7 @@ async function endedUnseen(ctx: ContainerContext, c: ContainerRecord): Promise<v
   await ctx.deps.store.save(ended);
   ctx.deps.log.warn('container of a boot before this one: exited', { container: c.id });
   await ctx.releases.now(ended);
-  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED');
+  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c));
 }
 
 /**

@@ -57,8 +57,9 @@ export class ContainerService {
     return creates.create(this.ctx, spec, log);
   }
 
-  resolve(id: string): ContainerRecord | undefined {
-    return this.ctx.resolve(id);
+  /** The container `id` names: a full id or a unique prefix (within `namespace`, if given). */
+  resolve(id: string, namespace?: string): ContainerRecord | undefined {
+    return this.ctx.resolve(id, namespace);
   }
 
   /** A pod's usage: its containers', its network interfaces', its process count. */

@@ -16,6 +16,8 @@ export interface ContainerRecord {
   id: string;
   name: string;
   sandboxId: string;
+  /** Its pod's namespace (absent: `k8s.io`, src/sandbox/object-namespace.ts). */
+  namespace?: string;
   state: 'CREATING' | 'CREATED' | 'RUNNING' | 'EXITED';
   metadata: { name: string; attempt: number };
   /** The image as the request named it, its id, and the ref the ImageService reports. */

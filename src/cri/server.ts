@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import { unimplemented } from '../errors.js';
+import { DEFAULT_NAMESPACE } from '../sandbox/object-namespace.js';
 import type { RuntimeStatusService } from '../runtime/runtime-status.js';
 import type { RuntimeSettings } from '../runtime/runtime-settings.js';
 import type { ImageService } from '../image/image-service.js';
@@ -49,13 +50,14 @@ import { runtimeConfigHandler } from './runtime-config.js';
 import { statusHandler } from './status.js';
 import { updateRuntimeConfigHandler } from './update-runtime-config.js';
 import { versionHandler } from './version.js';
+import { namespaceView } from './namespace-view.js';
 import { wrapClientStream, wrapServerStream, wrapUnary, type RpcObserve, type RpcObserver, type ServerStreamHandler, type UnaryHandler } from './wrap.js';
 
 /** The services the CRI handlers call; the composition root provides them. */
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
+  containers: Pick<ContainerService, 'resolve' | 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history' | 'untag'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
@@ -72,6 +74,26 @@ export interface CriServerOptions {
 // Handlers are stored untyped here; each factory is typed against its own generated types.
 type AnyUnary = UnaryHandler<never, unknown>;
 type AnyServerStream = ServerStreamHandler<never, unknown>;
+
+/** Namespaces whose handlers are kept made; past it the oldest is made again when next asked for. */
+const MAX_NAMESPACE_VIEWS = 32;
+
+/**
+ * Every handler of a call is built over its caller's namespace view (namespace-view.ts), once
+ * per namespace: clients name a handful (kubelet's k8s.io, the CLI's coracle.cli).
+ */
+function perNamespace<H>(services: CriServices, build: (s: CriServices) => H): (ns: string) => H {
+  const made = new Map<string, H>();
+  return (ns) => {
+    let h = made.get(ns);
+    if (!h) {
+      if (made.size >= MAX_NAMESPACE_VIEWS) made.delete(made.keys().next().value!);
+      h = build(namespaceView(services, ns));
+      made.set(ns, h);
+    }
+    return h;
+  };
+}
 
 function runtimeStreamHandlers(s: CriServices): Record<string, AnyServerStream> {
   return {
@@ -130,15 +152,19 @@ function imageHandlers(s: CriServices): Record<string, AnyUnary> {
 function implementation(
   service: grpc.ServiceDefinition,
   serviceName: string,
-  handlers: Record<string, AnyUnary>,
+  handlersFor: (ns: string) => Record<string, AnyUnary>,
   log: Logger,
-  streamHandlers: Record<string, AnyServerStream> = {},
+  streamHandlersFor: (ns: string) => Record<string, AnyServerStream> = () => ({}),
   observer?: RpcObserver,
 ): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
+  // Which methods have a handler does not hang on the namespace: asked of the default one.
+  const handlers = handlersFor(DEFAULT_NAMESPACE);
+  const streamHandlers = streamHandlersFor(DEFAULT_NAMESPACE);
   for (const [name, method] of Object.entries(service)) {
     const observe = observer?.method(`runtime.v1.${serviceName}`, name);
-    const handler = handlers[name];
+    const handler: AnyUnary | undefined = handlers[name] && ((request, ctx) => handlersFor(ctx.namespace)[name]!(request, ctx));
+    const streamHandler: AnyServerStream | undefined = streamHandlers[name] && ((request, write, ctx) => streamHandlersFor(ctx.namespace)[name]!(request, write, ctx));
     const missing = async (): Promise<never> => {
       throw unimplemented(`${serviceName}/${name} is not implemented by coracle yet`);
     };
@@ -147,12 +173,17 @@ function implementation(
       impl[name] = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
         callback(toGrpcError(unimplemented(`${serviceName}/${name} is not implemented by coracle`)));
     } else if (method.responseStream) {
-      impl[name] = wrapServerStream(name, log, (streamHandlers[name] ?? missing) as ServerStreamHandler<unknown, unknown>, observe);
+      impl[name] = wrapServerStream(name, log, (streamHandler ?? missing) as ServerStreamHandler<unknown, unknown>, observe);
     } else {
       impl[name] = wrapUnary(name, log, (handler ?? missing) as UnaryHandler<unknown, unknown>, observe);
     }
   }
   return impl;
+}
+
+/** A handler that runs the one `pick` gives for the caller's namespace. */
+function byNamespace<Req, Res>(pick: (ns: string) => UnaryHandler<Req, Res>): UnaryHandler<Req, Res> {
+  return (request, ctx) => pick(ctx.namespace)(request, ctx);
 }
 
 /** The gRPC server, as the daemon holds it (only src/cri names grpc-js). */
@@ -171,17 +202,19 @@ export function createCriServer(
   const runtime = proto.runtime.v1.RuntimeService.service;
   const image = proto.runtime.v1.ImageService.service;
   const observer = options.rpcObserver;
-  server.addService(runtime, implementation(runtime, 'RuntimeService', runtimeHandlers(services), log, runtimeStreamHandlers(services), observer));
-  server.addService(image, implementation(image, 'ImageService', imageHandlers(services), log, {}, observer));
+  server.addService(runtime, implementation(runtime, 'RuntimeService', perNamespace(services, runtimeHandlers), log, perNamespace(services, runtimeStreamHandlers), observer));
+  server.addService(image, implementation(image, 'ImageService', perNamespace(services, imageHandlers), log, () => ({}), observer));
   const coracle = loadCoracleProto().coracle.v1.Coracle.service;
   const own = (method: string): RpcObserve | undefined => observer?.method('coracle.v1.Coracle', method);
+  // The container calls of Coracle's own service, over the caller's namespace as the CRI's.
+  const scoped = perNamespace(services, (s) => ({ top: containerTopHandler(s.containers), commit: commitContainerHandler(s.containers), restart: restartContainerHandler(s.containers) }));
   server.addService(coracle, {
     ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images), own('ImportImages')),
     ExportImages: wrapServerStream('ExportImages', log, exportImagesHandler(services.images), own('ExportImages')),
     ImageHistory: wrapUnary('ImageHistory', log, imageHistoryHandler(services.images), own('ImageHistory')),
-    ContainerTop: wrapUnary('ContainerTop', log, containerTopHandler(services.containers), own('ContainerTop')),
-    CommitContainer: wrapUnary('CommitContainer', log, commitContainerHandler(services.containers), own('CommitContainer')),
-    RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers), own('RestartContainer')),
+    ContainerTop: wrapUnary('ContainerTop', log, byNamespace((ns) => scoped(ns).top), own('ContainerTop')),
+    CommitContainer: wrapUnary('CommitContainer', log, byNamespace((ns) => scoped(ns).commit), own('CommitContainer')),
+    RestartContainer: wrapUnary('RestartContainer', log, byNamespace((ns) => scoped(ns).restart), own('RestartContainer')),
     PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images), own('PullImage')),
     UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images), own('UntagImage')),
   } as grpc.UntypedServiceImplementation);

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { CoracleError, errorCodeOf } from '../errors.js';
 import { logLevelFor, toGrpcError, type CriError } from './status-map.js';
+import { NAMESPACE_METADATA, namespaceFromHeader } from './namespace-header.js';
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -11,6 +12,11 @@ export interface CallContext {
   readonly log: Logger;
   /** Aborted when the client cancels or its deadline passes. */
   readonly signal: AbortSignal;
+  /**
+   * The caller's namespace (the `coracle-namespace` header; none: `k8s.io`). Every call sees
+   * only its namespace's pods and containers (namespace-view.ts); a bad value fails the call.
+   */
+  readonly namespace: string;
   /** The first value of a request metadata key (a gRPC header), if the client sent it. */
   metadata(key: string): string | undefined;
 }
@@ -76,6 +82,11 @@ function serve<T>(
   // The child logger is made on first use: most calls log nothing at the default level,
   // and a winston child per call was a measurable part of a Status or List call.
   let callLog: Logger | undefined;
+  let namespace: string | undefined;
+  const metadata = (key: string): string | undefined => {
+    const v = call.metadata.get(key)[0];
+    return v === undefined ? undefined : String(v);
+  };
   const ctx: CallContext = {
     id,
     get log(): Logger {
@@ -84,14 +95,18 @@ function serve<T>(
     get signal(): AbortSignal {
       return signal();
     },
-    metadata: (key) => {
-      const v = call.metadata.get(key)[0];
-      return v === undefined ? undefined : String(v);
+    get namespace(): string {
+      return (namespace ??= namespaceFromHeader(metadata(NAMESPACE_METADATA)));
     },
+    metadata,
   };
   const ms = (): number => Math.round(Number(process.hrtime.bigint() - start) / 1e3) / 1e3;
   Promise.resolve()
-    .then(() => work(ctx))
+    .then(() => {
+      // Checked before any work: a bad header fails every call, even one that never asks.
+      void ctx.namespace;
+      return work(ctx);
+    })
     .then(
       (result) => {
         // winston formats a line (redaction, timestamp, JSON) before its transport drops

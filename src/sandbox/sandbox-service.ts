@@ -18,10 +18,13 @@ import { vetCgroupParent } from './cgroup-parent.js';
 import { vetPodSpec } from './pod-checks.js';
 import type { InfraProcess } from './pod-infra.js';
 import { infraAlive } from './pod-pid.js';
+import { namespaceOf } from './object-namespace.js';
 
 export type { SandboxSpec } from './sandbox-spec.js';
 
 export interface SandboxFilter {
+  /** Only the pods of this namespace (src/sandbox/object-namespace.ts). */
+  namespace?: string;
   id?: string;
   state?: 'READY' | 'NOTREADY';
   labels?: Record<string, string>;
@@ -50,7 +53,7 @@ export interface SandboxDeps {
   /** Stops and removes a pod's containers (the container service, once it exists). */
   containers?: { stopAll(sandboxId: string, log: Logger): Promise<void>; removeAll(sandboxId: string, log: Logger): Promise<void> };
   /** Sandboxes are reported through the container events too, with their own id, as containerd does. */
-  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED'): void };
+  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED', namespace: string): void };
   log: Logger;
 }
 
@@ -99,15 +102,18 @@ export class SandboxService {
     // A NUL cannot pass to CNI, a sysctl or a file name, nor `;` to CNI_ARGS: refused up front.
     vetPodSpec(spec);
     const name = sandboxName(m);
-    const pending = this.creating.get(name);
+    // Names are unique within a namespace: the CLI's pods never collide with kubelet's.
+    const ns = namespaceOf(spec);
+    const key = `${ns}/${name}`;
+    const pending = this.creating.get(key);
     if (pending) return pending;
-    const existing = this.deps.store.all().find((r) => r.name === name);
+    const existing = this.deps.store.all().find((r) => r.name === name && namespaceOf(r) === ns);
     if (existing) {
       if (existing.state === 'READY') return Promise.resolve(existing.id);
       throw new CoracleError('ALREADY_EXISTS', `sandbox name ${name} is reserved by ${existing.id} (${existing.state})`);
     }
-    const p = this.create(name, spec, log).finally(() => this.creating.delete(name));
-    this.creating.set(name, p);
+    const p = this.create(name, spec, log).finally(() => this.creating.delete(key));
+    this.creating.set(key, p);
     return p;
   }
 
@@ -127,6 +133,7 @@ export class SandboxService {
     const record: SandboxRecord = {
       id,
       name,
+      namespace: namespaceOf(spec),
       state: 'CREATING',
       createdAt: nowNanos(),
       metadata: spec.metadata,
@@ -196,8 +203,8 @@ export class SandboxService {
       await store.save({ ...record, state: 'READY' });
       undo.clear();
       plog.info('sandbox ready', { ip: record.ip, name });
-      this.deps.events.publish(id, id, 'CREATED');
-      this.deps.events.publish(id, id, 'STARTED');
+      this.deps.events.publish(id, id, 'CREATED', namespaceOf(record));
+      this.deps.events.publish(id, id, 'STARTED', namespaceOf(record));
       return id;
     } catch (err) {
       plog.warn('sandbox failed: undoing', { error: messageOf(err) });
@@ -206,9 +213,9 @@ export class SandboxService {
     }
   }
 
-  /** The sandbox `id` names: a full id or a unique prefix. */
-  resolve(id: string): SandboxRecord | undefined {
-    return this.deps.store.resolve(id);
+  /** The sandbox `id` names: a full id or a unique prefix (within `namespace`, if given). */
+  resolve(id: string, namespace?: string): SandboxRecord | undefined {
+    return this.deps.store.resolve(id, namespace === undefined ? undefined : (r) => namespaceOf(r) === namespace);
   }
 
   status(id: string): SandboxRecord {
@@ -220,6 +227,7 @@ export class SandboxService {
   list(filter: SandboxFilter = {}): SandboxRecord[] {
     return this.deps.store.all().filter((r) => {
       if (r.state === 'CREATING') return false;
+      if (filter.namespace !== undefined && namespaceOf(r) !== filter.namespace) return false;
       if (filter.id && !r.id.startsWith(filter.id)) return false;
       if (filter.state && r.state !== filter.state) return false;
       for (const [k, v] of Object.entries(filter.labels ?? {})) if (r.labels[k] !== v) return false;
@@ -247,7 +255,7 @@ export class SandboxService {
     if (r.namespaces.network !== 'NODE') await this.deps.network.tearDown(this.attachment(r), { onlyIfAttached: true });
     if (wasReady) {
       plog.info('sandbox stopped');
-      this.deps.events.publish(r.id, r.id, 'STOPPED');
+      this.deps.events.publish(r.id, r.id, 'STOPPED', namespaceOf(r));
     }
   }
 
@@ -268,7 +276,7 @@ export class SandboxService {
     if (!r || r.state !== 'READY' || (await infraAlive(r))) return;
     if (await this.markNotReady(r)) {
       this.deps.log.warn('sandbox pause process ended: not ready', { sandbox: r.id, pid: r.infraPid });
-      this.deps.events.publish(r.id, r.id, 'STOPPED');
+      this.deps.events.publish(r.id, r.id, 'STOPPED', namespaceOf(r));
     }
   }
 
@@ -297,7 +305,7 @@ export class SandboxService {
     await this.deps.containers?.removeAll(r.id, plog);
     await this.teardown(r, plog);
     plog.info('sandbox removed');
-    this.deps.events.publish(r.id, r.id, 'DELETED');
+    this.deps.events.publish(r.id, r.id, 'DELETED', namespaceOf(r));
   }
 
   private async teardown(r: SandboxRecord, log: Logger): Promise<void> {

@@ -3,6 +3,8 @@ import type { DnsConfig, NamespaceMode, PortMapping } from './sandbox-store.js';
 
 /** A RunPodSandbox request, in Coracle's terms. */
 export interface SandboxSpec {
+  /** The caller's namespace (absent: `k8s.io`). */
+  namespace?: string;
   metadata: { name: string; uid: string; namespace: string; attempt: number };
   hostname: string;
   logDirectory: string;

@@ -25,6 +25,8 @@ export interface DnsConfig {
 export interface SandboxRecord {
   id: string;
   name: string;
+  /** Whose pod it is: `k8s.io` (kubelet's; also when absent) or another client's (src/sandbox/object-namespace.ts). */
+  namespace?: string;
   state: 'CREATING' | 'READY' | 'NOTREADY';
   /** Nanoseconds since the epoch, as a decimal string. */
   createdAt: string;

@@ -117,12 +117,12 @@ export class RecordStore<T extends { id: string }> {
     return this.records.get(id);
   }
 
-  /** The record `id` names: a full id or a unique prefix of one. */
-  resolve(id: string): T | undefined {
+  /** The record `id` names: a full id or a unique prefix of one, among those `where` admits (all, without it). */
+  resolve(id: string, where?: (r: T) => boolean): T | undefined {
     if (!id) return undefined;
     const exact = this.records.get(id);
-    if (exact) return exact;
-    const matches = this.all().filter((r) => r.id.startsWith(id));
+    if (exact) return !where || where(exact) ? exact : undefined;
+    const matches = this.all().filter((r) => r.id.startsWith(id) && (!where || where(r)));
     if (matches.length > 1) throw invalidArgument(`${this.what} id prefix ${id}: matches ${matches.length} ${this.what}s`);
     return matches[0];
   }

@@ -12,8 +12,8 @@ describe('cli: run as docker runs: arguments, --entrypoint, exit statuses 125/12
 
   /** The containers and pods there are: a failed run must leave them as they were. */
   const made = async (): Promise<{ containers: string[]; pods: string[] }> => ({
-    containers: (await t.d.clients.runtime.ListContainers({})).containers.map((c) => c.id).sort(),
-    pods: (await t.d.clients.runtime.ListPodSandbox({})).items.map((p) => p.id).sort(),
+    containers: (await t.cliCri.runtime.ListContainers({})).containers.map((c) => c.id).sort(),
+    pods: (await t.cliCri.runtime.ListPodSandbox({})).items.map((p) => p.id).sort(),
   });
 
   it("the arguments replace the image's Cmd; --entrypoint replaces its Entrypoint, '' clears it; ps shows what runs", async () => {

@@ -4,6 +4,9 @@ import { containerTop, imageHistory } from '../../src/cli/coracle-client.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { podConfig } from '../helpers/pods.js';
+import { CLI_NAMESPACE } from '../../src/cli/cli-namespace.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { criClients } from '../helpers/cri-client.js';
 
 describe('cli/coracle-client: ImageHistory and ContainerTop', function () {
   this.timeout(60_000);
@@ -34,16 +37,19 @@ describe('cli/coracle-client: ImageHistory and ContainerTop', function () {
     await assert.rejects(imageHistory(d.socket, 'nothing:here'), { code: 'NOT_FOUND' });
 
     const config = podConfig('toppod', { log_directory: join(d.dir, 'logs') });
-    const pod = (await d.clients.runtime.RunPodSandbox({ config })).pod_sandbox_id;
-    const { container_id: id } = await d.clients.runtime.CreateContainer({
+    // In the CLI's namespace, as the CLI's own containers are: its client sees no other.
+    const own = criClients(d.socket, CLI_NAMESPACE);
+    onCleanup('close the CLI namespace clients', () => own.close());
+    const pod = (await own.runtime.RunPodSandbox({ config })).pod_sandbox_id;
+    const { container_id: id } = await own.runtime.CreateContainer({
       pod_sandbox_id: pod,
       config: { metadata: { name: 'top', attempt: 0 }, image: { image }, command: ['sh', '-c', 'sleep 321 & sleep 654; true'], log_path: 'top.log', linux: { security_context: { run_as_user: { value: 1000 } } } },
       sandbox_config: config,
     });
-    await d.clients.runtime.StartContainer({ container_id: id });
+    await own.runtime.StartContainer({ container_id: id });
     await new Promise((r) => setTimeout(r, 300));
     const procs = await containerTop(d.socket, id.slice(0, 12));
-    const status = await d.clients.runtime.ContainerStatus({ container_id: id, verbose: true });
+    const status = await own.runtime.ContainerStatus({ container_id: id, verbose: true });
     const init = (JSON.parse(status.info.info!) as { pid: number }).pid;
     assert.deepEqual(procs.map((p) => p.command).sort(), ['sh -c sleep 321 & sleep 654; true', 'sleep 321', 'sleep 654']);
     assert.equal(procs.find((p) => p.command.startsWith('sh'))!.pid, init, 'host pids');
@@ -52,7 +58,7 @@ describe('cli/coracle-client: ImageHistory and ContainerTop', function () {
       assert.ok(p.user === '1000' || p.user.length > 0);
     }
     assert.ok(procs.filter((p) => p.command.startsWith('sleep')).every((p) => p.ppid === init));
-    await d.clients.runtime.StopContainer({ container_id: id, timeout: 0 });
+    await own.runtime.StopContainer({ container_id: id, timeout: 0 });
     await assert.rejects(containerTop(d.socket, id), { code: 'FAILED_PRECONDITION' });
   });
 });

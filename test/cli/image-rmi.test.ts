@@ -60,12 +60,12 @@ describe('cli: rmi as docker decides it: unknown names, one tag of several, imag
   });
 
   it('an image a container uses: refused without -f, never deleted under a running one, and the container kept', async () => {
-    const { d, cli, image: v1 } = t;
+    const { cli, image: v1 } = t;
     const v2 = v1.replace(/:v1$/, ':v2');
     await cli('pull', v2);
     assert.equal((await cli('run', '-d', '--name', 'user', v1, 'sleep', '300')).code, 0);
     const id = (await status(v1))!.id;
-    const containers = async (): Promise<string[]> => (await d.clients.runtime.ListContainers({})).containers.map((c) => `${c.id}:${c.state}`);
+    const containers = async (): Promise<string[]> => (await t.cliCri.runtime.ListContainers({})).containers.map((c) => `${c.id}:${c.state}`);
     const running = await containers();
     const user = running[0]!.split(':')[0]!;
 
@@ -92,7 +92,7 @@ describe('cli: rmi as docker decides it: unknown names, one tag of several, imag
     const gone = await cli('rmi', '-f', short(id));
     assert.deepEqual([gone.code, gone.stdout], [0, `Deleted: ${id}\n`], gone.stderr);
     assert.equal(await status(id), null);
-    assert.deepEqual((await d.clients.runtime.ListContainers({})).containers.map((c) => c.id), [user], 'the container is still there');
+    assert.deepEqual((await t.cliCri.runtime.ListContainers({})).containers.map((c) => c.id), [user], 'the container is still there');
     assert.equal((await cli('rm', 'user')).code, 0);
   });
 });

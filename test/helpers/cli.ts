@@ -2,6 +2,9 @@ import { execFile } from 'node:child_process';
 import { CORACLE_BIN, startTestDaemon, type TestDaemon } from './daemon.js';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type ImageConfigSpec, type LayerEntry } from './images.js';
 import { startTestRegistry, type TestRegistry } from './test-registry.js';
+import { CLI_NAMESPACE } from '../../src/cli/cli-namespace.js';
+import { onCleanup } from './cleanup.js';
+import { criClients, type CriClients } from './cri-client.js';
 
 /** What one run of the `coracle` CLI printed, and how it exited. */
 export interface CliResult {
@@ -50,11 +53,16 @@ export async function cliRegistry(more: Record<string, { files?: LayerEntry[]; c
   return { registry, image: `${registry.host}/cli/busybox:v1`, images };
 }
 
-/** A daemon for the CLI's tests, pulling from `registry`; `cli` runs the CLI against it. */
-export async function cliDaemon(registry: TestRegistry): Promise<{ d: TestDaemon; cli: (...args: string[]) => Promise<CliResult> }> {
+/**
+ * A daemon for the CLI's tests, pulling from `registry`; `cli` runs the CLI against it;
+ * `cliCri`, CRI clients in the CLI's namespace (d.clients are kubelet's: they see none of the CLI's).
+ */
+export async function cliDaemon(registry: TestRegistry): Promise<{ d: TestDaemon; cli: (...args: string[]) => Promise<CliResult>; cliCri: CriClients }> {
   // CRI pods would get the cluster's network (none here); the CLI's get Coracle's own.
   const d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [registry.host]: registry.url } });
-  return { d, cli: (...args) => coracle(d.socket, args) };
+  const cliCri = criClients(d.socket, CLI_NAMESPACE);
+  onCleanup('close the CLI namespace clients', () => cliCri.close());
+  return { d, cli: (...args) => coracle(d.socket, args), cliCri };
 }
 
 /** What a CLI suite's tests use: the suite's registry and images, and each test's own daemon. */
@@ -64,6 +72,8 @@ export interface CliSuite {
   images: Record<string, string>;
   d: TestDaemon;
   cli: (...args: string[]) => Promise<CliResult>;
+  /** CRI clients in the CLI's namespace, to see what the CLI made. */
+  cliCri: CriClients;
 }
 
 /**

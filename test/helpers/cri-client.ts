@@ -32,12 +32,25 @@ function promised<C extends grpc.Client>(client: C): Promised<C> {
   });
 }
 
-export function criClients(socket: string): CriClients {
+/** Sets the `coracle-namespace` header (src/cri/namespace-header.ts) on every call. */
+function inNamespace(namespace: string): grpc.Interceptor {
+  return (options, next) =>
+    new grpc.InterceptingCall(next(options), {
+      start(metadata, listener, start) {
+        metadata.set('coracle-namespace', namespace);
+        start(metadata, listener);
+      },
+    });
+}
+
+/** Clients of the daemon at `socket`; with `namespace`, every call names it (without, kubelet's: no header). */
+export function criClients(socket: string, namespace?: string): CriClients {
   const proto = loadCriProto();
   const target = `unix:${socket}`;
   const creds = grpc.credentials.createInsecure();
-  const rawRuntime = new proto.runtime.v1.RuntimeService(target, creds);
-  const rawImage = new proto.runtime.v1.ImageService(target, creds);
+  const options = namespace === undefined ? {} : { interceptors: [inNamespace(namespace)] };
+  const rawRuntime = new proto.runtime.v1.RuntimeService(target, creds, options);
+  const rawImage = new proto.runtime.v1.ImageService(target, creds, options);
   return {
     runtime: promised(rawRuntime),
     image: promised(rawImage),

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { removeMasquerade } from '../../src/netns/masquerade.js';
 import { onCleanup } from './cleanup.js';
 import { criClients, type CriClients } from './cri-client.js';
+import { CLI_NAMESPACE } from '../../src/cli/cli-namespace.js';
 
 export const CORACLE_BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -193,11 +194,14 @@ async function removeAllPods(paths: DaemonPaths): Promise<void> {
   const d = spawnCoracle(['--config', paths.configPath, 'serve']);
   try {
     await waitServing(d);
-    const c = criClients(paths.socket);
-    try {
-      for (const pod of (await c.runtime.ListPodSandbox({})).items) await c.runtime.RemovePodSandbox({ pod_sandbox_id: pod.id });
-    } finally {
-      c.close();
+    // Each namespace sees only its own pods: kubelet's (no header) and the CLI's.
+    for (const namespace of [undefined, CLI_NAMESPACE]) {
+      const c = criClients(paths.socket, namespace);
+      try {
+        for (const pod of (await c.runtime.ListPodSandbox({})).items) await c.runtime.RemovePodSandbox({ pod_sandbox_id: pod.id });
+      } finally {
+        c.close();
+      }
     }
   } finally {
     d.proc.kill('SIGTERM');
