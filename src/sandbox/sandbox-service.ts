@@ -18,7 +18,7 @@ import { vetCgroupParent } from './cgroup-parent.js';
 import { vetPodSpec } from './pod-checks.js';
 import type { InfraProcess } from './pod-infra.js';
 import { infraAlive } from './pod-pid.js';
-import { namespaceOf } from './object-namespace.js';
+import { DEFAULT_NAMESPACE, namespaceOf } from './object-namespace.js';
 
 export type { SandboxSpec } from './sandbox-spec.js';
 
@@ -103,7 +103,7 @@ export class SandboxService {
     vetPodSpec(spec);
     const name = sandboxName(m);
     // Names are unique within a namespace: the CLI's pods never collide with kubelet's.
-    const ns = namespaceOf(spec);
+    const ns = spec.namespace ?? DEFAULT_NAMESPACE;
     const key = `${ns}/${name}`;
     const pending = this.creating.get(key);
     if (pending) return pending;
@@ -133,7 +133,7 @@ export class SandboxService {
     const record: SandboxRecord = {
       id,
       name,
-      namespace: namespaceOf(spec),
+      namespace: spec.namespace ?? DEFAULT_NAMESPACE,
       state: 'CREATING',
       createdAt: nowNanos(),
       metadata: spec.metadata,
