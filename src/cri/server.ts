@@ -27,6 +27,7 @@ import { untagImageHandler } from './image-untag.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
 import { restartContainerHandler } from './container-restart.js';
+import { signalContainerHandler } from './container-signal.js';
 import { pullImageProgressHandler } from './image-pull-progress.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
@@ -55,7 +56,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type RpcObserve, type Rp
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'signal' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history' | 'untag'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
@@ -184,6 +185,7 @@ export function createCriServer(
     RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers), own('RestartContainer')),
     PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images), own('PullImage')),
     UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images), own('UntagImage')),
+    SignalContainer: wrapUnary('SignalContainer', log, signalContainerHandler(services.containers), own('SignalContainer')),
   } as grpc.UntypedServiceImplementation);
   return server;
 }
