@@ -90,7 +90,7 @@ async function create(client: CliClient, socket: DaemonTarget, image: string, tr
     ...(o.restart ? { [RESTART_POLICY_ANNOTATION]: formatRestartPolicy(o.restart) } : {}),
     ...(daemonRemoves ? { [AUTO_REMOVE_ANNOTATION]: 'true' } : {}),
   };
-  return client.run({
+  const spec = {
     name,
     image,
     command,
@@ -110,6 +110,13 @@ async function create(client: CliClient, socket: DaemonTarget, image: string, tr
     ...(o.cpus ? { cpu: { quota: Math.round(o.cpus * CPU_PERIOD_US), period: CPU_PERIOD_US } } : {}),
     labels: Object.fromEntries(o.label ?? []),
     annotations,
+  };
+  return client.run(spec).catch(async (err: unknown) => {
+    // The pod is gone (CliClient.run); its log dir too, where this CLI can reach it (not
+    // when the name was another run's, made meanwhile: the dir is that one's).
+    const taken = err instanceof CoracleError && err.code === 'ALREADY_EXISTS';
+    if (typeof socket === 'string' && !taken) await rm(logDirectory, { recursive: true, force: true });
+    throw err;
   });
 }
 
