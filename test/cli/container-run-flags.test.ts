@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import { readlink } from 'node:fs/promises';
-import { cliSuite } from '../helpers/cli.js';
+import { cliSuite, podsAndContainers } from '../helpers/cli.js';
 
 describe("cli: run's flags as docker's: -w, -u, --hostname, --network, --memory, --cpus, -l, pull progress; bad values exit 2", function () {
   this.timeout(180_000);
   const t = cliSuite();
 
-  /** The containers and pods there are: a refused run must leave them as they were. */
-  const made = async (): Promise<{ containers: string[]; pods: string[] }> => ({
-    containers: (await t.d.clients.runtime.ListContainers({})).containers.map((c) => c.id).sort(),
-    pods: (await t.d.clients.runtime.ListPodSandbox({})).items.map((p) => p.id).sort(),
-  });
+  const made = (): ReturnType<typeof podsAndContainers> => podsAndContainers(t.d);
 
   it('each flag is seen inside the container; run pulls with progress on stderr', async () => {
     const { cli, image } = t;

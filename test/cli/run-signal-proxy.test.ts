@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { constants } from 'node:os';
+import { signalContainer } from '../../src/cli/coracle-client.js';
 import { CORACLE_BIN } from '../helpers/daemon.js';
-import { cliSuite } from '../helpers/cli.js';
+import { cliSuite, podsAndContainers } from '../helpers/cli.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { until } from '../helpers/until.js';
 
@@ -11,10 +13,7 @@ describe("cli: run's signal proxy and --rm: Ctrl+C and SIGTERM go to the contain
   this.timeout(180_000);
   const t = cliSuite();
 
-  const made = async (): Promise<{ containers: string[]; pods: string[] }> => ({
-    containers: (await t.d.clients.runtime.ListContainers({})).containers.map((c) => c.id).sort(),
-    pods: (await t.d.clients.runtime.ListPodSandbox({})).items.map((p) => p.id).sort(),
-  });
+  const made = (): ReturnType<typeof podsAndContainers> => podsAndContainers(t.d);
 
   /** The CLI's log dirs under the daemon's root. */
   const logDirs = (): Promise<string[]> => readdir(join(t.d.root, 'cli-logs')).catch(() => []);
@@ -76,5 +75,20 @@ describe("cli: run's signal proxy and --rm: Ctrl+C and SIGTERM go to the contain
     await until('the detached --rm container to be removed', async () => JSON.stringify(await made()) === JSON.stringify(before), 60_000, 100);
     assert.deepEqual((await cli('ps', '-a', '-q')).stdout, '');
     assert.deepEqual(await logDirs(), [], 'the log dirs went with them');
+  });
+
+  it("SignalContainer, the proxy's call: by name or number; unknown container, unknown signal and a container not running are refused", async () => {
+    const { cli, image, d } = t;
+    const r = await cli('run', '-d', '--name', 'sig', image, 'sh', '-c', "trap 'echo got USR1; exit 5' USR1; echo ready; while true; do sleep 0.1; done");
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    await until('it to be ready', async () => (await cli('logs', 'sig')).stdout === 'ready\n');
+    await assert.rejects(signalContainer(d.socket, 'f'.repeat(64), 'INT'), { code: 'NOT_FOUND' });
+    await assert.rejects(signalContainer(d.socket, id, 'SIGNOSUCH'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && err.message.includes('SIGNOSUCH'));
+    await signalContainer(d.socket, id, String(constants.signals.SIGUSR1));
+    await until('it to end on USR1', async () => /Exited \(5\).*sig/.test((await cli('ps', '-a')).stdout));
+    assert.equal((await cli('logs', 'sig')).stdout, 'ready\ngot USR1\n');
+    await assert.rejects(signalContainer(d.socket, id, 'INT'), (err: Error & { code?: string }) => err.code === 'FAILED_PRECONDITION' && err.message.includes('not running'));
+    assert.equal((await cli('rm', 'sig')).code, 0);
   });
 });
