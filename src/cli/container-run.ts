@@ -6,14 +6,13 @@ import type { CliClient } from './cli-client.js';
 import { attachTo } from './container-attach.js';
 import { printLogs } from './container-logs.js';
 import type { DaemonTarget } from './daemon-target.js';
-import { runFailure } from './exit-status.js';
+import { runFailure, usageError } from './exit-status.js';
 import { checked, repeatableArg } from './flag-parsers.js';
 import { shortId } from './format.js';
 import { checkName, generateName } from './names.js';
 import { pullAuthFor, pullDenied } from './credentials-store.js';
 import { pullWithProgress } from './coracle-client.js';
 import { PullView } from './pull-view.js';
-import { usageError } from './exit-status.js';
 import { AUTO_REMOVE_ANNOTATION, formatRestartPolicy, parseRestartPolicy, RESTART_POLICY_ANNOTATION } from '../container/restart-policy.js';
 import { CPU_PERIOD_US, collect, parseCpus, parseEnv, parseLabel, parseMemory, parseNetwork, parsePort, parseUser, parseVolume, processArgs, type RunFlags } from './run-options.js';
 import { proxySignals } from './run-signal-proxy.js';
@@ -23,7 +22,10 @@ import { findContainer as find, withClient, type SocketOf } from './with-client.
  * docker run: a pod sandbox with one container, labelled as the CLI's. Trailing arguments
  * replace the image's Cmd (CRI `args`), --entrypoint its Entrypoint (CRI `command`). It exits
  * with the container's status, or 125/126/127 when the container could not be run
- * (exit-status.ts); a failed run leaves no pod or container behind (CliClient.run).
+ * (exit-status.ts); a failed run leaves no pod or container behind (CliClient.run). An
+ * image that is not here is pulled with its progress shown; the flags are docker's
+ * (docs/cli.md): --restart is recorded for the daemon to keep (container/restart-policy.ts),
+ * --rm is done by this CLI in the foreground and by the daemon with -d.
  */
 export function registerRun(program: Command, socketOf: SocketOf): void {
   program
