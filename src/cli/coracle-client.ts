@@ -4,6 +4,7 @@ import type { CommitContainerRequest } from '../generated/coracle/v1/CommitConta
 import type { CommitContainerResponse__Output } from '../generated/coracle/v1/CommitContainerResponse.js';
 import type { ContainerTopRequest } from '../generated/coracle/v1/ContainerTopRequest.js';
 import type { RestartContainerRequest } from '../generated/coracle/v1/RestartContainerRequest.js';
+import type { SignalContainerRequest } from '../generated/coracle/v1/SignalContainerRequest.js';
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
@@ -126,6 +127,11 @@ export async function commitContainer(socket: DaemonTarget, containerId: string,
 /** docker start: an exited container runs again, its filesystem kept. */
 export async function restartContainer(socket: DaemonTarget, containerId: string): Promise<void> {
   await unary<RestartContainerRequest, unknown>(socket, (c, req, cb) => c.RestartContainer(req, cb), { container_id: containerId });
+}
+
+/** docker run's signal proxy: `signal` (a name or number) to the container's main process. */
+export async function signalContainer(socket: DaemonTarget, containerId: string, signal: string): Promise<void> {
+  await unary<SignalContainerRequest, unknown>(socket, (c, req, cb) => c.SignalContainer(req, { deadline: Date.now() + 30_000 }, cb), { container_id: containerId, signal });
 }
 
 /** docker rmi NAME: one tag or repo digest taken; the image removed once it has none (unless `keepUntagged`). */

@@ -64,6 +64,7 @@ export function namespaceView(s: CriServices, ns: string): CriServices {
       top: (id) => containers.top(mustContainer(id)),
       commit: (id, o, log) => containers.commit(mustContainer(id), o, log),
       restart: (id, log) => containers.restart(mustContainer(id), log),
+      signal: (id, signal) => containers.signal(mustContainer(id), signal),
       reopenLog: (id) => containers.reopenLog(mustContainer(id)),
       stats: (id) => containers.stats(mustContainer(id)),
       updateResources: (id, r) => containers.updateResources(mustContainer(id), r),

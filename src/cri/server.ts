@@ -28,6 +28,7 @@ import { untagImageHandler } from './image-untag.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
 import { restartContainerHandler } from './container-restart.js';
+import { signalContainerHandler } from './container-signal.js';
 import { pullImageProgressHandler } from './image-pull-progress.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
@@ -57,7 +58,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type RpcObserve, type Rp
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'resolve' | 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
+  containers: Pick<ContainerService, 'resolve' | 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'signal' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history' | 'untag'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
@@ -207,7 +208,12 @@ export function createCriServer(
   const coracle = loadCoracleProto().coracle.v1.Coracle.service;
   const own = (method: string): RpcObserve | undefined => observer?.method('coracle.v1.Coracle', method);
   // The container calls of Coracle's own service, over the caller's namespace as the CRI's.
-  const scoped = perNamespace(services, (s) => ({ top: containerTopHandler(s.containers), commit: commitContainerHandler(s.containers), restart: restartContainerHandler(s.containers) }));
+  const scoped = perNamespace(services, (s) => ({
+    top: containerTopHandler(s.containers),
+    commit: commitContainerHandler(s.containers),
+    restart: restartContainerHandler(s.containers),
+    signal: signalContainerHandler(s.containers),
+  }));
   server.addService(coracle, {
     ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images), own('ImportImages')),
     ExportImages: wrapServerStream('ExportImages', log, exportImagesHandler(services.images), own('ExportImages')),
@@ -217,6 +223,7 @@ export function createCriServer(
     RestartContainer: wrapUnary('RestartContainer', log, byNamespace((ns) => scoped(ns).restart), own('RestartContainer')),
     PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images), own('PullImage')),
     UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images), own('UntagImage')),
+    SignalContainer: wrapUnary('SignalContainer', log, byNamespace((ns) => scoped(ns).signal), own('SignalContainer')),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

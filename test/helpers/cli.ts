@@ -94,3 +94,16 @@ export function cliSuite(more: Parameters<typeof cliRegistry>[0] = {}): CliSuite
   });
   return suite;
 }
+
+/** The containers and pods of the CLI's namespace on `d`, sorted ids: a refused or --rm run must leave them as they were. */
+export async function podsAndContainers(d: TestDaemon): Promise<{ containers: string[]; pods: string[] }> {
+  const c = criClients(d.socket, CLI_NAMESPACE);
+  try {
+    return {
+      containers: (await c.runtime.ListContainers({})).containers.map((x) => x.id).sort(),
+      pods: (await c.runtime.ListPodSandbox({})).items.map((p) => p.id).sort(),
+    };
+  } finally {
+    c.close();
+  }
+}
