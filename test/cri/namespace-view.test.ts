@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { CLI_NAMESPACE } from '../../src/cli/cli-namespace.js';
+import { commitContainer, containerTop, restartContainer, signalContainer } from '../../src/cli/coracle-client.js';
 import type { ContainerEventResponse__Output } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
 import { busyboxDaemon } from '../helpers/busybox-pod.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
@@ -83,6 +84,15 @@ describe('cri: namespaces keep the CLI\'s pods and containers apart from kubelet
       await r.RemoveContainer({ container_id: theirCtr });
       await r.RemovePodSandbox({ pod_sandbox_id: theirPod });
     }
+
+    // Coracle's own container calls, as the CLI makes them (in its namespace): kubelet's is not there.
+    for (const id of [kCtr, kCtr.slice(0, 12)]) {
+      await assert.rejects(containerTop(d.socket, id), { code: 'NOT_FOUND' }, `top ${id}`);
+      await assert.rejects(signalContainer(d.socket, id, 'TERM'), { code: 'NOT_FOUND' }, `signal ${id}`);
+      await assert.rejects(restartContainer(d.socket, id), { code: 'NOT_FOUND' }, `restart ${id}`);
+      await assert.rejects(commitContainer(d.socket, id, {}), { code: 'NOT_FOUND' }, `commit ${id}`);
+    }
+    assert.deepEqual((await containerTop(d.socket, cCtr.slice(0, 12))).map((p) => p.command), ['sleep 300'], 'the CLI\'s own is');
 
     // Everything is still there, as its owner sees it.
     for (const { who, c, pod, ctr } of sides) {
