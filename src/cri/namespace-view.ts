@@ -1,5 +1,5 @@
 import { notFound } from '../errors.js';
-import type { CriServices } from './server.js';
+import type { CriServices } from './cri-services.js';
 
 /**
  * The services as one namespace's caller sees them: the one place where namespaces are

@@ -2,24 +2,17 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import { unimplemented } from '../errors.js';
 import { DEFAULT_NAMESPACE } from '../sandbox/object-namespace.js';
-import type { RuntimeStatusService } from '../runtime/runtime-status.js';
-import type { RuntimeSettings } from '../runtime/runtime-settings.js';
-import type { ImageService } from '../image/image-service.js';
 import { imageFsInfoHandler } from './image-fs-info.js';
 import { listImagesHandler } from './image-list.js';
 import { pullImageHandler } from './image-pull.js';
 import { removeImageHandler } from './image-remove.js';
 import { imageStatusHandler } from './image-status.js';
 import { loadCoracleProto, loadCriProto } from './proto.js';
-import type { SandboxService } from '../sandbox/sandbox-service.js';
-import type { ContainerService } from '../container/container-service.js';
 import { createContainerHandler } from './container-create.js';
 import { execSyncHandler } from './container-exec-sync.js';
 import { execHandler } from './container-exec.js';
 import { attachHandler } from './container-attach.js';
 import { portForwardHandler } from './sandbox-port-forward.js';
-import type { StreamingService } from '../streaming/streaming-service.js';
-import type { ContainerEvents } from '../container/container-events.js';
 import { getContainerEventsHandler } from './container-events.js';
 import { listMetricDescriptorsHandler, listPodSandboxMetricsHandler } from './metrics.js';
 import { checkpointContainerHandler } from './container-checkpoint.js';
@@ -51,19 +44,12 @@ import { runtimeConfigHandler } from './runtime-config.js';
 import { statusHandler } from './status.js';
 import { updateRuntimeConfigHandler } from './update-runtime-config.js';
 import { versionHandler } from './version.js';
+import type { CriServices } from './cri-services.js';
+/** The services the CRI handlers call (the composition root imports them from here). */
+export type { CriServices } from './cri-services.js';
 import { namespaceView } from './namespace-view.js';
 import { wrapClientStream, wrapServerStream, wrapUnary, type RpcObserve, type RpcObserver, type ServerStreamHandler, type UnaryHandler } from './wrap.js';
 
-/** The services the CRI handlers call; the composition root provides them. */
-export interface CriServices {
-  runtimeStatus: Pick<RuntimeStatusService, 'status'>;
-  settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'resolve' | 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'signal' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
-  sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
-  images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history' | 'untag'>;
-  streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
-  events: Pick<ContainerEvents, 'subscribe'>;
-}
 
 export interface CriServerOptions {
   maxReceiveMessageBytes: number;
