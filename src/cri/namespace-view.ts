@@ -11,22 +11,20 @@ import type { CriServices } from './cri-services.js';
  */
 export function namespaceView(s: CriServices, ns: string): CriServices {
   const { containers, sandboxes, streaming, events } = s;
-  /** The full id of the caller's container `id` names, or undefined. */
+  /** The full id of the caller's container (or pod) `id` names, or undefined. */
   const containerOf = (id: string): string | undefined => containers.resolve(id, ns)?.id;
-  const mustContainer = (id: string): string => {
-    // An empty id goes on as it is: the handler's own check names it.
-    if (!id) return id;
-    const full = containerOf(id);
-    if (full === undefined) throw notFound(`container ${id}: not found`);
-    return full;
-  };
   const podOf = (id: string): string | undefined => sandboxes.resolve(id, ns)?.id;
-  const mustPod = (id: string): string => {
-    if (!id) return id;
-    const full = podOf(id);
-    if (full === undefined) throw notFound(`sandbox ${id}: not found`);
-    return full;
-  };
+  /** The same, NOT_FOUND when there is none. An empty id goes on as it is: the handler's own check names it. */
+  const must =
+    (what: 'container' | 'sandbox', find: (id: string) => string | undefined) =>
+    (id: string): string => {
+      if (!id) return id;
+      const full = find(id);
+      if (full === undefined) throw notFound(`${what} ${id}: not found`);
+      return full;
+    };
+  const mustContainer = must('container', containerOf);
+  const mustPod = must('sandbox', podOf);
   /** Calls that take the exact id of a pod (no prefix): one of another namespace is not there. */
   const ownPod = (id: string): boolean => podOf(id) === id;
   return {
