@@ -37,9 +37,9 @@ export function criLogLines(text: string, pending = { stdout: '', stderr: '' }, 
 export interface LogsOptions {
   tail?: number | 'all';
   follow?: boolean;
-  /** Milliseconds since the epoch: only the lines written from `since`, up to `until`. */
-  since?: number;
-  until?: number;
+  /** Nanoseconds since the epoch: only the lines written from `since`, up to `until`. */
+  since?: bigint;
+  until?: bigint;
   timestamps?: boolean;
 }
 
@@ -62,7 +62,7 @@ export async function printLogs(c: CliContainer, opts: LogsOptions, client: CliC
       const all = Buffer.concat(chunks);
       const cut = all.lastIndexOf(0x0a) + 1;
       carry = all.subarray(cut);
-      return criLogLines(all.subarray(0, cut).toString('utf8'), pending, firstTime).filter((l) => inWindow(utcNanos(l.time).ms, opts));
+      return criLogLines(all.subarray(0, cut).toString('utf8'), pending, firstTime).filter((l) => inWindow(utcNanos(l.time).ns, opts));
     } finally {
       await fh.close();
     }
@@ -79,11 +79,11 @@ export async function printLogs(c: CliContainer, opts: LogsOptions, client: CliC
     print(await readNew());
     if (!now || now.state !== 'running') return;
     // Nothing after --until will be printed: following stops there, as docker's.
-    if (opts.until !== undefined && Date.now() > opts.until) return;
+    if (opts.until !== undefined && BigInt(Date.now()) * 1_000_000n > opts.until) return;
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-function inWindow(ms: number, o: LogsOptions): boolean {
-  return (o.since === undefined || ms >= o.since) && (o.until === undefined || ms <= o.until);
+function inWindow(ns: bigint, o: LogsOptions): boolean {
+  return (o.since === undefined || ns >= o.since) && (o.until === undefined || ns <= o.until);
 }
