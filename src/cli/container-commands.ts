@@ -3,16 +3,16 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { containerTop, restartContainer } from './coracle-client.js';
 import { CoracleError } from '../errors.js';
-import { attachTo, finish, terminal } from './container-attach.js';
+import { attachTo } from './container-attach.js';
 import { formatInspect, inspectRecord } from './container-inspect.js';
 import { printLogs, type LogsOptions } from './container-logs.js';
 import { timeArg } from './time-flag.js';
+import { registerExec } from './container-exec.js';
 import { registerPs } from './container-ps.js';
 import { registerRun } from './container-run.js';
 import { intArg, intOrWordArg } from './flag-parsers.js';
 import { shortId, table } from './format.js';
 import { operandCommand } from './operand-command.js';
-import { runSession } from './terminal-session.js';
 import { eachContainer, findContainer as find, withClient, type SocketOf } from './with-client.js';
 
 /**
@@ -91,26 +91,6 @@ function registerLogs(program: Command, socketOf: SocketOf): void {
       const socket = await socketOf(cmd);
       if (typeof socket !== 'string') throw new CoracleError('UNIMPLEMENTED', 'logs over TCP is not implemented yet: the log is a file on the daemon\'s host');
       await withClient(socket, async (client) => printLogs(await find(client, name), o, client));
-    });
-}
-
-function registerExec(program: Command, socketOf: SocketOf): void {
-  program
-    .command('exec')
-    .description('run a command in a running container')
-    .argument('<container>')
-    .argument('<command...>')
-    .option('-i, --interactive', 'keep stdin open')
-    .option('-t, --tty', 'allocate a terminal')
-    .passThroughOptions()
-    .action(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean }, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => {
-        const c = await find(client, name);
-        // Over the streaming server, with or without a tty: the output is printed as it comes,
-        // stdout and stderr apart (without a tty), and the command's exit status is ours.
-        const url = await client.streamUrl('exec', c.id, { cmd: command, stdin: o.interactive === true, tty: o.tty === true });
-        finish(await runSession(url, { stdin: o.interactive === true, tty: o.tty === true, detachKeys: false, ...terminal() }));
-      });
     });
 }
 
