@@ -9,8 +9,8 @@ export interface LogLine {
   time: string;
 }
 
-/** The messages of a CRI log file: partial lines joined, each line to its stream. */
-export function criLogLines(text: string, pending = { stdout: '', stderr: '' }, since = { stdout: '', stderr: '' }): LogLine[] {
+/** The messages of a CRI log file: partial lines joined (and `firstTime` kept across calls as `pending` is), each line to its stream. */
+export function criLogLines(text: string, pending = { stdout: '', stderr: '' }, firstTime = { stdout: '', stderr: '' }): LogLine[] {
   const out: LogLine[] = [];
   // A partial line goes on in the next line of the same stream, whatever comes between
   // (and across calls, when the caller keeps `pending`).
@@ -19,21 +19,17 @@ export function criLogLines(text: string, pending = { stdout: '', stderr: '' }, 
     const m = /^(\S+) (stdout|stderr) (P|F) (.*)$/s.exec(raw);
     if (!m) continue;
     const stream = m[2] as 'stdout' | 'stderr';
-    if (pending[stream] === '') since[stream] = m[1]!;
+    if (pending[stream] === '') firstTime[stream] = m[1]!;
     pending[stream] += m[4];
     if (m[3] === 'F') {
-      out.push({ stream, line: pending[stream], time: since[stream] || m[1]! });
+      out.push({ stream, line: pending[stream], time: firstTime[stream] || m[1]! });
       pending[stream] = '';
-      since[stream] = '';
+      firstTime[stream] = '';
     }
   }
   return out;
 }
 
-/**
- * Prints a container's CRI log; with `follow`, what it appends until it ends. The file is
- * read from where the last read stopped, whole lines at a time.
- */
 export interface LogsOptions {
   tail?: number | 'all';
   follow?: boolean;
@@ -43,6 +39,10 @@ export interface LogsOptions {
   timestamps?: boolean;
 }
 
+/**
+ * Prints a container's CRI log; with `follow`, what it appends until it ends (or `until`
+ * passes). The file is read from where the last read stopped, whole lines at a time.
+ */
 export async function printLogs(c: CliContainer, opts: LogsOptions, client: CliClient): Promise<void> {
   let offset = 0;
   let carry = Buffer.alloc(0);

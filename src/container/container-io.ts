@@ -50,7 +50,7 @@ export async function execStream(ctx: ContainerContext, id: string, cmd: string[
   }
 }
 
-/** The process spec of an exec: the container's own, with another command. */
+/** The process spec of an exec: the container's own, with another command (and the overrides given). */
 async function prepareExec(ctx: ContainerContext, id: string, cmd: string[], terminal: boolean, size?: TerminalSize, overrides?: ExecOverrides): Promise<{ c: ContainerRecord; processFile: string; pidFile: string; release: () => Promise<void> }> {
   const c = await refresh(ctx, ctx.mustGet(id));
   if (!isRunning(c)) throw failedPrecondition(`container ${c.id}: exec: not running`);
@@ -62,8 +62,9 @@ async function prepareExec(ctx: ContainerContext, id: string, cmd: string[], ter
   const pidFile = join(p.state, `exec-${tag}.pid`);
   // runc sizes the console it makes before the process starts (consoleSize), not after.
   const consoleSize = terminal && size && size.width > 0 && size.height > 0 ? { consoleSize: { width: size.width, height: size.height } } : {};
-  const process = await applyExecOverrides(spec.process, overrides, p.rootfs);
-  await writeFileAtomic(processFile, JSON.stringify({ ...process, args: cmd, terminal, ...consoleSize }));
+  // docker exec's -e, -u, -w, when the CLI gave them (Coracle's exec metadata).
+  const proc = await applyExecOverrides(spec.process, overrides, p.rootfs);
+  await writeFileAtomic(processFile, JSON.stringify({ ...proc, args: cmd, terminal, ...consoleSize }));
   return {
     c,
     processFile,
