@@ -6,6 +6,8 @@ import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeServic
 import { loadCriProto } from '../cri/proto.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
+import { EXEC_OVERRIDES_METADATA } from '../cri/exec-metadata.js';
+import type { ExecOverrides } from '../oci/exec-overrides.js';
 import { CONSOLE_SIZE_ANNOTATION } from '../container/console-size.js';
 import type { PullAuth } from './credentials-store.js';
 import { cliNamespace } from './cli-namespace.js';
@@ -253,10 +255,15 @@ export class CliClient {
     return { stdin: record.stdin === true, tty: record.tty === true };
   }
 
-  /** A streaming URL for an exec or an attach (the CRI Exec and Attach calls). */
-  async streamUrl(kind: 'exec' | 'attach', id: string, o: { cmd?: string[]; stdin: boolean; tty: boolean }): Promise<string> {
+  /** A streaming URL for an exec or an attach (the CRI Exec and Attach calls); an exec's `overrides` in Coracle's metadata. */
+  async streamUrl(kind: 'exec' | 'attach', id: string, o: { cmd?: string[]; stdin: boolean; tty: boolean; overrides?: ExecOverrides }): Promise<string> {
     const request = { container_id: id, stdin: o.stdin, tty: o.tty, stdout: true, stderr: !o.tty, ...(kind === 'exec' ? { cmd: o.cmd ?? [] } : {}) };
-    return (await this.rt<{ url: string }>(kind === 'exec' ? 'Exec' : 'Attach', request)).url;
+    return (await this.rt<{ url: string }>(kind === 'exec' ? 'Exec' : 'Attach', request, 120_000, overridesMetadata(o.overrides))).url;
+  }
+
+  /** docker exec -d: ExecSync with Coracle's detach, which returns once the command runs. */
+  async execDetached(id: string, cmd: string[], overrides: ExecOverrides): Promise<void> {
+    await this.rt('ExecSync', { container_id: id, cmd, timeout: 0 }, 120_000, overridesMetadata({ ...overrides, detach: true }));
   }
 
   /** ContainerStatus and its pod's status, verbose, as `inspect` shows them. */
@@ -283,6 +290,12 @@ export class CliClient {
   async removeImage(image: string): Promise<void> {
     await this.img('RemoveImage', { image: { image } });
   }
+}
+
+function overridesMetadata(o: ExecOverrides | undefined): grpc.Metadata {
+  const m = new grpc.Metadata();
+  if (o && Object.keys(o).length > 0) m.set(EXEC_OVERRIDES_METADATA, JSON.stringify(o));
+  return m;
 }
 
 function safeJson(v: string): unknown {

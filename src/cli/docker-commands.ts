@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCompletionCommands } from './completion-commands.js';
 import { registerContainerCommands } from './container-commands.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerLoginCommands } from './login-commands.js';
@@ -15,4 +16,5 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
   registerImageCommands(program, socketOf);
   registerLoginCommands(program);
   registerSystemCommands(program, socketOf);
+  registerCompletionCommands(program);
 }

@@ -1,6 +1,7 @@
 import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
 import type { Resources } from '../oci/spec.js';
+import type { ExecOverrides } from '../oci/exec-overrides.js';
 import type { ExecStreamOptions, StdioSession } from '../oci/stdio-session.js';
 import * as extras from './commit-top-checkpoint.js';
 import { ContainerContext, type ContainerDeps } from './container-context.js';
@@ -91,8 +92,8 @@ export class ContainerService {
   }
 
   /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */
-  execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
-    return io.execSync(this.ctx, id, cmd, timeoutSeconds);
+  execSync(id: string, cmd: string[], timeoutSeconds: number, overrides?: ExecOverrides): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    return io.execSync(this.ctx, id, cmd, timeoutSeconds, overrides);
   }
 
   /** Runs `cmd` in a running container with its stdio live: the streaming server's exec. */
