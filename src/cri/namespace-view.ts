@@ -11,6 +11,8 @@ import type { CriServices } from './cri-services.js';
  */
 export function namespaceView(s: CriServices, ns: string): CriServices {
   const { containers, sandboxes, streaming, events } = s;
+  // Each call passes on all its arguments (`...rest`) but the id it checks: one a service
+  // gains later goes through without a change here.
   /** The full id of the caller's container (or pod) `id` names, or undefined. */
   const containerOf = (id: string): string | undefined => containers.resolve(id, ns)?.id;
   const podOf = (id: string): string | undefined => sandboxes.resolve(id, ns)?.id;
@@ -32,50 +34,50 @@ export function namespaceView(s: CriServices, ns: string): CriServices {
     settings: s.settings,
     images: s.images,
     sandboxes: {
-      run: (spec, log) => sandboxes.run({ ...spec, namespace: ns }, log),
-      stop: (id, log) => sandboxes.stop(mustPod(id), log),
-      remove: async (id, log) => {
+      run: (spec, ...rest) => sandboxes.run({ ...spec, namespace: ns }, ...rest),
+      stop: (id, ...rest) => sandboxes.stop(mustPod(id), ...rest),
+      remove: async (id, ...rest) => {
         const full = id ? podOf(id) : id;
-        if (full !== undefined) await sandboxes.remove(full, log);
+        if (full !== undefined) await sandboxes.remove(full, ...rest);
       },
-      status: (id) => sandboxes.status(mustPod(id)),
+      status: (id, ...rest) => sandboxes.status(mustPod(id), ...rest),
       list: (filter = {}) => sandboxes.list({ ...filter, namespace: ns }),
       resolve: (id) => sandboxes.resolve(id, ns),
     },
     containers: {
-      create: async (spec, log) => {
+      create: async (spec, ...rest) => {
         if (spec.sandboxId && !ownPod(spec.sandboxId)) throw notFound(`sandbox ${spec.sandboxId}: not found`);
-        return containers.create(spec, log);
+        return containers.create(spec, ...rest);
       },
-      start: (id, log) => containers.start(mustContainer(id), log),
-      stop: (id, timeout, log) => containers.stop(mustContainer(id), timeout, log),
-      remove: async (id, log) => {
+      start: (id, ...rest) => containers.start(mustContainer(id), ...rest),
+      stop: (id, ...rest) => containers.stop(mustContainer(id), ...rest),
+      remove: async (id, ...rest) => {
         const full = id ? containerOf(id) : id;
-        if (full !== undefined) await containers.remove(full, log);
+        if (full !== undefined) await containers.remove(full, ...rest);
       },
-      status: (id) => containers.status(mustContainer(id)),
+      status: (id, ...rest) => containers.status(mustContainer(id), ...rest),
       list: (filter = {}) => containers.list({ ...filter, namespace: ns }),
       listStats: (filter = {}) => containers.listStats({ ...filter, namespace: ns }),
       resolve: (id) => containers.resolve(id, ns),
-      execSync: (id, cmd, timeout) => containers.execSync(mustContainer(id), cmd, timeout),
-      checkpoint: (id, location) => containers.checkpoint(mustContainer(id), location),
-      top: (id) => containers.top(mustContainer(id)),
-      commit: (id, o, log) => containers.commit(mustContainer(id), o, log),
-      restart: (id, log) => containers.restart(mustContainer(id), log),
-      signal: (id, signal) => containers.signal(mustContainer(id), signal),
-      reopenLog: (id) => containers.reopenLog(mustContainer(id)),
-      stats: (id) => containers.stats(mustContainer(id)),
-      updateResources: (id, r) => containers.updateResources(mustContainer(id), r),
-      podStats: async (id) => {
+      execSync: (id, ...rest) => containers.execSync(mustContainer(id), ...rest),
+      checkpoint: (id, ...rest) => containers.checkpoint(mustContainer(id), ...rest),
+      top: (id, ...rest) => containers.top(mustContainer(id), ...rest),
+      commit: (id, ...rest) => containers.commit(mustContainer(id), ...rest),
+      restart: (id, ...rest) => containers.restart(mustContainer(id), ...rest),
+      signal: (id, ...rest) => containers.signal(mustContainer(id), ...rest),
+      reopenLog: (id, ...rest) => containers.reopenLog(mustContainer(id), ...rest),
+      stats: (id, ...rest) => containers.stats(mustContainer(id), ...rest),
+      updateResources: (id, ...rest) => containers.updateResources(mustContainer(id), ...rest),
+      podStats: async (id, ...rest) => {
         if (!ownPod(id)) throw notFound(`sandbox ${id}: not found`);
-        return containers.podStats(id);
+        return containers.podStats(id, ...rest);
       },
       podsStats: (ids) => containers.podsStats(ids.filter(ownPod)),
     },
     streaming: {
-      exec: (id, cmd, o) => streaming.exec(mustContainer(id), cmd, o),
-      attach: (id, o) => streaming.attach(mustContainer(id), o),
-      portForward: (id, ports) => streaming.portForward(mustPod(id), ports),
+      exec: (id, ...rest) => streaming.exec(mustContainer(id), ...rest),
+      attach: (id, ...rest) => streaming.attach(mustContainer(id), ...rest),
+      portForward: (id, ...rest) => streaming.portForward(mustPod(id), ...rest),
     },
     events: {
       subscribe: (listener, onClose) =>

@@ -37,7 +37,7 @@ describe('cli: exec, streamed without a tty; -e, -u, -w and -d', function () {
   });
 
   it("-e adds or replaces variables, -u runs as a user of the container's, -w in a directory, -d starts and returns; bad values exit 2 naming the flag", async () => {
-    const { d, cli, image } = t;
+    const { cli, image } = t;
     assert.equal((await cli('run', '-d', '--name', 'box', '-e', 'KEEP=1', '-e', 'OVER=old', image, 'sleep', '300')).code, 0);
 
     const env = await cli('exec', '-e', 'OVER=new', '-e', 'ADDED=x y', '-e', 'HOME', '-e', 'CORACLE_TEST_SURELY_UNSET', 'box', 'sh', '-c', 'echo "$KEEP $OVER $ADDED $HOME ${CORACLE_TEST_SURELY_UNSET-unset}"');
@@ -62,7 +62,7 @@ describe('cli: exec, streamed without a tty; -e, -u, -w and -d', function () {
     const notFound = await cli('exec', '-d', 'box', 'no-such-binary');
     assert.equal(notFound.code, 1);
     assert.match(notFound.stderr, /no-such-binary.*(not found|no such file)/i);
-    const running = await d.clients.runtime.ListContainers({});
+    const running = await t.cliCri.runtime.ListContainers({});
     assert.equal(running.containers.length, 1, 'no container made by a failing exec');
 
     for (const [args, named] of [
