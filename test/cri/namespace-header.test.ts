@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { namespaceFromHeader } from '../../src/cri/namespace-header.js';
 import { CoracleError } from '../../src/errors.js';
 
@@ -17,5 +18,20 @@ describe('cri/namespace-header: the namespace a coracle-namespace header names',
         return true;
       });
     }
+  });
+
+  it('any value is itself, or INVALID_ARGUMENT: never another namespace, never another error', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[a-z0-9.-]{1,70}$/)), (v) => {
+        let got: string;
+        try {
+          got = namespaceFromHeader(v);
+        } catch (err) {
+          return err instanceof CoracleError && err.code === 'INVALID_ARGUMENT';
+        }
+        return got === v && v.length <= 63 && !v.startsWith('.') && !v.includes('..');
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
