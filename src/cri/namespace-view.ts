@@ -27,6 +27,13 @@ export function namespaceView(s: CriServices, ns: string): CriServices {
     };
   const mustContainer = must('container', containerOf);
   const mustPod = must('sandbox', podOf);
+  /** A removal of an id the caller has not is no error and does nothing, as one of an unknown id (kubelet retries removals). */
+  const ifOwn =
+    <R extends unknown[]>(find: (id: string) => string | undefined, remove: (id: string, ...rest: R) => Promise<void>) =>
+    async (id: string, ...rest: R): Promise<void> => {
+      const full = id ? find(id) : id;
+      if (full !== undefined) await remove(full, ...rest);
+    };
   /** Calls that take the exact id of a pod (no prefix): one of another namespace is not there. */
   const ownPod = (id: string): boolean => podOf(id) === id;
   return {
@@ -36,10 +43,7 @@ export function namespaceView(s: CriServices, ns: string): CriServices {
     sandboxes: {
       run: (spec, ...rest) => sandboxes.run({ ...spec, namespace: ns }, ...rest),
       stop: (id, ...rest) => sandboxes.stop(mustPod(id), ...rest),
-      remove: async (id, ...rest) => {
-        const full = id ? podOf(id) : id;
-        if (full !== undefined) await sandboxes.remove(full, ...rest);
-      },
+      remove: ifOwn(podOf, sandboxes.remove.bind(sandboxes)),
       status: (id, ...rest) => sandboxes.status(mustPod(id), ...rest),
       list: (filter = {}) => sandboxes.list({ ...filter, namespace: ns }),
       resolve: (id) => sandboxes.resolve(id, ns),
@@ -51,10 +55,7 @@ export function namespaceView(s: CriServices, ns: string): CriServices {
       },
       start: (id, ...rest) => containers.start(mustContainer(id), ...rest),
       stop: (id, ...rest) => containers.stop(mustContainer(id), ...rest),
-      remove: async (id, ...rest) => {
-        const full = id ? containerOf(id) : id;
-        if (full !== undefined) await containers.remove(full, ...rest);
-      },
+      remove: ifOwn(containerOf, containers.remove.bind(containers)),
       status: (id, ...rest) => containers.status(mustContainer(id), ...rest),
       list: (filter = {}) => containers.list({ ...filter, namespace: ns }),
       listStats: (filter = {}) => containers.listStats({ ...filter, namespace: ns }),
