@@ -7,6 +7,9 @@ import type { RestartContainerRequest } from '../generated/coracle/v1/RestartCon
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
+import type { KillContainerRequest } from '../generated/coracle/v1/KillContainerRequest.js';
+import type { TagImageRequest } from '../generated/coracle/v1/TagImageRequest.js';
+import type { TagImageResponse__Output } from '../generated/coracle/v1/TagImageResponse.js';
 import type { UntagImageRequest } from '../generated/coracle/v1/UntagImageRequest.js';
 import type { UntagImageResponse__Output } from '../generated/coracle/v1/UntagImageResponse.js';
 import { loadCoracleProto } from '../cri/proto.js';
@@ -129,6 +132,16 @@ export async function restartContainer(socket: DaemonTarget, containerId: string
 export async function untagImage(socket: DaemonTarget, image: string, keepUntagged: boolean): Promise<{ imageId: string; untagged: string[]; deleted: boolean }> {
   const res = await unary<UntagImageRequest, UntagImageResponse__Output>(socket, (c, req, cb) => c.UntagImage(req, cb), { image, keep_untagged: keepUntagged });
   return { imageId: res.image_id, untagged: res.untagged, deleted: res.deleted };
+}
+
+/** docker kill: `signal` (name or number) to a running container. */
+export async function killContainer(socket: DaemonTarget, containerId: string, signal: string): Promise<void> {
+  await unary<KillContainerRequest, unknown>(socket, (c, req, cb) => c.KillContainer(req, cb), { container_id: containerId, signal });
+}
+
+/** docker tag: the image `source` names gets the tag `target` too; the tag as stored. */
+export async function tagImage(socket: DaemonTarget, source: string, target: string): Promise<string> {
+  return (await unary<TagImageRequest, TagImageResponse__Output>(socket, (c, req, cb) => c.TagImage(req, cb), { source, target })).tag;
 }
 
 export interface PullStep {

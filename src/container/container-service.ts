@@ -8,6 +8,7 @@ import * as creates from './container-create.js';
 import * as exits from './container-exits.js';
 import type { ContainerFilter } from './container-exits.js';
 import * as io from './container-io.js';
+import { kill } from './container-kill.js';
 import * as lifecycle from './container-lifecycle.js';
 import { reconcile as reconcileContainers } from './container-reconcile.js';
 import type { ContainerSpec } from './container-spec.js';
@@ -142,6 +143,11 @@ export class ContainerService {
   /** The stop signal, then SIGKILL after `timeoutSeconds`; a stopped container is no error. */
   stop(id: string, timeoutSeconds: number, log: Logger): Promise<void> {
     return lifecycle.stop(this.ctx, id, timeoutSeconds, log);
+  }
+
+  /** docker kill: `signal` to a running container's init; refused when it is not running. */
+  kill(id: string, signal: string, log: Logger): Promise<void> {
+    return kill(this.ctx, id, signal, log);
   }
 
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */

@@ -24,6 +24,8 @@ import { listMetricDescriptorsHandler, listPodSandboxMetricsHandler } from './me
 import { checkpointContainerHandler } from './container-checkpoint.js';
 import { imageHistoryHandler } from './image-history.js';
 import { untagImageHandler } from './image-untag.js';
+import { tagImageHandler } from './image-tag.js';
+import { killContainerHandler } from './container-kill.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
 import { restartContainerHandler } from './container-restart.js';
@@ -55,9 +57,9 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type RpcObserve, type Rp
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'kill' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
-  images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history' | 'untag'>;
+  images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history' | 'untag' | 'tag'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
   events: Pick<ContainerEvents, 'subscribe'>;
 }
@@ -184,6 +186,8 @@ export function createCriServer(
     RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers), own('RestartContainer')),
     PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images), own('PullImage')),
     UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images), own('UntagImage')),
+    TagImage: wrapUnary('TagImage', log, tagImageHandler(services.images), own('TagImage')),
+    KillContainer: wrapUnary('KillContainer', log, killContainerHandler(services.containers), own('KillContainer')),
   } as grpc.UntypedServiceImplementation);
   return server;
 }
