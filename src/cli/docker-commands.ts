@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
 import { registerContainerCommands } from './container-commands.js';
+import { registerEvents } from './container-events.js';
+import { registerLifecycleCommands } from './container-lifecycle-commands.js';
+import { registerPort } from './container-port.js';
+import { registerTag } from './image-tag-command.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerLoginCommands } from './login-commands.js';
 import { registerSystemCommands } from './system-commands.js';
@@ -12,7 +16,11 @@ import type { SocketOf } from './with-client.js';
  */
 export function registerDockerCommands(program: Command, socketOf: SocketOf): void {
   registerContainerCommands(program, socketOf);
+  registerLifecycleCommands(program, socketOf);
+  registerPort(program, socketOf);
+  registerEvents(program, socketOf);
   registerImageCommands(program, socketOf);
+  registerTag(program, socketOf);
   registerLoginCommands(program);
   registerSystemCommands(program, socketOf);
 }
