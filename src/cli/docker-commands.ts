@@ -3,6 +3,7 @@ import { registerContainerCommands } from './container-commands.js';
 import { registerEvents } from './container-events.js';
 import { registerLifecycleCommands } from './container-lifecycle-commands.js';
 import { registerPort } from './container-port.js';
+import { registerStats } from './container-stats.js';
 import { registerTag } from './image-tag-command.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerLoginCommands } from './login-commands.js';
@@ -19,6 +20,7 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
   registerLifecycleCommands(program, socketOf);
   registerPort(program, socketOf);
   registerEvents(program, socketOf);
+  registerStats(program, socketOf);
   registerImageCommands(program, socketOf);
   registerTag(program, socketOf);
   registerLoginCommands(program);
