@@ -144,6 +144,42 @@ export async function tagImage(socket: DaemonTarget, source: string, target: str
   return (await unary<TagImageRequest, TagImageResponse__Output>(socket, (c, req, cb) => c.TagImage(req, cb), { source, target })).tag;
 }
 
+/** docker cp CONTAINER:SRC: the tar of `path` in the container, as it streams. */
+export async function* copyFromContainer(socket: DaemonTarget, containerId: string, path: string): AsyncGenerator<Buffer> {
+  const c = client(socket);
+  const call = c.CopyFromContainer({ container_id: containerId, path });
+  try {
+    for await (const chunk of call as AsyncIterable<{ data: Buffer }>) yield chunk.data;
+  } catch (err) {
+    throw fromGrpc(err as grpc.ServiceError, socket);
+  } finally {
+    call.cancel();
+    c.close();
+  }
+}
+
+/** docker cp SRC CONTAINER:DEST: `tar` unpacked at `path` in the container. */
+export async function copyToContainer(socket: DaemonTarget, containerId: string, path: string, tar: AsyncIterable<Buffer>): Promise<void> {
+  const c = client(socket);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const call = c.CopyToContainer((err) => (err ? reject(fromGrpc(err, socket)) : resolve()));
+      (async () => {
+        call.write({ container_id: containerId, path, data: Buffer.alloc(0) });
+        for await (const chunk of tar) {
+          if (!call.write({ data: chunk })) await new Promise<void>((r) => call.once('drain', () => r()));
+        }
+        call.end();
+      })().catch((err: unknown) => {
+        call.cancel();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      });
+    });
+  } finally {
+    c.close();
+  }
+}
+
 export interface PullStep {
   layer: string;
   status: string;

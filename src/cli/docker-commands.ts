@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerContainerCommands } from './container-commands.js';
+import { registerCp } from './container-cp.js';
 import { registerEvents } from './container-events.js';
 import { registerLifecycleCommands } from './container-lifecycle-commands.js';
 import { registerPort } from './container-port.js';
@@ -21,6 +22,7 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
   registerPort(program, socketOf);
   registerEvents(program, socketOf);
   registerStats(program, socketOf);
+  registerCp(program, socketOf);
   registerImageCommands(program, socketOf);
   registerTag(program, socketOf);
   registerLoginCommands(program);
