@@ -32,7 +32,10 @@ async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Promise<v
   const target = resolve(dest);
   let into = target;
   let rename: string | undefined;
-  const st = await stat(target).catch((err: unknown) => (isErrno(err, 'ENOENT') ? undefined : Promise.reject(err)));
+  const st = await stat(target).catch((err: unknown) => {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  });
   if (!st?.isDirectory()) {
     into = dirname(target);
     rename = basename(target);

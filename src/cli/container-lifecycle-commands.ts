@@ -54,9 +54,9 @@ async function waitExit(socket: DaemonTarget, client: CliClient, c: CliContainer
   const events = watchContainerEvents(socket, new Map<string, Known>([[c.id, { image: c.image, name: c.name }]]), (e) => {
     if (e.id === c.id) wake();
   });
-  let failed: unknown;
+  let failed: Error | undefined;
   events.done.catch((err: unknown) => {
-    failed = err;
+    failed = err instanceof Error ? err : new Error(String(err));
     wake();
   });
   try {

@@ -118,54 +118,52 @@ export function treeTar(work: (t: TreeTar) => Promise<void>): AsyncIterable<Buff
   };
   // The entry `name` of `dirFd`, as `at` in the tar (`rel` its directory there).
   const entry = async (dirFd: number, name: string, at: string, rel: string, depth: number): Promise<void> => {
-    {
-      const seen = lstatAt(dirFd, name);
-      if (!seen) return;
-      const base = (st: Stats): Headers => ({ name: at, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime });
-      const kind = seen.mode & S_IFMT;
-      if (kind === S_IFCHR && seen.rdev === 0) {
-        await add({ ...base(seen), name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0 });
-      } else if (seen.isDirectory()) {
-        if (depth >= MAX_COMMIT_DEPTH) {
-          throw new CoracleError('FAILED_PRECONDITION', `upper dir: "${at}": deeper than ${MAX_COMMIT_DEPTH} directory levels`);
-        }
-        const dir = openDir(dirFd, name);
-        if (!dir) return;
-        try {
-          await add({ ...base(dir.st), type: 'directory' });
-          if (isOpaque(dir.fd)) await add({ ...base(dir.st), name: `${at}/.wh..wh..opq`, type: 'file', size: 0 });
-          await walk(dir.fd, at, depth + 1);
-        } finally {
-          closeSync(dir.fd);
-        }
-      } else if (seen.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = readlinkat(dirFd, name);
-        } catch {
-          return;
-        }
-        await add({ ...base(seen), type: 'symlink', linkname: target });
-      } else if (seen.isFile()) {
-        const file = openFile(dirFd, name);
-        if (!file) return;
-        const st = file.st;
-        const key = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? linked.get(key) : undefined;
-        if (first !== undefined) {
-          closeSync(file.fd);
-          await add({ ...base(st), type: 'link', linkname: first });
-        } else {
-          if (st.nlink > 1) linked.set(key, at);
-          await add({ ...base(st), type: 'file', size: st.size }, file.fd);
-        }
-      } else if (kind === S_IFCHR || kind === S_IFBLK) {
-        await add({ ...base(seen), type: kind === S_IFCHR ? 'character-device' : 'block-device', devmajor: Math.floor(seen.rdev / 256) & 0xfff, devminor: (seen.rdev & 0xff) | ((seen.rdev >> 12) & 0xfff00) });
-      } else if (kind === S_IFIFO) {
-        await add({ ...base(seen), type: 'fifo' });
+    const seen = lstatAt(dirFd, name);
+    if (!seen) return;
+    const base = (st: Stats): Headers => ({ name: at, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime });
+    const kind = seen.mode & S_IFMT;
+    if (kind === S_IFCHR && seen.rdev === 0) {
+      await add({ ...base(seen), name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0 });
+    } else if (seen.isDirectory()) {
+      if (depth >= MAX_COMMIT_DEPTH) {
+        throw new CoracleError('FAILED_PRECONDITION', `upper dir: "${at}": deeper than ${MAX_COMMIT_DEPTH} directory levels`);
       }
-      // Sockets are not carried in layers.
+      const dir = openDir(dirFd, name);
+      if (!dir) return;
+      try {
+        await add({ ...base(dir.st), type: 'directory' });
+        if (isOpaque(dir.fd)) await add({ ...base(dir.st), name: `${at}/.wh..wh..opq`, type: 'file', size: 0 });
+        await walk(dir.fd, at, depth + 1);
+      } finally {
+        closeSync(dir.fd);
+      }
+    } else if (seen.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = readlinkat(dirFd, name);
+      } catch {
+        return;
+      }
+      await add({ ...base(seen), type: 'symlink', linkname: target });
+    } else if (seen.isFile()) {
+      const file = openFile(dirFd, name);
+      if (!file) return;
+      const st = file.st;
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? linked.get(key) : undefined;
+      if (first !== undefined) {
+        closeSync(file.fd);
+        await add({ ...base(st), type: 'link', linkname: first });
+      } else {
+        if (st.nlink > 1) linked.set(key, at);
+        await add({ ...base(st), type: 'file', size: st.size }, file.fd);
+      }
+    } else if (kind === S_IFCHR || kind === S_IFBLK) {
+      await add({ ...base(seen), type: kind === S_IFCHR ? 'character-device' : 'block-device', devmajor: Math.floor(seen.rdev / 256) & 0xfff, devminor: (seen.rdev & 0xff) | ((seen.rdev >> 12) & 0xfff00) });
+    } else if (kind === S_IFIFO) {
+      await add({ ...base(seen), type: 'fifo' });
     }
+    // Sockets are not carried in layers.
   };
   work({ walk: (fd) => walk(fd, '', 0), entry: (fd, name) => entry(fd, name, name, '', 0) }).then(
     () => tar.finalize(),
