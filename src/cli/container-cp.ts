@@ -28,7 +28,7 @@ export function containerPath(arg: string): { container: string; path: string } 
  * made (or the destination, or a real directory already there), never a symlink, so a symlink
  * in the tar is created as a symlink and never written through; files are opened O_NOFOLLOW.
  */
-async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Promise<void> {
+export async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Promise<void> {
   const target = resolve(dest);
   let into = target;
   let rename: string | undefined;
@@ -64,6 +64,7 @@ async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Promise<v
         dirs.add(rel);
         e.resume();
       } else if (h.type === 'file' || h.type === 'contiguous-file') {
+        if (there && !there.isFile()) await unlink(path);
         const file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, (h.mode ?? 0o644) & 0o7777);
         await pipeline(e, createWriteStream('', { fd: file.fd, autoClose: false })).finally(() => file.close());
       } else if (h.type === 'symlink') {

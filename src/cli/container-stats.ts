@@ -5,7 +5,7 @@ import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeServic
 import { loadCriProto } from '../cri/proto.js';
 import type { CliContainer } from './cli-client.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
-import { humanSize, shortId, table } from './format.js';
+import { bytesSize, humanSize, shortId, table } from './format.js';
 import { findContainer, withClient, type SocketOf } from './with-client.js';
 
 /** How often the live table is drawn, and how far apart --no-stream's two samples are (docker's one second). */
@@ -21,18 +21,6 @@ export interface Sample {
   rx: number;
   tx: number;
   pids: number | undefined;
-}
-
-/** go-units' BytesSize, as docker stats prints memory: binary units, 4 significant digits. */
-export function bytesSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let n = bytes;
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${Number(n.toPrecision(4))}${units[i]}`;
 }
 
 /** docker stats' row for a container from two samples (the CPU % over the time between them). */

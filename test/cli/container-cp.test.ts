@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unpackOnHost } from '../../src/cli/container-cp.js';
 import { coracle, coracleBytes } from '../helpers/cli.js';
 import { cliSuite } from '../helpers/cli.js';
 
@@ -119,6 +120,25 @@ describe('cli: cp', function () {
     assert.equal(await readFile(join(secretDir, 'secret'), 'utf8'), 'host only\n');
     assert.deepEqual(await readdir(secretDir), ['secret'], 'nothing written beside it on the host');
     assert.equal(await sh(`cat ${secretDir}/secret ${secretDir}/secret2 ${secretDir}/secret3`), 'from cp\nfrom cp\nthrough the tar');
+  });
+
+  it('on the host, a tar from the container is never written through its own symlinks nor above the destination', async () => {
+    const secretDir = join(host, 'secret-dir');
+    await mkdir(secretDir);
+    await writeFile(join(secretDir, 'secret'), 'host only\n');
+    await mkdir(join(host, 'dest'));
+    async function* once(b: Buffer): AsyncGenerator<Buffer> {
+      yield b;
+    }
+    const through = await tarOf([{ name: 'd', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: secretDir }, { name: 'd/l/secret', type: 'file', content: 'overwritten' }]);
+    await assert.rejects(unpackOnHost(once(through), join(host, 'dest')), /d\/l\/secret.*not a directory this copy made/);
+    const fileLink = await tarOf([{ name: 'd', type: 'directory' }, { name: 'd/f', type: 'symlink', linkname: join(secretDir, 'secret') }, { name: 'd/f', type: 'file', content: 'overwritten' }]);
+    await unpackOnHost(once(fileLink), join(host, 'dest2'));
+    const climb = await tarOf([{ name: '../secret-dir/secret', type: 'file', content: 'overwritten' }]);
+    await assert.rejects(unpackOnHost(once(climb), join(host, 'dest')), /leaves the destination/);
+    assert.equal(await readFile(join(secretDir, 'secret'), 'utf8'), 'host only\n');
+    assert.deepEqual(await readdir(secretDir), ['secret']);
+    assert.equal(await readFile(join(host, 'dest2/f'), 'utf8'), 'overwritten', 'a file over a symlink the tar made replaces the symlink, not its target');
   });
 
   it('errors: an unknown container or path (exit 1); two local or two container paths, a relative container path (exit 2)', async () => {

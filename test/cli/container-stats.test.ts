@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { bytesSize, statsRow } from '../../src/cli/container-stats.js';
+import { statsRow } from '../../src/cli/container-stats.js';
+import { bytesSize } from '../../src/cli/format.js';
 import { cliSuite } from '../helpers/cli.js';
 import { CORACLE_BIN } from '../helpers/daemon.js';
 import { until } from '../helpers/until.js';
