@@ -6,6 +6,8 @@ import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeServic
 import { loadCriProto } from '../cri/proto.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
+import { EXEC_OVERRIDES_METADATA } from '../cri/exec-metadata.js';
+import type { ExecOverrides } from '../oci/exec-overrides.js';
 import { CONSOLE_SIZE_ANNOTATION } from '../container/console-size.js';
 import type { PullAuth } from './credentials-store.js';
 
@@ -74,6 +76,19 @@ export interface RunSpec {
   tty: boolean;
   /** With `tty`: the local terminal's size, which the container's terminal starts with. */
   consoleSize?: { rows: number; cols: number };
+  workdir?: string;
+  user?: { name?: string; uid?: number; gid?: number };
+  /** The pod's hostname; the container's name when not given. */
+  hostname?: string;
+  network?: 'host' | 'none' | 'default';
+  /** Bytes. */
+  memory?: number;
+  /** CPU quota and period, in microseconds. */
+  cpu?: { quota: number; period: number };
+  /** The user's labels (-l), beside the CLI's own. */
+  labels?: Record<string, string>;
+  /** Annotations the daemon reads (restart policy, auto-remove). */
+  annotations?: Record<string, string>;
 }
 
 const nanosToMs = (n: string | number | undefined): number => Number(BigInt(n ?? 0) / 1_000_000n);
@@ -153,18 +168,29 @@ export class CliClient {
 
   /** A pod with one container, started: what `coracle run` makes. */
   async run(spec: RunSpec): Promise<string> {
-    const labels = { [CLI_LABEL]: 'true', [NAME_LABEL]: spec.name };
+    const labels = { ...spec.labels, [CLI_LABEL]: 'true', [NAME_LABEL]: spec.name };
+    const hostNetwork = spec.network === 'host';
+    const namespaceOptions = { network: hostNetwork ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' };
     const podConfig = {
       metadata: { name: spec.name, namespace: 'coracle', uid: randomUUID(), attempt: 0 },
-      hostname: spec.name.slice(0, 63),
+      // In the host's network the pod has the host's UTS namespace too (as docker's --network host).
+      hostname: hostNetwork ? '' : (spec.hostname ?? spec.name.slice(0, 63)),
       log_directory: spec.logDirectory,
       labels,
       port_mappings: spec.ports.map((p) => ({ protocol: p.protocol, container_port: p.containerPort, host_port: p.hostPort, host_ip: p.hostIp })),
-      linux: {},
+      linux: { security_context: { namespace_options: namespaceOptions } },
     };
-    // The CLI's pods are on Coracle's own network, whatever network kubelet's pods use.
+    // The CLI's pods are on Coracle's own network (or none), whatever network kubelet's pods use.
     const network = new grpc.Metadata();
-    network.set(POD_NETWORK_METADATA, 'embedded');
+    network.set(POD_NETWORK_METADATA, spec.network === 'none' ? 'none' : 'embedded');
+    const user = spec.user ?? {};
+    const security = {
+      namespace_options: namespaceOptions,
+      ...(user.uid !== undefined ? { run_as_user: { value: user.uid } } : {}),
+      ...(user.name !== undefined ? { run_as_username: user.name } : {}),
+      ...(user.gid !== undefined ? { run_as_group: { value: user.gid } } : {}),
+    };
+    const resources = { ...(spec.memory ? { memory_limit_in_bytes: spec.memory } : {}), ...(spec.cpu ? { cpu_quota: spec.cpu.quota, cpu_period: spec.cpu.period } : {}) };
     const { pod_sandbox_id: podId } = await this.rt<{ pod_sandbox_id: string }>('RunPodSandbox', { config: podConfig }, 120_000, network);
     try {
       const { container_id: id } = await this.rt<{ container_id: string }>('CreateContainer', {
@@ -174,6 +200,8 @@ export class CliClient {
           image: { image: spec.image },
           command: spec.command,
           args: spec.args,
+          working_dir: spec.workdir ?? '',
+          linux: { security_context: security, resources },
           // KeyValue.value is bytes in CRI (a string would be read as base64).
           envs: spec.env.map((e) => ({ key: e.key, value: Buffer.from(e.value) })),
           mounts: spec.mounts.map((m) => ({ host_path: m.hostPath, container_path: m.containerPath, readonly: m.readonly })),
@@ -182,6 +210,7 @@ export class CliClient {
           tty: spec.tty,
           labels,
           annotations: {
+            ...spec.annotations,
             [COMMAND_ANNOTATION]: JSON.stringify(spec.command),
             [ARGS_ANNOTATION]: JSON.stringify(spec.args),
             [PORTS_ANNOTATION]: JSON.stringify(spec.ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol.toLowerCase()}`)),
@@ -224,10 +253,15 @@ export class CliClient {
     return { stdin: record.stdin === true, tty: record.tty === true };
   }
 
-  /** A streaming URL for an exec or an attach (the CRI Exec and Attach calls). */
-  async streamUrl(kind: 'exec' | 'attach', id: string, o: { cmd?: string[]; stdin: boolean; tty: boolean }): Promise<string> {
+  /** A streaming URL for an exec or an attach (the CRI Exec and Attach calls); an exec's `overrides` in Coracle's metadata. */
+  async streamUrl(kind: 'exec' | 'attach', id: string, o: { cmd?: string[]; stdin: boolean; tty: boolean; overrides?: ExecOverrides }): Promise<string> {
     const request = { container_id: id, stdin: o.stdin, tty: o.tty, stdout: true, stderr: !o.tty, ...(kind === 'exec' ? { cmd: o.cmd ?? [] } : {}) };
-    return (await this.rt<{ url: string }>(kind === 'exec' ? 'Exec' : 'Attach', request)).url;
+    return (await this.rt<{ url: string }>(kind === 'exec' ? 'Exec' : 'Attach', request, 120_000, overridesMetadata(o.overrides))).url;
+  }
+
+  /** docker exec -d: ExecSync with Coracle's detach, which returns once the command runs. */
+  async execDetached(id: string, cmd: string[], overrides: ExecOverrides): Promise<void> {
+    await this.rt('ExecSync', { container_id: id, cmd, timeout: 0 }, 120_000, overridesMetadata({ ...overrides, detach: true }));
   }
 
   /** ContainerStatus and its pod's status, verbose, as `inspect` shows them. */
@@ -254,6 +288,12 @@ export class CliClient {
   async removeImage(image: string): Promise<void> {
     await this.img('RemoveImage', { image: { image } });
   }
+}
+
+function overridesMetadata(o: ExecOverrides | undefined): grpc.Metadata {
+  const m = new grpc.Metadata();
+  if (o && Object.keys(o).length > 0) m.set(EXEC_OVERRIDES_METADATA, JSON.stringify(o));
+  return m;
 }
 
 function safeJson(v: string): unknown {

@@ -11,19 +11,20 @@ export function finish(end: SessionEnd): void {
   process.exitCode = end.kind === 'exited' ? end.exitCode : 0;
 }
 
-/** Attached to a container until it ends (its exit code is ours) or Ctrl+P Ctrl+Q. */
-export async function attachTo(client: CliClient, id: string, o: { stdin: boolean; tty: boolean }): Promise<void> {
+/** Attached to a container until it ends (its exit code is ours) or Ctrl+P Ctrl+Q; whether it was detached from. */
+export async function attachTo(client: CliClient, id: string, o: { stdin: boolean; tty: boolean }): Promise<'detached' | 'ended'> {
   const url = await client.streamUrl('attach', id, o);
   const end = await runSession(url, { ...o, detachKeys: true, ...terminal() });
   if (end.kind === 'failed') throw new CoracleError('INTERNAL', end.message);
-  if (end.kind === 'detached') return;
+  if (end.kind === 'detached') return 'detached';
   // The attach ends as the process does; its exit is recorded a moment later.
   for (let i = 0; i < 50; i++) {
     const c = await client.container(id, '');
     if (c?.state !== 'running') {
       process.exitCode = c?.state === 'exited' ? c.exitCode : 0;
-      return;
+      return 'ended';
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  return 'ended';
 }

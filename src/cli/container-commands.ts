@@ -3,15 +3,16 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { containerTop, restartContainer } from './coracle-client.js';
 import { CoracleError } from '../errors.js';
-import { containerArgs } from '../oci/process-args.js';
-import type { CliClient, CliContainer, CliImage } from './cli-client.js';
-import { attachTo, finish, terminal } from './container-attach.js';
-import { printLogs } from './container-logs.js';
+import { attachTo } from './container-attach.js';
+import { formatInspect, inspectRecord } from './container-inspect.js';
+import { printLogs, type LogsOptions } from './container-logs.js';
+import { timeArg } from './time-flag.js';
+import { registerExec } from './container-exec.js';
+import { registerPs } from './container-ps.js';
 import { registerRun } from './container-run.js';
 import { intArg, intOrWordArg } from './flag-parsers.js';
-import { containerStatus, humanDuration, quotedCommand, shortId, table } from './format.js';
+import { shortId, table } from './format.js';
 import { operandCommand } from './operand-command.js';
-import { runSession } from './terminal-session.js';
 import { eachContainer, findContainer as find, withClient, type SocketOf } from './with-client.js';
 
 /**
@@ -38,51 +39,6 @@ function registerAttach(program: Command, socketOf: SocketOf): void {
     withClient(socket, async (client) => {
       const c = await find(client, name);
       await attachTo(client, c.id, await client.stdio(c.id));
-    }),
-  );
-}
-
-function registerPs(program: Command, socketOf: SocketOf): void {
-  program
-    .command('ps')
-    .description('list containers (running ones; -a all)')
-    .option('-a, --all', 'show all containers')
-    .option('-l, --latest', 'show the latest created container')
-    .option('-q, --quiet', 'only ids')
-    .action(async (o: { all?: boolean; latest?: boolean; quiet?: boolean }, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => {
-        let list = await client.containers();
-        if (o.latest) list = list.slice(0, 1);
-        else if (!o.all) list = list.filter((c) => c.state === 'running');
-        if (o.quiet) {
-          process.stdout.write(list.map((c) => `${shortId(c.id)}\n`).join(''));
-          return;
-        }
-        const argv = await commandLines(client, list);
-        const now = Date.now();
-        const rows = list.map((c, i) => [shortId(c.id), c.image, quotedCommand(argv[i]!), `${humanDuration(now - c.createdAt)} ago`, containerStatus(c, now), c.ports.join(', '), c.name]);
-        process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
-      });
-    });
-}
-
-/**
- * What each container runs, as docker ps's COMMAND: its own command and args over its image's
- * Entrypoint and Cmd (one ImageStatus an image). kubelet's containers carry no record of their
- * command that the CLI can read (CRI's status has none): theirs is left empty rather than
- * guessed from the image.
- */
-async function commandLines(client: CliClient, list: CliContainer[]): Promise<string[][]> {
-  const images = new Map<string, Promise<CliImage | undefined>>();
-  const imageOf = (ref: string): Promise<CliImage | undefined> => {
-    if (!images.has(ref)) images.set(ref, client.image(ref).catch(() => undefined));
-    return images.get(ref)!;
-  };
-  return Promise.all(
-    list.map(async (c) => {
-      if (!c.cli) return [];
-      if (c.command.length > 0) return [...c.command, ...c.args];
-      return containerArgs((await imageOf(c.imageId || c.image)) ?? { entrypoint: [], cmd: [] }, c);
     }),
   );
 }
@@ -127,36 +83,14 @@ function registerLogs(program: Command, socketOf: SocketOf): void {
     .description("print a container's output (from its CRI log)")
     .argument('<container>')
     .option('-f, --follow', 'follow the output until the container ends')
-    .option('--tail <n>', 'only the last n lines ("all": every line)', intOrWordArg(['all'], { min: 0 }), 'all')
-    .action(async (name: string, o: { follow?: boolean; tail: number | 'all' }, cmd: Command) => {
+    .option('-n, --tail <n>', 'only the last n lines ("all": every line)', intOrWordArg(['all'], { min: 0 }), 'all')
+    .option('--since <time>', 'only the lines from this time: 10m (ago), 2026-12-02T07:30:00Z, or Unix seconds', timeArg())
+    .option('--until <time>', 'only the lines up to this time (the same forms)', timeArg())
+    .option('-t, --timestamps', "each line's time first (RFC 3339, UTC, nanoseconds)")
+    .action(async (name: string, o: LogsOptions, cmd: Command) => {
       const socket = await socketOf(cmd);
       if (typeof socket !== 'string') throw new CoracleError('UNIMPLEMENTED', 'logs over TCP is not implemented yet: the log is a file on the daemon\'s host');
       await withClient(socket, async (client) => printLogs(await find(client, name), o, client));
-    });
-}
-
-function registerExec(program: Command, socketOf: SocketOf): void {
-  program
-    .command('exec')
-    .description('run a command in a running container')
-    .argument('<container>')
-    .argument('<command...>')
-    .option('-i, --interactive', 'keep stdin open')
-    .option('-t, --tty', 'allocate a terminal')
-    .passThroughOptions()
-    .action(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean }, cmd: Command) => {
-      await withClient(await socketOf(cmd), async (client) => {
-        const c = await find(client, name);
-        if (o.interactive || o.tty) {
-          const url = await client.streamUrl('exec', c.id, { cmd: command, stdin: o.interactive === true, tty: o.tty === true });
-          finish(await runSession(url, { stdin: o.interactive === true, tty: o.tty === true, detachKeys: false, ...terminal() }));
-          return;
-        }
-        const r = await client.execSync(c.id, command);
-        process.stdout.write(r.stdout);
-        process.stderr.write(r.stderr);
-        process.exitCode = r.exitCode;
-      });
     });
 }
 
@@ -173,11 +107,15 @@ function registerInspect(program: Command, socketOf: SocketOf): void {
     .command('inspect')
     .description('a container, as JSON')
     .argument('<container...>')
-    .action(async (names: string[], _o: unknown, cmd: Command) => {
+    .option('-f, --format <template>', 'a template over each container\'s JSON: "{{.State.Status}}", "{{json .Config}}"')
+    .action(async (names: string[], o: { format?: string }, cmd: Command) => {
       await withClient(await socketOf(cmd), async (client) => {
         const out = [];
-        for (const n of names) out.push(await client.inspect(await find(client, n)));
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        for (const n of names) {
+          const c = await find(client, n);
+          out.push(inspectRecord(c, await client.inspect(c)));
+        }
+        process.stdout.write(formatInspect(out, o.format));
       });
     });
 }

@@ -1,33 +1,12 @@
 import type { Command } from 'commander';
 import { CoracleError } from '../errors.js';
 import { watchContainerEvents, type CliEvent, type Known } from './container-event-stream.js';
-import { checked, repeatableArg } from './flag-parsers.js';
+import { repeatableArg } from './flag-parsers.js';
+import { timeArg } from './time-flag.js';
 import { resolveContainer } from './names.js';
 import { withClient, type SocketOf } from './with-client.js';
 
 const ACTIONS = ['create', 'start', 'die', 'destroy'];
-
-/**
- * docker's time flag values: RFC 3339 (2026-12-02T07:30:00Z, a date alone as midnight UTC),
- * seconds since the epoch (1764660600 or with a fraction), or a duration back from now (10m,
- * 1h30m, 45s); in nanoseconds since the epoch.
- */
-export function parseEventTime(text: string, now = Date.now()): bigint {
-  if (/^\d{1,12}(\.\d{1,9})?$/.test(text)) {
-    const [s, frac = ''] = text.split('.') as [string, string?];
-    return BigInt(s) * 1_000_000_000n + BigInt(frac.padEnd(9, '0'));
-  }
-  const duration = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-  if (duration && text !== '') {
-    const ms = ((Number(duration[1] ?? 0) * 60 + Number(duration[2] ?? 0)) * 60 + Number(duration[3] ?? 0)) * 1000;
-    return BigInt(now - ms) * 1_000_000n;
-  }
-  if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(text)) {
-    const ms = Date.parse(text.length === 10 ? `${text}T00:00:00Z` : text);
-    if (!Number.isNaN(ms)) return BigInt(ms) * 1_000_000n;
-  }
-  throw new Error('Expected an RFC 3339 time, seconds since the epoch, or a duration such as 10m.');
-}
 
 /** A --filter value: key=value with key container, event or image. */
 export function parseEventFilter(text: string): { key: 'container' | 'event' | 'image'; value: string } {
@@ -65,8 +44,8 @@ export function registerEvents(program: Command, socketOf: SocketOf): void {
   program
     .command('events')
     .description('print container events as they happen (create, start, die, destroy)')
-    .option('--since <time>', 'leave out events before this time (RFC 3339, unix seconds, or a duration back: 10m)', checked((v) => parseEventTime(v)))
-    .option('--until <time>', 'stop at this time (as --since)', checked((v) => parseEventTime(v)))
+    .option('--since <time>', 'leave out events before this time (RFC 3339, Unix seconds, or a duration back: 10m)', timeArg())
+    .option('--until <time>', 'stop at this time (as --since)', timeArg())
     .option('-f, --filter <key=value>', 'container=NAME, event=ACTION or image=IMAGE (repeatable)', repeatableArg(parseEventFilter))
     .action(async (o: EventsOptions, cmd: Command) => {
       const socket = await socketOf(cmd);

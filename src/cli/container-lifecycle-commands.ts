@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CoracleError } from '../errors.js';
 import type { CliClient, CliContainer } from './cli-client.js';
 import { watchContainerEvents, type Known } from './container-event-stream.js';
-import { killContainer, restartContainer } from './coracle-client.js';
+import { restartContainer, signalContainer } from './coracle-client.js';
 import type { DaemonTarget } from './daemon-target.js';
 import { intArg, signalArg } from './flag-parsers.js';
 import { operandCommand } from './operand-command.js';
@@ -21,7 +21,7 @@ export function registerLifecycleCommands(program: Command, socketOf: SocketOf):
 function registerKill(program: Command, socketOf: SocketOf): void {
   const options = [{ flags: '-s, --signal <signal>', description: 'signal to send: a name (KILL, SIGTERM) or number', parse: signalArg, default: '9' }];
   operandCommand<string[], { signal: string }>(program, socketOf, { name: 'kill', description: 'send a signal (KILL unless -s) to running containers', operand: '<container...>', options }, (names, o, socket) =>
-    eachContainer(socket, names, (_client, c) => killContainer(socket, c.id, o.signal)),
+    eachContainer(socket, names, (_client, c) => signalContainer(socket, c.id, o.signal)),
   );
 }
 

@@ -1,23 +1,31 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { CoracleError } from '../errors.js';
 import type { CliClient } from './cli-client.js';
 import { attachTo } from './container-attach.js';
 import { printLogs } from './container-logs.js';
 import type { DaemonTarget } from './daemon-target.js';
-import { runFailure } from './exit-status.js';
+import { runFailure, usageError } from './exit-status.js';
 import { checked, repeatableArg } from './flag-parsers.js';
 import { shortId } from './format.js';
 import { checkName, generateName } from './names.js';
 import { pullAuthFor, pullDenied } from './credentials-store.js';
-import { collect, parseEnv, parsePort, parseVolume, processArgs, type RunFlags } from './run-options.js';
+import { pullWithProgress } from './coracle-client.js';
+import { PullView } from './pull-view.js';
+import { AUTO_REMOVE_ANNOTATION, formatRestartPolicy, parseRestartPolicy, RESTART_POLICY_ANNOTATION } from '../container/restart-policy.js';
+import { CPU_PERIOD_US, collect, parseCpus, parseEnv, parseLabel, parseMemory, parseNetwork, parsePort, parseUser, parseVolume, processArgs, type RunFlags } from './run-options.js';
+import { proxySignals } from './run-signal-proxy.js';
 import { findContainer as find, withClient, type SocketOf } from './with-client.js';
 
 /**
  * docker run: a pod sandbox with one container, labelled as the CLI's. Trailing arguments
  * replace the image's Cmd (CRI `args`), --entrypoint its Entrypoint (CRI `command`). It exits
  * with the container's status, or 125/126/127 when the container could not be run
- * (exit-status.ts); a failed run leaves no pod or container behind (CliClient.run).
+ * (exit-status.ts); a failed run leaves no pod or container behind (CliClient.run). An
+ * image that is not here is pulled with its progress shown; the flags are docker's
+ * (docs/cli.md): --restart is recorded for the daemon to keep (container/restart-policy.ts),
+ * --rm is done by this CLI in the foreground and by the daemon with -d.
  */
 export function registerRun(program: Command, socketOf: SocketOf): void {
   program
@@ -33,13 +41,25 @@ export function registerRun(program: Command, socketOf: SocketOf): void {
     .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a port on the host (repeatable)', repeatableArg(parsePort))
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'allocate a terminal')
+    .option('--rm', 'remove the container (and its pod) when it exits')
+    .option('-w, --workdir <dir>', 'the working directory inside the container', checked(parseWorkdir))
+    .option('-u, --user <name|uid[:gid]>', 'the user (and group) the command runs as', checked(parseUser))
+    .option('--hostname <name>', "the container's hostname", checked(parseHostname))
+    .option('--network <host|none|bridge>', "the host's network namespace, loopback only, or Coracle's network (default)", checked(parseNetwork))
+    .option('-m, --memory <bytes>', 'memory limit: a number with b, k, m or g (at least 6m)', checked(parseMemory))
+    .option('--cpus <number>', 'CPUs: a quota over a 100 ms period (1.5: one and a half CPUs)', checked(parseCpus))
+    .option('-l, --label <key=value>', 'set a label on the container (repeatable)', repeatableArg(parseLabel))
+    .option('--restart <policy>', 'no, on-failure[:max-retries] or always: kept by the daemon', checked(parseRestartPolicy))
     .passThroughOptions()
     .action(async (image: string, trailing: string[], o: RunFlags, cmd: Command) => {
+      if (o.rm && o.restart && o.restart.kind !== 'no') throw usageError('conflicting options: --restart and --rm');
+      if (o.hostname !== undefined && o.network === 'host') throw usageError('conflicting options: --hostname and --network host (the host\'s own hostname is used)');
       let socket: DaemonTarget;
       let id: string;
       try {
         socket = await socketOf(cmd);
-        id = await withClient(socket, (client) => create(client, image, trailing, o));
+        const daemonRemoves = o.rm === true && (o.detach === true || typeof socket !== 'string');
+        id = await withClient(socket, (client) => create(client, socket, image, trailing, o, daemonRemoves));
       } catch (err) {
         throw runFailure(err);
       }
@@ -51,8 +71,8 @@ export function registerRun(program: Command, socketOf: SocketOf): void {
     });
 }
 
-/** Makes and starts the container; its id. */
-async function create(client: CliClient, image: string, trailing: string[], o: RunFlags): Promise<string> {
+/** Makes and starts the container; its id. With `daemonRemoves`, the daemon removes it when it exits (run -d --rm). */
+async function create(client: CliClient, socket: DaemonTarget, image: string, trailing: string[], o: RunFlags, daemonRemoves: boolean): Promise<string> {
   const { command, args } = processArgs(o.entrypoint, trailing);
   const existing = await client.containers();
   if (o.name !== undefined) {
@@ -60,9 +80,7 @@ async function create(client: CliClient, image: string, trailing: string[], o: R
     if (holder) throw new CoracleError('ALREADY_EXISTS', `the container name "${o.name}" is already in use by container ${shortId(holder.id)}: remove it or pick another name`);
   }
   const name = o.name ?? generateName(new Set(existing.map((c) => c.name)));
-  await client.ensureImage(image, await pullAuthFor(image)).catch((err: unknown) => {
-    throw pullDenied(image, err);
-  });
+  await ensureImage(client, socket, image);
   // The pod's log dir under the daemon's root: the daemon makes and writes it, `rm` removes it.
   const root = (JSON.parse((await client.status()).info.config ?? '{}') as { root?: string }).root ?? '/var/lib/coracle';
   const logDirectory = join(root, 'cli-logs', name);
@@ -70,23 +88,100 @@ async function create(client: CliClient, image: string, trailing: string[], o: R
   const tty = o.tty === true;
   // As docker: the container's terminal starts at this one's size, before any attach.
   const size = tty && process.stdout.isTTY && process.stdout.rows > 0 && process.stdout.columns > 0 ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } } : {};
-  return client.run({ name, image, command, args, env: parseEnv(o.env ?? []), mounts: o.volume ?? [], ports: o.publish ?? [], logDirectory, stdin, tty, ...size });
+  const annotations = {
+    ...(o.restart ? { [RESTART_POLICY_ANNOTATION]: formatRestartPolicy(o.restart) } : {}),
+    ...(daemonRemoves ? { [AUTO_REMOVE_ANNOTATION]: 'true' } : {}),
+  };
+  const spec = {
+    name,
+    image,
+    command,
+    args,
+    env: parseEnv(o.env ?? []),
+    mounts: o.volume ?? [],
+    ports: o.publish ?? [],
+    logDirectory,
+    stdin,
+    tty,
+    ...size,
+    ...(o.workdir !== undefined ? { workdir: o.workdir } : {}),
+    ...(o.user ? { user: o.user } : {}),
+    ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
+    ...(o.network ? { network: o.network } : {}),
+    ...(o.memory ? { memory: o.memory } : {}),
+    ...(o.cpus ? { cpu: { quota: Math.round(o.cpus * CPU_PERIOD_US), period: CPU_PERIOD_US } } : {}),
+    labels: Object.fromEntries(o.label ?? []),
+    annotations,
+  };
+  return client.run(spec).catch(async (err: unknown) => {
+    // The pod is gone (CliClient.run); its log dir too, where this CLI can reach it (not
+    // when the name was another run's, made meanwhile: the dir is that one's).
+    const taken = err instanceof CoracleError && err.code === 'ALREADY_EXISTS';
+    if (typeof socket === 'string' && !taken) await rm(logDirectory, { recursive: true, force: true });
+    throw err;
+  });
 }
 
-/** In the foreground: its terminal or its output until it ends, then its status. */
+/**
+ * The image, pulled when it is not here, with its progress on standard error as `pull`
+ * shows it (standard output is the container's), and the saved credentials for its registry.
+ */
+async function ensureImage(client: CliClient, socket: DaemonTarget, image: string): Promise<void> {
+  if (await client.image(image)) return;
+  process.stderr.write(`Unable to find image '${image}' locally\n`);
+  const view = new PullView(process.stderr, process.stderr.isTTY === true);
+  await pullWithProgress(socket, image, (s) => view.step(s), await pullAuthFor(image)).catch((err: unknown) => {
+    throw pullDenied(image, err);
+  });
+  process.stderr.write(`Status: pulled ${image}\n`);
+}
+
+function parseWorkdir(dir: string): string {
+  if (!dir.startsWith('/') || dir.includes('\0')) throw new CoracleError('INVALID_ARGUMENT', `invalid working directory "${dir}": expected an absolute path`);
+  return dir;
+}
+
+function parseHostname(name: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/.test(name)) throw new CoracleError('INVALID_ARGUMENT', `invalid hostname "${name}": expected letters, digits, dots and dashes, at most 63`);
+  return name;
+}
+
+/**
+ * In the foreground: its terminal or its output until it ends, then its status. Without a
+ * tty the signals this process gets go to the container (run-signal-proxy.ts). With --rm
+ * (and a local daemon) the container and its pod are removed once it has ended, however
+ * the run ends.
+ */
 async function follow(client: CliClient, socket: DaemonTarget, id: string, o: RunFlags): Promise<void> {
   const stdin = o.interactive === true;
   const tty = o.tty === true;
-  if (stdin || tty) {
-    await attachTo(client, id, { stdin, tty });
-    return;
-  }
-  const c = await find(client, id);
-  // Over TCP the log file is out of reach: the id, as with -d.
-  if (typeof socket !== 'string') {
+  // Over TCP the log file is out of reach: the id, as with -d (and the daemon removes it for --rm).
+  if (!stdin && !tty && typeof socket !== 'string') {
     process.stdout.write(`${id}\n`);
     return;
   }
-  await printLogs(c, { follow: true }, client);
-  process.exitCode = (await client.container(id, c.podId))?.exitCode ?? 0;
+  const unproxy = tty ? () => undefined : proxySignals(socket, id);
+  let detached = false;
+  try {
+    if (stdin || tty) {
+      detached = (await attachTo(client, id, { stdin, tty })) === 'detached';
+      return;
+    }
+    const c = await find(client, id);
+    await printLogs(c, { follow: true }, client);
+    process.exitCode = (await client.container(id, c.podId))?.exitCode ?? 0;
+  } finally {
+    unproxy();
+    // Detached (Ctrl+P Ctrl+Q): it runs on, and stays.
+    if (o.rm && !detached && typeof socket === 'string') await removeEnded(client, id);
+  }
+}
+
+/** run --rm: the container once it has ended (at once, should it still run), its pod and its log dir. */
+async function removeEnded(client: CliClient, id: string): Promise<void> {
+  const c = await find(client, id).catch(() => undefined);
+  if (!c) return;
+  if (c.state === 'running') await client.stop(c.id, 10);
+  await client.remove(c);
+  if (c.logPath) await rm(dirname(c.logPath), { recursive: true, force: true });
 }

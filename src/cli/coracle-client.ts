@@ -4,13 +4,13 @@ import type { CommitContainerRequest } from '../generated/coracle/v1/CommitConta
 import type { CommitContainerResponse__Output } from '../generated/coracle/v1/CommitContainerResponse.js';
 import type { ContainerTopRequest } from '../generated/coracle/v1/ContainerTopRequest.js';
 import type { RestartContainerRequest } from '../generated/coracle/v1/RestartContainerRequest.js';
+import type { SignalContainerRequest } from '../generated/coracle/v1/SignalContainerRequest.js';
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
 import type { CopyToContainerChunk } from '../generated/coracle/v1/CopyToContainerChunk.js';
 import type { ImportImagesChunk } from '../generated/coracle/v1/ImportImagesChunk.js';
 import type { ImportImagesResponse__Output } from '../generated/coracle/v1/ImportImagesResponse.js';
-import type { KillContainerRequest } from '../generated/coracle/v1/KillContainerRequest.js';
 import type { TagImageRequest } from '../generated/coracle/v1/TagImageRequest.js';
 import type { TagImageResponse__Output } from '../generated/coracle/v1/TagImageResponse.js';
 import type { UntagImageRequest } from '../generated/coracle/v1/UntagImageRequest.js';
@@ -140,15 +140,15 @@ export async function restartContainer(socket: DaemonTarget, containerId: string
   await unary<RestartContainerRequest, unknown>(socket, (c, req, cb) => c.RestartContainer(req, cb), { container_id: containerId });
 }
 
+/** docker run's signal proxy: `signal` (a name or number) to the container's main process. */
+export async function signalContainer(socket: DaemonTarget, containerId: string, signal: string): Promise<void> {
+  await unary<SignalContainerRequest, unknown>(socket, (c, req, cb) => c.SignalContainer(req, { deadline: Date.now() + 30_000 }, cb), { container_id: containerId, signal });
+}
+
 /** docker rmi NAME: one tag or repo digest taken; the image removed once it has none (unless `keepUntagged`). */
 export async function untagImage(socket: DaemonTarget, image: string, keepUntagged: boolean): Promise<{ imageId: string; untagged: string[]; deleted: boolean }> {
   const res = await unary<UntagImageRequest, UntagImageResponse__Output>(socket, (c, req, cb) => c.UntagImage(req, cb), { image, keep_untagged: keepUntagged });
   return { imageId: res.image_id, untagged: res.untagged, deleted: res.deleted };
-}
-
-/** docker kill: `signal` (name or number) to a running container. */
-export async function killContainer(socket: DaemonTarget, containerId: string, signal: string): Promise<void> {
-  await unary<KillContainerRequest, unknown>(socket, (c, req, cb) => c.KillContainer(req, cb), { container_id: containerId, signal });
 }
 
 /** docker tag: the image `source` names gets the tag `target` too; the tag as stored. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCompletionCommands } from './completion-commands.js';
 import { registerContainerCommands } from './container-commands.js';
 import { registerCp } from './container-cp.js';
 import { registerEvents } from './container-events.js';
@@ -27,4 +28,5 @@ export function registerDockerCommands(program: Command, socketOf: SocketOf): vo
   registerTag(program, socketOf);
   registerLoginCommands(program);
   registerSystemCommands(program, socketOf);
+  registerCompletionCommands(program);
 }

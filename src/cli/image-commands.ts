@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { DaemonTarget } from './daemon-target.js';
 import { commitContainer, exportImages, imageHistory, importImages, pullWithProgress } from './coracle-client.js';
 import { humanDuration, humanSize, shortId, table } from './format.js';
+import { formatList } from './list-format.js';
 import { PullView } from './pull-view.js';
 import { eachOf, findContainer as find, withClient, type SocketOf } from './with-client.js';
 import { removeImageNamed } from './image-rmi.js';
@@ -91,17 +92,34 @@ function registerRmi(program: Command, socketOf: SocketOf): void {
   );
 }
 
-/** `images` lists when called bare; its import/export subcommands stay as they are. */
-export async function listImages(socket: DaemonTarget): Promise<void> {
+/** docker images's template fields, each with its column header. */
+const IMAGE_COLUMNS = {
+  headers: { Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE' },
+  defaults: ['Repository', 'Tag', 'ID', 'Size'],
+};
+
+/**
+ * `images` lists when called bare (its import/export subcommands stay as they are): a row a
+ * name, as docker's; -q the ids, each once. CRI's image list has no creation time: CreatedSince
+ * and CreatedAt are N/A, as docker shows what it does not know.
+ */
+export async function listImages(socket: DaemonTarget, o: { quiet?: boolean; format?: string } = {}): Promise<void> {
   await withClient(socket, async (client) => {
-    const rows = (await client.listImages()).flatMap((i) => {
+    const images = await client.listImages();
+    if (o.quiet) {
+      process.stdout.write([...new Set(images.map((i) => shortId(i.id)))].map((id) => `${id}\n`).join(''));
+      return;
+    }
+    const rows = images.flatMap((i) => {
       const tags = i.repoTags.length ? i.repoTags : ['<none>:<none>'];
+      const digest = i.repoDigests[0]?.split('@')[1] ?? '<none>';
       return tags.map((t) => {
         const at = t.lastIndexOf(':');
-        return [t.slice(0, at), t.slice(at + 1), shortId(i.id), humanSize(i.size)];
+        const size = humanSize(i.size);
+        return { Repository: t.slice(0, at), Tag: t.slice(at + 1), Digest: digest, ID: shortId(i.id), CreatedSince: 'N/A', CreatedAt: 'N/A', Size: size, Containers: 'N/A', SharedSize: 'N/A', UniqueSize: 'N/A', VirtualSize: size };
       });
     });
-    process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'SIZE'], rows));
+    process.stdout.write(formatList(o.format, rows, IMAGE_COLUMNS));
   });
 }
 

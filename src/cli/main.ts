@@ -115,8 +115,10 @@ const imageCommands = (): Promise<typeof import('./image-commands.js')> => impor
 const imagesCommand = program
   .command('images')
   .description('list images; import and export image archives (docker save / OCI layout)')
-  .action(async (_opts: unknown, command: Command) => {
-    await (await imageCommands()).listImages(await socketOf(command));
+  .option('-q, --quiet', 'only image ids')
+  .option('--format <format>', 'table (the default), json, or a template: "{{.Repository}}:{{.Tag}}"')
+  .action(async (opts: { quiet?: boolean; format?: string }, command: Command) => {
+    await (await imageCommands()).listImages(await socketOf(command), opts);
   });
 imagesCommand
   .command('import')

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, failedPrecondition, invalidArgument, isErrno, messageOf } from '../errors.js';
+import { applyExecOverrides, type ExecOverrides } from '../oci/exec-overrides.js';
 import type { ExecStreamOptions, StdioSession, TerminalSize } from '../oci/stdio-session.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { attachRelay } from './attach-relay.js';
@@ -22,9 +23,14 @@ const EXEC_OUTPUT_LIMIT = 16 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */
-export async function execSync(ctx: ContainerContext, id: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
-  const { c, processFile, pidFile, release } = await prepareExec(ctx, id, cmd, false);
+export async function execSync(ctx: ContainerContext, id: string, cmd: string[], timeoutSeconds: number, overrides?: ExecOverrides): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+  const { c, processFile, pidFile, release } = await prepareExec(ctx, id, cmd, false, undefined, overrides);
   try {
+    // docker exec -d: started, not waited for; its output goes nowhere.
+    if (overrides?.detach) {
+      await ctx.runtimeFor(c.runtimeHandler, c.id).execDetached(c.id, processFile, pidFile);
+      return { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: 0 };
+    }
     return await ctx.runtimeFor(c.runtimeHandler, c.id).exec(c.id, processFile, pidFile, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
   } finally {
     await release();
@@ -33,7 +39,7 @@ export async function execSync(ctx: ContainerContext, id: string, cmd: string[],
 
 /** Runs `cmd` in a running container with its stdio live: the streaming server's exec. */
 export async function execStream(ctx: ContainerContext, id: string, cmd: string[], o: ExecStreamOptions): Promise<StdioSession> {
-  const { c, processFile, pidFile, release } = await prepareExec(ctx, id, cmd, o.tty, o.size);
+  const { c, processFile, pidFile, release } = await prepareExec(ctx, id, cmd, o.tty, o.size, o.overrides);
   try {
     const session = ctx.runtimeFor(c.runtimeHandler, c.id).execStream(c.id, processFile, pidFile, o);
     void session.done.catch(() => undefined).finally(() => release());
@@ -44,8 +50,8 @@ export async function execStream(ctx: ContainerContext, id: string, cmd: string[
   }
 }
 
-/** The process spec of an exec: the container's own, with another command. */
-async function prepareExec(ctx: ContainerContext, id: string, cmd: string[], terminal: boolean, size?: TerminalSize): Promise<{ c: ContainerRecord; processFile: string; pidFile: string; release: () => Promise<void> }> {
+/** The process spec of an exec: the container's own, with another command (and the overrides given). */
+async function prepareExec(ctx: ContainerContext, id: string, cmd: string[], terminal: boolean, size?: TerminalSize, overrides?: ExecOverrides): Promise<{ c: ContainerRecord; processFile: string; pidFile: string; release: () => Promise<void> }> {
   const c = await refresh(ctx, ctx.mustGet(id));
   if (!isRunning(c)) throw failedPrecondition(`container ${c.id}: exec: not running`);
   if (cmd.length === 0) throw invalidArgument(`container ${c.id}: exec: no command`);
@@ -56,7 +62,9 @@ async function prepareExec(ctx: ContainerContext, id: string, cmd: string[], ter
   const pidFile = join(p.state, `exec-${tag}.pid`);
   // runc sizes the console it makes before the process starts (consoleSize), not after.
   const consoleSize = terminal && size && size.width > 0 && size.height > 0 ? { consoleSize: { width: size.width, height: size.height } } : {};
-  await writeFileAtomic(processFile, JSON.stringify({ ...spec.process, args: cmd, terminal, ...consoleSize }));
+  // docker exec's -e, -u, -w, when the CLI gave them (Coracle's exec metadata).
+  const proc = await applyExecOverrides(spec.process, overrides, p.rootfs);
+  await writeFileAtomic(processFile, JSON.stringify({ ...proc, args: cmd, terminal, ...consoleSize }));
   return {
     c,
     processFile,

@@ -1,6 +1,7 @@
 import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
 import type { Resources } from '../oci/spec.js';
+import type { ExecOverrides } from '../oci/exec-overrides.js';
 import type { ExecStreamOptions, StdioSession } from '../oci/stdio-session.js';
 import * as extras from './commit-top-checkpoint.js';
 import { ContainerContext, type ContainerDeps } from './container-context.js';
@@ -38,6 +39,8 @@ const BACKGROUND_DRAIN_MS = 5_000;
  */
 export class ContainerService {
   private readonly ctx: ContainerContext;
+  /** Containers a stop or removal was asked for (see stopAsked); in memory, as the watcher's counts. */
+  private readonly stopsAsked = new Set<string>();
 
   constructor(deps: ContainerDeps) {
     this.ctx = new ContainerContext(deps);
@@ -89,8 +92,8 @@ export class ContainerService {
   }
 
   /** Runs `cmd` in a running container as its main process runs (user, env, cwd). */
-  execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
-    return io.execSync(this.ctx, id, cmd, timeoutSeconds);
+  execSync(id: string, cmd: string[], timeoutSeconds: number, overrides?: ExecOverrides): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    return io.execSync(this.ctx, id, cmd, timeoutSeconds, overrides);
   }
 
   /** Runs `cmd` in a running container with its stdio live: the streaming server's exec. */
@@ -125,11 +128,13 @@ export class ContainerService {
 
   /** Runs an exited container again with its root filesystem as it left it (docker start). */
   restart(id: string, log: Logger): Promise<void> {
+    this.stopsAsked.delete(this.ctx.resolve(id)?.id ?? id);
     return lifecycle.restart(this.ctx, id, log);
   }
 
   /** Starts a CREATED container; a second call while the first runs gets the first's outcome. */
   start(id: string, log: Logger): Promise<void> {
+    this.stopsAsked.delete(this.ctx.resolve(id)?.id ?? id);
     return lifecycle.start(this.ctx, id, log);
   }
 
@@ -143,12 +148,8 @@ export class ContainerService {
 
   /** The stop signal, then SIGKILL after `timeoutSeconds`; a stopped container is no error. */
   stop(id: string, timeoutSeconds: number, log: Logger): Promise<void> {
+    this.stopsAsked.add(this.ctx.resolve(id)?.id ?? id);
     return lifecycle.stop(this.ctx, id, timeoutSeconds, log);
-  }
-
-  /** docker kill: `signal` to a running container's init; refused when it is not running. */
-  kill(id: string, signal: string, log: Logger): Promise<void> {
-    return kill(this.ctx, id, signal, log);
   }
 
   /** docker cp CONTAINER:SRC: `path` in its root as a tar (see container-copy). */
@@ -163,15 +164,33 @@ export class ContainerService {
 
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */
   remove(id: string, log: Logger): Promise<void> {
-    return lifecycle.remove(this.ctx, id, log);
+    const full = this.ctx.resolve(id)?.id ?? id;
+    this.stopsAsked.add(full);
+    return lifecycle.remove(this.ctx, id, log).finally(() => this.stopsAsked.delete(full));
   }
 
   stopAll(sandboxId: string, log: Logger): Promise<void> {
+    for (const c of this.ctx.deps.store.all()) if (c.sandboxId === sandboxId) this.stopsAsked.add(c.id);
     return lifecycle.stopAll(this.ctx, sandboxId, log);
   }
 
   removeAll(sandboxId: string, log: Logger): Promise<void> {
-    return lifecycle.removeAll(this.ctx, sandboxId, log);
+    const ids = this.ctx.deps.store.all().filter((c) => c.sandboxId === sandboxId).map((c) => c.id);
+    for (const id of ids) this.stopsAsked.add(id);
+    return lifecycle.removeAll(this.ctx, sandboxId, log).finally(() => ids.forEach((id) => this.stopsAsked.delete(id)));
+  }
+
+  /** Sends a signal to a running container's main process (docker kill, run's signal proxy). */
+  signal(id: string, signal: string): Promise<void> {
+    return kill(this.ctx, id, signal);
+  }
+
+  /**
+   * Whether a stop or removal of the container was asked for since it last started: a
+   * restart policy leaves such an exit alone, as docker's does after `docker stop`.
+   */
+  stopAsked(id: string): boolean {
+    return this.stopsAsked.has(id);
   }
 
   /** At start: half-made containers undone, exits read, state of no container collected. */

@@ -14,7 +14,9 @@ export const POD_NETWORK_METADATA = 'coracle-pod-network';
 export function runPodSandboxHandler(sandboxes: Pick<SandboxService, 'run'>): UnaryHandler<RunPodSandboxRequest__Output, RunPodSandboxResponse> {
   return async (request, ctx) => {
     const spec = toSandboxSpec(request.config, request.runtime_handler);
-    if (ctx.metadata(POD_NETWORK_METADATA) === 'embedded') spec.network = 'embedded';
+    const wanted = ctx.metadata(POD_NETWORK_METADATA);
+    // 'none': a network namespace of its own with only its loopback (docker's --network none).
+    if (wanted === 'embedded' || wanted === 'none') spec.network = wanted;
     return { pod_sandbox_id: await sandboxes.run(spec, ctx.log) };
   };
 }

@@ -25,12 +25,12 @@ import { checkpointContainerHandler } from './container-checkpoint.js';
 import { imageHistoryHandler } from './image-history.js';
 import { untagImageHandler } from './image-untag.js';
 import { tagImageHandler } from './image-tag.js';
-import { killContainerHandler } from './container-kill.js';
 import { copyFromContainerHandler } from './container-copy-from.js';
 import { copyToContainerHandler } from './container-copy-to.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
 import { restartContainerHandler } from './container-restart.js';
+import { signalContainerHandler } from './container-signal.js';
 import { pullImageProgressHandler } from './image-pull-progress.js';
 import { updateContainerResourcesHandler } from './container-update.js';
 import { listPodSandboxStatsHandler, podSandboxStatsHandler } from './sandbox-stats.js';
@@ -59,7 +59,7 @@ import { wrapClientStream, wrapServerStream, wrapUnary, type RpcObserve, type Rp
 export interface CriServices {
   runtimeStatus: Pick<RuntimeStatusService, 'status'>;
   settings: Pick<RuntimeSettings, 'setPodCidr'>;
-  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'kill' | 'copyFrom' | 'copyTo' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
+  containers: Pick<ContainerService, 'create' | 'start' | 'stop' | 'remove' | 'status' | 'list' | 'execSync' | 'checkpoint' | 'top' | 'commit' | 'restart' | 'signal' | 'copyFrom' | 'copyTo' | 'reopenLog' | 'stats' | 'listStats' | 'updateResources' | 'podStats' | 'podsStats'>;
   sandboxes: Pick<SandboxService, 'run' | 'stop' | 'remove' | 'status' | 'list' | 'resolve'>;
   images: Pick<ImageService, 'pull' | 'find' | 'list' | 'remove' | 'usage' | 'importArchive' | 'exportArchive' | 'history' | 'untag' | 'tag'>;
   streaming: Pick<StreamingService, 'exec' | 'attach' | 'portForward'>;
@@ -188,8 +188,8 @@ export function createCriServer(
     RestartContainer: wrapUnary('RestartContainer', log, restartContainerHandler(services.containers), own('RestartContainer')),
     PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images), own('PullImage')),
     UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images), own('UntagImage')),
+    SignalContainer: wrapUnary('SignalContainer', log, signalContainerHandler(services.containers), own('SignalContainer')),
     TagImage: wrapUnary('TagImage', log, tagImageHandler(services.images), own('TagImage')),
-    KillContainer: wrapUnary('KillContainer', log, killContainerHandler(services.containers), own('KillContainer')),
     CopyFromContainer: wrapServerStream('CopyFromContainer', log, copyFromContainerHandler(services.containers), own('CopyFromContainer')),
     CopyToContainer: wrapClientStream('CopyToContainer', log, copyToContainerHandler(services.containers), own('CopyToContainer')),
   } as grpc.UntypedServiceImplementation);

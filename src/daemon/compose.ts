@@ -34,6 +34,7 @@ import { RuntimeSettings } from '../runtime/runtime-settings.js';
 import { RuntimeStatusService } from '../runtime/runtime-status.js';
 import { StreamingService, type SessionCounts } from '../streaming/streaming-service.js';
 import { recover } from './recover.js';
+import { CliContainerWatcher } from './cli-container-watcher.js';
 
 /** What the daemon's metrics are told as things happen (absent with metrics off). */
 export interface Recorders {
@@ -158,7 +159,10 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
     events,
     log,
   });
+  // Before recovery, so that it sees the exits recovery reads; it acts on them after.
+  const cliWatcher = new CliContainerWatcher({ events, containers, sandboxes, root: config.root, log });
   await recover({ root: config.root, containers, sandboxes, log });
+  cliWatcher.resume();
   const streaming = new StreamingService({
     containers,
     sandboxes,
@@ -189,6 +193,7 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
     streamingSessions: () => streaming.sessions(),
     endStreams: () => events.close(),
     async close() {
+      cliWatcher.close();
       events.close();
       await containers.close();
       sandboxes.close();

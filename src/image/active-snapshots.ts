@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { writeFileDurable } from '../util/atomic-write.js';
 import { readRegularFile } from '../util/bounded-read.js';
 import type { Mount } from '../util/mounts.js';
+import { markTopDir } from '../util/top-dir.js';
 import { removeTree, TreeRemovals } from './remove-tree.js';
 import type { ActiveInfo } from './snapshotter.js';
 
@@ -42,6 +43,8 @@ export class ActiveSnapshots {
 
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
+    // Each snapshot's files in a block group of their own, not among inodes just freed (util/top-dir.ts).
+    markTopDir(this.root);
     for (const name of await readdir(this.root)) {
       if (name.startsWith('tmp-')) {
         await removeTree(this.root, name);

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
 import { writeFileDurable } from '../util/atomic-write.js';
+import { markTopDir } from '../util/top-dir.js';
 import { digestHex } from './digest.js';
 import { removeTree, TreeRemovals } from './remove-tree.js';
 import type { CommittedInfo, Unpacker } from './snapshotter.js';
@@ -36,6 +37,8 @@ export class CommittedLayers {
   /** Makes the root; removes what a daemon stopped half-way left (staging and removed trees). */
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
+    // Each snapshot's files in a block group of their own, not among inodes just freed (util/top-dir.ts).
+    markTopDir(this.root);
     for (const name of await readdir(this.root)) {
       if (name.startsWith('tmp-')) await removeTree(this.root, name);
     }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
+import { BatchedWriter } from './batched-writer.js';
 import { digestHex, sha256Digest } from './digest.js';
 
 /**
@@ -101,13 +102,21 @@ export class FileContentStore implements ContentStore {
     try {
       const hash = createHash('sha256');
       let written = 0;
-      for await (const chunk of await openSource()) {
-        written += chunk.length;
-        if (size !== undefined && written > size) {
-          throw new CoracleError('DATA_LOSS', `blob ${digest}: more than the ${size} bytes expected`);
+      // Every byte is counted and hashed as it arrives, before it is batched: the blob is
+      // renamed into place only once all of them match the size and digest, as before.
+      const out = new BatchedWriter(fh);
+      try {
+        for await (const chunk of await openSource()) {
+          written += chunk.length;
+          if (size !== undefined && written > size) {
+            throw new CoracleError('DATA_LOSS', `blob ${digest}: more than the ${size} bytes expected`);
+          }
+          hash.update(chunk);
+          await out.add(chunk);
         }
-        hash.update(chunk);
-        await fh.write(chunk);
+        await out.end();
+      } finally {
+        await out.settled();
       }
       if (size !== undefined && written !== size) {
         throw new CoracleError('DATA_LOSS', `blob ${digest}: got ${written} bytes, expected ${size}`);
@@ -134,10 +143,16 @@ export class FileContentStore implements ContentStore {
     let size = 0;
     try {
       const hash = createHash('sha256');
-      for await (const chunk of source) {
-        size += chunk.length;
-        hash.update(chunk);
-        await fh.write(chunk);
+      const out = new BatchedWriter(fh);
+      try {
+        for await (const chunk of source) {
+          size += chunk.length;
+          hash.update(chunk);
+          await out.add(chunk);
+        }
+        await out.end();
+      } finally {
+        await out.settled();
       }
       digest = `sha256:${hash.digest('hex')}`;
       // Kept, as in download(): a blob under its digest is whole after a power loss.

@@ -23,7 +23,10 @@ export function decompressed(blob: string): AsyncIterable<Buffer> {
   }
   const raw = createReadStream(blob, { highWaterMark: 1 << 20 });
   if (head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip({ chunkSize: 1 << 17 });
+    // Output in 1 MiB buffers: node's zlib inflates on the thread pool, one round trip per
+    // buffer, and at 128 KiB those round trips cost more than the inflating (a 25 MB layer:
+    // 22-45 ms of CPU and 50-100 ms of wall time, against 13-22 ms and 16-23 ms).
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
     // pipe() leaves the source open when the gunzip is destroyed (an unpack given up).
     gunzip.on('close', () => raw.destroy());
     raw.on('error', (err) => gunzip.destroy(err));

@@ -68,7 +68,12 @@ export class UnpackPool {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(new URL('./unpack-worker.js', import.meta.url));
+    // The unpacker opens most of its fds through koffi (openat, openat2), which Node does not
+    // see: with unmanaged-fd tracking on, every close of one emitted a process warning ("closed
+    // but not opened in unmanaged mode"), an Error with its stack printed through the main
+    // thread's stderr, thousands per layer. The unpacker closes every fd it opens itself (in
+    // finally blocks); a worker is ended only while idle, or when the daemon stops.
+    const worker = new Worker(new URL('./unpack-worker.js', import.meta.url), { trackUnmanagedFds: false });
     worker.on('message', (msg: { id: number; result?: UnpackResult; error?: WorkerError }) => {
       const job = this.busy.get(worker);
       this.busy.delete(worker);

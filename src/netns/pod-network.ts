@@ -16,9 +16,9 @@ export interface PodPortMapping {
 
 /**
  * Which network a pod is on: the cluster's (the first config in the CNI conf dir, as libcni
- * picks it) or Coracle's own embedded one.
+ * picks it), Coracle's own embedded one, or none (its loopback only: docker's --network none).
  */
-export type PodNetworkChoice = 'cluster' | 'embedded';
+export type PodNetworkChoice = 'cluster' | 'embedded' | 'none';
 
 /** What the network needs to know of a pod. */
 export interface PodAttachment {
@@ -72,10 +72,15 @@ export class PodNetwork {
   }
 
   private network(which: PodNetworkChoice): Promise<CniNetwork | undefined> {
+    if (which === 'none') return Promise.resolve(undefined);
     return which === 'embedded' ? Promise.resolve(this.networks.embedded) : this.networks.cluster();
   }
 
   async setUp(p: PodAttachment): Promise<PodAddresses> {
+    if (p.network === 'none') {
+      await this.runner.add(LOOPBACK, this.attachment(p, 'lo'));
+      return { additionalIps: [] };
+    }
     const net = await this.network(p.network);
     if (!net) throw new CoracleError('FAILED_PRECONDITION', 'no CNI network config in the cluster\'s conf dir: the pod network is not ready');
     // The fast path brings lo up itself. Else two networks on two interfaces of one netns: nothing orders them.
@@ -110,7 +115,7 @@ export class PodNetwork {
       if (fast && ifName === 'eth0' && (!cache || cache.embedded)) return fast.del(a, cache);
       await this.runner.del(network, a);
     };
-    const results = await Promise.allSettled([del(net, 'eth0'), del(LOOPBACK, 'lo')]);
+    const results = await Promise.allSettled([p.network === 'none' ? Promise.resolve() : del(net, 'eth0'), del(LOOPBACK, 'lo')]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }

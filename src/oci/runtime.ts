@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
@@ -166,6 +166,36 @@ export class OciRuntime {
     await this.run(['delete', '--force', id], `container ${id}: delete`).catch((err: unknown) => {
       if (!/does not exist/.test(messageOf(err))) throw err;
     });
+  }
+
+  /**
+   * Starts `processFile` in the container and returns once it runs (runc exec --detach), its
+   * stdio /dev/null: docker exec -d. runc's own failure (no such binary) is read from its log,
+   * a file beside the pid file: its stderr would be the process's too, open as long as it runs.
+   */
+  async execDetached(id: string, processFile: string, pidFile: string): Promise<void> {
+    const logFile = `${pidFile}.log`;
+    try {
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(this.runtimePath, [`--root=${this.root}`, '--log', logFile, '--log-format', 'json', 'exec', '--detach', '--process', processFile, '--pid-file', pidFile, id], { stdio: 'ignore' });
+        child.on('error', (e) => reject(new CoracleError('INTERNAL', `container ${id}: exec: ${e.message}`)));
+        child.on('exit', (c) => resolve(c));
+      });
+      if (code === 0) return;
+      // The last error line runc logged, capped: a file of ours, but read no more than 64 KiB.
+      const text = (await readFile(logFile).catch(() => Buffer.alloc(0))).subarray(-65536).toString('utf8');
+      const errors = text.split('\n').flatMap((l) => {
+        try {
+          const r = JSON.parse(l) as { level?: string; msg?: string };
+          return r.level === 'error' && r.msg ? [r.msg] : [];
+        } catch {
+          return [];
+        }
+      });
+      throw new CoracleError('FAILED_PRECONDITION', `container ${id}: exec: ${this.name}: ${errors.at(-1) ?? `exited with ${code}`}`);
+    } finally {
+      await rm(logFile, { force: true });
+    }
   }
 
   /**

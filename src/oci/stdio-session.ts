@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { ExecOverrides } from './exec-overrides.js';
 
 export interface TerminalSize {
   width: number;
@@ -10,6 +11,8 @@ export interface ExecStreamOptions {
   tty: boolean;
   stdin: boolean;
   size?: TerminalSize;
+  /** docker exec's -e, -u, -w. */
+  overrides?: ExecOverrides;
 }
 
 /**

@@ -12,11 +12,12 @@ import { wsMaxPayload, type StreamingLimits } from './limits.js';
 import { serveStdio, type ClientStreams, type StreamOptions } from './remote-command.js';
 import { SpdySession, type SpdyLimitEvent } from './spdy-session.js';
 import { SPDY_COMMAND_PROTOCOLS, SPDY_PORT_FORWARD_PROTOCOLS, serveSpdyPortForward, spdyClientStreams } from './spdy-streams.js';
+import type { ExecOverrides } from '../oci/exec-overrides.js';
 import { WS_COMMAND_PROTOCOLS, WS_PORT_FORWARD_PROTOCOLS, serveWsPortForward, wsClientStreams } from './ws-channels.js';
 
 /** A request the CRI handed out a URL for, waiting for its client to connect. */
 export type PendingRequest =
-  | { kind: 'exec'; containerId: string; cmd: string[]; options: StreamOptions }
+  | { kind: 'exec'; containerId: string; cmd: string[]; options: StreamOptions; overrides?: ExecOverrides }
   | { kind: 'attach'; containerId: string; options: StreamOptions }
   | { kind: 'portforward'; sandboxId: string; ports: number[] };
 
@@ -308,7 +309,7 @@ export class StreamingServer {
     const o = { tty: pending.options.tty, stdin: pending.options.stdin };
     const start =
       pending.kind === 'exec'
-        ? (size?: TerminalSize) => this.o.targets.exec(pending.containerId, pending.cmd, { ...o, ...(size ? { size } : {}) })
+        ? (size?: TerminalSize) => this.o.targets.exec(pending.containerId, pending.cmd, { ...o, ...(size ? { size } : {}), ...(pending.overrides ? { overrides: pending.overrides } : {}) })
         : () => this.o.targets.attach(pending.containerId, o);
     log.debug('stream started');
     void serveStdio(client, start, pending.kind === 'exec' ? pending.cmd : [], log, o.tty).then(() => log.debug('stream ended'));

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { StdioSession, ExecStreamOptions } from '../oci/stdio-session.js';
+import type { ExecOverrides } from '../oci/exec-overrides.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StreamOptions } from './remote-command.js';
@@ -69,12 +70,13 @@ export class StreamingService {
     return this.server.sessions();
   }
 
-  async exec(containerId: string, cmd: string[], o: StreamOptions): Promise<string> {
+  async exec(containerId: string, cmd: string[], o: StreamOptions, overrides?: ExecOverrides): Promise<string> {
     if (!containerId) throw invalidArgument('Exec: missing required container_id');
     if (cmd.length === 0) throw invalidArgument(`container ${containerId}: exec: cmd is empty`);
     checkStreams(o, 'exec');
     const c = await this.running(containerId, 'exec');
-    return this.url('exec', { kind: 'exec', containerId: c.id, cmd, options: o });
+    if (overrides?.detach) throw invalidArgument(`container ${c.id}: exec: a detached exec has no streams (ExecSync runs it)`);
+    return this.url('exec', { kind: 'exec', containerId: c.id, cmd, options: o, ...(overrides ? { overrides } : {}) });
   }
 
   async attach(containerId: string, o: StreamOptions): Promise<string> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { eventLine, eventTime, parseEventFilter, parseEventTime } from '../../src/cli/container-events.js';
+import { eventLine, eventTime, parseEventFilter } from '../../src/cli/container-events.js';
 import { cliSuite } from '../helpers/cli.js';
 import { CORACLE_BIN } from '../helpers/daemon.js';
 import { until } from '../helpers/until.js';
@@ -66,15 +66,7 @@ describe('cli: events', function () {
     }
   });
 
-  it('reads the times docker takes, and prints the time and attributes as docker does', () => {
-    const now = Date.UTC(2026, 11, 2, 7, 30, 0);
-    assert.equal(parseEventTime('1764660600', now), 1764660600_000_000_000n);
-    assert.equal(parseEventTime('1764660600.5', now), 1764660600_500_000_000n);
-    assert.equal(parseEventTime('10m', now), BigInt(now - 600_000) * 1_000_000n);
-    assert.equal(parseEventTime('1h30m', now), BigInt(now - 5_400_000) * 1_000_000n);
-    assert.equal(parseEventTime('2026-12-02T07:30:00Z', now), BigInt(now) * 1_000_000n);
-    assert.equal(parseEventTime('2026-12-02', now), BigInt(Date.UTC(2026, 11, 2)) * 1_000_000n);
-    for (const bad of ['', 'abc', '10x', '2026-13-45T00:00:00Z']) assert.throws(() => parseEventTime(bad, now), /Expected/, bad);
+  it('reads filters, and prints the time and attributes as docker does', () => {
     assert.deepEqual(parseEventFilter('container=web'), { key: 'container', value: 'web' });
     assert.throws(() => parseEventFilter('event=boom'), /Expected an event/);
     assert.equal(eventTime(1764660600_123456789n), '2025-12-02T07:30:00.123456789Z');

@@ -36,7 +36,7 @@ describe('cli: kill, restart, wait', function () {
     const r = await cli('kill', 'done', 'nosuch', 'live');
     assert.equal(r.code, 1);
     assert.equal(r.stdout, 'live\n');
-    assert.match(r.stderr, /^coracle: .*container [0-9a-f]{64}: kill: container is not running\ncoracle: no such container: nosuch\n$/);
+    assert.match(r.stderr, /^coracle: .*container [0-9a-f]{64}: signal 9: is exited, not running\ncoracle: no such container: nosuch\n$/);
     assert.equal(await state('live'), 'exited');
     for (const bad of ['NOSUCH', '0', '65', '9x', '']) {
       const u = await cli('kill', '-s', bad, 'live');

@@ -57,7 +57,7 @@ describe('cli: docker-style formatting and names', () => {
     for (const n of taken) assert.match(n, /^[a-z]+_[a-z]+\d*$/);
   });
 
-  it('reads a CRI log: partial lines joined, each to its stream', () => {
+  it('reads a CRI log: partial lines joined, each to its stream, with its time', () => {
     const log = [
       '2026-01-01T00:00:00.1Z stdout P hel',
       '2026-01-01T00:00:00.2Z stderr F oops',
@@ -69,10 +69,11 @@ describe('cli: docker-style formatting and names', () => {
       '',
     ].join('\n');
     assert.deepEqual(criLogLines(log), [
-      { stream: 'stderr', line: 'oops' },
-      { stream: 'stdout', line: 'hello' },
-      { stream: 'stdout', line: '' },
-      { stream: 'stdout', line: '45 123\r' },
+      { stream: 'stderr', line: 'oops', time: '2026-01-01T00:00:00.2Z' },
+      // A joined line has the time of its first part.
+      { stream: 'stdout', line: 'hello', time: '2026-01-01T00:00:00.1Z' },
+      { stream: 'stdout', line: '', time: '2026-01-01T00:00:00.4Z' },
+      { stream: 'stdout', line: '45 123\r', time: '2026-01-01T00:00:00.5Z' },
     ]);
   });
 

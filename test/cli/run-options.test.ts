@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { CoracleError } from '../../src/errors.js';
 import { ExitStatusError } from '../../src/cli/exit-status.js';
-import { collect, parseEnv, parsePort, parseVolume, processArgs } from '../../src/cli/run-options.js';
+import { collect, MIN_MEMORY, parseCpus, parseEnv, parseLabel, parseMemory, parseNetwork, parsePort, parseUser, parseVolume, processArgs } from '../../src/cli/run-options.js';
 
 describe('cli: run options (-e, -v, -p) as docker reads them', () => {
   const invalid = (message: string) => (err: unknown): boolean => err instanceof CoracleError && err.code === 'INVALID_ARGUMENT' && err.message === message;
@@ -50,5 +50,32 @@ describe('cli: run options (-e, -v, -p) as docker reads them', () => {
     assert.deepEqual(processArgs('/bin/two words', []), { command: ['/bin/two words'], args: [] }, 'one element, as docker: not split');
     assert.deepEqual(processArgs('', ['echo', 'hi']), { command: ['echo', 'hi'], args: [] });
     assert.throws(() => processArgs('', []), (err: unknown) => err instanceof ExitStatusError && err.exitStatus === 125 && /^no command specified/.test(err.message));
+  });
+
+  it("reads --memory in docker's units (b k m g, powers of 1024), refusing less than 6m", () => {
+    assert.equal(parseMemory('6m'), MIN_MEMORY);
+    assert.equal(parseMemory('64M'), 64 * 1024 ** 2);
+    assert.equal(parseMemory('1g'), 1024 ** 3);
+    assert.equal(parseMemory('1.5g'), 1.5 * 1024 ** 3);
+    assert.equal(parseMemory('8192k'), 8 * 1024 ** 2);
+    assert.equal(parseMemory(String(MIN_MEMORY)), MIN_MEMORY);
+    assert.equal(parseMemory('7mb'), 7 * 1024 ** 2);
+    assert.throws(() => parseMemory('5m'), invalid('invalid memory "5m": the minimum is 6m'));
+    for (const bad of ['', 'm', '1t', '-8m', '1e9', '0x10m']) assert.throws(() => parseMemory(bad), /invalid memory/, bad);
+  });
+
+  it('reads --cpus as a decimal of at least 0.01; -u as name, uid, uid:gid or name:gid; -l as key=value; --network', () => {
+    assert.deepEqual(['1.5', '.5', '0.01', '2'].map(parseCpus), [1.5, 0.5, 0.01, 2]);
+    for (const bad of ['0', '0.001', '-1', '1/2', 'one', '']) assert.throws(() => parseCpus(bad), /invalid cpus/, bad);
+    assert.deepEqual(parseUser('1000'), { uid: 1000 });
+    assert.deepEqual(parseUser('1000:50'), { uid: 1000, gid: 50 });
+    assert.deepEqual(parseUser('www-data'), { name: 'www-data' });
+    assert.deepEqual(parseUser('www-data:33'), { name: 'www-data', gid: 33 });
+    for (const bad of ['', 'a b', '1000:staff', ':1', '1:2:3']) assert.throws(() => parseUser(bad), /invalid user/, bad);
+    assert.deepEqual(parseLabel('a=b=c'), ['a', 'b=c']);
+    assert.deepEqual(parseLabel('bare'), ['bare', '']);
+    assert.throws(() => parseLabel('=v'), /invalid label/);
+    assert.deepEqual(['host', 'none', 'bridge', 'default'].map(parseNetwork), ['host', 'none', 'default', 'default']);
+    assert.throws(() => parseNetwork('overlay'), /invalid network "overlay"/);
   });
 });

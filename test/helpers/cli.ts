@@ -84,3 +84,11 @@ export function cliSuite(more: Parameters<typeof cliRegistry>[0] = {}): CliSuite
   });
   return suite;
 }
+
+/** The containers and pods `d` has, sorted ids: a refused or --rm run must leave them as they were. */
+export async function podsAndContainers(d: TestDaemon): Promise<{ containers: string[]; pods: string[] }> {
+  return {
+    containers: (await d.clients.runtime.ListContainers({})).containers.map((c) => c.id).sort(),
+    pods: (await d.clients.runtime.ListPodSandbox({})).items.map((p) => p.id).sort(),
+  };
+}
