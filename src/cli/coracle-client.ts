@@ -8,6 +8,11 @@ import type { SignalContainerRequest } from '../generated/coracle/v1/SignalConta
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
+import type { CopyToContainerChunk } from '../generated/coracle/v1/CopyToContainerChunk.js';
+import type { ImportImagesChunk } from '../generated/coracle/v1/ImportImagesChunk.js';
+import type { ImportImagesResponse__Output } from '../generated/coracle/v1/ImportImagesResponse.js';
+import type { TagImageRequest } from '../generated/coracle/v1/TagImageRequest.js';
+import type { TagImageResponse__Output } from '../generated/coracle/v1/TagImageResponse.js';
 import type { UntagImageRequest } from '../generated/coracle/v1/UntagImageRequest.js';
 import type { UntagImageResponse__Output } from '../generated/coracle/v1/UntagImageResponse.js';
 import { loadCoracleProto } from '../cri/proto.js';
@@ -39,39 +44,48 @@ function fromGrpc(err: grpc.ServiceError, socket: DaemonTarget): Error {
   return toCliError(err, channelOf(socket).display);
 }
 
-export async function importImages(socket: DaemonTarget, data: AsyncIterable<Buffer>): Promise<ImportedImage[]> {
+/**
+ * A client-streaming call: `first` (if any), then each chunk of `data` as a message, waiting
+ * for the stream to drain; a failure of `data` cancels the call.
+ */
+function streamUp<M, R>(socket: DaemonTarget, start: (c: CoracleClient, cb: (err: grpc.ServiceError | null, res?: R) => void) => grpc.ClientWritableStream<M>, data: AsyncIterable<Buffer>, message: (chunk: Buffer) => M, first?: M): Promise<R | undefined> {
   const c = client(socket);
-  try {
-    return await new Promise<ImportedImage[]>((resolve, reject) => {
-      const call = c.ImportImages((err, res) => {
-        if (err) reject(fromGrpc(err, socket));
-        else resolve((res?.images ?? []).map((i) => ({ id: i.id, repoTags: i.repo_tags })));
-      });
-      (async () => {
-        for await (const chunk of data) {
-          if (!call.write({ data: chunk })) await new Promise<void>((r) => call.once('drain', () => r()));
-        }
-        call.end();
-      })().catch((err: unknown) => {
-        call.cancel();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      });
+  return new Promise<R | undefined>((resolve, reject) => {
+    const call = start(c, (err, res) => (err ? reject(fromGrpc(err, socket)) : resolve(res)));
+    (async () => {
+      if (first !== undefined) call.write(first);
+      for await (const chunk of data) {
+        if (!call.write(message(chunk))) await new Promise<void>((r) => call.once('drain', () => r()));
+      }
+      call.end();
+    })().catch((err: unknown) => {
+      call.cancel();
+      reject(err instanceof Error ? err : new Error(String(err)));
     });
-  } finally {
-    c.close();
-  }
+  }).finally(() => c.close());
 }
 
-export async function* exportImages(socket: DaemonTarget, images: string[]): AsyncGenerator<Buffer> {
+export async function importImages(socket: DaemonTarget, data: AsyncIterable<Buffer>): Promise<ImportedImage[]> {
+  const res = await streamUp<ImportImagesChunk, ImportImagesResponse__Output>(socket, (c, cb) => c.ImportImages(cb), data, (chunk) => ({ data: chunk }));
+  return (res?.images ?? []).map((i) => ({ id: i.id, repoTags: i.repo_tags }));
+}
+
+/** A server-streaming call's data chunks, as they come; the call is cancelled when the reader stops early. */
+async function* streamDown(socket: DaemonTarget, start: (c: CoracleClient) => grpc.ClientReadableStream<{ data: Buffer }>): AsyncGenerator<Buffer> {
   const c = client(socket);
-  const call = c.ExportImages({ images });
+  const call = start(c);
   try {
     for await (const chunk of call as AsyncIterable<{ data: Buffer }>) yield chunk.data;
   } catch (err) {
     throw fromGrpc(err as grpc.ServiceError, socket);
   } finally {
+    call.cancel();
     c.close();
   }
+}
+
+export function exportImages(socket: DaemonTarget, images: string[]): AsyncGenerator<Buffer> {
+  return streamDown(socket, (c) => c.ExportImages({ images }));
 }
 
 function unary<Req, Res>(socket: DaemonTarget, call: (c: CoracleClient, req: Req, cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown, req: Req): Promise<Res> {
@@ -138,6 +152,21 @@ export async function signalContainer(socket: DaemonTarget, containerId: string,
 export async function untagImage(socket: DaemonTarget, image: string, keepUntagged: boolean): Promise<{ imageId: string; untagged: string[]; deleted: boolean }> {
   const res = await unary<UntagImageRequest, UntagImageResponse__Output>(socket, (c, req, cb) => c.UntagImage(req, cb), { image, keep_untagged: keepUntagged });
   return { imageId: res.image_id, untagged: res.untagged, deleted: res.deleted };
+}
+
+/** docker tag: the image `source` names gets the tag `target` too; the tag as stored. */
+export async function tagImage(socket: DaemonTarget, source: string, target: string): Promise<string> {
+  return (await unary<TagImageRequest, TagImageResponse__Output>(socket, (c, req, cb) => c.TagImage(req, cb), { source, target })).tag;
+}
+
+/** docker cp CONTAINER:SRC: the tar of `path` in the container, as it streams. */
+export function copyFromContainer(socket: DaemonTarget, containerId: string, path: string): AsyncGenerator<Buffer> {
+  return streamDown(socket, (c) => c.CopyFromContainer({ container_id: containerId, path }));
+}
+
+/** docker cp SRC CONTAINER:DEST: `tar` unpacked at `path` in the container. */
+export async function copyToContainer(socket: DaemonTarget, containerId: string, path: string, tar: AsyncIterable<Buffer>): Promise<void> {
+  await streamUp<CopyToContainerChunk, unknown>(socket, (c, cb) => c.CopyToContainer(cb), tar, (chunk) => ({ data: chunk }), { container_id: containerId, path });
 }
 
 export interface PullStep {

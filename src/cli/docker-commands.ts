@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { registerCompletionCommands } from './completion-commands.js';
 import { registerContainerCommands } from './container-commands.js';
+import { registerCp } from './container-cp.js';
+import { registerEvents } from './container-events.js';
+import { registerLifecycleCommands } from './container-lifecycle-commands.js';
+import { registerPort } from './container-port.js';
+import { registerStats } from './container-stats.js';
+import { registerTag } from './image-tag-command.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerLoginCommands } from './login-commands.js';
 import { registerSystemCommands } from './system-commands.js';
@@ -13,7 +19,13 @@ import type { SocketOf } from './with-client.js';
  */
 export function registerDockerCommands(program: Command, socketOf: SocketOf): void {
   registerContainerCommands(program, socketOf);
+  registerLifecycleCommands(program, socketOf);
+  registerPort(program, socketOf);
+  registerEvents(program, socketOf);
+  registerStats(program, socketOf);
+  registerCp(program, socketOf);
   registerImageCommands(program, socketOf);
+  registerTag(program, socketOf);
   registerLoginCommands(program);
   registerSystemCommands(program, socketOf);
   registerCompletionCommands(program);

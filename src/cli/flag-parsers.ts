@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { constants } from 'node:os';
 import { messageOf } from '../errors.js';
 
 /**
@@ -59,6 +60,15 @@ export function checked<T>(parse: (value: string) => T): (value: string) => T {
       throw new InvalidArgumentError(messageOf(err));
     }
   };
+}
+
+/** A signal: a name with or without SIG, any case (KILL, sigterm), or a number from 1 to 64; as its number. */
+export function signalArg(value: string): string {
+  const upper = value.toUpperCase();
+  const name = (upper.startsWith('SIG') ? upper : `SIG${upper}`) as NodeJS.Signals;
+  if (/^\d{1,2}$/.test(value) && Number(value) >= 1 && Number(value) <= 64) return String(Number(value));
+  if (/^SIG[A-Z0-9]+$/.test(name) && Object.hasOwn(constants.signals, name)) return String(constants.signals[name]);
+  throw new InvalidArgumentError('Expected a signal name (KILL, SIGTERM) or number (1 to 64).');
 }
 
 function rangeText(min: number, max: number): string {

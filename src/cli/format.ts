@@ -22,14 +22,22 @@ export function humanDuration(ms: number): string {
 }
 
 export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  return scaled(bytes, 1000, ['B', 'kB', 'MB', 'GB', 'TB', 'PB'], 3);
+}
+
+/** go-units' BytesSize, as docker stats prints memory: binary units, 4 significant digits. */
+export function bytesSize(bytes: number): string {
+  return scaled(bytes, 1024, ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'], 4);
+}
+
+function scaled(bytes: number, base: number, units: string[], precision: number): string {
   let n = bytes;
   let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
+  while (n >= base && i < units.length - 1) {
+    n /= base;
     i++;
   }
-  return `${Number(n.toPrecision(3))}${units[i]}`;
+  return `${Number(n.toPrecision(precision))}${units[i]}`;
 }
 
 export interface StatusInput {

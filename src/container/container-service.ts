@@ -9,6 +9,7 @@ import * as creates from './container-create.js';
 import * as exits from './container-exits.js';
 import type { ContainerFilter } from './container-exits.js';
 import * as io from './container-io.js';
+import { copyFrom, copyTo } from './container-copy.js';
 import { kill } from './container-kill.js';
 import * as lifecycle from './container-lifecycle.js';
 import { reconcile as reconcileContainers } from './container-reconcile.js';
@@ -150,6 +151,16 @@ export class ContainerService {
   stop(id: string, timeoutSeconds: number, log: Logger): Promise<void> {
     this.stopsAsked.add(this.ctx.resolve(id)?.id ?? id);
     return lifecycle.stop(this.ctx, id, timeoutSeconds, log);
+  }
+
+  /** docker cp CONTAINER:SRC: `path` in its root as a tar (see container-copy). */
+  copyFrom(id: string, path: string): AsyncIterable<Buffer> {
+    return copyFrom(this.ctx, id, path);
+  }
+
+  /** docker cp SRC CONTAINER:DEST: a tar unpacked at `path` in its root (see container-copy). */
+  copyTo(id: string, path: string, data: AsyncIterable<Buffer>, log: Logger): Promise<void> {
+    return copyTo(this.ctx, id, path, data, log);
   }
 
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */

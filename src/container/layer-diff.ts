@@ -70,6 +70,34 @@ function openFile(dirFd: number, name: string): { fd: number; st: Stats } | unde
  * deeper than MAX_COMMIT_DEPTH is refused (the walk holds an fd per level).
  */
 export function upperDirTar(upper: string): AsyncIterable<Buffer> {
+  return treeTar(async (t) => {
+    let fd: number;
+    try {
+      fd = openSync(upper, O_RDONLY | O_DIRECTORY);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    try {
+      await t.walk(fd);
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
+/** What treeTar's `work` puts in the tar: all a directory holds, or one entry of it (with all under it). */
+export interface TreeTar {
+  walk(dirFd: number): Promise<void>;
+  entry(dirFd: number, name: string): Promise<void>;
+}
+
+/**
+ * A tar of what `work` adds, each entry read as upperDirTar reads them (by name in its
+ * directory's fd, O_NOFOLLOW, kind and size from the fd): the walk of a container's root
+ * for `cp` too (src/container/container-copy.ts).
+ */
+export function treeTar(work: (t: TreeTar) => Promise<void>): AsyncIterable<Buffer> {
   const tar = pack();
   const linked = new Map<string, string>();
   const add = (h: Headers, fd?: number): Promise<void> =>
@@ -86,71 +114,58 @@ export function upperDirTar(upper: string): AsyncIterable<Buffer> {
     });
   const walk = async (dirFd: number, rel: string, depth: number): Promise<void> => {
     const names = (await readdir(`/proc/self/fd/${dirFd}`)).sort();
-    for (const name of names) {
-      const at = rel ? `${rel}/${name}` : name;
-      const seen = lstatAt(dirFd, name);
-      if (!seen) continue;
-      const base = (st: Stats): Headers => ({ name: at, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime });
-      const kind = seen.mode & S_IFMT;
-      if (kind === S_IFCHR && seen.rdev === 0) {
-        await add({ ...base(seen), name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0 });
-      } else if (seen.isDirectory()) {
-        if (depth >= MAX_COMMIT_DEPTH) {
-          throw new CoracleError('FAILED_PRECONDITION', `upper dir: "${at}": deeper than ${MAX_COMMIT_DEPTH} directory levels`);
-        }
-        const dir = openDir(dirFd, name);
-        if (!dir) continue;
-        try {
-          await add({ ...base(dir.st), type: 'directory' });
-          if (isOpaque(dir.fd)) await add({ ...base(dir.st), name: `${at}/.wh..wh..opq`, type: 'file', size: 0 });
-          await walk(dir.fd, at, depth + 1);
-        } finally {
-          closeSync(dir.fd);
-        }
-      } else if (seen.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = readlinkat(dirFd, name);
-        } catch {
-          continue;
-        }
-        await add({ ...base(seen), type: 'symlink', linkname: target });
-      } else if (seen.isFile()) {
-        const file = openFile(dirFd, name);
-        if (!file) continue;
-        const st = file.st;
-        const key = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? linked.get(key) : undefined;
-        if (first !== undefined) {
-          closeSync(file.fd);
-          await add({ ...base(st), type: 'link', linkname: first });
-        } else {
-          if (st.nlink > 1) linked.set(key, at);
-          await add({ ...base(st), type: 'file', size: st.size }, file.fd);
-        }
-      } else if (kind === S_IFCHR || kind === S_IFBLK) {
-        await add({ ...base(seen), type: kind === S_IFCHR ? 'character-device' : 'block-device', devmajor: Math.floor(seen.rdev / 256) & 0xfff, devminor: (seen.rdev & 0xff) | ((seen.rdev >> 12) & 0xfff00) });
-      } else if (kind === S_IFIFO) {
-        await add({ ...base(seen), type: 'fifo' });
+    for (const name of names) await entry(dirFd, name, rel ? `${rel}/${name}` : name, rel, depth);
+  };
+  // The entry `name` of `dirFd`, as `at` in the tar (`rel` its directory there).
+  const entry = async (dirFd: number, name: string, at: string, rel: string, depth: number): Promise<void> => {
+    const seen = lstatAt(dirFd, name);
+    if (!seen) return;
+    const base = (st: Stats): Headers => ({ name: at, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime });
+    const kind = seen.mode & S_IFMT;
+    if (kind === S_IFCHR && seen.rdev === 0) {
+      await add({ ...base(seen), name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0 });
+    } else if (seen.isDirectory()) {
+      if (depth >= MAX_COMMIT_DEPTH) {
+        throw new CoracleError('FAILED_PRECONDITION', `upper dir: "${at}": deeper than ${MAX_COMMIT_DEPTH} directory levels`);
       }
-      // Sockets are not carried in layers.
+      const dir = openDir(dirFd, name);
+      if (!dir) return;
+      try {
+        await add({ ...base(dir.st), type: 'directory' });
+        if (isOpaque(dir.fd)) await add({ ...base(dir.st), name: `${at}/.wh..wh..opq`, type: 'file', size: 0 });
+        await walk(dir.fd, at, depth + 1);
+      } finally {
+        closeSync(dir.fd);
+      }
+    } else if (seen.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = readlinkat(dirFd, name);
+      } catch {
+        return;
+      }
+      await add({ ...base(seen), type: 'symlink', linkname: target });
+    } else if (seen.isFile()) {
+      const file = openFile(dirFd, name);
+      if (!file) return;
+      const st = file.st;
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? linked.get(key) : undefined;
+      if (first !== undefined) {
+        closeSync(file.fd);
+        await add({ ...base(st), type: 'link', linkname: first });
+      } else {
+        if (st.nlink > 1) linked.set(key, at);
+        await add({ ...base(st), type: 'file', size: st.size }, file.fd);
+      }
+    } else if (kind === S_IFCHR || kind === S_IFBLK) {
+      await add({ ...base(seen), type: kind === S_IFCHR ? 'character-device' : 'block-device', devmajor: Math.floor(seen.rdev / 256) & 0xfff, devminor: (seen.rdev & 0xff) | ((seen.rdev >> 12) & 0xfff00) });
+    } else if (kind === S_IFIFO) {
+      await add({ ...base(seen), type: 'fifo' });
     }
+    // Sockets are not carried in layers.
   };
-  const start = async (): Promise<void> => {
-    let fd: number;
-    try {
-      fd = openSync(upper, O_RDONLY | O_DIRECTORY);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      throw err;
-    }
-    try {
-      await walk(fd, '', 0);
-    } finally {
-      closeSync(fd);
-    }
-  };
-  start().then(
+  work({ walk: (fd) => walk(fd, '', 0), entry: (fd, name) => entry(fd, name, name, '', 0) }).then(
     () => tar.finalize(),
     (err: unknown) => tar.destroy(err instanceof Error ? err : new Error(String(err))),
   );

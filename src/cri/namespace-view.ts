@@ -66,6 +66,8 @@ export function namespaceView(s: CriServices, ns: string): CriServices {
       commit: (id, ...rest) => containers.commit(mustContainer(id), ...rest),
       restart: (id, ...rest) => containers.restart(mustContainer(id), ...rest),
       signal: (id, ...rest) => containers.signal(mustContainer(id), ...rest),
+      copyFrom: (id, ...rest) => containers.copyFrom(mustContainer(id), ...rest),
+      copyTo: (id, ...rest) => containers.copyTo(mustContainer(id), ...rest),
       reopenLog: (id, ...rest) => containers.reopenLog(mustContainer(id), ...rest),
       stats: (id, ...rest) => containers.stats(mustContainer(id), ...rest),
       updateResources: (id, ...rest) => containers.updateResources(mustContainer(id), ...rest),

@@ -18,6 +18,9 @@ import { listMetricDescriptorsHandler, listPodSandboxMetricsHandler } from './me
 import { checkpointContainerHandler } from './container-checkpoint.js';
 import { imageHistoryHandler } from './image-history.js';
 import { untagImageHandler } from './image-untag.js';
+import { tagImageHandler } from './image-tag.js';
+import { copyFromContainerHandler } from './container-copy-from.js';
+import { copyToContainerHandler } from './container-copy-to.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
 import { restartContainerHandler } from './container-restart.js';
@@ -168,6 +171,9 @@ function implementation(
   return impl;
 }
 
+type CopyFrom = ReturnType<typeof copyFromContainerHandler>;
+type CopyTo = ReturnType<typeof copyToContainerHandler>;
+
 /** A handler that runs the one `pick` gives for the caller's namespace. */
 function byNamespace<Req, Res>(pick: (ns: string) => UnaryHandler<Req, Res>): UnaryHandler<Req, Res> {
   return (request, ctx) => pick(ctx.namespace)(request, ctx);
@@ -199,6 +205,8 @@ export function createCriServer(
     commit: commitContainerHandler(s.containers),
     restart: restartContainerHandler(s.containers),
     signal: signalContainerHandler(s.containers),
+    copyFrom: copyFromContainerHandler(s.containers),
+    copyTo: copyToContainerHandler(s.containers),
   }));
   server.addService(coracle, {
     ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images), own('ImportImages')),
@@ -210,6 +218,14 @@ export function createCriServer(
     PullImage: wrapServerStream('PullImage', log, pullImageProgressHandler(services.images), own('PullImage')),
     UntagImage: wrapUnary('UntagImage', log, untagImageHandler(services.images), own('UntagImage')),
     SignalContainer: wrapUnary('SignalContainer', log, byNamespace((ns) => scoped(ns).signal), own('SignalContainer')),
+    TagImage: wrapUnary('TagImage', log, tagImageHandler(services.images), own('TagImage')),
+    CopyFromContainer: wrapServerStream(
+      'CopyFromContainer',
+      log,
+      (request: Parameters<CopyFrom>[0], write: Parameters<CopyFrom>[1], ctx) => scoped(ctx.namespace).copyFrom(request, write),
+      own('CopyFromContainer'),
+    ),
+    CopyToContainer: wrapClientStream('CopyToContainer', log, (chunks: Parameters<CopyTo>[0], ctx) => scoped(ctx.namespace).copyTo(chunks, ctx), own('CopyToContainer')),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

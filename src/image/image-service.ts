@@ -9,6 +9,7 @@ import { exportArchive, importArchive } from './image-import-export.js';
 import { pullImage } from './image-pull.js';
 import type { ImageRecord } from './image-store.js';
 import type { RegistryCredentials } from './registry-auth.js';
+import { tagImage, type TagResult } from './image-tag.js';
 import { untagImage, type UntagResult } from './image-untag.js';
 
 export type { ImageServiceDeps, OnPullProgress, PullMetrics, PullProgress, RegistryAccess } from './image-deps.js';
@@ -81,6 +82,11 @@ export class ImageService {
   /** Removes the image `text` names, with all its tags; nothing named is no error. */
   async remove(text: string, log: Logger): Promise<void> {
     return removeImage(this.cx, text, log);
+  }
+
+  /** Gives the image `source` names the tag `target` too (docker tag); see image-tag. */
+  async tag(source: string, target: string, log: Logger): Promise<TagResult> {
+    return tagImage(this.cx, source, target, log);
   }
 
   /** Takes one tag or repo digest from its image (docker rmi NAME); see image-untag. */

@@ -29,7 +29,7 @@ describe('cli: completion bash, made from the command tree', function () {
         execFile('bash', ['--norc', '-c', line], { env: { PATH: `${dir}:/usr/bin:/bin`, HOME: dir }, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout.split('\n').filter(Boolean).sort())));
       });
 
-    assert.deepEqual(await complete('coracle', 'p'), ['ps', 'pull']);
+    assert.deepEqual(await complete('coracle', 'p'), ['port', 'ps', 'pull']);
     assert.deepEqual(await complete('coracle', 'ps', '--f'), ['--filter', '--format']);
     assert.deepEqual(await complete('coracle', 'logs', '--t'), ['--tail', '--timestamps']);
     assert.deepEqual(await complete('coracle', '--tls'), ['--tlscacert', '--tlscert', '--tlskey', '--tlsverify']);

@@ -51,7 +51,7 @@ describe('cli: flag values, checked as they are parsed', () => {
     const usage: [string[], RegExp][] = [
       [[...H, 'stop', '-t', 'abc', 'x'], /option '-t, --time <seconds>' argument 'abc' is invalid/],
       [[...H, 'stop', '-t', '-1', 'x'], /option '-t, --time <seconds>' argument '-1' is invalid/],
-      [[...H, 'logs', '--tail', 'abc', 'x'], /option '--tail <n>' argument 'abc' is invalid.*"all"/],
+      [[...H, 'logs', '--tail', 'abc', 'x'], /option '-n, --tail <n>' argument 'abc' is invalid.*"all"/],
       [[...H, 'run', '-p', '99999:1', 'img'], /option '-p, --publish <\[ip:\]host:container\[\/proto\]>' argument '99999:1' is invalid/],
       [[...H, 'run', '-v', 'rel:/c', 'img'], /option '-v, --volume <host:container\[:ro\]>' argument 'rel:\/c' is invalid/],
       [[...H, 'run', '--name', 'a b', 'img'], /option '--name <name>' argument 'a b' is invalid/],
