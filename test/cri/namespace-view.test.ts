@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { CLI_NAMESPACE } from '../../src/cli/cli-namespace.js';
-import { commitContainer, containerTop, restartContainer, signalContainer } from '../../src/cli/coracle-client.js';
+import { commitContainer, containerTop, copyFromContainer, copyToContainer, restartContainer, signalContainer } from '../../src/cli/coracle-client.js';
 import type { ContainerEventResponse__Output } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
 import { busyboxDaemon } from '../helpers/busybox-pod.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
@@ -91,6 +91,11 @@ describe('cri: namespaces keep the CLI\'s pods and containers apart from kubelet
       await assert.rejects(signalContainer(d.socket, id, 'TERM'), { code: 'NOT_FOUND' }, `signal ${id}`);
       await assert.rejects(restartContainer(d.socket, id), { code: 'NOT_FOUND' }, `restart ${id}`);
       await assert.rejects(commitContainer(d.socket, id, {}), { code: 'NOT_FOUND' }, `commit ${id}`);
+      const drain = async (): Promise<void> => {
+        for await (const chunk of copyFromContainer(d.socket, id, '/etc')) assert.fail(`cp from ${id}: ${chunk.length} bytes came`);
+      };
+      await assert.rejects(drain(), { code: 'NOT_FOUND' }, `cp from ${id}`);
+      await assert.rejects(copyToContainer(d.socket, id, '/tmp', (async function* () {})()), { code: 'NOT_FOUND' }, `cp to ${id}`);
     }
     assert.deepEqual((await containerTop(d.socket, cCtr.slice(0, 12))).map((p) => p.command), ['sleep 300'], 'the CLI\'s own is');
 
