@@ -4,6 +4,7 @@ import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeServic
 import { loadCriProto } from '../cri/proto.js';
 import { CLI_LABEL, NAME_LABEL } from './cli-client.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
+import { cliNamespace } from './cli-namespace.js';
 
 /** docker's names for CRI's container events. */
 const ACTIONS: Record<string, CliEvent['action']> = {
@@ -40,7 +41,8 @@ export interface Known {
  */
 export function watchContainerEvents(socket: DaemonTarget, known: Map<string, Known>, onEvent: (e: CliEvent) => void): { done: Promise<void>; close: () => void } {
   const ch = channelOf(socket);
-  const client = new (loadCriProto().runtime.v1.RuntimeService)(ch.target, ch.credentials) as RuntimeServiceClient;
+  // In the CLI's namespace: only the CLI's containers' events come.
+  const client = new (loadCriProto().runtime.v1.RuntimeService)(ch.target, ch.credentials, { interceptors: [cliNamespace] }) as RuntimeServiceClient;
   const call = client.GetContainerEvents({});
   let closed = false;
   const done = new Promise<void>((resolve, reject) => {

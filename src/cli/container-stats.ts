@@ -7,6 +7,7 @@ import type { CliContainer } from './cli-client.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 import { bytesSize, humanSize, shortId, table } from './format.js';
 import { findContainer, withClient, type SocketOf } from './with-client.js';
+import { cliNamespace } from './cli-namespace.js';
 
 /** How often the live table is drawn, and how far apart --no-stream's two samples are (docker's one second). */
 const INTERVAL_MS = 1_000;
@@ -49,7 +50,8 @@ type Reader = (c: CliContainer) => Promise<Sample | undefined>;
 /** Reads samples over one connection; a container gone or stopped reads as undefined. */
 function sampler(socket: DaemonTarget): { read: Reader; close: () => void } {
   const ch = channelOf(socket);
-  const rt = new (loadCriProto().runtime.v1.RuntimeService)(ch.target, ch.credentials) as RuntimeServiceClient;
+  // In the CLI's namespace: only the CLI's containers are there.
+  const rt = new (loadCriProto().runtime.v1.RuntimeService)(ch.target, ch.credentials, { interceptors: [cliNamespace] }) as RuntimeServiceClient;
   const call = <T>(method: string, req: unknown): Promise<T> =>
     new Promise((resolve, reject) => {
       const fn = (rt as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
