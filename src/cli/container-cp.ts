@@ -52,9 +52,16 @@ export async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Pr
       const rel = parts.join('/');
       const parent = parts.slice(0, -1).join('/');
       if (!dirs.has(parent)) {
-        const p = await lstat(join(into, parent)).catch(() => undefined);
-        if (!p?.isDirectory()) throw new CoracleError('INVALID_ARGUMENT', `cp: entry "${h.name}": its directory is not a directory this copy made (a symlink?)`);
-        dirs.add(parent);
+        // Every component, not only the last: lstat follows a symlink anywhere before it, so
+        // `x` -> / then `x/etc/cron.d/f` would otherwise write into the host's /etc.
+        const comps = parts.slice(0, -1);
+        for (let i = 1; i <= comps.length; i++) {
+          const prefix = comps.slice(0, i).join('/');
+          if (dirs.has(prefix)) continue;
+          const p = await lstat(join(into, prefix)).catch(() => undefined);
+          if (!p?.isDirectory()) throw new CoracleError('INVALID_ARGUMENT', `cp: entry "${h.name}": ${prefix} is not a directory (a symlink?)`);
+          dirs.add(prefix);
+        }
       }
       const path = join(into, rel);
       const there = await lstat(path).catch(() => undefined);

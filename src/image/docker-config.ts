@@ -34,8 +34,9 @@ export function parseDockerConfig(text: string, where: string): DockerConfig {
   let doc: unknown;
   try {
     doc = text.trim() === '' ? {} : JSON.parse(text);
-  } catch (err) {
-    throw new CoracleError('INVALID_ARGUMENT', `${where}: not JSON: ${(err as Error).message}`);
+  } catch {
+    // Not JSON.parse's message: it quotes the text around the error, which may be a secret.
+    throw new CoracleError('INVALID_ARGUMENT', `${where}: not JSON`);
   }
   if (!isObject(doc)) throw new CoracleError('INVALID_ARGUMENT', `${where}: not a JSON object`);
   if (doc.auths !== undefined && !isObject(doc.auths)) throw new CoracleError('INVALID_ARGUMENT', `${where}: "auths" is not an object`);

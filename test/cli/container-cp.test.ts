@@ -131,7 +131,13 @@ describe('cli: cp', function () {
       yield b;
     }
     const through = await tarOf([{ name: 'd', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: secretDir }, { name: 'd/l/secret', type: 'file', content: 'overwritten' }]);
-    await assert.rejects(unpackOnHost(once(through), join(host, 'dest')), /d\/l\/secret.*not a directory this copy made/);
+    await assert.rejects(unpackOnHost(once(through), join(host, 'dest')), /d\/l\/secret.*d\/l is not a directory/);
+    // The symlink early in the path: `x` -> the secret's parent, then x/sub/f (sub a real dir there).
+    await mkdir(join(host, 'parent-of-secret', 'sub'), { recursive: true });
+    const deep = await tarOf([{ name: 'x', type: 'symlink', linkname: join(host, 'parent-of-secret') }, { name: 'x/sub/f', type: 'file', content: 'escaped' }]);
+    await mkdir(join(host, 'dest3'));
+    await assert.rejects(unpackOnHost(once(deep), join(host, 'dest3')), /x\/sub\/f.*x is not a directory/);
+    assert.deepEqual(await readdir(join(host, 'parent-of-secret', 'sub')), [], 'nothing written through a symlink early in the path');
     const fileLink = await tarOf([{ name: 'd', type: 'directory' }, { name: 'd/f', type: 'symlink', linkname: join(secretDir, 'secret') }, { name: 'd/f', type: 'file', content: 'overwritten' }]);
     await unpackOnHost(once(fileLink), join(host, 'dest2'));
     const climb = await tarOf([{ name: '../secret-dir/secret', type: 'file', content: 'overwritten' }]);

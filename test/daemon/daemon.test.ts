@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { connect as h2connect } from 'node:http2';
 import { connect as netConnect, createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { onCleanup } from '../helpers/cleanup.js';
 import { criClients } from '../helpers/cri-client.js';
 import { DAEMON_BUNDLE } from '../../src/util/package-root.js';
@@ -48,6 +48,22 @@ describe('daemon lifecycle', () => {
     assert.ok(d.lines.some((l) => l.includes('"config loaded"')) && d.lines.some((l) => l.includes('"coracle stopped"')), d.lines.join('\n'));
     const version = execFileSync(process.execPath, [CORACLE_BIN, '--version'], { encoding: 'utf8' });
     assert.match(version, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('passes over a bundle older than a module tsc wrote since (a tsc alone after the build): it serves from tsc\'s output', async () => {
+    // A module of tsc's output made newer than the bundle, as `tsc -w` would; put back after.
+    const module = join(dirname(CORACLE_BIN), '..', 'version.js');
+    const { atime, mtime } = await stat(module);
+    await utimes(module, atime, new Date((await stat(DAEMON_BUNDLE)).mtimeMs + 60_000));
+    try {
+      const d = await startTestDaemon();
+      const argv = (await readFile(`/proc/${d.proc.pid}/cmdline`, 'utf8')).split('\0');
+      assert.ok(argv.includes(CORACLE_BIN) && !argv.includes(DAEMON_BUNDLE), argv.join(' '));
+      assert.ok(DAEMON_V8_FLAGS.every((f) => argv.includes(f)), argv.join(' '));
+      await d.clients.runtime.Version({});
+    } finally {
+      await utimes(module, atime, mtime);
+    }
   });
 
   it('replaces a stale socket left by a killed daemon', async () => {

@@ -33,6 +33,9 @@ describe('image/docker-config', () => {
   it('refuses what is not a docker config, never quoting a secret', () => {
     assert.throws(() => parseDockerConfig('[1]', 'f'), /f: not a JSON object/);
     assert.throws(() => parseDockerConfig('{"auths": 3}', 'f'), /f: "auths" is not an object/);
+    // Truncated in the middle of a secret: JSON.parse's own message would quote it.
+    const cut = `{"auths": {"h": {"auth": "${Buffer.from('user:hunter2-secret').toString('base64')}`;
+    assert.throws(() => parseDockerConfig(cut, 'f'), (err: Error) => err.message === 'f: not JSON');
     const bad = parseDockerConfig(JSON.stringify({ auths: { h: { auth: Buffer.from('no-colon-secret').toString('base64') } } }), 'f');
     assert.throws(() => credentialsFor(bad, 'h', 'f'), (err: Error) => /auths\."h"\.auth is not base64 of user:password/.test(err.message) && !err.message.includes('no-colon-secret'));
   });
