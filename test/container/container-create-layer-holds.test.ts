@@ -39,7 +39,7 @@ describe('container/container-create: layers held by a create in flight', () => 
         remove: async () => undefined,
         dir: (id: string) => join(dir, 'records', id),
       };
-      const pod = { id: 'p1', state: 'READY', metadata: { name: 'pod', namespace: 'ns', uid: 'u', attempt: 0 }, runtimeHandler: '', namespaces: { pid: 'POD' }, pins: {}, logDirectory: '' } as unknown as SandboxRecord;
+      const pod = { id: 'p1', state: 'READY', metadata: { name: 'pod', namespace: 'ns', uid: 'u', attempt: 0 }, labels: {}, runtimeHandler: '', namespaces: { pid: 'POD' }, pins: {}, logDirectory: '' } as unknown as SandboxRecord;
       const [c1, c2] = [`sha256:${'1'.repeat(64)}`, `sha256:${'2'.repeat(64)}`];
       const image = { id: 'sha256:img', repoDigests: [], layers: [{ chainId: c1 }, { chainId: c2 }], config: { stopSignal: '' } } as unknown as ImageRecord;
       const snapshots = new DirSnapshotter(join(dir, 'snapshots'), { unpack: () => Promise.reject(new Error('unused')) });
