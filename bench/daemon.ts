@@ -56,8 +56,6 @@ async function latency(clients: CriClients, calls: number): Promise<void> {
 }
 
 
-/** The busybox image and containerd's sandbox image, its applets symlinks (as bench/lifecycle). */
-
 async function pull(name: string, clients: CriClients, image: string): Promise<void> {
   const pulled = await clients.image.PullImage({ image: { image } }, {});
   if (!pulled.image_ref) throw new Error(`${name}: PullImage ${image} returned no image`);

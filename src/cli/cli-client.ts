@@ -9,7 +9,6 @@ import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
 import { EXEC_OVERRIDES_METADATA } from '../cri/exec-metadata.js';
 import type { ExecOverrides } from '../oci/exec-overrides.js';
 import { CONSOLE_SIZE_ANNOTATION } from '../container/console-size.js';
-import type { PullAuth } from './credentials-store.js';
 import { cliNamespace } from './cli-namespace.js';
 
 /**
@@ -161,13 +160,6 @@ export class CliClient {
     return s?.status ? toCliContainer(s.status, podId) : undefined;
   }
 
-  /** Makes sure the image is here: pulled when it is not, with `auth` when given (CRI's AuthConfig). */
-  async ensureImage(image: string, auth?: PullAuth): Promise<string> {
-    const s = await this.img<{ image: { id: string } | null }>('ImageStatus', { image: { image } });
-    if (s.image) return s.image.id;
-    return (await this.img<{ image_ref: string }>('PullImage', { image: { image }, ...(auth ? { auth } : {}) })).image_ref;
-  }
-
   /** A pod with one container, started: what `coracle run` makes. */
   async run(spec: RunSpec): Promise<string> {
     const labels = { ...spec.labels, [CLI_LABEL]: 'true', [NAME_LABEL]: spec.name };
@@ -241,11 +233,6 @@ export class CliClient {
       await this.rt('StopPodSandbox', { pod_sandbox_id: c.podId });
       await this.rt('RemovePodSandbox', { pod_sandbox_id: c.podId });
     }
-  }
-
-  async execSync(id: string, cmd: string[], timeoutSeconds = 0): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
-    const r = await this.rt<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id: id, cmd, timeout: timeoutSeconds }, timeoutSeconds > 0 ? (timeoutSeconds + 30) * 1000 : 24 * 3600_000);
-    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exit_code };
   }
 
   /** Whether the container was made with stdin and a tty (Coracle's verbose status says). */

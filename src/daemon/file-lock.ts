@@ -1,7 +1,7 @@
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import koffi from 'koffi';
 import { CoracleError } from '../errors.js';
-import { libcLibrary } from '../util/fs-syscalls.js';
+import { flock } from '../util/fs-syscalls.js';
 
 /**
  * An exclusive flock(2) on a file, held for the life of the process. The kernel drops it
@@ -12,15 +12,6 @@ const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
 
-let flockFn: ((fd: number, op: number) => number) | undefined;
-
-function flock(fd: number, op: number): number {
-  flockFn ??= libcLibrary().func('int flock(int fd, int op)') as (
-    fd: number,
-    op: number,
-  ) => number;
-  return flockFn(fd, op);
-}
 
 export interface FileLock {
   readonly path: string;

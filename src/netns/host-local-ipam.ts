@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import koffi from 'koffi';
 import { CoracleError, isErrno } from '../errors.js';
-import { libcLibrary } from '../util/fs-syscalls.js';
+import { flock } from '../util/fs-syscalls.js';
 
 /**
  * IPv4 address management in process, on host-local's on-disk layout, so that the CNI
@@ -28,11 +28,6 @@ const LAST_RESERVED = 'last_reserved_ip.0';
 /** Not an address: host-local and lease scans skip it. */
 const TMP_PREFIX = '.coracle-lease-';
 
-let flockFn: ((fd: number, op: number) => number) | undefined;
-function flock(fd: number, op: number): number {
-  flockFn ??= libcLibrary().func('int flock(int fd, int op)') as (fd: number, op: number) => number;
-  return flockFn(fd, op);
-}
 
 const toInt = (ip: string): number => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 const toIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');

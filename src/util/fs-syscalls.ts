@@ -92,3 +92,10 @@ export function llistxattr(path: string): string[] {
   if (got < 0) fail('llistxattr', path);
   return buf.subarray(0, Number(got)).toString('latin1').split('\0').filter(Boolean);
 }
+
+const lockCalls = libcFunctions<{ flock(fd: number, op: number): number }>({ flock: 'int flock(int fd, int op)' });
+
+/** flock(2) (Node has none): -1 with koffi's errno on failure, as the call itself. */
+export function flock(fd: number, op: number): number {
+  return lockCalls().flock(fd, op);
+}
