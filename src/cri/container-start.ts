@@ -2,12 +2,15 @@ import type { StartContainerRequest__Output } from '../generated/runtime/v1/Star
 import type { StartContainerResponse } from '../generated/runtime/v1/StartContainerResponse.js';
 import type { ContainerService } from '../container/container-service.js';
 import { invalidArgument } from '../errors.js';
+import { prepareContainerStatus } from './answers.js';
 import type { UnaryHandler } from './wrap.js';
 
-export function startContainerHandler(containers: Pick<ContainerService, 'start'>): UnaryHandler<StartContainerRequest__Output, StartContainerResponse> {
+export function startContainerHandler(containers: Pick<ContainerService, 'start' | 'status'>): UnaryHandler<StartContainerRequest__Output, StartContainerResponse> {
   return async (request, ctx) => {
     if (!request.container_id) throw invalidArgument('StartContainer: container_id is empty');
     await containers.start(request.container_id, ctx.log);
+    // Started: a status not to be had now (removed meanwhile) is no failure of the start.
+    await containers.status(request.container_id).then(prepareContainerStatus, () => undefined);
     return {};
   };
 }

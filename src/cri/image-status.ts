@@ -2,12 +2,8 @@ import type { ImageStatusRequest__Output } from '../generated/runtime/v1/ImageSt
 import type { ImageStatusResponse } from '../generated/runtime/v1/ImageStatusResponse.js';
 import { invalidArgument } from '../errors.js';
 import type { ImageService } from '../image/image-service.js';
-import { toCriImage } from './image-convert.js';
-import { identityMemo } from './identity-memo.js';
+import { criImage } from './answers.js';
 import type { UnaryHandler } from './wrap.js';
-
-/** One conversion per image record, and so one encoding (proto.ts): kubelet asks before every pull. */
-const converted = identityMemo(toCriImage);
 
 /** A missing image is an unset `image`, not an error: kubelet asks before every pull. */
 export function imageStatusHandler(images: Pick<ImageService, 'find'>): UnaryHandler<ImageStatusRequest__Output, ImageStatusResponse> {
@@ -17,7 +13,7 @@ export function imageStatusHandler(images: Pick<ImageService, 'find'>): UnaryHan
     const image = images.find(ref);
     if (!image) return { image: null };
     return {
-      image: converted(image),
+      image: criImage(image),
       info: request.verbose ? { info: JSON.stringify(image) } : {},
     };
   };

@@ -39,7 +39,10 @@ function loadServices(protoPath: string): grpc.GrpcObject {
       if (nested instanceof protobuf.Service) {
         const service = nested.fullName.slice(1);
         definition[service] = Object.fromEntries(nested.methodsArray.map((m) => [m.name, methodDefinition(service, m.resolve() as protobuf.Method)]));
-      } else if (nested instanceof protobuf.Namespace) walk(nested);
+      } else if (nested instanceof protobuf.Namespace) {
+        if (nested instanceof protobuf.Type) messageTypes.set(nested.fullName.slice(1), nested);
+        walk(nested);
+      }
     }
   };
   walk(root);
@@ -74,6 +77,18 @@ function methodDefinition(service: string, m: protobuf.Method): grpc.MethodDefin
 
 /** The encoding of each message object a response has held, by its type and the object: see identityMemo. */
 const remembered = new Map<protobuf.Type, WeakMap<object, Uint8Array>>();
+/** The message types of the loaded .protos, by full name (runtime.v1.Image), for encodeAhead. */
+const messageTypes = new Map<string, protobuf.Type>();
+
+/**
+ * Encodes `value`, a message of type `typeName` that a response will hold, now rather than
+ * in that response (src/cri/answers.ts). A name no loaded .proto has is a programming error.
+ */
+export function encodeAhead(typeName: string, value: object): void {
+  const type = messageTypes.get(typeName);
+  if (!type) throw new Error(`encodeAhead: no message type ${typeName} is loaded`);
+  encodedMessage(type, value);
+}
 
 function encodedMessage(type: protobuf.Type, value: object): Uint8Array {
   let ofType = remembered.get(type);
