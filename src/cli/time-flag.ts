@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { rfc3339Nanos as nanosOf } from '../util/rfc3339.js';
 
 /**
  * docker's time flags (logs --since/--until): a Go duration before now (`10m`, `1h30m`,
@@ -19,18 +20,6 @@ export function timeArg(now: () => number = Date.now): (value: string) => bigint
     if (ns === undefined) throw new InvalidArgumentError('Expected a duration (10m, 1h30m), an RFC 3339 time (2026-12-02T07:30:12Z) or Unix seconds.');
     return ns;
   };
-}
-
-/** An RFC 3339 time in nanoseconds since the epoch, its fraction kept whole; undefined when it is none. */
-function nanosOf(rfc3339: string): bigint | undefined {
-  const day = /^(\d{4})-(\d{2})-(\d{2})T/.exec(rfc3339);
-  if (!day) return undefined;
-  // Date.parse would roll 2026-02-30 over to March: a day that does not exist is refused.
-  const [y, mo, d] = [Number(day[1]), Number(day[2]), Number(day[3])];
-  if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d || mo < 1 || mo > 12) return undefined;
-  const ms = Date.parse(rfc3339.replace(/\.\d+/, ''));
-  if (Number.isNaN(ms)) return undefined;
-  return BigInt(ms) * 1_000_000n + BigInt((/\.(\d{1,9})/.exec(rfc3339)?.[1] ?? '').padEnd(9, '0'));
 }
 
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

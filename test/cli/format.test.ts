@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { containerStatus, humanDuration, humanSize, quotedCommand, shortId, table } from '../../src/cli/format.js';
 import { checkName, generateName, resolveContainer } from '../../src/cli/names.js';
-import { criLogLines } from '../../src/cli/container-logs.js';
 import { bar, PullView } from '../../src/cli/pull-view.js';
 import { PassThrough } from 'node:stream';
 
@@ -55,26 +54,6 @@ describe('cli: docker-style formatting and names', () => {
     for (let i = 0; i < 50; i++) taken.add(generateName(taken));
     assert.equal(taken.size, 50);
     for (const n of taken) assert.match(n, /^[a-z]+_[a-z]+\d*$/);
-  });
-
-  it('reads a CRI log: partial lines joined, each to its stream, with its time', () => {
-    const log = [
-      '2026-01-01T00:00:00.1Z stdout P hel',
-      '2026-01-01T00:00:00.2Z stderr F oops',
-      '2026-01-01T00:00:00.3Z stdout F lo',
-      '2026-01-01T00:00:00.4Z stdout F ',
-      // A terminal's line ends in \r: kept, not dropped.
-      '2026-01-01T00:00:00.5Z stdout F 45 123\r',
-      'not a log line',
-      '',
-    ].join('\n');
-    assert.deepEqual(criLogLines(log), [
-      { stream: 'stderr', line: 'oops', time: '2026-01-01T00:00:00.2Z' },
-      // A joined line has the time of its first part.
-      { stream: 'stdout', line: 'hello', time: '2026-01-01T00:00:00.1Z' },
-      { stream: 'stdout', line: '', time: '2026-01-01T00:00:00.4Z' },
-      { stream: 'stdout', line: '45 123\r', time: '2026-01-01T00:00:00.5Z' },
-    ]);
   });
 
   it('pull progress: bars redrawn in place on a terminal, a line per change otherwise', () => {
