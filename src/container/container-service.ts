@@ -10,6 +10,7 @@ import * as exits from './container-exits.js';
 import type { ContainerFilter } from './container-exits.js';
 import * as io from './container-io.js';
 import { copyFrom, copyTo } from './container-copy.js';
+import { containerLogs, type LogMessage, type LogsOptions } from './container-logs.js';
 import { kill } from './container-kill.js';
 import * as lifecycle from './container-lifecycle.js';
 import { reconcile as reconcileContainers } from './container-reconcile.js';
@@ -41,6 +42,8 @@ export class ContainerService {
   private readonly ctx: ContainerContext;
   /** Containers a stop or removal was asked for (see stopAsked); in memory, as the watcher's counts. */
   private readonly stopsAsked = new Set<string>();
+  /** Aborted once the daemon stops: the logs followed end. */
+  private readonly followsEnd = new AbortController();
 
   constructor(deps: ContainerDeps) {
     this.ctx = new ContainerContext(deps);
@@ -156,6 +159,28 @@ export class ContainerService {
   /** docker cp CONTAINER:SRC: `path` in its root as a tar (see container-copy). */
   copyFrom(id: string, path: string): AsyncIterable<Buffer> {
     return copyFrom(this.ctx, id, path);
+  }
+
+  /**
+   * docker logs: its CRI log as batches of messages, followed until it stops, `signal` aborts
+   * or endFollows is called (see container-logs).
+   */
+  async *logs(id: string, o: LogsOptions, signal: AbortSignal): AsyncGenerator<LogMessage[]> {
+    const either = new AbortController();
+    const abort = (): void => either.abort();
+    const signals = [signal, this.followsEnd.signal];
+    for (const s of signals) s.addEventListener('abort', abort, { once: true });
+    if (signals.some((s) => s.aborted)) abort();
+    try {
+      yield* containerLogs(this.ctx, id, o, either.signal);
+    } finally {
+      for (const s of signals) s.removeEventListener('abort', abort);
+    }
+  }
+
+  /** Ends the logs being followed (after their last read), so that a stopping daemon does not wait for them. */
+  endFollows(): void {
+    this.followsEnd.abort();
   }
 
   /** docker cp SRC CONTAINER:DEST: a tar unpacked at `path` in its root (see container-copy). */

@@ -45,7 +45,7 @@ export interface Recorders {
 export interface Services extends CriServices {
   /** Streaming sessions by kind, for the metrics. */
   streamingSessions(): SessionCounts;
-  /** Ends the calls that would otherwise stay open (event streams), before the server stops. */
+  /** Ends the calls that would otherwise stay open (event streams, logs followed), before the server stops. */
   endStreams(): void;
   /** Releases what the services hold (worker threads, connection pools). */
   close(): Promise<void>;
@@ -191,7 +191,10 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
     streaming,
     events,
     streamingSessions: () => streaming.sessions(),
-    endStreams: () => events.close(),
+    endStreams: () => {
+      events.close();
+      containers.endFollows();
+    },
     async close() {
       cliWatcher.close();
       events.close();
