@@ -68,6 +68,7 @@ export function namespaceView(s: CriServices, ns: string): CriServices {
       signal: (id, ...rest) => containers.signal(mustContainer(id), ...rest),
       copyFrom: (id, ...rest) => containers.copyFrom(mustContainer(id), ...rest),
       copyTo: (id, ...rest) => containers.copyTo(mustContainer(id), ...rest),
+      logs: (id, ...rest) => containers.logs(mustContainer(id), ...rest),
       reopenLog: (id, ...rest) => containers.reopenLog(mustContainer(id), ...rest),
       stats: (id, ...rest) => containers.stats(mustContainer(id), ...rest),
       updateResources: (id, ...rest) => containers.updateResources(mustContainer(id), ...rest),

@@ -21,6 +21,7 @@ import { untagImageHandler } from './image-untag.js';
 import { tagImageHandler } from './image-tag.js';
 import { copyFromContainerHandler } from './container-copy-from.js';
 import { copyToContainerHandler } from './container-copy-to.js';
+import { containerLogsHandler } from './container-logs.js';
 import { containerTopHandler } from './container-top.js';
 import { commitContainerHandler } from './container-commit.js';
 import { restartContainerHandler } from './container-restart.js';
@@ -173,6 +174,7 @@ function implementation(
 
 type CopyFrom = ReturnType<typeof copyFromContainerHandler>;
 type CopyTo = ReturnType<typeof copyToContainerHandler>;
+type Logs = ReturnType<typeof containerLogsHandler>;
 
 /** A handler that runs the one `pick` gives for the caller's namespace. */
 function byNamespace<Req, Res>(pick: (ns: string) => UnaryHandler<Req, Res>): UnaryHandler<Req, Res> {
@@ -207,6 +209,7 @@ export function createCriServer(
     signal: signalContainerHandler(s.containers),
     copyFrom: copyFromContainerHandler(s.containers),
     copyTo: copyToContainerHandler(s.containers),
+    logs: containerLogsHandler(s.containers),
   }));
   server.addService(coracle, {
     ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images), own('ImportImages')),
@@ -226,6 +229,7 @@ export function createCriServer(
       own('CopyFromContainer'),
     ),
     CopyToContainer: wrapClientStream('CopyToContainer', log, (chunks: Parameters<CopyTo>[0], ctx) => scoped(ctx.namespace).copyTo(chunks, ctx), own('CopyToContainer')),
+    ContainerLogs: wrapServerStream('ContainerLogs', log, (request: Parameters<Logs>[0], write: Parameters<Logs>[1], ctx) => scoped(ctx.namespace).logs(request, write, ctx), own('ContainerLogs')),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { CLI_NAMESPACE } from '../../src/cli/cli-namespace.js';
-import { commitContainer, containerTop, copyFromContainer, copyToContainer, restartContainer, signalContainer } from '../../src/cli/coracle-client.js';
+import { commitContainer, containerLogs, containerTop, copyFromContainer, copyToContainer, restartContainer, signalContainer } from '../../src/cli/coracle-client.js';
 import type { ContainerEventResponse__Output } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
 import { busyboxDaemon } from '../helpers/busybox-pod.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
@@ -96,6 +96,10 @@ describe('cri: namespaces keep the CLI\'s pods and containers apart from kubelet
       };
       await assert.rejects(drain(), { code: 'NOT_FOUND' }, `cp from ${id}`);
       await assert.rejects(copyToContainer(d.socket, id, '/tmp', (async function* () {})()), { code: 'NOT_FOUND' }, `cp to ${id}`);
+      const logs = async (): Promise<void> => {
+        for await (const batch of containerLogs(d.socket, id, { follow: true })) assert.fail(`logs of ${id}: ${batch.length} lines came`);
+      };
+      await assert.rejects(logs(), { code: 'NOT_FOUND', message: new RegExp(`container ${id}: not found`) }, `logs of ${id}`);
     }
     assert.deepEqual((await containerTop(d.socket, cCtr.slice(0, 12))).map((p) => p.command), ['sleep 300'], 'the CLI\'s own is');
 
