@@ -80,7 +80,7 @@ function registerRm(program: Command, socketOf: SocketOf): void {
 function registerLogs(program: Command, socketOf: SocketOf): void {
   program
     .command('logs')
-    .description("print a container's output (from its CRI log)")
+    .description("print a container's output (from its CRI log, read by the daemon)")
     .argument('<container>')
     .option('-f, --follow', 'follow the output until the container ends')
     .option('-n, --tail <n>', 'only the last n lines ("all": every line)', intOrWordArg(['all'], { min: 0 }), 'all')
@@ -89,8 +89,8 @@ function registerLogs(program: Command, socketOf: SocketOf): void {
     .option('-t, --timestamps', "each line's time first (RFC 3339, UTC, nanoseconds)")
     .action(async (name: string, o: LogsOptions, cmd: Command) => {
       const socket = await socketOf(cmd);
-      if (typeof socket !== 'string') throw new CoracleError('UNIMPLEMENTED', 'logs over TCP is not implemented yet: the log is a file on the daemon\'s host');
-      await withClient(socket, async (client) => printLogs(await find(client, name), o, client));
+      const c = await withClient(socket, (client) => find(client, name));
+      await printLogs(socket, c.id, o);
     });
 }
 

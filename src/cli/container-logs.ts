@@ -1,34 +1,7 @@
-import { open } from 'node:fs/promises';
-import type { CliClient, CliContainer } from './cli-client.js';
+import type { Writable } from 'node:stream';
+import { containerLogs } from './coracle-client.js';
+import type { DaemonTarget } from './daemon-target.js';
 import { utcNanos } from './time-flag.js';
-
-/** A message of the log: its stream, its text, and the time of its first part as written (RFC 3339). */
-export interface LogLine {
-  stream: 'stdout' | 'stderr';
-  line: string;
-  time: string;
-}
-
-/** The messages of a CRI log file: partial lines joined (and `firstTime` kept across calls as `pending` is), each line to its stream. */
-export function criLogLines(text: string, pending = { stdout: '', stderr: '' }, firstTime = { stdout: '', stderr: '' }): LogLine[] {
-  const out: LogLine[] = [];
-  // A partial line goes on in the next line of the same stream, whatever comes between
-  // (and across calls, when the caller keeps `pending`).
-  for (const raw of text.split('\n')) {
-    // `s`: a terminal's lines end in \r, which `.` would not take (the line was dropped).
-    const m = /^(\S+) (stdout|stderr) (P|F) (.*)$/s.exec(raw);
-    if (!m) continue;
-    const stream = m[2] as 'stdout' | 'stderr';
-    if (pending[stream] === '') firstTime[stream] = m[1]!;
-    pending[stream] += m[4];
-    if (m[3] === 'F') {
-      out.push({ stream, line: pending[stream], time: firstTime[stream] || m[1]! });
-      pending[stream] = '';
-      firstTime[stream] = '';
-    }
-  }
-  return out;
-}
 
 export interface LogsOptions {
   tail?: number | 'all';
@@ -40,50 +13,33 @@ export interface LogsOptions {
 }
 
 /**
- * Prints a container's CRI log; with `follow`, what it appends until it ends (or `until`
- * passes). The file is read from where the last read stopped, whole lines at a time.
+ * Prints a container's CRI log, as docker's logs: each line to the stream it was written to;
+ * with `follow`, what it appends until it ends (or `until` passes). The daemon reads the file
+ * (ContainerLogs), so this works where the file is out of reach, over tcp:// too.
  */
-export async function printLogs(c: CliContainer, opts: LogsOptions, client: CliClient): Promise<void> {
-  let offset = 0;
-  let carry = Buffer.alloc(0);
-  const pending = { stdout: '', stderr: '' };
-  const firstTime = { stdout: '', stderr: '' };
-  const readNew = async (): Promise<LogLine[]> => {
-    const fh = await open(c.logPath, 'r').catch(() => undefined);
-    if (!fh) return [];
-    try {
-      const chunks: Buffer[] = [carry];
-      for (;;) {
-        const { bytesRead, buffer } = await fh.read({ buffer: Buffer.alloc(1 << 16), position: offset });
-        if (bytesRead === 0) break;
-        offset += bytesRead;
-        chunks.push(buffer.subarray(0, bytesRead));
-      }
-      const all = Buffer.concat(chunks);
-      const cut = all.lastIndexOf(0x0a) + 1;
-      carry = all.subarray(cut);
-      return criLogLines(all.subarray(0, cut).toString('utf8'), pending, firstTime).filter((l) => inWindow(utcNanos(l.time).ns, opts));
-    } finally {
-      await fh.close();
+export async function printLogs(socket: DaemonTarget, containerId: string, opts: LogsOptions): Promise<void> {
+  const tail = typeof opts.tail === 'number' ? opts.tail : undefined;
+  const logs = containerLogs(socket, containerId, { follow: opts.follow === true, tail, since: opts.since, until: opts.until });
+  for await (const batch of logs) {
+    for (const l of batch) {
+      const out = l.stream === 'stdout' ? process.stdout : process.stderr;
+      const stamp = opts.timestamps ? `${utcNanos(l.time).text} ` : '';
+      if (!out.write(Buffer.concat([Buffer.from(stamp), l.line, NEWLINE]))) await drained(out);
     }
-  };
-  const print = (lines: LogLine[]): void => {
-    for (const l of lines) (l.stream === 'stdout' ? process.stdout : process.stderr).write(opts.timestamps ? `${utcNanos(l.time).text} ${l.line}\n` : `${l.line}\n`);
-  };
-  const first = await readNew();
-  print(typeof opts.tail === 'number' ? first.slice(Math.max(0, first.length - opts.tail)) : first);
-  if (!opts.follow) return;
-  for (;;) {
-    const now = await client.container(c.id, c.podId);
-    // What it wrote as it ended comes with this read too.
-    print(await readNew());
-    if (!now || now.state !== 'running') return;
-    // Nothing after --until will be printed: following stops there, as docker's.
-    if (opts.until !== undefined && BigInt(Date.now()) * 1_000_000n > opts.until) return;
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-function inWindow(ns: bigint, o: LogsOptions): boolean {
-  return (o.since === undefined || ns >= o.since) && (o.until === undefined || ns <= o.until);
+const NEWLINE = Buffer.from('\n');
+
+/** A slow reader of our output (a pipe) holds the stream, not this process's memory. */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.once('drain', done);
+    out.once('error', done);
+  });
 }

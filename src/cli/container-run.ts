@@ -168,7 +168,7 @@ async function follow(client: CliClient, socket: DaemonTarget, id: string, o: Ru
       return;
     }
     const c = await find(client, id);
-    await printLogs(c, { follow: true }, client);
+    await printLogs(socket, c.id, { follow: true });
     process.exitCode = (await client.container(id, c.podId))?.exitCode ?? 0;
   } finally {
     unproxy();

@@ -8,6 +8,7 @@ import type { SignalContainerRequest } from '../generated/coracle/v1/SignalConta
 import type { ContainerTopResponse__Output } from '../generated/coracle/v1/ContainerTopResponse.js';
 import type { ImageHistoryRequest } from '../generated/coracle/v1/ImageHistoryRequest.js';
 import type { ImageHistoryResponse__Output } from '../generated/coracle/v1/ImageHistoryResponse.js';
+import type { ContainerLogChunk__Output } from '../generated/coracle/v1/ContainerLogChunk.js';
 import type { CopyToContainerChunk } from '../generated/coracle/v1/CopyToContainerChunk.js';
 import type { ImportImagesChunk } from '../generated/coracle/v1/ImportImagesChunk.js';
 import type { ImportImagesResponse__Output } from '../generated/coracle/v1/ImportImagesResponse.js';
@@ -167,6 +168,41 @@ export function copyFromContainer(socket: DaemonTarget, containerId: string, pat
 /** docker cp SRC CONTAINER:DEST: `tar` unpacked at `path` in the container. */
 export async function copyToContainer(socket: DaemonTarget, containerId: string, path: string, tar: AsyncIterable<Buffer>): Promise<void> {
   await streamUp<CopyToContainerChunk, unknown>(socket, (c, cb) => c.CopyToContainer(cb), tar, (chunk) => ({ data: chunk }), { container_id: containerId, path });
+}
+
+/** A message of a container's log, as the daemon read it. */
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  line: Buffer;
+  /** As the log has it (RFC 3339), and in nanoseconds since the epoch. */
+  time: string;
+  timeNanos: bigint;
+}
+
+/**
+ * docker logs [-f]: the container's log as the daemon reads it (so over tcp:// too), a batch
+ * at a time; `tail` undefined: all, `since`/`until` in nanoseconds. The call is cancelled
+ * when the reader stops early.
+ */
+export async function* containerLogs(socket: DaemonTarget, containerId: string, o: { follow: boolean; tail?: number; since?: bigint; until?: bigint }): AsyncGenerator<LogLine[]> {
+  const c = client(socket);
+  const call = c.ContainerLogs({
+    container_id: containerId,
+    follow: o.follow,
+    tail: o.tail === undefined ? '-1' : String(o.tail),
+    since_nanos: String(o.since ?? 0n),
+    until_nanos: String(o.until ?? 0n),
+  });
+  try {
+    for await (const chunk of call as AsyncIterable<ContainerLogChunk__Output>) {
+      yield chunk.lines.map((l) => ({ stream: l.stream === 'stderr' ? 'stderr' : 'stdout', line: l.line, time: l.time, timeNanos: BigInt(l.time_nanos) }));
+    }
+  } catch (err) {
+    throw fromGrpc(err as grpc.ServiceError, socket);
+  } finally {
+    call.cancel();
+    c.close();
+  }
 }
 
 export interface PullStep {
