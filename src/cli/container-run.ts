@@ -155,7 +155,7 @@ function parseHostname(name: string): string {
 async function follow(client: CliClient, socket: DaemonTarget, id: string, o: RunFlags): Promise<void> {
   const stdin = o.interactive === true;
   const tty = o.tty === true;
-  // Over TCP the log file is out of reach: the id, as with -d (and the daemon removes it for --rm).
+  // Over TCP: the id, as with -d (and the daemon removes it for --rm); its output is `logs -f`.
   if (!stdin && !tty && typeof socket !== 'string') {
     process.stdout.write(`${id}\n`);
     return;
