@@ -4,7 +4,7 @@ import type { ContainerStatus__Output } from '../generated/runtime/v1/ContainerS
 import type { ImageServiceClient } from '../generated/runtime/v1/ImageService.js';
 import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
 import { loadCriProto } from '../cri/proto.js';
-import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
+import { channelOf, fromGrpc, streamEndpoint, type DaemonTarget, type StreamEndpoint } from './daemon-target.js';
 import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
 import { EXEC_OVERRIDES_METADATA } from '../cri/exec-metadata.js';
 import type { ExecOverrides } from '../oci/exec-overrides.js';
@@ -105,7 +105,7 @@ export class CliClient {
   private readonly images: ImageServiceClient;
   readonly target: string;
 
-  constructor(to: DaemonTarget) {
+  constructor(private readonly to: DaemonTarget) {
     const proto = loadCriProto();
     const ch = channelOf(to);
     this.target = ch.display;
@@ -242,10 +242,11 @@ export class CliClient {
     return { stdin: record.stdin === true, tty: record.tty === true };
   }
 
-  /** A streaming URL for an exec or an attach (the CRI Exec and Attach calls); an exec's `overrides` in Coracle's metadata. */
-  async streamUrl(kind: 'exec' | 'attach', id: string, o: { cmd?: string[]; stdin: boolean; tty: boolean; overrides?: ExecOverrides }): Promise<string> {
+  /** Where an exec or an attach streams (the CRI Exec and Attach calls' URL; daemon-target.ts); an exec's `overrides` in Coracle's metadata. */
+  async stream(kind: 'exec' | 'attach', id: string, o: { cmd?: string[]; stdin: boolean; tty: boolean; overrides?: ExecOverrides }): Promise<StreamEndpoint> {
     const request = { container_id: id, stdin: o.stdin, tty: o.tty, stdout: true, stderr: !o.tty, ...(kind === 'exec' ? { cmd: o.cmd ?? [] } : {}) };
-    return (await this.rt<{ url: string }>(kind === 'exec' ? 'Exec' : 'Attach', request, 120_000, overridesMetadata(o.overrides))).url;
+    const { url } = await this.rt<{ url: string }>(kind === 'exec' ? 'Exec' : 'Attach', request, 120_000, overridesMetadata(o.overrides));
+    return streamEndpoint(this.to, url);
   }
 
   /** docker exec -d: ExecSync with Coracle's detach, which returns once the command runs. */

@@ -13,8 +13,7 @@ export function finish(end: SessionEnd): void {
 
 /** Attached to a container until it ends (its exit code is ours) or Ctrl+P Ctrl+Q; whether it was detached from. */
 export async function attachTo(client: CliClient, id: string, o: { stdin: boolean; tty: boolean }): Promise<'detached' | 'ended'> {
-  const url = await client.streamUrl('attach', id, o);
-  const end = await runSession(url, { ...o, detachKeys: true, ...terminal() });
+  const end = await runSession(await client.stream('attach', id, o), { ...o, detachKeys: true, ...terminal() });
   if (end.kind === 'failed') throw new CoracleError('INTERNAL', end.message);
   if (end.kind === 'detached') return 'detached';
   // The attach ends as the process does; its exit is recorded a moment later.

@@ -63,8 +63,8 @@ export function registerExec(program: Command, socketOf: SocketOf): void {
           await client.execDetached(c.id, command, overrides);
           return;
         }
-        const url = await client.streamUrl('exec', c.id, { cmd: command, stdin: o.interactive === true, tty: o.tty === true, overrides });
-        finish(await runSession(url, { stdin: o.interactive === true, tty: o.tty === true, detachKeys: false, ...terminal() }));
+        const endpoint = await client.stream('exec', c.id, { cmd: command, stdin: o.interactive === true, tty: o.tty === true, overrides });
+        finish(await runSession(endpoint, { stdin: o.interactive === true, tty: o.tty === true, detachKeys: false, ...terminal() }));
       });
     });
 }

@@ -1,8 +1,11 @@
 import { WebSocket } from 'ws';
+import type { StreamEndpoint } from './daemon-target.js';
 
 /** Ctrl+P Ctrl+Q, docker's detach keys. */
 const DETACH = Buffer.from([0x10, 0x11]);
 const CLOSE_SIGNAL = 255;
+/** What of a refusal's body is shown (the daemon's are one line). */
+const MAX_REFUSAL_BYTES = 1024;
 
 export interface SessionOptions {
   stdin: boolean;
@@ -18,13 +21,16 @@ export interface SessionOptions {
 export type SessionEnd = { kind: 'exited'; exitCode: number } | { kind: 'detached' } | { kind: 'failed'; message: string };
 
 /**
- * The client end of an exec or attach: the streaming URL over websocket (v5.channel.k8s.io:
- * stdin 0, stdout 1, stderr 2, error 3, resize 4, and a close signal for stdin), with the
- * local terminal in raw mode when there is a tty, its size sent now and at each resize.
+ * The client end of an exec or attach: the streaming endpoint over websocket
+ * (v5.channel.k8s.io: stdin 0, stdout 1, stderr 2, error 3, resize 4, and a close signal for
+ * stdin), with the local terminal in raw mode when there is a tty, its size sent now and at
+ * each resize. Over TCP, with the client's certificate, the daemon checked against the CA.
  */
-export function runSession(url: string, o: SessionOptions): Promise<SessionEnd> {
+export function runSession(endpoint: StreamEndpoint, o: SessionOptions): Promise<SessionEnd> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url.replace(/^http/, 'ws'), ['v5.channel.k8s.io']);
+    // ALPN http/1.1: the daemon's TLS listener tells its streaming clients from its gRPC ones by it.
+    const tls = endpoint.tls ? { ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key, ALPNProtocols: ['http/1.1'] } : {};
+    const ws = new WebSocket(endpoint.url, ['v5.channel.k8s.io'], tls);
     let status = '';
     let detached = false;
     let matched = 0;
@@ -83,9 +89,25 @@ export function runSession(url: string, o: SessionOptions): Promise<SessionEnd> 
       else if (channel === 2) o.errors.write(payload);
       else if (channel === 3) status += payload.toString();
     });
-    ws.on('unexpected-response', (_req, res) => {
+    ws.on('unexpected-response', (req, res) => {
       cleanup();
-      resolve({ kind: 'failed', message: `streaming server said ${res.statusCode}` });
+      // The body says why (a certificate the daemon does not allow); read a line of it, no more.
+      let body = '';
+      let told = false;
+      const done = (): void => {
+        if (told) return;
+        told = true;
+        req.destroy();
+        const why = body.trim().split('\n')[0];
+        resolve({ kind: 'failed', message: `streaming server said ${res.statusCode}${why ? `: ${why}` : ''}` });
+      };
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+        if (body.length >= MAX_REFUSAL_BYTES) done();
+      });
+      res.on('end', done);
+      res.on('error', done);
     });
     ws.on('error', (err) => {
       cleanup();

@@ -3,6 +3,9 @@
  * socket and on the mutual-TLS TCP listener, and hands each one to grpc-js through a
  * connection injector, with the client's `:authority` rewritten where Node's HTTP/2 server
  * would refuse it (util/h2-accept.ts: kubelet up to 1.26 sends the socket path there).
+ * The TCP listener also carries the streaming server's connections (exec, attach,
+ * port-forward over HTTP/1.1 upgrades), so that a remote client streams over the same
+ * authenticated listener and not over the streaming server's own, unauthenticated, port.
  */
 import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
@@ -30,14 +33,22 @@ export interface TlsListener {
    */
   reload(files: TlsFiles): X509Certificate;
   /**
-   * New connections are checked against `allow` from now on, and the open connections whose
-   * client certificate it no longer lets in are closed; returns how many were.
+   * New connections are checked against `allow` from now on, and the open connections (gRPC
+   * and streaming) whose client certificate it no longer lets in are closed; returns how many were.
    */
   setAllowList(allow: CertAllowList): number;
 }
 
 /** TLS 1.3 only: the listener's clients are kubelet-era gRPC clients, and 1.3 has no renegotiation. */
 const TLS_MIN_VERSION = 'TLSv1.3';
+/** A refused streaming client is closed after this long, whether or not it read the answer. */
+const REFUSE_TIMEOUT_MS = 10_000;
+
+/** What the TCP listener speaks on a connection: gRPC (HTTP/2) or the streaming server's HTTP/1.1. */
+type Protocol = 'h2' | 'http/1.1';
+
+/** Hands an admitted HTTP/1.1 connection to the streaming server. */
+export type StreamingAcceptor = (socket: TLSSocket) => void;
 
 /** Checks `files` as a server context; returns the server's certificate. */
 function checkTlsFiles(files: TlsFiles): X509Certificate {
@@ -47,6 +58,14 @@ function checkTlsFiles(files: TlsFiles): X509Certificate {
   if (cas.length === 0) throw new Error('the CA file holds no PEM certificate');
   for (const pem of cas) new X509Certificate(pem);
   return new X509Certificate(files.cert);
+}
+
+/** Answers an HTTP/1.1 client the listener will not serve with 403 and why, and closes. */
+function refuseHttp(socket: TLSSocket, message: string): void {
+  socket.on('error', () => socket.destroy());
+  const body = `${message}\n`;
+  socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), REFUSE_TIMEOUT_MS).unref();
 }
 
 function listening(server: Server, listen: (cb: () => void) => void): Promise<void> {
@@ -78,7 +97,7 @@ export class CriListeners {
 
   /**
    * Stops accepting, and ends the connections that have not made their first request yet;
-   * the others are grpc-js's to close (its shutdown).
+   * the others are grpc-js's to close (its shutdown), or the streaming server's.
    */
   close(): void {
     for (const server of this.servers) server.close();
@@ -94,34 +113,58 @@ export class CriListeners {
 
   /**
    * `address` is tcp://HOST:PORT; a client certificate the CA did not sign is refused by
-   * TLS, one it signed but `allow` does not list gets PERMISSION_DENIED for its calls.
+   * TLS, one it signed but `allow` does not list gets PERMISSION_DENIED for its calls (403
+   * for a streaming request). With `streaming`, the listener offers ALPN `http/1.1` beside
+   * `h2`, and the connections that negotiate it go there once their certificate is let in.
+   * So does a connection that negotiated nothing: a TLS client without ALPN speaks HTTP/1.1
+   * (RFC 7301), HTTP/2 over TLS requires ALPN h2 (RFC 9113 3.2), and Node's HTTP/2 server
+   * (grpc-js's) closes a TLS connection that did not negotiate it.
    */
-  async tls(address: string, files: TlsFiles, initialAllow: CertAllowList): Promise<TlsListener> {
+  async tls(address: string, files: TlsFiles, initialAllow: CertAllowList, streaming?: StreamingAcceptor): Promise<TlsListener> {
     const url = new URL(address);
     checkTlsFiles(files);
     let allow = initialAllow;
     /** The connections let in, with their client's names, for a narrower allow-list to close. */
     const admitted = new Map<TLSSocket, PeerNames>();
-    const server = createTlsServer(
-      { ca: files.ca, cert: files.cert, key: files.key, minVersion: TLS_MIN_VERSION, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
-      (socket: TLSSocket) => {
-        const peer = socket.getPeerCertificate() as Partial<PeerNames> & { serialNumber?: string };
-        const names: PeerNames = { subject: peer.subject, subjectaltname: peer.subjectaltname };
-        if (allow.allows(names)) {
-          admitted.set(socket, names);
-          socket.once('close', () => admitted.delete(socket));
+    const serve = (socket: TLSSocket): void => {
+      // No ALPN: HTTP/1.1 (see above).
+      const protocol: Protocol = socket.alpnProtocol === 'h2' ? 'h2' : 'http/1.1';
+      const peer = socket.getPeerCertificate() as Partial<PeerNames> & { serialNumber?: string };
+      const names: PeerNames = { subject: peer.subject, subjectaltname: peer.subjectaltname };
+      if (allow.allows(names)) {
+        admitted.set(socket, names);
+        socket.once('close', () => admitted.delete(socket));
+        if (protocol === 'h2' || !streaming) {
           this.gate.accept(socket);
           return;
         }
-        const subject = describeSubject(names.subject);
-        this.log.warn('TLS client refused: its certificate is not in remote.allowed_subjects or remote.allowed_sans', {
-          peer: socket.remoteAddress,
-          subject,
-          subjectAltName: names.subjectaltname ?? '',
-          serial: peer.serialNumber,
-        });
-        refuseCalls(socket, grpc.status.PERMISSION_DENIED, `client certificate "${subject}" is not allowed by the daemon's remote.allowed_subjects or remote.allowed_sans`);
+        this.log.debug('TLS client: a streaming connection', { peer: socket.remoteAddress, subject: describeSubject(names.subject) });
+        streaming(socket);
+        return;
+      }
+      const subject = describeSubject(names.subject);
+      this.log.warn('TLS client refused: its certificate is not in remote.allowed_subjects or remote.allowed_sans', {
+        peer: socket.remoteAddress,
+        subject,
+        subjectAltName: names.subjectaltname ?? '',
+        serial: peer.serialNumber,
+        protocol,
+      });
+      const why = `client certificate "${subject}" is not allowed by the daemon's remote.allowed_subjects or remote.allowed_sans`;
+      if (protocol === 'h2' || !streaming) refuseCalls(socket, grpc.status.PERMISSION_DENIED, why);
+      else refuseHttp(socket, why);
+    };
+    const server = createTlsServer(
+      {
+        ca: files.ca,
+        cert: files.cert,
+        key: files.key,
+        minVersion: TLS_MIN_VERSION,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: streaming ? ['h2', 'http/1.1'] : ['h2'],
       },
+      serve,
     );
     this.servers.push(server);
     server.on('tlsClientError', (err, socket) => {

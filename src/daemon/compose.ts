@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { ContainerService } from '../container/container-service.js';
 import { ContainerStore } from '../container/container-store.js';
@@ -45,6 +46,8 @@ export interface Recorders {
 export interface Services extends CriServices {
   /** Streaming sessions by kind, for the metrics. */
   streamingSessions(): SessionCounts;
+  /** Serves a connection the TCP listener admitted for streaming, as the streaming server's own. */
+  acceptStreamingConnection(socket: Socket): void;
   /** Ends the calls that would otherwise stay open (event streams, logs followed), before the server stops. */
   endStreams(): void;
   /** Releases what the services hold (worker threads, connection pools). */
@@ -191,6 +194,7 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
     streaming,
     events,
     streamingSessions: () => streaming.sessions(),
+    acceptStreamingConnection: (socket) => streaming.acceptConnection(socket),
     endStreams: () => {
       events.close();
       containers.endFollows();

@@ -116,7 +116,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     if (config.remote.listen) {
       // Mutual TLS or nothing: a client without a certificate the CA signed is refused.
       const allow = certAllowList(config.remote.allowed_subjects, config.remote.allowed_sans);
-      remote = await listeners.tls(config.remote.listen, await readTlsFiles(config.remote), allow);
+      // The streaming server's connections come over it too: a remote client's exec and
+      // attach are authenticated as its calls are, never on the streaming port.
+      remote = await listeners.tls(config.remote.listen, await readTlsFiles(config.remote), allow, (s) => services.acceptStreamingConnection(s));
       log.info('serving over TCP with mutual TLS', { listen: config.remote.listen });
       if (allow.open) {
         log.warn('remote: every client certificate the CA signs is let in, and is root on this node: list the allowed ones in remote.allowed_subjects or remote.allowed_sans', { ca: config.remote.ca });

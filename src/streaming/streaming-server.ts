@@ -140,6 +140,16 @@ export class StreamingServer {
     return { open, admitted: { ...this.admitted } };
   }
 
+  /**
+   * Serves a connection accepted elsewhere (the daemon's mutual-TLS listener, which has
+   * checked the client's certificate) as one accepted on this server's own port: the same
+   * handshake timeout, caps, idle timeout and token check.
+   */
+  acceptConnection(socket: Socket): void {
+    // The HTTP server's own 'connection' listeners: its parser, and `connection` below.
+    this.server.emit('connection', socket);
+  }
+
   async close(): Promise<void> {
     for (const s of [...this.pending, ...this.upgradedSockets.keys()]) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

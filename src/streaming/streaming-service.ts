@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { StdioSession, ExecStreamOptions } from '../oci/stdio-session.js';
 import type { ExecOverrides } from '../oci/exec-overrides.js';
@@ -63,6 +64,11 @@ export class StreamingService {
 
   close(): Promise<void> {
     return this.server.close();
+  }
+
+  /** A connection the daemon's TLS listener admitted for streaming (StreamingServer.acceptConnection). */
+  acceptConnection(socket: Socket): void {
+    this.server.acceptConnection(socket);
   }
 
   /** Streaming sessions (upgraded connections) by kind, for the metrics. */
