@@ -59,7 +59,8 @@ max_concurrent_downloads = 3
 pull_progress_timeout = 60
 
 [streaming]
-# host:port of the exec/attach/port-forward server; port 0 picks a free one.
+# host:port of the exec/attach/port-forward server; port 0 picks a free one. The URLs point
+# here (kubelet's); [remote] listen also serves it, to "coracle -H tcp://".
 address = "127.0.0.1:0"
 # A streaming connection with no traffic for this many seconds is closed (4 h, as kubelet).
 idle_timeout = 14400
@@ -97,14 +98,17 @@ max_pending_connections = 64
 [remote]
 # Also serve both CRI services and Coracle's own on tcp://HOST:PORT, with mutual TLS only:
 # the daemon's certificate and key, and the CA whose signature a client's certificate must
-# carry. Empty: the unix socket alone.
+# carry. Empty: the unix socket alone. The streaming server (exec, attach, port-forward) is
+# served there too, to clients that negotiate ALPN http/1.1 (or none): "coracle -H tcp://"
+# streams over it, never over [streaming] address.
 listen = ""
 ca = ""
 cert = ""
 key = ""
 # Which client certificates the CA signed are let in: any certificate matching one entry of
 # either list. Empty both: every one the CA signed, each one root on this node (the daemon
-# warns at start). A refused client gets PERMISSION_DENIED; its subject is logged.
+# warns at start). A refused client gets PERMISSION_DENIED (403 on a streaming connection);
+# its subject is logged.
 #  allowed_subjects: ATTR=value pairs joined by commas, all of which the certificate's
 #    subject must have: ["CN=admin", "CN=ops,O=Example"]; a comma inside a value is
 #    escaped, "O=Ops\\\\, Inc" in TOML.
