@@ -127,8 +127,8 @@ export class CriListeners {
     /** The connections let in, with their client's names, for a narrower allow-list to close. */
     const admitted = new Map<TLSSocket, PeerNames>();
     const serve = (socket: TLSSocket): void => {
-      // No ALPN: HTTP/1.1 (see above).
-      const protocol: Protocol = socket.alpnProtocol === 'h2' ? 'h2' : 'http/1.1';
+      // No ALPN: HTTP/1.1 (see above); without a streaming server, everything is gRPC's, as before.
+      const protocol: Protocol = streaming && socket.alpnProtocol !== 'h2' ? 'http/1.1' : 'h2';
       const peer = socket.getPeerCertificate() as Partial<PeerNames> & { serialNumber?: string };
       const names: PeerNames = { subject: peer.subject, subjectaltname: peer.subjectaltname };
       if (allow.allows(names)) {
