@@ -160,8 +160,24 @@ export class CliClient {
     return s?.status ? toCliContainer(s.status, podId) : undefined;
   }
 
-  /** A pod with one container, started: what `coracle run` makes. */
-  async run(spec: RunSpec): Promise<string> {
+  /** Starts what `make` made; a failure removes the pod (and the container with it). */
+  async startMade(made: { id: string; podId: string }): Promise<void> {
+    try {
+      await this.rt('StartContainer', { container_id: made.id });
+    } catch (err) {
+      await this.discard(made.podId);
+      throw err;
+    }
+  }
+
+  /** A pod `make` made, with its container, gone; errors are passed over (it may be gone already). */
+  async discard(podId: string): Promise<void> {
+    await this.rt('StopPodSandbox', { pod_sandbox_id: podId }).catch(() => undefined);
+    await this.rt('RemovePodSandbox', { pod_sandbox_id: podId }).catch(() => undefined);
+  }
+
+  /** A pod with one container, not started: what `coracle run` makes (it opens its follow and its exit watch, then startMade); a failure leaves no pod. */
+  async make(spec: RunSpec): Promise<{ id: string; podId: string }> {
     const labels = { ...spec.labels, [CLI_LABEL]: 'true', [NAME_LABEL]: spec.name };
     const hostNetwork = spec.network === 'host';
     const namespaceOptions = { network: hostNetwork ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' };
@@ -213,11 +229,9 @@ export class CliClient {
         },
         sandbox_config: podConfig,
       });
-      await this.rt('StartContainer', { container_id: id });
-      return id;
+      return { id, podId };
     } catch (err) {
-      await this.rt('StopPodSandbox', { pod_sandbox_id: podId }).catch(() => undefined);
-      await this.rt('RemovePodSandbox', { pod_sandbox_id: podId }).catch(() => undefined);
+      await this.discard(podId);
       throw err;
     }
   }

@@ -39,12 +39,14 @@ export interface Known {
  * from each status it sees. Resolves when the stream ends (`close`, or the daemon), rejects
  * on the stream's error.
  */
-export function watchContainerEvents(socket: DaemonTarget, known: Map<string, Known>, onEvent: (e: CliEvent) => void): { done: Promise<void>; close: () => void } {
+export function watchContainerEvents(socket: DaemonTarget, known: Map<string, Known>, onEvent: (e: CliEvent) => void): { done: Promise<void>; ready: Promise<void>; close: () => void } {
   const ch = channelOf(socket);
   // In the CLI's namespace: only the CLI's containers' events come.
   const client = new (loadCriProto().runtime.v1.RuntimeService)(ch.target, ch.credentials, { interceptors: [cliNamespace] }) as RuntimeServiceClient;
   const call = client.GetContainerEvents({});
   let closed = false;
+  // The daemon sends the headers once it has subscribed (cri/container-events.ts).
+  const ready = new Promise<void>((resolve) => call.once('metadata', () => resolve()));
   const done = new Promise<void>((resolve, reject) => {
     call.on('data', (m: ContainerEventResponse__Output) => {
       for (const s of m.containers_statuses) {
@@ -71,9 +73,59 @@ export function watchContainerEvents(socket: DaemonTarget, known: Map<string, Kn
   });
   return {
     done,
+    ready,
     close: () => {
       closed = true;
       call.cancel();
     },
+  };
+}
+
+/** One container's exit as docker run waits for it: subscribed before the start, so a container removed as it exits (--rm) still has its code. */
+export interface ExitWatch {
+  /** The container to wait for: known once it is made (its `die` can come only after its start). */
+  of(id: string): void;
+  /** Its `die` event's exit code: one that came, or the next within `ms`; undefined if none comes (or the stream ended). */
+  exitCode(ms: number): Promise<number | undefined>;
+  close(): void;
+}
+
+/** Watches the CLI's container events until `close`; resolves once the daemon has subscribed (rejects when it cannot be reached). */
+export async function watchExit(socket: DaemonTarget): Promise<ExitWatch> {
+  let target: string | undefined;
+  let code: number | undefined;
+  let ended = false;
+  const waiters = new Set<() => void>();
+  const wake = (): void => {
+    for (const w of waiters) w();
+  };
+  const w = watchContainerEvents(socket, new Map(), (e) => {
+    if (e.action !== 'die' || e.id !== target || e.exitCode === undefined) return;
+    code = e.exitCode;
+    wake();
+  });
+  const over = w.done.finally(() => {
+    ended = true;
+    wake();
+  });
+  // A failure before the subscription is the run's (unreachable daemon); after it, no event comes.
+  await Promise.race([w.ready, over]);
+  over.catch(() => undefined);
+  return {
+    of: (id) => {
+      target = id;
+    },
+    exitCode: (ms) =>
+      new Promise((resolve) => {
+        if (code !== undefined || ended) return resolve(code);
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve(code);
+        };
+        const timer = setTimeout(done, ms);
+        waiters.add(done);
+      }),
+    close: () => w.close(),
   };
 }

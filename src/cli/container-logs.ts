@@ -10,6 +10,8 @@ export interface LogsOptions {
   since?: bigint;
   until?: bigint;
   timestamps?: boolean;
+  /** Following a container not started yet (run): `onOpen` is called once the daemon holds its log open. */
+  waitStart?: { onOpen: () => void };
 }
 
 /**
@@ -19,8 +21,10 @@ export interface LogsOptions {
  */
 export async function printLogs(socket: DaemonTarget, containerId: string, opts: LogsOptions): Promise<void> {
   const tail = typeof opts.tail === 'number' ? opts.tail : undefined;
-  const logs = containerLogs(socket, containerId, { follow: opts.follow === true, tail, since: opts.since, until: opts.until });
+  const logs = containerLogs(socket, containerId, { follow: opts.follow === true, tail, since: opts.since, until: opts.until, waitStart: opts.waitStart !== undefined });
   for await (const batch of logs) {
+    // The first, empty, with waitStart (ContainerLogs wait_start).
+    if (batch.length === 0) opts.waitStart?.onOpen();
     for (const l of batch) {
       const out = l.stream === 'stdout' ? process.stdout : process.stderr;
       const stamp = opts.timestamps ? `${utcNanos(l.time).text} ` : '';

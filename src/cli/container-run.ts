@@ -6,7 +6,8 @@ import type { CliClient } from './cli-client.js';
 import { attachTo } from './container-attach.js';
 import { printLogs } from './container-logs.js';
 import type { DaemonTarget } from './daemon-target.js';
-import { runFailure, usageError } from './exit-status.js';
+import { ExitStatusError, runFailure, usageError } from './exit-status.js';
+import { watchExit, type ExitWatch } from './container-event-stream.js';
 import { checked, repeatableArg } from './flag-parsers.js';
 import { shortId } from './format.js';
 import { checkName, generateName } from './names.js';
@@ -22,10 +23,10 @@ import { findContainer as find, withClient, type SocketOf } from './with-client.
  * docker run: a pod sandbox with one container, labelled as the CLI's. Trailing arguments
  * replace the image's Cmd (CRI `args`), --entrypoint its Entrypoint (CRI `command`). It exits
  * with the container's status, or 125/126/127 when the container could not be run
- * (exit-status.ts); a failed run leaves no pod or container behind (CliClient.run). An
+ * (exit-status.ts); a failed run leaves no pod or container behind (CliClient.make and startMade). An
  * image that is not here is pulled with its progress shown; the flags are docker's
  * (docs/cli.md): --restart is recorded for the daemon to keep (container/restart-policy.ts),
- * --rm is done by this CLI in the foreground and by the daemon with -d.
+ * --rm is done by this CLI in the foreground and by the daemon with -d or over tcp://.
  */
 export function registerRun(program: Command, socketOf: SocketOf): void {
   program
@@ -55,24 +56,47 @@ export function registerRun(program: Command, socketOf: SocketOf): void {
       if (o.rm && o.restart && o.restart.kind !== 'no') throw usageError('conflicting options: --restart and --rm');
       if (o.hostname !== undefined && o.network === 'host') throw usageError('conflicting options: --hostname and --network host (the host\'s own hostname is used)');
       let socket: DaemonTarget;
-      let id: string;
+      let made: Made;
+      let exit: ExitWatch | undefined;
       try {
         socket = await socketOf(cmd);
         const daemonRemoves = o.rm === true && (o.detach === true || typeof socket !== 'string');
-        id = await withClient(socket, (client) => create(client, socket, image, trailing, o, daemonRemoves));
+        // docker's wait registered before the start: the exit code of a container the daemon removes as it ends (--rm).
+        if (!o.detach) exit = await watchExit(socket);
+        made = await withClient(socket, (client) => create(client, socket, image, trailing, o, daemonRemoves));
       } catch (err) {
+        exit?.close();
         throw runFailure(err);
       }
-      if (o.detach) {
-        process.stdout.write(`${id}\n`);
+      if (!exit) {
+        await withClient(socket, (client) => start(client, socket, made));
+        process.stdout.write(`${made.id}\n`);
         return;
       }
-      await withClient(socket, (client) => follow(client, socket, id, o));
+      const watch = exit;
+      await withClient(socket, (client) => follow(client, socket, made, o, watch));
     });
 }
 
-/** Makes and starts the container; its id. With `daemonRemoves`, the daemon removes it when it exits (run -d --rm). */
-async function create(client: CliClient, socket: DaemonTarget, image: string, trailing: string[], o: RunFlags, daemonRemoves: boolean): Promise<string> {
+/** A container made, not started: its pod and its log dir (under the daemon's root). */
+interface Made {
+  id: string;
+  podId: string;
+  logDirectory: string;
+}
+
+/** Starts it; a failure (exit status 125/126/127) leaves nothing: its pod goes, its log dir too where this CLI can reach it. */
+async function start(client: CliClient, socket: DaemonTarget, made: Made): Promise<void> {
+  try {
+    await client.startMade(made);
+  } catch (err) {
+    if (typeof socket === 'string') await rm(made.logDirectory, { recursive: true, force: true });
+    throw runFailure(err);
+  }
+}
+
+/** Makes the container, not started. With `daemonRemoves`, the daemon removes it when it exits (run -d --rm, run --rm over tcp://). */
+async function create(client: CliClient, socket: DaemonTarget, image: string, trailing: string[], o: RunFlags, daemonRemoves: boolean): Promise<Made> {
   const { command, args } = processArgs(o.entrypoint, trailing);
   const existing = await client.containers();
   if (o.name !== undefined) {
@@ -113,13 +137,14 @@ async function create(client: CliClient, socket: DaemonTarget, image: string, tr
     labels: Object.fromEntries(o.label ?? []),
     annotations,
   };
-  return client.run(spec).catch(async (err: unknown) => {
-    // The pod is gone (CliClient.run); its log dir too, where this CLI can reach it (not
+  const made = await client.make(spec).catch(async (err: unknown) => {
+    // The pod is gone (CliClient.make); its log dir too, where this CLI can reach it (not
     // when the name was another run's, made meanwhile: the dir is that one's).
     const taken = err instanceof CoracleError && err.code === 'ALREADY_EXISTS';
     if (typeof socket === 'string' && !taken) await rm(logDirectory, { recursive: true, force: true });
     throw err;
   });
+  return { ...made, logDirectory };
 }
 
 /**
@@ -147,35 +172,65 @@ function parseHostname(name: string): string {
 }
 
 /**
- * In the foreground: its terminal or its output until it ends, then its status. Without a
- * tty the signals this process gets go to the container (run-signal-proxy.ts). With --rm
- * (and a local daemon) the container and its pod are removed once it has ended, however
- * the run ends.
+ * In the foreground: starts it, then its terminal or its output until it ends, then its
+ * status. The output is followed through the daemon (ContainerLogs, over tcp:// too), opened
+ * before the start so that nothing is missed of a container removed as soon as it ends.
+ * Without a tty the signals this process gets go to the container (run-signal-proxy.ts).
+ * With --rm and a local daemon the container and its pod are removed once it has ended,
+ * however the run ends (over tcp:// the daemon removes them).
  */
-async function follow(client: CliClient, socket: DaemonTarget, id: string, o: RunFlags): Promise<void> {
+async function follow(client: CliClient, socket: DaemonTarget, made: Made, o: RunFlags, exit: ExitWatch): Promise<void> {
+  const { id } = made;
   const stdin = o.interactive === true;
   const tty = o.tty === true;
-  // Over TCP: the id, as with -d (and the daemon removes it for --rm); its output is `logs -f`.
-  if (!stdin && !tty && typeof socket !== 'string') {
-    process.stdout.write(`${id}\n`);
-    return;
-  }
-  const unproxy = tty ? () => undefined : proxySignals(socket, id);
+  exit.of(id);
+  let unproxy = (): void => undefined;
   let detached = false;
+  let logs: Promise<void> | undefined;
   try {
+    if (!stdin && !tty) {
+      let opened = (): void => undefined;
+      const open = new Promise<void>((resolve) => (opened = resolve));
+      logs = printLogs(socket, id, { follow: true, waitStart: { onOpen: opened } });
+      // A follow that fails fails the run before the start, and leaves nothing.
+      await Promise.race([open, logs]).catch(async (err: unknown) => {
+        await client.discard(made.podId);
+        if (typeof socket === 'string') await rm(made.logDirectory, { recursive: true, force: true });
+        throw err;
+      });
+    }
+    await start(client, socket, made);
+    if (!tty) unproxy = proxySignals(socket, id);
     if (stdin || tty) {
-      detached = (await attachTo(client, id, { stdin, tty })) === 'detached';
+      detached = (await attachTo(client, id, { stdin, tty }, exit)) === 'detached';
       return;
     }
-    const c = await find(client, id);
-    await printLogs(socket, c.id, { follow: true });
-    process.exitCode = (await client.container(id, c.podId))?.exitCode ?? 0;
+    await logs;
+    process.exitCode = await exitCodeOf(client, made, exit);
   } finally {
+    // A start that failed ends the follow (the container is gone); its error is the start's.
+    logs?.catch(() => undefined);
     unproxy();
+    exit.close();
     // Detached (Ctrl+P Ctrl+Q): it runs on, and stays.
     if (o.rm && !detached && typeof socket === 'string') await removeEnded(client, id);
   }
 }
+
+/**
+ * Its exit code once its output has ended: its status, or, when the daemon has removed it
+ * (--rm), its `die` event. Neither: docker's wait failing, exit status 125 with the reason.
+ */
+async function exitCodeOf(client: CliClient, made: Made, exit: ExitWatch): Promise<number> {
+  const c = await client.container(made.id, made.podId);
+  if (c?.state === 'exited') return c.exitCode;
+  const code = await exit.exitCode(EXIT_WAIT_MS);
+  if (code !== undefined) return code;
+  throw new ExitStatusError(125, `container ${shortId(made.id)}: its exit code is unknown: it is gone and no die event of it came`);
+}
+
+/** How long a die event is waited for once the output has ended (it is sent as the container ends). */
+const EXIT_WAIT_MS = 5000;
 
 /** run --rm: the container once it has ended (at once, should it still run), its pod and its log dir. */
 async function removeEnded(client: CliClient, id: string): Promise<void> {

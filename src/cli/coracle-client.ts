@@ -184,7 +184,7 @@ export interface LogLine {
  * at a time; `tail` undefined: all, `since`/`until` in nanoseconds. The call is cancelled
  * when the reader stops early.
  */
-export async function* containerLogs(socket: DaemonTarget, containerId: string, o: { follow: boolean; tail?: number; since?: bigint; until?: bigint }): AsyncGenerator<LogLine[]> {
+export async function* containerLogs(socket: DaemonTarget, containerId: string, o: { follow: boolean; tail?: number; since?: bigint; until?: bigint; waitStart?: boolean }): AsyncGenerator<LogLine[]> {
   const c = client(socket);
   const call = c.ContainerLogs({
     container_id: containerId,
@@ -192,6 +192,7 @@ export async function* containerLogs(socket: DaemonTarget, containerId: string, 
     tail: o.tail === undefined ? '-1' : String(o.tail),
     since_nanos: String(o.since ?? 0n),
     until_nanos: String(o.until ?? 0n),
+    wait_start: o.waitStart === true,
   });
   try {
     for await (const chunk of call as AsyncIterable<ContainerLogChunk__Output>) {

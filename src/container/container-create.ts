@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CoracleError, failedPrecondition, invalidArgument, messageOf, notFound, withContext } from '../errors.js';
 import type { ImageRecord } from '../image/image-store.js';
@@ -167,7 +167,7 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
       ...(seccomp ? { seccomp } : {}),
     });
     ociSpec.linux.resources = fitResourcesLogged(ociSpec.linux.resources, ctx.deps.cgroups, clog, { name });
-    await Promise.all([writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec)), record.logPath ? mkdir(dirname(record.logPath), { recursive: true }) : undefined]);
+    await Promise.all([writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec)), record.logPath ? makeLog(record.logPath) : undefined]);
     // The runtime's container is made by StartContainer, as containerd makes its task
     // there: CREATED is a root, a bundle and a record, with no process and no monitor.
     // A new object: a listed record is never changed in place (its answer is kept by object, cri/identity-memo).
@@ -188,3 +188,11 @@ export async function mountRoot(ctx: ContainerContext, id: string): Promise<void
   await mountRootfs(ctx.paths(id).rootfs, await ctx.deps.snapshots.mounts(snapshotKey(id)), `container ${id}: rootfs`);
 }
 
+/**
+ * The container's log file, empty, before conmon appends to it at start: a follow opened
+ * before the start (run, ContainerLogs wait_start) holds it from the first line.
+ */
+async function makeLog(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await appendFile(path, '', { mode: 0o640 });
+}

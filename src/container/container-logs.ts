@@ -15,6 +15,12 @@ export interface LogsOptions {
   /** Nanoseconds since the epoch: only the messages written from `since`, up to `until` (both included). */
   since?: bigint;
   until?: bigint;
+  /**
+   * Following: a container not started yet goes on (until it has started and ended), and
+   * an empty batch comes first, once the file is open: run opens the follow before the
+   * start, so that a container removed as soon as it ends (--rm) is still read.
+   */
+  waitStart?: boolean;
 }
 
 /** Caps of one batch (one stream message): its bytes and its messages; and a read's size. */
@@ -36,9 +42,12 @@ const POLL_MS = 150;
 export function containerLogs(ctx: ContainerContext, id: string, o: LogsOptions, signal: AbortSignal): AsyncGenerator<LogMessage[]> {
   const c = ctx.mustGet(id);
   if (!c.logPath) throw failedPrecondition(`container ${c.id}: logs: it has no log file (no log path was given)`);
+  // Gone (removed as it ended, run --rm): the follow ends after a last read of the open file.
   const running = async (): Promise<boolean> => {
     const now = ctx.deps.store.get(c.id);
-    return now !== undefined && isRunning(await refresh(ctx, now));
+    if (now === undefined) return false;
+    const state = await refresh(ctx, now);
+    return isRunning(state) || (o.waitStart === true && state.state === 'CREATED');
   };
   return logMessages(c.logPath, o, signal, running);
 }
@@ -49,6 +58,7 @@ export async function* logMessages(path: string, o: LogsOptions, signal: AbortSi
   const log = new LogFile(path);
   try {
     await log.open();
+    if (o.follow && o.waitStart) yield [];
     const end = log.size();
     let skip = 0;
     if (o.tail !== undefined) {

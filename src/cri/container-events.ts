@@ -12,8 +12,8 @@ import type { ServerStreamHandler } from './wrap.js';
 /**
  * GetContainerEvents: every container and sandbox event from now on, each with the pod's
  * status and all its containers' statuses as they are when it is sent (what kubelet's
- * evented PLEG rebuilds the pod from). The stream ends when the client leaves or the
- * daemon stops.
+ * evented PLEG rebuilds the pod from). The response headers come once the subscription is
+ * made. The stream ends when the client leaves or the daemon stops.
  */
 export function getContainerEventsHandler(
   events: Pick<ContainerEvents, 'subscribe'>,
@@ -31,7 +31,7 @@ export function getContainerEventsHandler(
       containers_statuses: statuses,
     };
   };
-  return (_request, write, ctx) =>
+  return (_request, write, ctx, headers) =>
     new Promise<void>((resolve) => {
       // One at a time and in order: a slow client holds up only its own stream.
       let queue = Promise.resolve();
@@ -49,5 +49,7 @@ export function getContainerEventsHandler(
           });
       }, end);
       ctx.signal.addEventListener('abort', end, { once: true });
+      // Subscribed: a client that waits for the headers misses no event after them (run).
+      headers();
     });
 }

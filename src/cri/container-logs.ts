@@ -14,11 +14,13 @@ export function containerLogsHandler(containers: Pick<ContainerService, 'logs'>)
     const until = BigInt(request.until_nanos || '0');
     const o = {
       follow: request.follow,
+      waitStart: request.wait_start,
       ...(tail >= 0n ? { tail: tail > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(tail) } : {}),
       ...(since !== 0n ? { since } : {}),
       ...(until !== 0n ? { until } : {}),
     };
     // One message a batch; the next batch is read once this one is sent (the stream drained).
+    // The only empty one is wait_start's first: the file is open.
     for await (const batch of containers.logs(request.container_id, o, ctx.signal)) {
       await write({ lines: batch.map((m) => ({ stream: m.stream, time: m.time, time_nanos: int64(m.timeNanos), line: m.line })) });
     }

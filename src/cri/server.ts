@@ -155,7 +155,7 @@ function implementation(
   for (const [name, method] of Object.entries(service)) {
     const observe = observer?.method(`runtime.v1.${serviceName}`, name);
     const handler: AnyUnary | undefined = handlers[name] && ((request, ctx) => handlersFor(ctx.namespace)[name]!(request, ctx));
-    const streamHandler: AnyServerStream | undefined = streamHandlers[name] && ((request, write, ctx) => streamHandlersFor(ctx.namespace)[name]!(request, write, ctx));
+    const streamHandler: AnyServerStream | undefined = streamHandlers[name] && ((request, write, ctx, headers) => streamHandlersFor(ctx.namespace)[name]!(request, write, ctx, headers));
     const missing = async (): Promise<never> => {
       throw unimplemented(`${serviceName}/${name} is not implemented by coracle yet`);
     };
@@ -233,7 +233,7 @@ export function createCriServer(
       own('CopyFromContainer'),
     ),
     CopyToContainer: wrapClientStream('CopyToContainer', log, (chunks: Parameters<CopyTo>[0], ctx) => scoped(ctx.namespace).copyTo(chunks, ctx), own('CopyToContainer')),
-    ContainerLogs: wrapServerStream('ContainerLogs', log, (request: Parameters<Logs>[0], write: Parameters<Logs>[1], ctx) => scoped(ctx.namespace).logs(request, write, ctx), own('ContainerLogs')),
+    ContainerLogs: wrapServerStream('ContainerLogs', log, (request: Parameters<Logs>[0], write: Parameters<Logs>[1], ctx, headers) => scoped(ctx.namespace).logs(request, write, ctx, headers), own('ContainerLogs')),
   } as grpc.UntypedServiceImplementation);
   return server;
 }

@@ -1,4 +1,4 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { CoracleError, errorCodeOf } from '../errors.js';
@@ -35,8 +35,12 @@ export interface RpcObserver {
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 
-/** A server-streaming handler: writes its messages and resolves when the stream is done. */
-export type ServerStreamHandler<Req, Res> = (request: Req, write: (message: Res) => Promise<void>, ctx: CallContext) => Promise<void>;
+/**
+ * A server-streaming handler: writes its messages and resolves when the stream is done.
+ * `headers` sends the response headers before any message (at most once): a client can
+ * wait for them to know the handler is under way (a subscription made).
+ */
+export type ServerStreamHandler<Req, Res> = (request: Req, write: (message: Res) => Promise<void>, ctx: CallContext, headers: () => void) => Promise<void>;
 
 /**
  * Request ids: a prefix drawn once per daemon and a count, not random bytes per call (a
@@ -178,6 +182,9 @@ export function wrapServerStream<Req, Res>(
             if (!call.write(m)) await drained(call, ctx.signal);
           },
           ctx,
+          () => {
+            if (!ctx.signal.aborted) call.sendMetadata(new grpc.Metadata());
+          },
         ),
       (status) => (status ? call.emit('error', status) : call.end()),
       observe,

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import { cliSuite } from '../helpers/cli.js';
+import { execFile } from 'node:child_process';
+import { cliRegistry, cliSuite, coracle, podsAndContainers, type CliResult } from '../helpers/cli.js';
+import { CORACLE_BIN, startTestDaemon, tempDir } from '../helpers/daemon.js';
+import { TestPki } from '../helpers/pki.js';
+import { freePort, type TestRegistry } from '../helpers/test-registry.js';
+import { until } from '../helpers/until.js';
 
 describe('cli: run as docker runs: arguments, --entrypoint, exit statuses 125/126/127, ps COMMAND', function () {
   this.timeout(180_000);
@@ -80,3 +85,67 @@ describe('cli: run as docker runs: arguments, --entrypoint, exit statuses 125/12
     assert.equal((await cli('rm', '-f', 'taken')).code, 0);
   });
 });
+
+describe('cli: run in the foreground over tcp://, from a daemon with mutual TLS, as docker: its output, its exit code, --rm', function () {
+  this.timeout(180_000);
+  let fx: { registry: TestRegistry; image: string };
+  before(async () => {
+    fx = await cliRegistry();
+  });
+  after(async () => {
+    await fx?.registry.stop();
+  });
+
+  it('prints stdout and stderr on theirs and exits with the code; --rm keeps the code and leaves nothing, over tcp:// and the unix socket; a failed run leaves nothing', async () => {
+    const pki = new TestPki(await tempDir());
+    await pki.ca('ca');
+    await pki.signed('server', 'ca', 'IP:127.0.0.1');
+    await pki.signed('client', 'ca', 'DNS:client');
+    const port = await freePort();
+    const server = pki.files('server');
+    const remote = `[remote]\nlisten = "tcp://127.0.0.1:${port}"\nca = "${pki.files('ca').cert}"\ncert = "${server.cert}"\nkey = "${server.key}"\n`;
+    const d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [fx.registry.host]: fx.registry.url }, extra: remote });
+    const remoteArgs = ['-H', `tcp://127.0.0.1:${port}`, '--tlscacert', pki.files('ca').cert, '--tlscert', pki.files('client').cert, '--tlskey', pki.files('client').key];
+    const local = (...args: string[]): Promise<CliResult> => coracle(d.socket, args);
+    const overTls = (...args: string[]): Promise<CliResult> =>
+      new Promise((resolve) => {
+        execFile(process.execPath, [CORACLE_BIN, ...remoteArgs, ...args], { timeout: 90_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: withoutNodeWarnings(stderr) }),
+        );
+      });
+    const script = ['sh', '-c', 'echo out; echo err >&2; exit 3'];
+    assert.equal((await local('pull', fx.image)).code, 0);
+
+    const kept = await overTls('run', '--name', 'kept', fx.image, ...script);
+    assert.deepEqual([kept.code, kept.stdout, kept.stderr], [3, 'out\n', 'err\n']);
+    assert.match((await local('ps', '-a', '--filter', 'name=kept', '--format', '{{.Status}}')).stdout, /^Exited \(3\)/);
+    assert.equal((await local('rm', 'kept')).code, 0);
+
+    const before = await podsAndContainers(d);
+    const removed = await overTls('run', '--rm', fx.image, ...script);
+    assert.deepEqual([removed.code, removed.stdout, removed.stderr], [3, 'out\n', 'err\n']);
+    // The daemon removes it as it exits: by now, or a moment later.
+    await until('run --rm over tcp:// leaves no container and no pod', async () => JSON.stringify(await podsAndContainers(d)) === JSON.stringify(before));
+    assert.equal((await local('ps', '-a', '-q')).stdout, '');
+
+    const localRm = await local('run', '--rm', fx.image, ...script);
+    assert.deepEqual([localRm.code, localRm.stdout, localRm.stderr], [3, 'out\n', 'err\n']);
+    assert.deepEqual(await podsAndContainers(d), before, 'run --rm on the unix socket removes it before it returns');
+
+    // A command not found fails the start: 127, and nothing is left, with --rm or without.
+    for (const rm of [[], ['--rm']]) {
+      const missing = await overTls('run', ...rm, fx.image, 'no-such-command');
+      assert.equal(missing.code, 127, missing.stderr);
+      assert.match(missing.stderr, /no-such-command/);
+      assert.deepEqual(await podsAndContainers(d), before, `run ${rm.join(' ')} that failed left nothing`);
+    }
+  });
+});
+
+/**
+ * Node's warning that grpc-js gives TLS an IP address as the server name (DEP0123) goes to the
+ * CLI's stderr over tcp://127.0.0.1: not what this test is about.
+ */
+function withoutNodeWarnings(stderr: string): string {
+  return stderr.replace(/^\(node:\d+\) \[DEP0123\].*\n(\(Use `node --trace-deprecation.*\n)?/m, '');
+}
