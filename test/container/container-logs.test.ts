@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, readdir, readlink, rename, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOG_BATCH, logMessages, type LogMessage, type LogsOptions } from '../../src/container/container-logs.js';
 import { tempDir } from '../helpers/daemon.js';
@@ -81,5 +81,20 @@ describe('container/container-logs: a CRI log read, windowed and followed', () =
     assert.deepEqual(await waiting, { done: true, value: undefined }, 'a cancel ends the wait');
     assert.deepEqual(await fdsOn(path), [], 'and closes the file');
   });
-});
 
+  it('with waitStart: an empty batch once the file is open, then what is written, also after the file is removed (run --rm)', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'c.log');
+    // As CreateContainer leaves it: empty until the container starts.
+    await writeFile(path, '');
+    let running = true;
+    const logs = logMessages(path, { follow: true, waitStart: true }, new AbortController().signal, async () => running);
+    assert.deepEqual((await logs.next()).value, [], 'the file is open');
+    await appendFile(path, line(1, 'out') + line(1, 'err', 'stderr'));
+    // The daemon removes the container and its log dir as it exits, before the next look.
+    await rm(dir, { recursive: true });
+    running = false;
+    assert.deepEqual(texts([(await logs.next()).value as LogMessage[]]), ['stdout:out', 'stderr:err']);
+    assert.deepEqual(await logs.next(), { done: true, value: undefined });
+  });
+});
