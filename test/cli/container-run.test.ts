@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cliRegistry, cliSuite, coracle, podsAndContainers, type CliResult } from '../helpers/cli.js';
+import { onCleanup } from '../helpers/cleanup.js';
 import { CORACLE_BIN, startTestDaemon, tempDir } from '../helpers/daemon.js';
 import { TestPki } from '../helpers/pki.js';
 import { freePort, type TestRegistry } from '../helpers/test-registry.js';
@@ -96,7 +97,7 @@ describe('cli: run in the foreground over tcp://, from a daemon with mutual TLS,
     await fx?.registry.stop();
   });
 
-  it('prints stdout and stderr on theirs and exits with the code; --rm keeps the code and leaves nothing, over tcp:// and the unix socket; a failed run leaves nothing', async () => {
+  it('prints stdout and stderr on theirs and exits with the code; --rm keeps the code and leaves nothing, over tcp:// and the unix socket; SIGTERM is forwarded; a failed run leaves nothing', async () => {
     const pki = new TestPki(await tempDir());
     await pki.ca('ca');
     await pki.signed('server', 'ca', 'IP:127.0.0.1');
@@ -131,6 +132,19 @@ describe('cli: run in the foreground over tcp://, from a daemon with mutual TLS,
     const localRm = await local('run', '--rm', fx.image, ...script);
     assert.deepEqual([localRm.code, localRm.stdout, localRm.stderr], [3, 'out\n', 'err\n']);
     assert.deepEqual(await podsAndContainers(d), before, 'run --rm on the unix socket removes it before it returns');
+
+    // The signal proxy over tcp:// (SignalContainer), with --rm: the trap's code, and nothing left.
+    const trap = "trap 'echo got TERM; exit 7' TERM; echo ready; while true; do sleep 0.1; done";
+    const child = spawn(process.execPath, [CORACLE_BIN, ...remoteArgs, 'run', '--rm', fx.image, 'sh', '-c', trap], { stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(`kill the CLI ${child.pid}`, () => child.exitCode === null && child.kill('SIGKILL'));
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.resume();
+    const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await until(() => `the container to say ready (${stdout})`, () => stdout === 'ready\n', 60_000);
+    child.kill('SIGTERM');
+    assert.deepEqual([await ended, stdout], [7, 'ready\ngot TERM\n']);
+    await until('the trapping run --rm leaves nothing', async () => JSON.stringify(await podsAndContainers(d)) === JSON.stringify(before));
 
     // A command not found fails the start: 127, and nothing is left, with --rm or without.
     for (const rm of [[], ['--rm']]) {
