@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CoracleError, failedPrecondition, invalidArgument, messageOf, notFound, withContext } from '../errors.js';
 import type { ImageRecord } from '../image/image-store.js';
@@ -167,7 +168,7 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
       ...(seccomp ? { seccomp } : {}),
     });
     ociSpec.linux.resources = fitResourcesLogged(ociSpec.linux.resources, ctx.deps.cgroups, clog, { name });
-    await Promise.all([writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec)), record.logPath ? makeLog(record.logPath) : undefined]);
+    await Promise.all([writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec)), record.logPath ? makeLog(record.logPath, undo) : undefined]);
     // The runtime's container is made by StartContainer, as containerd makes its task
     // there: CREATED is a root, a bundle and a record, with no process and no monitor.
     // A new object: a listed record is never changed in place (its answer is kept by object, cri/identity-memo).
@@ -189,10 +190,21 @@ export async function mountRoot(ctx: ContainerContext, id: string): Promise<void
 }
 
 /**
- * The container's log file, empty, before conmon appends to it at start: a follow opened
- * before the start (run, ContainerLogs wait_start) holds it from the first line.
+ * The container's log file, made empty (conmon appends to it at start): a follow opened
+ * before the start (run, ContainerLogs wait_start) holds it from the first line. One that is
+ * there already (a retried create) is left as it is; one made here goes with an undone create.
  */
-async function makeLog(path: string): Promise<void> {
+async function makeLog(path: string, undo: UndoStack): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await appendFile(path, '', { mode: 0o640 });
+  const made = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o640).then(
+    async (fh) => {
+      await fh.close();
+      return true;
+    },
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false;
+      throw err;
+    },
+  );
+  if (made) undo.push('remove the log file', () => rm(path, { force: true }));
 }
