@@ -168,7 +168,9 @@ async function doCreate(ctx: ContainerContext, name: string, spec: ContainerSpec
       ...(seccomp ? { seccomp } : {}),
     });
     ociSpec.linux.resources = fitResourcesLogged(ociSpec.linux.resources, ctx.deps.cgroups, clog, { name });
-    await Promise.all([writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec)), record.logPath ? makeLog(record.logPath, undo) : undefined]);
+    await writeFileAtomic(join(p.bundle, 'config.json'), JSON.stringify(ociSpec));
+    // After the bundle, not beside it: an undo runs once every step it has to undo is done.
+    if (record.logPath) await makeLog(record.logPath, undo).catch((err: unknown) => Promise.reject(withContext(`log file ${record.logPath}`, err)));
     // The runtime's container is made by StartContainer, as containerd makes its task
     // there: CREATED is a root, a bundle and a record, with no process and no monitor.
     // A new object: a listed record is never changed in place (its answer is kept by object, cri/identity-memo).

@@ -1,5 +1,6 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import { failedPrecondition, isErrno } from '../errors.js';
+import { constants } from 'node:fs';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { failedPrecondition, isErrno, withContext } from '../errors.js';
 import type { ContainerContext } from './container-context.js';
 import { refresh } from './container-exits.js';
 import { isRunning } from './container-states.js';
@@ -49,7 +50,16 @@ export function containerLogs(ctx: ContainerContext, id: string, o: LogsOptions,
     const state = await refresh(ctx, now);
     return isRunning(state) || (o.waitStart === true && state.state === 'CREATED');
   };
-  return logMessages(c.logPath, o, signal, running);
+  return named(`container ${c.id}: logs`, logMessages(c.logPath, o, signal, running));
+}
+
+/** `messages`, its failures under `prefix` (the container and the step), their codes kept. */
+async function* named<T>(prefix: string, messages: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw withContext(prefix, err);
+  }
 }
 
 /** The log at `path` as containerLogs sends it; `running` says whether its writer goes on (following stops once it does not). */
@@ -58,7 +68,11 @@ export async function* logMessages(path: string, o: LogsOptions, signal: AbortSi
   const log = new LogFile(path);
   try {
     await log.open();
-    if (o.follow && o.waitStart) yield [];
+    if (o.follow && o.waitStart) {
+      // The promise of wait_start: what the container writes from its start is read.
+      if (!log.isOpen()) throw failedPrecondition(`log file ${path} is not there: the container was not made with one (or it was removed)`);
+      yield [];
+    }
     const end = log.size();
     let skip = 0;
     if (o.tail !== undefined) {
@@ -119,16 +133,28 @@ class LogFile {
 
   constructor(private readonly path: string) {}
 
-  /** Opens the file if it is there (a container's log may not be made yet). */
+  /**
+   * Opens the file if it is there (a container's log may not be made yet). The path is in a
+   * directory kubelet gives, which a pod with a writable hostPath over it may fill: the daemon
+   * (root) opens a regular file only, never through a symlink, and a FIFO without waiting on
+   * it (O_NONBLOCK: a blocked open would hold a thread of libuv's pool for good).
+   */
   async open(): Promise<void> {
     if (this.fh) return;
+    let fh: FileHandle;
     try {
-      this.fh = await open(this.path, 'r');
+      fh = await open(this.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
+      if (isErrno(err, 'ELOOP')) throw failedPrecondition(`log file ${this.path} is a symlink: not followed`);
       throw err;
     }
-    const st = await this.fh.stat();
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      throw failedPrecondition(`log file ${this.path} is not a regular file`);
+    }
+    this.fh = fh;
     this.ino = st.ino;
     this.fileSize = st.size;
     this.offset = 0;
@@ -138,13 +164,17 @@ class LogFile {
     return this.fileSize;
   }
 
+  isOpen(): boolean {
+    return this.fh !== undefined;
+  }
+
   /** The messages from the last read's end up to `end` (or to the end of the file), a read at a time. */
   async *read(end = Infinity): AsyncGenerator<LogMessage[]> {
     await this.open();
     yield* this.readOpen(end);
     if (end !== Infinity) return;
     // Rotated: the old file has been read to its end above; the new one is read from its start.
-    const now = await stat(this.path).catch(() => undefined);
+    const now = await lstat(this.path).catch(() => undefined);
     if (!now || now.ino === this.ino) return;
     // conmon made the new file as it let the old one go: what it wrote to the old one last.
     yield* this.readOpen(Infinity);
@@ -165,8 +195,11 @@ class LogFile {
 
   private async *readOpen(end: number): AsyncGenerator<LogMessage[]> {
     if (!this.fh) return;
-    // Truncated under us (copytruncate): read again from its start.
-    if ((await this.fh.stat()).size < this.offset) this.offset = 0;
+    // Truncated under us (copytruncate): read again from its start, nothing of before kept.
+    if ((await this.fh.stat()).size < this.offset) {
+      this.offset = 0;
+      this.parser.newFile();
+    }
     while (this.offset < end) {
       const { bytesRead } = await this.fh.read(this.buf, 0, Math.min(this.buf.length, end - this.offset), this.offset);
       if (bytesRead === 0) return;

@@ -7,6 +7,8 @@
  */
 import type { ContainerRecord } from '../container/container-store.js';
 import type { ImageRecord } from '../image/image-store.js';
+import type { Logger } from '../log.js';
+import { messageOf } from '../errors.js';
 import { toCriContainerStatus } from './container-convert.js';
 import { identityMemo } from './identity-memo.js';
 import { toCriImage } from './image-convert.js';
@@ -26,4 +28,16 @@ export function prepareImage(image: ImageRecord): void {
 export function prepareContainerStatus(c: ContainerRecord): void {
   encodeAhead('runtime.v1.ContainerStatus', criContainerStatus(c));
   containerInfo(c);
+}
+
+/**
+ * Runs a prepare after the call's work is done: its failure is logged, never the call's (a
+ * started container or a pulled image is not undone for an answer made ahead of time).
+ */
+export async function prepared(prepare: () => unknown, log: Logger): Promise<void> {
+  try {
+    await prepare();
+  } catch (err) {
+    log.warn('status answer not prepared ahead', { error: messageOf(err) });
+  }
 }

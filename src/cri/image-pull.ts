@@ -4,7 +4,7 @@ import type { PullImageResponse } from '../generated/runtime/v1/PullImageRespons
 import { invalidArgument } from '../errors.js';
 import type { ImageService } from '../image/image-service.js';
 import { serverAddressHost, type RegistryCredentials } from '../image/registry-auth.js';
-import { prepareImage } from './answers.js';
+import { prepareImage, prepared } from './answers.js';
 import type { UnaryHandler } from './wrap.js';
 
 /**
@@ -39,7 +39,7 @@ export function pullImageHandler(images: Pick<ImageService, 'pull'>): UnaryHandl
     const ref = request.image?.image ?? '';
     if (ref === '') throw invalidArgument('PullImage: image reference is empty');
     const image = await images.pull(ref, credentialsFromCri(request.auth), ctx.log, ctx.signal);
-    prepareImage(image);
+    await prepared(() => prepareImage(image), ctx.log);
     return { image_ref: image.id };
   };
 }

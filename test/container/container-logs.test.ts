@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { appendFile, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { appendFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOG_BATCH, logMessages, type LogMessage, type LogsOptions } from '../../src/container/container-logs.js';
 import { tempDir } from '../helpers/daemon.js';
+import type { CoracleError } from '../../src/errors.js';
 
 const at = (s: number): string => `2026-01-01T00:00:${String(s).padStart(2, '0')}.000000001Z`;
 const ns = (s: number): bigint => BigInt(Date.parse('2026-01-01T00:00:00Z') + s * 1000) * 1_000_000n + 1n;
@@ -96,5 +98,28 @@ describe('container/container-logs: a CRI log read, windowed and followed', () =
     running = false;
     assert.deepEqual(texts([(await logs.next()).value as LogMessage[]]), ['stdout:out', 'stderr:err']);
     assert.deepEqual(await logs.next(), { done: true, value: undefined });
+  });
+  it('opens a regular file only: a FIFO or a symlink at the log path is refused at once, never waited on or followed', async () => {
+    const dir = await tempDir();
+    const fifo = join(dir, 'fifo.log');
+    execFileSync('mkfifo', [fifo]);
+    const secret = join(dir, 'secret');
+    await writeFile(secret, line(1, 'a host file'));
+    const link = join(dir, 'link.log');
+    await symlink(secret, link);
+    for (const [path, why] of [
+      [fifo, /not a regular file/],
+      [link, /is a symlink: not followed/],
+    ] as const) {
+      for (const o of [{}, { follow: true, waitStart: true }]) {
+        await assert.rejects(all(path, o), (err: CoracleError) => err.code === 'FAILED_PRECONDITION' && why.test(err.message), `${path} ${JSON.stringify(o)}`);
+      }
+    }
+    assert.deepEqual(await fdsOn(dir), [], 'nothing left open');
+  });
+
+  it('wait_start promises an open file: with none there, it fails rather than say it is open', async () => {
+    const path = join(await tempDir(), 'none.log');
+    await assert.rejects(all(path, { follow: true, waitStart: true }), (err: CoracleError) => err.code === 'FAILED_PRECONDITION' && /is not there/.test(err.message));
   });
 });

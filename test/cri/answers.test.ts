@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
 import type { ContainerRecord } from '../../src/container/container-store.js';
 import type { ImageRecord } from '../../src/image/image-store.js';
-import { containerInfo, criContainerStatus, criImage, prepareContainerStatus, prepareImage } from '../../src/cri/answers.js';
+import { containerInfo, criContainerStatus, criImage, prepareContainerStatus, prepared, prepareImage } from '../../src/cri/answers.js';
+import type { Logger } from '../../src/log.js';
 import { CRI_PROTO_PATH, encodeAhead, loadCriProto } from '../../src/cri/proto.js';
 
 const IMAGE: ImageRecord = {
@@ -74,5 +75,18 @@ describe('cri/answers: Status answers converted and encoded once per record, ahe
 
   it('a type no loaded .proto has is refused', () => {
     assert.throws(() => encodeAhead('runtime.v1.NoSuchMessage', {}), /no message type runtime\.v1\.NoSuchMessage/);
+  });
+  it("a prepare that fails is logged, never the call's failure", async () => {
+    const warned: unknown[] = [];
+    const log = { warn: (message: string, meta: unknown) => warned.push([message, meta]) } as unknown as Logger;
+    await prepared(() => Promise.reject(new Error('gone')), log);
+    await prepared(() => {
+      throw new Error('no type');
+    }, log);
+    await prepared(() => undefined, log);
+    assert.deepEqual(warned, [
+      ['status answer not prepared ahead', { error: 'gone' }],
+      ['status answer not prepared ahead', { error: 'no type' }],
+    ]);
   });
 });
