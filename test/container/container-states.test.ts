@@ -12,6 +12,7 @@ import {
   unstarted,
 } from '../../src/container/container-states.js';
 import type { ContainerRecord } from '../../src/container/container-store.js';
+import { containerRecord } from '../helpers/container-record.js';
 
 type State = ContainerRecord['state'];
 const STATES: State[] = ['CREATING', 'CREATED', 'RUNNING', 'EXITED'];
@@ -59,26 +60,7 @@ describe('container/container-states: the rules a container state decides', () =
   });
 
   it('reads the state alone: the rest of a full record changes nothing', () => {
-    const full: ContainerRecord = {
-      id: 'a'.repeat(64),
-      name: 'k8s_c_p_ns_uid_0',
-      sandboxId: 'b'.repeat(64),
-      state: 'RUNNING',
-      metadata: { name: 'c', attempt: 0 },
-      image: { spec: 'busybox', id: 'sha256:x', ref: 'sha256:x' },
-      labels: {},
-      annotations: {},
-      logPath: '',
-      mounts: [],
-      runtimeHandler: '',
-      stopSignal: 'SIGTERM',
-      chainIds: [],
-      tty: false,
-      stdin: false,
-      createdAt: '1',
-      pid: 1,
-      exitCode: 0,
-    };
+    const full = containerRecord({ exitCode: 0 });
     for (const state of STATES) {
       const c = { ...full, state };
       for (const row of rows) assert.equal(row.of(c), row.of({ state }), `${row.name}: ${state}`);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
-import type { ContainerRecord } from '../../src/container/container-store.js';
 import type { ImageRecord } from '../../src/image/image-store.js';
 import { containerInfo, criContainerStatus, criImage, prepareContainerStatus, prepared, prepareImage } from '../../src/cri/answers.js';
 import type { Logger } from '../../src/log.js';
+import { containerRecord } from '../helpers/container-record.js';
 import { CRI_PROTO_PATH, encodeAhead, loadCriProto } from '../../src/cri/proto.js';
 
 const IMAGE: ImageRecord = {
@@ -19,26 +19,7 @@ const IMAGE: ImageRecord = {
   pulledAt: '2026-12-02T00:00:00Z',
 };
 
-const CONTAINER: ContainerRecord = {
-  id: 'a'.repeat(64),
-  name: 'k8s_c_p_ns_uid_0',
-  sandboxId: 'b'.repeat(64),
-  state: 'RUNNING',
-  metadata: { name: 'c', attempt: 0 },
-  image: { spec: 'busybox', id: 'sha256:x', ref: 'sha256:x' },
-  labels: { app: 'x' },
-  annotations: {},
-  logPath: '/var/log/c.log',
-  mounts: [],
-  runtimeHandler: '',
-  stopSignal: 'SIGTERM',
-  chainIds: [],
-  tty: false,
-  stdin: false,
-  createdAt: '1700000000000000000',
-  startedAt: '1700000000500000000',
-  pid: 1,
-};
+const CONTAINER = containerRecord({ labels: { app: 'x' }, logPath: '/var/log/c.log', createdAt: '1700000000000000000', startedAt: '1700000000500000000' });
 
 /*
  * An answer prepared when its record is made is what the Status call then sends: the same
