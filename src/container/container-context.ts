@@ -36,7 +36,8 @@ export interface ContainerDeps {
   allCapabilities: string[];
   /** The host's cgroups, detected at start: limits without a controller are left out. */
   cgroups: CgroupHost;
-  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED', namespace: string): void };
+  /** A STOPPED carries the exited record (container-events.ts). */
+  events: { publish(id: string, sandboxId: string, type: 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED', namespace: string, container?: ContainerRecord): void };
   log: Logger;
   /** Told of each exit recorded as OOMKilled (the daemon's metrics; none with metrics off). */
   onOomKill?: () => void;

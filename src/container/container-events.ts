@@ -1,3 +1,5 @@
+import type { ContainerRecord } from './container-store.js';
+
 /** What happened to a container (or a pod sandbox, which CRI reports the same way). */
 export type ContainerEventType = 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED';
 
@@ -10,6 +12,12 @@ export interface ContainerEvent {
   type: ContainerEventType;
   /** Milliseconds since the epoch. */
   at: number;
+  /**
+   * With a container's STOPPED: its record as it was published (state, exit code). A
+   * subscriber that reads the event later may find the record gone (run --rm: the daemon
+   * removes it in the same tick, cli-container-watcher.ts), and still has its exit.
+   */
+  container?: ContainerRecord;
 }
 
 /**
@@ -20,8 +28,9 @@ export class ContainerEvents {
   private readonly listeners = new Set<(e: ContainerEvent) => void>();
   private readonly closers = new Set<() => void>();
 
-  publish(id: string, sandboxId: string, type: ContainerEventType, namespace: string): void {
-    const e: ContainerEvent = { id, sandboxId, namespace, type, at: Date.now() };
+  publish(id: string, sandboxId: string, type: ContainerEventType, namespace: string, container?: ContainerRecord): void {
+    // A copy: the record the publisher holds is not changed under the subscribers.
+    const e: ContainerEvent = { id, sandboxId, namespace, type, at: Date.now(), ...(container ? { container: structuredClone(container) } : {}) };
     for (const l of this.listeners) l(e);
   }
 

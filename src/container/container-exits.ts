@@ -78,7 +78,7 @@ async function readExit(ctx: ContainerContext, c: ContainerRecord): Promise<Cont
   await ctx.deps.store.save(updated);
   ctx.releases.begin(updated);
   ctx.exitWaiters.wake(c.id);
-  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c));
+  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c), updated);
   if (oom) ctx.deps.onOomKill?.();
   return updated;
 }

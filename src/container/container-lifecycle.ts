@@ -76,7 +76,7 @@ async function doStart(ctx: ContainerContext, c: ContainerRecord, log: Logger): 
     const failed: ContainerRecord = { ...made, state: 'EXITED', exitCode: 128, finishedAt: nowNanos(), reason: 'StartError', message: messageOf(err) };
     await ctx.deps.store.save(failed);
     ctx.releases.begin(failed);
-    ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c));
+    ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c), failed);
     throw err;
   }
 }

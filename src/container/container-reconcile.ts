@@ -71,7 +71,7 @@ async function endedUnseen(ctx: ContainerContext, c: ContainerRecord): Promise<v
   await ctx.deps.store.save(ended);
   ctx.deps.log.warn('container of a boot before this one: exited', { container: c.id });
   await ctx.releases.now(ended);
-  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c));
+  ctx.deps.events.publish(c.id, c.sandboxId, 'STOPPED', namespaceOf(c), ended);
 }
 
 /**

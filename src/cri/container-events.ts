@@ -12,8 +12,10 @@ import type { ServerStreamHandler } from './wrap.js';
 /**
  * GetContainerEvents: every container and sandbox event from now on, each with the pod's
  * status and all its containers' statuses as they are when it is sent (what kubelet's
- * evented PLEG rebuilds the pod from). The response headers come once the subscription is
- * made. The stream ends when the client leaves or the daemon stops.
+ * evented PLEG rebuilds the pod from). A container's STOPPED whose container is gone by then
+ * (removed as it exited: run --rm) carries the status it had when it stopped, so that a stream
+ * that is behind still tells its exit code. The response headers come once the subscription
+ * is made. The stream ends when the client leaves or the daemon stops.
  */
 export function getContainerEventsHandler(
   events: Pick<ContainerEvents, 'subscribe'>,
@@ -23,6 +25,7 @@ export function getContainerEventsHandler(
   const toResponse = async (e: ContainerEvent): Promise<ContainerEventResponse> => {
     const pod = sandboxes.resolve(e.sandboxId);
     const statuses = pod ? (await containers.list({ sandboxId: pod.id })).map(toCriContainerStatus) : [];
+    if (e.container && !statuses.some((s) => s.id === e.id)) statuses.push(toCriContainerStatus(e.container));
     return {
       container_id: e.id,
       container_event_type: `CONTAINER_${e.type}_EVENT`,
