@@ -90,8 +90,19 @@ export interface ExitWatch {
   close(): void;
 }
 
-/** Watches the CLI's container events until `close`; resolves once the daemon has subscribed (rejects when it cannot be reached). */
-export async function watchExit(socket: DaemonTarget): Promise<ExitWatch> {
+/**
+ * How long the daemon's word that it has subscribed (the stream's headers) is waited for. A
+ * daemon older than that word sends its headers only with the first event, which may never
+ * come: past this the run goes on without it (its exit code then from the container's status,
+ * the stream's `die` only if it comes), rather than waiting forever before the start.
+ */
+export const SUBSCRIBED_WAIT_MS = 2000;
+
+/**
+ * Watches the CLI's container events until `close`; resolves once the daemon has subscribed,
+ * or after `subscribedWaitMs` without its word (rejects when it cannot be reached).
+ */
+export async function watchExit(socket: DaemonTarget, subscribedWaitMs = SUBSCRIBED_WAIT_MS): Promise<ExitWatch> {
   let target: string | undefined;
   let code: number | undefined;
   let ended = false;
@@ -109,7 +120,13 @@ export async function watchExit(socket: DaemonTarget): Promise<ExitWatch> {
     wake();
   });
   // A failure before the subscription is the run's (unreachable daemon); after it, no event comes.
-  await Promise.race([w.ready, over]);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, subscribedWaitMs)));
+  try {
+    await Promise.race([w.ready, over, late]);
+  } finally {
+    clearTimeout(timer);
+  }
   over.catch(() => undefined);
   return {
     of: (id) => {
