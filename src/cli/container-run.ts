@@ -17,13 +17,15 @@ import { PullView } from './pull-view.js';
 import { AUTO_REMOVE_ANNOTATION, formatRestartPolicy, parseRestartPolicy, RESTART_POLICY_ANNOTATION } from '../container/restart-policy.js';
 import { CPU_PERIOD_US, collect, parseCpus, parseEnv, parseLabel, parseMemory, parseNetwork, parsePort, parseUser, parseVolume, processArgs, type RunFlags } from './run-options.js';
 import { proxySignals } from './run-signal-proxy.js';
+import { startWindow, type StartWindow } from './run-start-window.js';
 import { findContainer as find, withClient, type SocketOf } from './with-client.js';
 
 /**
  * docker run: a pod sandbox with one container, labelled as the CLI's. Trailing arguments
  * replace the image's Cmd (CRI `args`), --entrypoint its Entrypoint (CRI `command`). It exits
  * with the container's status, or 125/126/127 when the container could not be run
- * (exit-status.ts); a failed run leaves no pod or container behind (CliClient.make and startMade). An
+ * (exit-status.ts); a failed run leaves no pod or container behind (CliClient.make and startMade),
+ * nor does a Ctrl+C before the start (run-start-window.ts). An
  * image that is not here is pulled with its progress shown; the flags are docker's
  * (docs/cli.md): --restart is recorded for the daemon to keep (container/restart-policy.ts),
  * --rm is done by this CLI in the foreground and by the daemon with -d or over tcp://.
@@ -58,23 +60,33 @@ export function registerRun(program: Command, socketOf: SocketOf): void {
       let socket: DaemonTarget;
       let made: Made;
       let exit: ExitWatch | undefined;
+      let window: StartWindow<Made> | undefined;
       try {
         socket = await socketOf(cmd);
+        const target = socket;
+        window = startWindow<Made>((m) => discardMade(target, m), (code) => process.exit(code));
         const daemonRemoves = o.rm === true && (o.detach === true || typeof socket !== 'string');
         // docker's wait registered before the start: the exit code of a container the daemon removes as it ends (--rm).
         if (!o.detach) exit = await watchExit(socket);
-        made = await withClient(socket, (client) => create(client, socket, image, trailing, o, daemonRemoves));
+        const w = window;
+        made = await withClient(socket, (client) => create(client, socket, image, trailing, o, daemonRemoves, w));
       } catch (err) {
         exit?.close();
+        window?.close();
         throw runFailure(err);
       }
+      const w = window;
       if (!exit) {
-        await withClient(socket, (client) => start(client, socket, made));
+        try {
+          await w.guard(withClient(socket, (client) => start(client, socket, made)));
+        } finally {
+          w.close();
+        }
         process.stdout.write(`${made.id}\n`);
         return;
       }
       const watch = exit;
-      await withClient(socket, (client) => follow(client, socket, made, o, watch));
+      await withClient(socket, (client) => follow(client, socket, made, o, watch, w));
     });
 }
 
@@ -95,8 +107,17 @@ async function start(client: CliClient, socket: DaemonTarget, made: Made): Promi
   }
 }
 
-/** Makes the container, not started. With `daemonRemoves`, the daemon removes it when it exits (run -d --rm, run --rm over tcp://). */
-async function create(client: CliClient, socket: DaemonTarget, image: string, trailing: string[], o: RunFlags, daemonRemoves: boolean): Promise<Made> {
+/** What a signal before the start leaves: nothing (run-start-window.ts); its log dir too where this CLI can reach it. */
+async function discardMade(socket: DaemonTarget, made: Made): Promise<void> {
+  await withClient(socket, (client) => client.discard(made.podId));
+  if (typeof socket === 'string') await rm(made.logDirectory, { recursive: true, force: true });
+}
+
+/**
+ * Makes the container, not started. With `daemonRemoves`, the daemon removes it when it exits
+ * (run -d --rm, run --rm over tcp://). From the make, `window` takes Ctrl+C until the start.
+ */
+async function create(client: CliClient, socket: DaemonTarget, image: string, trailing: string[], o: RunFlags, daemonRemoves: boolean, window: StartWindow<Made>): Promise<Made> {
   const { command, args } = processArgs(o.entrypoint, trailing);
   const existing = await client.containers();
   if (o.name !== undefined) {
@@ -137,6 +158,7 @@ async function create(client: CliClient, socket: DaemonTarget, image: string, tr
     labels: Object.fromEntries(o.label ?? []),
     annotations,
   };
+  window.open();
   const made = await client.make(spec).catch(async (err: unknown) => {
     // The pod is gone (CliClient.make); its log dir too, where this CLI can reach it (not
     // when the name was another run's, made meanwhile: the dir is that one's).
@@ -144,7 +166,9 @@ async function create(client: CliClient, socket: DaemonTarget, image: string, tr
     if (typeof socket === 'string' && !taken) await rm(logDirectory, { recursive: true, force: true });
     throw err;
   });
-  return { ...made, logDirectory };
+  const result = { ...made, logDirectory };
+  window.made(result);
+  return result;
 }
 
 /**
@@ -179,7 +203,7 @@ function parseHostname(name: string): string {
  * With --rm and a local daemon the container and its pod are removed once it has ended,
  * however the run ends (over tcp:// the daemon removes them).
  */
-async function follow(client: CliClient, socket: DaemonTarget, made: Made, o: RunFlags, exit: ExitWatch): Promise<void> {
+async function follow(client: CliClient, socket: DaemonTarget, made: Made, o: RunFlags, exit: ExitWatch, window: StartWindow<Made>): Promise<void> {
   const { id } = made;
   const stdin = o.interactive === true;
   const tty = o.tty === true;
@@ -193,13 +217,16 @@ async function follow(client: CliClient, socket: DaemonTarget, made: Made, o: Ru
       const open = new Promise<void>((resolve) => (opened = resolve));
       logs = printLogs(socket, id, { follow: true, waitStart: { onOpen: opened } });
       // A follow that fails fails the run before the start, and leaves nothing.
-      await Promise.race([open, logs]).catch(async (err: unknown) => {
-        await client.discard(made.podId);
-        if (typeof socket === 'string') await rm(made.logDirectory, { recursive: true, force: true });
-        throw err;
-      });
+      await window.guard(
+        Promise.race([open, logs]).catch(async (err: unknown) => {
+          await client.discard(made.podId);
+          if (typeof socket === 'string') await rm(made.logDirectory, { recursive: true, force: true });
+          throw err;
+        }),
+      );
     }
-    await start(client, socket, made);
+    await window.guard(start(client, socket, made));
+    window.close();
     if (!tty) unproxy = proxySignals(socket, id);
     if (stdin || tty) {
       detached = (await attachTo(client, id, { stdin, tty }, exit)) === 'detached';
@@ -208,6 +235,7 @@ async function follow(client: CliClient, socket: DaemonTarget, made: Made, o: Ru
     await logs;
     process.exitCode = await exitCodeOf(client, made, exit);
   } finally {
+    window.close();
     // A start that failed ends the follow (the container is gone); its error is the start's.
     logs?.catch(() => undefined);
     unproxy();
