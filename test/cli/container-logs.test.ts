@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdir, readlink } from 'node:fs/promises';
-import { cliRegistry, cliSuite, coracle, type CliResult } from '../helpers/cli.js';
+import { cliRegistry, cliSuite, tlsCliDaemon } from '../helpers/cli.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { CORACLE_BIN, startTestDaemon, tempDir } from '../helpers/daemon.js';
-import { TestPki } from '../helpers/pki.js';
-import { freePort, type TestRegistry } from '../helpers/test-registry.js';
+import { CORACLE_BIN } from '../helpers/daemon.js';
+import type { TestRegistry } from '../helpers/test-registry.js';
 import { until } from '../helpers/until.js';
 
 describe('cli: logs --since, --until, -t and -n, as docker', function () {
@@ -58,22 +57,7 @@ describe('cli: logs over tcp://, from a daemon with mutual TLS', function () {
   });
 
   it('prints the log and follows it until the container ends; a killed follower leaves no file open in the daemon; a stop ends the followers', async () => {
-    const pki = new TestPki(await tempDir());
-    await pki.ca('ca');
-    await pki.signed('server', 'ca', 'IP:127.0.0.1');
-    await pki.signed('client', 'ca', 'DNS:client');
-    const port = await freePort();
-    const server = pki.files('server');
-    const remote = `[remote]\nlisten = "tcp://127.0.0.1:${port}"\nca = "${pki.files('ca').cert}"\ncert = "${server.cert}"\nkey = "${server.key}"\n`;
-    const d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [fx.registry.host]: fx.registry.url }, extra: remote });
-    const remoteArgs = ['-H', `tcp://127.0.0.1:${port}`, '--tlscacert', pki.files('ca').cert, '--tlscert', pki.files('client').cert, '--tlskey', pki.files('client').key];
-    const local = (...args: string[]): Promise<CliResult> => coracle(d.socket, args);
-    const overTls = (...args: string[]): Promise<CliResult> =>
-      new Promise((resolve) => {
-        execFile(process.execPath, [CORACLE_BIN, ...remoteArgs, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
-          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: withoutNodeWarnings(stderr) }),
-        );
-      });
+    const { d, remoteArgs, local, overTls } = await tlsCliDaemon(fx.registry);
     /** `logs -f` over TLS as a process of its own: what it printed so far, and its exit. */
     const follow = (name: string): { out: () => string; exited: Promise<number | null>; kill: () => void } => {
       const child = spawn(process.execPath, [CORACLE_BIN, ...remoteArgs, 'logs', '-f', name], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -125,10 +109,3 @@ describe('cli: logs over tcp://, from a daemon with mutual TLS', function () {
   });
 });
 
-/**
- * Node's warning that grpc-js gives TLS an IP address as the server name (DEP0123) goes to the
- * CLI's stderr over tcp://127.0.0.1: not what this test is about.
- */
-function withoutNodeWarnings(stderr: string): string {
-  return stderr.replace(/^\(node:\d+\) \[DEP0123\].*\n(\(Use `node --trace-deprecation.*\n)?/m, '');
-}

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { cliRegistry, cliSuite, coracle, podsAndContainers, type CliResult } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { cliRegistry, cliSuite, podsAndContainers, tlsCliDaemon } from '../helpers/cli.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { CORACLE_BIN, startTestDaemon, tempDir } from '../helpers/daemon.js';
-import { TestPki } from '../helpers/pki.js';
-import { freePort, type TestRegistry } from '../helpers/test-registry.js';
+import { CORACLE_BIN } from '../helpers/daemon.js';
+import type { TestRegistry } from '../helpers/test-registry.js';
 import { until } from '../helpers/until.js';
 
 describe('cli: run as docker runs: arguments, --entrypoint, exit statuses 125/126/127, ps COMMAND', function () {
@@ -98,22 +97,7 @@ describe('cli: run in the foreground over tcp://, from a daemon with mutual TLS,
   });
 
   it('prints stdout and stderr on theirs and exits with the code; --rm keeps the code and leaves nothing, over tcp:// and the unix socket; SIGTERM is forwarded; a failed run leaves nothing', async () => {
-    const pki = new TestPki(await tempDir());
-    await pki.ca('ca');
-    await pki.signed('server', 'ca', 'IP:127.0.0.1');
-    await pki.signed('client', 'ca', 'DNS:client');
-    const port = await freePort();
-    const server = pki.files('server');
-    const remote = `[remote]\nlisten = "tcp://127.0.0.1:${port}"\nca = "${pki.files('ca').cert}"\ncert = "${server.cert}"\nkey = "${server.key}"\n`;
-    const d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [fx.registry.host]: fx.registry.url }, extra: remote });
-    const remoteArgs = ['-H', `tcp://127.0.0.1:${port}`, '--tlscacert', pki.files('ca').cert, '--tlscert', pki.files('client').cert, '--tlskey', pki.files('client').key];
-    const local = (...args: string[]): Promise<CliResult> => coracle(d.socket, args);
-    const overTls = (...args: string[]): Promise<CliResult> =>
-      new Promise((resolve) => {
-        execFile(process.execPath, [CORACLE_BIN, ...remoteArgs, ...args], { timeout: 90_000 }, (err, stdout, stderr) =>
-          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: withoutNodeWarnings(stderr) }),
-        );
-      });
+    const { d, remoteArgs, local, overTls } = await tlsCliDaemon(fx.registry, 90_000);
     const script = ['sh', '-c', 'echo out; echo err >&2; exit 3'];
     assert.equal((await local('pull', fx.image)).code, 0);
 
@@ -156,10 +140,3 @@ describe('cli: run in the foreground over tcp://, from a daemon with mutual TLS,
   });
 });
 
-/**
- * Node's warning that grpc-js gives TLS an IP address as the server name (DEP0123) goes to the
- * CLI's stderr over tcp://127.0.0.1: not what this test is about.
- */
-function withoutNodeWarnings(stderr: string): string {
-  return stderr.replace(/^\(node:\d+\) \[DEP0123\].*\n(\(Use `node --trace-deprecation.*\n)?/m, '');
-}

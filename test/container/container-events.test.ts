@@ -2,31 +2,11 @@ import assert from 'node:assert/strict';
 import { ContainerEvents, type ContainerEvent } from '../../src/container/container-events.js';
 import type { ContainerRecord } from '../../src/container/container-store.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { containerRecord } from '../helpers/container-record.js';
 
 /** A container record as the store keeps one, exited with `code`. */
 function exitedRecord(id: string, sandboxId: string, code: number): ContainerRecord {
-  return {
-    id,
-    name: 'c',
-    sandboxId,
-    state: 'EXITED',
-    metadata: { name: 'c', attempt: 0 },
-    image: { spec: 'busybox', id: 'sha256:1', ref: 'busybox@sha256:1' },
-    labels: { 'io.coracle.cli': 'true' },
-    annotations: {},
-    logPath: '',
-    mounts: [],
-    runtimeHandler: 'runc',
-    stopSignal: 'SIGTERM',
-    chainIds: [],
-    tty: false,
-    stdin: false,
-    createdAt: '1',
-    startedAt: '2',
-    finishedAt: '3',
-    exitCode: code,
-    reason: 'Error',
-  };
+  return containerRecord({ id, sandboxId, state: 'EXITED', labels: { 'io.coracle.cli': 'true' }, startedAt: '2', finishedAt: '3', exitCode: code, reason: 'Error' });
 }
 
 describe('container: ContainerEvents', () => {

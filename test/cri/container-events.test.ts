@@ -10,30 +10,11 @@ import { getContainerEventsHandler } from '../../src/cri/container-events.js';
 import type { CallContext } from '../../src/cri/wrap.js';
 import type { SandboxRecord } from '../../src/sandbox/sandbox-store.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { containerRecord } from '../helpers/container-record.js';
 import { podConfig, startContainer } from '../helpers/pods.js';
 
-const exited = (id: string, sandboxId: string, exitCode: number): ContainerRecord => ({
-  id,
-  name: 'c',
-  sandboxId,
-  state: 'EXITED',
-  metadata: { name: 'c', attempt: 0 },
-  image: { spec: 'busybox', id: 'sha256:x', ref: 'sha256:x' },
-  labels: { 'io.coracle.cli': 'true' },
-  annotations: {},
-  logPath: '',
-  mounts: [],
-  runtimeHandler: '',
-  stopSignal: 'SIGTERM',
-  chainIds: [],
-  tty: false,
-  stdin: false,
-  createdAt: '1000',
-  startedAt: '2000',
-  finishedAt: '3000',
-  exitCode,
-  reason: 'Error',
-});
+const exited = (id: string, sandboxId: string, exitCode: number): ContainerRecord =>
+  containerRecord({ id, name: 'c', sandboxId, state: 'EXITED', labels: { 'io.coracle.cli': 'true' }, createdAt: '1000', startedAt: '2000', finishedAt: '3000', exitCode, reason: 'Error' });
 
 describe('cri: GetContainerEvents', function () {
   this.timeout(60_000);

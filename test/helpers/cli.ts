@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { CORACLE_BIN, startTestDaemon, type TestDaemon } from './daemon.js';
+import { CORACLE_BIN, startTestDaemon, tempDir, type TestDaemon } from './daemon.js';
+import { TestPki } from './pki.js';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, type ImageConfigSpec, type LayerEntry } from './images.js';
-import { startTestRegistry, type TestRegistry } from './test-registry.js';
+import { freePort, startTestRegistry, type TestRegistry } from './test-registry.js';
 import { CLI_NAMESPACE } from '../../src/cli/cli-namespace.js';
 import { onCleanup } from './cleanup.js';
 import { criClients, type CriClients } from './cri-client.js';
@@ -106,4 +107,36 @@ export async function podsAndContainers(d: TestDaemon): Promise<{ containers: st
   } finally {
     c.close();
   }
+}
+
+/**
+ * Node's warning that grpc-js gives TLS an IP address as the server name (DEP0123) goes to the
+ * CLI's stderr over tcp://127.0.0.1: not what the tests over TLS are about.
+ */
+export function withoutNodeWarnings(stderr: string): string {
+  return stderr.replace(/^\(node:\d+\) \[DEP0123\].*\n(\(Use `node --trace-deprecation.*\n)?/m, '');
+}
+
+/**
+ * A daemon serving its socket and a mutual-TLS listener on loopback (a CA, its server and
+ * `client` certificates), pulling from `registry`: `local` runs the CLI over the socket,
+ * `overTls` over tcp:// with the client's certificate, `remoteArgs` are its global flags.
+ */
+export async function tlsCliDaemon(registry: TestRegistry, timeoutMs = 60_000): Promise<{ d: TestDaemon; remoteArgs: string[]; local: (...args: string[]) => Promise<CliResult>; overTls: (...args: string[]) => Promise<CliResult> }> {
+  const pki = new TestPki(await tempDir());
+  await pki.ca('ca');
+  await pki.signed('server', 'ca', 'IP:127.0.0.1');
+  await pki.signed('client', 'ca', 'DNS:client');
+  const port = await freePort();
+  const server = pki.files('server');
+  const remote = `[remote]\nlisten = "tcp://127.0.0.1:${port}"\nca = "${pki.files('ca').cert}"\ncert = "${server.cert}"\nkey = "${server.key}"\n`;
+  const d = await startTestDaemon({ network: true, clusterNetwork: true, mirrors: { [registry.host]: registry.url }, extra: remote });
+  const remoteArgs = ['-H', `tcp://127.0.0.1:${port}`, '--tlscacert', pki.files('ca').cert, '--tlscert', pki.files('client').cert, '--tlskey', pki.files('client').key];
+  const overTls = (...args: string[]): Promise<CliResult> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [CORACLE_BIN, ...remoteArgs, ...args], { timeout: timeoutMs }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: withoutNodeWarnings(stderr) }),
+      );
+    });
+  return { d, remoteArgs, local: (...args) => coracle(d.socket, args), overTls };
 }
