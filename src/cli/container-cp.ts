@@ -6,6 +6,7 @@ import { basename, dirname, join, posix, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CoracleError, isErrno } from '../errors.js';
+import { copyTarget, trimDest, type CopyTarget, type DestKind } from '../util/copy-target.js';
 import { copyFromContainer, copyToContainer } from './coracle-client.js';
 import { usageError } from './exit-status.js';
 import { findContainer, withClient, type SocketOf } from './with-client.js';
@@ -21,26 +22,58 @@ export function containerPath(arg: string): { container: string; path: string } 
   return { container: arg.slice(0, colon), path: arg.slice(colon + 1) };
 }
 
+/** SRC names a directory's contents, not the directory: `DIR/.`, `.`, or the root. */
+export const srcContents = (src: string): boolean => src === '.' || src.endsWith('/.') || posix.normalize(src) === '/';
+
 /**
- * The tar from a container unpacked on this host at `dest`: into it when it is a directory,
- * else as it (the top entry renamed). The tar's content is the container's, so not trusted:
- * an entry must stay under the destination, and its directory must be one this unpacking
- * made (or the destination, or a real directory already there), never a symlink, so a symlink
- * in the tar is created as a symlink and never written through; files are opened O_NOFOLLOW.
+ * Where `cp SRC DEST` writes, by docker's rules (copyTarget), SRC as typed (its `/.` or
+ * trailing `/`) and a directory or not, DEST as typed and what is there now.
  */
-export async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Promise<void> {
-  const target = resolve(dest);
-  let into = target;
-  let rename: string | undefined;
-  const st = await stat(target).catch((err: unknown) => {
-    if (isErrno(err, 'ENOENT')) return undefined;
+export function cpTarget(src: string, srcDir: boolean, dest: string, destKind: DestKind): CopyTarget {
+  if (!srcDir && /\/\.?$/.test(src)) throw new CoracleError('INVALID_ARGUMENT', `cp: ${src}: not a directory`);
+  const t = copyTarget({ dir: srcDir, contents: srcContents(src) }, dest, destKind);
+  if (typeof t === 'string') throw new CoracleError('INVALID_ARGUMENT', `cp: ${t}`);
+  return t;
+}
+
+/** Each directory's mode, set once what is in it is written (as tar does: a 0555 one still gets its children); by fd, never through a symlink. */
+async function applyDirModes(modes: [string, number][]): Promise<void> {
+  for (const [path, mode] of modes.reverse()) {
+    const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    await dir.chmod(mode).finally(() => dir.close());
+  }
+}
+
+/**
+ * The tar from a container (of `src`, the container path as typed) unpacked on this host
+ * at `dest`, by cpTarget. The tar's content is the container's, so not trusted: an entry
+ * must stay under the destination, and its directory must be one this unpacking made (or
+ * the destination, or a real directory already there), never a symlink, so a symlink in the
+ * tar is created as a symlink and never written through; files are opened O_NOFOLLOW.
+ */
+export async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string, src = ''): Promise<void> {
+  const st = await stat(resolve(dest)).catch((err: unknown) => {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
     throw err;
   });
-  if (!st?.isDirectory()) {
-    into = dirname(target);
-    rename = basename(target);
-    if (!(await stat(into).catch(() => undefined))?.isDirectory()) throw new CoracleError('NOT_FOUND', `cp: ${dest}: no such directory: ${into}`);
-  }
+  const destKind: DestKind = !st ? 'missing' : st.isDirectory() ? 'directory' : 'other';
+  // The container's root comes as what it holds: no top entry.
+  const rootless = src !== '' && posix.normalize(src) === '/';
+  let target: CopyTarget | undefined;
+  let into = '';
+  let madeDest = false;
+  const modes: [string, number][] = [];
+  const place = async (t: CopyTarget): Promise<void> => {
+    into = resolve(t.dir);
+    if ((await stat(into).catch(() => undefined))?.isDirectory()) return;
+    const parent = t.contents ? dirname(into) : into;
+    if (!(await stat(parent).catch(() => undefined))?.isDirectory()) throw new CoracleError('NOT_FOUND', `cp: ${dest}: no such directory: ${parent}`);
+    // Made private; its mode (the top entry's) is set at the end.
+    await mkdir(into, { mode: 0o700 });
+    modes.push([into, 0o755]);
+    madeDest = true;
+  };
+  if (rootless) await place((target = cpTarget(src, true, dest, destKind)));
   const dirs = new Set<string>(['']);
   const extract = tarStream().extract();
   const done = (async (): Promise<void> => {
@@ -48,7 +81,17 @@ export async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Pr
       const h = e.header;
       const parts = posix.normalize(h.name).split('/').filter((p) => p !== '' && p !== '.');
       if (parts.length === 0 || parts.includes('..') || h.name.startsWith('/')) throw new CoracleError('INVALID_ARGUMENT', `cp: entry "${h.name}" leaves the destination`);
-      if (rename !== undefined) parts[0] = rename;
+      if (target === undefined) await place((target = cpTarget(src, h.type === 'directory', dest, destKind)));
+      const mode = (h.mode ?? (h.type === 'directory' ? 0o755 : 0o644)) & 0o7777;
+      if (target.contents && !rootless) {
+        // The top entry is DEST itself: only its mode is taken, and only when DEST was made here.
+        parts.shift();
+        if (parts.length === 0) {
+          if (madeDest && h.type === 'directory') modes[0] = [into, mode];
+          e.resume();
+          continue;
+        }
+      } else if (target.rename !== undefined) parts[0] = target.rename;
       const rel = parts.join('/');
       const parent = parts.slice(0, -1).join('/');
       if (!dirs.has(parent)) {
@@ -67,13 +110,18 @@ export async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Pr
       const there = await lstat(path).catch(() => undefined);
       if (h.type === 'directory') {
         if (there && !there.isDirectory()) await unlink(path);
-        if (!there?.isDirectory()) await mkdir(path, { mode: (h.mode ?? 0o755) & 0o7777 });
+        if (!there?.isDirectory()) await mkdir(path, { mode: 0o700 });
+        modes.push([path, mode]);
         dirs.add(rel);
         e.resume();
       } else if (h.type === 'file' || h.type === 'contiguous-file') {
         if (there && !there.isFile()) await unlink(path);
-        const file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, (h.mode ?? 0o644) & 0o7777);
-        await pipeline(e, createWriteStream('', { fd: file.fd, autoClose: false })).finally(() => file.close());
+        const file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+        // A file already there keeps its mode through O_CREAT: the copied one's is set.
+        await file
+          .chmod(mode)
+          .then(() => pipeline(e, createWriteStream('', { fd: file.fd, autoClose: false })))
+          .finally(() => file.close());
       } else if (h.type === 'symlink') {
         if (there) await unlink(path);
         await symlink(h.linkname ?? '', path);
@@ -88,13 +136,17 @@ export async function unpackOnHost(tar: AsyncIterable<Buffer>, dest: string): Pr
     throw err;
   });
   await Promise.all([pipeline(Readable.from(tar), extract), done]);
+  await applyDirModes(modes);
 }
 
-/** A host file or directory as a tar, its top entry named as its last component; symlinks stay symlinks. */
+/**
+ * A host file or directory as a tar, its top entry named as its last component; symlinks
+ * stay symlinks, but for SRC itself when it ends in `/` or `/.` (a directory meant).
+ */
 function packHost(src: string): AsyncIterable<Buffer> {
   const tar = tarStream().pack();
-  const add = async (path: string, name: string): Promise<void> => {
-    const st = await lstat(path);
+  const add = async (path: string, name: string, follow = false): Promise<void> => {
+    const st = follow ? await stat(path) : await lstat(path);
     const base = { name, mode: st.mode & 0o7777, mtime: st.mtime };
     if (st.isDirectory()) {
       await new Promise<void>((ok, fail) => tar.entry({ ...base, type: 'directory' }, (err) => (err ? fail(err) : ok())));
@@ -107,7 +159,8 @@ function packHost(src: string): AsyncIterable<Buffer> {
       await pipeline(createReadStream(path, { start: 0, end: Math.max(st.size - 1, 0) }), entry);
     }
   };
-  add(resolve(src), basename(resolve(src)) || '.').then(
+  // The host's root has no name: only its contents are ever copied (srcContents), the top entry a stand-in.
+  add(resolve(src), basename(resolve(src)) || 'root', /\/\.?$/.test(src)).then(
     () => tar.finalize(),
     (err: unknown) => tar.destroy(err instanceof Error ? err : new Error(String(err))),
   );
@@ -137,11 +190,16 @@ export function registerCp(program: Command, socketOf: SocketOf): void {
       if (from) {
         const tar = copyFromContainer(socket, c.id, from.path);
         if (destination === '-') await pipeline(Readable.from(tar), process.stdout);
-        else await unpackOnHost(tar, destination);
+        else await unpackOnHost(tar, destination, from.path);
       } else {
-        if (source !== '-' && !(await lstat(source).catch(() => undefined))) throw new CoracleError('NOT_FOUND', `cp: ${source}: no such file or directory`);
+        if (source !== '-') {
+          const st = await stat(source).catch(() => undefined);
+          if (!st && !(await lstat(trimDest(source)).catch(() => undefined))) throw new CoracleError('NOT_FOUND', `cp: ${source}: no such file or directory`);
+          if (!st?.isDirectory() && /\/\.?$/.test(source)) throw new CoracleError('INVALID_ARGUMENT', `cp: ${source}: not a directory`);
+        }
+        // DIR/. sends DIR's tar all the same: the daemon, which sees DEST, leaves its top entry out.
         const tar = source === '-' ? (process.stdin as AsyncIterable<Buffer>) : packHost(source);
-        await copyToContainer(socket, c.id, to!.path, tar);
+        await copyToContainer(socket, c.id, to!.path, tar, source !== '-' && srcContents(source));
       }
     });
 }

@@ -165,9 +165,9 @@ export function copyFromContainer(socket: DaemonTarget, containerId: string, pat
   return streamDown(socket, (c) => c.CopyFromContainer({ container_id: containerId, path }));
 }
 
-/** docker cp SRC CONTAINER:DEST: `tar` unpacked at `path` in the container. */
-export async function copyToContainer(socket: DaemonTarget, containerId: string, path: string, tar: AsyncIterable<Buffer>): Promise<void> {
-  await streamUp<CopyToContainerChunk, unknown>(socket, (c, cb) => c.CopyToContainer(cb), tar, (chunk) => ({ data: chunk }), { container_id: containerId, path });
+/** docker cp SRC CONTAINER:DEST: `tar` unpacked at `path` in the container; `contents`: SRC/., its top entry is DEST. */
+export async function copyToContainer(socket: DaemonTarget, containerId: string, path: string, tar: AsyncIterable<Buffer>, contents = false): Promise<void> {
+  await streamUp<CopyToContainerChunk, unknown>(socket, (c, cb) => c.CopyToContainer(cb), tar, (chunk) => ({ data: chunk }), { container_id: containerId, path, contents });
 }
 
 /** A message of a container's log, as the daemon read it. */

@@ -6,12 +6,19 @@ import { pipeline } from 'node:stream/promises';
 import { CoracleError, failedPrecondition, invalidArgument, isErrno } from '../errors.js';
 import type { Logger } from '../log.js';
 import { mkdirat, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, openat, symlinkat, unlinkat } from '../util/at-syscalls.js';
+import { copyTarget, type CopyTarget, type DestKind } from '../util/copy-target.js';
 import { lstatAt, openInRoot, walkInRoot } from '../util/in-root.js';
 import type { ContainerContext } from './container-context.js';
 import { treeTar } from './layer-diff.js';
 
 /** Caps on what one CopyToContainer unpacks: bytes of file data, entries, and one name's length. */
 export const COPY_LIMITS = { bytes: 1 << 30, entries: 100_000, name: 4096 };
+
+/** A path of the container, absolute, as relative to its root ('' for `/`). */
+const inRoot = (path: string): string => {
+  const rel = posix.normalize(path).replace(/^\/+/, '').replace(/\/+$/, '');
+  return rel === '.' ? '' : rel;
+};
 
 /**
  * The container's root as a directory fd, its path inside it made relative ('' for `/`).
@@ -30,8 +37,7 @@ function openRoot(ctx: ContainerContext, id: string, path: string, step: string)
     if (!isErrno(err, 'ENOENT')) throw err;
   }
   if (!mounted) throw failedPrecondition(`container ${c.id}: ${step}: its root is not mounted (the container is stopped): start it first`);
-  const rel = posix.normalize(path).replace(/^\/+/, '').replace(/\/+$/, '');
-  return { rootFd: openSync(rootfs, O_RDONLY | O_DIRECTORY), rel: rel === '.' ? '' : rel, cid: c.id };
+  return { rootFd: openSync(rootfs, O_RDONLY | O_DIRECTORY), rel: inRoot(path), cid: c.id };
 }
 
 /** An error of a copy, coded and named: a path missing in the container is NOT_FOUND, as docker says it. */
@@ -76,30 +82,43 @@ export function copyFrom(ctx: ContainerContext, id: string, path: string): Async
 type Extract = ReturnType<typeof import('tar-stream').extract>;
 const extractor = (): Extract => (createRequire(import.meta.url)('tar-stream') as typeof import('tar-stream')).extract();
 
+/** Each directory's mode, set once what is in it is written (as tar does: a 0555 one still gets its children). */
+function applyDirModes(rootFd: number, modes: [string, number][]): void {
+  for (const [rel, mode] of modes.reverse()) {
+    const fd = openInRoot(rootFd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    try {
+      fchmodSync(fd, mode);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 /**
- * docker cp SRC CONTAINER:DEST: the tar unpacked into `path` when that is a directory in
- * the root, else as `path` (the tar's top-level name replaced by its last component). Every
- * entry's directory is resolved inside the root (walkInRoot: symlinks followed only inside,
- * missing directories made), and the entry made by name in that directory's fd with
- * O_NOFOLLOW|O_EXCL after removing what was there, so neither a symlink the container made
- * nor one in the tar leads out of the root. Files, directories and symlinks are carried;
- * other kinds (hard links, devices, FIFOs) are refused. Capped by COPY_LIMITS.
+ * docker cp SRC CONTAINER:DEST: the tar unpacked at `path` by docker's rules (copyTarget,
+ * on what DEST is in the root and whether the tar's top entry is a directory); `contents`
+ * (SRC/.): the top entry stands for DEST. Every entry's directory is resolved inside the
+ * root (walkInRoot: symlinks followed only inside, missing directories made), and the entry
+ * made by name in that directory's fd with O_NOFOLLOW|O_EXCL after removing what was there,
+ * so neither a symlink the container made nor one in the tar leads out of the root.
+ * Directories get their modes last, files theirs at once. Files, directories and symlinks
+ * are carried; other kinds (hard links, devices, FIFOs) are refused. Capped by COPY_LIMITS.
  */
-export async function copyTo(ctx: ContainerContext, id: string, path: string, data: AsyncIterable<Buffer>, log: Logger): Promise<void> {
+export async function copyTo(ctx: ContainerContext, id: string, path: string, data: AsyncIterable<Buffer>, log: Logger, contents = false): Promise<void> {
   const { rootFd, rel, cid } = openRoot(ctx, id, path, 'copy to');
   const step = `copy to ${path}`;
   try {
-    let into: string;
-    let rename: string | undefined;
+    let destKind: DestKind = 'directory';
     try {
       closeSync(openInRoot(rootFd, rel, O_RDONLY | O_DIRECTORY));
-      into = rel;
     } catch (err) {
       if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
       if (rel === '') throw err;
-      into = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
-      rename = posix.basename(rel);
+      destKind = isErrno(err, 'ENOENT') ? 'missing' : 'other';
     }
+    let target: CopyTarget | undefined;
+    let into = '';
+    const modes: [string, number][] = [];
     let bytes = 0;
     let entries = 0;
     const extract = extractor();
@@ -110,16 +129,35 @@ export async function copyTo(ctx: ContainerContext, id: string, path: string, da
         if (h.name.length > COPY_LIMITS.name) throw invalidArgument(`container ${cid}: ${step}: an entry's name is longer than ${COPY_LIMITS.name}`);
         const parts = posix.normalize(h.name).split('/').filter((p) => p !== '' && p !== '.');
         if (parts.length === 0 || parts.includes('..') || h.name.startsWith('/')) throw invalidArgument(`container ${cid}: ${step}: entry "${h.name}" leaves the destination`);
-        if (rename !== undefined) parts[0] = rename;
+        const mode = (h.mode ?? (h.type === 'directory' ? 0o755 : 0o644)) & 0o7777;
+        if (target === undefined) {
+          const t = copyTarget({ dir: h.type === 'directory', contents }, path, destKind);
+          if (typeof t === 'string') throw invalidArgument(`container ${cid}: ${step}: ${t}`);
+          target = t;
+          into = inRoot(t.dir);
+          // A DEST made here (SRC a directory) gets SRC's mode, with the others at the end.
+          if (t.contents && destKind === 'missing') {
+            closeSync(walkInRoot(rootFd, into, { flags: O_RDONLY | O_DIRECTORY, mkdir: true }).fd);
+            modes.push([into, 0o755]);
+          }
+        }
+        if (target.contents) {
+          parts.shift();
+          if (parts.length === 0) {
+            if (h.type === 'directory' && modes.length > 0 && destKind === 'missing') modes[0] = [into, mode];
+            e.resume();
+            continue;
+          }
+        } else if (target.rename !== undefined) parts[0] = target.rename;
         const name = parts.pop()!;
         const dir = [into, ...parts].filter((p) => p !== '').join('/');
         const dirFd = walkInRoot(rootFd, dir, { flags: O_RDONLY | O_DIRECTORY, mkdir: true }).fd;
         try {
-          const mode = (h.mode ?? 0o644) & 0o7777;
           const existing = lstatAt(dirFd, name);
           if (h.type === 'directory') {
             if (existing && !existing.isDirectory()) unlinkat(dirFd, name);
-            if (!existing?.isDirectory()) mkdirat(dirFd, name, mode);
+            if (!existing?.isDirectory()) mkdirat(dirFd, name, 0o700);
+            modes.push([dir === '' ? name : `${dir}/${name}`, mode]);
             e.resume();
           } else if (h.type === 'file' || h.type === 'contiguous-file') {
             bytes += h.size ?? 0;
@@ -144,6 +182,7 @@ export async function copyTo(ctx: ContainerContext, id: string, path: string, da
       throw err;
     });
     await Promise.all([pipeline(Readable.from(data), extract), done]);
+    applyDirModes(rootFd, modes);
     log.info('copied into container', { container: cid, path, entries, bytes });
   } catch (err) {
     throw inContainer(cid, step, err);

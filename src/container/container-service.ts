@@ -184,8 +184,8 @@ export class ContainerService {
   }
 
   /** docker cp SRC CONTAINER:DEST: a tar unpacked at `path` in its root (see container-copy). */
-  copyTo(id: string, path: string, data: AsyncIterable<Buffer>, log: Logger): Promise<void> {
-    return copyTo(this.ctx, id, path, data, log);
+  copyTo(id: string, path: string, data: AsyncIterable<Buffer>, log: Logger, contents = false): Promise<void> {
+    return copyTo(this.ctx, id, path, data, log, contents);
   }
 
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unpackOnHost } from '../../src/cli/container-cp.js';
+import { cpTarget, unpackOnHost } from '../../src/cli/container-cp.js';
+import type { DestKind } from '../../src/util/copy-target.js';
 import { coracle, coracleBytes } from '../helpers/cli.js';
 import { cliSuite } from '../helpers/cli.js';
 
@@ -41,6 +42,46 @@ async function entriesOf(tar: Buffer): Promise<string[]> {
   await done;
   return names;
 }
+
+describe('cli: cp, where a copy lands (docker cp\'s rules)', () => {
+  // [SRC as typed, SRC a directory, DEST as typed, what DEST is] → the target, or the refusal.
+  const table: [string, boolean, string, DestKind, { dir: string; contents: boolean; rename?: string } | RegExp][] = [
+    // SRC a file: saved as DEST, into DEST when a directory; a DEST ending in / must be one.
+    ['/etc/hostname', false, '/o/out', 'missing', { dir: '/o', contents: false, rename: 'out' }],
+    ['/etc/hostname', false, '/o/f', 'other', { dir: '/o', contents: false, rename: 'f' }],
+    ['/etc/hostname', false, '/o/d', 'directory', { dir: '/o/d', contents: false }],
+    ['/etc/hostname', false, '/o/d/', 'directory', { dir: '/o/d', contents: false }],
+    ['f', false, '.', 'directory', { dir: '.', contents: false }],
+    ['f', false, 'out', 'missing', { dir: '.', contents: false, rename: 'out' }],
+    ['/etc/hostname', false, '/o/out/', 'missing', /^cp: \/o\/out\/: no such directory$/],
+    ['/etc/hostname', false, '/o/f/', 'other', /^cp: \/o\/f\/: not a directory$/],
+    ['/etc/hostname/', false, '/o/d', 'directory', /^cp: \/etc\/hostname\/: not a directory$/],
+    ['/etc/hostname/.', false, '/o/d', 'directory', /not a directory/],
+    // SRC a directory: DEST missing → made, the contents in it; DEST a directory → into it,
+    // or only the contents with SRC/.; DEST a file → refused.
+    ['/etc', true, '/o/new', 'missing', { dir: '/o/new', contents: true }],
+    ['/etc/.', true, '/o/new', 'missing', { dir: '/o/new', contents: true }],
+    ['/etc', true, '/o/d', 'directory', { dir: '/o/d', contents: false }],
+    ['/etc/', true, '/o/d/', 'directory', { dir: '/o/d', contents: false }],
+    ['/etc/.', true, '/o/d', 'directory', { dir: '/o/d', contents: true }],
+    ['./dir/.', true, '/dst/.', 'directory', { dir: '/dst', contents: true }],
+    ['.', true, '/dst/', 'directory', { dir: '/dst', contents: true }],
+    ['dir/.', true, '/', 'directory', { dir: '/', contents: true }],
+    ['/etc', true, '/o/f', 'other', /^cp: \/o\/f: cannot copy a directory to a file$/],
+    ['/etc/.', true, '/o/f', 'other', /cannot copy a directory to a file/],
+    // The container's root: what it holds, as `/.`.
+    ['/', true, 'out', 'missing', { dir: 'out', contents: true }],
+    ['/', true, '/o/d', 'directory', { dir: '/o/d', contents: true }],
+    ['/.', true, '/o/d', 'directory', { dir: '/o/d', contents: true }],
+    ['/', true, '/o/f', 'other', /cannot copy a directory to a file/],
+  ];
+  for (const [src, srcDir, dest, kind, want] of table) {
+    it(`${src} (${srcDir ? 'a directory' : 'a file'}) to ${dest} (${kind})`, () => {
+      if (want instanceof RegExp) assert.throws(() => cpTarget(src, srcDir, dest, kind), { message: want });
+      else assert.deepEqual(cpTarget(src, srcDir, dest, kind), want);
+    });
+  }
+});
 
 describe('cli: cp', function () {
   this.timeout(180_000);
@@ -84,6 +125,85 @@ describe('cli: cp', function () {
     const piped = await coracle(d.socket, ['cp', '-', 'box:/tmp'], await tarOf([{ name: 'p', type: 'directory' }, { name: 'p/q', type: 'file', content: 'piped' }]));
     assert.equal(piped.code, 0, piped.stderr);
     assert.equal(await sh('cat /tmp/p/q'), 'piped');
+  });
+
+  it('SRC/. copies what a directory holds, both ways; CONTAINER:/ copies what the root holds', async () => {
+    const { cli, image } = t;
+    assert.equal((await cli('run', '-d', '--name', 'box', image, 'sleep', '300')).code, 0);
+    await sh('mkdir -p /data/sub && echo hello > /data/f && echo deep > /data/sub/g && echo r > /rootmark');
+    // Out, DEST missing: made, with what /data holds (as without /.).
+    assert.deepEqual(await cli('cp', 'box:/data/.', join(host, 'made')), { code: 0, stdout: '', stderr: '' });
+    assert.deepEqual((await readdir(join(host, 'made'))).sort(), ['f', 'sub']);
+    // Out, DEST a directory: /data/. puts what it holds there, /data puts itself there.
+    await mkdir(join(host, 'there'));
+    await writeFile(join(host, 'there/keep'), 'kept\n');
+    assert.equal((await cli('cp', 'box:/data/.', join(host, 'there'))).code, 0);
+    assert.equal((await cli('cp', 'box:/data', join(host, 'there'))).code, 0);
+    assert.deepEqual((await readdir(join(host, 'there'))).sort(), ['data', 'f', 'keep', 'sub']);
+    assert.equal(await readFile(join(host, 'there/sub/g'), 'utf8'), 'deep\n');
+    assert.equal(await readFile(join(host, 'there/data/sub/g'), 'utf8'), 'deep\n');
+    // A file is no directory: SRC/. of one, or a directory onto a file, is refused.
+    const notDir = await cli('cp', 'box:/data/f/.', join(host, 'x'));
+    assert.equal(notDir.code, 1);
+    assert.match(notDir.stderr, /not a directory/);
+    const ontoFile = await cli('cp', 'box:/data/.', join(host, 'there/keep'));
+    assert.equal(ontoFile.code, 1);
+    assert.match(ontoFile.stderr, /cannot copy a directory to a file/);
+    // The whole root: what it holds, into DEST (made).
+    assert.equal((await cli('cp', 'box:/', join(host, 'root'))).code, 0);
+    assert.equal(await readFile(join(host, 'root/rootmark'), 'utf8'), 'r\n');
+    assert.equal(await readFile(join(host, 'root/data/sub/g'), 'utf8'), 'deep\n');
+    assert.ok((await readdir(join(host, 'root'))).includes('bin'));
+
+    // In: ./in/. to a missing DEST (made) and to a directory there (what it holds, no `in`).
+    await mkdir(join(host, 'in/nested'), { recursive: true });
+    await writeFile(join(host, 'in/a'), 'A\n');
+    await writeFile(join(host, 'in/nested/b'), 'B\n');
+    assert.deepEqual(await cli('cp', join(host, 'in') + '/.', 'box:/tmp/made'), { code: 0, stdout: '', stderr: '' });
+    await sh('mkdir /tmp/there && echo kept > /tmp/there/keep');
+    assert.equal((await cli('cp', join(host, 'in') + '/.', 'box:/tmp/there')).code, 0);
+    assert.equal((await cli('cp', join(host, 'in'), 'box:/tmp/there/')).code, 0);
+    assert.equal(await sh('cd /tmp && ls made there && cat made/nested/b there/a there/in/nested/b'), 'made:\na\nnested\n\nthere:\na\nin\nkeep\nnested\nB\nA\nB\n');
+    const inNotDir = await cli('cp', join(host, 'in/a') + '/.', 'box:/tmp');
+    assert.equal(inNotDir.code, 1);
+    assert.match(inNotDir.stderr, /not a directory/);
+    const inOntoFile = await cli('cp', join(host, 'in') + '/.', 'box:/tmp/there/keep');
+    assert.equal(inOntoFile.code, 1);
+    assert.match(inOntoFile.stderr, /cannot copy a directory to a file/);
+    const missingDir = await cli('cp', join(host, 'in/a'), 'box:/tmp/nosuch/');
+    assert.equal(missingDir.code, 1);
+    assert.match(missingDir.stderr, /no such directory/);
+  });
+
+  it('modes: a read-only directory gets its children and then its mode; a file written over takes the copied mode', async () => {
+    const { cli, image } = t;
+    const modeOf = async (p: string): Promise<number> => (await stat(p)).mode & 0o7777;
+    assert.equal((await cli('run', '-d', '--name', 'box', image, 'sleep', '300')).code, 0);
+    await sh('mkdir -p /ro/sub && echo x > /ro/sub/f && chmod 0600 /ro/sub/f && chmod 0555 /ro/sub && chmod 0500 /ro');
+    // Out: the host already has ro/sub/f, 0644: it becomes 0600.
+    await mkdir(join(host, 'dest/ro/sub'), { recursive: true });
+    await writeFile(join(host, 'dest/ro/sub/f'), 'old\n', { mode: 0o644 });
+    assert.deepEqual(await cli('cp', 'box:/ro', join(host, 'dest')), { code: 0, stdout: '', stderr: '' });
+    assert.equal(await readFile(join(host, 'dest/ro/sub/f'), 'utf8'), 'x\n');
+    assert.deepEqual([await modeOf(join(host, 'dest/ro')), await modeOf(join(host, 'dest/ro/sub')), await modeOf(join(host, 'dest/ro/sub/f'))], [0o500, 0o555, 0o600]);
+    // A DEST made for SRC/. gets SRC's mode.
+    assert.equal((await cli('cp', 'box:/ro/sub/.', join(host, 'made'))).code, 0);
+    assert.equal(await modeOf(join(host, 'made')), 0o555);
+    await chmod(join(host, 'dest/ro'), 0o755);
+    await chmod(join(host, 'dest/ro/sub'), 0o755);
+
+    // In: the same, the container's file there before 0644.
+    await mkdir(join(host, 'src/ro/sub'), { recursive: true });
+    await writeFile(join(host, 'src/ro/sub/f'), 'y\n', { mode: 0o640 });
+    await chmod(join(host, 'src/ro/sub/f'), 0o640);
+    await chmod(join(host, 'src/ro/sub'), 0o555);
+    await chmod(join(host, 'src/ro'), 0o511);
+    await sh('mkdir -p /in/ro/sub && echo old > /in/ro/sub/f && chmod 0644 /in/ro/sub/f');
+    assert.deepEqual(await cli('cp', join(host, 'src/ro'), 'box:/in'), { code: 0, stdout: '', stderr: '' });
+    assert.equal((await cli('cp', join(host, 'src/ro/sub') + '/.', 'box:/made')).code, 0);
+    assert.equal(await sh('cat /in/ro/sub/f && stat -c %a /in/ro /in/ro/sub /in/ro/sub/f /made /made/f'), 'y\n511\n555\n640\n555\n640\n');
+    await chmod(join(host, 'src/ro'), 0o755);
+    await chmod(join(host, 'src/ro/sub'), 0o755);
   });
 
   it("symlinks in the container resolve inside its root: a host file is neither read nor written, nothing is made outside", async () => {
