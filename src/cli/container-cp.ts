@@ -39,8 +39,12 @@ export function cpTarget(src: string, srcDir: boolean, dest: string, destKind: D
 /** Each directory's mode, set once what is in it is written (as tar does: a 0555 one still gets its children); by fd, never through a symlink. */
 async function applyDirModes(modes: [string, number][]): Promise<void> {
   for (const [path, mode] of modes.reverse()) {
-    const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    await dir.chmod(mode).finally(() => dir.close());
+    const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch((err: unknown) => {
+      // A later entry of the tar took its name: that one stays as it is.
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP')) return undefined;
+      throw err;
+    });
+    if (dir) await dir.chmod(mode).finally(() => dir.close());
   }
 }
 

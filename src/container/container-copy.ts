@@ -82,10 +82,17 @@ export function copyFrom(ctx: ContainerContext, id: string, path: string): Async
 type Extract = ReturnType<typeof import('tar-stream').extract>;
 const extractor = (): Extract => (createRequire(import.meta.url)('tar-stream') as typeof import('tar-stream')).extract();
 
-/** Each directory's mode, set once what is in it is written (as tar does: a 0555 one still gets its children). */
+/** Each directory's mode, set once what is in it is written (as tar does: a 0555 one still gets its children); never through a symlink. */
 function applyDirModes(rootFd: number, modes: [string, number][]): void {
   for (const [rel, mode] of modes.reverse()) {
-    const fd = openInRoot(rootFd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    let fd: number;
+    try {
+      fd = openInRoot(rootFd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    } catch (err) {
+      // A later entry of the tar took its name: that one stays as it is.
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP')) continue;
+      throw err;
+    }
     try {
       fchmodSync(fd, mode);
     } finally {
