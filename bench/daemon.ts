@@ -23,6 +23,7 @@ import { addPodsCleanup, churn, memOf, memText, printChurn, type Mem } from './l
 import { countOptions } from './lib/options.js';
 import { checkInterrupted, runBench } from './lib/teardown.js';
 import { SETTLE_MS } from './lib/memory.js';
+import { loadSummary, printLoad } from './lib/loadavg.js';
 
 const CNI_BIN_DIR = '/usr/lib/cni';
 
@@ -125,9 +126,12 @@ runBench(options, 'node dist/bench/daemon.js [--calls 2000] [--rounds 5] [--pods
   // Not bench/pods' nor bench/lifecycle's names and subnets: they may run at once.
   const nets = await pickNetworks({ bridgePrefix: 'crdmn', coracleOctet: 248, containerdOctet: 249 });
   const registry = await startBenchRegistry(cleanups);
+  await printLoad('at the start');
   const coracle = await benchCoracle(cleanups, registry, nets.coracle, o);
+  await printLoad('after coracle');
   if (await onPath('containerd')) {
     const containerd = await benchContainerd(cleanups, registry, nets.containerd, o);
+    await printLoad('after containerd');
     const ratio = (a: number, b: number): string => (a / b).toFixed(2);
     console.log(
       `coracle/containerd: fresh daemon RSS ${ratio(coracle.fresh.rss, containerd.fresh.rss)}, ` +
@@ -136,4 +140,5 @@ runBench(options, 'node dist/bench/daemon.js [--calls 2000] [--rounds 5] [--pods
   } else {
     console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
   }
+  console.log(loadSummary());
 });
