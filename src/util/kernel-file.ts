@@ -8,9 +8,11 @@
  * ListPodSandboxStats of 100 pods (some 500 files) took 56 ms that way, most of it in the
  * trips, where the same reads take about 10 ms of the loop's time in line. But a read can
  * wait: memory.stat flushes the memcg counters (long on large hosts before Linux 6.8), and
- * /proc/PID/cgroup takes the cgroup mutex, which pod churn holds. The first read in line
- * that takes longer than SLOW_READ_MS sends every later one through the pool, for the
- * daemon's life: a host where reads can wait never stalls the event loop twice.
+ * /proc/PID/cgroup takes the cgroup mutex, which pod churn holds. So reads go through the
+ * pool for a while once several in line were slow within a minute (ReadPlace): one slow read
+ * alone is most often the loop preempted on a loaded machine, which a host whose reads wait
+ * repeats at once (a stats call reads hundreds). The daemon then stalls at most a few reads'
+ * time every POOL_PERIOD_MS on such a host, and keeps reading in line everywhere else.
  *
  * fs.readFile is not used: it stats first and, as these files say they are 0 bytes, grows
  * its buffer read by read; these read into one buffer and stop at `max`.
@@ -23,25 +25,52 @@ export const KERNEL_FILE_MAX = 64 << 10;
 /** What a read starts with: the files read here are a line or two, memory.stat some 1.5 KiB. */
 const FIRST_BUFFER = 8 << 10;
 
-/** A read in line slower than this moves all reads to the pool. */
+/** A read in line slower than this counts as slow. */
 const SLOW_READ_MS = 2;
-let toPool = false;
+/** Slow reads within SLOW_WINDOW_MS that move reads to the pool. */
+const SLOW_READS_TO_POOL = 3;
+const SLOW_WINDOW_MS = 60_000;
+/** How long reads stay in the pool before they are tried in line again. */
+const POOL_PERIOD_MS = 5 * 60_000;
 
-/** Whether reads have moved to the pool (a slow one was seen). */
+/** Where reads go: in line, or through the pool for POOL_PERIOD_MS once reads in line were slow (see the top). */
+export class ReadPlace {
+  private slow: number[] = [];
+  private poolUntil = -Infinity;
+
+  inPool(now: number): boolean {
+    return now < this.poolUntil;
+  }
+
+  /** A read in line took `ms`, ending at `now`. */
+  record(now: number, ms: number): void {
+    if (ms <= SLOW_READ_MS) return;
+    this.slow = this.slow.filter((at) => now - at < SLOW_WINDOW_MS);
+    this.slow.push(now);
+    if (this.slow.length < SLOW_READS_TO_POOL) return;
+    this.slow = [];
+    this.poolUntil = now + POOL_PERIOD_MS;
+  }
+}
+
+const place = new ReadPlace();
+
+/** Whether reads go through the pool now (reads in line were slow). */
 export function kernelReadsInPool(): boolean {
-  return toPool;
+  return place.inPool(performance.now());
 }
 
 /** The text of a kernel file of at most `max` bytes; rejects with the system error, or when it is longer. */
 export function readKernelFile(path: string, max = KERNEL_FILE_MAX): Promise<string> {
-  if (toPool) return readInPool(path, max);
   const start = performance.now();
+  if (place.inPool(start)) return readInPool(path, max);
   try {
     return Promise.resolve(readInLine(path, max));
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   } finally {
-    if (performance.now() - start > SLOW_READ_MS) toPool = true;
+    const end = performance.now();
+    place.record(end, end - start);
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readInLine, readInPool, readKernelFile } from '../../src/util/kernel-file.js';
+import { ReadPlace, readInLine, readInPool, readKernelFile } from '../../src/util/kernel-file.js';
 import { tempDir } from '../helpers/daemon.js';
 
 describe('util/kernel-file: small kernel files read whole, up to a cap', () => {
@@ -39,5 +39,22 @@ describe('util/kernel-file: small kernel files read whole, up to a cap', () => {
 
   it('a missing file rejects with its system error', async () => {
     await assert.rejects(readKernelFile(join(await tempDir(), 'none')), { code: 'ENOENT' });
+  });
+  it('reads go to the pool after 3 slow ones within a minute, and come back in line 5 minutes later', () => {
+    // Each row: reads in line as [at ms, took ms], then whether reads are in the pool at `check`.
+    const rows: { name: string; reads: [number, number][]; check: number; pool: boolean }[] = [
+      { name: 'none slow', reads: [[0, 1], [10, 2], [20, 0.5]], check: 30, pool: false },
+      { name: 'one slow (a preempted loop)', reads: [[0, 4.1]], check: 10, pool: false },
+      { name: 'two slow', reads: [[0, 5], [1_000, 5]], check: 2_000, pool: false },
+      { name: 'three slow in a minute', reads: [[0, 5], [1_000, 3], [59_000, 9]], check: 59_001, pool: true },
+      { name: 'three slow over more than a minute', reads: [[0, 5], [30_000, 5], [60_000, 5]], check: 60_001, pool: false },
+      { name: 'in the pool until 5 minutes have passed', reads: [[0, 5], [1, 5], [2, 5]], check: 2 + 299_999, pool: true },
+      { name: 'in line again after 5 minutes', reads: [[0, 5], [1, 5], [2, 5]], check: 2 + 300_000, pool: false },
+    ];
+    for (const row of rows) {
+      const place = new ReadPlace();
+      for (const [at, took] of row.reads) place.record(at, took);
+      assert.equal(place.inPool(row.check), row.pool, row.name);
+    }
   });
 });
