@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeMasquerade } from '../../src/netns/masquerade.js';
+import { removeCgroupTree } from './cgroups.js';
 import { onCleanup } from './cleanup.js';
 import { criClients, type CriClients } from './cri-client.js';
 import { CLI_NAMESPACE } from '../../src/cli/cli-namespace.js';
@@ -174,6 +175,10 @@ export async function waitServing(d: DaemonProcess, timeoutMs = 15_000): Promise
  */
 export async function startTestDaemon(opts: TestConfigOptions & { paths?: DaemonPaths } = {}): Promise<TestDaemon> {
   const paths = opts.paths ?? (await writeTestConfig(await tempDir(), opts));
+  // Pods with no cgroup parent (the CLI's) go under /coracle, which runc makes and never
+  // removes: once the daemon's pods are gone (the step below runs first), its empty dirs go
+  // too; one still in use stays.
+  if (!opts.paths) onCleanup('remove the empty /coracle cgroups', () => removeCgroupTree('/coracle'));
   if (paths.bridge && !opts.paths) onCleanup(`remove the pods and bridge of ${paths.dir}`, () => removeAllPods(paths));
   const d = spawnCoracle(['--config', paths.configPath, 'serve']);
   await waitServing(d);
