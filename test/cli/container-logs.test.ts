@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir, readlink } from 'node:fs/promises';
-import { cliRegistry, cliSuite, tlsCliDaemon } from '../helpers/cli.js';
+import { cliRegistrySuite, cliSuite, tlsCliDaemon } from '../helpers/cli.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { CORACLE_BIN } from '../helpers/daemon.js';
-import type { TestRegistry } from '../helpers/test-registry.js';
 import { until } from '../helpers/until.js';
 
 describe('cli: logs --since, --until, -t and -n, as docker', function () {
@@ -48,13 +47,7 @@ describe('cli: logs --since, --until, -t and -n, as docker', function () {
 
 describe('cli: logs over tcp://, from a daemon with mutual TLS', function () {
   this.timeout(120_000);
-  let fx: { registry: TestRegistry; image: string };
-  before(async () => {
-    fx = await cliRegistry();
-  });
-  after(async () => {
-    await fx?.registry.stop();
-  });
+  const fx = cliRegistrySuite();
 
   it('prints the log and follows it until the container ends; a killed follower leaves no file open in the daemon; a stop ends the followers', async () => {
     const { d, remoteArgs, local, overTls } = await tlsCliDaemon(fx.registry);

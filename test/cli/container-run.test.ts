@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cliRegistry, cliSuite, podsAndContainers, tlsCliDaemon } from '../helpers/cli.js';
+import { cliRegistrySuite, cliSuite, podsAndContainers, tlsCliDaemon } from '../helpers/cli.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { CORACLE_BIN } from '../helpers/daemon.js';
-import type { TestRegistry } from '../helpers/test-registry.js';
 import { until } from '../helpers/until.js';
 
 describe('cli: run as docker runs: arguments, --entrypoint, exit statuses 125/126/127, ps COMMAND', function () {
@@ -88,13 +87,7 @@ describe('cli: run as docker runs: arguments, --entrypoint, exit statuses 125/12
 
 describe('cli: run in the foreground over tcp://, from a daemon with mutual TLS, as docker: its output, its exit code, --rm', function () {
   this.timeout(180_000);
-  let fx: { registry: TestRegistry; image: string };
-  before(async () => {
-    fx = await cliRegistry();
-  });
-  after(async () => {
-    await fx?.registry.stop();
-  });
+  const fx = cliRegistrySuite();
 
   it('prints stdout and stderr on theirs and exits with the code; --rm keeps the code and leaves nothing, over tcp:// and the unix socket; SIGTERM is forwarded; a failed run leaves nothing', async () => {
     const { d, remoteArgs, local, overTls } = await tlsCliDaemon(fx.registry, 90_000);

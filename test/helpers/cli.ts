@@ -78,18 +78,27 @@ export interface CliSuite {
 }
 
 /**
+ * A describe block's registry and images (cliRegistry, with `more`), made before its tests and
+ * stopped after them. The fields are filled by the hooks: read them inside the tests.
+ */
+export function cliRegistrySuite(more: Parameters<typeof cliRegistry>[0] = {}): Awaited<ReturnType<typeof cliRegistry>> {
+  const fx = {} as Awaited<ReturnType<typeof cliRegistry>>;
+  before(async () => {
+    Object.assign(fx, await cliRegistry(more));
+  });
+  after(async () => {
+    await fx.registry?.stop();
+  });
+  return fx;
+}
+
+/**
  * Sets up a describe block of CLI tests: one registry for the suite (cliRegistry, with `more`
  * images), stopped after it, and a daemon of its own for each test. The fields are filled by
  * the hooks: read them inside the tests.
  */
 export function cliSuite(more: Parameters<typeof cliRegistry>[0] = {}): CliSuite {
-  const suite = {} as CliSuite;
-  before(async () => {
-    Object.assign(suite, await cliRegistry(more));
-  });
-  after(async () => {
-    await suite.registry?.stop();
-  });
+  const suite = cliRegistrySuite(more) as CliSuite;
   beforeEach(async () => {
     Object.assign(suite, await cliDaemon(suite.registry));
   });
