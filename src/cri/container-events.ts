@@ -4,7 +4,7 @@ import type { ContainerEventResponse } from '../generated/runtime/v1/ContainerEv
 import type { GetEventsRequest__Output } from '../generated/runtime/v1/GetEventsRequest.js';
 import { messageOf } from '../errors.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
-import { criContainerStatus } from './answers.js';
+import { toCriContainerStatus } from './container-convert.js';
 import { toCriSandboxStatus } from './sandbox-convert.js';
 import { toNanos } from './time.js';
 import type { ServerStreamHandler } from './wrap.js';
@@ -24,8 +24,8 @@ export function getContainerEventsHandler(
 ): ServerStreamHandler<GetEventsRequest__Output, ContainerEventResponse> {
   const toResponse = async (e: ContainerEvent): Promise<ContainerEventResponse> => {
     const pod = sandboxes.resolve(e.sandboxId);
-    const statuses = pod ? (await containers.list({ sandboxId: pod.id })).map(criContainerStatus) : [];
-    if (e.container && !statuses.some((s) => s.id === e.id)) statuses.push(criContainerStatus(e.container));
+    const statuses = pod ? (await containers.list({ sandboxId: pod.id })).map(toCriContainerStatus) : [];
+    if (e.container && !statuses.some((s) => s.id === e.id)) statuses.push(toCriContainerStatus(e.container));
     return {
       container_id: e.id,
       container_event_type: `CONTAINER_${e.type}_EVENT`,
