@@ -23,11 +23,11 @@ import { CORACLE_VERSION } from '../version.js';
  * with the flags, and serves. Without a bundle (tsc's output alone) it serves from here.
  */
 async function serve(opts: ServeOptions): Promise<void> {
-  const { DAEMON_V8_FLAGS, reexecWith } = await import('../util/reexec.js');
+  const { DAEMON_ENV, DAEMON_V8_FLAGS, reexecWith } = await import('../util/reexec.js');
   const { daemonScript } = await import('../util/package-root.js');
   let startWarning: { message: string; fields: Record<string, unknown> } | undefined;
   try {
-    reexecWith(DAEMON_V8_FLAGS, daemonScript());
+    reexecWith(DAEMON_V8_FLAGS, daemonScript(), DAEMON_ENV);
   } catch (err) {
     // Not fatal: the daemon runs as it would have, with V8's default heap sizes.
     startWarning = { message: 'running without the V8 heap flags: re-executing with them failed', fields: { flags: DAEMON_V8_FLAGS, error: messageOf(err) } };

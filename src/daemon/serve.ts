@@ -2,6 +2,7 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { messageOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { memoryReducer } from '../util/memory-reducer.js';
+import { optimizeFromNowOn } from '../util/optimizer-gate.js';
 import { startDaemon } from './daemon.js';
 
 /** serve's flags: the config file, and the values that win over it. */
@@ -24,6 +25,7 @@ export async function serveDaemon(opts: ServeOptions, startWarning?: { message: 
     log.error('coracle failed to start', { error: messageOf(err) });
     process.exit(1);
   });
+  optimizeFromNowOn();
   const reducer = memoryReducer(log);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {

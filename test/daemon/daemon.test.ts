@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { onCleanup } from '../helpers/cleanup.js';
 import { criClients } from '../helpers/cri-client.js';
 import { DAEMON_BUNDLE } from '../../src/util/package-root.js';
-import { DAEMON_V8_FLAGS } from '../../src/util/reexec.js';
+import { DAEMON_ENV, DAEMON_V8_FLAGS } from '../../src/util/reexec.js';
 import {
   CORACLE_BIN,
   spawnCoracle,
@@ -42,6 +42,9 @@ describe('daemon lifecycle', () => {
     }
     // The build's bundle (npm run build), with the arguments the test gave the CLI.
     assert.ok(argv.includes(DAEMON_BUNDLE) && !argv.includes(CORACLE_BIN) && argv.includes('serve'), argv.join(' '));
+    // And the daemon's environment (glibc's one malloc arena), which the test did not set.
+    const environ = (await readFile(`/proc/${d.proc.pid}/environ`, 'utf8')).split('\0');
+    for (const [k, v] of Object.entries(DAEMON_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v} in the daemon's environment`);
     await d.clients.runtime.Version({});
     const exit = await d.stop();
     assert.deepEqual(exit, { code: 0, signal: null });

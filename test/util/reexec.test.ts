@@ -10,7 +10,11 @@ import { missingFlags } from '../../src/util/reexec.js';
 const REEXEC = fileURLToPath(new URL('../../src/util/reexec.js', import.meta.url));
 
 /** Runs a script that re-executes itself with `flags`, then reports what it runs with. */
-async function runReexec(flags: string[], env: NodeJS.ProcessEnv = {}): Promise<{ pid: number; stdout: string; stderr: string; code: number | null }> {
+async function runReexec(
+  flags: string[],
+  env: NodeJS.ProcessEnv = {},
+  addEnv: Record<string, string> = {},
+): Promise<{ pid: number; stdout: string; stderr: string; code: number | null }> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-reexec-'));
   onCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
   const script = join(dir, 'child.mjs');
@@ -18,9 +22,10 @@ async function runReexec(flags: string[], env: NodeJS.ProcessEnv = {}): Promise<
     script,
     [
       `import { reexecWith } from ${JSON.stringify(REEXEC)};`,
-      `reexecWith(${JSON.stringify(flags)});`,
-      // What the process runs with after the exec: its flags, its pid, its arguments.
-      `process.stdout.write(JSON.stringify({ execArgv: process.execArgv, pid: process.pid, args: process.argv.slice(2) }) + '\\n');`,
+      `reexecWith(${JSON.stringify(flags)}, undefined, ${JSON.stringify(addEnv)});`,
+      // What the process runs with after the exec: its flags, its pid, its arguments, the variables asked for.
+      `const env = Object.fromEntries(${JSON.stringify(Object.keys(addEnv))}.map((k) => [k, process.env[k]]));`,
+      `process.stdout.write(JSON.stringify({ execArgv: process.execArgv, pid: process.pid, args: process.argv.slice(2), env }) + '\\n');`,
       `process.stderr.write('stderr still here\\n');`,
     ].join('\n'),
   );
@@ -52,6 +57,20 @@ describe('util/reexec', () => {
     assert.equal(seen.pid, r.pid);
     assert.deepEqual(seen.args, ['one', 'two words']);
     assert.equal(r.stderr, 'stderr still here\n');
+  });
+
+  it('adds the variables it is given that the environment lacks, and keeps the ones the caller set', async () => {
+    const cases = [
+      { set: {}, want: { CORACLE_TEST_A: '1', CORACLE_TEST_B: 'x' } },
+      { set: { CORACLE_TEST_A: '4' }, want: { CORACLE_TEST_A: '4', CORACLE_TEST_B: 'x' } },
+    ];
+    for (const { set, want } of cases) {
+      const r = await runReexec(['--max-semi-space-size=1'], set, { CORACLE_TEST_A: '1', CORACLE_TEST_B: 'x' });
+      assert.equal(r.code, 0, r.stderr);
+      const seen = JSON.parse(r.stdout) as { execArgv: string[]; env: Record<string, string> };
+      assert.deepEqual(seen.execArgv, ['--max-semi-space-size=1']);
+      assert.deepEqual(seen.env, want, JSON.stringify(set));
+    }
   });
 
   it('does not exec when NODE_OPTIONS sets the flag already', async () => {
