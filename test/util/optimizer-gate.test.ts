@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { onCleanup } from '../helpers/cleanup.js';
+import { childScript } from '../helpers/child-script.js';
 import { optimizeFromNowOn } from '../../src/util/optimizer-gate.js';
 
 const GATE = fileURLToPath(new URL('../../src/util/optimizer-gate.js', import.meta.url));
@@ -21,23 +18,17 @@ describe('util/optimizer-gate', () => {
   });
 
   it('a node started with --no-turbofan optimizes a hot function once the gate is open, and not before', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'coracle-optimizer-gate-'));
-    onCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
-    const script = join(dir, 'child.mjs');
     // A function made hot until V8 optimizes it (or 50 rounds pass), before and after the gate.
-    await writeFile(
-      script,
-      [
-        `import { optimizeFromNowOn } from ${JSON.stringify(GATE)};`,
-        'const data = Array.from({ length: 1000 }, (_, i) => i);',
-        'function sum(a) { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * 2; return s; }',
-        `const heat = () => { for (let r = 0; r < 50 && !(%GetOptimizationStatus(sum) & ${OPTIMIZED}); r++) for (let i = 0; i < 500; i++) sum(data); return %GetOptimizationStatus(sum); };`,
-        'const before = heat();',
-        'optimizeFromNowOn();',
-        'const after = heat();',
-        'process.stdout.write(JSON.stringify({ before, after }));',
-      ].join('\n'),
-    );
+    const script = await childScript('coracle-optimizer-gate-', [
+      `import { optimizeFromNowOn } from ${JSON.stringify(GATE)};`,
+      'const data = Array.from({ length: 1000 }, (_, i) => i);',
+      'function sum(a) { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * 2; return s; }',
+      `const heat = () => { for (let r = 0; r < 50 && !(%GetOptimizationStatus(sum) & ${OPTIMIZED}); r++) for (let i = 0; i < 500; i++) sum(data); return %GetOptimizationStatus(sum); };`,
+      'const before = heat();',
+      'optimizeFromNowOn();',
+      'const after = heat();',
+      'process.stdout.write(JSON.stringify({ before, after }));',
+    ]);
     const { stdout } = await promisify(execFile)(process.execPath, ['--no-turbofan', '--allow-natives-syntax', script], { timeout: 60_000 });
     const { before, after } = JSON.parse(stdout) as { before: number; after: number };
     assert.equal(before & OPTIMIZED, 0, `not optimized with the gate closed: status ${before.toString(2)}`);

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onCleanup } from '../helpers/cleanup.js';
+import { childScript } from '../helpers/child-script.js';
 import { missingFlags } from '../../src/util/reexec.js';
 
 const REEXEC = fileURLToPath(new URL('../../src/util/reexec.js', import.meta.url));
@@ -15,20 +12,14 @@ async function runReexec(
   env: NodeJS.ProcessEnv = {},
   addEnv: Record<string, string> = {},
 ): Promise<{ pid: number; stdout: string; stderr: string; code: number | null }> {
-  const dir = await mkdtemp(join(tmpdir(), 'coracle-reexec-'));
-  onCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
-  const script = join(dir, 'child.mjs');
-  await writeFile(
-    script,
-    [
-      `import { reexecWith } from ${JSON.stringify(REEXEC)};`,
-      `reexecWith(${JSON.stringify(flags)}, undefined, ${JSON.stringify(addEnv)});`,
-      // What the process runs with after the exec: its flags, its pid, its arguments, the variables asked for.
-      `const env = Object.fromEntries(${JSON.stringify(Object.keys(addEnv))}.map((k) => [k, process.env[k]]));`,
-      `process.stdout.write(JSON.stringify({ execArgv: process.execArgv, pid: process.pid, args: process.argv.slice(2), env }) + '\\n');`,
-      `process.stderr.write('stderr still here\\n');`,
-    ].join('\n'),
-  );
+  const script = await childScript('coracle-reexec-', [
+    `import { reexecWith } from ${JSON.stringify(REEXEC)};`,
+    `reexecWith(${JSON.stringify(flags)}, undefined, ${JSON.stringify(addEnv)});`,
+    // What the process runs with after the exec: its flags, its pid, its arguments, the variables asked for.
+    `const env = Object.fromEntries(${JSON.stringify(Object.keys(addEnv))}.map((k) => [k, process.env[k]]));`,
+    `process.stdout.write(JSON.stringify({ execArgv: process.execArgv, pid: process.pid, args: process.argv.slice(2), env }) + '\\n');`,
+    `process.stderr.write('stderr still here\\n');`,
+  ]);
   const child = spawn(process.execPath, [script, 'one', 'two words'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
