@@ -29,8 +29,10 @@ export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '-
  * 8 per core), and V8's compiler and GC threads and libuv's pool allocate in bursts; those
  * arenas fragment and malloc_trim gives little of them back. bench/daemon, after 100 pods
  * came and went: 32.5 MiB of anonymous memory against 44.1 MiB with glibc's default (RSS
- * 79.9 against 91.4 MiB). The threads that allocate are few and short on this daemon, so
- * one lock costs nothing measurable (bench/lifecycle, bench/pull).
+ * 79.9 against 91.4 MiB). The threads that allocate are few and short on this daemon: with
+ * one lock, bench/pull and bench/scale moved no more than their noise between runs. The
+ * programs the daemon starts (conmon, runc, the CNI plugins and helpers) inherit it, which
+ * suits their few threads as well; a container's environment is its spec's alone.
  */
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
 
