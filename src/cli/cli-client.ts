@@ -73,6 +73,12 @@ export interface RunSpec {
   ports: PortSpec[];
   logDirectory: string;
   stdin: boolean;
+  /**
+   * The container's stdin closes when the first attach ends its input (CRI stdin_once), as
+   * docker's StdinOnce: run -i in the foreground, without a terminal. Without it, an attach
+   * whose input ends detaches, and the process keeps its stdin for the next one (run -d -i).
+   */
+  stdinOnce?: boolean;
   tty: boolean;
   /** With `tty`: the local terminal's size, which the container's terminal starts with. */
   consoleSize?: { rows: number; cols: number };
@@ -217,6 +223,7 @@ export class CliClient {
           mounts: spec.mounts.map((m) => ({ host_path: m.hostPath, container_path: m.containerPath, readonly: m.readonly })),
           log_path: 'container.log',
           stdin: spec.stdin,
+          stdin_once: spec.stdinOnce === true,
           tty: spec.tty,
           labels,
           annotations: {

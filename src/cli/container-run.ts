@@ -147,6 +147,10 @@ async function create(client: CliClient, socket: DaemonTarget, image: string, tr
     ports: o.publish ?? [],
     logDirectory,
     stdin,
+    // As docker run -i: the foreground run's input, ended, is the container's (echo hi | run -i
+    // cat), and its output comes to the end. Not with a terminal: docker closes stdin only
+    // without one, and a detached terminal's shell keeps its input for the next attach.
+    stdinOnce: stdin && !tty && o.detach !== true,
     tty,
     ...size,
     ...(o.workdir !== undefined ? { workdir: o.workdir } : {}),

@@ -76,6 +76,16 @@ describe('cri/listen: streaming (run -i, exec, attach) over the mutual-TLS liste
     const { d, cli, flags } = await remoteDaemon();
     const run = await cli(['run', '-i', image, 'cat'], 'hi\n');
     assert.deepEqual([run.code, run.stdout], [0, 'hi\n'], run.stderr);
+    // As docker run -i: made with stdin_once, so that the end of the input is the container's
+    // and the attach lasts to the end of its output (not a detach at the input's end).
+    const c = criClients(d.socket, CLI_NAMESPACE);
+    try {
+      const [made] = (await c.runtime.ListContainers({})).containers;
+      const record = JSON.parse((await c.runtime.ContainerStatus({ container_id: made!.id, verbose: true })).info.info ?? '{}') as { stdinOnce?: boolean };
+      assert.equal(record.stdinOnce, true);
+    } finally {
+      c.close();
+    }
 
     assert.equal((await cli(['run', '-d', '--name', 'box', image, 'sleep', '300'])).code, 0);
     const exec = await cli(['exec', '-i', 'box', 'sh', '-c', 'cat; echo oops >&2; exit 3'], 'piped\n');
