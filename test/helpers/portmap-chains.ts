@@ -16,10 +16,12 @@ const JUMPS_FROM = ['PREROUTING', 'OUTPUT', 'POSTROUTING'];
 
 const nat = async (args: string[]): Promise<string> => (await run('iptables', ['-w', '5', '-t', 'nat', ...args])).stdout;
 
+/** Whether any of portmap's chains is in the nat table, given its rules as `iptables -S` prints them. */
+const anyChainIn = (rules: string[]): boolean => CHAINS.some((c) => rules.includes(`-N ${c}`));
+
 /** Whether any of portmap's chains is in the nat table. */
 export async function portmapChainsPresent(): Promise<boolean> {
-  const rules = await nat(['-S']);
-  return CHAINS.some((c) => rules.split('\n').includes(`-N ${c}`));
+  return anyChainIn((await nat(['-S'])).split('\n'));
 }
 
 /**
@@ -28,8 +30,10 @@ export async function portmapChainsPresent(): Promise<boolean> {
  * Returns whether it removed them.
  */
 export async function removeIdlePortmapChains(): Promise<boolean> {
-  if (!(await portmapChainsPresent())) return false;
-  if ((await nat(['-S', 'CNI-HOSTPORT-DNAT'])).split('\n').some((l) => l.startsWith('-A '))) return false;
+  // One read of the table: which chains are there, and whether a pod's DNAT is jumped to (a
+  // table with some of the chains and not CNI-HOSTPORT-DNAT has none).
+  const rules = (await nat(['-S'])).split('\n');
+  if (!anyChainIn(rules) || rules.some((l) => l.startsWith('-A CNI-HOSTPORT-DNAT '))) return false;
   for (const from of JUMPS_FROM) {
     // Highest rule number first, so that the numbers of the ones left do not move.
     const numbers = (await nat(['-L', from, '-n', '--line-numbers']))
