@@ -203,7 +203,8 @@ export function registerCp(program: Command, socketOf: SocketOf): void {
         }
         // DIR/. sends DIR's tar all the same: the daemon, which sees DEST, leaves its top entry out.
         const tar = source === '-' ? (process.stdin as AsyncIterable<Buffer>) : packHost(source);
-        await copyToContainer(socket, c.id, to!.path, tar, source !== '-' && srcContents(source));
+        // A tar on stdin goes into DEST as it is, a directory that must exist (docker cp -).
+        await copyToContainer(socket, c.id, to!.path, tar, source === '-' ? { archive: true } : { contents: srcContents(source) });
       }
     });
 }

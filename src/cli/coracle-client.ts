@@ -166,8 +166,8 @@ export function copyFromContainer(socket: DaemonTarget, containerId: string, pat
 }
 
 /** docker cp SRC CONTAINER:DEST: `tar` unpacked at `path` in the container; `contents`: SRC/., its top entry is DEST. */
-export async function copyToContainer(socket: DaemonTarget, containerId: string, path: string, tar: AsyncIterable<Buffer>, contents = false): Promise<void> {
-  await streamUp<CopyToContainerChunk, unknown>(socket, (c, cb) => c.CopyToContainer(cb), tar, (chunk) => ({ data: chunk }), { container_id: containerId, path, contents });
+export async function copyToContainer(socket: DaemonTarget, containerId: string, path: string, tar: AsyncIterable<Buffer>, how: { contents?: boolean; archive?: boolean } = {}): Promise<void> {
+  await streamUp<CopyToContainerChunk, unknown>(socket, (c, cb) => c.CopyToContainer(cb), tar, (chunk) => ({ data: chunk }), { container_id: containerId, path, contents: how.contents === true, archive: how.archive === true });
 }
 
 /** A message of a container's log, as the daemon read it. */

@@ -102,16 +102,30 @@ function applyDirModes(rootFd: number, modes: [string, number][]): void {
 }
 
 /**
- * docker cp SRC CONTAINER:DEST: the tar unpacked at `path` by docker's rules (copyTarget,
- * on what DEST is in the root and whether the tar's top entry is a directory); `contents`
- * (SRC/.): the top entry stands for DEST. Every entry's directory is resolved inside the
+ * How a CopyToContainer's tar meets DEST: 'docker', docker cp SRC's rules (copyTarget, on
+ * what DEST is in the root and whether the tar's top entry is a directory); 'contents'
+ * (docker cp SRC/.), the top entry stands for DEST; 'archive' (docker cp -, a tar on stdin),
+ * the tar as it is into DEST, a directory that must exist.
+ */
+export type CopyMode = 'docker' | 'contents' | 'archive';
+
+/** An archive's DEST: the directory itself, or why not (missing: NOT_FOUND; not a directory). */
+function archiveTarget(cid: string, step: string, path: string, destKind: DestKind): CopyTarget {
+  if (destKind === 'missing') throw new CoracleError('NOT_FOUND', `container ${cid}: ${step}: ${path}: no such directory (a tar from stdin goes into a directory that exists)`);
+  if (destKind === 'other') throw failedPrecondition(`container ${cid}: ${step}: ${path}: not a directory (a tar from stdin goes into a directory that exists)`);
+  return { dir: path, contents: false };
+}
+
+/**
+ * docker cp SRC CONTAINER:DEST and docker cp - CONTAINER:DEST: the tar unpacked at `path`,
+ * as `how` says (CopyMode). Every entry's directory is resolved inside the
  * root (walkInRoot: symlinks followed only inside, missing directories made), and the entry
  * made by name in that directory's fd with O_NOFOLLOW|O_EXCL after removing what was there,
  * so neither a symlink the container made nor one in the tar leads out of the root.
  * Directories get their modes last, files theirs at once. Files, directories and symlinks
  * are carried; other kinds (hard links, devices, FIFOs) are refused. Capped by COPY_LIMITS.
  */
-export async function copyTo(ctx: ContainerContext, id: string, path: string, data: AsyncIterable<Buffer>, log: Logger, contents = false): Promise<void> {
+export async function copyTo(ctx: ContainerContext, id: string, path: string, data: AsyncIterable<Buffer>, log: Logger, how: CopyMode = 'docker'): Promise<void> {
   const { rootFd, rel, cid } = openRoot(ctx, id, path, 'copy to');
   const step = `copy to ${path}`;
   try {
@@ -123,8 +137,9 @@ export async function copyTo(ctx: ContainerContext, id: string, path: string, da
       if (rel === '') throw err;
       destKind = isErrno(err, 'ENOENT') ? 'missing' : 'other';
     }
-    let target: CopyTarget | undefined;
-    let into = '';
+    // An archive's DEST is checked before its tar is read, as docker checks it before sending.
+    let target: CopyTarget | undefined = how === 'archive' ? archiveTarget(cid, step, path, destKind) : undefined;
+    let into = target ? inRoot(target.dir) : '';
     const modes: [string, number][] = [];
     let bytes = 0;
     let entries = 0;
@@ -135,10 +150,15 @@ export async function copyTo(ctx: ContainerContext, id: string, path: string, da
         if (++entries > COPY_LIMITS.entries) throw invalidArgument(`container ${cid}: ${step}: more than ${COPY_LIMITS.entries} entries`);
         if (h.name.length > COPY_LIMITS.name) throw invalidArgument(`container ${cid}: ${step}: an entry's name is longer than ${COPY_LIMITS.name}`);
         const parts = posix.normalize(h.name).split('/').filter((p) => p !== '' && p !== '.');
+        // An archive's `./` (tar -C DIR -c .) is DEST itself, which exists: kept as it is.
+        if (how === 'archive' && parts.length === 0 && h.type === 'directory' && !h.name.startsWith('/')) {
+          e.resume();
+          continue;
+        }
         if (parts.length === 0 || parts.includes('..') || h.name.startsWith('/')) throw invalidArgument(`container ${cid}: ${step}: entry "${h.name}" leaves the destination`);
         const mode = (h.mode ?? (h.type === 'directory' ? 0o755 : 0o644)) & 0o7777;
         if (target === undefined) {
-          const t = copyTarget({ dir: h.type === 'directory', contents }, path, destKind);
+          const t = copyTarget({ dir: h.type === 'directory', contents: how === 'contents' }, path, destKind);
           if (typeof t === 'string') throw invalidArgument(`container ${cid}: ${step}: ${t}`);
           target = t;
           into = inRoot(t.dir);

@@ -9,7 +9,7 @@ import * as creates from './container-create.js';
 import * as exits from './container-exits.js';
 import type { ContainerFilter } from './container-exits.js';
 import * as io from './container-io.js';
-import { copyFrom, copyTo } from './container-copy.js';
+import { copyFrom, copyTo, type CopyMode } from './container-copy.js';
 import { containerLogs, type LogMessage, type LogsOptions } from './container-logs.js';
 import { kill } from './container-kill.js';
 import * as lifecycle from './container-lifecycle.js';
@@ -183,9 +183,9 @@ export class ContainerService {
     this.followsEnd.abort();
   }
 
-  /** docker cp SRC CONTAINER:DEST: a tar unpacked at `path` in its root (see container-copy). */
-  copyTo(id: string, path: string, data: AsyncIterable<Buffer>, log: Logger, contents = false): Promise<void> {
-    return copyTo(this.ctx, id, path, data, log, contents);
+  /** docker cp SRC CONTAINER:DEST: a tar unpacked at `path` in its root, as `mode` says (see container-copy). */
+  copyTo(id: string, path: string, data: AsyncIterable<Buffer>, log: Logger, mode: CopyMode = 'docker'): Promise<void> {
+    return copyTo(this.ctx, id, path, data, log, mode);
   }
 
   /** Kills it if it runs, deletes it from the runtime, unmounts its root; unknown is no error. */

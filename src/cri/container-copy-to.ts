@@ -10,14 +10,14 @@ export function copyToContainerHandler(containers: Pick<ContainerService, 'copyT
     const it = chunks[Symbol.asyncIterator]();
     const first = await it.next();
     if (first.done) throw invalidArgument('CopyToContainer: no message');
-    const { container_id: id, path, data, contents } = first.value;
+    const { container_id: id, path, data, contents, archive } = first.value;
     if (!id) throw invalidArgument('CopyToContainer: container_id is empty');
     if (!path) throw invalidArgument(`CopyToContainer: container ${id}: path is empty`);
     async function* bytes(): AsyncGenerator<Buffer> {
       if (data.length > 0) yield data;
       for (let n = await it.next(); !n.done; n = await it.next()) yield n.value.data;
     }
-    await containers.copyTo(id, path, bytes(), ctx.log, contents);
+    await containers.copyTo(id, path, bytes(), ctx.log, archive ? 'archive' : contents ? 'contents' : 'docker');
     return {};
   };
 }

@@ -125,6 +125,20 @@ describe('cli: cp', function () {
     const piped = await coracle(d.socket, ['cp', '-', 'box:/tmp'], await tarOf([{ name: 'p', type: 'directory' }, { name: 'p/q', type: 'file', content: 'piped' }]));
     assert.equal(piped.code, 0, piped.stderr);
     assert.equal(await sh('cat /tmp/p/q'), 'piped');
+
+    // A tar on stdin goes into DEST as it is (docker cp -): its `./` is DEST, its top entry
+    // never renamed, and DEST must be a directory that exists.
+    const dotted = await coracle(d.socket, ['cp', '-', 'box:/tmp/p'], await tarOf([{ name: './', type: 'directory' }, { name: './r', type: 'file', content: 'dotted' }]));
+    assert.equal(dotted.code, 0, dotted.stderr);
+    assert.equal(await sh('cat /tmp/p/r'), 'dotted');
+    const single = await tarOf([{ name: 'solo', type: 'file', content: 'solo' }]);
+    const missing = await coracle(d.socket, ['cp', '-', 'box:/tmp/absent'], single);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\/tmp\/absent: no such directory/);
+    const file = await coracle(d.socket, ['cp', '-', 'box:/tmp/p/q'], single);
+    assert.equal(file.code, 1);
+    assert.match(file.stderr, /\/tmp\/p\/q: not a directory/);
+    assert.equal(await sh('cat /tmp/p/q; ls /tmp/absent 2>&1 >/dev/null | wc -l'), 'piped1\n', 'neither DEST was written');
   });
 
   it('SRC/. copies what a directory holds, both ways; CONTAINER:/ copies what the root holds', async () => {
