@@ -30,6 +30,7 @@ import { containerdConfig, containerdTempDir, startContainerd } from './lib/cont
 import { coracleConfig, startCoracleDaemon } from './lib/coracle-daemon.js';
 import { Cleanups, onPath, run, sleep } from './lib/host.js';
 import { optionsOrUsage, positiveInt } from './lib/options.js';
+import { loadSummary, printLoad } from './lib/loadavg.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
@@ -278,9 +279,12 @@ async function main(): Promise<void> {
     // The layers are in the registry now; only sizes and digests are needed from here on.
     for (const l of [...layersOf.gzip, ...layersOf.zstd]) l.tar = l.blob = Buffer.alloc(0);
 
+    await printLoad('at the start');
     const coracle = await benchCoracle(cleanups, registry, variants, opts);
+    await printLoad('after coracle');
     if (await onPath('containerd')) {
       const containerd = await benchContainerd(cleanups, registry, variants, opts);
+      await printLoad('after containerd');
       variants.forEach((v, i) => {
         const c = coracle[i]!;
         const k = containerd[i]!;
@@ -292,6 +296,7 @@ async function main(): Promise<void> {
     } else {
       console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
     }
+    console.log(loadSummary());
   } catch (err) {
     failed = true;
     console.error(err);

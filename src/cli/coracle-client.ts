@@ -165,7 +165,7 @@ export function copyFromContainer(socket: DaemonTarget, containerId: string, pat
   return streamDown(socket, (c) => c.CopyFromContainer({ container_id: containerId, path }));
 }
 
-/** docker cp SRC CONTAINER:DEST: `tar` unpacked at `path` in the container; `contents`: SRC/., its top entry is DEST. */
+/** docker cp SRC CONTAINER:DEST: `tar` unpacked at `path` in the container; `contents`: SRC/., its top entry is DEST; `archive`: docker cp -, the tar as it is into the directory DEST. */
 export async function copyToContainer(socket: DaemonTarget, containerId: string, path: string, tar: AsyncIterable<Buffer>, how: { contents?: boolean; archive?: boolean } = {}): Promise<void> {
   await streamUp<CopyToContainerChunk, unknown>(socket, (c, cb) => c.CopyToContainer(cb), tar, (chunk) => ({ data: chunk }), { container_id: containerId, path, contents: how.contents === true, archive: how.archive === true });
 }

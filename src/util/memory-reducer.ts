@@ -42,8 +42,8 @@ export interface MemorySample {
  * malloc holds and V8's heap does not show: a burst can grow glibc's heap by several MiB
  * (libuv's requests, HTTP/2 and child-process buffers) while V8's own collections bring
  * heapUsed back to where it was; glibc gives none of it back by itself once its trim
- * threshold has risen past it. Read from the heap alone, 1 round of 20 pods in 3 left
- * glibc's heap at 12 MiB instead of 5.5 (bench/daemon), until the next burst.
+ * threshold has risen past it. Read from the heap alone, 6 rounds of 20 pods in 18 left
+ * glibc's heap at 11.6-14.2 MiB instead of 5.5-7.5 (bench/daemon), until the next burst.
  */
 export function shouldReduce(p: ReducerPolicy, s: ReducerState, m: MemorySample, now: number): boolean {
   if (now - s.lastAt < p.minIntervalMs) return false;
