@@ -9,6 +9,7 @@ import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
 import { EXEC_OVERRIDES_METADATA } from '../cri/exec-metadata.js';
 import type { ExecOverrides } from '../oci/exec-overrides.js';
 import { CONSOLE_SIZE_ANNOTATION } from '../container/console-size.js';
+import { AUTO_REMOVE_ANNOTATION } from '../container/restart-policy.js';
 import { cliNamespace } from './cli-namespace.js';
 
 /**
@@ -46,6 +47,8 @@ export interface CliContainer {
   reason: string;
   logPath: string;
   labels: Record<string, string>;
+  /** The daemon removes it, with its pod, once it has ended (run -d --rm). */
+  autoRemove: boolean;
 }
 
 export interface CliImage {
@@ -344,5 +347,6 @@ function toCliContainer(s: ContainerStatus__Output, podId: string): CliContainer
     reason: s.reason,
     logPath: s.log_path,
     labels: s.labels,
+    autoRemove: s.annotations[AUTO_REMOVE_ANNOTATION] === 'true',
   };
 }

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { containerTop, restartContainer } from './coracle-client.js';
 import { CoracleError } from '../errors.js';
 import { attachTo } from './container-attach.js';
+import { watchExit } from './container-event-stream.js';
 import { formatInspect, inspectRecord } from './container-inspect.js';
 import { printLogs, type LogsOptions } from './container-logs.js';
 import { timeArg } from './time-flag.js';
@@ -38,7 +39,15 @@ function registerAttach(program: Command, socketOf: SocketOf): void {
   operandCommand(program, socketOf, { name: 'attach', description, operand: '<container>' }, (name, _o, socket) =>
     withClient(socket, async (client) => {
       const c = await find(client, name);
-      await attachTo(client, c.id, await client.stdio(c.id));
+      // One the daemon removes as it ends (run -d --rm): its exit code comes from its `die`
+      // event, watched from before the attach, as run's own wait does.
+      const exit = c.autoRemove ? await watchExit(socket) : undefined;
+      exit?.of(c.id);
+      try {
+        await attachTo(client, c.id, await client.stdio(c.id), exit);
+      } finally {
+        exit?.close();
+      }
     }),
   );
 }

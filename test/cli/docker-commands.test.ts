@@ -125,6 +125,15 @@ describe('cli: docker commands over the socket', function () {
     assert.match(again.output(), /back-7/);
     assert.match((await cli('ps', '-a')).stdout, /Exited \(7\) .* ago\s+tty1\n/);
 
+    // One the daemon removes as it ends (run -d --rm): attach still exits with its code.
+    assert.equal((await cli('run', '-d', '-it', '--rm', '--name', 'tty2', image, 'sh')).code, 0);
+    const removed = term(['attach', 'tty2']);
+    await new Promise((r) => setTimeout(r, 800));
+    removed.write('exit 9\r');
+    assert.equal(await removed.exited, 9, removed.output());
+    for (let i = 0; i < 100 && /tty2/.test((await cli('ps', '-a')).stdout); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.doesNotMatch((await cli('ps', '-a')).stdout, /tty2/, 'removed by the daemon');
+
     await cli('run', '-d', '--name', 'host', image, 'sleep', '300');
     const exec = term(['exec', '-it', 'host', 'sh', '-c', 'busybox stty size; exit 5'], 91, 17);
     assert.equal(await exec.exited, 5, exec.output());

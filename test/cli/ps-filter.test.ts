@@ -4,7 +4,7 @@ import type { CliContainer } from '../../src/cli/cli-client.js';
 import { matchesPsFilters, psFilterArg, type PsFilters } from '../../src/cli/ps-filter.js';
 
 describe('cli: ps --filter, as docker matches', () => {
-  const base: CliContainer = { id: 'aaaa1111', podId: 'p', name: 'web-1', cli: true, image: 'reg/busybox:v1', imageId: 'sha256:img1', command: [], args: [], ports: [], state: 'running', createdAt: 0, startedAt: 0, finishedAt: 0, exitCode: 0, reason: '', logPath: '', labels: { tier: 'front', solo: '' } };
+  const base: CliContainer = { id: 'aaaa1111', podId: 'p', name: 'web-1', cli: true, image: 'reg/busybox:v1', imageId: 'sha256:img1', command: [], args: [], ports: [], state: 'running', createdAt: 0, startedAt: 0, finishedAt: 0, exitCode: 0, reason: '', logPath: '', labels: { tier: 'front', solo: '' }, autoRemove: false };
   const filters = (...values: string[]): PsFilters => values.reduce<PsFilters>((acc, v) => psFilterArg(v, acc), {});
   const match = (c: Partial<CliContainer>, ...values: string[]): boolean => matchesPsFilters({ ...base, ...c }, filters(...values), new Set(['sha256:img2']));
 
