@@ -9,7 +9,7 @@ import { createsEnded, mountRoot } from './container-create.js';
 import { refresh, waitExit } from './container-exits.js';
 import { signalInit } from './container-signal.js';
 import { canRestart, canStart, isListed, isRunning, needsStop } from './container-states.js';
-import type { ContainerRecord } from './container-store.js';
+import type { ContainerRecord, PolicyRestarts } from './container-store.js';
 import { namespaceOf } from '../sandbox/object-namespace.js';
 
 /*
@@ -85,8 +85,10 @@ async function doStart(ctx: ContainerContext, c: ContainerRecord, log: Logger): 
  * Runs an exited container again with its root filesystem as it left it (docker start;
  * kubelet never asks: CRI makes a new container instead). The runtime's dead container
  * is deleted and created anew from the same bundle, under a new monitor; its log goes on.
+ * `byPolicy`: the restart is its restart policy's, and these are its restarts counted with
+ * it (ContainerRecord.restarts); without, the count is cleared.
  */
-export async function restart(ctx: ContainerContext, id: string, log: Logger): Promise<void> {
+export async function restart(ctx: ContainerContext, id: string, log: Logger, byPolicy?: PolicyRestarts): Promise<void> {
   const c = await refresh(ctx, ctx.mustGet(id));
   if (canStart(c)) return start(ctx, c.id, log);
   if (!canRestart(c)) throw failedPrecondition(`container ${c.id}: start: is ${c.state.toLowerCase()}`);
@@ -103,8 +105,9 @@ export async function restart(ctx: ContainerContext, id: string, log: Logger): P
   ctx.releases.forget(c.id);
   await rm(p.exitFile, { force: true });
   await rm(join(p.persist, 'oom'), { force: true });
-  const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, pid: _pid, pidStartTime: _started, ...rest } = c;
-  await ctx.deps.store.save({ ...rest, state: 'CREATED' });
+  const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, pid: _pid, pidStartTime: _started, restarts: _restarts, ...rest } = c;
+  // A restart by its policy counts; one asked for by hand starts the count again, as docker's.
+  await ctx.deps.store.save({ ...rest, state: 'CREATED', ...(byPolicy ? { restarts: byPolicy } : {}) });
   await start(ctx, c.id, log);
 }
 

@@ -15,7 +15,7 @@ import { kill } from './container-kill.js';
 import * as lifecycle from './container-lifecycle.js';
 import { reconcile as reconcileContainers } from './container-reconcile.js';
 import type { ContainerSpec } from './container-spec.js';
-import type { ContainerRecord } from './container-store.js';
+import type { ContainerRecord, PolicyRestarts } from './container-store.js';
 import type { TopEntry } from './container-top.js';
 import * as usage from './usage-and-limits.js';
 import type { ContainerStatsRecord, PodUsage } from './usage-reader.js';
@@ -130,10 +130,10 @@ export class ContainerService {
     return io.reopenLog(this.ctx, id);
   }
 
-  /** Runs an exited container again with its root filesystem as it left it (docker start). */
-  restart(id: string, log: Logger): Promise<void> {
+  /** Runs an exited container again with its root filesystem as it left it (docker start); `byPolicy`: its restart policy's restart, counted (see container-lifecycle). */
+  restart(id: string, log: Logger, byPolicy?: PolicyRestarts): Promise<void> {
     this.stopsAsked.delete(this.ctx.resolve(id)?.id ?? id);
-    return lifecycle.restart(this.ctx, id, log);
+    return lifecycle.restart(this.ctx, id, log, byPolicy);
   }
 
   /** Starts a CREATED container; a second call while the first runs gets the first's outcome. */

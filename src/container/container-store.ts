@@ -49,6 +49,18 @@ export interface ContainerRecord {
   exitCode?: number;
   reason?: string;
   message?: string;
+  /**
+   * The restarts its restart policy (coracle run --restart) has made since it was last started
+   * by hand, docker's RestartCount, and the backoff's last delay: kept here so that a daemon
+   * restart neither resets an on-failure:N count nor the backoff. Absent: none.
+   */
+  restarts?: PolicyRestarts;
+}
+
+/** See ContainerRecord.restarts. */
+export interface PolicyRestarts {
+  count: number;
+  delayMs: number;
 }
 
 /**

@@ -28,11 +28,11 @@ const ms = (nanos: string | undefined): number => Number(BigInt(nanos ?? '0') / 
  * events. Exits read while the daemon recovers (containers that were running when the last
  * daemon stopped and ended while it was down) are held until `resume`, after recovery, so
  * that an `always` container that was running runs again. A stop or removal someone asked
- * for is no exit to restart after (ContainerService.stopAsked). Restart counts are kept in
- * memory: a daemon restart starts them again.
+ * for is no exit to restart after (ContainerService.stopAsked). Restart counts and the
+ * backoff are the container record's (ContainerRecord.restarts), written with each restart:
+ * a daemon restart goes on from them.
  */
 export class CliContainerWatcher {
-  private readonly restarts = new Map<string, { count: number; delayMs: number }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private held: string[] | undefined = [];
   private readonly unsubscribe: () => void;
@@ -59,7 +59,6 @@ export class CliContainerWatcher {
 
   private onEvent(e: ContainerEvent): void {
     if (e.id === e.sandboxId) return;
-    if (e.type === 'DELETED') this.restarts.delete(e.id);
     if (e.type !== 'STOPPED') return;
     if (this.held) this.held.push(e.id);
     else this.onExit(e.id);
@@ -75,11 +74,11 @@ export class CliContainerWatcher {
     } catch (err) {
       log.warn('restart policy not read: none applies', { error: messageOf(err) });
     }
-    const done = this.restarts.get(c.id) ?? { count: 0, delayMs: 0 };
+    const done = c.restarts ?? { count: 0, delayMs: 0 };
     if (!this.deps.containers.stopAsked(c.id) && restartDue(policy, c.exitCode ?? 0, done.count)) {
       const delayMs = nextDelay(done.delayMs, ms(c.finishedAt) - ms(c.startedAt));
-      this.restarts.set(c.id, { count: done.count + 1, delayMs });
-      log.info('restart scheduled by its restart policy', { policy: c.annotations[RESTART_POLICY_ANNOTATION], exitCode: c.exitCode, restarts: done.count + 1, delayMs });
+      const next = { count: done.count + 1, delayMs };
+      log.info('restart scheduled by its restart policy', { policy: c.annotations[RESTART_POLICY_ANNOTATION], exitCode: c.exitCode, restarts: next.count, delayMs });
       clearTimeout(this.timers.get(c.id));
       this.timers.set(
         c.id,
@@ -87,10 +86,13 @@ export class CliContainerWatcher {
           this.timers.delete(c.id);
           // Stopped or removed meanwhile: nothing to do.
           if (this.deps.containers.stopAsked(c.id) || !this.deps.containers.resolve(c.id)) return;
-          this.deps.containers.restart(c.id, log).catch((err: unknown) => log.warn('restart by its restart policy failed', { error: messageOf(err) }));
+          this.deps.containers.restart(c.id, log, next).catch((err: unknown) => log.warn('restart by its restart policy failed', { error: messageOf(err) }));
         }, delayMs),
       );
       return;
+    }
+    if (policy.kind === 'on-failure' && c.exitCode !== 0 && !this.deps.containers.stopAsked(c.id)) {
+      log.info('not restarted: its restart policy has made all its restarts', { policy: c.annotations[RESTART_POLICY_ANNOTATION], exitCode: c.exitCode, restarts: done.count });
     }
     if (c.annotations[AUTO_REMOVE_ANNOTATION] === 'true') void this.removeWithPod(c.sandboxId, log);
   }

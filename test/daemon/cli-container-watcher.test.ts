@@ -41,6 +41,33 @@ describe("daemon: the watcher of CLI containers keeps run's --restart policies, 
     assert.deepEqual(scheduled(d.lines, ok.stdout.trim()), []);
   });
 
+  it('on-failure:2 counts its restarts across a daemon restart: one before it and one after, then no more', async () => {
+    const { cli, image, d } = t;
+    const dir = await tempDir();
+    // The first run fails at once; the later ones wait for /data/go, then fail.
+    const script = 'echo run >> /data/runs; if [ "$(wc -l < /data/runs)" -ge 2 ]; then while [ ! -e /data/go ]; do sleep 0.1; done; fi; exit 3';
+    const r = await cli('run', '-d', '--name', 'counted', '--restart', 'on-failure:2', '-v', `${dir}:/data`, image, 'sh', '-c', script);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    await until('its second run (the first restart)', async () => (await runs(dir)) === 2, 60_000, 50);
+    assert.deepEqual(scheduled(d.lines, id), [100]);
+    await d.stop();
+    await writeFile(join(dir, 'go'), '');
+    await until('its exit to be written', () => existsSync(join(d.state, 'containers', 'exits', id)), 60_000, 50);
+    const again = await startTestDaemon({ paths: d });
+    const done = (): boolean => again.lines.some((l) => l.includes('its restart policy has made all its restarts') && l.includes(id));
+    await until('the policy to be done with it', async () => done(), 60_000, 50);
+    // One restart after the daemon's, the second of two: a count kept in memory would have made two.
+    assert.equal(scheduled(again.lines, id).length, 1, again.lines.filter((l) => l.includes(id)).join('\n'));
+    assert.equal(await runs(dir), 3);
+    assert.equal(await state(again.socket, 'counted'), 'exited');
+    // By hand, the count starts again (docker's RestartCount): its next failure is restarted.
+    await writeFile(join(dir, 'runs'), '');
+    assert.equal((await coracle(again.socket, ['start', 'counted'])).code, 0);
+    await until('a restart by its policy after the start by hand', async () => scheduled(again.lines, id).length === 2, 60_000, 50);
+    assert.equal((await coracle(again.socket, ['rm', '-f', 'counted'])).code, 0);
+  });
+
   it('a stop asked for is not restarted by always; no policy means no restart', async () => {
     const { cli, image, d } = t;
     const r = await cli('run', '-d', '--name', 'stopped', '--restart', 'always', image, 'sleep', '60');
