@@ -91,7 +91,7 @@ export class CliContainerWatcher {
       );
       return;
     }
-    if (policy.kind === 'on-failure' && c.exitCode !== 0 && !this.deps.containers.stopAsked(c.id)) {
+    if (policy.kind === 'on-failure' && (c.exitCode ?? 0) !== 0 && !this.deps.containers.stopAsked(c.id)) {
       log.info('not restarted: its restart policy has made all its restarts', { policy: c.annotations[RESTART_POLICY_ANNOTATION], exitCode: c.exitCode, restarts: done.count });
     }
     if (c.annotations[AUTO_REMOVE_ANNOTATION] === 'true') void this.removeWithPod(c.sandboxId, log);
