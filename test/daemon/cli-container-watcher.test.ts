@@ -21,6 +21,21 @@ describe("daemon: the watcher of CLI containers keeps run's --restart policies, 
     const r = await coracle(socket, ['inspect', name]);
     return r.code === 0 ? (JSON.parse(r.stdout) as { state: string }[])[0]!.state : `(inspect: ${r.stderr})`;
   };
+  /** `run -d` of `script` under `policy`, its /data a temp dir of its own: its id and that dir. */
+  const runWatched = async (name: string, policy: string, script: string): Promise<{ id: string; dir: string }> => {
+    const dir = await tempDir();
+    const r = await t.cli('run', '-d', '--name', name, '--restart', policy, '-v', `${dir}:/data`, t.image, 'sh', '-c', script);
+    assert.equal(r.code, 0, r.stderr);
+    return { id: r.stdout.trim(), dir };
+  };
+  /** The daemon stops, the container ends while none runs (its /data/go made), and a daemon starts again on the same paths. */
+  const endWhileDown = async (id: string, dir: string): Promise<Awaited<ReturnType<typeof startTestDaemon>>> => {
+    await t.d.stop();
+    // conmon writes its exit file.
+    await writeFile(join(dir, 'go'), '');
+    await until('its exit to be written', () => existsSync(join(t.d.state, 'containers', 'exits', id)), 60_000, 50);
+    return startTestDaemon({ paths: t.d });
+  };
 
   it('on-failure:2 restarts twice, with the backoff doubling from 100 ms, then stays exited; on-failure leaves an exit 0 alone', async () => {
     const { cli, image, d } = t;
@@ -42,19 +57,12 @@ describe("daemon: the watcher of CLI containers keeps run's --restart policies, 
   });
 
   it('on-failure:2 counts its restarts across a daemon restart: one before it and one after, then no more', async () => {
-    const { cli, image, d } = t;
-    const dir = await tempDir();
     // The first run fails at once; the later ones wait for /data/go, then fail.
     const script = 'echo run >> /data/runs; if [ "$(wc -l < /data/runs)" -ge 2 ]; then while [ ! -e /data/go ]; do sleep 0.1; done; fi; exit 3';
-    const r = await cli('run', '-d', '--name', 'counted', '--restart', 'on-failure:2', '-v', `${dir}:/data`, image, 'sh', '-c', script);
-    assert.equal(r.code, 0, r.stderr);
-    const id = r.stdout.trim();
+    const { id, dir } = await runWatched('counted', 'on-failure:2', script);
     await until('its second run (the first restart)', async () => (await runs(dir)) === 2, 60_000, 50);
-    assert.deepEqual(scheduled(d.lines, id), [100]);
-    await d.stop();
-    await writeFile(join(dir, 'go'), '');
-    await until('its exit to be written', () => existsSync(join(d.state, 'containers', 'exits', id)), 60_000, 50);
-    const again = await startTestDaemon({ paths: d });
+    assert.deepEqual(scheduled(t.d.lines, id), [100]);
+    const again = await endWhileDown(id, dir);
     const done = (): boolean => again.lines.some((l) => l.includes('its restart policy has made all its restarts') && l.includes(id));
     await until('the policy to be done with it', async () => done(), 60_000, 50);
     // One restart after the daemon's, the second of two: a count kept in memory would have made two.
@@ -82,18 +90,9 @@ describe("daemon: the watcher of CLI containers keeps run's --restart policies, 
   });
 
   it('always: a container that ended while the daemon was down runs again when it starts, and goes on being restarted', async () => {
-    const { cli, image, d } = t;
-    const dir = await tempDir();
-    const script = 'echo run >> /data/runs; while [ ! -e /data/go ]; do sleep 0.1; done; exit 1';
-    const r = await cli('run', '-d', '--name', 'forever', '--restart', 'always', '-v', `${dir}:/data`, image, 'sh', '-c', script);
-    assert.equal(r.code, 0, r.stderr);
-    const id = r.stdout.trim();
+    const { id, dir } = await runWatched('forever', 'always', 'echo run >> /data/runs; while [ ! -e /data/go ]; do sleep 0.1; done; exit 1');
     await until('its first run', async () => (await runs(dir)) === 1);
-    await d.stop();
-    // It ends while no daemon runs: conmon writes its exit file.
-    await writeFile(join(dir, 'go'), '');
-    await until('its exit to be written', () => existsSync(join(d.state, 'containers', 'exits', id)), 60_000, 50);
-    const again = await startTestDaemon({ paths: d });
+    const again = await endWhileDown(id, dir);
     await until('it to run again after the restart, and again as it ends at once', async () => (await runs(dir)) >= 3, 60_000, 50);
     assert.ok(scheduled(again.lines, id).length >= 2, again.lines.filter((l) => l.includes(id)).join('\n'));
     assert.equal((await coracle(again.socket, ['rm', '-f', 'forever'])).code, 0);
