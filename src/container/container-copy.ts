@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CoracleError, failedPrecondition, invalidArgument, isErrno } from '../errors.js';
+import { CoracleError, failedPrecondition, invalidArgument, isErrno, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import { mkdirat, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, openat, symlinkat, unlinkat } from '../util/at-syscalls.js';
 import { copyTarget, type CopyTarget, type DestKind } from '../util/copy-target.js';
@@ -111,7 +111,7 @@ export type CopyMode = 'docker' | 'contents' | 'archive';
 
 /** An archive's DEST: the directory itself, or why not (missing: NOT_FOUND; not a directory). */
 function archiveTarget(cid: string, step: string, path: string, destKind: DestKind): CopyTarget {
-  if (destKind === 'missing') throw new CoracleError('NOT_FOUND', `container ${cid}: ${step}: ${path}: no such directory (a tar from stdin goes into a directory that exists)`);
+  if (destKind === 'missing') throw notFound(`container ${cid}: ${step}: ${path}: no such directory (a tar from stdin goes into a directory that exists)`);
   if (destKind === 'other') throw failedPrecondition(`container ${cid}: ${step}: ${path}: not a directory (a tar from stdin goes into a directory that exists)`);
   return { dir: path, contents: false };
 }

@@ -75,7 +75,8 @@ export class CliContainerWatcher {
       log.warn('restart policy not read: none applies', { error: messageOf(err) });
     }
     const done = c.restarts ?? { count: 0, delayMs: 0 };
-    if (!this.deps.containers.stopAsked(c.id) && restartDue(policy, c.exitCode ?? 0, done.count)) {
+    const asked = this.deps.containers.stopAsked(c.id);
+    if (!asked && restartDue(policy, c.exitCode ?? 0, done.count)) {
       const delayMs = nextDelay(done.delayMs, ms(c.finishedAt) - ms(c.startedAt));
       const next = { count: done.count + 1, delayMs };
       log.info('restart scheduled by its restart policy', { policy: c.annotations[RESTART_POLICY_ANNOTATION], exitCode: c.exitCode, restarts: next.count, delayMs });
@@ -91,7 +92,7 @@ export class CliContainerWatcher {
       );
       return;
     }
-    if (policy.kind === 'on-failure' && (c.exitCode ?? 0) !== 0 && !this.deps.containers.stopAsked(c.id)) {
+    if (policy.kind === 'on-failure' && (c.exitCode ?? 0) !== 0 && !asked) {
       log.info('not restarted: its restart policy has made all its restarts', { policy: c.annotations[RESTART_POLICY_ANNOTATION], exitCode: c.exitCode, restarts: done.count });
     }
     if (c.annotations[AUTO_REMOVE_ANNOTATION] === 'true') void this.removeWithPod(c.sandboxId, log);
