@@ -11,7 +11,7 @@ const BATCH_BYTES = 1 << 20;
  *
  * Each chunk is copied into one of two buffers of BATCH_BYTES (a memcpy, a few ms per 100 MB)
  * rather than kept until its batch is written: memory is the two buffers whatever the source
- * hands over (undici's chunks are views that each keep a whole socket read alive), and the
+ * hands over (an HTTP client's chunks can be views that each keep a whole socket read alive), and the
  * caller may reuse a chunk as soon as add() returns.
  *
  * Node's streams (createWriteStream) would batch too, but keep every chunk until written, and

@@ -1,6 +1,6 @@
-import type { Agent, Dispatcher } from 'undici';
 import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
 import { readStreamCapped } from '../util/bounded-read.js';
+import { closeAgents, discard, httpAgents, sendRequest, type HttpAgents, type HttpResponse } from './http-transport.js';
 import { sha256Digest } from './digest.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
 import { basicHeader, parseChallenge, scopeCredentials, type Challenge, type RegistryCredentials } from './registry-auth.js';
@@ -38,26 +38,6 @@ const MAX_TOKEN_REPLY_BYTES = 1 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * undici is loaded at the first request, not at start: it is a tenth of a fresh daemon's
- * memory (about 10 MiB resident), and a node whose images are all pulled never needs it.
- */
-type Undici = typeof import('undici');
-/**
- * undici is CommonJS: Node's import gives its exports by name, the daemon's bundle (a chunk
- * of its own, scripts/bundle.mjs) as the default export only.
- */
-const undici = (): Promise<Undici> => import('undici').then((m) => ('Agent' in m ? m : (m as { default: Undici }).default));
-
-/** The connection pool requests go through, or how to get it once undici is loaded. */
-export type DispatcherSource = Dispatcher | (() => Promise<Dispatcher>);
-
-/** undici's request through `source`'s dispatcher. */
-async function send(source: DispatcherSource, url: string, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'dispatcher'> & { method: Dispatcher.HttpMethod }): Promise<Dispatcher.ResponseData> {
-  const [{ request }, dispatcher] = await Promise.all([undici(), typeof source === 'function' ? source() : source]);
-  return request(url, { ...options, dispatcher });
-}
-
-/**
  * A client of one endpoint of the distribution API v2, for one repository and one set of
  * credentials: a pull uses one per endpoint it tries. Bearer tokens are fetched from the
  * realm a 401 names and kept for the next requests; blobs follow redirects, and the
@@ -80,7 +60,7 @@ export class RegistryRepository {
     readonly endpoint: Endpoint,
     readonly repository: string,
     credentials: RegistryCredentials | undefined,
-    private readonly dispatcher: DispatcherSource,
+    private readonly agents: HttpAgents,
     private readonly options: RegistryClientOptions,
   ) {
     const scoped = scopeCredentials(credentials, endpoint);
@@ -104,7 +84,7 @@ export class RegistryRepository {
   }
 
   /** One request with redirects followed by hand; the body is left for the caller. */
-  private async once(path: string, accept: string | undefined, signal?: AbortSignal): Promise<{ res: Dispatcher.ResponseData; url: string }> {
+  private async once(path: string, accept: string | undefined, signal?: AbortSignal): Promise<{ res: HttpResponse; url: string }> {
     let url = `${this.endpoint.url}/v2/${this.repository}/${path}`;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': 'coracle' };
@@ -113,16 +93,16 @@ export class RegistryRepository {
       const redirectToken = this.redirectTokens.get(origin);
       const auth = origin === this.origin ? this.authorization() : redirectToken ? `Bearer ${redirectToken}` : undefined;
       if (auth) headers.authorization = auth;
-      const res = await send(this.dispatcher, url, {
+      const res = await sendRequest(this.agents, url, {
         method: 'GET',
         headers,
-        headersTimeout: this.options.headersTimeoutMs,
-        bodyTimeout: this.options.progressTimeoutMs,
+        headersTimeoutMs: this.options.headersTimeoutMs,
+        progressTimeoutMs: this.options.progressTimeoutMs,
         ...(signal ? { signal } : {}),
       });
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
-        await res.body.dump();
+        await discard(res);
         if (hop >= MAX_REDIRECTS) throw new RegistryError('UNAVAILABLE', `${this.describe(path)}: too many redirects`, false);
         url = new URL(location, url).toString();
         continue;
@@ -136,9 +116,8 @@ export class RegistryRepository {
    * from another origin than the endpoint's (a redirect led there) gets an anonymous token at
    * most, kept for that origin only.
    */
-  private async authenticate(res: Dispatcher.ResponseData, from: string, path: string, signal?: AbortSignal): Promise<boolean> {
-    const header = res.headers['www-authenticate'];
-    const challenge = parseChallenge(Array.isArray(header) ? header[0] : header);
+  private async authenticate(res: HttpResponse, from: string, path: string, signal?: AbortSignal): Promise<boolean> {
+    const challenge = parseChallenge(res.first('www-authenticate'));
     const origin = new URL(from).origin;
     if (origin !== this.origin) return this.authenticateRedirected(challenge, origin, path, signal);
     if (!challenge) return false;
@@ -227,16 +206,16 @@ export class RegistryRepository {
       const basic = credentials ? basicHeader(credentials) : undefined;
       if (basic) headers.authorization = basic;
     }
-    const tokenRes = await send(this.dispatcher, method === 'POST' ? `${url.origin}${url.pathname}` : url.toString(), {
+    const tokenRes = await sendRequest(this.agents, method === 'POST' ? `${url.origin}${url.pathname}` : url.toString(), {
       method,
       headers,
       ...(body !== undefined ? { body } : {}),
-      headersTimeout: this.options.headersTimeoutMs,
-      bodyTimeout: this.options.progressTimeoutMs,
+      headersTimeoutMs: this.options.headersTimeoutMs,
+      progressTimeoutMs: this.options.progressTimeoutMs,
       ...(signal ? { signal } : {}),
     });
     if (tokenRes.statusCode !== 200) {
-      await tokenRes.body.dump();
+      await discard(tokenRes);
       throw new RegistryError(
         tokenRes.statusCode === 401 || tokenRes.statusCode === 403 ? 'UNAUTHENTICATED' : 'UNAVAILABLE',
         `${this.describe(path)}: ${realmName} answered ${tokenRes.statusCode}${credentials === undefined && this.withheld ? ` (${this.withheld})` : ''}`,
@@ -258,11 +237,11 @@ export class RegistryRepository {
   }
 
   /** GET with authentication and retries; returns a 200 response or throws. */
-  async get(path: string, accept: string | undefined, what: string, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+  async get(path: string, accept: string | undefined, what: string, signal?: AbortSignal): Promise<HttpResponse> {
     let lastError: RegistryError | undefined;
     for (let attempt = 1; attempt <= this.options.attempts; attempt++) {
       if (attempt > 1) await sleep(250 * 4 ** (attempt - 2));
-      let res: Dispatcher.ResponseData;
+      let res: HttpResponse;
       try {
         let reply = await this.once(path, accept, signal);
         if (reply.res.statusCode === 401) {
@@ -271,11 +250,11 @@ export class RegistryRepository {
           try {
             answered = await this.authenticate(challenged, reply.url, path, signal);
           } catch (err) {
-            await challenged.body.dump();
+            await discard(challenged);
             throw err;
           }
           if (answered) {
-            await challenged.body.dump();
+            await discard(challenged);
             reply = await this.once(path, accept, signal);
           }
         }
@@ -291,7 +270,7 @@ export class RegistryRepository {
         continue;
       }
       if (res.statusCode === 200) return res;
-      await res.body.dump();
+      await discard(res);
       const status = res.statusCode;
       const message = `${this.describe(path)}: HTTP ${status}`;
       if (status === 404) throw new RegistryError('NOT_FOUND', `${message} (not found)`, false);
@@ -331,7 +310,7 @@ export class RegistryRepository {
       try {
         for await (const chunk of res.body) yield chunk as Buffer;
       } catch (err) {
-        if ((err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT') {
+        if ((err as { code?: string }).code === 'BODY_TIMEOUT') {
           throw new RegistryError('UNAVAILABLE', `${where}: no data for ${progressSeconds} s: pull progress timeout`, true);
         }
         if (signal?.aborted) throw new CoracleError('CANCELLED', `${where}: cancelled`);
@@ -341,34 +320,23 @@ export class RegistryRepository {
   }
 }
 
-function readLimited(body: Dispatcher.ResponseData['body'], limit: number, what: string): Promise<Buffer> {
+function readLimited(body: HttpResponse['body'], limit: number, what: string): Promise<Buffer> {
   return readStreamCapped(body, limit, () => new RegistryError('FAILED_PRECONDITION', `${what}: larger than ${limit} bytes`, false));
 }
 
-/** Makes repository clients over one shared connection pool, made at the first request. */
+/** Makes repository clients over one shared pool of connections, made at the first request. */
 export class RegistryClient {
-  private dispatcher: Promise<Agent> | undefined;
+  private agents: HttpAgents | undefined;
 
   constructor(private readonly options: RegistryClientOptions) {}
 
-  private agent(): Promise<Agent> {
-    this.dispatcher ??= undici().then(
-      ({ Agent }) =>
-        new Agent({
-          connect: { timeout: this.options.headersTimeoutMs },
-          headersTimeout: this.options.headersTimeoutMs,
-          bodyTimeout: this.options.progressTimeoutMs,
-          connections: 16,
-        }),
-    );
-    return this.dispatcher;
-  }
-
   repository(endpoint: Endpoint, repository: string, credentials: RegistryCredentials | undefined): RegistryRepository {
-    return new RegistryRepository(endpoint, repository, credentials, () => this.agent(), this.options);
+    this.agents ??= httpAgents(16);
+    return new RegistryRepository(endpoint, repository, credentials, this.agents, this.options);
   }
 
-  async close(): Promise<void> {
-    if (this.dispatcher) await (await this.dispatcher).close();
+  close(): Promise<void> {
+    if (this.agents) closeAgents(this.agents);
+    return Promise.resolve();
   }
 }

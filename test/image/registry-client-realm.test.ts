@@ -2,11 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpsServer } from 'node:https';
+import { Agent as HttpsAgent, createServer as createHttpsServer } from 'node:https';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Agent } from 'undici';
 import { CoracleError } from '../../src/errors.js';
+import { closeAgents, httpAgents } from '../../src/image/http-transport.js';
 import { RegistryRepository } from '../../src/image/registry-client.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
@@ -75,13 +75,13 @@ describe('image/registry-client: token realms', function () {
     const tokens = await startTokenServer({ alice: 'secret' });
     const reg = await dualPort(tokens.url, (port) => `Bearer realm="http://127.0.0.1:${port}/token",service="${tokens.service}",scope="repository:priv/img:pull"`);
     const host = `127.0.0.1:${reg.port}`;
-    const agent = new Agent({ connect: { ca: reg.ca } });
-    onCleanup('close the agent', () => agent.close());
+    const agents = { ...httpAgents(1), https: new HttpsAgent({ ca: reg.ca }) };
+    onCleanup('close the agents', () => closeAgents(agents));
     const repo = new RegistryRepository(
       { url: `https://${host}`, mirror: false, registry: host, authHost: host, credentialsAllowed: true },
       'priv/img',
       { username: 'alice', password: 'secret' },
-      agent,
+      agents,
       { headersTimeoutMs: 10_000, progressTimeoutMs: 10_000, attempts: 1 },
     );
     const err = await repo.manifest('v1').then(() => assert.fail('pulled'), (e: unknown) => e);
