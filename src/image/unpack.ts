@@ -305,12 +305,17 @@ class LayerWriter {
     const rel = cleanEntryPath(h.linkname);
     if (rel === '') throw new LayerError(`entry "${h.name}": hardlink to a directory`);
     const name = posix.basename(rel);
-    let dirFd: number | undefined;
-    try {
-      dirFd = openInRoot(this.rootFd, dirOf(rel), O_RDONLY | O_DIRECTORY);
-      this.scratch.push(dirFd);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENOENT' && errnoOf(err) !== 'ENOTDIR') throw err;
+    const dirRel = dirOf(rel);
+    // Most targets are files this layer has just written: their directory is cached (a
+    // busybox layer's 400 links to bin/[ open it once, not 400 times).
+    let dirFd = dirRel === '' ? this.rootFd : this.dirFds.get(dirRel);
+    if (dirFd === undefined) {
+      try {
+        dirFd = openInRoot(this.rootFd, dirRel, O_RDONLY | O_DIRECTORY);
+        this.scratch.push(dirFd);
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT' && errnoOf(err) !== 'ENOTDIR') throw err;
+      }
     }
     const here = dirFd === undefined ? undefined : lstatAt(dirFd, name);
     const notFound = (): LayerError => new LayerError(`entry "${h.name}": hardlink target "${h.linkname}" not found`);

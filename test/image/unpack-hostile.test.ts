@@ -154,6 +154,14 @@ for (const walk of [false, true]) {
       assert.equal(readlinkSync(join(u.layers[1]!, 's')), join(u.decoy, 'file'));
     });
 
+    it('a hardlink into a directory that an earlier entry turned into a symlink out resolves anew, inside the layer', async () => {
+      // d is cached as a directory while d/f is written; then d becomes a symlink to the
+      // decoy, which holds a "file" of its own: the link must not reach it.
+      const u = await unpackNextToDecoy((decoy) => [[dir('d'), file('d/file', 'mine'), hard('ok', 'd/file'), sym('d', decoy), hard('h', 'd/file')]]);
+      assert.match(u.errors[0] ?? '', /entry "h": hardlink target "d\/file" not found/);
+      assert.equal(readFileSync(join(u.layers[0]!, 'ok'), 'utf8'), 'mine');
+    });
+
     it('finds a hardlink target in lower layers nearest first, stopping at whiteouts and opaque dirs; copies FIFOs', async () => {
       const u = await unpackNextToDecoy((decoy) => [
         [dir('a'), file('a/f', 'hidden'), dir('o'), file('o/g', 'hidden'), dir('w'), file('w/x', 'hidden'), { type: 'fifo', path: 'fifo' }, file('plain', 'seen'), { type: 'symlink', path: 'tagged', target: decoy, xattrs: { 'user.tag': 'v' } }],
