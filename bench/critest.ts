@@ -4,7 +4,7 @@
  * containerd, in alternating runs, with the figures of both side by side and issue 14's
  * targets checked against them.
  *
- * Usage: node dist/bench/critest.js [--critest /opt/lab/bin/critest] [--registry http://127.0.0.1:5000] [--n 20] [--runs 3]
+ * Usage: node dist/bench/critest.js [--critest /opt/lab/bin/critest] [--registry http://127.0.0.1:5000] [--n 20] [--runs 3] [--seed N]
  *
  * critest is not part of Coracle: build it outside the repo (DEVELOPERS.md) and serve its
  * images from ../shared/critest-env's registry (its README). Both runtimes map critest's
@@ -15,6 +15,9 @@
  * load average is printed before, between and after them. Each run's raw results stay in its
  * temp dir only for the run. The figures: per operation, the median over the runs of each
  * run's p50 (what the targets use), and p95 and mean over every run's samples, in ms.
+ * critest runs its benchmarks in an order ginkgo draws at random, which PullImage depends on
+ * (orderOf): each run's seed and order are printed, and `--seed` gives every run of both
+ * runtimes the same one.
  *
  * Targets (issue 14, ratios to containerd): Start = CreatePod + CreateContainer +
  * StartContainer at most 0.5x, Teardown = StopContainer + RemoveContainer + StopPod +
@@ -52,6 +55,8 @@ interface Options {
   registry: string;
   n: number;
   runs: number;
+  /** ginkgo's seed for every run; none: critest draws one per run. */
+  seed: number | undefined;
 }
 
 function options(): Options {
@@ -61,9 +66,16 @@ function options(): Options {
       registry: { type: 'string', default: 'http://127.0.0.1:5000' },
       n: { type: 'string', default: '20' },
       runs: { type: 'string', default: '3' },
+      seed: { type: 'string' },
     },
   });
-  return { critest: values.critest!, registry: values.registry!, n: positiveInt('n', values.n), runs: positiveInt('runs', values.runs) };
+  return {
+    critest: values.critest!,
+    registry: values.registry!,
+    n: positiveInt('n', values.n),
+    runs: positiveInt('runs', values.runs),
+    seed: values.seed === undefined ? undefined : positiveInt('seed', values.seed),
+  };
 }
 
 /** One operation's durations, in ms, per runtime. */
@@ -72,10 +84,26 @@ type Figures = Map<string, number[]>;
 interface RunResult {
   version: string;
   figures: Figures;
+  /** The seed and order critest ran its benchmarks in (orderOf). */
+  order: string;
+}
+
+/**
+ * critest runs its benchmarks in an order ginkgo draws from a random seed, and PullImage
+ * depends on it: its image's lower layer is busybox:1.29-2's, which the container benchmark
+ * and the start-a-container-from-scratch one pull and leave, so a pull after either of them
+ * unpacks one layer, before both two. Said as the seed and the order in which the benchmarks
+ * that write result files began (the start-from-scratch one writes none).
+ */
+function orderOf(output: string, firstStart: Map<string, number>): string {
+  // Ginkgo's summary line: "[1796249036] CRI validation - 12/83 specs".
+  const seed = /^\[(\d+)\] /m.exec(output)?.[1] ?? '?';
+  const names = [...firstStart].sort((a, b) => a[1] - b[1]).map(([file]) => file.replace(/_benchmark_data\.json$/, '').replace(/_/g, ' '));
+  return `seed ${seed}: ${names.join(', ')}`;
 }
 
 /** Runs critest's benchmarks against `socket`; returns every operation's durations. */
-async function runCritest(o: Options, dir: string, socket: string): Promise<Figures> {
+async function runCritest(o: Options, dir: string, socket: string): Promise<Omit<RunResult, 'version'>> {
   const params = join(dir, 'benchmark-params.yaml');
   await writeFile(
     params,
@@ -95,7 +123,7 @@ async function runCritest(o: Options, dir: string, socket: string): Promise<Figu
   const out = join(dir, 'critest-benchmark');
   // critest writes its result files into this dir but does not make it.
   await mkdir(out);
-  await new Promise<void>((resolve, reject) => {
+  const output = await new Promise<string>((resolve, reject) => {
     execFile(
       o.critest,
       [
@@ -105,23 +133,26 @@ async function runCritest(o: Options, dir: string, socket: string): Promise<Figu
         `-benchmarking-params-file=${params}`,
         `-benchmarking-output-dir=${out}`,
         '--ginkgo.no-color',
+        ...(o.seed === undefined ? [] : [`--ginkgo.seed=${o.seed}`]),
       ],
       { timeout: 30 * 60_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`critest -benchmark failed: ${err.message}\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`));
-        else resolve();
+        else resolve(`${stdout}\n${stderr}`);
       },
     );
   });
   const figures: Figures = new Map();
+  const firstStart = new Map<string, number>();
   for (const file of (await readdir(out)).filter((f) => f.endsWith('.json')).sort()) {
-    const set = JSON.parse(await readFile(join(out, file), 'utf8')) as { operationsNames: string[]; datapoints: { operationsDurationsNs: number[] }[] };
+    const set = JSON.parse(await readFile(join(out, file), 'utf8')) as { operationsNames: string[]; datapoints: { startTime: number; operationsDurationsNs: number[] }[] };
+    firstStart.set(file, Math.min(...set.datapoints.map((d) => d.startTime)));
     set.operationsNames.forEach((name, i) => {
       const ms = set.datapoints.map((d) => (d.operationsDurationsNs[i] ?? 0) / 1e6);
       figures.set(name, [...(figures.get(name) ?? []), ...ms]);
     });
   }
-  return figures;
+  return { figures, order: orderOf(output, firstStart) };
 }
 
 async function benchCoracle(cleanups: Cleanups, o: Options, net: Net): Promise<RunResult> {
@@ -132,7 +163,7 @@ async function benchCoracle(cleanups: Cleanups, o: Options, net: Net): Promise<R
   const { clients } = await startCoracleDaemon(cleanups, config, socket, { detached: true });
   addPodsCleanup(cleanups, 'coracle', clients);
   const v = await clients.runtime.Version({});
-  return { version: `Coracle ${v.runtime_version}`, figures: await runCritest(o, dir, socket) };
+  return { version: `Coracle ${v.runtime_version}`, ...(await runCritest(o, dir, socket)) };
 }
 
 async function benchContainerd(cleanups: Cleanups, o: Options, net: Net): Promise<RunResult> {
@@ -145,7 +176,7 @@ async function benchContainerd(cleanups: Cleanups, o: Options, net: Net): Promis
   const { clients } = await startContainerd(cleanups, dir, `${config}\n${mirrors}`, { detached: true });
   addPodsCleanup(cleanups, 'containerd', clients);
   const v = await clients.runtime.Version({});
-  return { version: `${v.runtime_name} ${v.runtime_version}`, figures: await runCritest(o, dir, join(dir, 'containerd.sock')) };
+  return { version: `${v.runtime_name} ${v.runtime_version}`, ...(await runCritest(o, dir, join(dir, 'containerd.sock'))) };
 }
 
 /** A run cut short leaves pods behind: they go before the daemon does. */
@@ -198,6 +229,7 @@ function printTables(o: Options, sides: Reduced[]): void {
   for (let i = 0; i < o.runs; i++) {
     console.log(`| ${i + 1} | ${sides.map((s) => (s.runs[i] ? `${sums(s.runs[i]!, START_OPS)} / ${sums(s.runs[i]!, TEARDOWN_OPS)}` : '-')).join(' | ')} |`);
   }
+  console.log(`\nThe order of each run (ginkgo's seed): ${sides.map((s) => s.runs.map((r, i) => `${s.version} run ${i + 1}: ${r.order}`).join('; ')).join('; ')}.`);
 }
 
 function checkTargets(coracle: Reduced, containerd: Reduced | undefined): boolean {
@@ -210,7 +242,7 @@ function checkTargets(coracle: Reduced, containerd: Reduced | undefined): boolea
   return printTargets(`Issue 14's targets (p50, medians of ${coracle.runs.length} runs):`, targets);
 }
 
-runBench(options, 'node dist/bench/critest.js [--critest PATH] [--registry URL] [--n 20] [--runs 3]', async (o, cleanups) => {
+runBench(options, 'node dist/bench/critest.js [--critest PATH] [--registry URL] [--n 20] [--runs 3] [--seed N]', async (o, cleanups) => {
   const nets = await pickNetworks({ bridgePrefix: 'crbcrit', coracleOctet: 247, containerdOctet: 248 });
   const runners: Runner<RunResult>[] = [{ name: 'coracle', run: (c) => benchCoracle(c, o, nets.coracle) }];
   if (await onPath('containerd')) runners.push({ name: 'containerd', run: (c) => benchContainerd(c, o, nets.containerd) });
