@@ -1,6 +1,6 @@
 /**
- * bench/authority: what accepting connections in the daemon (for kubelet's path :authority)
- * costs a Version call. Usage: node dist/bench/authority.js [BASE_DIR] [pairs]
+ * bench/authority: a Version call's cost in this build against another, and with kubelet 1.26's
+ * socket-path :authority. Usage: node dist/bench/authority.js [BASE_DIR] [pairs]
  *   BASE_DIR  another built checkout (e.g. a worktree of an earlier commit, after npm run
  *             build) to compare with; without it, this build alone, two daemons.
  * Two daemons run side by side on temp roots and calls alternate between them, so that the
@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCriProto } from '../src/cri/proto.js';
+import { loadCriProto } from '../src/cri/proto-clients.js';
 import { percentile } from './lib/timings.js';
 
 const here = fileURLToPath(new URL('..', import.meta.url));

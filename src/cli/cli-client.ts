@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { ContainerStatus__Output } from '../generated/runtime/v1/ContainerStatus.js';
 import type { ImageServiceClient } from '../generated/runtime/v1/ImageService.js';
 import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
-import { loadCriProto } from '../cri/proto.js';
+import { loadCriProto } from '../cri/proto-clients.js';
 import { channelOf, fromGrpc, streamEndpoint, type DaemonTarget, type StreamEndpoint } from './daemon-target.js';
 import { POD_NETWORK_METADATA } from '../cri/sandbox-run.js';
 import { EXEC_OVERRIDES_METADATA } from '../cri/exec-metadata.js';

@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { ContainerEventResponse__Output } from '../generated/runtime/v1/ContainerEventResponse.js';
 import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
-import { loadCriProto } from '../cri/proto.js';
+import { loadCriProto } from '../cri/proto-clients.js';
 import { CLI_LABEL, NAME_LABEL } from './cli-client.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 import { cliNamespace } from './cli-namespace.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { totalmem } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
 import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
-import { loadCriProto } from '../cri/proto.js';
+import { loadCriProto } from '../cri/proto-clients.js';
 import type { CliContainer } from './cli-client.js';
 import { channelOf, fromGrpc, type DaemonTarget } from './daemon-target.js';
 import { bytesSize, humanSize, shortId, table } from './format.js';

@@ -16,7 +16,7 @@ import type { TagImageRequest } from '../generated/coracle/v1/TagImageRequest.js
 import type { TagImageResponse__Output } from '../generated/coracle/v1/TagImageResponse.js';
 import type { UntagImageRequest } from '../generated/coracle/v1/UntagImageRequest.js';
 import type { UntagImageResponse__Output } from '../generated/coracle/v1/UntagImageResponse.js';
-import { loadCoracleProto } from '../cri/proto.js';
+import { loadCoracleProto } from '../cri/proto-clients.js';
 import { channelOf, fromGrpc as toCliError, type DaemonTarget } from './daemon-target.js';
 import type { PullAuth } from './credentials-store.js';
 import { cliNamespace } from './cli-namespace.js';

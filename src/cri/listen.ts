@@ -1,21 +1,19 @@
 /**
- * Where the CRI server takes its connections. The daemon accepts them itself, on the unix
- * socket and on the mutual-TLS TCP listener, and hands each one to grpc-js through a
- * connection injector, with the client's `:authority` rewritten where Node's HTTP/2 server
- * would refuse it (util/h2-accept.ts: kubelet up to 1.26 sends the socket path there).
+ * Where the CRI server takes its connections: the daemon accepts them itself, on the unix
+ * socket and on the mutual-TLS TCP listener, and hands each one to the gRPC server
+ * (rpc-server.ts), which takes any `:authority` (kubelet up to 1.26 sends the socket path).
  * The TCP listener also carries the streaming server's connections (exec, attach,
  * port-forward over HTTP/1.1 upgrades), so that a remote client streams over the same
  * authenticated listener and not over the streaming server's own, unauthenticated, port.
  */
-import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
-import { messageOf } from '../errors.js';
 import { describeSubject, type CertAllowList, type PeerNames } from '../util/cert-allow.js';
-import { Http2Gate } from '../util/h2-accept.js';
-import { refuseCalls } from './refuse-calls.js';
+import { messageOf } from '../errors.js';
+import { Status } from './grpc-status.js';
+import type { RpcServer } from './rpc-server.js';
 
 export interface TlsFiles {
   ca: Buffer;
@@ -41,7 +39,7 @@ export interface TlsListener {
 
 /** TLS 1.3 only: the listener's clients are kubelet-era gRPC clients, and 1.3 has no renegotiation. */
 const TLS_MIN_VERSION = 'TLSv1.3';
-/** A refused streaming client is closed after this long, whether or not it read the answer. */
+/** A refused client is closed after this long, whether or not it read the answer. */
 const REFUSE_TIMEOUT_MS = 10_000;
 
 /** What the TCP listener speaks on a connection: gRPC (HTTP/2) or the streaming server's HTTP/1.1. */
@@ -78,34 +76,22 @@ function listening(server: Server, listen: (cb: () => void) => void): Promise<vo
   });
 }
 
-/** Serves `grpcServer` on a unix socket and, when asked, on TCP with mutual TLS. */
+/** Serves `rpc` on a unix socket and, when asked, on TCP with mutual TLS. */
 export class CriListeners {
-  private readonly gate: Http2Gate;
   private readonly servers: Server[] = [];
 
-  constructor(grpcServer: grpc.Server, private readonly log: Logger) {
-    const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    this.gate = new Http2Gate(
-      (conn, rewritten) => {
-        if (rewritten) this.log.debug('CRI connection: the client sends an authority Node\'s HTTP/2 server refuses; its requests are rewritten');
-        injector.injectConnection(conn);
-      },
-      // Debug: anything that connects and is not an HTTP/2 client (a port scan) says so.
-      (err) => this.log.debug('CRI connection closed: protocol error', { error: messageOf(err) }),
-    );
-  }
+  constructor(
+    private readonly rpc: RpcServer,
+    private readonly log: Logger,
+  ) {}
 
-  /**
-   * Stops accepting, and ends the connections that have not made their first request yet;
-   * the others are grpc-js's to close (its shutdown), or the streaming server's.
-   */
+  /** Stops accepting; the connections made are the gRPC server's to close (its shutdown), or the streaming server's. */
   close(): void {
     for (const server of this.servers) server.close();
-    this.gate.close();
   }
 
   unix(path: string): Promise<void> {
-    const server = createServer((socket) => this.gate.accept(socket));
+    const server = createServer((socket) => this.rpc.accept(socket));
     this.servers.push(server);
     server.on('error', (err) => this.log.error('CRI socket listener', { socket: path, error: messageOf(err) }));
     return listening(server, (cb) => server.listen(path, cb));
@@ -117,8 +103,7 @@ export class CriListeners {
    * for a streaming request). With `streaming`, the listener offers ALPN `http/1.1` beside
    * `h2`, and the connections that negotiate it go there once their certificate is let in.
    * So does a connection that negotiated nothing: a TLS client without ALPN speaks HTTP/1.1
-   * (RFC 7301), HTTP/2 over TLS requires ALPN h2 (RFC 9113 3.2), and Node's HTTP/2 server
-   * (grpc-js's) closes a TLS connection that did not negotiate it.
+   * (RFC 7301), and HTTP/2 over TLS requires ALPN h2 (RFC 9113 3.2).
    */
   async tls(address: string, files: TlsFiles, initialAllow: CertAllowList, streaming?: StreamingAcceptor): Promise<TlsListener> {
     const url = new URL(address);
@@ -135,7 +120,7 @@ export class CriListeners {
         admitted.set(socket, names);
         socket.once('close', () => admitted.delete(socket));
         if (protocol === 'h2' || !streaming) {
-          this.gate.accept(socket);
+          this.rpc.accept(socket);
           return;
         }
         this.log.debug('TLS client: a streaming connection', { peer: socket.remoteAddress, subject: describeSubject(names.subject) });
@@ -151,7 +136,7 @@ export class CriListeners {
         protocol,
       });
       const why = `client certificate "${subject}" is not allowed by the daemon's remote.allowed_subjects or remote.allowed_sans`;
-      if (protocol === 'h2' || !streaming) refuseCalls(socket, grpc.status.PERMISSION_DENIED, why);
+      if (protocol === 'h2' || !streaming) this.rpc.refuse(socket, { code: Status.PERMISSION_DENIED, details: why }, REFUSE_TIMEOUT_MS);
       else refuseHttp(socket, why);
     };
     const server = createTlsServer(

@@ -1,9 +1,6 @@
-import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs/light.js';
 import { packagePath } from '../util/package-root.js';
-import type { ProtoGrpcType } from '../generated/api.js';
-import type { ProtoGrpcType as CoracleProtoType } from '../generated/coracle.js';
 
 export const CRI_PROTO_PATH = packagePath('proto', 'api.proto');
 export const CORACLE_PROTO_PATH = packagePath('proto', 'coracle.proto');
@@ -21,8 +18,25 @@ export const CRI_CONVERSION: protobuf.IConversionOptions = {
   oneofs: true,
 };
 
+/** One method of a service, with its codecs: what the server routes by, what clients call with. */
+export interface MethodDefinition {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestSerialize(value: object): Buffer;
+  requestDeserialize(bytes: Buffer): object;
+  responseSerialize(value: object): Buffer;
+  responseDeserialize(bytes: Buffer): object;
+  originalName: string;
+}
+
+/** The services of a .proto by full name (runtime.v1.RuntimeService), each its methods by name. */
+export type ServiceDefinitions = Record<string, Record<string, MethodDefinition>>;
+
+const loaded = new Map<string, ServiceDefinitions>();
+
 /**
- * The services of a .proto as grpc-js takes them, with their codecs. Why not proto-loader:
+ * The services of a .proto, with their codecs; loaded once per file. Why not proto-loader:
  * it parses the .proto with protobufjs's full build at every start, and keeps the parser,
  * proto-loader and a descriptor.proto reflection of its own loaded: about 3 MiB of a daemon
  * that holds at most a few tens of MiB. `npm run gen` turns each .proto into protobufjs's
@@ -30,10 +44,12 @@ export const CRI_CONVERSION: protobuf.IConversionOptions = {
  * The codecs are proto-loader's: fromObject then encode, decode then toObject with the
  * conversion options above (test/cri/proto.test.ts checks both against proto-loader's).
  */
-function loadServices(protoPath: string): grpc.GrpcObject {
+export function serviceDefinitions(protoPath: string): ServiceDefinitions {
+  const done = loaded.get(protoPath);
+  if (done) return done;
   const json = JSON.parse(readFileSync(protoPath.replace(/\.proto$/, '.json'), 'utf8')) as protobuf.INamespace;
   const root = protobuf.Root.fromJSON(json);
-  const definition: Record<string, grpc.ServiceDefinition> = {};
+  const definition: ServiceDefinitions = {};
   const walk = (ns: protobuf.NamespaceBase): void => {
     for (const nested of ns.nestedArray) {
       if (nested instanceof protobuf.Service) {
@@ -46,12 +62,11 @@ function loadServices(protoPath: string): grpc.GrpcObject {
     }
   };
   walk(root);
-  // Services only: message types are never looked up through the package (clients and the
-  // server take the services' definitions).
-  return grpc.loadPackageDefinition(definition as Parameters<typeof grpc.loadPackageDefinition>[0]);
+  loaded.set(protoPath, definition);
+  return definition;
 }
 
-function methodDefinition(service: string, m: protobuf.Method): grpc.MethodDefinition<object, object> {
+function methodDefinition(service: string, m: protobuf.Method): MethodDefinition {
   const request = m.resolvedRequestType!;
   const response = m.resolvedResponseType!;
   const serialize = (type: protobuf.Type) => (value: object): Buffer => Buffer.from(type.encode(type.fromObject(value)).finish());
@@ -125,12 +140,4 @@ function encodeWithRemembered(type: protobuf.Type, byNumber: protobuf.Field[], m
     parts.push(w.finish());
   }
   return Buffer.concat(parts);
-}
-
-export function loadCriProto(): ProtoGrpcType {
-  return loadServices(CRI_PROTO_PATH) as unknown as ProtoGrpcType;
-}
-
-export function loadCoracleProto(): CoracleProtoType {
-  return loadServices(CORACLE_PROTO_PATH) as unknown as CoracleProtoType;
 }

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import { unimplemented } from '../errors.js';
 import { DEFAULT_NAMESPACE } from '../sandbox/object-namespace.js';
@@ -7,7 +6,9 @@ import { listImagesHandler } from './image-list.js';
 import { pullImageHandler } from './image-pull.js';
 import { removeImageHandler } from './image-remove.js';
 import { imageStatusHandler } from './image-status.js';
-import { loadCoracleProto, loadCriProto } from './proto.js';
+import { CORACLE_PROTO_PATH, CRI_PROTO_PATH, serviceDefinitions, type MethodDefinition } from './proto.js';
+import { RpcServer, type CallHandler } from './rpc-server.js';
+import type { MethodCodec } from './rpc-call.js';
 import { createContainerHandler } from './container-create.js';
 import { execSyncHandler } from './container-exec-sync.js';
 import { execHandler } from './container-exec.js';
@@ -43,7 +44,7 @@ import { podSandboxStatusHandler } from './sandbox-status.js';
 import { stopPodSandboxHandler } from './sandbox-stop.js';
 import { exportImagesHandler } from './images-export.js';
 import { importImagesHandler } from './images-import.js';
-import { toGrpcError } from './status-map.js';
+import { Status } from './grpc-status.js';
 import { runtimeConfigHandler } from './runtime-config.js';
 import { statusHandler } from './status.js';
 import { updateRuntimeConfigHandler } from './update-runtime-config.js';
@@ -137,18 +138,17 @@ function imageHandlers(s: CriServices): Record<string, AnyUnary> {
 
 /**
  * Every method of `service` gets a wrapped handler: the implemented ones from `handlers`,
- * the rest an UNIMPLEMENTED that names the RPC, so that a client never sees grpc-js's
- * anonymous default and the log shows what was asked for.
+ * the rest an UNIMPLEMENTED that names the RPC, so that the log shows what was asked for.
  */
 function implementation(
-  service: grpc.ServiceDefinition,
+  service: Record<string, MethodDefinition>,
   serviceName: string,
   handlersFor: (ns: string) => Record<string, AnyUnary>,
   log: Logger,
   streamHandlersFor: (ns: string) => Record<string, AnyServerStream> = () => ({}),
   observer?: RpcObserver,
-): grpc.UntypedServiceImplementation {
-  const impl: grpc.UntypedServiceImplementation = {};
+): Record<string, CallHandler> {
+  const impl: Record<string, CallHandler> = {};
   // Which methods have a handler does not hang on the namespace: asked of the default one.
   const handlers = handlersFor(DEFAULT_NAMESPACE);
   const streamHandlers = streamHandlersFor(DEFAULT_NAMESPACE);
@@ -161,8 +161,7 @@ function implementation(
     };
     if (method.requestStream) {
       // CRI has no client-streaming RPCs; should one appear, it is refused all the same.
-      impl[name] = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-        callback(toGrpcError(unimplemented(`${serviceName}/${name} is not implemented by coracle`)));
+      impl[name] = (call) => call.end({ code: Status.UNIMPLEMENTED, details: `${serviceName}/${name} is not implemented by coracle` });
     } else if (method.responseStream) {
       impl[name] = wrapServerStream(name, log, (streamHandler ?? missing) as ServerStreamHandler<unknown, unknown>, observe);
     } else {
@@ -181,29 +180,35 @@ function byNamespace<Req, Res>(pick: (ns: string) => UnaryHandler<Req, Res>): Un
   return (request, ctx) => pick(ctx.namespace)(request, ctx);
 }
 
-/** The gRPC server, as the daemon holds it (only src/cri names grpc-js). */
-export type CriServer = grpc.Server;
+/** The gRPC server, as the daemon holds it. */
+export type CriServer = RpcServer;
+
+/** Registers `impl`'s handler for each method of `service`; a method without one is a programming error. */
+function addService(server: RpcServer, service: Record<string, MethodDefinition>, impl: Record<string, CallHandler>): void {
+  for (const [name, method] of Object.entries(service)) {
+    const handler = impl[name];
+    if (!handler) throw new Error(`no handler for ${method.path}`);
+    server.register(method as unknown as MethodCodec, handler);
+  }
+}
 
 export function createCriServer(
   services: CriServices,
   log: Logger,
   options: CriServerOptions,
-): grpc.Server {
-  const proto = loadCriProto();
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': options.maxReceiveMessageBytes,
-    'grpc.max_send_message_length': options.maxSendMessageBytes,
-    // No channelz: nothing serves its service here, and its per-call and per-connection
-    // tracking was a tenth of a millisecond of every unary call (the daemon's metrics,
-    // docs/metrics.md, are what an operator reads instead).
-    'grpc.enable_channelz': 0,
-  });
-  const runtime = proto.runtime.v1.RuntimeService.service;
-  const image = proto.runtime.v1.ImageService.service;
+): RpcServer {
+  const cri = serviceDefinitions(CRI_PROTO_PATH);
+  const server = new RpcServer(
+    { maxReceiveMessageBytes: options.maxReceiveMessageBytes, maxSendMessageBytes: options.maxSendMessageBytes },
+    // Debug: anything that connects and is not an HTTP/2 client (a port scan) says so.
+    (err) => log.debug('CRI connection closed: protocol error', { error: err.message }),
+  );
+  const runtime = cri['runtime.v1.RuntimeService']!;
+  const image = cri['runtime.v1.ImageService']!;
   const observer = options.rpcObserver;
-  server.addService(runtime, implementation(runtime, 'RuntimeService', perNamespace(services, runtimeHandlers), log, perNamespace(services, runtimeStreamHandlers), observer));
-  server.addService(image, implementation(image, 'ImageService', perNamespace(services, imageHandlers), log, () => ({}), observer));
-  const coracle = loadCoracleProto().coracle.v1.Coracle.service;
+  addService(server, runtime, implementation(runtime, 'RuntimeService', perNamespace(services, runtimeHandlers), log, perNamespace(services, runtimeStreamHandlers), observer));
+  addService(server, image, implementation(image, 'ImageService', perNamespace(services, imageHandlers), log, () => ({}), observer));
+  const coracle = serviceDefinitions(CORACLE_PROTO_PATH)['coracle.v1.Coracle']!;
   const own = (method: string): RpcObserve | undefined => observer?.method('coracle.v1.Coracle', method);
   // The container calls of Coracle's own service, over the caller's namespace as the CRI's.
   const scoped = perNamespace(services, (s) => ({
@@ -215,7 +220,7 @@ export function createCriServer(
     copyTo: copyToContainerHandler(s.containers),
     logs: containerLogsHandler(s.containers),
   }));
-  server.addService(coracle, {
+  addService(server, coracle, {
     ImportImages: wrapClientStream('ImportImages', log, importImagesHandler(services.images), own('ImportImages')),
     ExportImages: wrapServerStream('ExportImages', log, exportImagesHandler(services.images), own('ExportImages')),
     ImageHistory: wrapUnary('ImageHistory', log, imageHistoryHandler(services.images), own('ImageHistory')),
@@ -234,6 +239,6 @@ export function createCriServer(
     ),
     CopyToContainer: wrapClientStream('CopyToContainer', log, (chunks: Parameters<CopyTo>[0], ctx) => scoped(ctx.namespace).copyTo(chunks, ctx), own('CopyToContainer')),
     ContainerLogs: wrapServerStream('ContainerLogs', log, (request: Parameters<Logs>[0], write: Parameters<Logs>[1], ctx, headers) => scoped(ctx.namespace).logs(request, write, ctx, headers), own('ContainerLogs')),
-  } as grpc.UntypedServiceImplementation);
+  });
   return server;
 }

@@ -1,7 +1,7 @@
-import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { errorCodeOf, type ErrorCode } from '../errors.js';
+import { Status, type RpcStatus, type StatusCode } from './grpc-status.js';
 
-const CODES: Record<ErrorCode, Status> = {
+const CODES: Record<ErrorCode, StatusCode> = {
   CANCELLED: Status.CANCELLED,
   INVALID_ARGUMENT: Status.INVALID_ARGUMENT,
   DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
@@ -18,7 +18,7 @@ const CODES: Record<ErrorCode, Status> = {
   UNAUTHENTICATED: Status.UNAUTHENTICATED,
 };
 
-export type CriError = Partial<ServiceError> & { code: Status; details: string };
+export type CriError = RpcStatus;
 
 /**
  * The one place errors become gRPC statuses. A CoracleError keeps the code it was raised
@@ -28,11 +28,11 @@ export type CriError = Partial<ServiceError> & { code: Status; details: string }
  */
 export function toGrpcError(err: unknown): CriError {
   const message = err instanceof Error ? err.message : String(err);
-  return { code: CODES[errorCodeOf(err)], details: message, message };
+  return { code: CODES[errorCodeOf(err)], details: message };
 }
 
 /** Client mistakes are logged quietly; INTERNAL and UNKNOWN are the daemon's problem. */
-export function logLevelFor(code: Status): 'debug' | 'info' | 'error' {
+export function logLevelFor(code: StatusCode): 'debug' | 'info' | 'error' {
   switch (code) {
     case Status.UNIMPLEMENTED:
     case Status.NOT_FOUND:

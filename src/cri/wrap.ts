@@ -1,9 +1,11 @@
-import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { CoracleError, errorCodeOf } from '../errors.js';
 import { logLevelFor, toGrpcError, type CriError } from './status-map.js';
 import { NAMESPACE_METADATA, namespaceFromHeader } from './namespace-header.js';
+import { Status } from './grpc-status.js';
+import type { RpcCall } from './rpc-call.js';
+import type { CallHandler } from './rpc-server.js';
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -58,7 +60,7 @@ const nextId = (): string => `${ID_PREFIX}${(++idCount).toString(16).padStart(6,
 function serve<T>(
   rpc: string,
   log: Logger,
-  call: { on(event: 'cancelled', listener: () => void): unknown; metadata: grpc.Metadata },
+  call: RpcCall,
   work: (ctx: CallContext) => Promise<T>,
   finish: (status: CriError | null, result?: T) => void,
   observe: RpcObserve | undefined,
@@ -66,19 +68,14 @@ function serve<T>(
   const id = nextId();
   // The signal is made when a handler first asks for it (the Status and List calls never
   // do); a cancel that came before is in it from the start.
-  // grpc-js says 'cancelled' at the end of most calls, answered or not: the Error (a stack
-  // trace) is made only for a signal someone holds.
+  // The Error (a stack trace) is made only for a signal someone holds.
   let controller: AbortController | undefined;
-  let cancelled = false;
   const reason = (): Error => new Error(`${rpc}: cancelled by the client`);
-  call.on('cancelled', () => {
-    cancelled = true;
-    controller?.abort(reason());
-  });
+  call.onCancel(() => controller?.abort(reason()));
   const signal = (): AbortSignal => {
     if (!controller) {
       controller = new AbortController();
-      if (cancelled) controller.abort(reason());
+      if (call.cancelled) controller.abort(reason());
     }
     return controller.signal;
   };
@@ -87,10 +84,7 @@ function serve<T>(
   // and a winston child per call was a measurable part of a Status or List call.
   let callLog: Logger | undefined;
   let namespace: string | undefined;
-  const metadata = (key: string): string | undefined => {
-    const v = call.metadata.get(key)[0];
-    return v === undefined ? undefined : String(v);
-  };
+  const metadata = (key: string): string | undefined => call.metadata(key);
   const ctx: CallContext = {
     id,
     get log(): Logger {
@@ -141,63 +135,100 @@ function stacksOf(err: Error): string {
   return parts.join('\ncaused by: ');
 }
 
-/** Resolves when `call` drains or `signal` aborts, leaving no listener behind. */
-function drained(call: { once(e: 'drain', l: () => void): unknown; off(e: 'drain', l: () => void): unknown }, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      call.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    call.once('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
+/**
+ * The one request message of a unary or server-streaming call, then `run` with it. No message,
+ * or a second one, is the client's protocol error (INTERNAL, as grpc-go's server says it).
+ */
+function withRequest(rpc: string, call: RpcCall, run: (request: unknown) => void): void {
+  let request: unknown;
+  let got = false;
+  call.onMessage = (message, bytes) => {
+    call.consumed(bytes);
+    if (got) return call.end({ code: Status.INTERNAL, details: `${rpc}: more than one request message` });
+    request = message;
+    got = true;
+  };
+  call.onHalfClose = () => {
+    if (!got) return call.end({ code: Status.INTERNAL, details: `${rpc}: no request message` });
+    run(request);
+  };
 }
 
 /** The wrapper around every unary RPC. */
-export function wrapUnary<Req, Res>(rpc: string, log: Logger, handler: UnaryHandler<Req, Res>, observe?: RpcObserve): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => serve(rpc, log, call, (ctx) => handler(call.request, ctx), (status, res) => (status ? callback(status) : callback(null, res)), observe);
+export function wrapUnary<Req, Res>(rpc: string, log: Logger, handler: UnaryHandler<Req, Res>, observe?: RpcObserve): CallHandler {
+  return (call) => withRequest(rpc, call, (request) => serve(rpc, log, call, (ctx) => handler(request as Req, ctx), (status, res) => call.end(status, res), observe));
 }
 
 /** A server-streaming RPC; `handler` writes to the stream and resolves when it is done. */
-export function wrapServerStream<Req, Res>(
-  rpc: string,
-  log: Logger,
-  handler: ServerStreamHandler<Req, Res>,
-  observe?: RpcObserve,
-): grpc.handleServerStreamingCall<Req, Res> {
-  // Waits for the client to drain what is sent, so a large stream is not buffered whole;
-  // once the client has gone, a write fails at once, so the handler ends and lets go of its
-  // files and subscriptions instead of waiting for a drain that never comes.
+export function wrapServerStream<Req, Res>(rpc: string, log: Logger, handler: ServerStreamHandler<Req, Res>, observe?: RpcObserve): CallHandler {
+  // Waits for the client to take what is sent, so a large stream is not buffered whole; once
+  // the client has gone, a write fails at once, so the handler ends and lets go of its files
+  // and subscriptions instead of waiting for a drain that never comes.
   return (call) =>
-    serve(
-      rpc,
-      log,
-      call,
-      (ctx) =>
-        handler(
-          call.request,
-          async (m) => {
-            if (ctx.signal.aborted) throw new CoracleError('CANCELLED', `${rpc}: cancelled by the client`);
-            if (!call.write(m)) await drained(call, ctx.signal);
-          },
-          ctx,
-          () => {
-            if (!ctx.signal.aborted) call.sendMetadata(new grpc.Metadata());
-          },
-        ),
-      (status) => (status ? call.emit('error', status) : call.end()),
-      observe,
+    withRequest(rpc, call, (request) =>
+      serve(
+        rpc,
+        log,
+        call,
+        (ctx) =>
+          handler(
+            request as Req,
+            async (m) => {
+              if (call.cancelled) throw new CoracleError('CANCELLED', `${rpc}: cancelled by the client`);
+              if (!call.write(m)) await call.drained();
+            },
+            ctx,
+            () => call.sendHeaders(),
+          ),
+        (status) => call.end(status),
+        observe,
+      ),
     );
 }
 
+/**
+ * The request messages of a client-streaming call as the handler reads them: each one's
+ * window is given back to the client as it is taken, so a handler slower than its client
+ * holds the client back instead of buffering the upload.
+ */
+function requestMessages<Req>(rpc: string, call: RpcCall): AsyncIterable<Req> {
+  const queue: { message: unknown; bytes: number }[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const poke = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  call.onMessage = (message, bytes) => {
+    queue.push({ message, bytes });
+    poke();
+  };
+  call.onHalfClose = () => {
+    ended = true;
+    poke();
+  };
+  call.onCancel(poke);
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          call.consumed(next.bytes);
+          yield next.message as Req;
+          continue;
+        }
+        if (call.cancelled) throw new CoracleError('CANCELLED', `${rpc}: cancelled by the client`);
+        if (ended) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+  };
+}
+
 /** A client-streaming RPC; `handler` reads the messages and returns the one response. */
-export function wrapClientStream<Req, Res>(
-  rpc: string,
-  log: Logger,
-  handler: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
-  observe?: RpcObserve,
-): grpc.handleClientStreamingCall<Req, Res> {
-  return (call, callback) =>
-    serve(rpc, log, call, (ctx) => handler(call as AsyncIterable<Req>, ctx), (status, res) => (status ? callback(status) : callback(null, res)), observe);
+export function wrapClientStream<Req, Res>(rpc: string, log: Logger, handler: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>, observe?: RpcObserve): CallHandler {
+  return (call) => {
+    const messages = requestMessages<Req>(rpc, call);
+    serve(rpc, log, call, (ctx) => handler(messages, ctx), (status, res) => call.end(status, res), observe);
+  };
 }

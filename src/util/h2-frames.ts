@@ -1,23 +1,68 @@
-/** HTTP/2 (RFC 9113) framing, the little of it that the authority rewriting needs. */
+/** HTTP/2 (RFC 9113) framing: frame types, flags, settings and error codes, and a frame reader. */
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 export const FRAME_HEADER = 9;
+
+export const DATA = 0x0;
 export const HEADERS = 0x1;
+export const RST_STREAM = 0x3;
 export const SETTINGS = 0x4;
+export const PUSH_PROMISE = 0x5;
+export const PING = 0x6;
+export const GOAWAY = 0x7;
+export const WINDOW_UPDATE = 0x8;
 export const CONTINUATION = 0x9;
+
 export const END_STREAM = 0x1;
 export const ACK = 0x1;
 export const END_HEADERS = 0x4;
 export const PADDED = 0x8;
 export const PRIORITY = 0x20;
-/** SETTINGS_MAX_FRAME_SIZE as Node's HTTP/2 server announces it (the default). */
-const MAX_FRAME = 16384;
 
-/** A connection that breaks the protocol: it is closed. */
-export class ProtocolError extends Error {}
+/** SETTINGS parameters (RFC 9113 6.5.2). */
+export const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
+export const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
+export const SETTINGS_MAX_FRAME_SIZE = 0x5;
+export const SETTINGS_MAX_HEADER_LIST_SIZE = 0x6;
+
+/** Error codes (RFC 9113 7). */
+export const NO_ERROR = 0x0;
+export const PROTOCOL_ERROR = 0x1;
+export const INTERNAL_ERROR = 0x2;
+export const FLOW_CONTROL_ERROR = 0x3;
+export const STREAM_CLOSED = 0x5;
+export const FRAME_SIZE_ERROR = 0x6;
+export const REFUSED_STREAM = 0x7;
+export const CANCEL = 0x8;
+export const COMPRESSION_ERROR = 0x9;
+export const ENHANCE_YOUR_CALM = 0xb;
+
+/** SETTINGS_MAX_FRAME_SIZE's default, and the largest frame a peer may send before it says otherwise. */
+export const DEFAULT_MAX_FRAME = 16384;
+/** The initial flow-control window of a connection and of each stream, until SETTINGS say otherwise. */
+export const DEFAULT_WINDOW = 65535;
+/** The largest a flow-control window may grow. */
+export const MAX_WINDOW = 2 ** 31 - 1;
+
+/** A connection that breaks the protocol: it is closed, with `code` in its GOAWAY. */
+export class ProtocolError extends Error {
+  constructor(
+    message: string,
+    readonly code = PROTOCOL_ERROR,
+  ) {
+    super(message);
+  }
+}
+
+export interface Frame {
+  type: number;
+  flags: number;
+  stream: number;
+  payload: Buffer;
+}
 
 export function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
-  const b = Buffer.alloc(FRAME_HEADER);
+  const b = Buffer.allocUnsafe(FRAME_HEADER);
   b.writeUIntBE(length, 0, 3);
   b[3] = type;
   b[4] = flags;
@@ -25,17 +70,91 @@ export function frameHeader(length: number, type: number, flags: number, stream:
   return b;
 }
 
-/** One HEADERS frame, or HEADERS and CONTINUATIONs, none over the server's frame size. */
-export function headerFrames(stream: number, endStream: boolean, priority: Buffer | undefined, block: Buffer): Buffer[] {
+/** One whole frame: its header and `payload`. */
+export function frame(type: number, flags: number, stream: number, payload: Buffer = EMPTY): Buffer {
+  const b = Buffer.allocUnsafe(FRAME_HEADER + payload.length);
+  b.writeUIntBE(payload.length, 0, 3);
+  b[3] = type;
+  b[4] = flags;
+  b.writeUInt32BE(stream, 5);
+  payload.copy(b, FRAME_HEADER);
+  return b;
+}
+
+/** A frame whose payload is one 32-bit number (WINDOW_UPDATE, RST_STREAM). */
+export function frame32(type: number, stream: number, value: number): Buffer {
+  const b = Buffer.allocUnsafe(FRAME_HEADER + 4);
+  b.writeUIntBE(4, 0, 3);
+  b[3] = type;
+  b[4] = 0;
+  b.writeUInt32BE(stream, 5);
+  b.writeUInt32BE(value, 9);
+  return b;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** One HEADERS frame, or HEADERS and CONTINUATIONs, none over `maxFrame`. */
+export function headerFrames(stream: number, endStream: boolean, priority: Buffer | undefined, block: Buffer, maxFrame = DEFAULT_MAX_FRAME): Buffer[] {
   const out: Buffer[] = [];
-  const first = priority ? Buffer.concat([priority, block.subarray(0, MAX_FRAME - priority.length)]) : block.subarray(0, MAX_FRAME);
+  const first = priority ? Buffer.concat([priority, block.subarray(0, maxFrame - priority.length)]) : block.subarray(0, maxFrame);
   let rest = block.subarray(first.length - (priority?.length ?? 0));
   const flags = (endStream ? END_STREAM : 0) | (priority ? PRIORITY : 0) | (rest.length === 0 ? END_HEADERS : 0);
   out.push(frameHeader(first.length, HEADERS, flags, stream), first);
   while (rest.length > 0) {
-    const piece = rest.subarray(0, MAX_FRAME);
+    const piece = rest.subarray(0, maxFrame);
     rest = rest.subarray(piece.length);
     out.push(frameHeader(piece.length, CONTINUATION, rest.length === 0 ? END_HEADERS : 0, stream), piece);
   }
   return out;
+}
+
+/**
+ * Cuts a connection's bytes into frames, after the client preface. A frame longer than
+ * `maxFrame` (the SETTINGS_MAX_FRAME_SIZE this side announced) is FRAME_SIZE_ERROR.
+ */
+export class FrameReader {
+  private buf: Buffer = EMPTY;
+  private prefaceSeen = false;
+
+  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
+
+  push(chunk: Buffer): Frame[] {
+    let buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (!this.prefaceSeen) {
+      const n = Math.min(buf.length, PREFACE.length);
+      if (!buf.subarray(0, n).equals(PREFACE.subarray(0, n))) throw new ProtocolError('not an HTTP/2 client: bad connection preface');
+      if (buf.length < PREFACE.length) {
+        this.buf = buf;
+        return [];
+      }
+      this.prefaceSeen = true;
+      buf = buf.subarray(PREFACE.length);
+    }
+    const frames: Frame[] = [];
+    while (buf.length >= FRAME_HEADER) {
+      const length = buf.readUIntBE(0, 3);
+      if (length > this.maxFrame) throw new ProtocolError(`frame of ${length} bytes, over the ${this.maxFrame} allowed`, FRAME_SIZE_ERROR);
+      if (buf.length < FRAME_HEADER + length) break;
+      frames.push({ type: buf[3]!, flags: buf[4]!, stream: buf.readUInt32BE(5) & 0x7fffffff, payload: buf.subarray(FRAME_HEADER, FRAME_HEADER + length) });
+      buf = buf.subarray(FRAME_HEADER + length);
+    }
+    // What is kept is copied: a slice would hold the whole read buffer.
+    this.buf = buf.length === 0 ? EMPTY : Buffer.from(buf);
+    return frames;
+  }
+}
+
+/** A HEADERS or DATA frame's payload without its padding (and HEADERS' priority fields). */
+export function unpadded(f: Frame): Buffer {
+  let p = f.payload;
+  let pad = 0;
+  if (f.flags & PADDED) {
+    if (p.length < 1) throw new ProtocolError('padded frame with no pad length');
+    pad = p[0]!;
+    p = p.subarray(1);
+  }
+  if (f.type === HEADERS && f.flags & PRIORITY) p = p.subarray(5);
+  if (pad > p.length) throw new ProtocolError('padding longer than the frame');
+  return p.subarray(0, p.length - pad);
 }

@@ -1,14 +1,14 @@
 /**
- * HPACK (RFC 7541) for the authority rewriting: a decoder that keeps one peer's dynamic table,
- * and an encoder of plain literals.
+ * HPACK (RFC 7541) for the HTTP/2 server (h2-connection.ts): a decoder that keeps one peer's
+ * dynamic table, and an encoder of plain literals.
  */
 import hpack, { type Table } from 'hpack.js';
-import { ProtocolError } from './h2-frames.js';
+import { COMPRESSION_ERROR, ProtocolError } from './h2-frames.js';
 
-/** SETTINGS_HEADER_TABLE_SIZE as Node's HTTP/2 server announces it (the default). */
+/** SETTINGS_HEADER_TABLE_SIZE as the server leaves it (the default: it announces none). */
 const TABLE_SIZE = 4096;
 /** A header list (decoded) past this ends the connection. */
-const MAX_HEADER_LIST = 256 * 1024;
+export const MAX_HEADER_LIST = 256 * 1024;
 
 /** Writes an HPACK integer with a `prefixBits` prefix (first byte's high bits: `first`). */
 function writeInt(buf: Buffer, at: number, value: number, prefixBits: number, first: number): number {
@@ -48,7 +48,7 @@ export function encodeHeaderBlock(headers: readonly { name: string; value: strin
  * to block, as the peer's encoder's does.
  */
 export class HeaderBlockDecoder {
-  /** The peer's dynamic table as its encoder keeps it, within the size the receiver allows. */
+  /** The peer's dynamic table as its encoder keeps it, within the size this side allows. */
   private readonly table: Table = hpack.table.create({ maxSize: TABLE_SIZE });
 
   /**
@@ -70,10 +70,12 @@ export class HeaderBlockDecoder {
           const incremental = d.decodeBit() === 1;
           if (!incremental) {
             if (d.decodeBit()) {
-              this.table.updateSize(d.decodeInt());
+              const size = d.decodeInt();
+              if (size > TABLE_SIZE) throw new ProtocolError(`dynamic table size ${size}, over the ${TABLE_SIZE} allowed`, COMPRESSION_ERROR);
+              this.table.updateSize(size);
               continue;
             }
-            d.decodeBit(); // never indexed: the re-encoded block indexes nothing anyway
+            d.decodeBit(); // never indexed: nothing here indexes or passes fields on
           }
           const index = d.decodeInt();
           let nameSize: number;
@@ -93,7 +95,7 @@ export class HeaderBlockDecoder {
         headers.push({ name, value });
       }
     } catch (err) {
-      throw err instanceof ProtocolError ? err : new ProtocolError(`header block: ${(err as Error).message}`);
+      throw err instanceof ProtocolError ? err : new ProtocolError(`header block: ${(err as Error).message}`, COMPRESSION_ERROR);
     }
     return headers;
   }}

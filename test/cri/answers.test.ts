@@ -4,7 +4,8 @@ import type { ImageRecord } from '../../src/image/image-store.js';
 import { containerInfo, criContainerStatus, criImage, prepareContainerStatus, prepared, prepareImage } from '../../src/cri/answers.js';
 import type { Logger } from '../../src/log.js';
 import { containerRecord } from '../helpers/container-record.js';
-import { CRI_PROTO_PATH, encodeAhead, loadCriProto } from '../../src/cri/proto.js';
+import { CRI_PROTO_PATH, encodeAhead } from '../../src/cri/proto.js';
+import { loadCriProto } from '../../src/cri/proto-clients.js';
 
 const IMAGE: ImageRecord = {
   id: `sha256:${'c'.repeat(64)}`,

@@ -4,7 +4,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { loadCriProto } from '../../src/cri/proto.js';
+import { loadCriProto } from '../../src/cri/proto-clients.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { codeOf } from '../helpers/cri-client.js';
 import { startTestDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';

@@ -3,7 +3,8 @@ import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
-import { CORACLE_PROTO_PATH, CRI_PROTO_PATH, loadCoracleProto, loadCriProto } from '../../src/cri/proto.js';
+import { CORACLE_PROTO_PATH, CRI_PROTO_PATH } from '../../src/cri/proto.js';
+import { loadCoracleProto, loadCriProto } from '../../src/cri/proto-clients.js';
 
 /**
  * src/cri/proto.ts builds the services' codecs itself from the JSON form of the .proto (to

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadCoracleProto } from '../../src/cri/proto.js';
+import { loadCoracleProto } from '../../src/cri/proto-clients.js';
 import type { CoracleClient } from '../../src/generated/coracle/v1/Coracle.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { onCleanup } from '../helpers/cleanup.js';

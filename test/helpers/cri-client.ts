@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadCriProto } from '../../src/cri/proto.js';
+import { loadCriProto } from '../../src/cri/proto-clients.js';
 import type { ImageServiceClient } from '../../src/generated/runtime/v1/ImageService.js';
 import type { RuntimeServiceClient } from '../../src/generated/runtime/v1/RuntimeService.js';
 

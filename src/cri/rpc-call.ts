@@ -1,0 +1,220 @@
+/**
+ * One gRPC call over an HTTP/2 stream (util/h2-stream.ts), as the PROTOCOL-HTTP2 document of
+ * grpc/grpc describes it: length-prefixed messages both ways, the status in trailers (or
+ * trailers only, for a call that fails before it answers), grpc-timeout as the deadline.
+ */
+import type { H2Stream, HeaderField } from '../util/h2-stream.js';
+import { grpcMessage, Status, timeoutMs, type RpcStatus } from './grpc-status.js';
+
+export interface MethodCodec {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize(bytes: Buffer): unknown;
+  responseSerialize(value: unknown): Buffer;
+}
+
+export interface CallLimits {
+  maxReceiveMessageBytes: number;
+  maxSendMessageBytes: number;
+}
+
+const RESPONSE_HEADERS: readonly HeaderField[] = [
+  { name: ':status', value: '200' },
+  { name: 'content-type', value: 'application/grpc' },
+];
+const OK_TRAILERS: readonly HeaderField[] = [{ name: 'grpc-status', value: '0' }];
+const PREFIX = 5;
+
+/** The status fields of a call that ends in `status`. */
+function statusFields(status: RpcStatus): HeaderField[] {
+  return [
+    { name: 'grpc-status', value: String(status.code) },
+    { name: 'grpc-message', value: grpcMessage(status.details) },
+  ];
+}
+
+/**
+ * A call as its handler sees it. The request messages come through `onMessage` (deframed,
+ * decoded) and `onHalfClose`; the handler answers with `write` and `end`.
+ */
+export class RpcCall {
+  /**
+   * Each request message, decoded, with its size on the wire: the client may send that much
+   * more once the handler has taken it (`consumed`).
+   */
+  onMessage: (message: unknown, bytes: number) => void = () => {};
+  /** The client has sent its last message. */
+  onHalfClose: () => void = () => {};
+  private readonly cancelListeners: (() => void)[] = [];
+  private readonly drainListeners: (() => void)[] = [];
+  private headersSent = false;
+  private ended = false;
+  private isCancelled = false;
+  private deadline: NodeJS.Timeout | undefined;
+  /** Request bytes not yet a whole message. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes of messages handed on and not yet taken by the handler (`consumed`). */
+  private held = 0;
+  /** Request bytes received whose window has not been given back. */
+  private uncredited = 0;
+
+  constructor(
+    private readonly stream: H2Stream,
+    readonly method: MethodCodec,
+    private readonly limits: CallLimits,
+  ) {
+    stream.onData = (chunk) => this.data(chunk);
+    stream.onEnd = () => {
+      if (this.ended) return;
+      if (this.pendingBytes > 0) this.end({ code: Status.INTERNAL, details: `${method.path}: the request ended inside a message` });
+      else this.onHalfClose();
+    };
+    stream.onAbort = () => this.cancel();
+    stream.onDrain = () => {
+      for (const l of this.drainListeners.splice(0)) l();
+    };
+    const ms = timeoutMs(stream.header('grpc-timeout'));
+    if (ms !== undefined) {
+      this.deadline = setTimeout(() => {
+        this.end({ code: Status.DEADLINE_EXCEEDED, details: `${method.path}: deadline exceeded` });
+        this.cancel();
+      }, ms);
+    }
+  }
+
+  get cancelled(): boolean {
+    return this.isCancelled;
+  }
+
+  /** The first value of a request header (gRPC metadata), if the client sent it. */
+  metadata(key: string): string | undefined {
+    return this.stream.header(key);
+  }
+
+  /** `listener` runs once if the client cancels, resets, its deadline passes or the connection goes. */
+  onCancel(listener: () => void): void {
+    this.cancelListeners.push(listener);
+  }
+
+  /** Resolves once the queued response bytes have fallen under the stream's high-water mark, or the call is over. */
+  drained(): Promise<void> {
+    if (this.ended || this.isCancelled) return Promise.resolve();
+    return new Promise((resolve) => this.drainListeners.push(resolve));
+  }
+
+  /** `bytes` of request messages have been taken by the handler. */
+  consumed(bytes: number): void {
+    this.held -= bytes;
+    this.release();
+  }
+
+  /**
+   * The client's window is given back for what it sent once no message waits for the handler:
+   * a message larger than the window still arrives whole (its size is capped on its own), and a
+   * handler slower than its client holds the client back.
+   */
+  private release(): void {
+    if (this.held > 0 || this.uncredited === 0) return;
+    this.stream.consumed(this.uncredited);
+    this.uncredited = 0;
+  }
+
+  /** Sends the response headers now (a streaming handler that is under way says so). */
+  sendHeaders(): void {
+    if (this.headersSent || this.ended || this.isCancelled) return;
+    this.headersSent = true;
+    this.stream.respond(RESPONSE_HEADERS);
+  }
+
+  /** Queues one response message; false when the client should be let to catch up (see drained). */
+  write(message: unknown): boolean {
+    if (this.ended || this.isCancelled) return false;
+    const bytes = this.method.responseSerialize(message);
+    if (bytes.length > this.limits.maxSendMessageBytes) {
+      this.end({ code: Status.RESOURCE_EXHAUSTED, details: `${this.method.path}: response message of ${bytes.length} bytes, over the ${this.limits.maxSendMessageBytes} allowed` });
+      return false;
+    }
+    this.sendHeaders();
+    const prefix = Buffer.allocUnsafe(PREFIX);
+    prefix[0] = 0;
+    prefix.writeUInt32BE(bytes.length, 1);
+    this.stream.write(prefix);
+    return this.stream.write(bytes);
+  }
+
+  /** Ends the call: OK, after `last` for a unary answer, or the failure `status`. */
+  end(status: RpcStatus | null, last?: unknown): void {
+    if (this.ended || this.isCancelled) return;
+    if (status === null && last !== undefined && !this.write(last) && this.ended) return;
+    this.ended = true;
+    clearTimeout(this.deadline);
+    const trailers = status === null ? OK_TRAILERS : statusFields(status);
+    // Nothing sent yet (a failure, or a stream that ends with no message): trailers only.
+    if (!this.headersSent) this.stream.respond([...RESPONSE_HEADERS, ...trailers], true);
+    else this.stream.end(trailers);
+    this.headersSent = true;
+    for (const l of this.drainListeners.splice(0)) l();
+  }
+
+  private cancel(): void {
+    if (this.isCancelled) return;
+    this.isCancelled = true;
+    clearTimeout(this.deadline);
+    if (!this.stream.finished) this.stream.cancel();
+    for (const l of this.drainListeners.splice(0)) l();
+    for (const l of this.cancelListeners.splice(0)) l();
+  }
+
+  /** Request bytes: whole messages are decoded and handed on. */
+  private data(chunk: Buffer): void {
+    if (this.ended || this.isCancelled) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.uncredited += chunk.length;
+    this.deframe();
+    this.release();
+  }
+
+  private deframe(): void {
+    while (this.pendingBytes >= PREFIX) {
+      const head = this.peek(PREFIX);
+      const length = head.readUInt32BE(1);
+      if (head[0] !== 0) {
+        this.end({ code: Status.UNIMPLEMENTED, details: `${this.method.path}: compressed request messages are not supported` });
+        return;
+      }
+      if (length > this.limits.maxReceiveMessageBytes) {
+        this.end({ code: Status.RESOURCE_EXHAUSTED, details: `${this.method.path}: request message of ${length} bytes, over the ${this.limits.maxReceiveMessageBytes} allowed` });
+        return;
+      }
+      if (this.pendingBytes < PREFIX + length) return;
+      const body = this.peek(PREFIX + length).subarray(PREFIX);
+      this.skip(PREFIX + length);
+      let message: unknown;
+      try {
+        message = this.method.requestDeserialize(body);
+      } catch (err) {
+        this.end({ code: Status.INTERNAL, details: `${this.method.path}: the request message does not decode: ${(err as Error).message}` });
+        return;
+      }
+      this.held += PREFIX + length;
+      this.onMessage(message, PREFIX + length);
+      if (this.ended || this.isCancelled) return;
+    }
+  }
+
+  /** The first `n` pending bytes as one buffer (joined only when they span chunks). */
+  private peek(n: number): Buffer {
+    if (this.pending[0]!.length < n) this.pending = [Buffer.concat(this.pending)];
+    return this.pending[0]!.subarray(0, n);
+  }
+
+  private skip(n: number): void {
+    const first = this.pending[0]!;
+    if (first.length === n) this.pending.shift();
+    else this.pending[0] = first.subarray(n);
+    this.pendingBytes -= n;
+  }
+}

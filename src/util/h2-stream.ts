@@ -1,0 +1,180 @@
+/**
+ * One stream of a server-side HTTP/2 connection (h2-connection.ts): the request's header
+ * list and body as they arrive, and the response (headers, DATA under the peer's flow-control
+ * windows, trailers) as the consumer sends it.
+ */
+import { CANCEL, DATA, frameHeader, NO_ERROR } from './h2-frames.js';
+
+export interface HeaderField {
+  name: string;
+  value: string;
+}
+
+/** What a stream needs of its connection. */
+export interface StreamSink {
+  /** Queues frames for the socket; they leave together at the end of the tick. */
+  send(frames: Buffer[]): void;
+  /** Encodes a header block as HEADERS (+ CONTINUATION) frames of `stream`. */
+  headerFrames(stream: number, fields: readonly HeaderField[], endStream: boolean): Buffer[];
+  /** The bytes the connection's send window lets `want` DATA bytes take now (taken from it). */
+  takeConnectionWindow(want: number): number;
+  /** The peer's SETTINGS_MAX_FRAME_SIZE. */
+  readonly maxFrame: number;
+  /** Gives back `n` received bytes of `stream` to the peer's window (WINDOW_UPDATE). */
+  credit(stream: H2Stream, n: number): void;
+  /** Sends RST_STREAM and forgets the stream. */
+  reset(stream: H2Stream, code: number): void;
+  /** The stream is done (both sides ended, or reset): forgotten. */
+  closed(stream: H2Stream): void;
+}
+
+/** A stream with more than this queued for sending says so (write returns false) until it drains. */
+const HIGH_WATER = 1 << 20;
+
+export class H2Stream {
+  /** Request body bytes, as they arrive (set by the consumer when the stream is given to it). */
+  onData: (chunk: Buffer) => void = () => {};
+  /** The peer ended its side (END_STREAM). */
+  onEnd: () => void = () => {};
+  /** The stream was reset by the peer, or its connection went away, before it was done. */
+  onAbort: () => void = () => {};
+  /** The queued response data fell under the high-water mark again. */
+  onDrain: () => void = () => {};
+
+  remoteEnded = false;
+  private localEnded = false;
+  private done = false;
+  private headersSent = false;
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private trailers: readonly HeaderField[] | undefined;
+
+  constructor(
+    private readonly sink: StreamSink,
+    readonly id: number,
+    readonly headers: readonly HeaderField[],
+    /** The peer's window for this stream's DATA. */
+    public sendWindow: number,
+  ) {}
+
+  /** Whether the stream is over (ended both ways, reset, or its connection gone). */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** The first value of a request header, if the client sent it. */
+  header(name: string): string | undefined {
+    for (const h of this.headers) if (h.name === name) return h.value;
+    return undefined;
+  }
+
+  /** Sends the response headers; with `endStream`, they are the whole response (trailers-only). */
+  respond(fields: readonly HeaderField[], endStream = false): void {
+    if (this.done || this.headersSent) return;
+    this.headersSent = true;
+    this.sink.send(this.sink.headerFrames(this.id, fields, endStream));
+    if (endStream) this.endedLocally();
+  }
+
+  /** Queues response bytes; false once more than the high-water mark waits for the peer's window. */
+  write(data: Buffer): boolean {
+    if (this.done || this.localEnded || this.trailers) return false;
+    if (data.length > 0) {
+      this.queue.push(data);
+      this.queued += data.length;
+      this.flush();
+    }
+    return this.queued < HIGH_WATER;
+  }
+
+  /** Ends the response with `trailers`, once the data queued before them has gone. */
+  end(trailers: readonly HeaderField[]): void {
+    if (this.done || this.localEnded || this.trailers) return;
+    this.trailers = trailers;
+    this.flush();
+  }
+
+  /** Sends what the windows let through: DATA, then the trailers once nothing is queued. */
+  flush(): void {
+    if (this.done) return;
+    const frames: Buffer[] = [];
+    while (this.queued > 0 && this.sendWindow > 0) {
+      const want = Math.min(this.queued, this.sendWindow, this.sink.maxFrame);
+      const n = this.sink.takeConnectionWindow(want);
+      if (n === 0) break;
+      const parts: Buffer[] = [];
+      for (let left = n; left > 0; ) {
+        const head = this.queue[0]!;
+        if (head.length <= left) {
+          parts.push(head);
+          this.queue.shift();
+          left -= head.length;
+        } else {
+          parts.push(head.subarray(0, left));
+          this.queue[0] = head.subarray(left);
+          left = 0;
+        }
+      }
+      this.queued -= n;
+      this.sendWindow -= n;
+      frames.push(frameHeader(n, DATA, 0, this.id), ...parts);
+    }
+    if (this.queued === 0 && this.trailers) {
+      frames.push(...this.sink.headerFrames(this.id, this.trailers, true));
+      this.trailers = undefined;
+      this.sink.send(frames);
+      this.endedLocally();
+      return;
+    }
+    if (frames.length > 0) this.sink.send(frames);
+    if (frames.length > 0 && this.queued < HIGH_WATER) this.onDrain();
+  }
+
+  /** The peer's bytes of this stream have been used: its window for them is given back. */
+  consumed(n: number): void {
+    if (!this.done && !this.remoteEnded && n > 0) this.sink.credit(this, n);
+  }
+
+  /** Resets the stream (CANCEL by default): nothing more is sent or delivered. */
+  cancel(code = CANCEL): void {
+    if (this.done) return;
+    this.sink.reset(this, code);
+    this.abort();
+  }
+
+  /** From the connection: the peer ended its side. */
+  remoteEnd(): void {
+    if (this.remoteEnded) return;
+    this.remoteEnded = true;
+    this.onEnd();
+    if (this.localEnded) this.close();
+  }
+
+  /** From the connection: the peer reset the stream or the connection went away. */
+  abort(): void {
+    if (this.done) return;
+    this.close();
+    this.onAbort();
+  }
+
+  private endedLocally(): void {
+    this.localEnded = true;
+    this.queue.length = 0;
+    this.queued = 0;
+    if (this.remoteEnded) {
+      this.close();
+      return;
+    }
+    // The response is whole before the request: the peer is told to stop sending (RFC 9113 8.1).
+    this.sink.reset(this, NO_ERROR);
+    this.close();
+  }
+
+  private close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue.length = 0;
+    this.queued = 0;
+    this.sink.closed(this);
+  }
+}

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect as h2connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Status } from '../../src/cri/grpc-status.js';
+import type { MethodCodec, RpcCall } from '../../src/cri/rpc-call.js';
+import { RpcServer } from '../../src/cri/rpc-server.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { until } from '../helpers/until.js';
+
+/*
+ * The gRPC layer over HTTP/2, against Node's HTTP/2 client sending what gRPC libraries would
+ * not: bad methods, content types, encodings and framings. Messages are JSON here (the codec
+ * is the method's; the CRI's are protobuf, tested through the daemon).
+ */
+
+const json = (path: string, stream = false): MethodCodec => ({
+  path,
+  requestStream: stream,
+  responseStream: false,
+  requestDeserialize: (b) => JSON.parse(b.toString()) as unknown,
+  responseSerialize: (v) => Buffer.from(JSON.stringify(v)),
+});
+
+/** One gRPC message: its 5-byte prefix and its bytes. */
+const framed = (v: unknown, compressed = 0): Buffer => {
+  const body = Buffer.from(JSON.stringify(v));
+  const head = Buffer.alloc(5);
+  head[0] = compressed;
+  head.writeUInt32BE(body.length, 1);
+  return Buffer.concat([head, body]);
+};
+
+async function serve(register: (s: RpcServer) => void): Promise<ClientHttp2Session> {
+  const dir = await mkdtemp(join(tmpdir(), 'coracle-rpc-'));
+  onCleanup('remove the socket dir', () => rm(dir, { recursive: true, force: true }));
+  const rpc = new RpcServer({ maxReceiveMessageBytes: 1024, maxSendMessageBytes: 1024 });
+  register(rpc);
+  const server = createServer((sock) => rpc.accept(sock));
+  const socket = join(dir, 's.sock');
+  await new Promise<void>((r) => server.listen(socket, r));
+  onCleanup('close the server', () => {
+    rpc.forceShutdown();
+    return new Promise((r) => server.close(() => r(undefined)));
+  });
+  const session = h2connect('http://localhost', { createConnection: () => connect(socket) });
+  session.on('error', () => undefined);
+  onCleanup('close the client', () => session.destroy());
+  return session;
+}
+
+interface Answer {
+  status: number;
+  grpcStatus: string | undefined;
+  grpcMessage: string | undefined;
+  messages: unknown[];
+}
+
+function answer(req: ClientHttp2Stream): Promise<Answer> {
+  return new Promise((resolve) => {
+    let headers: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders = {};
+    const body: Buffer[] = [];
+    req.on('response', (h) => (headers = h));
+    req.on('trailers', (t: IncomingHttpHeaders) => {
+      trailers = t;
+    });
+    req.on('data', (c: Buffer) => body.push(c));
+    req.on('error', () => undefined);
+    req.on('close', () => {
+      const all = Buffer.concat(body);
+      const messages: unknown[] = [];
+      for (let at = 0; at < all.length; ) {
+        const n = all.readUInt32BE(at + 1);
+        messages.push(JSON.parse(all.subarray(at + 5, at + 5 + n).toString()));
+        at += 5 + n;
+      }
+      const status = (h: IncomingHttpHeaders): string | undefined => (h['grpc-status'] as string | undefined) ?? (trailers['grpc-status'] as string | undefined);
+      resolve({ status: Number(headers[':status']), grpcStatus: status(headers), grpcMessage: (headers['grpc-message'] ?? trailers['grpc-message']) as string | undefined, messages });
+    });
+  });
+}
+
+const GRPC = (path: string, extra: OutgoingHttpHeaders = {}): OutgoingHttpHeaders => ({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...extra });
+
+/** Echoes the one request message, as a unary handler would. */
+const echo = (call: RpcCall): void => {
+  let got: unknown;
+  call.onMessage = (m, n) => {
+    call.consumed(n);
+    got = m;
+  };
+  call.onHalfClose = () => call.end(null, { echo: got });
+};
+
+describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
+  this.timeout(30_000);
+
+  const refusals: { name: string; headers: OutgoingHttpHeaders; body?: Buffer; status: number; grpc?: number; message?: RegExp }[] = [
+    { name: 'an unknown method: UNIMPLEMENTED', headers: GRPC('/nope/Nope'), status: 200, grpc: Status.UNIMPLEMENTED, message: /method \/nope\/Nope is not served/ },
+    { name: 'a compressed encoding: UNIMPLEMENTED', headers: GRPC('/t/Echo', { 'grpc-encoding': 'gzip' }), status: 200, grpc: Status.UNIMPLEMENTED, message: /grpc-encoding gzip/ },
+    { name: 'a compressed message: UNIMPLEMENTED', headers: GRPC('/t/Echo'), body: framed({ a: 1 }, 1), status: 200, grpc: Status.UNIMPLEMENTED, message: /compressed/ },
+    { name: 'a message over the limit: RESOURCE_EXHAUSTED', headers: GRPC('/t/Echo'), body: framed('x'.repeat(2000)), status: 200, grpc: Status.RESOURCE_EXHAUSTED, message: /over the 1024 allowed/ },
+    { name: 'a message that does not decode: INTERNAL', headers: GRPC('/t/Echo'), body: Buffer.concat([Buffer.from([0, 0, 0, 0, 3]), Buffer.from('{{{')]), status: 200, grpc: Status.INTERNAL, message: /does not decode/ },
+    { name: 'a request ending inside a message: INTERNAL', headers: GRPC('/t/Echo'), body: framed({ a: 1 }).subarray(0, 8), status: 200, grpc: Status.INTERNAL, message: /inside a message/ },
+    { name: 'GET: HTTP 405', headers: { ':method': 'GET', ':path': '/t/Echo' }, status: 405 },
+    { name: 'not application/grpc: HTTP 415', headers: { ':method': 'POST', ':path': '/t/Echo', 'content-type': 'text/plain' }, status: 415 },
+  ];
+  for (const r of refusals) {
+    it(r.name, async () => {
+      const session = await serve((s) => s.register(json('/t/Echo'), echo));
+      const req = session.request(r.headers);
+      req.end(r.body);
+      const a = await answer(req);
+      assert.equal(a.status, r.status);
+      if (r.grpc !== undefined) assert.equal(a.grpcStatus, String(r.grpc));
+      if (r.message) assert.match(decodeURIComponent(a.grpcMessage ?? ''), r.message);
+      // The connection serves on.
+      const ok = session.request(GRPC('/t/Echo'));
+      ok.end(framed({ n: 1 }));
+      assert.deepEqual((await answer(ok)).messages, [{ echo: { n: 1 } }]);
+    });
+  }
+
+  it('messages split across DATA frames and several in one are read as sent (client streaming)', async () => {
+    const session = await serve((s) =>
+      s.register(json('/t/Sum', true), (call) => {
+        let sum = 0;
+        call.onMessage = (m, n) => {
+          call.consumed(n);
+          sum += (m as { n: number }).n;
+        };
+        call.onHalfClose = () => call.end(null, { sum });
+      }),
+    );
+    const req = session.request(GRPC('/t/Sum'));
+    const bytes = Buffer.concat([1, 2, 3, 4, 5].map((n) => framed({ n })));
+    // Byte by byte for the first message, then the rest in one write.
+    for (let i = 0; i < 12; i++) req.write(bytes.subarray(i, i + 1));
+    req.end(bytes.subarray(12));
+    const a = await answer(req);
+    assert.equal(a.grpcStatus, '0');
+    assert.deepEqual(a.messages, [{ sum: 15 }]);
+  });
+
+  it('a grpc-timeout that passes: DEADLINE_EXCEEDED, and the handler is told', async () => {
+    let cancelled = false;
+    const session = await serve((s) =>
+      s.register(json('/t/Slow'), (call) => {
+        call.onCancel(() => (cancelled = true));
+      }),
+    );
+    const req = session.request(GRPC('/t/Slow', { 'grpc-timeout': '50m' }));
+    req.end(framed({}));
+    const a = await answer(req);
+    assert.equal(a.grpcStatus, String(Status.DEADLINE_EXCEEDED));
+    await until('the handler told', () => cancelled);
+  });
+
+  it('a call that ends with no message and no headers sent ends in trailers only', async () => {
+    const session = await serve((s) => s.register(json('/t/Nothing'), (call) => (call.onHalfClose = () => call.end(null))));
+    const req = session.request(GRPC('/t/Nothing'));
+    req.end(framed({}));
+    const a = await answer(req);
+    assert.equal(a.status, 200);
+    assert.equal(a.grpcStatus, '0');
+    assert.deepEqual(a.messages, []);
+  });
+
+  it('a response over the send limit is RESOURCE_EXHAUSTED, not sent', async () => {
+    const session = await serve((s) => s.register(json('/t/Big'), (call) => (call.onHalfClose = () => call.end(null, 'y'.repeat(2000)))));
+    const req = session.request(GRPC('/t/Big'));
+    req.end(framed({}));
+    const a = await answer(req);
+    assert.equal(a.grpcStatus, String(Status.RESOURCE_EXHAUSTED));
+    assert.deepEqual(a.messages, []);
+  });
+
+  it('tryShutdown waits for the call under way, refuses new ones, then is done', async () => {
+    let server: RpcServer | undefined;
+    let pending: RpcCall | undefined;
+    const session = await serve((s) => {
+      server = s;
+      s.register(json('/t/Wait'), (call) => (pending = call));
+    });
+    const req = session.request(GRPC('/t/Wait'));
+    req.end(framed({}));
+    await until('the call', () => pending !== undefined);
+    let done = false;
+    server!.tryShutdown(() => (done = true));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(done, false, 'not before the call ends');
+    pending!.end(null, { ok: true });
+    assert.deepEqual((await answer(req)).messages, [{ ok: true }]);
+    await until('shut down', () => done);
+  });
+});

@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { H2Connection, malformed, type H2ConnectionOptions } from '../../src/util/h2-connection.js';
+import type { H2Stream } from '../../src/util/h2-stream.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { until } from '../helpers/until.js';
+
+/*
+ * The server side of HTTP/2 against Node's own client (nghttp2): an independent peer, so
+ * that framing, HPACK and flow control are checked against another implementation's.
+ */
+
+interface Served {
+  socket: string;
+  connections: H2Connection[];
+}
+
+async function serve(onStream: (s: H2Stream) => void, o: Partial<H2ConnectionOptions> = {}): Promise<Served> {
+  const dir = await mkdtemp(join(tmpdir(), 'coracle-h2-'));
+  onCleanup('remove the socket dir', () => rm(dir, { recursive: true, force: true }));
+  const connections: H2Connection[] = [];
+  const server: Server = createServer((sock) => connections.push(new H2Connection(sock, { onStream, ...o })));
+  const socket = join(dir, 's.sock');
+  await new Promise<void>((r) => server.listen(socket, r));
+  onCleanup('close the server', () => {
+    for (const c of connections) c.destroy();
+    return new Promise((r) => server.close(() => r(undefined)));
+  });
+  return { socket, connections };
+}
+
+function client(socket: string, settings: Record<string, number> = {}): ClientHttp2Session {
+  const session = h2connect('http://localhost', { createConnection: () => connect(socket), settings });
+  session.on('error', () => undefined);
+  onCleanup('close the client', () => session.destroy());
+  return session;
+}
+
+interface Answer {
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  trailers: IncomingHttpHeaders | undefined;
+  rstCode: number;
+}
+
+function answer(req: ClientHttp2Stream): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    let headers: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders | undefined;
+    const body: Buffer[] = [];
+    req.on('response', (h) => (headers = h));
+    req.on('trailers', (t: IncomingHttpHeaders) => {
+      trailers = t;
+    });
+    req.on('data', (c: Buffer) => body.push(c));
+    req.on('error', () => undefined);
+    req.on('close', () => resolve({ headers, body: Buffer.concat(body), trailers, rstCode: req.rstCode ?? 0 }));
+    setTimeout(() => reject(new Error('no answer in 10 s')), 10_000).unref();
+  });
+}
+
+const POST = { ':method': 'POST', ':path': '/x', 'content-type': 'application/grpc' };
+
+/** Reads a request's body to its end, giving the window back as it goes. */
+function readAll(s: H2Stream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  s.onData = (c) => {
+    parts.push(c);
+    s.consumed(c.length);
+  };
+  return new Promise((resolve) => (s.onEnd = () => resolve(Buffer.concat(parts))));
+}
+
+describe('util/h2-connection: a server-side HTTP/2 connection', function () {
+  this.timeout(30_000);
+
+  it('answers a request with headers, DATA and trailers, the request headers decoded', async () => {
+    const seen: Record<string, string | undefined> = {};
+    const { socket } = await serve((s) => {
+      seen.path = s.header(':path');
+      seen.custom = s.header('x-custom');
+      void readAll(s).then((body) => {
+        s.respond([{ name: ':status', value: '200' }]);
+        s.write(Buffer.concat([Buffer.from('echo:'), body]));
+        s.end([{ name: 'grpc-status', value: '0' }]);
+      });
+    });
+    const session = client(socket);
+    for (let i = 0; i < 3; i++) {
+      // Three on one connection: the client's dynamic table carries over from block to block.
+      const req = session.request({ ...POST, 'x-custom': `v${i}` }, { waitForTrailers: false });
+      req.end(Buffer.from(`body${i}`));
+      const a = await answer(req);
+      assert.equal(a.headers[':status'], 200);
+      assert.equal(a.body.toString(), `echo:body${i}`);
+      assert.equal(a.trailers?.['grpc-status'], '0');
+      assert.deepEqual(seen, { path: '/x', custom: `v${i}` });
+    }
+  });
+
+  it('sends a response far larger than the client\'s windows, whole and in order', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251;
+    const { socket } = await serve((s) => {
+      s.onEnd = () => {
+        s.respond([{ name: ':status', value: '200' }]);
+        // In pieces of odd sizes, as a gRPC stream writes prefixes and messages.
+        for (let at = 0; at < big.length; at += 100_003) s.write(big.subarray(at, at + 100_003));
+        s.end([{ name: 'grpc-status', value: '0' }]);
+      };
+    });
+    // Node's client: 64 KiB windows, and a connection window it does not raise.
+    const session = client(socket, { initialWindowSize: 65535 });
+    const req = session.request(POST);
+    req.end();
+    const a = await answer(req);
+    assert.equal(a.body.length, big.length);
+    assert.ok(a.body.equals(big), 'same bytes');
+    assert.equal(a.trailers?.['grpc-status'], '0');
+  });
+
+  it('takes a request far larger than its own stream window, given back as it is read', async () => {
+    const { socket } = await serve(
+      (s) =>
+        void readAll(s).then((body) => {
+          s.respond([{ name: ':status', value: '200' }]);
+          s.end([{ name: 'size', value: String(body.length) }]);
+        }),
+      { streamWindow: 128 * 1024, connectionWindow: 256 * 1024 },
+    );
+    const req = client(socket).request(POST);
+    req.end(Buffer.alloc(5 * 1024 * 1024, 7));
+    const a = await answer(req);
+    assert.equal(a.trailers?.size, String(5 * 1024 * 1024));
+  });
+
+  it('holds a client back while its bytes are not taken: no more than the stream window arrives', async () => {
+    let received = 0;
+    let stream: H2Stream | undefined;
+    const { socket } = await serve(
+      (s) => {
+        stream = s;
+        s.onData = (c) => (received += c.length);
+      },
+      { streamWindow: 64 * 1024 },
+    );
+    const req = client(socket).request(POST);
+    req.write(Buffer.alloc(1024 * 1024));
+    await until('the first window', () => received === 64 * 1024);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(received, 64 * 1024, 'nothing past the window');
+    // Taken: the rest flows.
+    stream!.onData = (c) => {
+      received += c.length;
+      stream!.consumed(c.length);
+    };
+    stream!.consumed(64 * 1024);
+    await until('the whole body', () => received === 1024 * 1024);
+    req.close();
+  });
+
+  it('answers a PING, and a client reset aborts the stream', async () => {
+    let aborted = false;
+    const { socket } = await serve((s) => {
+      s.onAbort = () => (aborted = true);
+    });
+    const session = client(socket);
+    await new Promise((r) => session.once('connect', r));
+    await new Promise<void>((resolve, reject) => session.ping(Buffer.from('12345678'), (err, _ms, payload) => (err ? reject(err) : (assert.equal(payload.toString(), '12345678'), resolve()))));
+    const req = session.request(POST);
+    req.write('x');
+    await new Promise((r) => setTimeout(r, 100));
+    req.close(constants.NGHTTP2_CANCEL);
+    await until('the stream aborted', () => aborted);
+  });
+
+  it('a header block over several frames (HEADERS and CONTINUATION) is read whole', async () => {
+    let got: string | undefined;
+    const { socket } = await serve((s) => {
+      got = s.header('x-big');
+      s.respond([{ name: ':status', value: '200' }], true);
+    });
+    const big = 'v'.repeat(40 * 1024);
+    const req = client(socket).request({ ...POST, 'x-big': big });
+    req.end();
+    const a = await answer(req);
+    assert.equal(a.headers[':status'], 200);
+    assert.equal(got, big);
+  });
+
+  it('after GOAWAY the stream under way completes, a new one is refused, then the connection closes', async () => {
+    const streams: H2Stream[] = [];
+    const { socket, connections } = await serve((s) => streams.push(s));
+    const session = client(socket);
+    const first = session.request(POST);
+    first.end();
+    await until('the first stream', () => streams.length === 1);
+    const closed = new Promise<void>((r) => session.on('close', () => r()));
+    connections[0]!.goAway();
+    await new Promise((r) => setTimeout(r, 100));
+    streams[0]!.respond([{ name: ':status', value: '200' }], true);
+    assert.equal((await answer(first)).headers[':status'], 200);
+    await closed;
+    assert.equal(connections[0]!.active, 0);
+  });
+
+  it('a client that is not HTTP/2 is closed', async () => {
+    const { socket } = await serve(() => assert.fail('no stream'));
+    const sock = connect(socket);
+    sock.on('error', () => undefined);
+    sock.resume();
+    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise<void>((r) => sock.on('close', () => r()));
+  });
+});
+
+describe('util/h2-connection: malformed requests (RFC 9113 8.2-8.3)', () => {
+  const base = [
+    { name: ':method', value: 'POST' },
+    { name: ':scheme', value: 'http' },
+    { name: ':path', value: '/x' },
+  ];
+  const cases: { name: string; fields: { name: string; value: string }[]; why: RegExp | undefined }[] = [
+    { name: 'a well-formed request, any authority', fields: [...base, { name: ':authority', value: '/run/coracle.sock' }, { name: 'te', value: 'trailers' }], why: undefined },
+    { name: 'an upper-case name', fields: [...base, { name: 'X-Upper', value: 'a' }], why: /not lower-case/ },
+    { name: 'a pseudo-header after a regular one', fields: [base[0]!, { name: 'a', value: 'b' }, base[1]!, base[2]!], why: /after a regular/ },
+    { name: 'a response pseudo-header', fields: [...base, { name: ':status', value: '200' }], why: /:status not allowed/ },
+    { name: 'a pseudo-header twice', fields: [...base, base[2]!], why: /:path not allowed/ },
+    { name: 'no :path', fields: [base[0]!, base[1]!], why: /no :path/ },
+    { name: 'a connection header', fields: [...base, { name: 'connection', value: 'keep-alive' }], why: /connection-specific/ },
+    { name: 'te other than trailers', fields: [...base, { name: 'te', value: 'gzip' }], why: /te: gzip/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const why = malformed(c.fields);
+      if (c.why === undefined) assert.equal(why, undefined);
+      else assert.match(why ?? '', c.why);
+    });
+  }
+});
