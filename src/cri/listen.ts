@@ -8,7 +8,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { describeSubject, type CertAllowList, type PeerNames } from '../util/cert-allow.js';
 import { messageOf } from '../errors.js';
@@ -48,9 +48,15 @@ type Protocol = 'h2' | 'http/1.1';
 /** Hands an admitted HTTP/1.1 connection to the streaming server. */
 export type StreamingAcceptor = (socket: TLSSocket) => void;
 
+/**
+ * Node's TLS, loaded when the TCP listener is asked for: a daemon on its unix socket alone (the
+ * default) does not load it (about 1.5 MiB resident in bare Node).
+ */
+const tls = (): typeof import('node:tls') => process.getBuiltinModule('node:tls');
+
 /** Checks `files` as a server context; returns the server's certificate. */
 function checkTlsFiles(files: TlsFiles): X509Certificate {
-  createSecureContext({ ca: files.ca, cert: files.cert, key: files.key, minVersion: TLS_MIN_VERSION });
+  tls().createSecureContext({ ca: files.ca, cert: files.cert, key: files.key, minVersion: TLS_MIN_VERSION });
   // createSecureContext takes a CA file with no certificate in it: every client would fail.
   const cas = files.ca.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^]*?-----END CERTIFICATE-----/g) ?? [];
   if (cas.length === 0) throw new Error('the CA file holds no PEM certificate');
@@ -139,7 +145,7 @@ export class CriListeners {
       if (protocol === 'h2' || !streaming) this.rpc.refuse(socket, { code: Status.PERMISSION_DENIED, details: why }, REFUSE_TIMEOUT_MS);
       else refuseHttp(socket, why);
     };
-    const server = createTlsServer(
+    const server = tls().createServer(
       {
         ca: files.ca,
         cert: files.cert,

@@ -88,6 +88,11 @@ export class RpcCall {
     return this.isCancelled;
   }
 
+  /** Whether the call is over: ended (answered or failed) or cancelled. */
+  get over(): boolean {
+    return this.ended || this.isCancelled;
+  }
+
   /** The first value of a request header (gRPC metadata), if the client sent it. */
   metadata(key: string): string | undefined {
     return this.stream.header(key);

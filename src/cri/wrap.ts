@@ -174,7 +174,8 @@ export function wrapServerStream<Req, Res>(rpc: string, log: Logger, handler: Se
           handler(
             request as Req,
             async (m) => {
-              if (call.cancelled) throw new CoracleError('CANCELLED', `${rpc}: cancelled by the client`);
+              // Over: cancelled, or failed (a message over the size limit ends the call).
+              if (call.over) throw new CoracleError('CANCELLED', `${rpc}: the call is over`);
               if (!call.write(m)) await call.drained();
             },
             ctx,

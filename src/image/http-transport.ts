@@ -10,7 +10,7 @@
  * snapshot and parses with its native llhttp, not undici's WebAssembly build of it.
  */
 import { Agent as HttpAgent, request as plainRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as tlsRequest } from 'node:https';
+import type { Agent as HttpsAgent } from 'node:https';
 
 /** The connection pools, one per scheme. */
 export interface HttpAgents {
@@ -48,12 +48,38 @@ export class HttpTimeoutError extends Error {
   }
 }
 
+/**
+ * Node's https (and TLS with it), loaded at the first https request: a daemon whose registries
+ * are all plain http (a local mirror) never loads it (about 1 MiB resident in bare Node).
+ */
+const https = (): typeof import('node:https') => process.getBuiltinModule('node:https');
+
+/** The pools httpAgents() makes: the https one on first use. */
+class LazyAgents implements HttpAgents {
+  readonly http: HttpAgent;
+  private tls: HttpsAgent | undefined;
+
+  constructor(private readonly maxSockets: number) {
+    this.http = new HttpAgent({ keepAlive: true, maxSockets });
+  }
+
+  get https(): HttpsAgent {
+    return (this.tls ??= new (https().Agent)({ keepAlive: true, maxSockets: this.maxSockets }));
+  }
+
+  close(): void {
+    this.http.destroy();
+    this.tls?.destroy();
+  }
+}
+
 /** Keep-alive pools of at most `maxSockets` connections per origin. */
 export function httpAgents(maxSockets: number): HttpAgents {
-  return { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
+  return new LazyAgents(maxSockets);
 }
 
 export function closeAgents(agents: HttpAgents): void {
+  if (agents instanceof LazyAgents) return agents.close();
   agents.http.destroy();
   agents.https.destroy();
 }
@@ -68,7 +94,7 @@ export function sendRequest(agents: HttpAgents, url: string, o: HttpRequestOptio
     }
     const headers = o.body === undefined ? o.headers : { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) };
     const options = { method: o.method, headers, timeout: o.progressTimeoutMs, ...(o.signal ? { signal: o.signal } : {}) };
-    const req = target.protocol === 'https:' ? tlsRequest(target, { ...options, agent: agents.https }) : plainRequest(target, { ...options, agent: agents.http });
+    const req = target.protocol === 'https:' ? https().request(target, { ...options, agent: agents.https }) : plainRequest(target, { ...options, agent: agents.http });
     let response: IncomingMessage | undefined;
     const headersTimer = setTimeout(() => req.destroy(new HttpTimeoutError('headers', o.headersTimeoutMs)), o.headersTimeoutMs);
     req.on('error', (err) => {
