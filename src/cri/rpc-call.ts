@@ -19,11 +19,12 @@ export interface CallLimits {
   maxSendMessageBytes: number;
 }
 
-const RESPONSE_HEADERS: readonly HeaderField[] = [
+// Frozen: the connection encodes them once (h2-connection.ts).
+const RESPONSE_HEADERS: readonly HeaderField[] = Object.freeze([
   { name: ':status', value: '200' },
   { name: 'content-type', value: 'application/grpc' },
-];
-const OK_TRAILERS: readonly HeaderField[] = [{ name: 'grpc-status', value: '0' }];
+]);
+const OK_TRAILERS: readonly HeaderField[] = Object.freeze([{ name: 'grpc-status', value: '0' }]);
 const PREFIX = 5;
 
 /** The status fields of a call that ends in `status`. */
@@ -145,8 +146,7 @@ export class RpcCall {
     const prefix = Buffer.allocUnsafe(PREFIX);
     prefix[0] = 0;
     prefix.writeUInt32BE(bytes.length, 1);
-    this.stream.write(prefix);
-    return this.stream.write(bytes);
+    return this.stream.write(prefix, bytes);
   }
 
   /** Ends the call: OK, after `last` for a unary answer, or the failure `status`. */

@@ -88,6 +88,12 @@ export function malformed(fields: readonly HeaderField[]): string | undefined {
   return undefined;
 }
 
+/** Header blocks of frozen field lists, encoded once (the block indexes nothing, so it is the same on every connection). */
+const encoded = new WeakMap<readonly HeaderField[], Buffer>();
+
+/** What is queued for the socket up to this size leaves as one buffer (one write); more, as a writev of the pieces. */
+const JOIN_BELOW = 64 * 1024;
+
 /** A header block (compressed) past this ends the connection. */
 const MAX_HEADER_BLOCK = 64 * 1024;
 /** Bytes written and not yet taken by the client past this (a client that sends and never reads) end the connection. */
@@ -163,7 +169,13 @@ export class H2Connection implements StreamSink {
   }
 
   headerFrames(stream: number, fields: readonly HeaderField[], endStream: boolean): Buffer[] {
-    return headerFrames(stream, endStream, undefined, encodeHeaderBlock(fields), this.maxFrame);
+    let block = encoded.get(fields);
+    if (!block) {
+      block = encodeHeaderBlock(fields);
+      // The lists a caller keeps (a gRPC response's headers, OK trailers) are encoded once.
+      if (Object.isFrozen(fields)) encoded.set(fields, block);
+    }
+    return headerFrames(stream, endStream, undefined, block, this.maxFrame);
   }
 
   takeConnectionWindow(want: number): number {
@@ -408,7 +420,10 @@ export class H2Connection implements StreamSink {
     }
     const out = this.out;
     this.out = [];
+    let size = 0;
+    for (const b of out) size += b.length;
     if (out.length === 1) this.socket.write(out[0]!);
+    else if (size <= JOIN_BELOW) this.socket.write(Buffer.concat(out, size));
     else {
       this.socket.cork();
       for (const b of out) this.socket.write(b);

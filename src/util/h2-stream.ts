@@ -76,14 +76,18 @@ export class H2Stream {
     if (endStream) this.endedLocally();
   }
 
-  /** Queues response bytes; false once more than the high-water mark waits for the peer's window. */
-  write(data: Buffer): boolean {
+  /**
+   * Queues response bytes (the pieces of one message go out together, in as few DATA frames as
+   * the windows allow); false once more than the high-water mark waits for the peer's window.
+   */
+  write(...data: Buffer[]): boolean {
     if (this.done || this.localEnded || this.trailers) return false;
-    if (data.length > 0) {
-      this.queue.push(data);
-      this.queued += data.length;
-      this.flush();
+    for (const d of data) {
+      if (d.length === 0) continue;
+      this.queue.push(d);
+      this.queued += d.length;
     }
+    this.flush();
     return this.queued < HIGH_WATER;
   }
 
