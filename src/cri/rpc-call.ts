@@ -25,6 +25,9 @@ const RESPONSE_HEADERS: readonly HeaderField[] = Object.freeze([
   { name: 'content-type', value: 'application/grpc' },
 ]);
 const OK_TRAILERS: readonly HeaderField[] = Object.freeze([{ name: 'grpc-status', value: '0' }]);
+/** The listeners' default, shared: a stream or call is made per request. */
+const noop = (): void => {};
+
 const PREFIX = 5;
 
 /** The status fields of a call that ends in `status`. */
@@ -44,9 +47,9 @@ export class RpcCall {
    * Each request message, decoded, with its size on the wire: the client may send that much
    * more once the handler has taken it (`consumed`).
    */
-  onMessage: (message: unknown, bytes: number) => void = () => {};
+  onMessage: (message: unknown, bytes: number) => void = noop;
   /** The client has sent its last message. */
-  onHalfClose: () => void = () => {};
+  onHalfClose: () => void = noop;
   private readonly cancelListeners: (() => void)[] = [];
   private readonly drainListeners: (() => void)[] = [];
   private headersSent = false;

@@ -35,7 +35,21 @@ const DOMAIN_NAME =
 const IPV6_LITERAL = /^\[[a-fA-F0-9:]+\]$/;
 const PORT = /^[0-9]+$/;
 
-export function parseReference(text: string): ImageReference {
+/** References parsed lately, by their text: kubelet asks the status of the same few images over and over. */
+const parsed = new Map<string, Readonly<ImageReference>>();
+const PARSED_KEPT = 256;
+
+export function parseReference(text: string): Readonly<ImageReference> {
+  let ref = parsed.get(text);
+  if (!ref) {
+    ref = Object.freeze(parseAnew(text));
+    if (parsed.size >= PARSED_KEPT) parsed.delete(parsed.keys().next().value!);
+    parsed.set(text, ref);
+  }
+  return ref;
+}
+
+function parseAnew(text: string): ImageReference {
   const fail = (reason: string): CoracleError =>
     new CoracleError('INVALID_ARGUMENT', `image reference "${text}": ${reason}`);
 

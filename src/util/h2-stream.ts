@@ -28,18 +28,21 @@ export interface StreamSink {
   closed(stream: H2Stream): void;
 }
 
+/** The listeners' default, shared: a stream or call is made per request. */
+const noop = (): void => {};
+
 /** A stream with more than this queued for sending says so (write returns false) until it drains. */
 const HIGH_WATER = 1 << 20;
 
 export class H2Stream {
   /** Request body bytes, as they arrive (set by the consumer when the stream is given to it). */
-  onData: (chunk: Buffer) => void = () => {};
+  onData: (chunk: Buffer) => void = noop;
   /** The peer ended its side (END_STREAM). */
-  onEnd: () => void = () => {};
+  onEnd: () => void = noop;
   /** The stream was reset by the peer, or its connection went away, before it was done. */
-  onAbort: () => void = () => {};
+  onAbort: () => void = noop;
   /** The queued response data fell under the high-water mark again. */
-  onDrain: () => void = () => {};
+  onDrain: () => void = noop;
 
   remoteEnded = false;
   private localEnded = false;
