@@ -11,43 +11,13 @@
  * net.Socket directly, and containerd's 0.13 and 0.24-0.31 (docs/benchmarks.md).
  */
 import type { Duplex } from 'node:stream';
-import {
-  ACK,
-  CONTINUATION,
-  DATA,
-  DEFAULT_MAX_FRAME,
-  DEFAULT_WINDOW,
-  END_HEADERS,
-  END_STREAM,
-  ENHANCE_YOUR_CALM,
-  FLOW_CONTROL_ERROR,
-  frame,
-  frame32,
-  FRAME_SIZE_ERROR,
-  FrameReader,
-  GOAWAY,
-  headerFrames,
-  HEADERS,
-  MAX_WINDOW,
-  NO_ERROR,
-  PING,
-  PROTOCOL_ERROR,
-  ProtocolError,
-  PUSH_PROMISE,
-  REFUSED_STREAM,
-  RST_STREAM,
-  SETTINGS,
-  SETTINGS_INITIAL_WINDOW_SIZE,
-  SETTINGS_MAX_CONCURRENT_STREAMS,
-  SETTINGS_MAX_FRAME_SIZE,
-  SETTINGS_MAX_HEADER_LIST_SIZE,
-  STREAM_CLOSED,
-  unpadded,
-  WINDOW_UPDATE,
-  type Frame,
-} from './h2-frames.js';
+import { ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, frame, frame32, FRAME_SIZE_ERROR,
+  FrameReader, GOAWAY, headerFrames, HEADERS, MAX_WINDOW, NO_ERROR, PING, PROTOCOL_ERROR, ProtocolError, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS,
+  SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_FRAME_SIZE, SETTINGS_MAX_HEADER_LIST_SIZE, STREAM_CLOSED, unpadded, WINDOW_UPDATE,
+  type Frame } from './h2-frames.js';
 import { H2Stream, type HeaderField, type StreamSink } from './h2-stream.js';
 import { encodeHeaderBlock, HeaderBlockDecoder, MAX_HEADER_LIST } from './hpack-block.js';
+import { malformed } from './h2-request-check.js';
 
 export interface H2ConnectionOptions {
   /** A request: its header list decoded, its body to come on the stream. */
@@ -62,30 +32,6 @@ export interface H2ConnectionOptions {
   connectionWindow?: number;
   /** A client that has sent no frame by then is closed. */
   prefaceTimeoutMs?: number;
-}
-
-/** Headers a request must not carry (RFC 9113 8.2.2). */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-const REQUEST_PSEUDO = new Set([':method', ':scheme', ':path', ':authority']);
-
-/** Why a request's header list is malformed (RFC 9113 8.2-8.3), if it is. */
-export function malformed(fields: readonly HeaderField[]): string | undefined {
-  let regular = false;
-  const pseudo = new Set<string>();
-  for (const { name, value } of fields) {
-    if (/[A-Z]/.test(name)) return `header name ${JSON.stringify(name)} is not lower-case`;
-    if (name.startsWith(':')) {
-      if (regular) return `pseudo-header ${name} after a regular header`;
-      if (!REQUEST_PSEUDO.has(name) || pseudo.has(name)) return `pseudo-header ${name} not allowed here`;
-      pseudo.add(name);
-    } else {
-      regular = true;
-      if (CONNECTION_SPECIFIC.has(name)) return `connection-specific header ${name}`;
-      if (name === 'te' && value !== 'trailers') return `te: ${value}`;
-    }
-  }
-  for (const p of [':method', ':scheme', ':path']) if (!pseudo.has(p)) return `no ${p}`;
-  return undefined;
 }
 
 /** Header blocks of frozen field lists, encoded once (the block indexes nothing, so it is the same on every connection). */

@@ -4,7 +4,7 @@ import { connect as h2connect, constants, type ClientHttp2Session, type ClientHt
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { H2Connection, malformed, type H2ConnectionOptions } from '../../src/util/h2-connection.js';
+import { H2Connection, type H2ConnectionOptions } from '../../src/util/h2-connection.js';
 import type { H2Stream } from '../../src/util/h2-stream.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { until } from '../helpers/until.js';
@@ -216,29 +216,4 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise<void>((r) => sock.on('close', () => r()));
   });
-});
-
-describe('util/h2-connection: malformed requests (RFC 9113 8.2-8.3)', () => {
-  const base = [
-    { name: ':method', value: 'POST' },
-    { name: ':scheme', value: 'http' },
-    { name: ':path', value: '/x' },
-  ];
-  const cases: { name: string; fields: { name: string; value: string }[]; why: RegExp | undefined }[] = [
-    { name: 'a well-formed request, any authority', fields: [...base, { name: ':authority', value: '/run/coracle.sock' }, { name: 'te', value: 'trailers' }], why: undefined },
-    { name: 'an upper-case name', fields: [...base, { name: 'X-Upper', value: 'a' }], why: /not lower-case/ },
-    { name: 'a pseudo-header after a regular one', fields: [base[0]!, { name: 'a', value: 'b' }, base[1]!, base[2]!], why: /after a regular/ },
-    { name: 'a response pseudo-header', fields: [...base, { name: ':status', value: '200' }], why: /:status not allowed/ },
-    { name: 'a pseudo-header twice', fields: [...base, base[2]!], why: /:path not allowed/ },
-    { name: 'no :path', fields: [base[0]!, base[1]!], why: /no :path/ },
-    { name: 'a connection header', fields: [...base, { name: 'connection', value: 'keep-alive' }], why: /connection-specific/ },
-    { name: 'te other than trailers', fields: [...base, { name: 'te', value: 'gzip' }], why: /te: gzip/ },
-  ];
-  for (const c of cases) {
-    it(c.name, () => {
-      const why = malformed(c.fields);
-      if (c.why === undefined) assert.equal(why, undefined);
-      else assert.match(why ?? '', c.why);
-    });
-  }
 });
