@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect as h2connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as h2connect, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { Status } from '../../src/cri/grpc-status.js';
 import type { MethodCodec, RpcCall } from '../../src/cri/rpc-call.js';
 import { RpcServer } from '../../src/cri/rpc-server.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { h2Answer } from '../helpers/h2-answer.js';
 import { until } from '../helpers/until.js';
 
 /*
@@ -58,29 +59,17 @@ interface Answer {
   messages: unknown[];
 }
 
-function answer(req: ClientHttp2Stream): Promise<Answer> {
-  return new Promise((resolve) => {
-    let headers: IncomingHttpHeaders = {};
-    let trailers: IncomingHttpHeaders = {};
-    const body: Buffer[] = [];
-    req.on('response', (h) => (headers = h));
-    req.on('trailers', (t: IncomingHttpHeaders) => {
-      trailers = t;
-    });
-    req.on('data', (c: Buffer) => body.push(c));
-    req.on('error', () => undefined);
-    req.on('close', () => {
-      const all = Buffer.concat(body);
-      const messages: unknown[] = [];
-      for (let at = 0; at < all.length; ) {
-        const n = all.readUInt32BE(at + 1);
-        messages.push(JSON.parse(all.subarray(at + 5, at + 5 + n).toString()));
-        at += 5 + n;
-      }
-      const status = (h: IncomingHttpHeaders): string | undefined => (h['grpc-status'] as string | undefined) ?? (trailers['grpc-status'] as string | undefined);
-      resolve({ status: Number(headers[':status']), grpcStatus: status(headers), grpcMessage: (headers['grpc-message'] ?? trailers['grpc-message']) as string | undefined, messages });
-    });
-  });
+/** The answer as gRPC sees it: the statuses from the headers (trailers-only) or the trailers, and the messages. */
+async function answer(req: ClientHttp2Stream): Promise<Answer> {
+  const { headers, body, trailers = {} } = await h2Answer(req);
+  const messages: unknown[] = [];
+  for (let at = 0; at < body.length; ) {
+    const n = body.readUInt32BE(at + 1);
+    messages.push(JSON.parse(body.subarray(at + 5, at + 5 + n).toString()));
+    at += 5 + n;
+  }
+  const field = (name: string): string | undefined => (headers[name] ?? trailers[name]) as string | undefined;
+  return { status: Number(headers[':status']), grpcStatus: field('grpc-status'), grpcMessage: field('grpc-message'), messages };
 }
 
 const GRPC = (path: string, extra: OutgoingHttpHeaders = {}): OutgoingHttpHeaders => ({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...extra });

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { connect as h2connect, constants, type ClientHttp2Session } from 'node:http2';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { H2Connection, type H2ConnectionOptions } from '../../src/util/h2-connection.js';
 import type { H2Stream } from '../../src/util/h2-stream.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { h2Answer } from '../helpers/h2-answer.js';
 import { until } from '../helpers/until.js';
 
 /*
@@ -40,29 +41,6 @@ function client(socket: string, settings: Record<string, number> = {}): ClientHt
   return session;
 }
 
-interface Answer {
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  trailers: IncomingHttpHeaders | undefined;
-  rstCode: number;
-}
-
-function answer(req: ClientHttp2Stream): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    let headers: IncomingHttpHeaders = {};
-    let trailers: IncomingHttpHeaders | undefined;
-    const body: Buffer[] = [];
-    req.on('response', (h) => (headers = h));
-    req.on('trailers', (t: IncomingHttpHeaders) => {
-      trailers = t;
-    });
-    req.on('data', (c: Buffer) => body.push(c));
-    req.on('error', () => undefined);
-    req.on('close', () => resolve({ headers, body: Buffer.concat(body), trailers, rstCode: req.rstCode ?? 0 }));
-    setTimeout(() => reject(new Error('no answer in 10 s')), 10_000).unref();
-  });
-}
-
 const POST = { ':method': 'POST', ':path': '/x', 'content-type': 'application/grpc' };
 
 /** Reads a request's body to its end, giving the window back as it goes. */
@@ -94,7 +72,7 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
       // Three on one connection: the client's dynamic table carries over from block to block.
       const req = session.request({ ...POST, 'x-custom': `v${i}` }, { waitForTrailers: false });
       req.end(Buffer.from(`body${i}`));
-      const a = await answer(req);
+      const a = await h2Answer(req);
       assert.equal(a.headers[':status'], 200);
       assert.equal(a.body.toString(), `echo:body${i}`);
       assert.equal(a.trailers?.['grpc-status'], '0');
@@ -117,7 +95,7 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     const session = client(socket, { initialWindowSize: 65535 });
     const req = session.request(POST);
     req.end();
-    const a = await answer(req);
+    const a = await h2Answer(req);
     assert.equal(a.body.length, big.length);
     assert.ok(a.body.equals(big), 'same bytes');
     assert.equal(a.trailers?.['grpc-status'], '0');
@@ -134,7 +112,7 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     );
     const req = client(socket).request(POST);
     req.end(Buffer.alloc(5 * 1024 * 1024, 7));
-    const a = await answer(req);
+    const a = await h2Answer(req);
     assert.equal(a.trailers?.size, String(5 * 1024 * 1024));
   });
 
@@ -187,7 +165,7 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     const big = 'v'.repeat(40 * 1024);
     const req = client(socket).request({ ...POST, 'x-big': big });
     req.end();
-    const a = await answer(req);
+    const a = await h2Answer(req);
     assert.equal(a.headers[':status'], 200);
     assert.equal(got, big);
   });
@@ -203,7 +181,7 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     connections[0]!.goAway();
     await new Promise((r) => setTimeout(r, 100));
     streams[0]!.respond([{ name: ':status', value: '200' }], true);
-    assert.equal((await answer(first)).headers[':status'], 200);
+    assert.equal((await h2Answer(first)).headers[':status'], 200);
     await closed;
     assert.equal(connections[0]!.active, 0);
   });
