@@ -52,7 +52,6 @@ export class RpcCall {
   onHalfClose: () => void = noop;
   private readonly cancelListeners: (() => void)[] = [];
   private readonly drainListeners: (() => void)[] = [];
-  private headersSent = false;
   private ended = false;
   private isCancelled = false;
   private deadline: NodeJS.Timeout | undefined;
@@ -109,7 +108,7 @@ export class RpcCall {
 
   /** Resolves once the queued response bytes have fallen under the stream's high-water mark, or the call is over. */
   drained(): Promise<void> {
-    if (this.ended || this.isCancelled) return Promise.resolve();
+    if (this.over) return Promise.resolve();
     return new Promise((resolve) => this.drainListeners.push(resolve));
   }
 
@@ -132,14 +131,13 @@ export class RpcCall {
 
   /** Sends the response headers now (a streaming handler that is under way says so). */
   sendHeaders(): void {
-    if (this.headersSent || this.ended || this.isCancelled) return;
-    this.headersSent = true;
+    if (this.over) return;
     this.stream.respond(RESPONSE_HEADERS);
   }
 
   /** Queues one response message; false when the client should be let to catch up (see drained). */
   write(message: unknown): boolean {
-    if (this.ended || this.isCancelled) return false;
+    if (this.over) return false;
     const bytes = this.method.responseSerialize(message);
     if (bytes.length > this.limits.maxSendMessageBytes) {
       this.end({ code: Status.RESOURCE_EXHAUSTED, details: `${this.method.path}: response message of ${bytes.length} bytes, over the ${this.limits.maxSendMessageBytes} allowed` });
@@ -154,15 +152,14 @@ export class RpcCall {
 
   /** Ends the call: OK, after `last` for a unary answer, or the failure `status`. */
   end(status: RpcStatus | null, last?: unknown): void {
-    if (this.ended || this.isCancelled) return;
+    if (this.over) return;
     if (status === null && last !== undefined && !this.write(last) && this.ended) return;
     this.ended = true;
     clearTimeout(this.deadline);
     const trailers = status === null ? OK_TRAILERS : statusFields(status);
     // Nothing sent yet (a failure, or a stream that ends with no message): trailers only.
-    if (!this.headersSent) this.stream.respond([...RESPONSE_HEADERS, ...trailers], true);
+    if (!this.stream.responded) this.stream.respond([...RESPONSE_HEADERS, ...trailers], true);
     else this.stream.end(trailers);
-    this.headersSent = true;
     for (const l of this.drainListeners.splice(0)) l();
   }
 
@@ -177,7 +174,7 @@ export class RpcCall {
 
   /** Request bytes: whole messages are decoded and handed on. */
   private data(chunk: Buffer): void {
-    if (this.ended || this.isCancelled) return;
+    if (this.over) return;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     this.uncredited += chunk.length;
@@ -209,7 +206,7 @@ export class RpcCall {
       }
       this.held += PREFIX + length;
       this.onMessage(message, PREFIX + length);
-      if (this.ended || this.isCancelled) return;
+      if (this.over) return;
     }
   }
 

@@ -60,7 +60,8 @@ export class RpcServer {
       },
     });
     const timer = setTimeout(() => conn.destroy(), timeoutMs);
-    conn.onClose = () => clearTimeout(timer);
+    // Tracked as the others: a shutdown ends it too, and waits for it no longer than its timer.
+    this.track(conn, () => clearTimeout(timer));
   }
 
   /**
@@ -80,9 +81,10 @@ export class RpcServer {
     for (const c of [...this.connections]) c.destroy();
   }
 
-  private track(conn: H2Connection): void {
+  private track(conn: H2Connection, closed?: () => void): void {
     this.connections.add(conn);
     conn.onClose = () => {
+      closed?.();
       this.connections.delete(conn);
       if (this.connections.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     };

@@ -8,7 +8,6 @@ import { removeImageHandler } from './image-remove.js';
 import { imageStatusHandler } from './image-status.js';
 import { CORACLE_PROTO_PATH, CRI_PROTO_PATH, serviceDefinitions, type MethodDefinition } from './proto.js';
 import { RpcServer, type CallHandler } from './rpc-server.js';
-import type { MethodCodec } from './rpc-call.js';
 import { createContainerHandler } from './container-create.js';
 import { execSyncHandler } from './container-exec-sync.js';
 import { execHandler } from './container-exec.js';
@@ -188,7 +187,7 @@ function addService(server: RpcServer, service: Record<string, MethodDefinition>
   for (const [name, method] of Object.entries(service)) {
     const handler = impl[name];
     if (!handler) throw new Error(`no handler for ${method.path}`);
-    server.register(method as unknown as MethodCodec, handler);
+    server.register(method, handler);
   }
 }
 

@@ -79,9 +79,11 @@ export class H2Connection implements StreamSink {
     socket.on('close', () => this.socketClosed());
     this.prefaceTimer = setTimeout(() => socket.destroy(), o.prefaceTimeoutMs ?? 60_000);
     const settings = Buffer.allocUnsafe(18);
-    [SETTINGS_MAX_CONCURRENT_STREAMS, this.maxConcurrent, SETTINGS_INITIAL_WINDOW_SIZE, this.streamWindow, SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST].forEach((v, i) =>
-      i % 2 === 0 ? settings.writeUInt16BE(v, (i / 2) * 6) : settings.writeUInt32BE(v, ((i - 1) / 2) * 6 + 2),
-    );
+    const announced = [[SETTINGS_MAX_CONCURRENT_STREAMS, this.maxConcurrent], [SETTINGS_INITIAL_WINDOW_SIZE, this.streamWindow], [SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST]] as const;
+    announced.forEach(([id, value], i) => {
+      settings.writeUInt16BE(id, i * 6);
+      settings.writeUInt32BE(value, i * 6 + 2);
+    });
     this.send([frame(SETTINGS, 0, 0, settings), frame32(WINDOW_UPDATE, 0, this.connectionWindow - DEFAULT_WINDOW)]);
   }
 
@@ -121,7 +123,7 @@ export class H2Connection implements StreamSink {
       // The lists a caller keeps (a gRPC response's headers, OK trailers) are encoded once.
       if (Object.isFrozen(fields)) encoded.set(fields, block);
     }
-    return headerFrames(stream, endStream, undefined, block, this.maxFrame);
+    return headerFrames(stream, endStream, block, this.maxFrame);
   }
 
   takeConnectionWindow(want: number): number {

@@ -61,8 +61,8 @@ export interface Frame {
   payload: Buffer;
 }
 
-export function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
-  const b = Buffer.allocUnsafe(FRAME_HEADER);
+/** Writes a frame header (RFC 9113 4.1) at the start of `b`. */
+function writeHeader(b: Buffer, length: number, type: number, flags: number, stream: number): Buffer {
   b.writeUIntBE(length, 0, 3);
   b[3] = type;
   b[4] = flags;
@@ -70,37 +70,31 @@ export function frameHeader(length: number, type: number, flags: number, stream:
   return b;
 }
 
+export function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
+  return writeHeader(Buffer.allocUnsafe(FRAME_HEADER), length, type, flags, stream);
+}
+
 /** One whole frame: its header and `payload`. */
 export function frame(type: number, flags: number, stream: number, payload: Buffer = EMPTY): Buffer {
-  const b = Buffer.allocUnsafe(FRAME_HEADER + payload.length);
-  b.writeUIntBE(payload.length, 0, 3);
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(stream, 5);
+  const b = writeHeader(Buffer.allocUnsafe(FRAME_HEADER + payload.length), payload.length, type, flags, stream);
   payload.copy(b, FRAME_HEADER);
   return b;
 }
 
 /** A frame whose payload is one 32-bit number (WINDOW_UPDATE, RST_STREAM). */
 export function frame32(type: number, stream: number, value: number): Buffer {
-  const b = Buffer.allocUnsafe(FRAME_HEADER + 4);
-  b.writeUIntBE(4, 0, 3);
-  b[3] = type;
-  b[4] = 0;
-  b.writeUInt32BE(stream, 5);
-  b.writeUInt32BE(value, 9);
+  const b = writeHeader(Buffer.allocUnsafe(FRAME_HEADER + 4), 4, type, 0, stream);
+  b.writeUInt32BE(value, FRAME_HEADER);
   return b;
 }
 
 const EMPTY = Buffer.alloc(0);
 
 /** One HEADERS frame, or HEADERS and CONTINUATIONs, none over `maxFrame`. */
-export function headerFrames(stream: number, endStream: boolean, priority: Buffer | undefined, block: Buffer, maxFrame = DEFAULT_MAX_FRAME): Buffer[] {
-  const out: Buffer[] = [];
-  const first = priority ? Buffer.concat([priority, block.subarray(0, maxFrame - priority.length)]) : block.subarray(0, maxFrame);
-  let rest = block.subarray(first.length - (priority?.length ?? 0));
-  const flags = (endStream ? END_STREAM : 0) | (priority ? PRIORITY : 0) | (rest.length === 0 ? END_HEADERS : 0);
-  out.push(frameHeader(first.length, HEADERS, flags, stream), first);
+export function headerFrames(stream: number, endStream: boolean, block: Buffer, maxFrame = DEFAULT_MAX_FRAME): Buffer[] {
+  const first = block.subarray(0, maxFrame);
+  let rest = block.subarray(first.length);
+  const out = [frameHeader(first.length, HEADERS, (endStream ? END_STREAM : 0) | (rest.length === 0 ? END_HEADERS : 0), stream), first];
   while (rest.length > 0) {
     const piece = rest.subarray(0, maxFrame);
     rest = rest.subarray(piece.length);

@@ -65,6 +65,11 @@ export class H2Stream {
     return this.done;
   }
 
+  /** Whether the response headers have gone (or the whole response, trailers-only). */
+  get responded(): boolean {
+    return this.headersSent;
+  }
+
   /** The first value of a request header, if the client sent it. */
   header(name: string): string | undefined {
     for (const h of this.headers) if (h.name === name) return h.value;

@@ -4,15 +4,10 @@
  * Frames are written and read by hand; header blocks are plain literals.
  */
 import type { Duplex } from 'node:stream';
-import { frameHeader, PREFACE } from '../../src/util/h2-frames.js';
+import { frame, PREFACE } from '../../src/util/h2-frames.js';
 import { encodeHeaderBlock, HeaderBlockDecoder } from '../../src/util/hpack-block.js';
 
-export { PREFACE };
-
-/** One HTTP/2 frame: header and payload. */
-export function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  return Buffer.concat([frameHeader(payload.length, type, flags, stream), payload]);
-}
+export { frame, PREFACE };
 
 export interface RawCallResult {
   /** Response headers and trailers, in order. */
