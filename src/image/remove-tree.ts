@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { isErrno } from '../errors.js';
 import { O_DIRECTORY, O_RDONLY } from '../util/at-syscalls.js';
 import { removeAt } from '../util/in-root.js';
+import { vforkSpawn } from '../util/vfork-spawn.js';
 
 /**
  * Removes `name` from `parent`. Node's recursive rm first (asynchronous: a big snapshot does
@@ -27,11 +28,39 @@ export async function removeTree(parent: string, name: string): Promise<void> {
 }
 
 /**
+ * Removes `name` from `parent` in a child process, coreutils' `rm -rf --one-file-system`:
+ * the daemon's event loop is not in it. Why: Node's recursive rm makes a few calls to libuv's
+ * pool per file, each answered on the event loop, and stalls it besides: while an image layer
+ * of 20,000 small files was deleted, the slowest of the Version calls made meanwhile took
+ * 147-254 ms (3 runs), and 13-19 ms with rm, which also left room for a quarter more calls.
+ * rm walks by fd (fts: no symlink followed, no PATH_MAX limit) and leaves alone what is
+ * mounted inside; a spawn is about 0.2 ms of the loop (util/vfork-spawn). An rm that fails
+ * is an error (the tree is left, for init); one that cannot be run (no rm on PATH) leaves
+ * the work to removeTree.
+ */
+export async function removeTreeInChild(parent: string, name: string): Promise<void> {
+  const path = join(parent, name);
+  let child: ReturnType<typeof vforkSpawn>;
+  try {
+    child = vforkSpawn('rm', ['-rf', '--one-file-system', '--', path], { stdio: ['ignore', 'ignore', 'ignore'] });
+  } catch {
+    return removeTree(parent, name);
+  }
+  const ended = await child.wait();
+  if (ended.code !== 0) throw new Error(`rm -rf ${path}: ${ended.signal ?? `exit status ${String(ended.code)}`}`);
+}
+
+/**
  * Trees renamed away in one step and deleted after: a crash half-way leaves a `tmp-` dir
  * that the owner's init collects, never a snapshot with its info file and half its files.
+ * `remove` deletes one: removeTree in the daemon, for a container's writable layer (most
+ * often a few files: a spawn made bench/lifecycle's RemoveContainer 2.0-2.1 ms instead of
+ * 1.4), or removeTreeInChild, for an image's layer (hundreds of files or more).
  */
 export class TreeRemovals {
   private readonly removing = new Set<Promise<void>>();
+
+  constructor(private readonly remove: (parent: string, name: string) => Promise<void> = removeTree) {}
 
   /** Renames `path` to a `tmp-rm-` name beside it and deletes it in the background; false if absent. */
   async removeLater(path: string): Promise<boolean> {
@@ -42,7 +71,9 @@ export class TreeRemovals {
       if (isErrno(err, 'ENOENT')) return false;
       throw err;
     }
-    const deleting: Promise<void> = removeTree(dirname(doomed), basename(doomed))
+    // Begun on the next turn of the event loop: the caller's answer does not wait for a spawn.
+    const deleting: Promise<void> = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.remove(dirname(doomed), basename(doomed)))
       // A failed deletion is left for the next start's init.
       .catch(() => undefined)
       .finally(() => this.removing.delete(deleting));
