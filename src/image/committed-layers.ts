@@ -5,7 +5,7 @@ import { CoracleError, isErrno } from '../errors.js';
 import { writeFileDurable } from '../util/atomic-write.js';
 import { markTopDir } from '../util/top-dir.js';
 import { digestHex } from './digest.js';
-import { removeTree, removeTreeInChild, TreeRemovals } from './remove-tree.js';
+import { removeTree, removeTreesInChild, TreeRemovals } from './remove-tree.js';
 import type { CommittedInfo, Unpacker } from './snapshotter.js';
 
 /** A committed layer's info.json, as written since the first layout (no kind, no key). */
@@ -25,7 +25,7 @@ export class CommittedLayers {
    * into place complete), so it is read from disk once, not at every collection.
    */
   private readonly infos = new Map<string, CommittedInfo>();
-  private readonly removals = new TreeRemovals(removeTreeInChild);
+  private readonly removals = new TreeRemovals(removeTreesInChild);
   /** Removes so far: a get that saw one start during its read does not cache what it read. */
   private removeCount = 0;
 

@@ -21,12 +21,13 @@ import { fail, libcLibrary } from './fs-syscalls.js';
  *   the daemon serves (util/optimizer-gate).
  * - `--no-sparkplug`: no baseline compiler, ever: a function runs in the interpreter until
  *   TurboFan optimizes it. Sparkplug compiles every function that runs a little (the start's
- *   code and each RPC's) to machine code that stays in the heap's code space. bench/lifecycle,
- *   4 runs each way: a fresh daemon 57.1 MiB against 58.4, and after 100 pods came and went
- *   68.1-68.3 MiB against 70.0-73.1; Start and Teardown within 0.5 ms of each other (39.2 and
- *   19.5 ms against 39.3 and 19.0), critest's Status and List calls and bench/pull's throughput
- *   within their run-to-run noise. Unlike TurboFan, turning it on once the daemon serves gave
- *   back only the start's part (fresh 57.6 MiB, after the pods 69.5-70.2).
+ *   code and each RPC's) to machine code that stays in the heap's code space. bench/lifecycle:
+ *   a fresh daemon 57.1 MiB against 58.4, and after 100 pods came and went 68.1-68.3 MiB in 4
+ *   runs against 69.2-73.7 in 4 without; Start and Teardown within 0.5 ms of each other (39.2
+ *   and 19.5 ms against 39.3 and 19.0), critest's Status and List calls, bench/scale's
+ *   ListPodSandboxStats (42.0 ms) and bench/pull's throughput within their run-to-run noise.
+ *   Unlike TurboFan, turning it on once the daemon serves gave back only the start's part
+ *   (fresh 57.6 MiB, after the pods 69.5-70.2).
  */
 export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=15', '--expose-gc', '--no-turbofan', '--no-sparkplug'];
 

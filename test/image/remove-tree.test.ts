@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { removeTreeInChild, TreeRemovals } from '../../src/image/remove-tree.js';
+import { removeTreesInChild, TreeRemovals } from '../../src/image/remove-tree.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
 
@@ -22,14 +22,15 @@ async function hostileTree(parent: string, name: string, outside: string): Promi
 }
 
 describe('image/remove-tree: trees deleted by a child rm', () => {
-  it('deletes a tree whose symlinks point outside it without touching what they point to', async () => {
+  it('deletes trees whose symlinks point outside them without touching what they point to', async () => {
     const dir = await tempDir();
     const outside = join(dir, 'outside');
     await mkdir(outside);
     await writeFile(join(outside, 'keep'), 'kept\n');
     await mkdir(join(dir, 'snapshots'));
     await hostileTree(join(dir, 'snapshots'), 'layer', outside);
-    await removeTreeInChild(join(dir, 'snapshots'), 'layer');
+    await hostileTree(join(dir, 'snapshots'), 'layer2', outside);
+    await removeTreesInChild([join(dir, 'snapshots', 'layer'), join(dir, 'snapshots', 'layer2')]);
     assert.deepEqual(await readdir(join(dir, 'snapshots')), []);
     assert.equal(await readFile(join(outside, 'keep'), 'utf8'), 'kept\n');
   });
@@ -42,7 +43,7 @@ describe('image/remove-tree: trees deleted by a child rm', () => {
     await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'coracle-test-rmtree', mnt]);
     onCleanup(`unmount ${mnt}`, () => run('umount', [mnt]));
     await writeFile(join(mnt, 'on-tmpfs'), 'y');
-    await assert.rejects(removeTreeInChild(dir, 'layer'), /^Error: rm -rf .*\/layer: exit status 1$/);
+    await assert.rejects(removeTreesInChild([join(dir, 'layer')]), /^Error: rm -rf .*\/layer: exit status 1$/);
     assert.equal(await readFile(join(mnt, 'on-tmpfs'), 'utf8'), 'y');
   });
 
@@ -53,28 +54,42 @@ describe('image/remove-tree: trees deleted by a child rm', () => {
     const path = process.env.PATH;
     process.env.PATH = join(dir, 'no-such-dir');
     try {
-      await removeTreeInChild(dir, 'layer');
+      await removeTreesInChild([join(dir, 'layer')]);
     } finally {
       process.env.PATH = path;
     }
     assert.equal(existsSync(join(dir, 'layer')), false);
   });
 
-  it('TreeRemovals: the tree renamed away when removeLater answers, deleted by the given remover after; an absent one is false', async () => {
+  it('TreeRemovals: trees renamed away when removeLater answers, deleted together after, by the given deleter; an absent one is false', async () => {
     const dir = await tempDir();
-    await mkdir(join(dir, 'snap', 'fs'), { recursive: true });
-    const calls: string[] = [];
-    const removals = new TreeRemovals(async (parent, name) => {
-      calls.push(name);
-      await removeTreeInChild(parent, name);
-    });
-    assert.equal(await removals.removeLater(join(dir, 'snap')), true);
-    // Not begun within the call: the remover runs on a later turn of the event loop.
-    assert.deepEqual(calls, []);
+    for (const name of ['a', 'b']) await mkdir(join(dir, name, 'fs'), { recursive: true });
+    const batches: string[][] = [];
+    const removals = new TreeRemovals(async (paths) => {
+      batches.push(paths.map((p) => basename(p)));
+      await removeTreesInChild(paths);
+    }, 50);
+    assert.equal(await removals.removeLater(join(dir, 'a')), true);
+    assert.equal(await removals.removeLater(join(dir, 'b')), true);
+    const renamed = (await readdir(dir)).sort();
+    assert.equal(renamed.length, 2);
+    assert.match(renamed[0]!, /^tmp-rm-a-[0-9a-f]{8}$/);
+    assert.match(renamed[1]!, /^tmp-rm-b-[0-9a-f]{8}$/);
+    // Not begun yet: the deletion waits for the delay, then takes both at once.
+    assert.equal(batches.length, 0);
+    await new Promise((r) => setTimeout(r, 100));
     await removals.settled();
-    assert.equal(calls.length, 1);
-    assert.match(calls[0]!, /^tmp-rm-snap-[0-9a-f]{8}$/);
+    assert.deepEqual(batches.map((b) => b.sort()), [renamed]);
     assert.deepEqual(await readdir(dir), []);
-    assert.equal(await removals.removeLater(join(dir, 'snap')), false);
+    assert.equal(await removals.removeLater(join(dir, 'a')), false);
+  });
+
+  it('TreeRemovals: settled() begins the waiting deletions at once and waits for them', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'c', 'fs'), { recursive: true });
+    const removals = new TreeRemovals(removeTreesInChild, 60_000);
+    assert.equal(await removals.removeLater(join(dir, 'c')), true);
+    await removals.settled();
+    assert.deepEqual(await readdir(dir), []);
   });
 });
