@@ -24,10 +24,11 @@ import { fail, libcLibrary } from './fs-syscalls.js';
  *   code and each RPC's) to machine code that stays in the heap's code space. bench/lifecycle:
  *   a fresh daemon 57.1 MiB against 58.4, and after 100 pods came and went 68.1-68.3 MiB in 4
  *   runs against 69.2-73.7 in 4 without; Start and Teardown within 0.5 ms of each other (39.2
- *   and 19.5 ms against 39.3 and 19.0), critest's Status and List calls, bench/scale's
- *   ListPodSandboxStats (42.0 ms) and bench/pull's throughput within their run-to-run noise.
- *   Unlike TurboFan, turning it on once the daemon serves gave back only the start's part
- *   (fresh 57.6 MiB, after the pods 69.5-70.2).
+ *   and 19.5 ms against 39.3 and 19.0), bench/scale's ListPodSandboxStats (42.0 ms) and
+ *   bench/pull's throughput within their run-to-run noise. The cost: calls that run only a
+ *   few times on a cold daemon, as critest's ListImages and ImageStatus with its image
+ *   benchmark first, take 0.03-0.05 ms more. Unlike TurboFan, turning it on once the daemon
+ *   serves gave back only the start's part (fresh 57.6 MiB, after the pods 69.5-70.2).
  */
 export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=15', '--expose-gc', '--no-turbofan', '--no-sparkplug'];
 
