@@ -26,7 +26,14 @@ export class BatchedWriter {
   /** The first failed write; later adds and end() throw it. */
   private failure: { err: unknown } | undefined;
 
-  constructor(private readonly fh: FileHandle) {}
+  /** Bytes written to the file so far. */
+  private written = 0;
+
+  /** @param onWritten told the bytes in the file after each write. */
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly onWritten?: (total: number) => void,
+  ) {}
 
   /** Copies `chunk` in; waits only when a batch is full and the write before it still runs. */
   async add(chunk: Buffer): Promise<void> {
@@ -50,9 +57,15 @@ export class BatchedWriter {
     this.filled = 0;
     // Never rejects: a failure is kept and thrown to the next caller, so that a write failing
     // while the source is being read is not an unhandled rejection.
-    this.inFlight = writeAll(this.fh, full).catch((err: unknown) => {
-      this.failure ??= { err };
-    });
+    this.inFlight = writeAll(this.fh, full).then(
+      () => {
+        this.written += full.length;
+        this.onWritten?.(this.written);
+      },
+      (err: unknown) => {
+        this.failure ??= { err };
+      },
+    );
   }
 
   /** Writes the rest and waits for every write; throws the first write's failure. */

@@ -6,7 +6,7 @@ import { writeFileDurable } from '../util/atomic-write.js';
 import { markTopDir } from '../util/top-dir.js';
 import { digestHex } from './digest.js';
 import { removeTree, removeTreesInChild, TreeRemovals } from './remove-tree.js';
-import type { CommittedInfo, Unpacker } from './snapshotter.js';
+import type { CommittedInfo, LayerBlob, Unpacker } from './snapshotter.js';
 
 /** A committed layer's info.json, as written since the first layout (no kind, no key). */
 type StoredInfo = Omit<CommittedInfo, 'kind' | 'key'>;
@@ -69,7 +69,7 @@ export class CommittedLayers {
     }
   }
 
-  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string, lowerComplete: boolean): Promise<CommittedInfo> {
+  unpack(chainId: string, parent: string | undefined, diffId: string, blob: LayerBlob, lowerComplete: boolean): Promise<CommittedInfo> {
     const existing = this.inflight.get(chainId);
     if (existing) return existing;
     const p = this.doUnpack(chainId, parent, diffId, blob, lowerComplete).finally(() => this.inflight.delete(chainId));
@@ -92,14 +92,22 @@ export class CommittedLayers {
     return dirs;
   }
 
-  private async doUnpack(chainId: string, parent: string | undefined, diffId: string, blob: string, lowerComplete: boolean): Promise<CommittedInfo> {
+  private async doUnpack(chainId: string, parent: string | undefined, diffId: string, blob: LayerBlob, lowerComplete: boolean): Promise<CommittedInfo> {
     const have = await this.get(chainId);
     if (have) return have;
     const parents = await this.chainDirs(parent, !lowerComplete);
     const staging = join(this.root, `tmp-${digestHex(chainId)}-${randomBytes(4).toString('hex')}`);
     await mkdir(join(staging, 'fs'), { recursive: true });
     try {
-      const result = await this.unpacker.unpack({ blob, target: join(staging, 'fs'), parents, lowerComplete });
+      const target = join(staging, 'fs');
+      const result = await (typeof blob === 'string'
+        ? this.unpacker.unpack({ blob, target, parents, lowerComplete })
+        : this.unpacker.unpack({ blob: blob.path, fd: blob.fd, target, parents, lowerComplete }, blob.feed));
+      // The worker reads a followed blob to its verified end (the tar reader drains its input):
+      // a snapshot is never made of bytes whose digest did not match.
+      if (typeof blob !== 'string' && blob.feed.state.end !== 'verified') {
+        throw new CoracleError('INTERNAL', `layer ${diffId}: unpacked before its blob was verified`);
+      }
       if (result.diffId !== diffId) {
         throw new CoracleError('DATA_LOSS', `layer ${diffId}: uncompressed content has digest ${result.diffId}`);
       }

@@ -3,6 +3,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
 import { BatchedWriter } from './batched-writer.js';
+import type { BlobFeed } from './blob-feed.js';
 import { digestHex, sha256Digest } from './digest.js';
 
 /**
@@ -19,9 +20,10 @@ export interface ContentStore {
   put(digest: string, data: Buffer): Promise<void>;
   /**
    * Downloads a blob unless it is there already. Concurrent calls for one digest share one
-   * download. `open` gives the bytes; it is called once per attempt.
+   * download. `open` gives the bytes; it is called once per attempt. `feed`, if given, is
+   * opened on the ingest file when this call downloads, and told its progress (blob-feed.ts).
    */
-  ingest(digest: string, size: number | undefined, open: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>): Promise<void>;
+  ingest(digest: string, size: number | undefined, open: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>, feed?: BlobFeed): Promise<void>;
   /** Stores bytes whose digest is not known beforehand; returns it. */
   ingestUnknown(source: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }>;
   remove(digest: string): Promise<void>;
@@ -85,26 +87,27 @@ export class FileContentStore implements ContentStore {
     await this.ingest(digest, data.length, async () => [data]);
   }
 
-  ingest(digest: string, size: number | undefined, openSource: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>): Promise<void> {
+  ingest(digest: string, size: number | undefined, openSource: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>, feed?: BlobFeed): Promise<void> {
     const existing = this.inflight.get(digest);
     if (existing) return existing;
-    const p = this.download(digest, size, openSource).finally(() => this.inflight.delete(digest));
+    const p = this.download(digest, size, openSource, feed).finally(() => this.inflight.delete(digest));
     this.inflight.set(digest, p);
     return p;
   }
 
-  private async download(digest: string, size: number | undefined, openSource: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>): Promise<void> {
+  private async download(digest: string, size: number | undefined, openSource: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>, feed?: BlobFeed): Promise<void> {
     const final = this.path(digest);
     if ((await this.size(digest)) !== undefined) return;
     const tmp = join(this.ingestDir, `${digestHex(digest)}-${randomBytes(4).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o644);
     let ok = false;
     try {
+      feed?.open(tmp);
       const hash = createHash('sha256');
       let written = 0;
       // Every byte is counted and hashed as it arrives, before it is batched: the blob is
       // renamed into place only once all of them match the size and digest, as before.
-      const out = new BatchedWriter(fh);
+      const out = new BatchedWriter(fh, feed ? (n) => feed.wrote(n) : undefined);
       try {
         for await (const chunk of await openSource()) {
           written += chunk.length;
@@ -125,11 +128,14 @@ export class FileContentStore implements ContentStore {
       if (actual !== digest) {
         throw new CoracleError('DATA_LOSS', `blob ${digest}: downloaded content has digest ${actual}`);
       }
+      // An unpack that follows the download may finish now, while the blob is synced.
+      feed?.verified();
       // Kept: the blob is on disk before its name is, so that after a power loss a blob under
       // its digest is whole (image records, fsynced after it, name it).
       await fh.sync();
       ok = true;
     } finally {
+      if (!ok) feed?.failed();
       await fh.close();
       if (!ok) await rm(tmp, { force: true });
     }

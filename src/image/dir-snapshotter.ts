@@ -5,7 +5,7 @@ import type { Mount } from '../util/mounts.js';
 import { ActiveSnapshots } from './active-snapshots.js';
 import { CommittedLayers } from './committed-layers.js';
 import { SnapshotLeases } from './snapshot-leases.js';
-import type { CommittedInfo, SnapshotInfo, SnapshotLease, Snapshotter, Unpacker } from './snapshotter.js';
+import type { CommittedInfo, LayerBlob, SnapshotInfo, SnapshotLease, Snapshotter, Unpacker } from './snapshotter.js';
 
 const CHAIN_ID = /^sha256:[a-f0-9]{64}$/;
 
@@ -39,7 +39,7 @@ export class DirSnapshotter implements Snapshotter {
     return CHAIN_ID.test(key) ? this.committed.get(key) : this.active.get(key);
   }
 
-  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string, lowerComplete: boolean): Promise<CommittedInfo> {
+  unpack(chainId: string, parent: string | undefined, diffId: string, blob: LayerBlob, lowerComplete: boolean): Promise<CommittedInfo> {
     return this.committed.unpack(chainId, parent, diffId, blob, lowerComplete);
   }
 

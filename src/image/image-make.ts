@@ -4,10 +4,15 @@ import { chainIds } from './digest.js';
 import type { ImageContext, Lease, OnPullProgress, PullProgress } from './image-deps.js';
 import type { ImageConfigSummary, ImageLayer, ImageRecord } from './image-store.js';
 import { MAX_CONFIG_BYTES, parseImageConfig, type ImageConfigDoc, type ImageManifest } from './manifest.js';
+import { FEED_FAILED } from './blob-chunks.js';
+import { BlobFeed } from './blob-feed.js';
 import { NEEDS_LOWER_LAYERS } from './unpack.js';
 
-/** Brings a blob into the content store (download, or a check that it is there). */
-export type FetchBlob = (digest: string, size: number, layer?: boolean) => Promise<void>;
+/**
+ * Brings a blob into the content store (download, or a check that it is there). A layer's
+ * download opens `feed` on what it writes, for its unpack to follow (blob-feed.ts).
+ */
+export type FetchBlob = (digest: string, size: number, layer?: { feed: BlobFeed }) => Promise<void>;
 
 export function summarise(doc: ImageConfigDoc): ImageConfigSummary {
   const c = doc.config ?? {};
@@ -47,7 +52,7 @@ export async function makeImage(
   if (manifest.config.size > MAX_CONFIG_BYTES) {
     throw new CoracleError('FAILED_PRECONDITION', `${name}: config ${configDigest}: ${manifest.config.size} bytes, more than the ${MAX_CONFIG_BYTES} allowed`);
   }
-  await fetch(configDigest, manifest.config.size, false);
+  await fetch(configDigest, manifest.config.size);
   const config = parseImageConfig(await content.read(configDigest, MAX_CONFIG_BYTES), `${name}: config ${configDigest}`);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
@@ -88,12 +93,15 @@ export async function makeImage(
 }
 
 /**
- * Downloads run in parallel (up to the configured number) and each layer is unpacked as
- * soon as its blob is in, side by side with the others (each has its own directory). The
- * rare layer that hardlinks into a lower one waits for its parents and is unpacked again.
+ * Downloads run in parallel (up to the configured number), and each layer is unpacked side by
+ * side with the others (each has its own directory) as its blob downloads: the unpack follows
+ * what is written, and its snapshot is made once the blob's digest matched (blob-feed.ts).
+ * A blob already there, or downloaded for another pull, is unpacked from the store. The rare
+ * layer that hardlinks into a lower one waits for its parents and is unpacked again; so is
+ * one whose followed download failed, once a retry has brought the blob.
  */
-async function fetchAndUnpack(cx: ImageContext, layers: ImageLayer[], fetch: (digest: string, size: number) => Promise<void>, log: Logger, progress?: OnPullProgress): Promise<void> {
-  const { snapshots, content } = cx.deps;
+async function fetchAndUnpack(cx: ImageContext, layers: ImageLayer[], fetch: FetchBlob, log: Logger, progress?: OnPullProgress): Promise<void> {
+  const { snapshots } = cx.deps;
   const present = await Promise.all(layers.map((l) => snapshots.stat(l.chainId)));
   const tell = (l: ImageLayer, status: PullProgress['status']): void => progress?.({ layer: l.digest, status, current: status === 'done' ? l.size : 0, total: l.size });
   layers.forEach((l, i) => tell(l, present[i] ? 'exists' : 'waiting'));
@@ -104,16 +112,8 @@ async function fetchAndUnpack(cx: ImageContext, layers: ImageLayer[], fetch: (di
     unpacked.push(
       (async () => {
         if (present[i]) return;
-        await cx.download(() => fetch(l.digest, l.size));
-        tell(l, 'extracting');
         const t = Date.now();
-        try {
-          await snapshots.unpack(l.chainId, parent, l.diffId, content.path(l.digest), false);
-        } catch (err) {
-          if (!messageOf(err).endsWith(NEEDS_LOWER_LAYERS)) throw err;
-          await below;
-          await snapshots.unpack(l.chainId, parent, l.diffId, content.path(l.digest), true);
-        }
+        await fetchLayer(cx, l, { parent, below }, fetch, log, () => tell(l, 'extracting'));
         log.debug('layer unpacked', { layer: l.digest, chainId: l.chainId, ms: Date.now() - t });
         tell(l, 'done');
       })(),
@@ -122,4 +122,53 @@ async function fetchAndUnpack(cx: ImageContext, layers: ImageLayer[], fetch: (di
   const results = await Promise.allSettled(unpacked);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/**
+ * One layer downloaded and unpacked: as it downloads, following its feed; or from the store
+ * (its blob was there, or downloaded for another pull). `onDownloaded` is told when its blob
+ * is in.
+ */
+async function fetchLayer(
+  cx: ImageContext,
+  l: ImageLayer,
+  lower: { parent: string | undefined; below: Promise<void> },
+  fetch: FetchBlob,
+  log: Logger,
+  onDownloaded: () => void,
+): Promise<void> {
+  const { snapshots, content } = cx.deps;
+  const feed = new BlobFeed();
+  const downloaded = cx.download(() => fetch(l.digest, l.size, { feed }));
+  try {
+    // The download's failure, if it comes first, is the layer's.
+    const fd = await Promise.race([feed.opened, downloaded.then(() => undefined)]);
+    const streamed = fd === undefined ? undefined : await settled(snapshots.unpack(l.chainId, lower.parent, l.diffId, { path: content.path(l.digest), fd, feed }, false));
+    await downloaded;
+    onDownloaded();
+    if (streamed?.ok) return;
+    // Unpacked again from the store: a layer that needs its parents, or whose followed
+    // download failed (this one, or another pull's of the same layer).
+    const again = streamed && (feed.state.end === 'failed' || [NEEDS_LOWER_LAYERS, FEED_FAILED].some((m) => messageOf(streamed.err).endsWith(m)));
+    if (streamed && !again) throw streamed.err;
+    if (streamed) log.debug('layer unpacked again from the store', { layer: l.digest, why: messageOf(streamed.err) });
+    try {
+      await snapshots.unpack(l.chainId, lower.parent, l.diffId, content.path(l.digest), false);
+    } catch (err) {
+      if (!messageOf(err).endsWith(NEEDS_LOWER_LAYERS)) throw err;
+      await lower.below;
+      await snapshots.unpack(l.chainId, lower.parent, l.diffId, content.path(l.digest), true);
+    }
+  } finally {
+    feed.close();
+  }
+}
+
+/** How `p` ended, without throwing. */
+async function settled<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: unknown }> {
+  try {
+    return { ok: true, value: await p };
+  } catch (err) {
+    return { ok: false, err };
+  }
 }

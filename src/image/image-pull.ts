@@ -2,7 +2,8 @@ import { CoracleError, messageOf, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ImageContext, OnPullProgress } from './image-deps.js';
 import { withLease } from './image-gc.js';
-import { makeImage } from './image-make.js';
+import { makeImage, type FetchBlob } from './image-make.js';
+import type { BlobFeed } from './blob-feed.js';
 import type { ImageRecord } from './image-store.js';
 import { MEDIA, parseManifestDoc, selectPlatform } from './manifest.js';
 import { parseReference, repoDigest, repoTag, type ImageReference } from './reference.js';
@@ -36,8 +37,8 @@ function credentialsForEndpoint(given: RegistryCredentials | undefined, file: { 
 /**
  * A pull fetches the manifest from the first endpoint that has it (choosing this host's
  * platform from an index), then the config, then downloads layers in parallel and unpacks
- * each as soon as it and its parent are ready; only when every layer is in place is the
- * image recorded. A failed pull leaves nothing: what it fetched is collected.
+ * each while it downloads (image-make.ts); only when every layer is in place is the image
+ * recorded. A failed pull leaves nothing: what it fetched is collected.
  */
 export async function pullImage(cx: ImageContext, text: string, credentials: RegistryCredentials | undefined, log: Logger, signal?: AbortSignal, progress?: OnPullProgress): Promise<ImageRecord> {
   const ref = parseReference(text);
@@ -84,7 +85,7 @@ async function pullFrom(cx: ImageContext, ref: ImageReference, repo: RegistryRep
     }
     const tag = ref.digest ? undefined : repoTag(ref);
     // Only layers are shown downloading; the config is fetched before them, quietly.
-    const fetch = (digest: string, size: number, layer = true): Promise<void> => ingest(cx, repo, digest, size, signal, layer ? progress : undefined);
+    const fetch: FetchBlob = (digest, size, layer) => ingest(cx, repo, digest, size, signal, layer ? progress : undefined, layer?.feed);
     return makeImage(
       cx,
       { name, manifest: doc.manifest, manifestDigest: manifest.digest, manifestMediaType: manifest.mediaType || doc.manifest.mediaType || MEDIA.ociManifest },
@@ -97,12 +98,15 @@ async function pullFrom(cx: ImageContext, ref: ImageReference, repo: RegistryRep
   });
 }
 
-/** A blob into the content store, with a few attempts for a connection that broke. */
-async function ingest(cx: ImageContext, repo: RegistryRepository, digest: string, size: number, signal?: AbortSignal, progress?: OnPullProgress): Promise<void> {
+/**
+ * A blob into the content store, with a few attempts for a connection that broke. `feed`
+ * follows the first attempt only (a failed one fails it).
+ */
+async function ingest(cx: ImageContext, repo: RegistryRepository, digest: string, size: number, signal?: AbortSignal, progress?: OnPullProgress, feed?: BlobFeed): Promise<void> {
   const received = cx.deps.metrics ? (n: number): void => cx.deps.metrics!.received(n) : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      await cx.deps.content.ingest(digest, size, async () => (progress || received ? counted(await repo.blob(digest, signal), digest, size, progress, received) : repo.blob(digest, signal)));
+      await cx.deps.content.ingest(digest, size, async () => (progress || received ? counted(await repo.blob(digest, signal), digest, size, progress, received) : repo.blob(digest, signal)), feed);
       return;
     } catch (err) {
       const code = err instanceof CoracleError ? err.code : 'INTERNAL';

@@ -1,4 +1,5 @@
 import type { Mount } from '../util/mounts.js';
+import type { BlobFeed } from './blob-feed.js';
 import type { UnpackRequest, UnpackResult } from './unpack.js';
 
 export type { Mount } from '../util/mounts.js';
@@ -48,8 +49,12 @@ export interface SnapshotLease {
 }
 
 export interface Unpacker {
-  unpack(request: UnpackRequest): Promise<UnpackResult>;
+  /** Unpacks `request`; with `feed`, the blob at `request.fd` as its download goes. */
+  unpack(request: UnpackRequest, feed?: BlobFeed): Promise<UnpackResult>;
 }
+
+/** A layer blob to unpack: a file in the content store, or one being downloaded (`feed`, opened at `fd`). */
+export type LayerBlob = string | { path: string; fd: number; feed: BlobFeed };
 
 export interface Snapshotter {
   /** The snapshot `key` names (a chain ID, or an active or view key); undefined if none. */
@@ -59,8 +64,10 @@ export interface Snapshotter {
    * sha256 is `diffId`. Concurrent calls for one chain ID share one unpack. With
    * `lowerComplete` false the parents may still be unpacking: a layer that needs them (a
    * hardlink into them) fails with NEEDS_LOWER_LAYERS and is unpacked again once they are.
+   * A blob being downloaded is unpacked as it comes, and committed only once its feed says it
+   * was verified; one whose download failed ends the unpack with FEED_FAILED.
    */
-  unpack(chainId: string, parent: string | undefined, diffId: string, blob: string, lowerComplete: boolean): Promise<CommittedInfo>;
+  unpack(chainId: string, parent: string | undefined, diffId: string, blob: LayerBlob, lowerComplete: boolean): Promise<CommittedInfo>;
   /**
    * A writable snapshot `key` over the committed `parent` (and its whole chain): the mounts
    * of an overlay of the parent chain's dirs under a new upper and work dir of its own. The

@@ -1,13 +1,19 @@
 import { Worker } from 'node:worker_threads';
 import { CoracleError, codeForErrno, type ErrorCode } from '../errors.js';
 import { mallocTrim } from '../util/malloc-trim.js';
+import type { BlobFeed } from './blob-feed.js';
 import type { UnpackRequest, UnpackResult } from './unpack.js';
+import type { UnpackMessage } from './unpack-worker.js';
 
 interface Job {
   id: number;
   request: UnpackRequest;
+  /** The download the unpack follows; its changes are posted to the worker while it runs. */
+  feed: BlobFeed | undefined;
   resolve(r: UnpackResult): void;
   reject(e: Error): void;
+  /** Stops posting the feed's changes. */
+  unsubscribe?: () => void;
 }
 
 /** How long a worker may stay idle before it is ended, by default. */
@@ -59,10 +65,11 @@ export class UnpackPool {
     return this.idle.length + this.busy.size;
   }
 
-  unpack(request: UnpackRequest): Promise<UnpackResult> {
+  /** Unpacks `request`; with `feed`, the blob at `request.fd` as its download goes. */
+  unpack(request: UnpackRequest, feed?: BlobFeed): Promise<UnpackResult> {
     if (this.closed) return Promise.reject(new CoracleError('UNAVAILABLE', 'unpack pool closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, request, resolve, reject });
+      this.queue.push({ id: this.nextId++, request, feed, resolve, reject });
       this.pump();
     });
   }
@@ -77,6 +84,7 @@ export class UnpackPool {
     worker.on('message', (msg: { id: number; result?: UnpackResult; error?: WorkerError }) => {
       const job = this.busy.get(worker);
       this.busy.delete(worker);
+      job?.unsubscribe?.();
       if (job) {
         if (msg.error) job.reject(unpackError(msg.error));
         else job.resolve(msg.result!);
@@ -89,6 +97,7 @@ export class UnpackPool {
     worker.on('error', (err) => {
       const job = this.busy.get(worker);
       this.busy.delete(worker);
+      job?.unsubscribe?.();
       this.forget(worker);
       job?.reject(new CoracleError('INTERNAL', `unpack worker: ${err.message}`));
       this.pump();
@@ -128,7 +137,10 @@ export class UnpackPool {
       const job = this.queue.shift()!;
       worker.ref();
       this.busy.set(worker, job);
-      worker.postMessage({ id: job.id, request: job.request });
+      const post = (msg: UnpackMessage): void => worker.postMessage(msg);
+      // The feed's state now, then each change, for as long as the job runs.
+      post({ id: job.id, request: job.request, ...(job.feed ? { feed: job.feed.state } : {}) });
+      job.unsubscribe = job.feed?.subscribe((feed) => post({ id: job.id, feed }));
     }
   }
 

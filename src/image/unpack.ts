@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, openSync, writeSync } from 'node:fs';
-import { basename, posix } from 'node:path';
+import { posix } from 'node:path';
 import {
   fsetxattr,
   lchmodat,
@@ -20,6 +20,7 @@ import {
 } from '../util/at-syscalls.js';
 import { lsetxattr, S_IFBLK, S_IFCHR, S_IFIFO } from '../util/fs-syscalls.js';
 import { lstatAt, openInRoot, removeAt, walkInRoot } from '../util/in-root.js';
+import { blobChunks, blobName, type FollowedBlob } from './blob-chunks.js';
 import { decompressed, hashing } from './layer-stream.js';
 import { readTar, type TarHeader } from './tar-reader.js';
 import { copyUp, hidesBelow, type LinkTarget } from './copy-up.js';
@@ -43,8 +44,10 @@ import { copyUp, hidesBelow, type LinkTarget } from './copy-up.js';
  */
 
 export interface UnpackRequest {
-  /** The layer blob in the content store. */
+  /** The layer blob in the content store (with `fd`, the ingest file of one being downloaded). */
   blob: string;
+  /** An fd on a blob being downloaded, read as its feed's messages say it grows (blob-feed.ts). */
+  fd?: number;
   /** An empty directory to fill. */
   target: string;
   /** Lower layers' directories, nearest first: a hardlink to a file of theirs copies it up. */
@@ -370,17 +373,12 @@ class LayerWriter {
   }
 }
 
-/** `sha256:…` for a content-store blob path, the file's name otherwise. */
-function blobName(blob: string): string {
-  const name = basename(blob);
-  return /^[a-f0-9]{64}$/.test(name) ? `sha256:${name}` : name;
-}
-
-export async function unpackLayer(req: UnpackRequest): Promise<UnpackResult> {
+export async function unpackLayer(req: UnpackRequest, follow?: FollowedBlob): Promise<UnpackResult> {
   const hash = createHash('sha256');
   const writer = new LayerWriter(req.target, req.parents, req.lowerComplete);
+  const source = follow && req.fd !== undefined ? blobChunks(req.fd, follow) : blobChunks(req.blob);
   try {
-    for await (const { header, body } of readTar(hashing(decompressed(req.blob), hash))) {
+    for await (const { header, body } of readTar(hashing(decompressed(source), hash))) {
       try {
         await writer.entry(header, body);
       } catch (err) {

@@ -3,7 +3,9 @@ import { listenOnLoopback } from './loopback-server.js';
 
 /**
  * An HTTP proxy in front of a real registry that misbehaves on blob downloads, on cue:
- * 'stall' sends the headers and `afterBytes`, then nothing; 'redirect' answers 307 to the
+ * 'stall' sends the headers and `afterBytes`, then nothing; 'cut' sends them and `afterBytes`,
+ * then breaks the connection, for the first `times` blob downloads that long (`cuts` counts
+ * them), and passes the later ones; 'redirect' answers 307 to the
  * registry itself or to `to` (another origin), as registries backed by object stores do;
  * 'none' passes everything; 'challenge' answers every request 401 with `header` as its
  * WWW-Authenticate (a host that asks for credentials); 'bearer' does so unless the request
@@ -12,6 +14,7 @@ import { listenOnLoopback } from './loopback-server.js';
  */
 export type Fault =
   | { kind: 'stall'; afterBytes: number }
+  | { kind: 'cut'; afterBytes: number; times: number }
   | { kind: 'redirect'; to?: string }
   | { kind: 'none' }
   | { kind: 'challenge'; header: string }
@@ -28,11 +31,13 @@ export interface FaultProxy {
   /** host:port of `url`. */
   host: string;
   redirects: number;
+  /** Downloads 'cut' broke. */
+  cuts: number;
   seen: SeenRequest[];
 }
 
 export async function startFaultProxy(target: string, fault: Fault): Promise<FaultProxy> {
-  const state: FaultProxy = { url: '', host: '', redirects: 0, seen: [] };
+  const state: FaultProxy = { url: '', host: '', redirects: 0, cuts: 0, seen: [] };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     state.seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
     if (fault.kind === 'challenge' || (fault.kind === 'bearer' && req.headers.authorization !== `Bearer ${fault.token}`)) {
@@ -48,7 +53,8 @@ export async function startFaultProxy(target: string, fault: Fault): Promise<Fau
     }
     const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
-      if (!isBlob || fault.kind !== 'stall') {
+      const cut = isBlob && fault.kind === 'cut' && state.cuts < fault.times;
+      if (!isBlob || !(fault.kind === 'stall' || cut)) {
         up.pipe(res);
         return;
       }
@@ -59,6 +65,11 @@ export async function startFaultProxy(target: string, fault: Fault): Promise<Fau
         const part = chunk.subarray(0, afterBytes - sent);
         sent += part.length;
         res.write(part);
+        if (cut && sent >= afterBytes) {
+          state.cuts++;
+          up.destroy();
+          res.socket?.destroy();
+        }
       });
       // A blob no longer than the cut is passed whole: ending it frees the connection.
       up.on('end', () => {

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -312,6 +313,25 @@ describe('image/image-service: ImageService against a failing registry', functio
     assert.ok(d.lines.some((l) => l.includes('pull: endpoint failed') && l.includes('127.0.0.1:1')), 'the dead mirror was tried first');
     const s = await d.clients.image.ImageStatus({ image: { image: 'far.example/mir/img:v1' } });
     assert.deepEqual(s.image?.repo_tags, ['far.example/mir/img:v1']);
+  });
+
+  it('a layer whose download broke half-way is unpacked from the blob the retry brought', async () => {
+    const registry = await startTestRegistry();
+    const files = Array.from({ length: 50 }, (_, i) => ({ type: 'file' as const, path: `d/f${i}`, content: randomBytes(30_000).toString('hex') }));
+    const layer = await buildLayer(files, { compression: 'zstd' });
+    const image = buildImage({ layers: [layer] });
+    await pushImage(registry.url, 'cut/img', image, ['v1']);
+    // Past the first MiB: the unpack that followed the download has begun when it breaks.
+    assert.ok(layer.size > 1_200_000, `a layer of ${layer.size} bytes`);
+    const proxy = await startFaultProxy(registry.url, { kind: 'cut', afterBytes: 1_100_000, times: 1 });
+    const d = await startTestDaemon({ mirrors: { 'cut.example': proxy.url } });
+    const r = await d.clients.image.PullImage({ image: { image: 'cut.example/cut/img:v1' } });
+    assert.equal(r.image_ref, image.configDigest);
+    assert.equal(proxy.cuts, 1, 'one download was broken, and retried');
+    assert.ok(d.lines.some((l) => l.includes('layer unpacked again from the store') && l.includes(layer.digest)), 'the unpack that followed the broken download was given up');
+    assert.equal(await readFile(join(d.root, 'image', 'snapshots', hex(layer.diffId), 'fs', 'd', 'f49'), 'utf8'), files[49]!.content);
+    assert.deepEqual(await readdir(join(d.root, 'image', 'content', 'ingest')), []);
+    assert.deepEqual(await snapshotTrees(d.root), [hex(layer.diffId)], 'the abandoned unpack left nothing');
   });
 
   it('a download that stops making progress is cancelled after pull_progress_timeout', async () => {

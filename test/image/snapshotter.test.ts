@@ -230,7 +230,7 @@ export function snapshotterConformance(name: string, make: () => Promise<Snapsho
 snapshotterConformance('DirSnapshotter', async () => {
   const root = join(await tempDir('coracle-snap-'), 'snapshots');
   const open = async (): Promise<DirSnapshotter> => {
-    const snap = new DirSnapshotter(root, { unpack: unpackLayer });
+    const snap = new DirSnapshotter(root, { unpack: (req) => unpackLayer(req) });
     await snap.init();
     onCleanup('wait for removed trees', () => snap.settled());
     return snap;

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { FEED_FAILED } from '../../src/image/blob-chunks.js';
+import { BlobFeed } from '../../src/image/blob-feed.js';
 import { UnpackPool } from '../../src/image/unpack-pool.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
@@ -33,6 +35,56 @@ describe('image/unpack-pool', () => {
     await until('the idle worker to end', () => pool.workers === 0);
     await unpack(2);
     assert.equal(pool.workers, 1);
+  });
+
+  it('unpacks a blob as it is written, following its feed to the verified end', async () => {
+    const work = await tempDir();
+    const pool = new UnpackPool(1);
+    onCleanup('close the unpack pool', () => pool.close());
+    const files = Array.from({ length: 200 }, (_, i) => ({ type: 'file' as const, path: `d${i % 5}/f${i}`, content: `file ${i} `.repeat(200) }));
+    const layer = await buildLayer(files, { compression: 'zstd' });
+    const ingest = join(work, 'ingest');
+    await writeFile(ingest, '');
+    await mkdir(join(work, 'fs'));
+    const feed = new BlobFeed();
+    feed.open(ingest);
+    const unpacked = pool.unpack({ blob: ingest, fd: await feed.opened, target: join(work, 'fs'), parents: [], lowerComplete: true }, feed);
+    const settled = { done: false };
+    void unpacked.finally(() => (settled.done = true)).catch(() => undefined);
+    // The blob in four parts, each told once it is in the file: the unpack waits for the next.
+    const quarter = Math.ceil(layer.blob.length / 4);
+    for (let off = 0; off < layer.blob.length; off += quarter) {
+      await appendFile(ingest, layer.blob.subarray(off, off + quarter));
+      feed.wrote(Math.min(off + quarter, layer.blob.length));
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(settled.done, false, 'the unpack waits for the end of the feed');
+    }
+    feed.verified();
+    const result = await unpacked;
+    feed.close();
+    assert.equal(result.diffId, layer.diffId);
+    assert.equal(await readFile(join(work, 'fs', 'd4', 'f199'), 'utf8'), 'file 199 '.repeat(200));
+  });
+
+  it('a feed that fails ends its unpack with FEED_FAILED, and the worker takes the next job', async () => {
+    const work = await tempDir();
+    const pool = new UnpackPool(1);
+    onCleanup('close the unpack pool', () => pool.close());
+    const layer = await buildLayer([{ type: 'file', path: 'big', content: Buffer.alloc(1 << 20, 3) }]);
+    // Named as the content store names an ingest file: errors give the blob's digest.
+    const ingest = join(work, `${layer.digest.slice(7)}-0a0b0c0d`);
+    await writeFile(ingest, layer.blob.subarray(0, 100));
+    await mkdir(join(work, 'fs'));
+    const feed = new BlobFeed();
+    feed.open(ingest);
+    feed.wrote(100);
+    const unpacked = pool.unpack({ blob: ingest, fd: await feed.opened, target: join(work, 'fs'), parents: [], lowerComplete: true }, feed);
+    feed.failed();
+    await assert.rejects(unpacked, (err: Error) => err.message.endsWith(FEED_FAILED) && err.message.includes(`layer ${layer.digest}`));
+    feed.close();
+    await writeFile(join(work, 'blob'), layer.blob);
+    await mkdir(join(work, 'fs2'));
+    assert.equal((await pool.unpack({ blob: join(work, 'blob'), target: join(work, 'fs2'), parents: [], lowerComplete: true })).diffId, layer.diffId);
   });
 
   it('unpacks without a process warning: the fds it opens through koffi are closed quietly', async () => {

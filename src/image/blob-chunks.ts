@@ -1,0 +1,74 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { FeedState } from './blob-feed.js';
+
+/** The most read at once: the decoders and the tar reader take any size. */
+const READ_BYTES = 1 << 20;
+
+/** The message of an unpack ended because the download it followed failed (see blob-feed.ts). */
+export const FEED_FAILED = 'its download failed';
+
+/**
+ * The worker's side of a BlobFeed: the feed's states as the daemon's thread posts them, and a
+ * wait for the next one.
+ */
+export class FollowedBlob {
+  private current: FeedState;
+  private wake: (() => void) | undefined;
+
+  constructor(initial: FeedState) {
+    this.current = initial;
+  }
+
+  update(s: FeedState): void {
+    this.current = s;
+    this.wake?.();
+    this.wake = undefined;
+  }
+
+  get state(): FeedState {
+    return this.current;
+  }
+
+  changed(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+}
+
+/**
+ * A blob's bytes, read with pread in chunks of up to 1 MiB: from `blob`, a file in the content
+ * store, to its end; or, with `follow`, from the fd of one being downloaded, up to what the
+ * feed says is written, until it is verified (the end) or has failed (an error). Reads are
+ * synchronous: this runs in an unpack worker, whose thread does nothing else.
+ */
+export async function* blobChunks(blob: string | number, follow?: FollowedBlob): AsyncGenerator<Buffer> {
+  const fd = typeof blob === 'number' ? blob : openSync(blob, 'r');
+  try {
+    for (let pos = 0; ; ) {
+      const { written, end } = follow?.state ?? { written: Infinity, end: 'verified' };
+      if (end === 'failed') throw new Error(FEED_FAILED);
+      if (pos >= written) {
+        if (end === 'verified') return;
+        await follow!.changed();
+        continue;
+      }
+      const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, written - pos));
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) {
+        if (!follow) return;
+        throw new Error(`blob: ended at ${pos} bytes, ${written} were written`);
+      }
+      pos += n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    if (typeof blob !== 'number') closeSync(fd);
+  }
+}
+
+/** `sha256:…` for a content-store blob or ingest file (`<hex>-<suffix>`), the file's name otherwise. */
+export function blobName(blob: string): string {
+  const name = basename(blob);
+  const hex = /^([a-f0-9]{64})(-[a-f0-9]+)?$/.exec(name)?.[1];
+  return hex ? `sha256:${hex}` : name;
+}

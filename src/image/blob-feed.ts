@@ -1,0 +1,83 @@
+import { closeSync, openSync } from 'node:fs';
+
+/**
+ * A layer blob being downloaded, as its unpack follows it: the content store writes the blob
+ * to an ingest file and tells the feed how much of it is on disk, then whether its size and
+ * digest matched; the unpack worker reads the file up to there, so that a layer is unpacked
+ * while it downloads instead of after (and after the blob's fsync).
+ *
+ * The bytes the unpack reads are not yet verified. That changes nothing the unpacker trusts:
+ * it already takes every layer as hostile, and it writes into a staging directory that becomes
+ * a snapshot only once the blob's digest matched (`verified`) and its own diff ID did. A feed
+ * that `failed` (a broken connection, a wrong digest) ends the unpack, and its staging
+ * directory goes; the pull then unpacks from the blob it downloaded again, or fails.
+ */
+
+/** How far a followed blob is: the bytes on disk, and how its download ended, once it has. */
+export interface FeedState {
+  written: number;
+  end?: 'verified' | 'failed';
+}
+
+export class BlobFeed {
+  private current: FeedState = { written: 0 };
+  private fd: number | undefined;
+  private readonly listeners = new Set<(s: FeedState) => void>();
+  private onOpen!: (fd: number) => void;
+  /**
+   * An fd open for reading on the ingest file, once the download has made it. Worker threads
+   * share the process's fds: the worker reads by this fd, which the file's rename into the
+   * store (or its removal after a failure) does not disturb. A feed whose digest is already
+   * being downloaded for another caller, or is in the store, never opens.
+   */
+  readonly opened: Promise<number>;
+
+  constructor() {
+    this.opened = new Promise((resolve) => (this.onOpen = resolve));
+  }
+
+  get state(): FeedState {
+    return this.current;
+  }
+
+  /** The content store's: the ingest file exists, empty. Only the first call counts. */
+  open(path: string): void {
+    if (this.fd !== undefined || this.current.end) return;
+    this.fd = openSync(path, 'r');
+    this.onOpen(this.fd);
+  }
+
+  /** The content store's: `total` bytes of the blob are on disk. */
+  wrote(total: number): void {
+    if (!this.current.end) this.tell({ written: total });
+  }
+
+  /** The content store's: every byte is written, and the size and digest matched. */
+  verified(): void {
+    if (!this.current.end) this.tell({ written: this.current.written, end: 'verified' });
+  }
+
+  /** The content store's: this download failed; nothing more will be written. */
+  failed(): void {
+    if (!this.current.end) this.tell({ written: this.current.written, end: 'failed' });
+  }
+
+  /** Calls `listener` with every change from now on; returns how to stop. */
+  subscribe(listener: (s: FeedState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Closes the fd: once the unpack that followed the feed has ended, whatever happened. */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.failed();
+    this.listeners.clear();
+  }
+
+  private tell(s: FeedState): void {
+    this.current = s;
+    for (const l of this.listeners) l(s);
+  }
+}
