@@ -18,6 +18,7 @@ import { hostPlatform } from '../image/manifest.js';
 import { RegistryClient } from '../image/registry-client.js';
 import { DirSnapshotter } from '../image/dir-snapshotter.js';
 import { UnpackPool } from '../image/unpack-pool.js';
+import { HeapGrowth } from '../util/heap-growth.js';
 import type { Logger } from '../log.js';
 import { CniRunner } from '../netns/cni.js';
 import { earlierOwnConfig, loadNetwork, writeOwnNetwork } from '../netns/cni-config.js';
@@ -79,6 +80,7 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
   });
 
   const imageRoot = join(config.root, 'image');
+  const heapGrowth = new HeapGrowth();
   const content = new FileContentStore(join(imageRoot, 'content'));
   await content.init();
   const pool = new UnpackPool(Math.max(1, Math.min(2, availableParallelism())));
@@ -104,6 +106,7 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
     root: imageRoot,
     log,
     metrics: recorders?.pulls,
+    duringPull: () => heapGrowth.widen(),
   });
   const embedded = await writeOwnNetwork(ownCniConfDir, {
     name: config.cni.network_name,

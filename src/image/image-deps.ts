@@ -37,6 +37,11 @@ export interface ImageServiceDeps {
   root: string;
   log: Logger;
   metrics?: PullMetrics;
+  /**
+   * Called as a pull starts; what it returns, as it ends: the daemon lets V8's heap grow
+   * further meanwhile (util/heap-growth.ts).
+   */
+  duringPull?: () => () => void;
 }
 
 /** How far a pull is with one layer (docker pull's progress lines). */

@@ -20,8 +20,8 @@ export type { UntagResult } from './image-untag.js';
 /**
  * Pulls, finds, lists and removes images. A pull fetches the manifest (choosing this host's
  * platform from an index), then the config, then downloads layers in parallel and unpacks
- * each as soon as it and its parent are ready; only when every layer is in place is the
- * image recorded. A failed pull leaves nothing: what it fetched is collected.
+ * each while it downloads; only when every layer is in place is the image recorded. A
+ * failed pull leaves nothing: what it fetched is collected.
  *
  * A facade: each operation lives in its own module (image-pull, image-import-export,
  * image-history, image-gc, with image-make shared by pull, import and commit), and this
@@ -45,17 +45,19 @@ export class ImageService {
   }
 
   async pull(text: string, credentials: RegistryCredentials | undefined, log: Logger, signal?: AbortSignal, progress?: OnPullProgress): Promise<ImageRecord> {
-    const metrics = this.cx.deps.metrics;
-    if (!metrics) return pullImage(this.cx, text, credentials, log, signal, progress);
+    const { metrics, duringPull } = this.cx.deps;
     const start = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - start) / 1e9;
+    const over = duringPull?.();
     try {
       const image = await pullImage(this.cx, text, credentials, log, signal, progress);
-      metrics.pulled(seconds());
+      metrics?.pulled(seconds());
       return image;
     } catch (err) {
-      metrics.pulled(seconds(), errorCodeOf(err));
+      metrics?.pulled(seconds(), errorCodeOf(err));
       throw err;
+    } finally {
+      over?.();
     }
   }
 

@@ -14,7 +14,7 @@ import { fail, libcLibrary } from './fs-syscalls.js';
  *   is live before the next, not V8's default of up to 4x for a small heap: the garbage of
  *   a pod's RPCs is collected before it piles up. bench/lifecycle (30 rounds, then 100 pods
  *   that come and go): 92 MiB of RSS at the end against 114 MiB without it, the RPC
- *   latencies unchanged.
+ *   latencies unchanged. Pulls widen it while they run (util/heap-growth.ts).
  * - `--expose-gc`: for util/memory-reducer alone, which runs a full collection once a burst
  *   of work is over, so that what it grew is given back.
  * - `--no-turbofan`: no optimizing compiler while the daemon starts; serve turns it on once
