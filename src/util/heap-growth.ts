@@ -33,9 +33,10 @@ export interface HeapGrowthDeps {
  * reads, each its own Buffer, and with a limit of some 9 MiB over an 8 MiB heap it ran a full
  * collection every 9 MiB of them: 15-17 per 200 MB pull, each marking the whole heap on
  * V8's threads, about a quarter of a core for the length of the pull. Widened so that the
- * heap may grow by WIDE_BYTES, 1-2 remain; bench/pull's zstd image went from 0.87-0.92 s to
- * 0.72-0.77 s. What a pull leaves is collected once it is over: the next full collection
- * (the memory reducer's, util/memory-reducer.ts) sets the limit from the normal percent.
+ * heap may grow by WIDE_BYTES, 1-2 remain; bench/pull's zstd image, Coracle alone, went
+ * from 0.87-0.92 s to 0.69-0.85 s (4 runs). What a pull leaves is collected once it is
+ * over: the next full collection (the memory reducer's, util/memory-reducer.ts) sets the
+ * limit from the normal percent.
  *
  * V8 reads the flag whenever it computes the next limit, at the end of each full collection,
  * and Node leaves flags changeable after start (as util/optimizer-gate relies on too).
