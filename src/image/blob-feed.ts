@@ -40,10 +40,19 @@ export class BlobFeed {
     return this.current;
   }
 
-  /** The content store's: the ingest file exists, empty. Only the first call counts. */
+  /**
+   * The content store's: the ingest file exists, empty. Only the first call counts. A file
+   * that cannot be opened (no fd left) fails the feed, not the download: the layer is then
+   * unpacked from the store once it is in.
+   */
   open(path: string): void {
     if (this.fd !== undefined || this.current.end) return;
-    this.fd = openSync(path, 'r');
+    try {
+      this.fd = openSync(path, 'r');
+    } catch {
+      this.failed();
+      return;
+    }
     this.onOpen(this.fd);
   }
 

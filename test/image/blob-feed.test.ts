@@ -55,6 +55,15 @@ describe('image/blob-feed', () => {
     const opened = await Promise.race([feed.opened.then(() => 'opened'), new Promise((r) => setImmediate(() => r('not opened')))]);
     assert.equal(opened, 'not opened');
   });
+
+  it('a file it cannot open fails the feed, and it never opens', async () => {
+    const feed = new BlobFeed();
+    feed.open(join(await tempDir(), 'not-there'));
+    assert.equal(feed.state.end, 'failed');
+    const opened = await Promise.race([feed.opened.then(() => 'opened'), new Promise((r) => setImmediate(() => r('not opened')))]);
+    assert.equal(opened, 'not opened');
+    feed.close();
+  });
 });
 
 describe('image/blob-chunks', () => {
