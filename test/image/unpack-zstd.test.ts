@@ -104,6 +104,14 @@ describe('image/unpack: zstd layers', function () {
     await assert.rejects(unpackBlob(garbage), /layer blob: zstd: .+/);
   });
 
+  it("a frame whose checksum does not match its content fails with libzstd's checksum error", async () => {
+    const layer = await buildLayer(ENTRIES, { compression: 'zstd' });
+    // buildLayer sets the checksum flag: the frame ends with 4 bytes of XXH64 of the content.
+    const bad = Buffer.from(layer.blob);
+    bad[bad.length - 1]! ^= 0xff;
+    await assert.rejects(unpackBlob(bad), /^Error: layer blob: (entry "[^"]+": )?zstd: .*checksum/);
+  });
+
   it('a truncated layer fails as one', async () => {
     const layer = await buildLayer(ENTRIES, { compression: 'zstd' });
     for (const at of [4, 9, Math.floor(layer.blob.length / 2), layer.blob.length - 1]) {
