@@ -143,15 +143,17 @@ async function fetchLayer(
   try {
     // The download's failure, if it comes first, is the layer's.
     const fd = await Promise.race([feed.opened, downloaded.then(() => undefined)]);
-    const streamed = fd === undefined ? undefined : await settled(snapshots.unpack(l.chainId, lower.parent, l.diffId, { path: content.path(l.digest), fd, feed }, false));
+    const [streamed] = fd === undefined ? [] : await Promise.allSettled([snapshots.unpack(l.chainId, lower.parent, l.diffId, { path: content.path(l.digest), fd, feed }, false)]);
     await downloaded;
     onDownloaded();
-    if (streamed?.ok) return;
-    // Unpacked again from the store: a layer that needs its parents, or whose followed
-    // download failed (this one, or another pull's of the same layer).
-    const again = streamed && (feed.state.end === 'failed' || [NEEDS_LOWER_LAYERS, FEED_FAILED].some((m) => messageOf(streamed.err).endsWith(m)));
-    if (streamed && !again) throw streamed.err;
-    if (streamed) log.debug('layer unpacked again from the store', { layer: l.digest, why: messageOf(streamed.err) });
+    if (streamed?.status === 'fulfilled') return;
+    if (streamed) {
+      // Unpacked again from the store: a layer that needs its parents, or whose followed
+      // download failed (this one, or another pull's of the same layer).
+      const why = messageOf(streamed.reason);
+      if (feed.state.end !== 'failed' && ![NEEDS_LOWER_LAYERS, FEED_FAILED].some((m) => why.endsWith(m))) throw streamed.reason;
+      log.debug('layer unpacked again from the store', { layer: l.digest, why });
+    }
     try {
       await snapshots.unpack(l.chainId, lower.parent, l.diffId, content.path(l.digest), false);
     } catch (err) {
@@ -161,14 +163,5 @@ async function fetchLayer(
     }
   } finally {
     feed.close();
-  }
-}
-
-/** How `p` ended, without throwing. */
-async function settled<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: unknown }> {
-  try {
-    return { ok: true, value: await p };
-  } catch (err) {
-    return { ok: false, err };
   }
 }
