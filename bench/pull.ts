@@ -7,13 +7,17 @@
  *
  * The image is pushed twice, its layers gzip-compressed in one and zstd-compressed (level 3,
  * zstd's default) in the other; each runtime pulls both, and the coracle/containerd
- * throughput ratio is printed for each. The image is built in memory: each layer is a few
- * large files of random (incompressible) bytes, which show throughput, and 500 small text
- * files, which show the per-file cost of unpacking. It is pushed to a docker-registry of its
+ * throughput ratio of the medians is printed for each. Both daemons run side by side, and
+ * the runs alternate between them (coracle, containerd, coracle, ...), as bench/critest's
+ * and bench/lifecycle's do, so that a machine that speeds up or slows down over the bench
+ * does so for both. The image is built in memory: each layer is a few large files of random
+ * (incompressible) bytes, which show throughput, and 500 small text files, which show the
+ * per-file cost of unpacking. It is pushed to a docker-registry of its
  * own; every run pulls it and then removes it, so that each pull fetches and unpacks
  * everything again. Throughput is compressed bytes / seconds, in MB/s (1 MB = 10^6 bytes);
  * beside it, the CPU time the runtime's process spent on the pull (a loaded machine inflates
- * it too, through cache and SMT contention, but less than wall time). For the comparison:
+ * it too, through cache and SMT contention, but less than wall time), and the most anonymous
+ * memory (RssAnon) its process had while the pull ran, read every 50 ms. For the comparison:
  * `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
  * temp dir removed, whatever happens.
  */
@@ -31,6 +35,7 @@ import { coracleConfig, startCoracleDaemon } from './lib/coracle-daemon.js';
 import { Cleanups, onPath, run, sleep } from './lib/host.js';
 import { optionsOrUsage, positiveInt } from './lib/options.js';
 import { loadSummary, printLoad } from './lib/loadavg.js';
+import type { RuntimeName } from './lib/runs.js';
 
 const BIG_FILES_PER_LAYER = 4;
 const SMALL_FILES_PER_LAYER = 500;
@@ -134,10 +139,38 @@ async function treeBytes(dir: string): Promise<number> {
   return total;
 }
 
-/** A pull's figures: wall time, and CPU time of the runtime's own process. */
+/** A pull's figures: wall time, CPU time of the runtime's own process, and its most anonymous memory meanwhile. */
 interface Pull {
   seconds: number;
   cpu: number;
+  anonMiB: number;
+}
+
+/** How often a pull's runtime has its anonymous memory read. */
+const ANON_SAMPLE_MS = 50;
+
+/** The RssAnon of `pid` (proc(5)), in MiB; 0 once the process is gone. */
+async function anonMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** The most RssAnon `pid` had while `work` ran, read every ANON_SAMPLE_MS. */
+async function peakAnon<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakMiB: number }> {
+  let peakMiB = await anonMiB(pid);
+  let done = false;
+  const sampling = (async () => {
+    while (!done) {
+      peakMiB = Math.max(peakMiB, await anonMiB(pid));
+      await sleep(ANON_SAMPLE_MS);
+    }
+  })();
+  try {
+    return { result: await work, peakMiB };
+  } finally {
+    done = true;
+    await sampling;
+  }
 }
 
 let clockTicks: number | undefined;
@@ -156,51 +189,52 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 /**
- * Pulls and removes `ref` `runs` times over CRI. The removal must leave `root` without the
- * image's data, or the next pull would reuse it and look faster than it is.
+ * Pulls `v` once and removes it over CRI. The removal must leave `root` without the image's
+ * data, or the next pull would reuse it and look faster than it is.
  */
-async function pullRuns(name: string, runtime: Runtime, ref: string, image: BuiltImage, runs: number, compressed: number): Promise<Pull[]> {
+async function pullOnce(label: string, runtime: Runtime, v: Variant): Promise<Pull> {
   const { clients, root, pid } = runtime;
-  const out: Pull[] = [];
+  const { ref, image, compressed } = v;
   const smallestLayer = Math.min(...image.layers.map((l) => l.size));
   const leftoverLimit = Math.max(4 * MB, smallestLayer / 2);
-  for (let i = 1; i <= runs; i++) {
-    // Writeback of the previous run's files should not be billed to this one.
-    await run('sync');
-    const cpu0 = await cpuSeconds(pid);
-    const t = process.hrtime.bigint();
-    const res = await clients.image.PullImage({ image: { image: ref } }, { deadline: Date.now() + PULL_DEADLINE_MS });
-    const s = seconds(t);
-    const cpu = (await cpuSeconds(pid)) - cpu0;
-    if (res.image_ref !== image.configDigest) throw new Error(`${name}: PullImage returned ${res.image_ref}, expected ${image.configDigest}`);
-    out.push({ seconds: s, cpu });
-    console.log(`${`${name} run ${i}:`.padEnd(WIDTH)}${figures(s, cpu, compressed)}`);
+  // Writeback of the previous run's files should not be billed to this one.
+  await run('sync');
+  const cpu0 = await cpuSeconds(pid);
+  const t = process.hrtime.bigint();
+  // Timed when the answer comes, not when the sampling has stopped.
+  const pulled = clients.image.PullImage({ image: { image: ref } }, { deadline: Date.now() + PULL_DEADLINE_MS }).then((r) => ({ r, s: seconds(t) }));
+  const {
+    result: { r: res, s },
+    peakMiB,
+  } = await peakAnon(pid, pulled);
+  const cpu = (await cpuSeconds(pid)) - cpu0;
+  if (res.image_ref !== image.configDigest) throw new Error(`${label}: PullImage returned ${res.image_ref}, expected ${image.configDigest}`);
+  console.log(`${`${label}:`.padEnd(WIDTH)}${figures(s, cpu, compressed, peakMiB)}`);
 
-    await clients.image.RemoveImage({ image: { image: ref } });
-    // containerd collects content and snapshots after RemoveImage has returned.
-    const deadline = Date.now() + GONE_TIMEOUT_MS;
-    for (;;) {
-      const listed = (await clients.image.ListImages({})).images.some((img) => img.id === image.configDigest || img.repo_tags.includes(ref));
-      const left = listed ? Infinity : await treeBytes(root);
-      if (!listed && left < leftoverLimit) break;
-      if (Date.now() > deadline) {
-        throw new Error(`${name}: image still ${listed ? 'listed' : `on disk (${(left / MB).toFixed(1)} MB under ${root})`} ${GONE_TIMEOUT_MS / 1000} s after RemoveImage`);
-      }
-      await sleep(200);
+  await clients.image.RemoveImage({ image: { image: ref } });
+  // containerd collects content and snapshots after RemoveImage has returned.
+  const deadline = Date.now() + GONE_TIMEOUT_MS;
+  for (;;) {
+    const listed = (await clients.image.ListImages({})).images.some((img) => img.id === image.configDigest || img.repo_tags.includes(ref));
+    const left = listed ? Infinity : await treeBytes(root);
+    if (!listed && left < leftoverLimit) break;
+    if (Date.now() > deadline) {
+      throw new Error(`${label}: image still ${listed ? 'listed' : `on disk (${(left / MB).toFixed(1)} MB under ${root})`} ${GONE_TIMEOUT_MS / 1000} s after RemoveImage`);
     }
-    await sleep(1000);
+    await sleep(200);
   }
-  return out;
+  await sleep(1000);
+  return { seconds: s, cpu, anonMiB: peakMiB };
 }
 
-const figures = (s: number, cpu: number, compressed: number): string =>
-  `${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s ${cpu.toFixed(2).padStart(7)} s CPU`;
+const figures = (s: number, cpu: number, compressed: number, anon: number): string =>
+  `${s.toFixed(2).padStart(7)} s ${(compressed / MB / s).toFixed(1).padStart(7)} MB/s ${cpu.toFixed(2).padStart(7)} s CPU ${anon.toFixed(0).padStart(5)} MiB anon`;
 
-/** The medians of `runs`: throughput in MB/s and CPU seconds per pull. */
+/** The medians of `runs`: throughput in MB/s and CPU seconds per pull (and the peak anonymous memory's, printed). */
 function printMedian(name: string, runs: Pull[], compressed: number): { rate: number; cpu: number } {
   const s = median(runs.map((r) => r.seconds));
   const cpu = median(runs.map((r) => r.cpu));
-  console.log(`${`${name} median:`.padEnd(WIDTH)}${figures(s, cpu, compressed)}`);
+  console.log(`${`${name} median:`.padEnd(WIDTH)}${figures(s, cpu, compressed, median(runs.map((r) => r.anonMiB)))}`);
   return { rate: compressed / MB / s, cpu };
 }
 
@@ -211,31 +245,42 @@ interface Runtime {
   pid: number;
 }
 
-/** Pulls each variant `opts.runs` times with one runtime; its medians for each. */
-async function pullVariants(name: string, runtime: Runtime, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
-  const out: { rate: number; cpu: number }[] = [];
+/** A runtime under its name in the printed lines. */
+type Named = Runtime & { name: RuntimeName };
+
+/**
+ * Each variant pulled `opts.runs` times by each runtime, alternating (coracle, containerd,
+ * coracle, ...), so that the machine's drift over the bench (its load, its page cache, how
+ * warm its memory is) falls on both alike. Both daemons run throughout; the one not pulling
+ * is idle. The medians, by runtime, then variant.
+ */
+async function pullAlternating(runtimes: Named[], variants: Variant[], opts: Options): Promise<Map<RuntimeName, { rate: number; cpu: number }[]>> {
+  const out = new Map<RuntimeName, { rate: number; cpu: number }[]>(runtimes.map((r) => [r.name, []]));
   for (const v of variants) {
-    const label = `${name} ${v.compression}`;
-    out.push(printMedian(label, await pullRuns(label, runtime, v.ref, v.image, opts.runs, v.compressed), v.compressed));
+    const pulls = new Map<RuntimeName, Pull[]>(runtimes.map((r) => [r.name, []]));
+    for (let i = 1; i <= opts.runs; i++) {
+      for (const r of runtimes) pulls.get(r.name)!.push(await pullOnce(`${r.name} ${v.compression} run ${i}`, r, v));
+    }
+    for (const r of runtimes) out.get(r.name)!.push(printMedian(`${r.name} ${v.compression}`, pulls.get(r.name)!, v.compressed));
   }
   return out;
 }
 
-async function benchCoracle(cleanups: Cleanups, registry: { host: string; url: string }, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
+async function startCoracle(cleanups: Cleanups, registry: { host: string; url: string }): Promise<Named> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-bench-pull-'));
   cleanups.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
   // The host's CNI setup is none of this bench's business.
   const { config, root, socket } = await coracleConfig(dir, { cniBinDirs: [join(dir, 'cni', 'bin')], registries: { [registry.host]: registry.url } });
   const { clients, proc } = await startCoracleDaemon(cleanups, config, socket);
-  return pullVariants('coracle', { clients, root, pid: proc.pid! }, variants, opts);
+  return { name: 'coracle', clients, root, pid: proc.pid! };
 }
 
-async function benchContainerd(cleanups: Cleanups, registry: { host: string }, variants: Variant[], opts: Options): Promise<{ rate: number; cpu: number }[]> {
+async function startContainerdDaemon(cleanups: Cleanups, registry: { host: string }): Promise<Named> {
   const dir = await containerdTempDir(cleanups, 'coracle-bench-containerd-');
   await mkdir(join(dir, 'cni', 'net.d'), { recursive: true });
   const { clients, proc } = await startContainerd(cleanups, dir, containerdConfig(dir, { registryHost: registry.host }));
-  return pullVariants('containerd', { clients, root: join(dir, 'root'), pid: proc.pid! }, variants, opts);
+  return { name: 'containerd', clients, root: join(dir, 'root'), pid: proc.pid! };
 }
 
 async function main(): Promise<void> {
@@ -279,23 +324,23 @@ async function main(): Promise<void> {
     // The layers are in the registry now; only sizes and digests are needed from here on.
     for (const l of [...layersOf.gzip, ...layersOf.zstd]) l.tar = l.blob = Buffer.alloc(0);
 
+    const runtimes = [await startCoracle(cleanups, registry)];
+    if (await onPath('containerd')) runtimes.push(await startContainerdDaemon(cleanups, registry));
+    else console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
     await printLoad('at the start');
-    const coracle = await benchCoracle(cleanups, registry, variants, opts);
-    await printLoad('after coracle');
-    if (await onPath('containerd')) {
-      const containerd = await benchContainerd(cleanups, registry, variants, opts);
-      await printLoad('after containerd');
-      variants.forEach((v, i) => {
-        const c = coracle[i]!;
-        const k = containerd[i]!;
-        console.log(
-          `${v.compression}: coracle ${c.rate.toFixed(1)} MB/s, containerd ${k.rate.toFixed(1)} MB/s, coracle/containerd throughput: ${(c.rate / k.rate).toFixed(2)}; ` +
-            `CPU per pull ${c.cpu.toFixed(2)} s against ${k.cpu.toFixed(2)} s (${(c.cpu / k.cpu).toFixed(2)})`,
-        );
-      });
-    } else {
-      console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
-    }
+    const medians = await pullAlternating(runtimes, variants, opts);
+    await printLoad('at the end');
+    const coracle = medians.get('coracle')!;
+    const containerd = medians.get('containerd');
+    variants.forEach((v, i) => {
+      const c = coracle[i]!;
+      const k = containerd?.[i];
+      if (!k) return;
+      console.log(
+        `${v.compression}: coracle ${c.rate.toFixed(1)} MB/s, containerd ${k.rate.toFixed(1)} MB/s, coracle/containerd throughput: ${(c.rate / k.rate).toFixed(2)}; ` +
+          `CPU per pull ${c.cpu.toFixed(2)} s against ${k.cpu.toFixed(2)} s (${(c.cpu / k.cpu).toFixed(2)})`,
+      );
+    });
     console.log(loadSummary());
   } catch (err) {
     failed = true;
