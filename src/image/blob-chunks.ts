@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
+import { BULK_COLLECT_BYTES, YoungCollector } from '../util/young-collector.js';
 import type { FeedState } from './blob-feed.js';
 
 /** The most read at once: the decoders and the tar reader take any size. */
@@ -44,6 +45,8 @@ export class FollowedBlob {
 export async function* blobChunks(blob: string | number, follow?: FollowedBlob): AsyncGenerator<Buffer> {
   const fd = typeof blob === 'number' ? blob : openSync(blob, 'r');
   try {
+    // Each read is a Buffer of its own, dead once the unpack has used it (util/young-collector.ts).
+    const young = new YoungCollector(BULK_COLLECT_BYTES);
     for (let pos = 0; ; ) {
       const { written, end } = follow?.state ?? { written: Infinity, end: 'verified' };
       if (end === 'failed') throw new Error(FEED_FAILED);
@@ -59,6 +62,7 @@ export async function* blobChunks(blob: string | number, follow?: FollowedBlob):
         throw new Error(`blob: ended at ${pos} bytes, ${written} were written`);
       }
       pos += n;
+      young.add(n);
       yield n === buf.length ? buf : buf.subarray(0, n);
     }
   } finally {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
+import { BULK_COLLECT_BYTES, YoungCollector } from '../util/young-collector.js';
 import { BatchedWriter } from './batched-writer.js';
 import type { BlobFeed } from './blob-feed.js';
 import { digestHex, sha256Digest } from './digest.js';
@@ -34,6 +35,8 @@ export class FileContentStore implements ContentStore {
   private readonly blobs: string;
   private readonly ingestDir: string;
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Each socket read is a Buffer of its own, dead once hashed and copied: one count for all downloads. */
+  private readonly young = new YoungCollector(BULK_COLLECT_BYTES);
 
   constructor(root: string) {
     this.blobs = join(root, 'blobs', 'sha256');
@@ -116,6 +119,7 @@ export class FileContentStore implements ContentStore {
           }
           hash.update(chunk);
           await out.add(chunk);
+          this.young.add(chunk.length);
         }
         await out.end();
       } finally {

@@ -71,7 +71,7 @@ export interface MemoryReducerDeps {
  * quite idle. bench/daemon: 88 MiB of RSS after 100 pods came and went, against 67 MiB for
  * the fresh daemon, with no fd or object growth; a full collection brought it back. One
  * takes a few ms over a daemon's heap (tens of MiB), at most every 5 s. The daemon runs
- * with --expose-gc (util/reexec DAEMON_V8_FLAGS) for this alone.
+ * with --expose-gc (util/reexec DAEMON_V8_FLAGS) for this and util/young-collector.
  */
 export function memoryReducer(log: Logger, deps: Partial<MemoryReducerDeps> = {}): { stop(): void } {
   const v8gc = globalThis.gc;

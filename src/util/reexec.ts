@@ -15,8 +15,10 @@ import { fail, libcLibrary } from './fs-syscalls.js';
  *   a pod's RPCs is collected before it piles up. bench/lifecycle (30 rounds, then 100 pods
  *   that come and go): 92 MiB of RSS at the end against 114 MiB without it, the RPC
  *   latencies unchanged. Pulls widen it while they run (util/heap-growth.ts).
- * - `--expose-gc`: for util/memory-reducer alone, which runs a full collection once a burst
- *   of work is over, so that what it grew is given back.
+ * - `--expose-gc`: for util/memory-reducer, which runs a full collection once a burst of
+ *   work is over, so that what it grew is given back, and for util/young-collector, whose
+ *   scavenges free a pull's dead Buffers as it goes (in the unpack workers too: V8's flags
+ *   are the process's).
  * - `--no-turbofan`: no optimizing compiler while the daemon starts; serve turns it on once
  *   the daemon serves (util/optimizer-gate).
  * - `--no-sparkplug`: no baseline compiler, ever: a function runs in the interpreter until
