@@ -21,30 +21,43 @@ export async function serveDaemon(opts: ServeOptions, startWarning?: { message: 
   if (startWarning) log.warn(startWarning.message, startWarning.fields);
   log.info('config loaded', { file: file ?? '(embedded defaults)' });
   const rereadConfig = async (): Promise<typeof config> => (await loadConfig(opts.config, opts)).config;
-  const daemon = await startDaemon(config, log, { rereadConfig }).catch((err: unknown) => {
-    log.error('coracle failed to start', { error: messageOf(err) });
-    process.exit(1);
-  });
-  optimizeFromNowOn();
-  const reducer = memoryReducer(log);
+  // The handlers come before the start: 'coracle serving' is logged before startDaemon returns,
+  // and a SIGTERM sent on that line (a supervisor, a test) found none and ended the daemon by
+  // the signal's default, its socket left behind. One that comes while the daemon starts stops
+  // it once it has started.
+  let running: { stop(): void; reload(): void } | undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
       log.warn('second signal: exiting now', { signal });
       process.exit(1);
     }
-    log.info('signal received', { signal });
-    reducer.stop();
-    void daemon.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('shutdown failed', { error: messageOf(err) });
-        process.exit(1);
-      },
-    );
+    log.info('signal received', { signal, ...(running ? {} : { step: 'start' }) });
+    running?.stop();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // SIGHUP rereads the TCP listener's allow-lists and certificate files (and no longer ends the daemon).
-  process.on('SIGHUP', () => void daemon.reload());
+  // SIGHUP rereads the TCP listener's allow-lists and certificate files (and no longer ends the
+  // daemon); one while it starts has nothing to reread yet.
+  process.on('SIGHUP', () => running?.reload());
+  const daemon = await startDaemon(config, log, { rereadConfig }).catch((err: unknown) => {
+    log.error('coracle failed to start', { error: messageOf(err) });
+    process.exit(1);
+  });
+  optimizeFromNowOn();
+  const reducer = memoryReducer(log);
+  running = {
+    reload: () => void daemon.reload(),
+    stop: () => {
+      reducer.stop();
+      void daemon.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error('shutdown failed', { error: messageOf(err) });
+          process.exit(1);
+        },
+      );
+    },
+  };
+  if (signals > 0) running.stop();
 }

@@ -32,6 +32,22 @@ describe('daemon lifecycle', () => {
     assert.ok(d.lines.some((l) => l.includes('"coracle stopped"')));
   });
 
+  it('a SIGTERM while the daemon starts stops it once started: exit 0, its socket removed', async () => {
+    const paths = await writeTestConfig(await tempDir());
+    const d = spawnCoracle(['--config', paths.configPath, 'serve']);
+    // 'config loaded' comes before the start (recovery, the listener): the signal lands in it.
+    for (const deadline = Date.now() + 15_000; !d.lines.some((l) => l.includes('"config loaded"')); ) {
+      assert.ok(Date.now() < deadline && d.proc.exitCode === null, `no 'config loaded':\n${d.lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    d.proc.kill('SIGTERM');
+    assert.deepEqual(await d.exited, { code: 0, signal: null }, d.lines.join('\n'));
+    const text = d.lines.join('\n');
+    assert.match(text, /"signal received".*"step":"start"/);
+    assert.match(text, /"coracle serving"[\s\S]*"coracle stopped"/);
+    assert.equal(existsSync(paths.socket), false);
+  });
+
   it('re-executes itself into its bundle with the V8 heap flags: the same pid, its log on the same stderr; the CLI still answers', async () => {
     const d = await startTestDaemon();
     // The pid the test spawned serves (its log came through the pipe) with the flags on its command line.
