@@ -35,6 +35,7 @@ import { coracleConfig, startCoracleDaemon } from './lib/coracle-daemon.js';
 import { Cleanups, onPath, run, sleep } from './lib/host.js';
 import { optionsOrUsage, positiveInt } from './lib/options.js';
 import { loadSummary, printLoad } from './lib/loadavg.js';
+import { peakAnon } from './lib/memory.js';
 import type { RuntimeName } from './lib/runs.js';
 
 const BIG_FILES_PER_LAYER = 4;
@@ -144,33 +145,6 @@ interface Pull {
   seconds: number;
   cpu: number;
   anonMiB: number;
-}
-
-/** How often a pull's runtime has its anonymous memory read. */
-const ANON_SAMPLE_MS = 50;
-
-/** The RssAnon of `pid` (proc(5)), in MiB; 0 once the process is gone. */
-async function anonMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
-}
-
-/** The most RssAnon `pid` had while `work` ran, read every ANON_SAMPLE_MS. */
-async function peakAnon<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakMiB: number }> {
-  let peakMiB = await anonMiB(pid);
-  let done = false;
-  const sampling = (async () => {
-    while (!done) {
-      peakMiB = Math.max(peakMiB, await anonMiB(pid));
-      await sleep(ANON_SAMPLE_MS);
-    }
-  })();
-  try {
-    return { result: await work, peakMiB };
-  } finally {
-    done = true;
-    await sampling;
-  }
 }
 
 let clockTicks: number | undefined;

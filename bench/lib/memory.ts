@@ -1,5 +1,6 @@
 /** bench/lib/memory: what a runtime's processes take, read from /proc. */
 import { readdir, readFile } from 'node:fs/promises';
+import { sleep } from './host.js';
 
 /**
  * Left to a runtime's processes before their memory is read: 7 s, so that what a daemon
@@ -52,4 +53,37 @@ export async function childrenOf(parents: number[]): Promise<{ pid: number; argv
     out.push({ pid: Number(entry), argv });
   }
   return out;
+}
+
+/** How often peakAnon reads a process's anonymous memory. */
+const ANON_SAMPLE_MS = 50;
+
+/** The RssAnon of `pid` (proc(5)), in MiB; 0 once the process is gone. */
+async function anonMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/**
+ * `work`'s result, and the most RssAnon `pid` had while it ran, read every ANON_SAMPLE_MS
+ * from when this is called. `work` is awaited at once, so that its failure is this call's.
+ */
+export async function peakAnon<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakMiB: number }> {
+  let peakMiB = 0;
+  let done = false;
+  const sampling = (async () => {
+    while (!done) {
+      peakMiB = Math.max(peakMiB, await anonMiB(pid));
+      await sleep(ANON_SAMPLE_MS);
+    }
+  })();
+  let result: T;
+  try {
+    result = await work;
+  } finally {
+    done = true;
+    await sampling;
+  }
+  // After the sampling's last read: a pull shorter than one read still has one.
+  return { result, peakMiB };
 }
