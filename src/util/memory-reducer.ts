@@ -1,8 +1,11 @@
 import type { Logger } from '../log.js';
 import { mallocTrim } from './malloc-trim.js';
+import { fullCollection } from './v8-collections.js';
 
 /** How often the memory is looked at: V8's counters and the RSS (process.memoryUsage()), no collection. */
 export const TICK_MS = 500;
+
+const MiB = 1 << 20;
 
 export interface ReducerPolicy {
   /** Allocation since the last reduction that counts as work done (bytes of heapUsed moved). */
@@ -74,9 +77,8 @@ export interface MemoryReducerDeps {
  * with --expose-gc (util/reexec DAEMON_V8_FLAGS) for this and util/young-collector.
  */
 export function memoryReducer(log: Logger, deps: Partial<MemoryReducerDeps> = {}): { stop(): void } {
-  const v8gc = globalThis.gc;
   const d: MemoryReducerDeps = {
-    gc: v8gc ? () => v8gc({ type: 'major' }) : undefined,
+    gc: fullCollection(),
     trim: mallocTrim,
     memory: () => process.memoryUsage(),
     now: () => performance.now(),
@@ -86,6 +88,8 @@ export function memoryReducer(log: Logger, deps: Partial<MemoryReducerDeps> = {}
   };
   const state: ReducerState = { heapAfterLast: 0, rssAfterLast: 0, lastAt: 0, heapPrevTick: 0 };
   const reduce = (): void => {
+    const before = d.memory();
+    const started = d.now();
     try {
       d.gc?.();
       d.trim();
@@ -94,6 +98,8 @@ export function memoryReducer(log: Logger, deps: Partial<MemoryReducerDeps> = {}
       d.log.debug('memory reduction failed', { error: String(err) });
     }
     const m = d.memory();
+    const mib = (bytes: number): number => Math.round((bytes / MiB) * 10) / 10;
+    d.log.debug('memory reduced', { heapMiB: [mib(before.heapUsed), mib(m.heapUsed)], rssMiB: [mib(before.rss), mib(m.rss)], ms: Math.round((d.now() - started) * 10) / 10 });
     state.heapAfterLast = state.heapPrevTick = m.heapUsed;
     state.rssAfterLast = m.rss;
     state.lastAt = d.now();

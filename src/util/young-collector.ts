@@ -1,3 +1,5 @@
+import { youngCollection } from './v8-collections.js';
+
 /**
  * A young-generation collection (a scavenge) each time a bulk loop has passed `everyBytes`
  * through Buffers of its own: a download's socket reads on the daemon's main thread, an
@@ -41,8 +43,3 @@ export class YoungCollector {
 
 /** The bytes a bulk loop passes between two collections. */
 export const BULK_COLLECT_BYTES = 4 << 20;
-
-function youngCollection(): (() => void) | undefined {
-  const v8gc = globalThis.gc;
-  return v8gc ? () => void v8gc({ type: 'minor' }) : undefined;
-}

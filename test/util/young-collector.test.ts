@@ -36,7 +36,7 @@ describe('util/young-collector', () => {
           young?.add(1 << 20);
           top = Math.max(top, process.memoryUsage().arrayBuffers);
         }
-        globalThis.gc({ type: 'major' });
+        globalThis.gc();
         return Math.round(top / (1 << 20));
       };
       console.log(JSON.stringify({ without: most(undefined), with: most(new YoungCollector(4 << 20)) }));`;
