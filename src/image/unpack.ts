@@ -25,11 +25,9 @@ import { decompressed, hashing } from './layer-stream.js';
 import { readTar, type TarHeader } from './tar-reader.js';
 import { copyUp, hidesBelow, type LinkTarget } from './copy-up.js';
 
-/*
- * This runs in a worker thread (unpack-worker.ts): the file calls are synchronous on
- * purpose. A layer is thousands of small files at ~7 calls each, and a promise per call
- * (a libuv thread-pool round trip) was most of the unpack time.
- */
+// This runs in a worker thread (unpack-worker.ts): the file calls are synchronous on purpose.
+// A layer is thousands of small files at ~7 calls each, and a promise per call (a libuv
+// thread-pool round trip) was most of the unpack time.
 
 /**
  * Unpacks one image layer into its own directory, ready to be an overlayfs lower dir: OCI
@@ -114,6 +112,8 @@ class LayerWriter {
   private readonly scratch: number[] = [];
   /** Whether a removal may have changed what a cached path resolves to. */
   private stale = false;
+  /** Hardlink targets in this layer's cached directories, by path (linkTarget). */
+  private readonly linkTargets = new Map<string, LinkTarget>();
   private readonly dirTimes = new Map<string, { dev: number; ino: number; mtime: number }>();
   readonly result = { bytes: 0, inodes: 0, warnings: [] as string[] };
 
@@ -139,6 +139,7 @@ class LayerWriter {
   private forget(): void {
     this.scratch.push(...this.dirFds.values());
     this.dirFds.clear();
+    this.linkTargets.clear();
     this.stale = false;
   }
 
@@ -307,10 +308,12 @@ class LayerWriter {
   private linkTarget(h: TarHeader): LinkTarget {
     const rel = cleanEntryPath(h.linkname);
     if (rel === '') throw new LayerError(`entry "${h.name}": hardlink to a directory`);
+    // Most targets are files this layer has just written, in a cached directory (a busybox
+    // layer's 400 links to bin/[): found once, kept until a removal drops the cache with them.
+    const known = this.linkTargets.get(rel);
+    if (known) return known;
     const name = posix.basename(rel);
     const dirRel = dirOf(rel);
-    // Most targets are files this layer has just written: their directory is cached (a
-    // busybox layer's 400 links to bin/[ open it once, not 400 times).
     let dirFd = dirRel === '' ? this.rootFd : this.dirFds.get(dirRel);
     if (dirFd === undefined) {
       try {
@@ -325,6 +328,7 @@ class LayerWriter {
     if (here) {
       if (here.isDirectory()) throw new LayerError(`entry "${h.name}": hardlink to a directory`);
       if (here.isCharacterDevice() && here.rdev === 0) throw notFound(); // whited out here
+      if (this.dirFds.get(dirRel) === dirFd || dirFd === this.rootFd) this.linkTargets.set(rel, { dirFd: dirFd!, name });
       return { dirFd: dirFd!, name };
     }
     // Nearest layer first; one that whites the name out or hides a parent ends the search.

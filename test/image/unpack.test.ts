@@ -122,6 +122,28 @@ describe('image/unpack', function () {
     assert.equal(await readlink(join(dir, 'c')), 'a');
   });
 
+  // The writer keeps a hardlink target it found for the links after it: a target written over,
+  // or made a symlink out of the layer, is looked up again.
+  it('hardlinks to a target that later entries replace link to what is there then', async () => {
+    const layer = await buildLayer([
+      { type: 'dir', path: 'bin' },
+      { type: 'file', path: 'bin/busybox', content: 'first' },
+      { type: 'hardlink', path: 'bin/sh', target: 'bin/busybox' },
+      { type: 'file', path: 'bin/busybox', content: 'second' },
+      { type: 'hardlink', path: 'bin/ls', target: 'bin/busybox' },
+      { type: 'symlink', path: 'bin/busybox', target: '/etc/passwd' },
+      { type: 'hardlink', path: 'bin/cat', target: 'bin/busybox' },
+    ]);
+    const { dir } = await unpackInto(layer.blob);
+    assert.equal(await readFile(join(dir, 'bin/sh'), 'utf8'), 'first');
+    assert.equal(await readFile(join(dir, 'bin/ls'), 'utf8'), 'second');
+    // linkat does not follow: bin/cat is the symlink itself, not the host's file.
+    const [busybox, cat] = [await lstat(join(dir, 'bin/busybox')), await lstat(join(dir, 'bin/cat'))];
+    assert.ok(cat.isSymbolicLink());
+    assert.equal(cat.ino, busybox.ino);
+    assert.equal(await readlink(join(dir, 'bin/cat')), '/etc/passwd');
+  });
+
   it('copies a lower layer file up for a hardlink to it', async () => {
     const lower = await unpackInto((await buildLayer([{ type: 'file', path: 'usr/bin/tool', content: 'tool', mode: 0o751, uid: 7 }])).blob);
     const { dir } = await unpackInto((await buildLayer([{ type: 'hardlink', path: 'usr/bin/alias', target: 'usr/bin/tool' }])).blob, [lower.dir]);
@@ -143,6 +165,12 @@ describe('image/unpack', function () {
     ['a path that climbs out', [{ type: 'file', path: 'a/../../x', content: '' }], /escapes the layer/],
     ['a hardlink that climbs out', [{ type: 'hardlink', path: 'x', target: '../etc/passwd' }], /escapes the layer/],
     ['a hardlink to nothing', [{ type: 'hardlink', path: 'x', target: 'nothing' }], /hardlink target "nothing" not found/],
+    [
+      'a hardlink to a target whited out after an earlier link to it',
+      [{ type: 'file', path: 'bin/a', content: 'a' }, { type: 'hardlink', path: 'bin/b', target: 'bin/a' }, { type: 'whiteout', path: 'bin/a' }, { type: 'hardlink', path: 'bin/c', target: 'bin/a' }],
+      /entry "bin\/c": hardlink target "bin\/a" not found/,
+    ],
+    ['a hardlink to a target made a directory after an earlier link to it', [{ type: 'file', path: 'a', content: 'a' }, { type: 'hardlink', path: 'b', target: 'a' }, { type: 'dir', path: 'a' }, { type: 'hardlink', path: 'c', target: 'a' }], /entry "c": hardlink to a directory/],
     ['a symlink loop used as a dir', [{ type: 'symlink', path: 'l1', target: 'l2' }, { type: 'symlink', path: 'l2', target: 'l1' }, { type: 'file', path: 'l1/x', content: '' }], /too many levels of symbolic links/],
     ['a bare whiteout', [{ type: 'file', path: 'dir/.wh.', content: '' }], /bad whiteout/],
   ];
