@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { removeCgroupTree } from '../helpers/cgroups.js';
+import { cgroupDirs, removeCgroupsSince } from '../helpers/cgroups.js';
 import { containerArbitrary, ENDING_COMMANDS, mutate, planArbitrary, podArbitrary, resourcesArbitrary, weird } from '../helpers/cri-arbitraries.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { links, mountinfo } from '../helpers/pods.js';
@@ -37,6 +37,9 @@ describe('cri/server: property-based requests against the real daemon', function
   this.timeout(Math.max(150_000, (SECONDS + 120) * 1000));
 
   it('answers valid pods and containers with one or two hostile fields, and hostile calls on them, with proper codes; stays up; leaves nothing', async () => {
+    // Fuzzed cgroup parents ("a/b", "/a//b", any string) make dirs in every hierarchy.
+    const cgroupsBefore = await cgroupDirs();
+    onCleanup('remove the cgroups the fuzz made, once its daemon is gone', () => removeCgroupsSince(cgroupsBefore));
     const d: TestDaemon = await startTestDaemon({ network: true, mirrors: { [fx.registry.host]: fx.registry.url } });
     await d.clients.image.PullImage({ image: { image: fx.image } });
     // Host paths stay inside this base, whatever `..` they hold (at most 4 up): mounts of
@@ -44,7 +47,6 @@ describe('cri/server: property-based requests against the real daemon', function
     const base = join(d.dir, 'fz', 'a', 'b', 'c', 'd');
     await mkdir(base, { recursive: true });
     const cgroupTop = `coracle-fuzz-${process.pid}`;
-    onCleanup('remove the fuzz cgroups', () => removeCgroupTree(`/${cgroupTop}`));
     const places = { logs: join(d.dir, 'logs'), base, cgroupTop, image: fx.image };
     const stats = { runs: 0, calls: 0, ok: 0, pods: 0, created: 0, started: 0, execs: 0, updates: 0, stopped: 0, removed: 0, codes: new Map<string, number>() };
     const rt = d.clients.runtime;
