@@ -25,9 +25,8 @@ import { decompressed, hashing } from './layer-stream.js';
 import { readTar, type TarHeader } from './tar-reader.js';
 import { copyUp, hidesBelow, type LinkTarget } from './copy-up.js';
 
-// This runs in a worker thread (unpack-worker.ts): the file calls are synchronous on purpose.
-// A layer is thousands of small files at ~7 calls each, and a promise per call (a libuv
-// thread-pool round trip) was most of the unpack time.
+// This runs in a worker thread (unpack-worker.ts): the file calls are synchronous on purpose. A layer is
+// thousands of small files at ~7 calls each, and a promise per call (a libuv round trip) was most of the unpack time.
 
 /**
  * Unpacks one image layer into its own directory, ready to be an overlayfs lower dir: OCI
@@ -315,6 +314,7 @@ class LayerWriter {
     const name = posix.basename(rel);
     const dirRel = dirOf(rel);
     let dirFd = dirRel === '' ? this.rootFd : this.dirFds.get(dirRel);
+    const cached = dirFd !== undefined;
     if (dirFd === undefined) {
       try {
         dirFd = openInRoot(this.rootFd, dirRel, O_RDONLY | O_DIRECTORY);
@@ -328,7 +328,7 @@ class LayerWriter {
     if (here) {
       if (here.isDirectory()) throw new LayerError(`entry "${h.name}": hardlink to a directory`);
       if (here.isCharacterDevice() && here.rdev === 0) throw notFound(); // whited out here
-      if (this.dirFds.get(dirRel) === dirFd || dirFd === this.rootFd) this.linkTargets.set(rel, { dirFd: dirFd!, name });
+      if (cached) this.linkTargets.set(rel, { dirFd: dirFd!, name });
       return { dirFd: dirFd!, name };
     }
     // Nearest layer first; one that whites the name out or hides a parent ends the search.

@@ -6,6 +6,8 @@ import { fullCollection } from './v8-collections.js';
 export const TICK_MS = 500;
 
 const MiB = 1 << 20;
+/** Bytes as MiB with one decimal, for the log. */
+const mib = (bytes: number): number => Math.round((bytes / MiB) * 10) / 10;
 
 export interface ReducerPolicy {
   /** Allocation since the last reduction that counts as work done (bytes of heapUsed moved). */
@@ -87,8 +89,8 @@ export function memoryReducer(log: Logger, deps: Partial<MemoryReducerDeps> = {}
     ...deps,
   };
   const state: ReducerState = { heapAfterLast: 0, rssAfterLast: 0, lastAt: 0, heapPrevTick: 0 };
-  const reduce = (): void => {
-    const before = d.memory();
+  // `before`: the tick's own reading, when a tick asks for the reduction.
+  const reduce = (before: MemorySample = d.memory()): void => {
     const started = d.now();
     try {
       d.gc?.();
@@ -98,16 +100,16 @@ export function memoryReducer(log: Logger, deps: Partial<MemoryReducerDeps> = {}
       d.log.debug('memory reduction failed', { error: String(err) });
     }
     const m = d.memory();
-    const mib = (bytes: number): number => Math.round((bytes / MiB) * 10) / 10;
-    d.log.debug('memory reduced', { heapMiB: [mib(before.heapUsed), mib(m.heapUsed)], rssMiB: [mib(before.rss), mib(m.rss)], ms: Math.round((d.now() - started) * 10) / 10 });
+    const ended = d.now();
+    d.log.debug('memory reduced', { heapMiB: [mib(before.heapUsed), mib(m.heapUsed)], rssMiB: [mib(before.rss), mib(m.rss)], ms: Math.round((ended - started) * 10) / 10 });
     state.heapAfterLast = state.heapPrevTick = m.heapUsed;
     state.rssAfterLast = m.rss;
-    state.lastAt = d.now();
+    state.lastAt = ended;
   };
   reduce();
   const timer = setInterval(() => {
     const m = d.memory();
-    if (shouldReduce(d.policy, state, m, d.now())) reduce();
+    if (shouldReduce(d.policy, state, m, d.now())) reduce(m);
     else state.heapPrevTick = m.heapUsed;
   }, TICK_MS);
   timer.unref();

@@ -8,26 +8,16 @@ import { join } from 'node:path';
  * container's own cgroup, never the parents.
  */
 export async function removeCgroupTree(rel: string): Promise<void> {
-  for (const root of await hierarchies()) await removeDirs(join(root, rel));
-}
-
-/** /sys/fs/cgroup and the hierarchies mounted under it (hybrid mode: one per controller). */
-async function hierarchies(): Promise<string[]> {
-  return ['/sys/fs/cgroup', ...(await readdir('/sys/fs/cgroup').catch(() => [] as string[])).map((d) => join('/sys/fs/cgroup', d))];
+  for (const root of await hierarchies()) {
+    const top = join(root, rel);
+    await removeDeepestFirst([top, ...(await dirsBelow(top))]);
+  }
 }
 
 /** Every cgroup dir of every hierarchy, as absolute paths. */
 export async function cgroupDirs(): Promise<Set<string>> {
   const out = new Set<string>();
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
-    for (const e of entries ?? []) {
-      if (!e.isDirectory()) continue;
-      out.add(join(dir, e.name));
-      await walk(join(dir, e.name));
-    }
-  };
-  for (const root of await hierarchies()) await walk(root);
+  for (const root of await hierarchies()) for (const dir of await dirsBelow(root)) out.add(dir);
   return out;
 }
 
@@ -37,13 +27,26 @@ export async function cgroupDirs(): Promise<Set<string>> {
  * test's "a/b" made /a/b in every hierarchy).
  */
 export async function removeCgroupsSince(before: Set<string>): Promise<void> {
-  const made = [...(await cgroupDirs())].filter((d) => !before.has(d)).sort((a, b) => b.length - a.length);
-  for (const dir of made) await rmdir(dir).catch(() => undefined);
+  await removeDeepestFirst([...(await cgroupDirs())].filter((d) => !before.has(d)));
 }
 
-async function removeDirs(dir: string): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
-  if (!entries) return;
-  for (const e of entries) if (e.isDirectory()) await removeDirs(join(dir, e.name));
-  await rmdir(dir).catch(() => undefined);
+/** /sys/fs/cgroup and the hierarchies mounted under it (hybrid mode: one per controller). */
+async function hierarchies(): Promise<string[]> {
+  return ['/sys/fs/cgroup', ...(await readdir('/sys/fs/cgroup').catch(() => [] as string[])).map((d) => join('/sys/fs/cgroup', d))];
+}
+
+/** The dirs below `dir`, at any depth (none if it is absent). */
+async function dirsBelow(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    out.push(join(dir, e.name), ...(await dirsBelow(join(dir, e.name))));
+  }
+  return out;
+}
+
+/** rmdir each, children before their parents (a longer path first); one in use or not empty stays. */
+async function removeDeepestFirst(dirs: string[]): Promise<void> {
+  for (const dir of [...dirs].sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => undefined);
 }
