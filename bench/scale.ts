@@ -15,13 +15,14 @@
  *    method; target: no p99 over 1 s.
  * 3. Everything removed, and a leak check as bench/lifecycle's.
  *
- * The load average is printed at the start and end of each runtime's run; each figure with
+ * The load average and the CPU stolen (bench/lib/loadavg) are printed at the start and end of
+ * each runtime's run, and summed up at the end; each figure with
  * its target and, with containerd, the coracle/containerd ratio. Everything it started is
  * stopped and removed whatever happens (Ctrl-C: the call in flight ends, then the teardown
  * runs; a second one tears down at once).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeCgroupTree } from '../test/helpers/cgroups.js';
 import type { CriClients } from '../test/helpers/cri-client.js';
@@ -31,6 +32,7 @@ import { conmonsOf, coracleConfig, coracleTempDir, startCoracleDaemon } from './
 import { Cleanups, onPath } from './lib/host.js';
 import { IMAGE_REPO, PAUSE_REPO, startBenchRegistry, TAG, type Registry } from './lib/bench-images.js';
 import { leakCheck, type Leftovers } from './lib/lifecycle-runtimes.js';
+import { loadSummary, printLoad } from './lib/loadavg.js';
 import { churnUnderPoller, Latencies, opts, printLatencies, type BenchPod, type PodMaker } from './lib/kubelet-load.js';
 import { addNetworkCleanup, pickNetworks, writeContainerdConflist, type Net } from './lib/network.js';
 import { countOptions } from './lib/options.js';
@@ -58,7 +60,6 @@ interface Options {
 
 const options = (): Options => countOptions({ pods: 100, churn: 60, samples: 200 });
 
-const loadavg = async (): Promise<string> => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
 
 /** One runtime under test. */
 interface Target {
@@ -145,7 +146,7 @@ interface Result {
 
 async function benchRuntime(target: Target, o: Options, leftovers: Omit<Leftovers, 'monitorName'> & { dir: string }): Promise<Result> {
   const { clients, name } = target;
-  console.log(`${name}: load average at start ${await loadavg()}`);
+  await printLoad(`at ${name}'s start`);
   const maker = podMaker(target);
   const setup = new Latencies();
   const pods: BenchPod[] = [];
@@ -167,7 +168,7 @@ async function benchRuntime(target: Target, o: Options, leftovers: Omit<Leftover
   const ok = printLatencies(`${name}, under the poller with pods churning, every RPC:`, load);
   console.log(`${name}: no RPC's p99 over 1 s: ${ok ? 'met' : 'MISSED'}`);
   for (const pod of pods) await maker.end(pod, setup);
-  console.log(`${name}: load average at end ${await loadavg()}`);
+  await printLoad(`at ${name}'s end`);
   return { quiet: q, load, clean: await leakCheck(target.name, target.clients, leftovers.dir, target.net, { ...leftovers, monitorName: 'monitor' }) };
 }
 
@@ -236,7 +237,7 @@ runBench(options, 'node dist/bench/scale.js [--pods 100] [--churn 60] [--samples
   const cgroupTop = `/coracle-bench-scale-${process.pid}`;
   cleanups.add(`remove cgroups under ${cgroupTop}`, () => removeCgroupTree(cgroupTop));
   const registry = await startBenchRegistry(cleanups);
-  console.log(`load average at start ${await loadavg()} (2 cores; figures taken under load are noisy)`);
+  await printLoad('at the start');
   const coracle = await benchCoracle(cleanups, registry, nets.coracle, o, `${cgroupTop}/coracle`);
   let clean = coracle.clean;
   if (await onPath('containerd')) {
@@ -247,6 +248,7 @@ runBench(options, 'node dist/bench/scale.js [--pods 100] [--churn 60] [--samples
   } else {
     console.log('containerd: not on PATH, no comparison (to compare: apt-get install -y containerd)');
   }
-  console.log(`load average at end ${await loadavg()}`);
+  await printLoad('at the end');
+  console.log(`\n${loadSummary()}`);
   if (!clean) throw new Error('a runtime leaked (see the leak checks above)');
 });

@@ -38,6 +38,15 @@ import { StreamingService, type SessionCounts } from '../streaming/streaming-ser
 import { recover } from './recover.js';
 import { CliContainerWatcher } from './cli-container-watcher.js';
 
+/**
+ * How long a stopping daemon waits for the snapshot trees it removed to be deleted. What is
+ * not deleted by then stays under its `tmp-rm-` name, which the next start's init collects:
+ * an image layer's rm child goes on without the daemon (unless the supervisor ends the whole
+ * cgroup), a container layer deleted in the daemon stops half-way. Nothing is lost by not
+ * waiting longer, and a supervisor's stop timeout is not spent on it.
+ */
+const DELETIONS_AT_STOP_MS = 5_000;
+
 /** What the daemon's metrics are told as things happen (absent with metrics off). */
 export interface Recorders {
   pulls: PullMetrics;
@@ -208,7 +217,7 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
       await containers.close();
       sandboxes.close();
       await streaming.close();
-      await snapshots.settled();
+      await snapshots.settled(DELETIONS_AT_STOP_MS);
       await pool.close();
       await registry.close();
     },

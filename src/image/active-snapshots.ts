@@ -33,13 +33,15 @@ export class ActiveSnapshots {
   private readonly infos = new Map<string, ActiveInfo>();
   /** One change of a key at a time: a retried prepare waits for the first, then finds it. */
   private readonly locks = new Map<string, Promise<void>>();
-  private readonly removals = new TreeRemovals();
+  private readonly removals: TreeRemovals;
 
   constructor(
     readonly root: string,
     private readonly parents: ParentChains,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.removals = new TreeRemovals({ log });
+  }
 
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
@@ -190,8 +192,8 @@ export class ActiveSnapshots {
     });
   }
 
-  async settled(): Promise<void> {
-    await this.removals.settled();
+  async settled(ms?: number): Promise<void> {
+    await this.removals.settled(ms);
   }
 }
 

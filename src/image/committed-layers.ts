@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
+import type { Logger } from '../log.js';
 import { writeFileDurable } from '../util/atomic-write.js';
 import { markTopDir } from '../util/top-dir.js';
 import { digestHex } from './digest.js';
@@ -25,14 +26,17 @@ export class CommittedLayers {
    * into place complete), so it is read from disk once, not at every collection.
    */
   private readonly infos = new Map<string, CommittedInfo>();
-  private readonly removals = new TreeRemovals(removeTreesInChild);
+  private readonly removals: TreeRemovals;
   /** Removes so far: a get that saw one start during its read does not cache what it read. */
   private removeCount = 0;
 
   constructor(
     readonly root: string,
     private readonly unpacker: Unpacker,
-  ) {}
+    log?: Logger,
+  ) {
+    this.removals = new TreeRemovals({ remove: removeTreesInChild, log });
+  }
 
   /** Makes the root; removes what a daemon stopped half-way left (staging and removed trees). */
   async init(): Promise<void> {
@@ -139,8 +143,8 @@ export class CommittedLayers {
     await this.removals.removeLater(base);
   }
 
-  async settled(): Promise<void> {
-    await this.removals.settled();
+  async settled(ms?: number): Promise<void> {
+    await this.removals.settled(ms);
   }
 
   async list(): Promise<CommittedInfo[]> {

@@ -25,7 +25,7 @@ export class DirSnapshotter implements Snapshotter {
     unpacker: Unpacker,
     log?: Logger,
   ) {
-    this.committed = new CommittedLayers(root, unpacker);
+    this.committed = new CommittedLayers(root, unpacker, log);
     this.active = new ActiveSnapshots(join(root, 'active'), this.committed, log);
   }
 
@@ -85,7 +85,7 @@ export class DirSnapshotter implements Snapshotter {
     return this.active.adopt(key, parent, dirs);
   }
 
-  async settled(): Promise<void> {
-    await Promise.all([this.committed.settled(), this.active.settled()]);
+  async settled(ms?: number): Promise<void> {
+    await Promise.all([this.committed.settled(ms), this.active.settled(ms)]);
   }
 }

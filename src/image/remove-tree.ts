@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { isErrno } from '../errors.js';
+import { isErrno, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
 import { O_DIRECTORY, O_RDONLY } from '../util/at-syscalls.js';
 import { removeAt } from '../util/in-root.js';
+import { settledWithin } from '../util/settled-within.js';
 import { vforkSpawn } from '../util/vfork-spawn.js';
 
 /**
@@ -83,10 +85,16 @@ export class TreeRemovals {
   private batch: string[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly remove: TreeDeleter = removeTreesHere,
-    private readonly delayMs = DELETE_AFTER_MS,
-  ) {}
+  private readonly remove: TreeDeleter;
+  private readonly delayMs: number;
+  private readonly log: Pick<Logger, 'warn'> | undefined;
+
+  /** `remove`: removeTreesHere by default; `delayMs`: DELETE_AFTER_MS; `log`: where a failed deletion is told. */
+  constructor(o: { remove?: TreeDeleter; delayMs?: number; log?: Pick<Logger, 'warn'> | undefined } = {}) {
+    this.remove = o.remove ?? removeTreesHere;
+    this.delayMs = o.delayMs ?? DELETE_AFTER_MS;
+    this.log = o.log;
+  }
 
   /** Renames `path` to a `tmp-rm-` name beside it and deletes it in the background; false if absent. */
   async removeLater(path: string): Promise<boolean> {
@@ -109,15 +117,22 @@ export class TreeRemovals {
     this.batch = [];
     if (paths.length === 0) return;
     const deleting: Promise<void> = this.remove(paths)
-      // A failed deletion is left for the next start's init.
-      .catch(() => undefined)
+      // What a failed deletion left is collected by the next start's init.
+      .catch((err: unknown) => {
+        this.log?.warn('removed trees not deleted: the next start collects what is left', { paths, error: messageOf(err) });
+      })
       .finally(() => this.removing.delete(deleting));
     this.removing.add(deleting);
   }
 
-  /** Settles when every tree removed so far has been deleted (those waiting begin now). */
-  async settled(): Promise<void> {
+  /**
+   * Settles when every tree removed so far has been deleted (those waiting begin now), or
+   * after `ms`: a deletion still running then goes on without the caller (an rm child to its
+   * end; what one in the daemon leaves, the next start's init collects).
+   */
+  async settled(ms?: number): Promise<void> {
     this.deleteBatch();
-    await Promise.allSettled([...this.removing]);
+    const all = Promise.allSettled([...this.removing]);
+    await (ms === undefined ? all : settledWithin(all, ms));
   }
 }

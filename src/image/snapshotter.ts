@@ -97,6 +97,6 @@ export interface Snapshotter {
    * the next; dirs already moved are passed over.
    */
   adopt(key: string, parent: string | undefined, dirs: { upper: string; work: string }): Promise<void>;
-  /** Settles when every tree removed so far has been deleted. */
-  settled(): Promise<void>;
+  /** Settles when every tree removed so far has been deleted, or after `ms` (the shutdown's cap). */
+  settled(ms?: number): Promise<void>;
 }

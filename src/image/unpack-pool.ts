@@ -16,6 +16,8 @@ interface Job {
   unsubscribe?: () => void;
 }
 
+const closedError = (): CoracleError => new CoracleError('UNAVAILABLE', 'unpack pool closed');
+
 /** How long a worker may stay idle before it is ended, by default. */
 const IDLE_WORKER_MS = 10_000;
 
@@ -67,7 +69,7 @@ export class UnpackPool {
 
   /** Unpacks `request`; with `feed`, the blob at `request.fd` as its download goes. */
   unpack(request: UnpackRequest, feed?: BlobFeed): Promise<UnpackResult> {
-    if (this.closed) return Promise.reject(new CoracleError('UNAVAILABLE', 'unpack pool closed'));
+    if (this.closed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, request, feed, resolve, reject });
       this.pump();
@@ -94,15 +96,20 @@ export class UnpackPool {
       this.pump();
       if (this.idle.includes(worker)) this.idleTimers.set(worker, setTimeout(() => this.retire(worker), this.idleMs).unref());
     });
-    worker.on('error', (err) => {
-      const job = this.busy.get(worker);
-      this.busy.delete(worker);
-      job?.unsubscribe?.();
-      this.forget(worker);
-      job?.reject(new CoracleError('INTERNAL', `unpack worker: ${err.message}`));
-      this.pump();
-    });
+    worker.on('error', (err) => this.lose(worker, new CoracleError('INTERNAL', `unpack worker: ${err.message}`)));
+    // A worker ended by close(), or one that exited by itself: its job, if any, fails.
+    worker.on('exit', (code) => this.lose(worker, this.closed ? closedError() : new CoracleError('INTERNAL', `unpack worker exited with code ${code}`)));
     return worker;
+  }
+
+  /** `worker` is gone: its job, if it had one, fails with `err`, and the queue goes on. */
+  private lose(worker: Worker, err: CoracleError): void {
+    const job = this.busy.get(worker);
+    this.busy.delete(worker);
+    this.forget(worker);
+    job?.unsubscribe?.();
+    job?.reject(err);
+    if (!this.closed) this.pump();
   }
 
   /** Takes `worker` out of the idle list, its timer cleared. */
@@ -144,8 +151,10 @@ export class UnpackPool {
     }
   }
 
+  /** Ends every worker; the unpacks queued or running fail with UNAVAILABLE. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(closedError());
     const all = [...this.idle, ...this.busy.keys()];
     for (const t of this.idleTimers.values()) clearTimeout(t);
     this.idleTimers.clear();

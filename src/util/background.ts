@@ -1,5 +1,6 @@
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { settledWithin } from './settled-within.js';
 
 /**
  * Work an RPC leaves to run after it has answered: each task is named and kept until it
@@ -32,9 +33,7 @@ export class BackgroundTasks {
   }
 
   /** Settles when every task running now has, or after `ms`. */
-  async drain(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.tasks.values()]), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-    clearTimeout(timer);
+  drain(ms: number): Promise<void> {
+    return settledWithin(Promise.allSettled([...this.tasks.values()]), ms);
   }
 }

@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { removeTreesInChild, TreeRemovals } from '../../src/image/remove-tree.js';
+import type { Logger } from '../../src/log.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
 
@@ -66,10 +67,13 @@ describe('image/remove-tree: trees deleted by a child rm', () => {
     for (const name of ['a', 'b']) await mkdir(join(dir, name, 'fs'), { recursive: true });
     const batches: string[][] = [];
     // A delay no test waits out: settled() begins what is waiting.
-    const removals = new TreeRemovals(async (paths) => {
-      batches.push(paths.map((p) => basename(p)));
-      await removeTreesInChild(paths);
-    }, 60_000);
+    const removals = new TreeRemovals({
+      remove: async (paths) => {
+        batches.push(paths.map((p) => basename(p)));
+        await removeTreesInChild(paths);
+      },
+      delayMs: 60_000,
+    });
     assert.equal(await removals.removeLater(join(dir, 'a')), true);
     assert.equal(await removals.removeLater(join(dir, 'b')), true);
     const renamed = (await readdir(dir)).sort();
@@ -86,10 +90,41 @@ describe('image/remove-tree: trees deleted by a child rm', () => {
   it('TreeRemovals: the deletion begins by itself once the delay is over', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'c', 'fs'), { recursive: true });
-    const removals = new TreeRemovals(removeTreesInChild, 5);
+    const removals = new TreeRemovals({ remove: removeTreesInChild, delayMs: 5 });
     assert.equal(await removals.removeLater(join(dir, 'c')), true);
     // Never settled(): only the timer can start it. Polled, up to 30 s.
     for (let i = 0; i < 3000 && (await readdir(dir)).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(await readdir(dir), []);
+  });
+  it('TreeRemovals: a deletion that fails is logged with its paths, and the tree stays for the next start', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'd', 'fs'), { recursive: true });
+    const warnings: { message: string; meta: Record<string, unknown> }[] = [];
+    const log = { warn: (message: string, meta: Record<string, unknown>) => warnings.push({ message, meta }) } as unknown as Logger;
+    const removals = new TreeRemovals({ remove: () => Promise.reject(new Error('rm -rf: exit status 1')), delayMs: 60_000, log });
+    await removals.removeLater(join(dir, 'd'));
+    await removals.settled();
+    const [left] = await readdir(dir);
+    assert.match(left!, /^tmp-rm-d-/);
+    assert.deepEqual(warnings, [
+      { message: 'removed trees not deleted: the next start collects what is left', meta: { paths: [join(dir, left!)], error: 'rm -rf: exit status 1' } },
+    ]);
+  });
+
+  it('TreeRemovals: settled(ms) gives up waiting after ms; the deletion goes on', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'e', 'fs'), { recursive: true });
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const removals = new TreeRemovals({ remove: (paths) => gate.then(() => removeTreesInChild(paths)), delayMs: 60_000 });
+    onCleanup('let the held deletion go', () => release());
+    await removals.removeLater(join(dir, 'e'));
+    const started = Date.now();
+    await removals.settled(50);
+    assert.ok(Date.now() - started < 10_000, 'settled(50) returned while the deletion was held');
+    assert.equal((await readdir(dir)).length, 1, 'not deleted yet');
+    release();
+    await removals.settled();
     assert.deepEqual(await readdir(dir), []);
   });
 });

@@ -4,6 +4,7 @@ import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { CoracleError } from '../../src/errors.js';
 import { FEED_FAILED } from '../../src/image/blob-chunks.js';
 import { BlobFeed } from '../../src/image/blob-feed.js';
 import { UnpackPool } from '../../src/image/unpack-pool.js';
@@ -85,6 +86,32 @@ describe('image/unpack-pool', () => {
     await writeFile(join(work, 'blob'), layer.blob);
     await mkdir(join(work, 'fs2'));
     assert.equal((await pool.unpack({ blob: join(work, 'blob'), target: join(work, 'fs2'), parents: [], lowerComplete: true })).diffId, layer.diffId);
+  });
+
+  it('close() fails the unpack it ends and the ones queued with UNAVAILABLE, and takes no more', async () => {
+    const work = await tempDir();
+    const pool = new UnpackPool(1);
+    onCleanup('close the unpack pool', () => pool.close());
+    const layer = await buildLayer([{ type: 'file', path: 'big', content: Buffer.alloc(1 << 20, 5) }]);
+    const ingest = join(work, 'ingest');
+    await writeFile(ingest, layer.blob.subarray(0, 100));
+    await mkdir(join(work, 'fs'));
+    await mkdir(join(work, 'fs2'));
+    const feed = new BlobFeed();
+    feed.open(ingest);
+    onCleanup('close the feed', () => feed.close());
+    feed.wrote(100);
+    // The first waits in its worker for a download that goes no further; the second waits for the worker.
+    const running = pool.unpack({ blob: ingest, fd: await feed.opened, target: join(work, 'fs'), parents: [], lowerComplete: true }, feed);
+    await writeFile(join(work, 'blob'), layer.blob);
+    const queued = pool.unpack({ blob: join(work, 'blob'), target: join(work, 'fs2'), parents: [], lowerComplete: true });
+    await until('the first unpack to be in its worker', () => pool.workers === 1);
+    const outcomes = Promise.allSettled([running, queued]);
+    await pool.close();
+    const closed = (err: CoracleError): boolean => err.code === 'UNAVAILABLE' && err.message === 'unpack pool closed';
+    for (const outcome of await outcomes) assert.ok(outcome.status === 'rejected' && closed(outcome.reason as CoracleError), `rejected as closed: ${JSON.stringify(outcome)}`);
+    assert.equal(pool.workers, 0);
+    await assert.rejects(pool.unpack({ blob: join(work, 'blob'), target: join(work, 'fs2'), parents: [], lowerComplete: true }), closed);
   });
 
   it('unpacks without a process warning: the fds it opens through koffi are closed quietly', async () => {
