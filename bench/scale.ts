@@ -16,8 +16,8 @@
  * 3. Everything removed, and a leak check as bench/lifecycle's.
  *
  * The load average and the CPU stolen (bench/lib/loadavg) are printed at the start and end of
- * each runtime's run, and summed up at the end; each figure with
- * its target and, with containerd, the coracle/containerd ratio. Everything it started is
+ * each runtime's run, and summed up at the end; each figure with its target and, with
+ * containerd, the coracle/containerd ratio. Everything it started is
  * stopped and removed whatever happens (Ctrl-C: the call in flight ends, then the teardown
  * runs; a second one tears down at once).
  */
@@ -59,7 +59,6 @@ interface Options {
 }
 
 const options = (): Options => countOptions({ pods: 100, churn: 60, samples: 200 });
-
 
 /** One runtime under test. */
 interface Target {

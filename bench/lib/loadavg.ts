@@ -20,9 +20,9 @@ export interface LoadAverage {
 }
 
 /** Above this 1-minute load the figures are not those of a quiet machine. */
-export const QUIET_LOAD = 1;
+const QUIET_LOAD = 1;
 /** Above this per cent of CPU time stolen, neither. */
-export const QUIET_STEAL = 5;
+const QUIET_STEAL = 5;
 
 const readings: LoadAverage[] = [];
 
@@ -38,7 +38,7 @@ let lastTicks: CpuTicks | undefined;
  * /proc/stat's first line: user nice system idle iowait irq softirq steal guest guest_nice.
  * guest and guest_nice are counted in user and nice already, so the total is the first 8.
  */
-export function cpuTicks(procStat: string): CpuTicks {
+function cpuTicks(procStat: string): CpuTicks {
   const fields = (procStat.split('\n', 1)[0] ?? '').trim().split(/\s+/);
   if (fields[0] !== 'cpu') throw new Error(`/proc/stat: no cpu line first: ${fields[0] ?? ''}`);
   const n = fields.slice(1, 9).map(Number);
@@ -46,12 +46,12 @@ export function cpuTicks(procStat: string): CpuTicks {
 }
 
 /** Per cent of the ticks between `before` and `after` that were stolen. */
-export function stolenPercent(before: CpuTicks, after: CpuTicks): number {
+function stolenPercent(before: CpuTicks, after: CpuTicks): number {
   const total = after.total - before.total;
   return total > 0 ? (100 * (after.steal - before.steal)) / total : 0;
 }
 
-export async function readLoad(at: string): Promise<LoadAverage> {
+async function readLoad(at: string): Promise<LoadAverage> {
   const [one, five, fifteen] = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).map(Number);
   const ticks = cpuTicks(await readFile('/proc/stat', 'utf8'));
   const before = lastTicks;
@@ -68,7 +68,8 @@ export async function printLoad(at: string): Promise<void> {
   readings.push(l);
   console.log(`load average (1 / 5 / 15 min) ${at}: ${text(l)}`);
   if (l.one > QUIET_LOAD) console.log(`WARNING: 1-min load ${l.one.toFixed(2)} > ${QUIET_LOAD}: not a quiet machine, ratios are not the issue's`);
-  if ((l.stolen ?? 0) > QUIET_STEAL) console.log(`WARNING: the hypervisor stole ${l.stolen!.toFixed(1)}% of the CPU time since the reading before (> ${QUIET_STEAL}%): a busy host, timings slowed`);
+  const stolen = l.stolen ?? 0;
+  if (stolen > QUIET_STEAL) console.log(`WARNING: the hypervisor stole ${stolen.toFixed(1)}% of the CPU time since the reading before (> ${QUIET_STEAL}%): a busy host, timings slowed`);
 }
 
 /** Every reading so far, one markdown line, and how many were not quiet. */

@@ -90,7 +90,7 @@ export class TreeRemovals {
   private readonly log: Pick<Logger, 'warn'> | undefined;
 
   /** `remove`: removeTreesHere by default; `delayMs`: DELETE_AFTER_MS; `log`: where a failed deletion is told. */
-  constructor(o: { remove?: TreeDeleter; delayMs?: number; log?: Pick<Logger, 'warn'> | undefined } = {}) {
+  constructor(o: { remove?: TreeDeleter; delayMs?: number; log?: Pick<Logger, 'warn'> } = {}) {
     this.remove = o.remove ?? removeTreesHere;
     this.delayMs = o.delayMs ?? DELETE_AFTER_MS;
     this.log = o.log;
