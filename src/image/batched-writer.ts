@@ -1,4 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
+import { isErrno } from '../errors.js';
+import { DIRECT_IO_ALIGN, alignedBuffer } from '../util/direct-io.js';
 
 /** Bytes gathered before one write: a blob arrives in chunks of a few KiB to 64 KiB. */
 const BATCH_BYTES = 1 << 20;
@@ -16,10 +18,14 @@ const BATCH_BYTES = 1 << 20;
  *
  * Node's streams (createWriteStream) would batch too, but keep every chunk until written, and
  * do not make the writer wait for the disk in a way a for-await loop can follow.
+ *
+ * Given the file open a second time with O_DIRECT, the writer writes each full batch through
+ * it (the buffers aligned, every batch at a multiple of BATCH_BYTES), and only the last,
+ * partial batch through the page cache (util/direct-io.ts).
  */
 export class BatchedWriter {
   /** The buffer gathering, and the other one (made at the first full batch: most blobs are small). */
-  private gathering: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private gathering: Buffer;
   private spare: Buffer | undefined;
   private filled = 0;
   private inFlight: Promise<void> = Promise.resolve();
@@ -29,11 +35,23 @@ export class BatchedWriter {
   /** Bytes written to the file so far. */
   private written = 0;
 
-  /** @param onWritten told the bytes in the file after each write. */
+  /**
+   * @param onWritten told the bytes in the file after each write.
+   * @param direct the same file opened with O_DIRECT: full batches are written through it,
+   *   past the page cache; the last, partial one through `fh`. A file system that refuses a
+   *   direct write (EINVAL) has the rest written through `fh`.
+   */
   constructor(
     private readonly fh: FileHandle,
     private readonly onWritten?: (total: number) => void,
-  ) {}
+    private direct?: FileHandle,
+  ) {
+    this.gathering = this.buffer();
+  }
+
+  private buffer(): Buffer {
+    return this.direct ? alignedBuffer(BATCH_BYTES) : Buffer.allocUnsafeSlow(BATCH_BYTES);
+  }
 
   /** Copies `chunk` in; waits only when a batch is full and the write before it still runs. */
   async add(chunk: Buffer): Promise<void> {
@@ -51,13 +69,13 @@ export class BatchedWriter {
     await this.inFlight;
     if (this.failure) throw this.failure.err;
     const full = this.gathering.subarray(0, this.filled);
-    const next = this.spare ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
+    const next = this.spare ?? this.buffer();
     this.spare = this.gathering;
     this.gathering = next;
     this.filled = 0;
     // Never rejects: a failure is kept and thrown to the next caller, so that a write failing
     // while the source is being read is not an unhandled rejection.
-    this.inFlight = writeAll(this.fh, full).then(
+    this.inFlight = this.write(full, this.written).then(
       () => {
         this.written += full.length;
         this.onWritten?.(this.written);
@@ -79,9 +97,23 @@ export class BatchedWriter {
   async settled(): Promise<void> {
     await this.inFlight;
   }
+
+  /** `data` at `position`: directly when both are aligned and the file takes it, else through the page cache. */
+  private async write(data: Buffer, position: number): Promise<void> {
+    if (this.direct && data.length % DIRECT_IO_ALIGN === 0 && position % DIRECT_IO_ALIGN === 0) {
+      try {
+        await writeAll(this.direct, data, position);
+        return;
+      } catch (err) {
+        if (!isErrno(err, 'EINVAL')) throw err;
+        this.direct = undefined;
+      }
+    }
+    await writeAll(this.fh, data, position);
+  }
 }
 
-/** All of `data`, in as many writes as the kernel needs. */
-async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
-  for (let off = 0; off < data.length; ) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+/** All of `data` at `position`, in as many writes as the kernel needs. */
+async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < data.length; ) off += (await fh.write(data, off, data.length - off, position + off)).bytesWritten;
 }

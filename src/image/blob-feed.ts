@@ -1,4 +1,5 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { openForDirectReading } from '../util/direct-io.js';
 
 /**
  * A layer blob being downloaded, as its unpack follows it: the content store writes the blob
@@ -25,7 +26,8 @@ export class BlobFeed {
   private readonly listeners = new Set<(s: FeedState) => void>();
   private onOpen!: (fd: number) => void;
   /**
-   * An fd open for reading on the ingest file, once the download has made it. Worker threads
+   * An fd open for reading on the ingest file, once the download has made it, with O_DIRECT
+   * where the file system has it (blob-chunks.ts reads it past the page cache). Worker threads
    * share the process's fds: the worker reads by this fd, which the file's rename into the
    * store (or its removal after a failure) does not disturb. A feed whose digest is already
    * being downloaded for another caller, or is in the store, never opens.
@@ -48,7 +50,7 @@ export class BlobFeed {
   open(path: string): void {
     if (this.fd !== undefined || this.current.end) return;
     try {
-      this.fd = openSync(path, 'r');
+      this.fd = openForDirectReading(path);
     } catch {
       this.failed();
       return;

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoracleError, isErrno } from '../errors.js';
+import { openDirectForWriting } from '../util/direct-io.js';
 import { BULK_COLLECT_BYTES, YoungCollector } from '../util/young-collector.js';
 import { BatchedWriter } from './batched-writer.js';
 import type { BlobFeed } from './blob-feed.js';
@@ -35,7 +36,7 @@ export class FileContentStore implements ContentStore {
   private readonly blobs: string;
   private readonly ingestDir: string;
   private readonly inflight = new Map<string, Promise<void>>();
-  /** Each socket read is a Buffer of its own, dead once hashed and copied: one count for all downloads. */
+  /** Each socket or archive read is a Buffer of its own, dead once hashed and copied: one count for all blobs written. */
   private readonly young = new YoungCollector(BULK_COLLECT_BYTES);
 
   constructor(root: string) {
@@ -106,31 +107,15 @@ export class FileContentStore implements ContentStore {
     let ok = false;
     try {
       feed?.open(tmp);
-      const hash = createHash('sha256');
-      let written = 0;
-      // Every byte is counted and hashed as it arrives, before it is batched: the blob is
-      // renamed into place only once all of them match the size and digest, as before.
-      const out = new BatchedWriter(fh, feed ? (n) => feed.wrote(n) : undefined);
-      try {
-        for await (const chunk of await openSource()) {
-          written += chunk.length;
-          if (size !== undefined && written > size) {
-            throw new CoracleError('DATA_LOSS', `blob ${digest}: more than the ${size} bytes expected`);
-          }
-          hash.update(chunk);
-          await out.add(chunk);
-          this.young.add(chunk.length);
-        }
-        await out.end();
-      } finally {
-        await out.settled();
+      const check = (written: number): void => {
+        if (size !== undefined && written > size) throw new CoracleError('DATA_LOSS', `blob ${digest}: more than the ${size} bytes expected`);
+      };
+      const got = await this.write(fh, tmp, await openSource(), check, feed ? (n) => feed.wrote(n) : undefined);
+      if (size !== undefined && got.size !== size) {
+        throw new CoracleError('DATA_LOSS', `blob ${digest}: got ${got.size} bytes, expected ${size}`);
       }
-      if (size !== undefined && written !== size) {
-        throw new CoracleError('DATA_LOSS', `blob ${digest}: got ${written} bytes, expected ${size}`);
-      }
-      const actual = `sha256:${hash.digest('hex')}`;
-      if (actual !== digest) {
-        throw new CoracleError('DATA_LOSS', `blob ${digest}: downloaded content has digest ${actual}`);
+      if (got.digest !== digest) {
+        throw new CoracleError('DATA_LOSS', `blob ${digest}: downloaded content has digest ${got.digest}`);
       }
       // An unpack that follows the download may finish now, while the blob is synced.
       feed?.verified();
@@ -150,21 +135,9 @@ export class FileContentStore implements ContentStore {
     const tmp = join(this.ingestDir, `unknown-${randomBytes(8).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o644);
     let digest: string;
-    let size = 0;
+    let size: number;
     try {
-      const hash = createHash('sha256');
-      const out = new BatchedWriter(fh);
-      try {
-        for await (const chunk of source) {
-          size += chunk.length;
-          hash.update(chunk);
-          await out.add(chunk);
-        }
-        await out.end();
-      } finally {
-        await out.settled();
-      }
-      digest = `sha256:${hash.digest('hex')}`;
+      ({ digest, size } = await this.write(fh, tmp, source));
       // Kept, as in download(): a blob under its digest is whole after a power loss.
       await fh.sync();
     } catch (err) {
@@ -178,6 +151,40 @@ export class FileContentStore implements ContentStore {
     return { digest, size };
   }
 
+  /**
+   * `source` into the ingest file `tmp`, open as `fh`, in batches (batched-writer.ts) whose
+   * full MiBs go past the page cache where the file system allows (util/direct-io.ts): a blob
+   * is read once, by the unpack that follows it, and seldom after. Every byte is counted and
+   * hashed as it arrives; `check` is given the count before each chunk is written, and may
+   * throw. Returns the digest and size of what was written.
+   */
+  private async write(
+    fh: FileHandle,
+    tmp: string,
+    source: AsyncIterable<Buffer> | Iterable<Buffer>,
+    check?: (size: number) => void,
+    onWritten?: (total: number) => void,
+  ): Promise<{ digest: string; size: number }> {
+    const hash = createHash('sha256');
+    let size = 0;
+    const direct = await openDirectForWriting(tmp);
+    const out = new BatchedWriter(fh, onWritten, direct);
+    try {
+      for await (const chunk of source) {
+        size += chunk.length;
+        check?.(size);
+        hash.update(chunk);
+        await out.add(chunk);
+        this.young.add(chunk.length);
+      }
+      await out.end();
+    } finally {
+      await out.settled();
+      await direct?.close();
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
+  }
+
   async remove(digest: string): Promise<void> {
     await rm(this.path(digest), { force: true });
   }
@@ -186,3 +193,4 @@ export class FileContentStore implements ContentStore {
     return (await readdir(this.blobs)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
   }
 }
+

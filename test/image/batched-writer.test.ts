@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { BatchedWriter } from '../../src/image/batched-writer.js';
 import { FileContentStore } from '../../src/image/content-store.js';
+import { openDirectForWriting } from '../../src/util/direct-io.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
 
@@ -15,11 +16,16 @@ const run = promisify(execFile);
 const MODULE = fileURLToPath(new URL('../../src/image/batched-writer.js', import.meta.url));
 const MiB = 1 << 20;
 
-/** Writes `chunks` to `file` through a BatchedWriter, then scribbles over every chunk. */
-async function writeChunks(file: string, chunks: Buffer[]): Promise<void> {
+/**
+ * Writes `chunks` to `file` through a BatchedWriter, the full batches through `direct` if
+ * given (`true`: the file opened again with O_DIRECT).
+ */
+async function writeChunks(file: string, chunks: Buffer[], direct?: FileHandle | true): Promise<void> {
   const fh = await open(file, 'wx');
+  const directFh = direct === true ? await openDirectForWriting(file) : direct;
+  if (direct === true) assert.ok(directFh, 'the temp dir has direct I/O');
   try {
-    const out = new BatchedWriter(fh);
+    const out = new BatchedWriter(fh, undefined, directFh);
     try {
       for (const c of chunks) await out.add(c);
       await out.end();
@@ -27,8 +33,14 @@ async function writeChunks(file: string, chunks: Buffer[]): Promise<void> {
       await out.settled();
     }
   } finally {
+    if (direct === true) await directFh?.close();
     await fh.close();
   }
+}
+
+/** The bytes of `file` in the page cache. */
+async function cachedBytes(file: string): Promise<number> {
+  return Number((await run('fincore', ['--bytes', '--noheadings', '--output', 'RES', file])).stdout.trim());
 }
 
 /** A tmpfs of `size` at a new temp dir, unmounted after the test. */
@@ -54,25 +66,56 @@ async function unhandledDuring(fn: () => Promise<void>): Promise<unknown[]> {
 }
 
 describe('image/batched-writer', () => {
-  it('writes every chunk in order, whatever their sizes, and keeps none of them (fast-check)', async () => {
+  for (const mode of ['buffered', 'direct'] as const) {
+    it(`writes every chunk in order, whatever their sizes, and keeps none of them, ${mode} (fast-check)`, async () => {
+      const dir = await tempDir();
+      let n = 0;
+      // Sizes around the 1 MiB batch: empty chunks, single bytes, chunks that straddle a batch.
+      const size = fc.oneof(fc.constantFrom(0, 1, MiB - 1, MiB, MiB + 1, 64 * 1024), fc.integer({ min: 0, max: 300 * 1024 }));
+      await fc.assert(
+        fc.asyncProperty(fc.array(size, { maxLength: 24 }), async (sizes) => {
+          const chunks = sizes.map((s) => randomBytes(s));
+          const want = createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
+          const file = join(dir, `f${n++}`);
+          await writeChunks(file, chunks, mode === 'direct' || undefined);
+          // The caller may reuse its buffers once add() has returned.
+          for (const c of chunks) c.fill(0xff);
+          const got = await readFile(file);
+          assert.equal(got.length, sizes.reduce((a, b) => a + b, 0));
+          assert.equal(createHash('sha256').update(got).digest('hex'), want);
+        }),
+        { numRuns: 40 },
+      );
+    });
+  }
+
+  it('with a direct handle, the full batches bypass the page cache and the partial last one does not', async () => {
     const dir = await tempDir();
-    let n = 0;
-    // Sizes around the 1 MiB batch: empty chunks, single bytes, chunks that straddle a batch.
-    const size = fc.oneof(fc.constantFrom(0, 1, MiB - 1, MiB, MiB + 1, 64 * 1024), fc.integer({ min: 0, max: 300 * 1024 }));
-    await fc.assert(
-      fc.asyncProperty(fc.array(size, { maxLength: 24 }), async (sizes) => {
-        const chunks = sizes.map((s) => randomBytes(s));
-        const want = createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
-        const file = join(dir, `f${n++}`);
-        await writeChunks(file, chunks);
-        // The caller may reuse its buffers once add() has returned.
-        for (const c of chunks) c.fill(0xff);
-        const got = await readFile(file);
-        assert.equal(got.length, sizes.reduce((a, b) => a + b, 0));
-        assert.equal(createHash('sha256').update(got).digest('hex'), want);
-      }),
-      { numRuns: 40 },
-    );
+    const [direct, buffered] = [join(dir, 'direct'), join(dir, 'buffered')];
+    const chunks = Array.from({ length: 48 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    chunks.push(Buffer.alloc(1000, 0xee));
+    await writeChunks(direct, chunks, true);
+    await writeChunks(buffered, chunks);
+    // The last page (or the large folio the kernel made of it), against all 3 MiB.
+    const [cachedDirect, cachedBuffered] = [await cachedBytes(direct), await cachedBytes(buffered)];
+    assert.ok(cachedDirect > 0 && cachedDirect <= 64 * 1024, `${cachedDirect} bytes cached`);
+    assert.ok(cachedBuffered >= 3 * MiB, `${cachedBuffered} bytes cached`);
+    assert.ok((await readFile(direct)).equals(Buffer.concat(chunks)));
+  });
+
+  it('a direct handle that refuses a write (EINVAL) is tried once, and the rest goes through the page cache', async () => {
+    const file = join(await tempDir(), 'blob');
+    let tried = 0;
+    const refusing = {
+      write: async (): Promise<never> => {
+        tried++;
+        throw Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' });
+      },
+    } as unknown as FileHandle;
+    const chunks = Array.from({ length: 5 }, (_, i) => Buffer.alloc(MiB, i));
+    await writeChunks(file, chunks, refusing);
+    assert.equal(tried, 1);
+    assert.ok((await readFile(file)).equals(Buffer.concat(chunks)));
   });
 
   it('8 MiB in 64 KiB chunks is 8 writes to the file, not 128 (strace)', async () => {

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobFeed, type FeedState } from '../../src/image/blob-feed.js';
+import { blobChunks, FollowedBlob } from '../../src/image/blob-chunks.js';
 import { FileContentStore } from '../../src/image/content-store.js';
 import { tempDir } from '../helpers/daemon.js';
 
+const run = promisify(execFile);
 const MiB = 1 << 20;
 const digestOf = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -41,13 +44,17 @@ describe('image/content-store: a download followed by a feed', () => {
     assert.deepEqual([...written].sort((a, b) => a - b), written, 'never backwards');
     assert.equal(onDisk, data.length);
     assert.deepEqual(seen.at(-1), { written: data.length, end: 'verified' });
-    // The fd the feed opened reads the whole blob, now under its digest.
+    // The fd the feed opened reads the whole blob, now under its digest, as an unpack reads it.
     const fd = await feed.opened;
-    const back = Buffer.alloc(data.length);
-    assert.equal(readSync(fd, back, 0, back.length, 0), data.length);
-    assert.ok(back.equals(data));
+    const parts: Buffer[] = [];
+    for await (const c of blobChunks(fd, new FollowedBlob(feed.state))) parts.push(c);
+    assert.ok(Buffer.concat(parts).equals(data));
     feed.close();
-    assert.ok((await readFile(s.path(digestOf(data)))).equals(data));
+    // Its full MiBs were written, and read, past the page cache: only its last page is cached.
+    const blob = s.path(digestOf(data));
+    const { stdout } = await run('fincore', ['--bytes', '--noheadings', '--output', 'RES', blob]);
+    assert.ok(Number(stdout.trim()) <= 64 * 1024, `${stdout.trim()} bytes of the blob cached`);
+    assert.ok((await readFile(blob)).equals(data));
   });
 
   for (const [what, data, digest, fail, message] of [
