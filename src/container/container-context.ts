@@ -80,8 +80,10 @@ export class ContainerContext {
   /** Creates in flight, by name: a retry waits for the first; pod removal waits for them. */
   readonly creating = new Map<string, { sandboxId: string; id: Promise<string> }>();
   readonly refreshing = new Map<string, Promise<ContainerRecord>>();
-  /** Starts in flight, by container: a stop or removal waits for them. */
+  /** Starts and restarts in flight, by container: a stop or removal waits for them. */
   readonly starting = new Map<string, Promise<void>>();
+  /** Containers being removed: a start or restart is refused (container-lifecycle). */
+  readonly removing = new Set<string>();
   readonly usage: UsageReader;
   /** Conmon's exit dir, watched once watchExits has run. */
   exitWatcher: FSWatcher | undefined;

@@ -20,13 +20,33 @@ import { namespaceOf } from '../sandbox/object-namespace.js';
 /** Starts a CREATED container; a second call while the first runs gets the first's outcome. */
 export async function start(ctx: ContainerContext, id: string, log: Logger): Promise<void> {
   const c = ctx.mustGet(id);
-  const pending = ctx.starting.get(c.id);
+  return asStart(ctx, c.id, () => startChecked(ctx, c, log));
+}
+
+/**
+ * `work`, a start or restart of `id`, as its start in flight, from this very call (before any
+ * await): a second start or restart meanwhile gets its outcome, and a stop or removal waits
+ * for it (startEnded). A restart registered only once it reached its start left a window in
+ * which a removal ran beside it, and the restart then saved the removed record back.
+ */
+function asStart(ctx: ContainerContext, id: string, work: () => Promise<void>): Promise<void> {
+  const pending = ctx.starting.get(id);
   if (pending) return pending;
+  const started = work().finally(() => ctx.starting.delete(id));
+  ctx.starting.set(id, started);
+  return started;
+}
+
+/** A removal has begun: no start or restart may make the container run again. */
+function refuseIfRemoving(ctx: ContainerContext, id: string): void {
+  if (ctx.removing.has(id)) throw failedPrecondition(`container ${id}: start: it is being removed`);
+}
+
+async function startChecked(ctx: ContainerContext, c: ContainerRecord, log: Logger): Promise<void> {
+  refuseIfRemoving(ctx, c.id);
   if (!canStart(c)) throw failedPrecondition(`container ${c.id}: is ${c.state.toLowerCase()}, not created`);
   if (ctx.deps.sandboxes.get(c.sandboxId)?.state !== 'READY') throw failedPrecondition(`container ${c.id}: start: its pod ${c.sandboxId} is not ready (stopped or stopping)`);
-  const started = doStart(ctx, c, log).finally(() => ctx.starting.delete(c.id));
-  ctx.starting.set(c.id, started);
-  return started;
+  return doStart(ctx, c, log);
 }
 
 /** Settles when a start of `id` in flight has, whatever its outcome. */
@@ -89,26 +109,31 @@ async function doStart(ctx: ContainerContext, c: ContainerRecord, log: Logger): 
  * it (ContainerRecord.restarts); without, the count is cleared.
  */
 export async function restart(ctx: ContainerContext, id: string, log: Logger, byPolicy?: PolicyRestarts): Promise<void> {
-  const c = await refresh(ctx, ctx.mustGet(id));
-  if (canStart(c)) return start(ctx, c.id, log);
-  if (!canRestart(c)) throw failedPrecondition(`container ${c.id}: start: is ${c.state.toLowerCase()}`);
-  const pod = ctx.deps.sandboxes.get(c.sandboxId);
-  if (!pod || pod.state !== 'READY') throw failedPrecondition(`container ${c.id}: start: its pod is not ready`);
-  const p = ctx.paths(c.id);
-  if (!(await stat(join(p.bundle, 'config.json')).then(() => true, () => false))) {
-    throw failedPrecondition(`container ${c.id}: start: its runtime state is gone (the host restarted?)`);
-  }
-  ctx.runtimeFor(c.runtimeHandler, c.id);
-  // Its exit released its root and the runtime's container: the start makes both again.
-  await ctx.releases.now(c);
-  await mountRoot(ctx, c.id);
-  ctx.releases.forget(c.id);
-  await rm(p.exitFile, { force: true });
-  await rm(join(p.persist, 'oom'), { force: true });
-  const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, pid: _pid, pidStartTime: _started, restarts: _restarts, ...rest } = c;
-  // A restart by its policy counts; one asked for by hand starts the count again, as docker's.
-  await ctx.deps.store.save({ ...rest, state: 'CREATED', ...(byPolicy ? { restarts: byPolicy } : {}) });
-  await start(ctx, c.id, log);
+  const found = ctx.mustGet(id);
+  return asStart(ctx, found.id, async () => {
+    const c = await refresh(ctx, ctx.mustGet(found.id));
+    refuseIfRemoving(ctx, c.id);
+    if (canStart(c)) return startChecked(ctx, c, log);
+    if (!canRestart(c)) throw failedPrecondition(`container ${c.id}: start: is ${c.state.toLowerCase()}`);
+    const pod = ctx.deps.sandboxes.get(c.sandboxId);
+    if (!pod || pod.state !== 'READY') throw failedPrecondition(`container ${c.id}: start: its pod is not ready`);
+    const p = ctx.paths(c.id);
+    if (!(await stat(join(p.bundle, 'config.json')).then(() => true, () => false))) {
+      throw failedPrecondition(`container ${c.id}: start: its runtime state is gone (the host restarted?)`);
+    }
+    ctx.runtimeFor(c.runtimeHandler, c.id);
+    // Its exit released its root and the runtime's container: the start makes both again.
+    await ctx.releases.now(c);
+    await mountRoot(ctx, c.id);
+    ctx.releases.forget(c.id);
+    await rm(p.exitFile, { force: true });
+    await rm(join(p.persist, 'oom'), { force: true });
+    const { exitCode: _code, finishedAt: _finished, reason: _reason, message: _message, pid: _pid, pidStartTime: _started, restarts: _restarts, ...rest } = c;
+    // A restart by its policy counts; one asked for by hand starts the count again, as docker's.
+    const created: ContainerRecord = { ...rest, state: 'CREATED', ...(byPolicy ? { restarts: byPolicy } : {}) };
+    await ctx.deps.store.save(created);
+    await startChecked(ctx, created, log);
+  });
 }
 
 /** The stop signal, then SIGKILL after `timeoutSeconds`; a stopped container is no error. */
@@ -146,6 +171,15 @@ export async function remove(ctx: ContainerContext, id: string, log: Logger): Pr
   const found = ctx.resolve(id);
   // Still being made: not there yet (containerd's answer); its create completes or undoes.
   if (!found || !isListed(found)) return;
+  ctx.removing.add(found.id);
+  try {
+    await removeFound(ctx, found, log);
+  } finally {
+    ctx.removing.delete(found.id);
+  }
+}
+
+async function removeFound(ctx: ContainerContext, found: ContainerRecord, log: Logger): Promise<void> {
   await startEnded(ctx, found.id);
   const c = ctx.deps.store.get(found.id) ?? found;
   if (needsStop(c)) await stop(ctx, c.id, 0, log);

@@ -87,6 +87,7 @@ export class CliContainerWatcher {
           this.timers.delete(c.id);
           // Stopped or removed meanwhile: nothing to do.
           if (this.deps.containers.stopAsked(c.id) || !this.deps.containers.resolve(c.id)) return;
+          log.info('restarting by its restart policy', { restarts: next.count });
           this.deps.containers.restart(c.id, log, next).catch((err: unknown) => log.warn('restart by its restart policy failed', { error: messageOf(err) }));
         }, delayMs),
       );

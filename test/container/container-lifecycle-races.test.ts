@@ -6,6 +6,7 @@ import { chmod, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
+import { RESTART_POLICY_ANNOTATION } from '../../src/container/restart-policy.js';
 import { pinPidNamespace } from '../../src/sandbox/namespace-pins.js';
 import { processStartTime } from '../../src/util/process-start-time.js';
 import { busyboxRegistry } from '../helpers/busybox-registry.js';
@@ -22,14 +23,25 @@ const run = promisify(execFile);
 /**
  * A runtime handler "gated": the real runc, except that `create` waits while GATE/hold
  * exists (after writing GATE/waiting), so a test can hold a StartContainer half-way, and
- * fails while GATE/fail exists, as a runtime that cannot make the container.
+ * fails while GATE/fail exists, as a runtime that cannot make the container; `delete` waits
+ * the same way while GATE/hold-delete exists (after writing GATE/waiting-delete).
  */
-async function gatedRuntime(): Promise<{ dir: string; extra: string; hold(): Promise<void>; open(): Promise<void>; waiting(): boolean; fail(): Promise<void> }> {
+async function gatedRuntime(): Promise<{
+  dir: string;
+  extra: string;
+  hold(): Promise<void>;
+  open(): Promise<void>;
+  waiting(): boolean;
+  fail(): Promise<void>;
+  holdDelete(): Promise<void>;
+  openDelete(): Promise<void>;
+  deleteWaiting(): boolean;
+}> {
   const dir = await tempDir('coracle-gate-');
   const script = join(dir, 'runc-gated');
   await writeFile(
     script,
-    `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = create ] && [ -e ${dir}/fail ]; then\n    echo "runc create failed on cue" >&2\n    exit 1\n  fi\n  if [ "$a" = create ] && [ -e ${dir}/hold ]; then\n    echo $$ > ${dir}/waiting\n    while [ -e ${dir}/hold ]; do sleep 0.05; done\n  fi\ndone\nexec /usr/sbin/runc "$@"\n`,
+    `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = create ] && [ -e ${dir}/fail ]; then\n    echo "runc create failed on cue" >&2\n    exit 1\n  fi\n  if [ "$a" = create ] && [ -e ${dir}/hold ]; then\n    echo $$ > ${dir}/waiting\n    while [ -e ${dir}/hold ]; do sleep 0.05; done\n  fi\n  if [ "$a" = delete ] && [ -e ${dir}/hold-delete ]; then\n    echo $$ > ${dir}/waiting-delete\n    while [ -e ${dir}/hold-delete ]; do sleep 0.05; done\n  fi\ndone\nexec /usr/sbin/runc "$@"\n`,
   );
   await chmod(script, 0o755);
   return {
@@ -43,6 +55,13 @@ async function gatedRuntime(): Promise<{ dir: string; extra: string; hold(): Pro
     open: () => rm(join(dir, 'hold'), { force: true }),
     fail: () => writeFile(join(dir, 'fail'), ''),
     waiting: () => existsSync(join(dir, 'waiting')),
+    holdDelete: async () => {
+      await rm(join(dir, 'waiting-delete'), { force: true });
+      await writeFile(join(dir, 'hold-delete'), '');
+      onCleanup('open the runc delete gate', () => rm(join(dir, 'hold-delete'), { force: true }));
+    },
+    openDelete: () => rm(join(dir, 'hold-delete'), { force: true }),
+    deleteWaiting: () => existsSync(join(dir, 'waiting-delete')),
   };
 }
 
@@ -113,6 +132,28 @@ describe('container/container-lifecycle: races', function () {
     assert.deepEqual((await d.clients.runtime.ListPodSandbox({})).items, []);
     assert.equal(await runcList('gated'), '');
     assert.ok(!(await mountinfo()).includes(id), 'its root is unmounted');
+  });
+
+  it('RemoveContainer while a restart by its policy waits for the exit to be released: the container stays removed, nothing left running', async () => {
+    const pod = (await d.clients.runtime.RunPodSandbox({ config: podConfig('policy'), runtime_handler: 'gated' })).pod_sandbox_id;
+    // What `coracle run --restart always` makes: the CLI's label, the policy's annotation.
+    const config = ctr('c', ['/bin/sh', '-c', 'exit 1'], { labels: { 'io.coracle.cli': 'true' }, annotations: { [RESTART_POLICY_ANNOTATION]: 'always' } });
+    const { container_id: id } = await d.clients.runtime.CreateContainer({ pod_sandbox_id: pod, config, sandbox_config: podConfig('policy') });
+    // Its exit's release (runc delete) is held, and the restart waits for it.
+    await gate.holdDelete();
+    await d.clients.runtime.StartContainer({ container_id: id });
+    await until('the restart by its policy to wait behind the held runc delete', () => gate.deleteWaiting() && d.lines.some((l) => l.includes('restarting by its restart policy') && l.includes(id)));
+    const from = d.lines.length;
+    const removing = d.clients.runtime.RemoveContainer({ container_id: id }, { deadline: Date.now() + 60_000 });
+    await gate.openDelete();
+    await removing;
+    // The restart ends one way or the other: refused (the removal began) or started, then stopped by the removal.
+    await until('the restart to have ended', () => d.lines.slice(from).some((l) => (l.includes('restart by its restart policy failed') || l.includes('container started')) && l.includes(id)));
+    assert.equal((await codeOf(d.clients.runtime.ContainerStatus({ container_id: id }))).code, grpc.status.NOT_FOUND, 'not saved back by the restart');
+    assert.deepEqual((await d.clients.runtime.ListContainers({})).containers, []);
+    assert.equal(await runcList('gated'), '');
+    assert.ok(!(await mountinfo()).includes(id), 'its root is unmounted');
+    await d.clients.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
   });
 
   it('a runtime that fails to make the container: StartContainer fails, the container is EXITED StartError and holds nothing', async () => {
