@@ -56,10 +56,10 @@ export function refresh(ctx: ContainerContext, given: ContainerRecord): Promise<
 async function readExit(ctx: ContainerContext, c: ContainerRecord): Promise<ContainerRecord> {
   const p = ctx.paths(c.id);
   let text: string;
-  let mtime: Date;
+  let mtimeNs: bigint;
   try {
     text = await readFile(p.exitFile, 'utf8');
-    mtime = (await stat(p.exitFile)).mtime;
+    mtimeNs = (await stat(p.exitFile, { bigint: true })).mtimeNs;
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return c;
     throw err;
@@ -68,11 +68,16 @@ async function readExit(ctx: ContainerContext, c: ContainerRecord): Promise<Cont
   if (text.trim() === '') return c;
   const code = Number(text.trim());
   const oom = await stat(join(p.persist, 'oom')).then(() => true, () => false);
+  // When conmon wrote the exit file: the kernel stamps it from its coarse clock, up to a tick
+  // (1-4 ms) behind the clock startedAt was read from, so a process that ends within a tick
+  // of its start would seem to end before it began. An exit is never before its start.
+  const startedNs = BigInt(c.startedAt ?? '0');
+  const finishedNs = mtimeNs > startedNs ? mtimeNs : startedNs;
   const updated: ContainerRecord = {
     ...c,
     state: 'EXITED',
     exitCode: Number.isFinite(code) ? code : 255,
-    finishedAt: (BigInt(mtime.getTime()) * 1_000_000n).toString(),
+    finishedAt: finishedNs.toString(),
     reason: oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error',
   };
   await ctx.deps.store.save(updated);

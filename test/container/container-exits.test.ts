@@ -51,6 +51,8 @@ describe('container/container-exits: an exit shows in the next list', function (
       assert.equal(await listed(id, 'CONTAINER_RUNNING'), undefined);
       const s = (await d.clients.runtime.ContainerStatus({ container_id: id })).status!;
       assert.deepEqual([s.state, s.exit_code, s.reason], ['CONTAINER_EXITED', 20 + i, 'Error']);
+      // Ended within a clock tick of its start, it still ends after it (the exit file's time is the kernel's coarse clock).
+      assert.ok(BigInt(s.created_at) <= BigInt(s.started_at) && BigInt(s.started_at) <= BigInt(s.finished_at), `created ${s.created_at}, started ${s.started_at}, finished ${s.finished_at}`);
     }
   });
 
