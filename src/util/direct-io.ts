@@ -2,7 +2,7 @@ import { constants, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import koffi from 'koffi';
 import { isErrno } from '../errors.js';
-import { fail, libcFunctions } from './fs-syscalls.js';
+import { fail, fcntl } from './fs-syscalls.js';
 
 /**
  * Direct I/O (O_DIRECT) for layer blobs: a blob is written once as it downloads, read once by
@@ -20,12 +20,6 @@ import { fail, libcFunctions } from './fs-syscalls.js';
 
 /** The alignment of direct I/O's memory, offsets and lengths here. */
 export const DIRECT_IO_ALIGN = 4096;
-
-interface Libc {
-  fcntl(fd: number, cmd: number, ...variadic: unknown[]): number;
-}
-
-const lib = libcFunctions<Libc>({ fcntl: 'int fcntl(int fd, int cmd, ...)' });
 
 const F_GETFL = 3;
 const F_SETFL = 4;
@@ -70,13 +64,13 @@ export function openForDirectReading(path: string): number {
 
 /** Whether `fd` was opened with O_DIRECT. */
 export function isDirect(fd: number): boolean {
-  const flags = lib().fcntl(fd, F_GETFL);
+  const flags = fcntl(fd, F_GETFL);
   if (flags < 0) fail('fcntl', `fd ${fd}`);
   return (flags & constants.O_DIRECT) !== 0;
 }
 
 /** Turns O_DIRECT off on `fd`, for a read or write that cannot be aligned. */
 export function endDirect(fd: number): void {
-  const flags = lib().fcntl(fd, F_GETFL);
-  if (flags < 0 || lib().fcntl(fd, F_SETFL, 'int', flags & ~constants.O_DIRECT) < 0) fail('fcntl', `fd ${fd}`);
+  const flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~constants.O_DIRECT) < 0) fail('fcntl', `fd ${fd}`);
 }

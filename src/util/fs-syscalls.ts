@@ -93,6 +93,13 @@ export function llistxattr(path: string): string[] {
   return buf.subarray(0, Number(got)).toString('latin1').split('\0').filter(Boolean);
 }
 
+const fcntlCalls = libcFunctions<{ fcntl(fd: number, cmd: number, ...arg: unknown[]): number }>({ fcntl: 'int fcntl(int fd, int cmd, ...)' });
+
+/** fcntl(2) (Node has none), with no argument or an int one: -1 with koffi's errno on failure, as the call itself. */
+export function fcntl(fd: number, cmd: number, arg?: number): number {
+  return arg === undefined ? fcntlCalls().fcntl(fd, cmd) : fcntlCalls().fcntl(fd, cmd, 'int', arg);
+}
+
 const lockCalls = libcFunctions<{ flock(fd: number, op: number): number }>({ flock: 'int flock(int fd, int op)' });
 
 /** flock(2) (Node has none): -1 with koffi's errno on failure, as the call itself. */

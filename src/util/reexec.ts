@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { fail, libcLibrary } from './fs-syscalls.js';
+import { fail, fcntl, libcLibrary } from './fs-syscalls.js';
 
 /**
  * The V8 flags the daemon runs with, whoever starts it (systemd, scripts/setup.sh, the tests'
@@ -49,7 +49,6 @@ export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '-
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
 
 type Execve = (path: string, argv: (string | null)[], envp: (string | null)[]) => number;
-type Fcntl = (fd: number, cmd: number, ...variadic: unknown[]) => number;
 
 const F_GETFD = 1;
 const F_SETFD = 2;
@@ -81,13 +80,12 @@ export function reexecWith(flags: readonly string[], script: string | undefined 
   if (!script || (missing.length === 0 && resolve(script) === resolve(process.argv[1] ?? ''))) return;
   const libc = libcLibrary();
   const execve = libc.func('int execve(const char *path, const char **argv, const char **envp)') as Execve;
-  const fcntl = libc.func('int fcntl(int fd, int cmd, ...)') as Fcntl;
   const argv = [process.argv0, ...process.execArgv, ...missing, script, ...process.argv.slice(2), null];
   const envp = [...Object.entries({ ...env, ...process.env }).map(([k, v]) => `${k}=${v ?? ''}`), null];
   // Node opens its stdio close-on-exec: without this, the new process would start with no
   // stdin, stdout or stderr (its log, systemd's journal, the tests' pipe: gone).
   const stdio = [0, 1, 2].map((fd) => ({ fd, flags: fcntl(fd, F_GETFD) }));
-  for (const { fd, flags } of stdio) if (flags >= 0 && (flags & FD_CLOEXEC) !== 0) fcntl(fd, F_SETFD, 'int', flags & ~FD_CLOEXEC);
+  for (const { fd, flags } of stdio) if (flags >= 0 && (flags & FD_CLOEXEC) !== 0) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
   execve(process.execPath, argv, envp);
   const err = (() => {
     try {
@@ -96,6 +94,6 @@ export function reexecWith(flags: readonly string[], script: string | undefined 
       return e;
     }
   })();
-  for (const { fd, flags } of stdio) if (flags >= 0) fcntl(fd, F_SETFD, 'int', flags);
+  for (const { fd, flags } of stdio) if (flags >= 0) fcntl(fd, F_SETFD, flags);
   throw err;
 }
