@@ -1,7 +1,10 @@
 /**
- * bench/lib/teardown: a bench's run, torn down whatever happens. The first SIGINT/SIGTERM
- * stops the bench at its next checkInterrupted() (the call in flight ends, then the teardown
- * runs); a second one tears down at once.
+ * bench/lib/teardown: a bench's run, torn down whatever happens. The first SIGINT, SIGTERM or
+ * SIGHUP stops the bench at its next checkInterrupted() (the call in flight ends, then the
+ * teardown runs); a second one tears down at once. So does a reader of its output that goes
+ * away (a pipe into `head`, a closed terminal): Node ignores SIGPIPE and reports the broken
+ * pipe as an error on process.stdout or stderr, which, with no listener, ended the bench
+ * there and then and left its daemons, mounts and temp dirs behind.
  */
 import { Cleanups } from './host.js';
 import { optionsOrUsage } from './options.js';
@@ -41,8 +44,15 @@ export async function runWithTeardown(cleanups: Cleanups, body: () => Promise<vo
     if (!teardown) console.error(`${signal}: cleaning up now`);
     void tearDown().then(() => process.exit(130));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // The bench's output is lost from here on (what is still written fails the same way, and
+  // is dropped); the teardown runs as after a first signal.
+  const onOutputError = (err: NodeJS.ErrnoException): void => {
+    if (!interrupted) interrupted = err.code === 'EPIPE' ? 'SIGPIPE' : 'SIGHUP';
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
   try {
     await body();
   } catch (err) {
@@ -52,8 +62,9 @@ export async function runWithTeardown(cleanups: Cleanups, body: () => Promise<vo
   } finally {
     if ((await tearDown()).length > 0) failed = true;
   }
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  for (const s of signals) process.off(s, onSignal);
+  process.stdout.off('error', onOutputError);
+  process.stderr.off('error', onOutputError);
   process.exitCode = interrupted ? 130 : failed ? 1 : 0;
 }
 
