@@ -48,6 +48,8 @@ const MAX_UNSENT = 64 * 1024 * 1024;
 export class H2Connection implements StreamSink {
   private readonly reader = new FrameReader(DEFAULT_MAX_FRAME);
   private readonly decoder = new HeaderBlockDecoder();
+  /** Header lists found well-formed (the decoder hands a repeated block's list out again). */
+  private readonly wellFormed = new WeakSet<readonly HeaderField[]>();
   private readonly streams = new Map<number, H2Stream>();
   /** Each stream's receive window and the bytes consumed but not yet given back. */
   private readonly receiving = new WeakMap<H2Stream, { window: number; credit: number }>();
@@ -240,9 +242,12 @@ export class H2Connection implements StreamSink {
       this.send([frame32(RST_STREAM, id, REFUSED_STREAM)]);
       return;
     }
-    if (malformed(fields) !== undefined) {
-      this.send([frame32(RST_STREAM, id, PROTOCOL_ERROR)]);
-      return;
+    if (!this.wellFormed.has(fields)) {
+      if (malformed(fields) !== undefined) {
+        this.send([frame32(RST_STREAM, id, PROTOCOL_ERROR)]);
+        return;
+      }
+      this.wellFormed.add(fields);
     }
     const stream = new H2Stream(this, id, fields, this.peerInitialWindow);
     this.streams.set(id, stream);

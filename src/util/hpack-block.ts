@@ -4,6 +4,7 @@
  */
 import hpack, { type Table } from 'hpack.js';
 import { COMPRESSION_ERROR, ProtocolError } from './h2-frames.js';
+import type { HeaderField } from './h2-stream.js';
 
 /** SETTINGS_HEADER_TABLE_SIZE as the server leaves it (the default: it announces none). */
 const TABLE_SIZE = 4096;
@@ -43,6 +44,22 @@ export function encodeHeaderBlock(headers: readonly { name: string; value: strin
   return buf.subarray(0, at);
 }
 
+/** The most blocks of indexed fields a decoder remembers (a client's methods, each its own :path). */
+const MAX_REMEMBERED = 64;
+
+/**
+ * Whether `block` is only indexed fields of one byte each (RFC 7541 6.1, an index of 1 to
+ * 126): such a block leaves the dynamic table as it is, and what it decodes to depends on
+ * nothing but its bytes and that table.
+ */
+function oneByteIndexed(block: Buffer): boolean {
+  for (let i = 0; i < block.length; i++) {
+    const b = block[i]!;
+    if (b <= 0x80 || b === 0xff) return false;
+  }
+  return true;
+}
+
 /**
  * An HPACK decoder for one direction of one connection: its dynamic table persists from block
  * to block, as the peer's encoder's does.
@@ -50,15 +67,43 @@ export function encodeHeaderBlock(headers: readonly { name: string; value: strin
 export class HeaderBlockDecoder {
   /** The peer's dynamic table as its encoder keeps it, within the size this side allows. */
   private readonly table: Table = hpack.table.create({ maxSize: TABLE_SIZE });
+  /**
+   * The lists of the one-byte-indexed blocks decoded since the table last changed, by their
+   * bytes. Why: a gRPC client's repeated call sends the same few bytes each time (grpc-go's
+   * :path, content-type, te, user-agent and grpc-timeout all from its dynamic table once sent),
+   * and decoding them anew was the largest part of Coracle's own work in a ListImages or
+   * ImageStatus call on a cold daemon (its CPU profile under critest's image benchmark).
+   */
+  private readonly remembered = new Map<string, readonly HeaderField[]>();
 
   /**
-   * One header block, decoded field by field (RFC 7541 6): hpack.js's stream wrapper is left
+   * One header block: the list remembered for the same one-byte-indexed block since the table
+   * last changed, or decoded anew. Any other block may change the table, and everything
+   * remembered is forgotten. The lists are frozen: the same one is handed out again.
+   */
+  decode(block: Buffer): readonly HeaderField[] {
+    if (!oneByteIndexed(block)) {
+      this.remembered.clear();
+      return this.decodeFields(block);
+    }
+    const key = block.toString('latin1');
+    let headers = this.remembered.get(key);
+    if (headers === undefined) {
+      headers = Object.freeze(this.decodeFields(block).map((h) => Object.freeze(h)));
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
+      this.remembered.set(key, headers);
+    }
+    return headers;
+  }
+
+  /**
+   * A header block decoded field by field (RFC 7541 6): hpack.js's stream wrapper is left
    * out, as it defers work to later ticks on every header, and the list is capped as it grows.
    */
-  decode(block: Buffer): { name: string; value: string }[] {
+  private decodeFields(block: Buffer): HeaderField[] {
     const d = hpack.decoder.create();
     d.push(block);
-    const headers: { name: string; value: string }[] = [];
+    const headers: HeaderField[] = [];
     let size = 0;
     try {
       while (!d.isEmpty()) {
