@@ -52,13 +52,17 @@ describe('util/hpack-block: the decoder', () => {
     });
   }
 
-  it('hands out the same frozen list for a repeated block of indexes, and a list of its own for any other', () => {
+  it('hands out the same frozen list for a repeated short block of indexes, and a list of its own for any other', () => {
     const decoder = new HeaderBlockDecoder();
     const first = decoder.decode(indexed(3, 6, 4));
     assert.equal(decoder.decode(indexed(3, 6, 4)), first);
     assert.ok(Object.isFrozen(first) && first.every((h) => Object.isFrozen(h)));
     const literal = encodeHeaderBlock([{ name: 'x-f', value: '1' }]);
     assert.notEqual(decoder.decode(literal), decoder.decode(literal));
+    // Past 64 bytes a block of indexes is decoded each time: what is remembered stays small.
+    const long = indexed(...Array<number>(65).fill(3));
+    assert.equal(decoder.decode(long).length, 65);
+    assert.notEqual(decoder.decode(long), decoder.decode(long));
   });
 
   it('fails an index the table does not hold, remembered or not', () => {
