@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * test/ mirrors src/: test/DIR/NAME.test.ts tests src/DIR/MODULE.ts, where NAME is MODULE or
- * MODULE-ASPECT. Read from the source trees (not dist), so a test file compiled from a name
- * since changed cannot hide a miss.
+ * MODULE-ASPECT; and test/bench/ mirrors bench/ (the benches' own library). Read from the
+ * source trees (not dist), so a test file compiled from a name since changed cannot hide a miss.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -51,8 +51,11 @@ describe('test/ mirrors src/', () => {
     it(`the rule: ${file} → ${want ?? 'no module'}`, () => assert.equal(moduleOf(file, modules), want));
   }
 
-  it('every test file is named after a module of the same folder of src/', () => {
-    const srcModules = new Set(filesUnder('src', '.ts').filter((f) => !f.startsWith('generated/') && !f.endsWith('.d.ts')));
+  it('every test file is named after a module of the same folder of src/ (or of bench/, under test/bench/)', () => {
+    const srcModules = new Set([
+      ...filesUnder('src', '.ts').filter((f) => !f.startsWith('generated/') && !f.endsWith('.d.ts')),
+      ...filesUnder('bench', '.ts').map((f) => `bench/${f}`),
+    ]);
     const tests = filesUnder('test', '.test.ts');
     assert.ok(tests.length > 0, `no test files found under ${ROOT}test`);
     const misses = tests.filter((f) => !(f in EXCEPTIONS) && moduleOf(f, srcModules) === undefined).sort();
