@@ -52,13 +52,13 @@ describe('test/ mirrors src/', () => {
   }
 
   it('every test file is named after a module of the same folder of src/ (or of bench/, under test/bench/)', () => {
-    const srcModules = new Set([
+    const sourceModules = new Set([
       ...filesUnder('src', '.ts').filter((f) => !f.startsWith('generated/') && !f.endsWith('.d.ts')),
       ...filesUnder('bench', '.ts').map((f) => `bench/${f}`),
     ]);
     const tests = filesUnder('test', '.test.ts');
     assert.ok(tests.length > 0, `no test files found under ${ROOT}test`);
-    const misses = tests.filter((f) => !(f in EXCEPTIONS) && moduleOf(f, srcModules) === undefined).sort();
+    const misses = tests.filter((f) => !(f in EXCEPTIONS) && moduleOf(f, sourceModules) === undefined).sort();
     assert.deepEqual(misses, [], `test files with no src module of their name (test/DIR/MODULE[-ASPECT].test.ts for src/DIR/MODULE.ts): ${misses.join(', ')}`);
   });
 

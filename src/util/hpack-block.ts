@@ -82,16 +82,16 @@ export class HeaderBlockDecoder {
   private readonly remembered = new Map<string, readonly HeaderField[]>();
 
   /**
-   * One header block: the list remembered for the same one-byte-indexed block since the table
-   * last changed, or decoded anew. Any other block may change the table, and everything
-   * remembered is forgotten. The lists are frozen: the same one is handed out again.
+   * One header block: the list remembered for the same short one-byte-indexed block since the
+   * table last changed, or decoded anew. Any other block may change the table (a long one is
+   * taken as if it might), and everything remembered is forgotten. The lists are frozen: the
+   * same one is handed out again.
    */
   decode(block: Buffer): readonly HeaderField[] {
-    if (!oneByteIndexed(block)) {
+    if (block.length > MAX_REMEMBERED_BLOCK || !oneByteIndexed(block)) {
       this.remembered.clear();
       return this.decodeFields(block);
     }
-    if (block.length > MAX_REMEMBERED_BLOCK) return this.decodeFields(block);
     const key = block.toString('latin1');
     let headers = this.remembered.get(key);
     if (headers === undefined) {
