@@ -3,7 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { readKernelFile } from '../util/kernel-file.js';
 import { O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat } from '../util/at-syscalls.js';
 import type { CgroupHost } from '../oci/cgroup-host.js';
-import { cgroupUsage, NO_CGROUP_USAGE, type CgroupUsage } from './cgroup-usage.js';
+import { CgroupCounters, NO_CGROUP_USAGE, type CgroupUsage } from './cgroup-usage.js';
 
 /** A container's resource usage, read from its cgroups (v1 or v2) and its writable layer. */
 export interface ContainerUsage extends CgroupUsage {
@@ -81,44 +81,72 @@ export async function diskUsage(dir: string, limits = DISK_USAGE_LIMITS): Promis
 }
 
 /**
- * /proc/PID/cgroup of containers' init processes, kept by container id and pid: stats read
- * it once per container rather than once per call. Why that is safe: runc puts the init
- * in its cgroups before it runs and Coracle never moves it, so the text holds for the life
- * of that pid (containerd's shim likewise keeps the cgroup it loaded at start). A new pid
- * (a restart) reads again; a pid reused by another process after the container exited
- * would have been read as that process's cgroups before, and is not now. A failed read is
- * not kept. Entries go with their container (forget).
+ * The cgroup counters of containers' init processes (CgroupCounters), opened by container id
+ * and pid from /proc/PID/cgroup on the first reading and kept: stats read that text once per
+ * container rather than once per call, and the counter files are opened once. Why that is
+ * safe: runc puts the init in its cgroups before it runs and Coracle never moves it, so the
+ * text holds for the life of that pid (containerd's shim likewise keeps the cgroup it loaded
+ * at start). A new pid (a restart) opens them again; a pid reused by another process after
+ * the container exited would have been read as that process's cgroups before, and is not
+ * now. A failed read is not kept. forget closes them: the usage reader calls it once a
+ * container has no process, and when it is removed.
  */
-export class ProcCgroups {
-  private readonly byId = new Map<string, { pid: number; text: string }>();
+export class ContainerCounters {
+  private readonly byId = new Map<string, { pid: number; counters: CgroupCounters }>();
+  /** The gets in flight by container: forget marks them, so that none opens files after it. */
+  private readonly opening = new Map<string, Set<{ forgotten: boolean }>>();
 
-  async get(id: string, pid: number): Promise<string | undefined> {
+  constructor(private readonly host: CgroupHost) {}
+
+  async get(id: string, pid: number): Promise<CgroupCounters | undefined> {
     const hit = this.byId.get(id);
-    if (hit?.pid === pid) return hit.text;
-    const text = await readKernelFile(`/proc/${pid}/cgroup`).catch(() => undefined);
-    if (text !== undefined) this.byId.set(id, { pid, text });
-    return text;
+    if (hit?.pid === pid) return hit.counters;
+    const ticket = { forgotten: false };
+    const tickets = this.opening.get(id) ?? new Set();
+    this.opening.set(id, tickets.add(ticket));
+    let text: string | undefined;
+    try {
+      text = await readKernelFile(`/proc/${pid}/cgroup`).catch(() => undefined);
+    } finally {
+      tickets.delete(ticket);
+      if (tickets.size === 0 && this.opening.get(id) === tickets) this.opening.delete(id);
+    }
+    // Forgotten meanwhile (removed, or its process gone): files opened now would stay open.
+    if (text === undefined || ticket.forgotten) return undefined;
+    // Another reading may have opened them while this one read.
+    const now = this.byId.get(id);
+    if (now?.pid === pid) return now.counters;
+    let counters: CgroupCounters;
+    try {
+      counters = CgroupCounters.open(this.host, text);
+    } catch {
+      return undefined;
+    }
+    now?.counters.close();
+    this.byId.set(id, { pid, counters });
+    return counters;
   }
 
   forget(id: string): void {
+    for (const ticket of this.opening.get(id) ?? []) ticket.forgotten = true;
+    this.byId.get(id)?.counters.close();
     this.byId.delete(id);
+  }
+
+  /** How many containers' counters are open. */
+  get size(): number {
+    return this.byId.size;
   }
 }
 
 /**
- * Usage of a container whose init process is in the cgroups `procCgroup` (the text of its
- * /proc/PID/cgroup; undefined: no process, which reads as zero), and of its writable layer
- * (undefined: gone with a removal under way, which reads as zero).
+ * Usage of a container whose init process's cgroups are counted by `counters` (undefined:
+ * no process, which reads as zero), and of its writable layer (`layer`).
  */
-export async function containerUsage(
-  procCgroup: string | undefined,
-  upperDir: string | undefined,
-  cgroups: CgroupHost,
-  disk: (dir: string) => Promise<{ bytes: number; inodes: number }> = diskUsage,
-): Promise<ContainerUsage> {
+export async function containerUsage(counters: CgroupCounters | undefined, layer: () => Promise<{ bytes: number; inodes: number }>): Promise<ContainerUsage> {
   const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
-  const usage = procCgroup === undefined ? NO_CGROUP_USAGE : await cgroupUsage(cgroups, procCgroup);
+  const usage = counters === undefined ? NO_CGROUP_USAGE : await counters.read();
   const readAt = process.hrtime.bigint();
-  const layer = upperDir === undefined ? { bytes: 0, inodes: 0 } : await disk(upperDir);
-  return { timestamp, readAt, ...usage, writableBytes: layer.bytes, writableInodes: layer.inodes };
+  const { bytes, inodes } = await layer();
+  return { timestamp, readAt, ...usage, writableBytes: bytes, writableInodes: inodes };
 }

@@ -3,7 +3,7 @@ import type { SandboxRecord } from '../sandbox/sandbox-store.js';
 import { interfaceUsage, type InterfaceUsage } from '../netns/net-dev.js';
 import { limiter } from '../util/limit.js';
 import type { ContainerRecord } from './container-store.js';
-import { containerUsage, diskUsage, ProcCgroups, type ContainerUsage } from './container-stats.js';
+import { ContainerCounters, containerUsage, diskUsage, type ContainerUsage } from './container-stats.js';
 import { CpuRate } from './cpu-rate.js';
 
 /** One container's usage, as ContainerStats gives it. */
@@ -45,7 +45,7 @@ const WRITABLE_LAYER_TTL_MS = 5_000;
  */
 export class UsageReader {
   private readonly cpuRate = new CpuRate();
-  private readonly procCgroups = new ProcCgroups();
+  private readonly counters: ContainerCounters;
   private readonly limit = limiter(READS_AT_ONCE);
   /**
    * Writable-layer usage by container, walked at most once per WRITABLE_LAYER_TTL_MS: the
@@ -54,11 +54,15 @@ export class UsageReader {
    */
   private readonly layers = new Map<string, { at: number; usage: Promise<{ bytes: number; inodes: number }> }>();
 
-  constructor(private readonly deps: UsageDeps) {}
+  constructor(private readonly deps: UsageDeps) {
+    this.counters = new ContainerCounters(deps.cgroups);
+  }
 
   async container(c: ContainerRecord): Promise<ContainerStatsRecord> {
     const alive = c.state === 'RUNNING' || c.state === 'CREATED' ? c.pid : undefined;
-    const usage = await this.limit(async () => containerUsage(alive ? await this.procCgroups.get(c.id, alive) : undefined, await this.deps.upperDir(c.id), this.deps.cgroups, (dir) => this.layer(c.id, dir)));
+    // A container with no process keeps no counter files open.
+    if (!alive) this.counters.forget(c.id);
+    const usage = await this.limit(async () => containerUsage(alive ? await this.counters.get(c.id, alive) : undefined, () => this.layer(c.id)));
     const rate = alive ? this.cpuRate.sample(c.id, usage.readAt, usage.cpuNanoseconds) : undefined;
     return { container: c, usage: rate === undefined ? usage : { ...usage, cpuNanoCores: rate }, mountpoint: this.deps.mountpoint(c.id) };
   }
@@ -89,12 +93,15 @@ export class UsageReader {
     return this.limit(() => interfaceUsage(pid)).catch(() => []);
   }
 
-  /** A removed container's readings go with it. */
-  private layer(id: string, dir: string): Promise<{ bytes: number; inodes: number }> {
+  /**
+   * The writable layer's usage, walked again once WRITABLE_LAYER_TTL_MS have passed; its dir
+   * is looked up only then (undefined: gone with a removal under way, which reads as zero).
+   */
+  private layer(id: string): Promise<{ bytes: number; inodes: number }> {
     const now = Date.now();
     const known = this.layers.get(id);
     if (known && now - known.at < WRITABLE_LAYER_TTL_MS) return known.usage;
-    const usage = diskUsage(dir);
+    const usage = this.deps.upperDir(id).then((dir) => (dir === undefined ? { bytes: 0, inodes: 0 } : diskUsage(dir)));
     this.layers.set(id, { at: now, usage });
     // A failed walk is not kept: the next call walks again.
     usage.catch(() => {
@@ -103,9 +110,10 @@ export class UsageReader {
     return usage;
   }
 
+  /** A removed container's readings go with it. */
   forget(id: string): void {
     this.layers.delete(id);
     this.cpuRate.forget(id);
-    this.procCgroups.forget(id);
+    this.counters.forget(id);
   }
 }

@@ -12,8 +12,16 @@ import { toNanos } from './time.js';
 import type { UnaryHandler } from './wrap.js';
 import type { Long } from '@grpc/proto-loader';
 import { int64 } from './int64.js';
+import { identityMemo } from './identity-memo.js';
+import { encodeAhead } from './proto.js';
+import type { PodSandboxAttributes } from '../generated/runtime/v1/PodSandboxAttributes.js';
 
 type PodUsage = Awaited<ReturnType<ContainerService['podStats']>>;
+
+/** A pod's attributes, one object per record and encoded once: each stats call sends them again (proto.ts). */
+const podAttributes = identityMemo((pod: SandboxRecord) =>
+  encodeAhead<PodSandboxAttributes>('runtime.v1.PodSandboxAttributes', { id: pod.id, metadata: pod.metadata, labels: pod.labels, annotations: pod.annotations }),
+);
 
 function toCriPodStats(pod: SandboxRecord, u: PodUsage): PodSandboxStats {
   const timestamp = int64(toNanos(Date.now()));
@@ -21,7 +29,7 @@ function toCriPodStats(pod: SandboxRecord, u: PodUsage): PodSandboxStats {
   const sum = (f: (s: PodUsage['containers'][number]) => bigint): bigint => u.containers.reduce((n, s) => n + f(s), 0n);
   const interfaces = u.interfaces.map((i) => ({ name: i.name, rx_bytes: v(i.rxBytes), rx_errors: v(i.rxErrors), tx_bytes: v(i.txBytes), tx_errors: v(i.txErrors) }));
   return {
-    attributes: { id: pod.id, metadata: pod.metadata, labels: pod.labels, annotations: pod.annotations },
+    attributes: podAttributes(pod),
     linux: {
       cpu: {
         timestamp,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cgroupUsage } from '../../src/container/cgroup-usage.js';
+import { CgroupCounters, keyedValue, type CgroupUsage } from '../../src/container/cgroup-usage.js';
 import { cgroupProcsFile } from '../../src/container/container-top.js';
 import { detectCgroups, type CgroupHost } from '../../src/oci/cgroup-host.js';
 import { tempDir } from '../helpers/daemon.js';
@@ -19,6 +20,19 @@ const mount = (id: number, mountpoint: string, fstype: string, options: string):
 /** What kubelet's cgroupfs driver and Coracle make: parent, then the container's id. */
 const CGROUP = '/kubepods/burstable/pod0b1f/c0ffee';
 
+/** The usage `host` reads for a process in `procCgroup`, the files opened and closed for it. */
+async function cgroupUsage(host: CgroupHost, procCgroup: string): Promise<CgroupUsage> {
+  const counters = CgroupCounters.open(host, procCgroup);
+  try {
+    return await counters.read();
+  } finally {
+    counters.close();
+  }
+}
+
+/** This process's open fds, counted without yielding: a read's end would run in between. */
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
 const ZERO = { cpuNanoseconds: 0n, memoryUsageBytes: 0n, memoryWorkingSetBytes: 0n, memoryRssBytes: 0n, processes: 0 };
 
 describe('container/cgroup-usage: v1 and v2 counters from synthetic cgroup trees', () => {
@@ -35,7 +49,7 @@ describe('container/cgroup-usage: v1 and v2 counters from synthetic cgroup trees
     layout: CgroupHost['layout'];
     /** The process's /proc/PID/cgroup. */
     proc: string;
-    usage: Awaited<ReturnType<typeof cgroupUsage>>;
+    usage: CgroupUsage;
     /** The cgroup.procs top reads, under the tree's root. */
     procsFile: string;
   }
@@ -107,5 +121,40 @@ describe('container/cgroup-usage: v1 and v2 counters from synthetic cgroup trees
     const host = await detectCgroups({ cgroupRoot: root, mountinfo: mount(1, root, 'cgroup2', 'rw') });
     assert.deepEqual(await cgroupUsage(host, '1:name=systemd:/'), ZERO);
     assert.equal(cgroupProcsFile(none, `0::${CGROUP}`), undefined);
+  });
+
+  it('counter files kept open are read again from their start; closing waits for a read in flight', async () => {
+    const c = cases[0]!;
+    await tree(root, c.files);
+    const host = await detectCgroups({ cgroupRoot: root, mountinfo: c.mounts(root).join('\n') });
+    const before = openFds();
+    const counters = CgroupCounters.open(host, c.proc);
+    assert.equal(openFds(), before + 4, 'cpuacct.usage, memory.usage_in_bytes, memory.stat, pids.current');
+    assert.deepEqual(await counters.read(), c.usage);
+    // Shorter than before: what is read is the file as it is now, not the tail of the old.
+    await writeFile(join(root, `pids${CGROUP}/pids.current`), '9\n');
+    await writeFile(join(root, `cpuacct${CGROUP}/cpuacct.usage`), '7\n');
+    const reading = counters.read();
+    counters.close();
+    assert.equal(openFds(), before + 4, 'still open under the read');
+    assert.deepEqual(await reading, { ...c.usage, cpuNanoseconds: 7n, processes: 9 });
+    assert.equal(openFds(), before, 'closed once it ended');
+    assert.deepEqual(await counters.read(), ZERO, 'a read after close');
+  });
+
+  it('a keyed file: the value of a whole key, wherever its line is; 0 for none or a bad value', () => {
+    const stat = 'rss 1\ntotal_rss 22\ninactive_file 3\ntotal_inactive_file 44\nweird x9\nlast 5';
+    const rows: [string, bigint][] = [
+      ['rss', 1n],
+      ['total_rss', 22n],
+      ['inactive_file', 3n],
+      ['total_inactive_file', 44n],
+      ['last', 5n],
+      ['inactive', 0n],
+      ['weird', 0n],
+      ['absent', 0n],
+    ];
+    for (const [key, value] of rows) assert.equal(keyedValue(stat, key), value, key);
+    assert.equal(keyedValue('', 'rss'), 0n);
   });
 });

@@ -3,7 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
-import { CORACLE_PROTO_PATH, CRI_PROTO_PATH } from '../../src/cri/proto.js';
+import { CORACLE_PROTO_PATH, CRI_PROTO_PATH, encodeAhead } from '../../src/cri/proto.js';
 import { loadCoracleProto, loadCriProto } from '../../src/cri/proto-clients.js';
 
 /**
@@ -95,6 +95,36 @@ describe('cri/proto: the services from the .proto JSON, against proto-loader', (
     const image = compare(ours.ImageService.service, theirs['runtime.v1.ImageService'] as grpc.ServiceDefinition, root, 'runtime.v1.ImageService');
     // Most messages tried carry fields (the generator knows the field names): not empty ones only.
     assert.ok(runtime > 1000 && image > 200, `${runtime} and ${image} messages had fields`);
+  });
+
+  it('a response whose messages hold remembered ones at depth (stats: attributes) gives the bytes proto-loader gives', () => {
+    const theirs = protoLoader.loadSync(CRI_PROTO_PATH, LOADER_OPTIONS)['runtime.v1.RuntimeService'] as grpc.ServiceDefinition;
+    const ours = loadCriProto().runtime.v1.RuntimeService.service as grpc.ServiceDefinition;
+    const u = (n: number): { value: string } => ({ value: String(n) });
+    const pod = (i: number): Record<string, unknown> => ({ id: `pod${i}`, metadata: { name: `p${i}`, uid: `u${i}`, namespace: 'ns', attempt: i }, labels: { app: `p${i}` }, annotations: { a: 'b' } });
+    const container = (i: number): Record<string, unknown> => ({ id: `c${i}`, metadata: { name: 'c', attempt: 0 }, labels: {}, annotations: { k: `v${i}` } });
+    // Remembered, as the stats handlers remember them; one of each is not.
+    const pods = [encodeAhead('runtime.v1.PodSandboxAttributes', pod(0)), encodeAhead('runtime.v1.PodSandboxAttributes', pod(1)), pod(2)];
+    const containers = [encodeAhead('runtime.v1.ContainerAttributes', container(0)), container(1)];
+    const stats = (i: number): Record<string, unknown> => ({
+      attributes: pods[i],
+      linux: {
+        cpu: { timestamp: '1700000000000000000', usage_core_nano_seconds: u(i * 1000) },
+        memory: { timestamp: '1', working_set_bytes: u(i), usage_bytes: u(2 ** 40) },
+        containers: containers.map((attributes, k) => ({ attributes, cpu: { timestamp: '2', usage_nano_cores: u(k) }, writable_layer: { fs_id: { mountpoint: `/m${k}` }, used_bytes: u(4096) } })),
+      },
+    });
+    const list = { stats: [stats(0), stats(1), stats(2), stats(0)] };
+    for (const [name, response] of [
+      ['ListPodSandboxStats', list],
+      ['PodSandboxStats', { stats: stats(1) }],
+      ['ListContainerStats', { stats: (list.stats[0]!.linux as { containers: unknown[] }).containers }],
+    ] as const) {
+      const bytes = ours[name]!.responseSerialize(response);
+      assert.deepEqual(bytes, theirs[name]!.responseSerialize(response), name);
+      assert.deepEqual(ours[name]!.responseSerialize(response), bytes, `${name}, a second time`);
+      assert.deepEqual(ours[name]!.responseDeserialize(bytes), theirs[name]!.responseDeserialize(bytes), `${name}: decoded`);
+    }
   });
 
   it("Coracle's own service: the same paths, streams and codecs", () => {
