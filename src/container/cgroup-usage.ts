@@ -91,18 +91,13 @@ function counterPaths(host: CgroupHost, procCgroup: string): CounterPaths {
 export class CgroupCounters {
   private inFlight = 0;
   private closed = false;
-  /** The roles of the files opened, in ROLES's order. */
-  private readonly roles: Role[];
-  /** Their fds, in the same order; emptied when closed. */
-  private readonly fds: number[];
 
+  /** `roles`: those of the files opened, in ROLES's order; `fds`: theirs, in the same order, emptied when closed. */
   private constructor(
     private readonly unified: boolean,
-    opened: Partial<Record<Role, number>>,
-  ) {
-    this.roles = ROLES.filter((role) => opened[role] !== undefined);
-    this.fds = this.roles.map((role) => opened[role]!);
-  }
+    private readonly roles: readonly Role[],
+    private readonly fds: number[],
+  ) {}
 
   /**
    * Opens the counter files of the cgroups in `procCgroup`. A file that does not exist (a
@@ -111,22 +106,24 @@ export class CgroupCounters {
    */
   static open(host: CgroupHost, procCgroup: string): CgroupCounters {
     const paths = counterPaths(host, procCgroup);
-    const fds: Partial<Record<Role, number>> = {};
+    const roles: Role[] = [];
+    const fds: number[] = [];
     try {
       for (const role of ROLES) {
         const path = paths[role];
         if (path === undefined) continue;
         try {
-          fds[role] = openSync(path, 'r');
+          fds.push(openSync(path, 'r'));
+          roles.push(role);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }
       }
     } catch (err) {
-      for (const fd of Object.values(fds)) closeSync(fd);
+      for (const fd of fds) closeSync(fd);
       throw err;
     }
-    return new CgroupCounters(host.layout === 'unified', fds);
+    return new CgroupCounters(host.layout === 'unified', roles, fds);
   }
 
   async read(): Promise<CgroupUsage> {

@@ -121,8 +121,7 @@ function encodedMessage(type: protobuf.Type, value: object): Uint8Array {
   let bytes = ofType.get(value);
   if (!bytes) {
     const w = protobuf.Writer.create();
-    if (holdsRemembered(type)) writeFields(w, type, value as Record<string, unknown>, false);
-    else type.encode(type.fromObject(value), w);
+    writeBody(w, type, value);
     // A copy of its own: finish() may hand out a slice of a shared 8 KiB pool, which a kept
     // slice would keep alive whole.
     bytes = Uint8Array.prototype.slice.call(w.finish());
@@ -210,8 +209,12 @@ function writeMessage(w: protobuf.Writer, type: protobuf.Type, value: object): v
     w.bytes(known);
     return;
   }
-  w.fork();
+  writeBody(w.fork(), type, value);
+  w.ldelim();
+}
+
+/** Writes the fields of `value`, a message of `type`: field by field where it may hold remembered messages, else by protobufjs. */
+function writeBody(w: protobuf.Writer, type: protobuf.Type, value: object): void {
   if (holdsRemembered(type)) writeFields(w, type, value as Record<string, unknown>, false);
   else type.encode(type.fromObject(value), w);
-  w.ldelim();
 }

@@ -96,19 +96,11 @@ export class ReadPlace {
 
 const place = new ReadPlace();
 
-/** Whether reads go through the pool now (reads in line were slow). */
-export function kernelReadsInPool(): boolean {
-  return place.inPool(performance.now());
-}
-
-/** Runs `inLine`, timed for ReadPlace, or `inPool` while reads go through the pool. */
-function placed(inLine: () => string, inPool: () => Promise<string>): Promise<string> {
+/** `read`, run in line, its time recorded for ReadPlace. */
+function timed<T>(read: () => T): T {
   const start = performance.now();
-  if (place.inPool(start)) return inPool();
   try {
-    return Promise.resolve(inLine());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    return read();
   } finally {
     const end = performance.now();
     place.record(end, end - start);
@@ -117,10 +109,12 @@ function placed(inLine: () => string, inPool: () => Promise<string>): Promise<st
 
 /** The text of a kernel file of at most `max` bytes; rejects with the system error, or when it is longer. */
 export function readKernelFile(path: string, max = KERNEL_FILE_MAX): Promise<string> {
-  return placed(
-    () => readInLine(path, max),
-    () => readInPool(path, max),
-  );
+  if (place.inPool(performance.now())) return readInPool(path, max);
+  try {
+    return Promise.resolve(timed(() => readInLine(path, max)));
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /**
@@ -135,14 +129,11 @@ export function readKernelFds(fds: readonly number[], max = KERNEL_FILE_MAX): Pr
   if (place.inPool(performance.now())) return Promise.all(fds.map((fd) => readFdInPool(fd, max).catch(() => undefined)));
   const texts: (string | undefined)[] = [];
   for (const fd of fds) {
-    const start = performance.now();
     try {
-      texts.push(readFdInLine(fd, max));
+      texts.push(timed(() => readFdInLine(fd, max)));
     } catch {
       texts.push(undefined);
     }
-    const end = performance.now();
-    place.record(end, end - start);
   }
   return Promise.resolve(texts);
 }
