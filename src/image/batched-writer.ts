@@ -36,14 +36,15 @@ export class BatchedWriter {
   private written = 0;
 
   /**
-   * @param onWritten told the bytes in the file after each write.
+   * @param onWritten told the bytes in the file after each write, and the batch just written:
+   *   the writer's own buffer, which it may take (transfer); the writer then makes another.
    * @param direct the same file opened with O_DIRECT: full batches are written through it,
    *   past the page cache; the last, partial one through `fh`. A file system that refuses a
    *   direct write (EINVAL) has the rest written through `fh`.
    */
   constructor(
     private readonly fh: FileHandle,
-    private readonly onWritten?: (total: number) => void,
+    private readonly onWritten?: (total: number, batch: Buffer) => void,
     private direct?: FileHandle,
   ) {
     this.gathering = this.buffer();
@@ -69,7 +70,8 @@ export class BatchedWriter {
     await this.inFlight;
     if (this.failure) throw this.failure.err;
     const full = this.gathering.subarray(0, this.filled);
-    const next = this.spare ?? this.buffer();
+    // A spare that onWritten took (transferred to a worker: its memory is gone) is replaced.
+    const next = this.spare && this.spare.buffer.byteLength > 0 ? this.spare : this.buffer();
     this.spare = this.gathering;
     this.gathering = next;
     this.filled = 0;
@@ -78,7 +80,7 @@ export class BatchedWriter {
     this.inFlight = this.write(full, this.written).then(
       () => {
         this.written += full.length;
-        this.onWritten?.(this.written);
+        this.onWritten?.(this.written, full);
       },
       (err: unknown) => {
         this.failure ??= { err };

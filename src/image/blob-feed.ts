@@ -12,7 +12,20 @@ import { openForDirectReading } from '../util/direct-io.js';
  * a snapshot only once the blob's digest matched (`verified`) and its own diff ID did. A feed
  * that `failed` (a broken connection, a wrong digest) ends the unpack, and its staging
  * directory goes; the pull then unpacks from the blob it downloaded again, or fails.
+ *
+ * Each write's bytes are told with it. The unpack pool hands them to the worker following the
+ * download (transferred, not copied) while that unpack has read to within HANDED_AHEAD_MAX of
+ * them: it then reads nothing back from the disk. One further behind reads the file.
  */
+
+/**
+ * The most bytes a worker may be handed beyond where its unpack has read: the memory a
+ * followed download may hold in a worker, whatever the layer's size.
+ */
+export const HANDED_AHEAD_MAX = 8 << 20;
+
+/** A listener of a feed: its new state, and the bytes of the write that ends at `s.written`. */
+export type FeedListener = (s: FeedState, bytes?: Buffer) => void;
 
 /** How far a followed blob is: the bytes on disk, and how its download ended, once it has. */
 export interface FeedState {
@@ -23,7 +36,7 @@ export interface FeedState {
 export class BlobFeed {
   private current: FeedState = { written: 0 };
   private fd: number | undefined;
-  private readonly listeners = new Set<(s: FeedState) => void>();
+  private readonly listeners = new Set<FeedListener>();
   private onOpen!: (fd: number) => void;
   /**
    * An fd open for reading on the ingest file, once the download has made it, with O_DIRECT
@@ -58,9 +71,13 @@ export class BlobFeed {
     this.onOpen(this.fd);
   }
 
-  /** The content store's: `total` bytes of the blob are on disk. */
-  wrote(total: number): void {
-    if (!this.current.end) this.tell({ written: total });
+  /**
+   * The content store's: `total` bytes of the blob are on disk, the last of them `bytes`: the
+   * writer's own buffer (its ArrayBuffer holds nothing else), which a listener may take by
+   * transferring it to a worker; the writer then gathers into another.
+   */
+  wrote(total: number, bytes?: Buffer): void {
+    if (!this.current.end) this.tell({ written: total }, bytes);
   }
 
   /** The content store's: every byte is written, and the size and digest matched. */
@@ -74,7 +91,7 @@ export class BlobFeed {
   }
 
   /** Calls `listener` with every change from now on; returns how to stop. */
-  subscribe(listener: (s: FeedState) => void): () => void {
+  subscribe(listener: FeedListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -87,8 +104,8 @@ export class BlobFeed {
     this.listeners.clear();
   }
 
-  private tell(s: FeedState): void {
+  private tell(s: FeedState, bytes?: Buffer): void {
     this.current = s;
-    for (const l of this.listeners) l(s);
+    for (const l of this.listeners) l(s, bytes);
   }
 }

@@ -110,7 +110,7 @@ export class FileContentStore implements ContentStore {
       const check = (written: number): void => {
         if (size !== undefined && written > size) throw new CoracleError('DATA_LOSS', `blob ${digest}: more than the ${size} bytes expected`);
       };
-      const got = await this.write(fh, tmp, await openSource(), check, feed ? (n) => feed.wrote(n) : undefined);
+      const got = await this.write(fh, tmp, await openSource(), check, feed ? (n, batch) => feed.wrote(n, batch) : undefined);
       if (size !== undefined && got.size !== size) {
         throw new CoracleError('DATA_LOSS', `blob ${digest}: got ${got.size} bytes, expected ${size}`);
       }
@@ -163,7 +163,7 @@ export class FileContentStore implements ContentStore {
     tmp: string,
     source: AsyncIterable<Buffer> | Iterable<Buffer>,
     check?: (size: number) => void,
-    onWritten?: (total: number) => void,
+    onWritten?: (total: number, batch: Buffer) => void,
   ): Promise<{ digest: string; size: number }> {
     const hash = createHash('sha256');
     let size = 0;

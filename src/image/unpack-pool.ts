@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { CoracleError, codeForErrno, type ErrorCode } from '../errors.js';
 import { mallocTrim } from '../util/malloc-trim.js';
-import type { BlobFeed } from './blob-feed.js';
+import { HANDED_AHEAD_MAX, type BlobFeed } from './blob-feed.js';
 import type { UnpackRequest, UnpackResult } from './unpack.js';
 import type { UnpackMessage } from './unpack-worker.js';
 
@@ -144,10 +144,19 @@ export class UnpackPool {
       const job = this.queue.shift()!;
       worker.ref();
       this.busy.set(worker, job);
-      const post = (msg: UnpackMessage): void => worker.postMessage(msg);
-      // The feed's state now, then each change, for as long as the job runs.
-      post({ id: job.id, request: job.request, ...(job.feed ? { feed: job.feed.state } : {}) });
-      job.unsubscribe = job.feed?.subscribe((feed) => post({ id: job.id, feed }));
+      const post = (msg: UnpackMessage, transfer?: ArrayBuffer[]): void => worker.postMessage(msg, transfer);
+      if (!job.feed) {
+        post({ id: job.id, request: job.request });
+        continue;
+      }
+      // The feed's state now, then each change, for as long as the job runs; a write's bytes
+      // with it while the unpack has read to within HANDED_AHEAD_MAX of them (blob-feed.ts).
+      const consumed = new BigInt64Array(new SharedArrayBuffer(8));
+      post({ id: job.id, request: job.request, feed: job.feed.state, consumed });
+      job.unsubscribe = job.feed.subscribe((feed, bytes) => {
+        if (bytes && bytes.length > 0 && feed.written - Number(Atomics.load(consumed, 0)) <= HANDED_AHEAD_MAX) post({ id: job.id, feed, bytes }, [bytes.buffer as ArrayBuffer]);
+        else post({ id: job.id, feed });
+      });
     }
   }
 

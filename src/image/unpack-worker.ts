@@ -4,8 +4,11 @@ import type { FeedState } from './blob-feed.js';
 import { FollowedBlob } from './blob-chunks.js';
 import { unpackLayer, type UnpackRequest } from './unpack.js';
 
-/** A job (`request`, with its feed's state when it follows a download) or a feed's change. */
-export type UnpackMessage = { id: number; request: UnpackRequest; feed?: FeedState } | { id: number; feed: FeedState };
+/**
+ * A job (`request`, with its feed's state and where to tell how far it has read when it follows
+ * a download) or a feed's change, with the bytes of the write handed over if they are.
+ */
+export type UnpackMessage = { id: number; request: UnpackRequest; feed?: FeedState; consumed?: BigInt64Array } | { id: number; feed: FeedState; bytes?: Uint8Array };
 
 /** The feeds of the jobs that follow a download, by job id. */
 const followed = new Map<number, FollowedBlob>();
@@ -13,10 +16,10 @@ const followed = new Map<number, FollowedBlob>();
 /** Runs layer unpacks off the daemon's main thread; one request at a time per worker. */
 parentPort!.on('message', (msg: UnpackMessage) => {
   if (!('request' in msg)) {
-    followed.get(msg.id)?.update(msg.feed);
+    followed.get(msg.id)?.update(msg.feed, msg.bytes);
     return;
   }
-  const follow = msg.feed ? new FollowedBlob(msg.feed) : undefined;
+  const follow = msg.feed ? new FollowedBlob(msg.feed, msg.consumed) : undefined;
   if (follow) followed.set(msg.id, follow);
   unpackLayer(msg.request, follow)
     .then(

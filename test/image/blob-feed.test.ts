@@ -93,6 +93,43 @@ describe('image/blob-chunks', () => {
     feed.close();
   });
 
+  it('takes the bytes handed over as they are, reads only the rest from the file, and tells how far it has read', async () => {
+    const file = join(await tempDir(), 'ingest');
+    // Where bytes are handed over, the file holds something else: were it read there, it would show.
+    await writeFile(file, 'xxxxefghxxxx');
+    const fd = openSync(file, 'r');
+    try {
+      const consumed = new BigInt64Array(new SharedArrayBuffer(8));
+      const follow = new FollowedBlob({ written: 0 }, consumed);
+      const read = collect(blobChunks(fd, follow));
+      const handed = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+      follow.update({ written: 4 }, handed('abcd'));
+      await new Promise((r) => setImmediate(r));
+      follow.update({ written: 8 }); // not handed: read from the file
+      await new Promise((r) => setImmediate(r));
+      follow.update({ written: 12, end: 'verified' }, handed('ijkl'));
+      assert.equal((await read).toString(), 'abcdefghijkl');
+      assert.equal(consumed[0], 12n, 'the unpack has read it all');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('bytes handed over after the part of the file they follow: the part is read, then they are taken', async () => {
+    const file = join(await tempDir(), 'ingest');
+    await writeFile(file, 'abcdxxxx');
+    const fd = openSync(file, 'r');
+    try {
+      // Both told at once, the first part not handed: the read stops where the handed bytes start.
+      const follow = new FollowedBlob({ written: 0 });
+      follow.update({ written: 4 });
+      follow.update({ written: 8, end: 'verified' }, new Uint8Array(Buffer.from('efgh')));
+      assert.equal((await collect(blobChunks(fd, follow))).toString(), 'abcdefgh');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
   it('a failed feed ends the read with FEED_FAILED, whatever was read', async () => {
     const file = join(await tempDir(), 'ingest');
     await writeFile(file, 'partial');

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { CoracleError } from '../../src/errors.js';
 import { FEED_FAILED } from '../../src/image/blob-chunks.js';
-import { BlobFeed } from '../../src/image/blob-feed.js';
+import { BlobFeed, HANDED_AHEAD_MAX } from '../../src/image/blob-feed.js';
 import { UnpackPool } from '../../src/image/unpack-pool.js';
+import type { UnpackResult } from '../../src/image/unpack.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
 import { buildLayer } from '../helpers/images.js';
@@ -15,6 +17,15 @@ import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 const POOL = fileURLToPath(new URL('../../src/image/unpack-pool.js', import.meta.url));
+
+/** An unpack by `pool` into `work`/fs that follows the ingest file `ingest` through a new feed. */
+async function followingUnpack(pool: UnpackPool, work: string, ingest: string): Promise<{ feed: BlobFeed; unpacked: Promise<UnpackResult> }> {
+  await mkdir(join(work, 'fs'));
+  const feed = new BlobFeed();
+  feed.open(ingest);
+  const unpacked = pool.unpack({ blob: ingest, fd: await feed.opened, target: join(work, 'fs'), parents: [], lowerComplete: true }, feed);
+  return { feed, unpacked };
+}
 
 describe('image/unpack-pool', () => {
   it('ends a worker left idle, and starts another for the next unpack', async () => {
@@ -46,10 +57,7 @@ describe('image/unpack-pool', () => {
     const layer = await buildLayer(files, { compression: 'zstd' });
     const ingest = join(work, 'ingest');
     await writeFile(ingest, '');
-    await mkdir(join(work, 'fs'));
-    const feed = new BlobFeed();
-    feed.open(ingest);
-    const unpacked = pool.unpack({ blob: ingest, fd: await feed.opened, target: join(work, 'fs'), parents: [], lowerComplete: true }, feed);
+    const { feed, unpacked } = await followingUnpack(pool, work, ingest);
     const settled = { done: false };
     void unpacked.finally(() => (settled.done = true)).catch(() => undefined);
     // The blob in four parts, each told once it is in the file: the unpack waits for the next.
@@ -67,6 +75,56 @@ describe('image/unpack-pool', () => {
     assert.equal(await readFile(join(work, 'fs', 'd4', 'f199'), 'utf8'), 'file 199 '.repeat(200));
   });
 
+  it('takes the writes handed over with the feed instead of reading them back, while the unpack is within HANDED_AHEAD_MAX of them', async () => {
+    const work = await tempDir();
+    const pool = new UnpackPool(1);
+    onCleanup('close the unpack pool', () => pool.close());
+    const files = Array.from({ length: 100 }, (_, i) => ({ type: 'file' as const, path: `d${i % 5}/f${i}`, content: randomBytes(20_000) }));
+    const layer = await buildLayer(files, { compression: 'zstd' });
+    assert.ok(layer.blob.length < HANDED_AHEAD_MAX);
+    // The ingest file stays empty: the unpack can only have its bytes from the hand-over.
+    const ingest = join(work, 'ingest');
+    await writeFile(ingest, '');
+    const { feed, unpacked } = await followingUnpack(pool, work, ingest);
+    const batches: Buffer[] = [];
+    for (let off = 0; off < layer.blob.length; off += 256 * 1024) {
+      // A writer's own buffer each, as BatchedWriter's: its ArrayBuffer holds nothing else.
+      const part = layer.blob.subarray(off, off + 256 * 1024);
+      const batch = Buffer.allocUnsafeSlow(part.length);
+      part.copy(batch);
+      batches.push(batch);
+      feed.wrote(off + part.length, batch);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    feed.verified();
+    const result = await unpacked;
+    feed.close();
+    assert.equal(result.diffId, layer.diffId);
+    assert.ok((await readFile(join(work, 'fs', 'd4', 'f99'))).equals(files[99]!.content));
+    assert.ok(
+      batches.every((b) => b.buffer.byteLength === 0),
+      'every batch was transferred, not copied',
+    );
+  });
+
+  it('a write more than HANDED_AHEAD_MAX beyond what the unpack has read is not handed over: it is read from the file', async () => {
+    const work = await tempDir();
+    const pool = new UnpackPool(1);
+    onCleanup('close the unpack pool', () => pool.close());
+    const layer = await buildLayer([{ type: 'file', path: 'big', content: randomBytes(HANDED_AHEAD_MAX + (1 << 20)) }]);
+    const ingest = join(work, 'ingest');
+    await writeFile(ingest, layer.blob);
+    const { feed, unpacked } = await followingUnpack(pool, work, ingest);
+    const batch = Buffer.allocUnsafeSlow(layer.blob.length);
+    layer.blob.copy(batch);
+    feed.wrote(layer.blob.length, batch);
+    feed.verified();
+    const result = await unpacked;
+    feed.close();
+    assert.equal(result.diffId, layer.diffId);
+    assert.equal(batch.length, layer.blob.length, 'the batch stayed with its writer');
+  });
+
   it('a feed that fails ends its unpack with FEED_FAILED, and the worker takes the next job', async () => {
     const work = await tempDir();
     const pool = new UnpackPool(1);
@@ -75,11 +133,8 @@ describe('image/unpack-pool', () => {
     // Named as the content store names an ingest file: errors give the blob's digest.
     const ingest = join(work, `${layer.digest.slice(7)}-0a0b0c0d`);
     await writeFile(ingest, layer.blob.subarray(0, 100));
-    await mkdir(join(work, 'fs'));
-    const feed = new BlobFeed();
-    feed.open(ingest);
+    const { feed, unpacked } = await followingUnpack(pool, work, ingest);
     feed.wrote(100);
-    const unpacked = pool.unpack({ blob: ingest, fd: await feed.opened, target: join(work, 'fs'), parents: [], lowerComplete: true }, feed);
     feed.failed();
     await assert.rejects(unpacked, (err: Error) => err.message.endsWith(FEED_FAILED) && err.message.includes(`layer ${layer.digest}`));
     feed.close();
