@@ -19,7 +19,6 @@ export async function serveDaemon(opts: ServeOptions, startWarning?: { message: 
   const { config, file } = await loadConfig(opts.config, opts);
   const log = createLogger(config.log);
   if (startWarning) log.warn(startWarning.message, startWarning.fields);
-  log.info('config loaded', { file: file ?? '(embedded defaults)' });
   const rereadConfig = async (): Promise<typeof config> => (await loadConfig(opts.config, opts)).config;
   // The handlers come before the start: 'coracle serving' is logged before startDaemon returns,
   // and a SIGTERM sent on that line (a supervisor, a test) found none and ended the daemon by
@@ -40,6 +39,9 @@ export async function serveDaemon(opts: ServeOptions, startWarning?: { message: 
   // SIGHUP rereads the TCP listener's allow-lists and certificate files (and no longer ends the
   // daemon); one while it starts has nothing to reread yet.
   process.on('SIGHUP', () => running?.reload());
+  // Logged once the handlers are in: a SIGTERM sent on this line (as a test does) must find
+  // them, even if the daemon is preempted between the line's write and the next statement.
+  log.info('config loaded', { file: file ?? '(embedded defaults)' });
   const daemon = await startDaemon(config, log, { rereadConfig }).catch((err: unknown) => {
     log.error('coracle failed to start', { error: messageOf(err) });
     process.exit(1);
