@@ -1,5 +1,6 @@
 import { closeSync, read } from 'node:fs';
 import { basename } from 'node:path';
+import { promisify } from 'node:util';
 import { isErrno } from '../errors.js';
 import { alignedBuffer, alignUp, DIRECT_IO_ALIGN, endDirect, isDirect, openForDirectReading } from '../util/direct-io.js';
 import { BULK_COLLECT_BYTES, YoungCollector } from '../util/young-collector.js';
@@ -67,6 +68,9 @@ export class FollowedBlob {
   }
 }
 
+/** pread through libuv's pool. */
+const pread = promisify(read);
+
 /** A read of the blob's file: its buffer and the bytes read into it. */
 interface Read {
   buf: Buffer;
@@ -95,7 +99,7 @@ export async function* blobChunks(blob: string | number, follow?: FollowedBlob):
     if (direct && pos % DIRECT_IO_ALIGN === 0) {
       const buf = alignedBuffer(alignUp(want));
       try {
-        return { buf, n: Math.min(await pread(fd, buf, pos), want) };
+        return { buf, n: Math.min((await pread(fd, buf, 0, buf.length, pos)).bytesRead, want) };
       } catch (err) {
         if (!isErrno(err, 'EINVAL')) throw err;
       }
@@ -103,7 +107,7 @@ export async function* blobChunks(blob: string | number, follow?: FollowedBlob):
     if (direct) endDirect(fd);
     direct = false;
     const buf = Buffer.allocUnsafe(want);
-    return { buf, n: await pread(fd, buf, pos) };
+    return { buf, n: (await pread(fd, buf, 0, want, pos)).bytesRead };
   };
   /** The bytes to read at `pos`: up to what is written, and to the next bytes handed over. */
   const wanted = (pos: number, written: number): number => Math.min(READ_BYTES, written - pos, (follow?.nextHanded ?? Infinity) - pos);
@@ -152,11 +156,6 @@ export async function* blobChunks(blob: string | number, follow?: FollowedBlob):
     if (ahead) await ahead.read.catch(() => undefined);
     if (typeof blob !== 'number') closeSync(fd);
   }
-}
-
-/** pread through libuv's pool: `buf.length` bytes at `pos`, or fewer at the end. */
-function pread(fd: number, buf: Buffer, pos: number): Promise<number> {
-  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /** `sha256:…` for a content-store blob or ingest file (`<hex>-<suffix>`), the file's name otherwise. */

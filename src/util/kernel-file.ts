@@ -27,6 +27,7 @@
  * pods allocated 4 MiB of 8 KiB buffers, one a file, and spent a sixth of its time in GC.
  */
 import { close, closeSync, open, openSync, read, readSync } from 'node:fs';
+import { promisify } from 'node:util';
 
 /** The most any file read here may hold: memory.stat, the longest, is some 1.5 KiB. */
 export const KERNEL_FILE_MAX = 64 << 10;
@@ -174,13 +175,14 @@ export function readFdInLine(fd: number, max = KERNEL_FILE_MAX): string {
   return buf.toString('utf8', 0, n);
 }
 
+const pread = promisify(read);
+
 /** A read of readKernelFds through libuv's pool: one trip, two for a file longer than FIRST_FD_BUFFER. */
 export function readFdInPool(fd: number, max = KERNEL_FILE_MAX): Promise<string> {
-  const once = (size: number): Promise<{ buf: Buffer; n: number }> =>
-    new Promise((resolve, reject) => {
-      const buf = Buffer.allocUnsafe(size);
-      read(fd, buf, 0, size, 0, (err, n) => (err ? reject(err) : resolve({ buf, n })));
-    });
+  const once = async (size: number): Promise<{ buf: Buffer; n: number }> => {
+    const buf = Buffer.allocUnsafe(size);
+    return { buf, n: (await pread(fd, buf, 0, size, 0)).bytesRead };
+  };
   const first = Math.min(FIRST_FD_BUFFER, max + 1);
   return once(first).then(async ({ buf, n }) => {
     if (n === first && first <= max) ({ buf, n } = await once(max + 1));
