@@ -20,6 +20,12 @@
  * memory (RssAnon) its process had while the pull ran, read every 50 ms. For the comparison:
  * `apt-get install -y containerd` (Debian's 1.6). Everything it starts is stopped and every
  * temp dir removed, whatever happens.
+ *
+ * Start it 6 minutes or more after anything deleted many files on the filesystem of its temp
+ * dirs, another run's cleanup included: ext4 without a journal passes over the inodes freed
+ * in the last 60 to 360 s at each one it allocates (util/top-dir.ts), and containerd's
+ * snapshots, made near its root, land among those its previous root freed: its pulls then
+ * took 3.9-4.6 s instead of 2.0-2.5 (docs/benchmarks.md, "Sixteenth pass").
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { writeFileDurable } from '../util/atomic-write.js';
 import { markTopDir } from '../util/top-dir.js';
 import { digestHex } from './digest.js';
-import { removeTree, removeTreesInChild, TreeRemovals } from './remove-tree.js';
+import { KEEP_EMPTIED_TOPS_MS, removeTree, removeTreesInChild, TreeRemovals } from './remove-tree.js';
 import type { CommittedInfo, LayerBlob, Unpacker } from './snapshotter.js';
 
 /** A committed layer's info.json, as written since the first layout (no kind, no key). */
@@ -35,7 +35,7 @@ export class CommittedLayers {
     private readonly unpacker: Unpacker,
     log?: Logger,
   ) {
-    this.removals = new TreeRemovals({ remove: removeTreesInChild, log });
+    this.removals = new TreeRemovals({ remove: removeTreesInChild, keepTopsMs: KEEP_EMPTIED_TOPS_MS, log });
   }
 
   /** Makes the root; removes what a daemon stopped half-way left (staging and removed trees). */

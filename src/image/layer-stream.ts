@@ -1,7 +1,5 @@
 import type { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { gunzipped } from './gzip-stream.js';
 import { zstdDecompressed } from './zstd-stream.js';
 
 /** A layer blob as the bytes of its tar: decompressed, and hashed on the way for its diff_id. */
@@ -36,15 +34,7 @@ export async function* decompressed(source: AsyncIterable<Buffer>): AsyncGenerat
     };
     const first = Buffer.concat(head, have);
     if (have >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
-      // Output in 1 MiB buffers: node's zlib inflates on the thread pool, one round trip per
-      // buffer, and at 128 KiB those round trips cost more than the inflating (a 25 MB layer:
-      // 22-45 ms of CPU and 50-100 ms of wall time, against 13-22 ms and 16-23 ms).
-      const gunzip = createGunzip({ chunkSize: 1 << 20 });
-      // A failure of either side (the source's, the gunzip's) destroys both, and ends the
-      // for-await below with it; a consumer that stops early destroys the gunzip, which ends
-      // the source (and closes its file).
-      pipeline(Readable.from(whole(), { objectMode: false }), gunzip).catch(() => undefined);
-      yield* gunzip;
+      yield* gunzipped(whole());
     } else if (have >= 4 && first.readUInt32LE(0) === ZSTD_MAGIC) {
       yield* zstdDecompressed(whole());
     } else {

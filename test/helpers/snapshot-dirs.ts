@@ -9,9 +9,19 @@ export async function layerDirs(root: string): Promise<string[]> {
   return (await readdir(snapshotsDir(root)).catch(() => [] as string[])).filter((n) => /^[a-f0-9]{64}$/.test(n)).sort();
 }
 
-/** Everything the snapshotter has on disk: layers, active snapshots and trees still being deleted (the `active` dir itself not counted). */
+/**
+ * Everything the snapshotter has on disk: layers, active snapshots and trees still being
+ * deleted. Not counted: the `active` dir itself, and a removed layer's emptied top dir, which
+ * stays a while for ext4's placement (src/image/remove-tree.ts KEEP_EMPTIED_TOPS_MS).
+ */
 export async function snapshotTrees(root: string): Promise<string[]> {
-  const top = (await readdir(snapshotsDir(root)).catch(() => [] as string[])).filter((n) => n !== 'active');
+  const top: string[] = [];
+  for (const name of await readdir(snapshotsDir(root)).catch(() => [] as string[])) {
+    if (name === 'active') continue;
+    // One gone meanwhile counts as emptied.
+    if (name.startsWith('tmp-rm-') && (await readdir(join(snapshotsDir(root), name)).catch(() => [])).length === 0) continue;
+    top.push(name);
+  }
   const active = (await readdir(join(snapshotsDir(root), 'active')).catch(() => [] as string[])).map((n) => `active/${n}`);
   return [...top, ...active];
 }

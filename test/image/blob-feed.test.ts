@@ -4,14 +4,8 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobFeed, type FeedState } from '../../src/image/blob-feed.js';
 import { blobChunks, blobName, FEED_FAILED, FollowedBlob } from '../../src/image/blob-chunks.js';
+import { collect } from '../helpers/byte-streams.js';
 import { tempDir } from '../helpers/daemon.js';
-
-/** Every chunk of `source` into one buffer. */
-async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of source) parts.push(c);
-  return Buffer.concat(parts);
-}
 
 /** Whether `fd` is open in this process. */
 function isOpen(fd: number): boolean {

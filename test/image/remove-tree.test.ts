@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { removeTreesInChild, TreeRemovals } from '../../src/image/remove-tree.js';
 import type { Logger } from '../../src/log.js';
@@ -96,6 +96,47 @@ describe('image/remove-tree: trees deleted by a child rm', () => {
     for (let i = 0; i < 3000 && (await readdir(dir)).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(await readdir(dir), []);
   });
+  it('TreeRemovals with keepTopsMs: what each tree holds is deleted first, its emptied top dir kept until settled() or the wait ends', async () => {
+    const dir = await tempDir();
+    for (const name of ['f', 'g']) {
+      await mkdir(join(dir, name, 'fs', 'sub'), { recursive: true });
+      await writeFile(join(dir, name, 'fs', 'sub', 'file'), 'x');
+      await writeFile(join(dir, name, 'info.json'), '{}');
+    }
+    const batches: string[][] = [];
+    // A batch is counted once deleted.
+    const deleter = async (paths: readonly string[]): Promise<void> => {
+      await removeTreesInChild(paths);
+      batches.push(paths.map((p) => relative(dir, p)).sort());
+    };
+    const until = async (done: () => Promise<boolean>): Promise<void> => {
+      // Polled, up to 30 s.
+      for (let i = 0; i < 3000 && !(await done()); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+
+    const kept = new TreeRemovals({ remove: deleter, delayMs: 5, keepTopsMs: 60_000 });
+    await kept.removeLater(join(dir, 'f'));
+    await kept.removeLater(join(dir, 'g'));
+    const tops = (await readdir(dir)).sort();
+    await until(async () => batches.length > 0);
+    assert.deepEqual(batches, [tops.flatMap((t) => [join(t, 'fs'), join(t, 'info.json')]).sort()], 'what they held, in one deletion');
+    assert.deepEqual((await readdir(dir)).sort(), tops, 'the emptied tops are kept');
+    for (const t of tops) assert.deepEqual(await readdir(join(dir, t)), []);
+    await kept.settled();
+    assert.deepEqual(batches.slice(1), [tops], 'settled() deletes the kept tops without their wait');
+    assert.deepEqual(await readdir(dir), []);
+
+    batches.length = 0;
+    await mkdir(join(dir, 'h', 'fs'), { recursive: true });
+    const brief = new TreeRemovals({ remove: deleter, delayMs: 5, keepTopsMs: 20 });
+    await brief.removeLater(join(dir, 'h'));
+    const [top] = await readdir(dir);
+    // Never settled(): only the timers can delete it.
+    await until(async () => batches.length === 2);
+    assert.deepEqual(batches, [[join(top!, 'fs')], [top]], 'what it held, then its top');
+    assert.deepEqual(await readdir(dir), []);
+  });
+
   it('TreeRemovals: a deletion that fails is logged with its paths, and the tree stays for the next start', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'd', 'fs'), { recursive: true });
