@@ -156,8 +156,8 @@ export class TreeRemovals {
   /** Deletes what the dirs `paths` hold, and the dirs themselves keepTopsMs later. */
   private async emptyAndKeep(paths: readonly string[]): Promise<void> {
     // A dir that cannot be listed is deleted whole, at the end of the wait.
-    const inside = await Promise.all(paths.map((p) => readdir(p).then((names) => names.map((n) => join(p, n)), () => [])));
-    if (inside.flat().length > 0) await this.remove(inside.flat());
+    const inside = (await Promise.all(paths.map((p) => readdir(p).then((names) => names.map((n) => join(p, n)), () => [])))).flat();
+    if (inside.length > 0) await this.remove(inside);
     const timer: NodeJS.Timeout = setTimeout(() => this.deleteKept(timer), this.keepTopsMs).unref();
     this.kept.set(timer, paths);
   }
