@@ -187,7 +187,7 @@ function writeFields(w: protobuf.Writer, type: protobuf.Type, value: Record<stri
   const { byNumber, messageFields } = layoutOf(type);
   for (const f of byNumber) {
     const v = value[f.name];
-    if (v === undefined || v === null) continue;
+    if (v === undefined || v === null || isEmptyCollection(f, v)) continue;
     if (!messageFields.has(f)) {
       type.encode(type.fromObject({ [f.name]: v }), w);
       continue;
@@ -200,6 +200,16 @@ function writeFields(w: protobuf.Writer, type: protobuf.Type, value: Record<stri
       else writeMessage(w.uint32(tag), elementType, e);
     }
   }
+}
+
+/**
+ * An empty repeated or map field, which proto3 encodes as nothing: skipped without a trip
+ * through protobufjs (ImageStatus's `info: {}` on every call).
+ */
+function isEmptyCollection(f: protobuf.Field, v: unknown): boolean {
+  if (f.repeated) return Array.isArray(v) && v.length === 0;
+  if (f.map) return typeof v === 'object' && Object.keys(v as object).length === 0;
+  return false;
 }
 
 /** Writes `value`, a message of `type`, length-delimited: its remembered bytes, or encoded. */

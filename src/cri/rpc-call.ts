@@ -145,8 +145,12 @@ export class RpcCall {
     }
     this.sendHeaders();
     const prefix = Buffer.allocUnsafe(PREFIX);
+    const n = bytes.length;
     prefix[0] = 0;
-    prefix.writeUInt32BE(bytes.length, 1);
+    prefix[1] = n >>> 24;
+    prefix[2] = n >>> 16;
+    prefix[3] = n >>> 8;
+    prefix[4] = n;
     return this.stream.write(prefix, bytes);
   }
 
@@ -185,7 +189,8 @@ export class RpcCall {
   private deframe(): void {
     while (this.pendingBytes >= PREFIX) {
       const head = this.peek(PREFIX);
-      const length = head.readUInt32BE(1);
+      // Unsigned: a length with its top bit set is over every limit, not negative.
+      const length = ((head[1]! << 24) | (head[2]! << 16) | (head[3]! << 8) | head[4]!) >>> 0;
       if (head[0] !== 0) {
         this.end({ code: Status.UNIMPLEMENTED, details: `${this.method.path}: compressed request messages are not supported` });
         return;

@@ -4,6 +4,7 @@
  * format (ustar, GNU long names, pax) is read here. Sparse and multi-volume entries, which
  * image builders do not produce, are refused rather than misread.
  */
+import { ChunkReader } from '../util/chunk-reader.js';
 
 export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
@@ -35,96 +36,6 @@ const MAX_EXTENDED_HEADER = 1 << 20;
 const EXTENDED: Record<string, string> = { x: 'pax header', g: 'global pax header', L: 'GNU long name', K: 'GNU long link name' };
 
 export class TarFormatError extends Error {}
-
-/** Pulls exact byte counts out of a chunked source without copying large bodies. */
-class ByteReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private ended = false;
-
-  constructor(private readonly source: AsyncIterator<Buffer>) {}
-
-  private async fill(n: number): Promise<void> {
-    while (this.buffered < n && !this.ended) {
-      const next = await this.source.next();
-      if (next.done) this.ended = true;
-      else if (next.value.length > 0) {
-        this.chunks.push(next.value);
-        this.buffered += next.value.length;
-      }
-    }
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length === n) {
-      this.chunks.shift();
-      this.buffered -= n;
-      return first;
-    }
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0]!;
-      const part = Math.min(c.length, n - off);
-      c.copy(out, off, 0, part);
-      off += part;
-      if (part === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(part);
-    }
-    this.buffered -= n;
-    return out;
-  }
-
-  /** Exactly n bytes, or undefined at a clean end of input. */
-  async read(n: number): Promise<Buffer | undefined> {
-    await this.fill(n);
-    if (this.buffered === 0) return undefined;
-    if (this.buffered < n) throw new TarFormatError('unexpected end of archive');
-    return this.take(n);
-  }
-
-  /** n bytes as chunks; the caller must consume all of them before reading on. */
-  async *stream(n: number): AsyncGenerator<Buffer> {
-    let left = n;
-    while (left > 0) {
-      if (this.buffered === 0) await this.fill(1);
-      if (this.buffered === 0) throw new TarFormatError('unexpected end of archive in an entry');
-      const part = Math.min(left, this.chunks[0]!.length);
-      left -= part;
-      yield this.take(part);
-    }
-  }
-
-  async skip(n: number): Promise<void> {
-    for await (const _ of this.stream(n)) {
-      // discarded
-    }
-  }
-
-  /** Lets go of the source early (a bad entry, a consumer that stopped): it closes its file. */
-  async close(): Promise<void> {
-    if (!this.ended) {
-      this.ended = true;
-      await this.source.return?.();
-    }
-  }
-
-  /** Reads everything left, so that a hash over the source covers all of it. */
-  async drain(): Promise<void> {
-    this.chunks = [];
-    this.buffered = 0;
-    while (!this.ended) {
-      const next = await this.source.next();
-      if (next.done) this.ended = true;
-    }
-  }
-}
 
 function cstring(buf: Buffer, start: number, len: number): string {
   const end = buf.indexOf(0, start);
@@ -204,7 +115,7 @@ const TYPES: Record<string, TarEntryType> = {
 
 /** Yields the entries of a tar stream in order. */
 export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
-  const reader = new ByteReader(source[Symbol.asyncIterator]());
+  const reader = new ChunkReader(source[Symbol.asyncIterator](), (where) => new TarFormatError(where ? `unexpected end of archive in ${where}` : 'unexpected end of archive'));
   try {
     yield* entries(reader);
   } finally {
@@ -212,7 +123,7 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
   }
 }
 
-async function* entries(reader: ByteReader): AsyncGenerator<TarEntry> {
+async function* entries(reader: ChunkReader): AsyncGenerator<TarEntry> {
   let global = new Map<string, Buffer>();
   let pax: Map<string, Buffer> | undefined;
   let longName: string | undefined;
@@ -226,8 +137,8 @@ async function* entries(reader: ByteReader): AsyncGenerator<TarEntry> {
     const size = numeric(block, 124, 12);
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
       if (size > MAX_EXTENDED_HEADER) throw new TarFormatError(`${EXTENDED[flag]} of ${size} bytes: more than the ${MAX_EXTENDED_HEADER} allowed`);
-      const data = await reader.read(size + pad(size));
-      const body = (data ?? Buffer.alloc(0)).subarray(0, size);
+      // Its data must follow: an archive that ends here is cut short, not over.
+      const body = (await reader.exactly(size + pad(size))).subarray(0, size);
       if (flag === 'x') pax = parsePax(body);
       else if (flag === 'g') {
         global = new Map([...global, ...parsePax(body)]);
@@ -288,7 +199,7 @@ async function* entries(reader: ByteReader): AsyncGenerator<TarEntry> {
     };
     const progress = { read: 0 };
     async function* body(): AsyncGenerator<Buffer> {
-      for await (const chunk of reader.stream(dataSize)) {
+      for await (const chunk of reader.stream(dataSize, 'an entry')) {
         progress.read += chunk.length;
         yield chunk;
       }
@@ -296,7 +207,7 @@ async function* entries(reader: ByteReader): AsyncGenerator<TarEntry> {
     yield { header, body: dataSize === 0 ? NO_DATA : body() };
     // Whatever the consumer left of the body, then the padding.
     const left = entrySize - progress.read + pad(entrySize);
-    if (left > 0) await reader.skip(left);
+    if (left > 0) await reader.skip(left, 'an entry');
   }
   await reader.drain();
 }

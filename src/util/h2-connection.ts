@@ -11,8 +11,8 @@
  * net.Socket directly, and containerd's 0.13 and 0.24-0.31 (docs/benchmarks.md).
  */
 import type { Duplex } from 'node:stream';
-import { ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, frame, frame32, FRAME_SIZE_ERROR,
-  FrameReader, GOAWAY, headerFrames, HEADERS, MAX_WINDOW, NO_ERROR, PING, PROTOCOL_ERROR, ProtocolError, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS,
+import { ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, frame, frame32, FRAME_SIZE_ERROR, joined,
+  FrameReader, GOAWAY, headerFrames, HEADERS, MAX_WINDOW, NO_ERROR, PING, PROTOCOL_ERROR, ProtocolError, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS, settingsFrame,
   SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_FRAME_SIZE, SETTINGS_MAX_HEADER_LIST_SIZE, STREAM_CLOSED, unpadded, WINDOW_UPDATE,
   type Frame } from './h2-frames.js';
 import { H2Stream, type HeaderField, type StreamSink } from './h2-stream.js';
@@ -80,13 +80,8 @@ export class H2Connection implements StreamSink {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.socketClosed());
     this.prefaceTimer = setTimeout(() => socket.destroy(), o.prefaceTimeoutMs ?? 60_000);
-    const settings = Buffer.allocUnsafe(18);
     const announced = [[SETTINGS_MAX_CONCURRENT_STREAMS, this.maxConcurrent], [SETTINGS_INITIAL_WINDOW_SIZE, this.streamWindow], [SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST]] as const;
-    announced.forEach(([id, value], i) => {
-      settings.writeUInt16BE(id, i * 6);
-      settings.writeUInt32BE(value, i * 6 + 2);
-    });
-    this.send([frame(SETTINGS, 0, 0, settings), frame32(WINDOW_UPDATE, 0, this.connectionWindow - DEFAULT_WINDOW)]);
+    this.send([settingsFrame(announced), frame32(WINDOW_UPDATE, 0, this.connectionWindow - DEFAULT_WINDOW)]);
   }
 
   /** Streams in progress. */
@@ -114,7 +109,9 @@ export class H2Connection implements StreamSink {
 
   send(frames: Buffer[]): void {
     if (this.gone) return;
-    if (this.out.length === 0) process.nextTick(() => this.flushOut());
+    // Once the loop's I/O and the promise jobs it began are done: a PING's ACK and the answer
+    // to the request read with it leave in one write, and wake the client once.
+    if (this.out.length === 0) setImmediate(() => this.flushOut());
     for (const f of frames) this.out.push(f);
   }
 
@@ -367,7 +364,8 @@ export class H2Connection implements StreamSink {
   }
 
   private flushOut(): void {
-    if (this.out.length === 0 || this.socket.destroyed) {
+    // Ended (endSoon): a frame queued since (a PING's ACK) would fail the socket and lose what it still holds.
+    if (this.out.length === 0 || this.socket.destroyed || this.socket.writableEnded) {
       this.out = [];
       return;
     }
@@ -376,7 +374,7 @@ export class H2Connection implements StreamSink {
     let size = 0;
     for (const b of out) size += b.length;
     if (out.length === 1) this.socket.write(out[0]!);
-    else if (size <= JOIN_BELOW) this.socket.write(Buffer.concat(out, size));
+    else if (size <= JOIN_BELOW) this.socket.write(joined(out, size));
     else {
       this.socket.cork();
       for (const b of out) this.socket.write(b);

@@ -62,11 +62,34 @@ export interface Frame {
 }
 
 /** Writes a frame header (RFC 9113 4.1) at the start of `b`. */
+// Byte by byte, here and in FrameReader, not through Buffer's read/write methods: each
+// frame of every call passes here, and on a daemon whose code is not yet compiled (the
+// first calls of a kind) those methods' argument checks cost more than the frame.
 function writeHeader(b: Buffer, length: number, type: number, flags: number, stream: number): Buffer {
-  b.writeUIntBE(length, 0, 3);
+  // What the byte stores would wrap silently (a length of 2^24, a stream id of 2^31, a negative one) is a bug here.
+  if (length >>> 24 !== 0 || stream >>> 31 !== 0) throw new RangeError(`frame header: length ${length} or stream ${stream} out of range`);
+  b[0] = length >>> 16;
+  b[1] = length >>> 8;
+  b[2] = length;
   b[3] = type;
   b[4] = flags;
-  b.writeUInt32BE(stream, 5);
+  b[5] = stream >>> 24;
+  b[6] = stream >>> 16;
+  b[7] = stream >>> 8;
+  b[8] = stream;
+  return b;
+}
+
+/** `pieces` in one new buffer of `size` bytes (their total). */
+export function joined(pieces: readonly Uint8Array[], size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of pieces) {
+    b.set(p, at);
+    at += p.length;
+  }
+  // Short, the rest would be whatever the pool held before.
+  if (at !== size) throw new RangeError(`joined: ${at} bytes, not ${size}`);
   return b;
 }
 
@@ -83,9 +106,23 @@ export function frame(type: number, flags: number, stream: number, payload: Buff
 
 /** A frame whose payload is one 32-bit number (WINDOW_UPDATE, RST_STREAM). */
 export function frame32(type: number, stream: number, value: number): Buffer {
+  if (!(value >= 0 && value <= 0xffffffff)) throw new RangeError(`frame value ${value} out of range`);
   const b = writeHeader(Buffer.allocUnsafe(FRAME_HEADER + 4), 4, type, 0, stream);
-  b.writeUInt32BE(value, FRAME_HEADER);
+  b[9] = value >>> 24;
+  b[10] = value >>> 16;
+  b[11] = value >>> 8;
+  b[12] = value;
   return b;
+}
+
+/** A SETTINGS frame announcing each (parameter, value) pair. */
+export function settingsFrame(settings: readonly (readonly [number, number])[]): Buffer {
+  const payload = Buffer.allocUnsafe(settings.length * 6);
+  settings.forEach(([id, value], i) => {
+    payload.writeUInt16BE(id, i * 6);
+    payload.writeUInt32BE(value, i * 6 + 2);
+  });
+  return frame(SETTINGS, 0, 0, payload);
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -127,10 +164,12 @@ export class FrameReader {
     }
     const frames: Frame[] = [];
     while (buf.length >= FRAME_HEADER) {
-      const length = buf.readUIntBE(0, 3);
+      const length = (buf[0]! << 16) | (buf[1]! << 8) | buf[2]!;
       if (length > this.maxFrame) throw new ProtocolError(`frame of ${length} bytes, over the ${this.maxFrame} allowed`, FRAME_SIZE_ERROR);
       if (buf.length < FRAME_HEADER + length) break;
-      frames.push({ type: buf[3]!, flags: buf[4]!, stream: buf.readUInt32BE(5) & 0x7fffffff, payload: buf.subarray(FRAME_HEADER, FRAME_HEADER + length) });
+      // The reserved bit dropped (RFC 9113 4.1); the shift leaves a sign, the mask clears it.
+      const stream = ((buf[5]! << 24) | (buf[6]! << 16) | (buf[7]! << 8) | buf[8]!) & 0x7fffffff;
+      frames.push({ type: buf[3]!, flags: buf[4]!, stream, payload: buf.subarray(FRAME_HEADER, FRAME_HEADER + length) });
       buf = buf.subarray(FRAME_HEADER + length);
     }
     // What is kept is copied: a slice would hold the whole read buffer.

@@ -12,7 +12,7 @@ export interface HeaderField {
 
 /** What a stream needs of its connection. */
 export interface StreamSink {
-  /** Queues frames for the socket; they leave together at the end of the tick. */
+  /** Queues frames for the socket; they leave together once the event loop's turn has done its I/O. */
   send(frames: Buffer[]): void;
   /** Encodes a header block as HEADERS (+ CONTINUATION) frames of `stream`. */
   headerFrames(stream: number, fields: readonly HeaderField[], endStream: boolean): Buffer[];

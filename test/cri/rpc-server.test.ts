@@ -92,6 +92,7 @@ describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
     { name: 'a compressed encoding: UNIMPLEMENTED', headers: GRPC('/t/Echo', { 'grpc-encoding': 'gzip' }), status: 200, grpc: Status.UNIMPLEMENTED, message: /grpc-encoding gzip/ },
     { name: 'a compressed message: UNIMPLEMENTED', headers: GRPC('/t/Echo'), body: framed({ a: 1 }, 1), status: 200, grpc: Status.UNIMPLEMENTED, message: /compressed/ },
     { name: 'a message over the limit: RESOURCE_EXHAUSTED', headers: GRPC('/t/Echo'), body: framed('x'.repeat(2000)), status: 200, grpc: Status.RESOURCE_EXHAUSTED, message: /over the 1024 allowed/ },
+    { name: 'a length with its top bit set: RESOURCE_EXHAUSTED, not a negative length', headers: GRPC('/t/Echo'), body: Buffer.from([0, 0x80, 0, 0, 1]), status: 200, grpc: Status.RESOURCE_EXHAUSTED, message: /2147483649 bytes, over the 1024 allowed/ },
     { name: 'a message that does not decode: INTERNAL', headers: GRPC('/t/Echo'), body: Buffer.concat([Buffer.from([0, 0, 0, 0, 3]), Buffer.from('{{{')]), status: 200, grpc: Status.INTERNAL, message: /does not decode/ },
     { name: 'a request ending inside a message: INTERNAL', headers: GRPC('/t/Echo'), body: framed({ a: 1 }).subarray(0, 8), status: 200, grpc: Status.INTERNAL, message: /inside a message/ },
     { name: 'GET: HTTP 405', headers: { ':method': 'GET', ':path': '/t/Echo' }, status: 405 },

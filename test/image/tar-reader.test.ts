@@ -102,6 +102,22 @@ describe('image/tar-reader', () => {
     assert.deepEqual(names, [['skipped', ''], ['next', 'N']]);
   });
 
+  // A pax header (0-512), its records (512-1024), the file's header (1024-1536), its 11 bytes and padding (1536-2048).
+  const cuts: [string, number, string][] = [
+    ['inside the pax header', 300, 'unexpected end of archive'],
+    ["right after the pax header, before its records", 512, 'unexpected end of archive'],
+    ["inside the pax header's records", 700, 'unexpected end of archive'],
+    ["inside the file's body", 1540, 'unexpected end of archive in an entry'],
+    ["inside the body's padding", 1800, 'unexpected end of archive in an entry'],
+  ];
+  for (const [what, at, message] of cuts) {
+    it(`an archive cut ${what} is refused: ${message}`, async () => {
+      const tar = await tarOf([{ type: 'file', path: `d/${'n'.repeat(150)}`, content: 'hello world' }]);
+      assert.equal(String.fromCharCode(tar[156]!), 'x', 'the long name is in a pax header');
+      for (const chunk of [1, 4096]) await assert.rejects(read(tar.subarray(0, at), chunk), (err: Error) => err instanceof TarFormatError && err.message === message);
+    });
+  }
+
   it('ends at the zero block: what follows is read (for the hash) but not parsed', async () => {
     const tar = Buffer.concat([await tarOf([{ type: 'file', path: 'a', content: 'x' }]), Buffer.from('not a header'.padEnd(512, '!'))]);
     let read = 0;

@@ -4,8 +4,11 @@ import { connect as h2connect, constants, type ClientHttp2Session } from 'node:h
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { H2Connection, type H2ConnectionOptions } from '../../src/util/h2-connection.js';
+import { ACK, DATA, END_HEADERS, END_STREAM, frame, HEADERS, PING, PREFACE } from '../../src/util/h2-frames.js';
 import type { H2Stream } from '../../src/util/h2-stream.js';
+import { encodeHeaderBlock } from '../../src/util/hpack-block.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { h2Answer } from '../helpers/h2-answer.js';
 import { until } from '../helpers/until.js';
@@ -154,6 +157,48 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     await new Promise((r) => setTimeout(r, 100));
     req.close(constants.NGHTTP2_CANCEL);
     await until('the stream aborted', () => aborted);
+  });
+
+  it("a PING's ACK and the answer to the request read with it leave in one write", async () => {
+    const writes: Buffer[] = [];
+    const socket = new Duplex({
+      read: () => undefined,
+      write: (chunk: Buffer, _enc, cb) => (writes.push(chunk), cb()),
+    });
+    onCleanup('destroy the fake socket', () => socket.destroy());
+    // Answered in a promise job after the read, as the gRPC handlers answer.
+    new H2Connection(socket, {
+      onStream: (s) => {
+        s.onEnd = () => void Promise.resolve().then(() => (s.respond([{ name: ':status', value: '200' }]), s.write(Buffer.from('ok')), s.end([{ name: 'grpc-status', value: '0' }])));
+      },
+    });
+    await until('the server says its settings', () => writes.length === 1);
+    const request = encodeHeaderBlock([{ name: ':method', value: 'POST' }, { name: ':scheme', value: 'http' }, { name: ':path', value: '/x' }]);
+    // From a macrotask, as a socket's reads come: not inside this test's promise jobs.
+    setImmediate(() => socket.push(Buffer.concat([PREFACE, frame(PING, 0, 0, Buffer.from('12345678')), frame(HEADERS, END_HEADERS | END_STREAM, 1, request)])));
+    await until('the server answers', () => writes.length > 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 2, 'one write after the settings');
+    const types: [number, number, number][] = [];
+    for (let at = 0, w = writes[1]!; at < w.length; at += 9 + w.readUIntBE(at, 3)) types.push([w[at + 3]!, w[at + 4]!, w.readUInt32BE(at + 5)]);
+    assert.deepEqual(types, [[PING, ACK, 0], [HEADERS, END_HEADERS, 1], [DATA, 0, 1], [HEADERS, END_HEADERS | END_STREAM, 1]]);
+  });
+
+  it('a frame queued once the connection has ended (a PING after GOAWAY) is dropped, not written after the end', async () => {
+    let finished = false;
+    const socket = new Duplex({ read: () => undefined, write: (_c, _e, cb) => cb(), final: (cb) => ((finished = true), cb()) });
+    const errors: Error[] = [];
+    socket.on('error', (err) => errors.push(err));
+    onCleanup('destroy the fake socket', () => socket.destroy());
+    const conn = new H2Connection(socket, { onStream: () => undefined });
+    setImmediate(() => socket.push(PREFACE));
+    await new Promise((r) => setTimeout(r, 10));
+    conn.goAway();
+    await until('the socket ended', () => finished);
+    setImmediate(() => socket.push(frame(PING, 0, 0, Buffer.from('12345678'))));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(errors, []);
+    assert.equal(socket.destroyed, false, 'what the socket still held was not thrown away');
   });
 
   it('a header block over several frames (HEADERS and CONTINUATION) is read whole', async () => {
