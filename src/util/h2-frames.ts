@@ -61,10 +61,11 @@ export interface Frame {
   payload: Buffer;
 }
 
-/** Writes a frame header (RFC 9113 4.1) at the start of `b`. */
 // Byte by byte, here and in FrameReader, not through Buffer's read/write methods: each
 // frame of every call passes here, and on a daemon whose code is not yet compiled (the
 // first calls of a kind) those methods' argument checks cost more than the frame.
+
+/** Writes a frame header (RFC 9113 4.1) at the start of `b`. */
 function writeHeader(b: Buffer, length: number, type: number, flags: number, stream: number): Buffer {
   // What the byte stores would wrap silently (a length of 2^24, a stream id of 2^31, a negative one) is a bug here.
   if (length >>> 24 !== 0 || stream >>> 31 !== 0) throw new RangeError(`frame header: length ${length} or stream ${stream} out of range`);
