@@ -126,8 +126,7 @@ async function* nodeGunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer
 
 /** The decompressed bytes of the gzip members in `source`. Fails on corrupt or truncated data, or a length mismatch. */
 export async function* gunzipped(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const it = source[Symbol.asyncIterator]();
-  const input = new ChunkReader(it, (where) => new Error(`gzip: unexpected end of data in the ${where ?? 'data'}`));
+  const input = new ChunkReader(source[Symbol.asyncIterator](), (where) => new Error(`gzip: unexpected end of data in the ${where ?? 'data'}`));
   try {
     await header(input);
     const made = yield* inflated(input);
@@ -138,18 +137,14 @@ export async function* gunzipped(source: AsyncIterable<Buffer>): AsyncGenerator<
     if (!next) return;
     input.unread(next);
     if (next[0] !== 0) {
-      yield* nodeGunzip(
-        (async function* (): AsyncGenerator<Buffer> {
-          for (let c = await input.chunk(); c; c = await input.chunk()) yield c;
-        })(),
-      );
+      yield* nodeGunzip(input.rest());
       return;
     }
     // Padding: zeros to the end.
-    for (let c = await input.chunk(); c; c = await input.chunk()) {
+    for await (const c of input.rest()) {
       if (!allZero(c)) throw new Error('gzip: data after the padding that ends the last member');
     }
   } finally {
-    await it.return?.();
+    await input.close();
   }
 }

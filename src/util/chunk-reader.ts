@@ -40,6 +40,11 @@ export class ChunkReader {
     this.buffered += bytes.length;
   }
 
+  /** Everything left, as it comes. */
+  async *rest(): AsyncGenerator<Buffer> {
+    for (let c = await this.chunk(); c; c = await this.chunk()) yield c;
+  }
+
   /** Exactly `n` bytes, or undefined at a clean end (nothing left); an end inside them is `truncated`. */
   async read(n: number, where?: string): Promise<Buffer | undefined> {
     await this.fill(n);

@@ -11,7 +11,7 @@
  * net.Socket directly, and containerd's 0.13 and 0.24-0.31 (docs/benchmarks.md).
  */
 import type { Duplex } from 'node:stream';
-import { ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, frame, frame32, FRAME_SIZE_ERROR, joined,
+import { ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, frame, frame32, FRAME_SIZE_ERROR,
   FrameReader, GOAWAY, headerFrames, HEADERS, MAX_WINDOW, NO_ERROR, PING, PROTOCOL_ERROR, ProtocolError, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS, settingsFrame,
   SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_FRAME_SIZE, SETTINGS_MAX_HEADER_LIST_SIZE, STREAM_CLOSED, unpadded, WINDOW_UPDATE,
   type Frame } from './h2-frames.js';
@@ -374,7 +374,7 @@ export class H2Connection implements StreamSink {
     let size = 0;
     for (const b of out) size += b.length;
     if (out.length === 1) this.socket.write(out[0]!);
-    else if (size <= JOIN_BELOW) this.socket.write(joined(out, size));
+    else if (size <= JOIN_BELOW) this.socket.write(Buffer.concat(out, size));
     else {
       this.socket.cork();
       for (const b of out) this.socket.write(b);

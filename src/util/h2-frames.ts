@@ -81,19 +81,6 @@ function writeHeader(b: Buffer, length: number, type: number, flags: number, str
   return b;
 }
 
-/** `pieces` in one new buffer of `size` bytes (their total). */
-export function joined(pieces: readonly Uint8Array[], size: number): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const p of pieces) {
-    b.set(p, at);
-    at += p.length;
-  }
-  // Short, the rest would be whatever the pool held before.
-  if (at !== size) throw new RangeError(`joined: ${at} bytes, not ${size}`);
-  return b;
-}
-
 export function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
   return writeHeader(Buffer.allocUnsafe(FRAME_HEADER), length, type, flags, stream);
 }

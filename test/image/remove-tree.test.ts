@@ -8,6 +8,7 @@ import { removeTreesInChild, TreeRemovals } from '../../src/image/remove-tree.js
 import type { Logger } from '../../src/log.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/daemon.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 
@@ -109,16 +110,11 @@ describe('image/remove-tree: trees deleted by a child rm', () => {
       await removeTreesInChild(paths);
       batches.push(paths.map((p) => relative(dir, p)).sort());
     };
-    const until = async (done: () => Promise<boolean>): Promise<void> => {
-      // Polled, up to 30 s.
-      for (let i = 0; i < 3000 && !(await done()); i++) await new Promise((r) => setTimeout(r, 10));
-    };
-
     const kept = new TreeRemovals({ remove: deleter, delayMs: 5, keepTopsMs: 60_000 });
     await kept.removeLater(join(dir, 'f'));
     await kept.removeLater(join(dir, 'g'));
     const tops = (await readdir(dir)).sort();
-    await until(async () => batches.length > 0);
+    await until('the first deletion', () => batches.length > 0);
     assert.deepEqual(batches, [tops.flatMap((t) => [join(t, 'fs'), join(t, 'info.json')]).sort()], 'what they held, in one deletion');
     assert.deepEqual((await readdir(dir)).sort(), tops, 'the emptied tops are kept');
     for (const t of tops) assert.deepEqual(await readdir(join(dir, t)), []);
@@ -132,7 +128,7 @@ describe('image/remove-tree: trees deleted by a child rm', () => {
     await brief.removeLater(join(dir, 'h'));
     const [top] = await readdir(dir);
     // Never settled(): only the timers can delete it.
-    await until(async () => batches.length === 2);
+    await until('the second deletion', () => batches.length === 2);
     assert.deepEqual(batches, [[join(top!, 'fs')], [top]], 'what it held, then its top');
     assert.deepEqual(await readdir(dir), []);
   });

@@ -86,6 +86,13 @@ describe('util/chunk-reader: exact byte counts out of a chunked source', () => {
     assert.deepEqual([(await r.chunk())?.toString(), await r.chunk()], ['ef', undefined]);
   });
 
+  it('rest: what was given back, then the source to its end', async () => {
+    const { r, state } = reader(['abc', 'de']);
+    await r.read(2);
+    assert.deepEqual(await collect(r.rest()), ['c', 'de']);
+    assert.equal(state.pulled, 2);
+  });
+
   it('skipPast: up to and including the byte, in whichever chunk it is', async () => {
     const { r } = reader(['name-with', 'out-end\0rest', '!']);
     await r.skipPast(0);

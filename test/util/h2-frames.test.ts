@@ -9,7 +9,6 @@ import {
   frameHeader,
   FrameReader,
   HEADERS,
-  joined,
   PREFACE,
   ProtocolError,
   RST_STREAM,
@@ -61,12 +60,6 @@ describe('util/h2-frames: the frame codec', () => {
 
   it('settingsFrame: each pair as 2 bytes of id and 4 of value', () => {
     assert.deepEqual([...settingsFrame([[3, 1000], [4, 2 ** 31 - 1]])], [0, 0, 12, SETTINGS, 0, 0, 0, 0, 0, 0, 3, 0, 0, 3, 0xe8, 0, 4, 0x7f, 0xff, 0xff, 0xff]);
-  });
-
-  it('joined: the pieces in order, empty ones included', () => {
-    const pieces = [Buffer.from('ab'), Buffer.alloc(0), new Uint8Array([0x63]), Buffer.from('de')];
-    assert.deepEqual(joined(pieces, 5), Buffer.from('abcde'));
-    assert.deepEqual(joined([], 0), Buffer.alloc(0));
   });
 
   it('FrameReader: the reserved bit of a stream id is dropped', () => {
