@@ -6,7 +6,7 @@ import type { ImageConfigSummary, ImageLayer, ImageRecord } from './image-store.
 import { MAX_CONFIG_BYTES, parseImageConfig, type ImageConfigDoc, type ImageManifest } from './manifest.js';
 import { FEED_FAILED } from './blob-chunks.js';
 import { BlobFeed } from './blob-feed.js';
-import { NEEDS_LOWER_LAYERS } from './unpack.js';
+import { NEEDS_LOWER_LAYERS } from './layer-writer.js';
 
 /**
  * Brings a blob into the content store (download, or a check that it is there). A layer's

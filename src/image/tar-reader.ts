@@ -28,6 +28,12 @@ export interface TarEntry {
   header: TarHeader;
   /** The entry's data; must be read to the end (or left: the reader skips what is left). */
   body: AsyncIterable<Buffer>;
+  /**
+   * The whole data, when it was at hand as the header was read (most small files' is): the
+   * bytes `body` yields, for a consumer that writes them without awaiting anything. Either
+   * may be read; the reader has taken them already.
+   */
+  data?: Buffer;
 }
 
 const BLOCK = 512;
@@ -79,6 +85,21 @@ function checksumOk(block: Buffer): boolean {
 const ZERO_BLOCK = Buffer.alloc(BLOCK);
 /** The body of an entry that has no data: no generator made for it. */
 const NO_DATA: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }) };
+const NO_EXTENDED = new Map<string, Buffer>();
+
+/** A body already read whole: `data`, once. A class: one made per small file, and an object literal with a symbol key is made the slow way. */
+class WholeBody implements AsyncIterable<Buffer> {
+  constructor(private readonly data: Buffer) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    let given = false;
+    const data = this.data;
+    return { next: () => Promise.resolve(given ? { done: true, value: undefined } : ((given = true), { done: false, value: data })) };
+  }
+}
+
+/** "ustar" at 257: the ustar format, whose header has a name prefix at 345. */
+const isUstar = (b: Buffer): boolean => b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72;
 
 const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
 
@@ -129,7 +150,8 @@ async function* entries(reader: ChunkReader): AsyncGenerator<TarEntry> {
   let longName: string | undefined;
   let longLink: string | undefined;
   for (;;) {
-    const block = await reader.read(BLOCK);
+    // Most headers are at hand in the chunk the last entry came in: taken without an await.
+    const block = reader.takeBuffered(BLOCK) ?? (await reader.read(BLOCK));
     if (!block) break;
     if (block.equals(ZERO_BLOCK)) break;
     if (!checksumOk(block)) throw new TarFormatError('header checksum mismatch');
@@ -155,11 +177,10 @@ async function* entries(reader: ChunkReader): AsyncGenerator<TarEntry> {
     if (!type) {
       throw new TarFormatError(`unsupported tar entry type "${flag}" (${cstring(block, 0, 100)})`);
     }
-    const ext = new Map([...global, ...(pax ?? [])]);
-    const ustar = block.toString('ascii', 257, 262) === 'ustar';
-    const prefix = ustar ? cstring(block, 345, 155) : '';
+    const ext = global.size === 0 && !pax ? NO_EXTENDED : new Map([...global, ...(pax ?? [])]);
+    const prefix = isUstar(block) && block[345] !== 0 ? cstring(block, 345, 155) : '';
     let name = longName ?? (prefix ? `${prefix}/${cstring(block, 0, 100)}` : cstring(block, 0, 100));
-    let linkname = longLink ?? cstring(block, 157, 100);
+    let linkname = longLink ?? (block[157] === 0 ? '' : cstring(block, 157, 100));
     let entrySize = size;
     let uid = numeric(block, 108, 8);
     let gid = numeric(block, 116, 8);
@@ -197,17 +218,12 @@ async function* entries(reader: ChunkReader): AsyncGenerator<TarEntry> {
       devminor: type === 'char' || type === 'block' ? numeric(block, 337, 8) : 0,
       xattrs,
     };
-    const progress = { read: 0 };
-    async function* body(): AsyncGenerator<Buffer> {
-      for await (const chunk of reader.stream(dataSize, 'an entry')) {
-        progress.read += chunk.length;
-        yield chunk;
-      }
-    }
-    yield { header, body: dataSize === 0 ? NO_DATA : body() };
+    const end = reader.position + entrySize + pad(entrySize);
+    const data = dataSize === 0 ? undefined : reader.takeBuffered(dataSize);
+    yield { header, body: dataSize === 0 ? NO_DATA : data ? new WholeBody(data) : reader.stream(dataSize, 'an entry'), ...(data && { data }) };
     // Whatever the consumer left of the body, then the padding.
-    const left = entrySize - progress.read + pad(entrySize);
-    if (left > 0) await reader.skip(left, 'an entry');
+    const left = end - reader.position;
+    if (left > 0 && !reader.skipBuffered(left)) await reader.skip(left, 'an entry');
   }
   await reader.drain();
 }

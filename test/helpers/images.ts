@@ -10,7 +10,7 @@ import { compress as zstdCompress } from 'zstd-napi';
  */
 export type LayerEntry =
   | { type: 'file'; path: string; content: string | Buffer; mode?: number; uid?: number; gid?: number; mtime?: Date; xattrs?: Record<string, string | Buffer> }
-  | { type: 'dir'; path: string; mode?: number; uid?: number; gid?: number; mtime?: Date }
+  | { type: 'dir'; path: string; mode?: number; uid?: number; gid?: number; mtime?: Date; xattrs?: Record<string, string | Buffer> }
   | { type: 'symlink'; path: string; target: string; xattrs?: Record<string, string | Buffer> }
   | { type: 'hardlink'; path: string; target: string }
   | { type: 'fifo'; path: string }
@@ -152,6 +152,7 @@ function entryToTar(e: LayerEntry): Buffer[] {
       type = '5';
       mode = e.mode ?? 0o755;
       name = name.endsWith('/') ? name : `${name}/`;
+      for (const [k, v] of Object.entries(e.xattrs ?? {})) pax.push([`SCHILY.xattr.${k}`, Buffer.isBuffer(v) ? v : Buffer.from(v)]);
       break;
     case 'symlink':
       type = '2';

@@ -86,6 +86,14 @@ describe('image/tar-reader', () => {
     });
   }
 
+  it("the ustar prefix joins the name only under the magic's exact bytes, as Go's archive/tar reads it", async () => {
+    const tar = withField(await tarOf([{ type: 'file', path: 'a', content: 'x' }]), 345, Buffer.from('pre\0'));
+    assert.equal((await read(tar))[0]!.header.name, 'pre/a');
+    // The same letters with their top bit set, which an ASCII decode would read as "ustar".
+    const highBits = withField(tar, 257, Buffer.from([0xf5, 0xf3, 0xf4, 0xe1, 0xf2]));
+    assert.equal((await read(highBits))[0]!.header.name, 'a');
+  });
+
   it('a body left unread is skipped, and the next entry read whole', async () => {
     const tar = await tarOf([
       { type: 'file', path: 'skipped', content: 'S'.repeat(1500) },
@@ -100,6 +108,51 @@ describe('image/tar-reader', () => {
       else names.push([header.name, '']);
     }
     assert.deepEqual(names, [['skipped', ''], ['next', 'N']]);
+  });
+
+  // 'small': header 0-512, 10 bytes at 512 (padding to 1024); 'big': header 1024-1536, 3000 bytes at 1536-4536; 'after': header at 5120.
+  const bodies: { chunk: number; whole: string[] }[] = [
+    { chunk: 4096, whole: ['small', 'after'] },
+    { chunk: 8192, whole: ['small', 'big', 'after'] },
+    { chunk: 1, whole: [] },
+  ];
+  for (const { chunk, whole } of bodies) {
+    it(`a body at hand as its header is read comes whole as data too (chunks of ${chunk}: ${whole.join(', ') || 'none'}), the bytes body yields`, async () => {
+      const content = { small: 's'.repeat(10), big: 'B'.repeat(3000), after: 'a' };
+      const tar = await tarOf(Object.entries(content).map(([path, c]) => ({ type: 'file', path, content: c })));
+      async function* chunks(): AsyncGenerator<Buffer> {
+        for (let off = 0; off < tar.length; off += chunk) yield tar.subarray(off, off + chunk);
+      }
+      const got: string[] = [];
+      for await (const { header, body, data } of readTar(chunks())) {
+        const parts: Buffer[] = [];
+        for await (const part of body) parts.push(part);
+        assert.equal(Buffer.concat(parts).toString(), content[header.name as keyof typeof content]);
+        if (data) {
+          assert.equal(data.toString(), content[header.name as keyof typeof content]);
+          got.push(header.name);
+        }
+      }
+      assert.deepEqual(got, whole);
+    });
+  }
+
+  it('a body read in part is skipped to its end', async () => {
+    const tar = await tarOf([
+      { type: 'file', path: 'big', content: 'B'.repeat(3000) },
+      { type: 'file', path: 'next', content: 'N' },
+    ]);
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for (let off = 0; off < tar.length; off += 1000) yield tar.subarray(off, off + 1000);
+    }
+    const seen: [string, string][] = [];
+    for await (const { header, body } of readTar(chunks())) {
+      for await (const part of body) {
+        seen.push([header.name, part.toString()]);
+        break;
+      }
+    }
+    assert.deepEqual(seen, [['big', 'B'.repeat(488)], ['next', 'N']]);
   });
 
   // A pax header (0-512), its records (512-1024), the file's header (1024-1536), its 11 bytes and padding (1536-2048).

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { unpackLayer } from '../../src/image/unpack.js';
 import { lgetxattr, llistxattr, lsetxattr, mknod, S_IFCHR, S_IFIFO } from '../../src/util/fs-syscalls.js';
+import { DEFAULT_ACL, DEFAULT_ACL_XATTR, setDefaultAcl } from '../helpers/acl.js';
 import { tempDir } from '../helpers/daemon.js';
 import { buildLayer, type LayerEntry } from '../helpers/images.js';
 
@@ -143,6 +144,79 @@ describe('image/unpack', function () {
     assert.equal(cat.ino, busybox.ino);
     assert.equal(await readlink(join(dir, 'bin/cat')), '/etc/passwd');
   });
+
+  it('sets owners and modes the kernel did not give by itself: a setgid dir\'s group, modes the umask or a default ACL narrows', async () => {
+    const files = (dir: string): LayerEntry[] => [
+      { type: 'file', path: `${dir}/root-owned`, content: 'a', mode: 0o644 },
+      { type: 'file', path: `${dir}/dir-group`, content: 'b', mode: 0o755, gid: 50 },
+      { type: 'file', path: `${dir}/all-write`, content: 'c', mode: 0o666 },
+      { type: 'file', path: `${dir}/setuid`, content: 'd', mode: 0o4750, uid: 7, gid: 8 },
+      { type: 'file', path: `${dir}/empty`, content: '', mode: 0o640, uid: 7 },
+    ];
+    const layer = await buildLayer([
+      { type: 'dir', path: 'sgid', mode: 0o2775, gid: 50 },
+      ...files('sgid'),
+      { type: 'dir', path: 'acl', mode: 0o755, xattrs: { [DEFAULT_ACL_XATTR]: DEFAULT_ACL } },
+      ...files('acl'),
+    ]);
+    const work = await tempDir();
+    await writeFile(join(work, 'blob'), layer.blob);
+    for (const [target, aclOnRoot] of [['plain', false], ['acl-root', true]] as const) {
+      await mkdir(join(work, target));
+      if (aclOnRoot) setDefaultAcl(join(work, target));
+      await unpackLayer({ blob: join(work, 'blob'), target: join(work, target), parents: [], lowerComplete: true });
+      for (const dir of ['sgid', 'acl']) {
+        const got: string[] = [];
+        for (const f of ['root-owned', 'dir-group', 'all-write', 'setuid', 'empty']) {
+          const st = await lstat(join(work, target, dir, f));
+          got.push(`${f} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`);
+        }
+        assert.deepEqual(got, ['root-owned 644 0:0', 'dir-group 755 0:50', 'all-write 666 0:0', 'setuid 4750 7:8', 'empty 640 7:0'], `${target}/${dir}`);
+      }
+    }
+  });
+
+  const regroups: { name: string; entries: LayerEntry[]; want: Record<string, string> }[] = [
+    {
+      name: 'a directory made setgid by a second entry',
+      entries: [
+        { type: 'dir', path: 'd', mode: 0o755 },
+        { type: 'file', path: 'd/a', content: 'a' },
+        { type: 'dir', path: 'd', mode: 0o2775, gid: 50 },
+        { type: 'file', path: 'd/b', content: 'b' },
+        { type: 'file', path: 'd/c', content: 'c', gid: 50 },
+      ],
+      want: { 'd/a': '0:0', 'd/b': '0:0', 'd/c': '0:50' },
+    },
+    {
+      name: 'a directory replaced by a symlink to another',
+      entries: [
+        { type: 'dir', path: 'd', mode: 0o2775, gid: 50 },
+        { type: 'dir', path: 'e', mode: 0o755 },
+        { type: 'file', path: 'd/a', content: 'a', gid: 50 },
+        { type: 'symlink', path: 'd', target: 'e' },
+        { type: 'file', path: 'd/b', content: 'b', gid: 50 },
+      ],
+      want: { 'e/b': '0:50' },
+    },
+    {
+      name: "root's file in a directory of another group, not setgid",
+      entries: [
+        { type: 'dir', path: 'home/user', mode: 0o770, uid: 1000, gid: 1000 },
+        { type: 'file', path: 'home/user/secret', content: 's', mode: 0o660 },
+      ],
+      want: { 'home/user/secret': '0:0' },
+    },
+  ];
+  for (const t of regroups) {
+    it(`each file gets its header's group: ${t.name}`, async () => {
+      const { dir } = await unpackInto((await buildLayer(t.entries)).blob);
+      for (const [path, owner] of Object.entries(t.want)) {
+        const st = await lstat(join(dir, path));
+        assert.equal(`${st.uid}:${st.gid}`, owner, path);
+      }
+    });
+  }
 
   it('copies a lower layer file up for a hardlink to it', async () => {
     const lower = await unpackInto((await buildLayer([{ type: 'file', path: 'usr/bin/tool', content: 'tool', mode: 0o751, uid: 7 }])).blob);

@@ -112,8 +112,22 @@ describe('util/chunk-reader: exact byte counts out of a chunked source', () => {
     assert.equal(await b.r.read(1), undefined);
   });
 
-  it('any reads, skips, streams and give-backs of any chunking give the bytes in order', async () => {
-    const op = fc.record({ kind: fc.constantFrom('read', 'skip', 'stream', 'unread'), n: fc.nat({ max: 7 }) });
+  it('takeBuffered and skipBuffered act on what is at hand, without pulling from the source; position counts what was handed out', async () => {
+    const { r, state } = reader(['abcd', 'ef']);
+    assert.equal(r.takeBuffered(1), undefined, 'nothing at hand before the first read');
+    assert.equal((await r.read(1))?.toString(), 'a');
+    assert.equal(r.takeBuffered(4), undefined, 'more than the chunk at hand: nothing taken');
+    assert.equal(r.takeBuffered(2)?.toString(), 'bc');
+    assert.equal(r.skipBuffered(2), false);
+    assert.equal(r.skipBuffered(1), true);
+    assert.deepEqual([r.position, state.pulled], [4, 1]);
+    assert.equal((await r.chunk())?.toString(), 'ef');
+    r.unread(Buffer.from('f'));
+    assert.equal(r.position, 5, 'a chunk counts once taken, and what was given back no more');
+  });
+
+  it('any reads, skips, streams, give-backs and takes of what is at hand, over any chunking, give the bytes in order', async () => {
+    const op = fc.record({ kind: fc.constantFrom('read', 'skip', 'stream', 'unread', 'takeBuffered', 'skipBuffered'), n: fc.nat({ max: 7 }) });
     await fc.assert(
       fc.asyncProperty(fc.array(fc.string({ maxLength: 6 }), { maxLength: 8 }), fc.array(op, { maxLength: 12 }), async (chunks, ops) => {
         const all = chunks.join('');
@@ -125,6 +139,17 @@ describe('util/chunk-reader: exact byte counts out of a chunked source', () => {
             const back = Math.min(n, at);
             r.unread(Buffer.from(all.slice(at - back, at)));
             at -= back;
+            assert.equal(r.position, at);
+            continue;
+          }
+          if (kind === 'takeBuffered' || kind === 'skipBuffered') {
+            // Whatever is at hand or nothing: never past the data's end, never a pull.
+            const got = kind === 'takeBuffered' ? r.takeBuffered(n)?.toString() : r.skipBuffered(n) ? all.slice(at, at + n) : undefined;
+            if (got !== undefined) {
+              assert.equal(got, all.slice(at, at + n));
+              at += n;
+            }
+            assert.equal(r.position, at);
             continue;
           }
           if (at + n > all.length) {
@@ -137,6 +162,7 @@ describe('util/chunk-reader: exact byte counts out of a chunked source', () => {
           else if (kind === 'skip') await r.skip(n);
           else assert.equal((await collect(r.stream(n))).join(''), want);
           at += n;
+          assert.equal(r.position, at);
         }
         assert.equal((await r.read(all.length - at))?.toString() ?? '', all.slice(at));
       }),
