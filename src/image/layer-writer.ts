@@ -159,20 +159,20 @@ export class LayerWriter {
     }
     if (base === OPAQUE) {
       fsetxattr(this.dir(dirRel), 'trusted.overlay.opaque', Buffer.from('y'));
-      return;
+      return undefined;
     }
     if (base.startsWith(WHITEOUT)) {
       const name = base.slice(WHITEOUT.length);
       if (name === '' || name === '.' || name === '..') throw new LayerError(`entry "${h.name}": bad whiteout`);
       const dirFd = this.dir(dirRel);
       this.create(dirFd, name, () => mknodat(dirFd, name, S_IFCHR, 0, 0));
-      return;
+      return undefined;
     }
     if (rel === '') {
       // The layer's own root ("./"): only its metadata applies.
       if (h.type !== 'dir') throw new LayerError(`entry "${h.name}": the root is not a directory`);
       this.dirAttributes(this.rootFd, '', h);
-      return;
+      return undefined;
     }
     const dirFd = this.dir(dirRel);
     switch (h.type) {
