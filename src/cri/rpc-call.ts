@@ -3,6 +3,7 @@
  * grpc/grpc describes it: length-prefixed messages both ways, the status in trailers (or
  * trailers only, for a call that fails before it answers), grpc-timeout as the deadline.
  */
+import { putUint32, uint32At } from '../util/h2-frames.js';
 import type { H2Stream, HeaderField } from '../util/h2-stream.js';
 import { grpcMessage, Status, timeoutMs, type RpcStatus } from './grpc-status.js';
 
@@ -145,12 +146,8 @@ export class RpcCall {
     }
     this.sendHeaders();
     const prefix = Buffer.allocUnsafe(PREFIX);
-    const n = bytes.length;
     prefix[0] = 0;
-    prefix[1] = n >>> 24;
-    prefix[2] = n >>> 16;
-    prefix[3] = n >>> 8;
-    prefix[4] = n;
+    putUint32(prefix, 1, bytes.length);
     return this.stream.write(prefix, bytes);
   }
 
@@ -190,7 +187,7 @@ export class RpcCall {
     while (this.pendingBytes >= PREFIX) {
       const head = this.peek(PREFIX);
       // Unsigned: a length with its top bit set is over every limit, not negative.
-      const length = ((head[1]! << 24) | (head[2]! << 16) | (head[3]! << 8) | head[4]!) >>> 0;
+      const length = uint32At(head, 1);
       if (head[0] !== 0) {
         this.end({ code: Status.UNIMPLEMENTED, details: `${this.method.path}: compressed request messages are not supported` });
         return;

@@ -1,4 +1,5 @@
 import { fstatSync, readFileSync } from 'node:fs';
+import { isErrno } from '../errors.js';
 import { fgetxattr } from '../util/at-syscalls.js';
 
 /**
@@ -42,8 +43,7 @@ function hasDefaultAcl(dirFd: number): boolean {
     return true;
   } catch (err) {
     // ENODATA: none; ENOTSUP: a file system without ACLs. Anything else: taken as one.
-    const code = (err as NodeJS.ErrnoException).code;
-    return code !== 'ENODATA' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP';
+    return !['ENODATA', 'ENOTSUP', 'EOPNOTSUPP'].some((code) => isErrno(err, code));
   }
 }
 
@@ -83,20 +83,16 @@ export class CreationDefaults {
   }
 
   /**
-   * A directory's owner or mode was just set (its own entry): every group is learnt again, not
-   * only the one of its path. Another path may name the same directory (through a symlink).
+   * Every group is learnt again: a directory's owner or mode was just set (its own entry:
+   * every path, not only its own, since another may name it through a symlink), or the
+   * unpacker let go of its directory fds (a path may name another directory now).
    */
-  dirChanged(): void {
+  dirsChanged(): void {
     this.groups.clear();
   }
 
   /** An xattr `name` was set on something of the layer's: a default ACL there decides modes from now on. */
   xattrSet(name: string): void {
     if (name === DEFAULT_ACL) this.acl = true;
-  }
-
-  /** The unpacker let go of its directory fds: a path may name another directory now. */
-  forget(): void {
-    this.groups.clear();
   }
 }

@@ -93,7 +93,7 @@ export class LayerWriter {
     this.scratch.push(...this.dirFds.values());
     this.dirFds.clear();
     this.linkTargets.clear();
-    this.defaults.forget();
+    this.defaults.dirsChanged();
     this.stale = false;
   }
 
@@ -224,7 +224,7 @@ export class LayerWriter {
     fchownSync(fd, h.uid, h.gid);
     // After chown, which clears setuid/setgid bits.
     fchmodSync(fd, h.mode & 0o7777);
-    this.defaults.dirChanged();
+    this.defaults.dirsChanged();
     this.setXattrs(rel, h, (name, value) => fsetxattr(fd, name, value));
     const st = fstatSync(fd);
     this.dirTimes.set(rel, { dev: st.dev, ino: st.ino, mtime: h.mtime });

@@ -61,9 +61,23 @@ export interface Frame {
   payload: Buffer;
 }
 
-// Byte by byte, here and in FrameReader, not through Buffer's read/write methods: each
-// frame of every call passes here, and on a daemon whose code is not yet compiled (the
-// first calls of a kind) those methods' argument checks cost more than the frame.
+// Byte by byte, here, in FrameReader and in gRPC's length prefix (cri/rpc-call.ts), not
+// through Buffer's read/write methods: each frame of every call passes here, and on a daemon
+// whose code is not yet compiled (the first calls of a kind) those methods' argument checks
+// cost more than the frame.
+
+/** Stores `v` (0 to 2^32 - 1, checked by the caller) big-endian at `b[at]`. */
+export function putUint32(b: Buffer, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
+
+/** The big-endian unsigned 32-bit number at `b[at]` (the shifts leave a sign; `>>> 0` clears it). */
+export function uint32At(b: Buffer, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
 
 /** Writes a frame header (RFC 9113 4.1) at the start of `b`. */
 function writeHeader(b: Buffer, length: number, type: number, flags: number, stream: number): Buffer {
@@ -74,10 +88,7 @@ function writeHeader(b: Buffer, length: number, type: number, flags: number, str
   b[2] = length;
   b[3] = type;
   b[4] = flags;
-  b[5] = stream >>> 24;
-  b[6] = stream >>> 16;
-  b[7] = stream >>> 8;
-  b[8] = stream;
+  putUint32(b, 5, stream);
   return b;
 }
 
@@ -96,10 +107,7 @@ export function frame(type: number, flags: number, stream: number, payload: Buff
 export function frame32(type: number, stream: number, value: number): Buffer {
   if (!(value >= 0 && value <= 0xffffffff)) throw new RangeError(`frame value ${value} out of range`);
   const b = writeHeader(Buffer.allocUnsafe(FRAME_HEADER + 4), 4, type, 0, stream);
-  b[9] = value >>> 24;
-  b[10] = value >>> 16;
-  b[11] = value >>> 8;
-  b[12] = value;
+  putUint32(b, FRAME_HEADER, value);
   return b;
 }
 
@@ -155,8 +163,8 @@ export class FrameReader {
       const length = (buf[0]! << 16) | (buf[1]! << 8) | buf[2]!;
       if (length > this.maxFrame) throw new ProtocolError(`frame of ${length} bytes, over the ${this.maxFrame} allowed`, FRAME_SIZE_ERROR);
       if (buf.length < FRAME_HEADER + length) break;
-      // The reserved bit dropped (RFC 9113 4.1); the shift leaves a sign, the mask clears it.
-      const stream = ((buf[5]! << 24) | (buf[6]! << 16) | (buf[7]! << 8) | buf[8]!) & 0x7fffffff;
+      // The reserved bit dropped (RFC 9113 4.1).
+      const stream = uint32At(buf, 5) & 0x7fffffff;
       frames.push({ type: buf[3]!, flags: buf[4]!, stream, payload: buf.subarray(FRAME_HEADER, FRAME_HEADER + length) });
       buf = buf.subarray(FRAME_HEADER + length);
     }

@@ -81,7 +81,7 @@ describe('image/creation-defaults: what a new file gets from the kernel by itsel
       await chown(dir, 0, 50);
       await chmod(dir, 0o2755);
       const cached = d.owns('later', fd, 0, 0);
-      d.dirChanged();
+      d.dirsChanged();
       assert.deepEqual([before, cached, d.owns('later', fd, 0, 0), d.owns('later', fd, 0, 50)], [true, true, false, true]);
     } finally {
       closeSync(fd);
