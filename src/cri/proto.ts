@@ -72,12 +72,7 @@ function methodDefinition(service: string, m: protobuf.Method): MethodDefinition
   const serialize = (type: protobuf.Type) => (value: object): Buffer => Buffer.from(type.encode(type.fromObject(value)).finish());
   const serializeResponse = (type: protobuf.Type): ((value: object) => Buffer) => {
     if (layoutOf(type).messageFields.size === 0) return serialize(type);
-    return (value: object): Buffer => {
-      const w = protobuf.Writer.create();
-      writeFields(w, type, value as Record<string, unknown>, true);
-      const bytes = w.finish();
-      return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
-    };
+    return (value: object): Buffer => responseBytes(type, value as Record<string, unknown>);
   };
   const deserialize = (type: protobuf.Type) => (bytes: Buffer): object => type.toObject(type.decode(bytes), CRI_CONVERSION);
   return {
@@ -174,16 +169,72 @@ function holdsRemembered(type: protobuf.Type, path?: Set<protobuf.Type>): boolea
 }
 
 /**
- * Writes the fields of `value`, a message of `type`, into `w`, in the order protobufjs's own
- * encoder takes (by field number), so the bytes are the ones it would write.
- * - `remember` (a response's own fields): each message is written from the bytes remembered
- *   for its object (encodedMessage). fromObject and encode of 100 containers with their
- *   labels was most of a ListContainers, and each record is converted once (identityMemo).
- * - Below that (writeMessage), remembered messages are copied and the rest encoded: a
- *   ListPodSandboxStats of 100 pods spent a fifth of its time encoding, half of its bytes the
- *   pods' and containers' attributes, which are the same in every call (encodeAhead).
+ * A response's bytes: its fields in the order protobufjs's own encoder takes (by field
+ * number), so the bytes are the ones it would write. Each message is written from the bytes
+ * remembered for its object (encodedMessage): fromObject and encode of 100 containers with
+ * their labels was most of a ListContainers, and each record is converted once
+ * (identityMemo). Written by hand into one buffer, not through protobufjs's Writer: on a
+ * daemon whose code is not yet compiled (the first calls of a kind), its list of operations
+ * was a tenth of a ListImages call.
  */
-function writeFields(w: protobuf.Writer, type: protobuf.Type, value: Record<string, unknown>, remember: boolean): void {
+function responseBytes(type: protobuf.Type, value: Record<string, unknown>): Buffer {
+  const { byNumber, messageFields } = layoutOf(type);
+  // A number is a varint to write, an array bytes to copy.
+  const parts: (number | Uint8Array)[] = [];
+  let size = 0;
+  for (const f of byNumber) {
+    const v = value[f.name];
+    if (v === undefined || v === null || isEmptyCollection(f, v)) continue;
+    if (!messageFields.has(f)) {
+      const bytes = type.encode(type.fromObject({ [f.name]: v })).finish();
+      parts.push(bytes);
+      size += bytes.length;
+      continue;
+    }
+    const elementType = f.resolvedType as protobuf.Type;
+    // Field number and wire type 2 (length-delimited), then the length and the bytes.
+    const tag = ((f.id << 3) | 2) >>> 0;
+    for (const e of f.repeated ? (v as object[]) : [v as object]) {
+      const bytes = encodedMessage(elementType, e);
+      parts.push(tag, bytes.length, bytes);
+      size += varintSize(tag) + varintSize(bytes.length) + bytes.length;
+    }
+  }
+  const b = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of parts) {
+    if (typeof p === 'number') {
+      at = putVarint(b, at, p);
+    } else {
+      b.set(p, at);
+      at += p.length;
+    }
+  }
+  return b;
+}
+
+/** The bytes of `v` (0 to 2^32 - 1) as a varint. */
+function varintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+/** Writes `v` (0 to 2^32 - 1) as a varint at `b[at]`; returns the offset after it. */
+function putVarint(b: Buffer, at: number, v: number): number {
+  while (v > 0x7f) {
+    b[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[at++] = v;
+  return at;
+}
+
+/**
+ * Writes the fields of `value`, a message of `type` held by a response, into `w`, in
+ * protobufjs's order, remembered messages copied and the rest encoded: a ListPodSandboxStats
+ * of 100 pods spent a fifth of its time encoding, half of its bytes the pods' and containers'
+ * attributes, which are the same in every call (encodeAhead).
+ */
+function writeFields(w: protobuf.Writer, type: protobuf.Type, value: Record<string, unknown>): void {
   const { byNumber, messageFields } = layoutOf(type);
   for (const f of byNumber) {
     const v = value[f.name];
@@ -193,12 +244,8 @@ function writeFields(w: protobuf.Writer, type: protobuf.Type, value: Record<stri
       continue;
     }
     const elementType = f.resolvedType as protobuf.Type;
-    // Field number and wire type 2 (length-delimited), then the length and the bytes.
     const tag = (f.id << 3) | 2;
-    for (const e of f.repeated ? (v as object[]) : [v as object]) {
-      if (remember) w.uint32(tag).bytes(encodedMessage(elementType, e));
-      else writeMessage(w.uint32(tag), elementType, e);
-    }
+    for (const e of f.repeated ? (v as object[]) : [v as object]) writeMessage(w.uint32(tag), elementType, e);
   }
 }
 
@@ -225,6 +272,6 @@ function writeMessage(w: protobuf.Writer, type: protobuf.Type, value: object): v
 
 /** Writes the fields of `value`, a message of `type`: field by field where it may hold remembered messages, else by protobufjs. */
 function writeBody(w: protobuf.Writer, type: protobuf.Type, value: object): void {
-  if (holdsRemembered(type)) writeFields(w, type, value as Record<string, unknown>, false);
+  if (holdsRemembered(type)) writeFields(w, type, value as Record<string, unknown>);
   else type.encode(type.fromObject(value), w);
 }

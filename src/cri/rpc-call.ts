@@ -3,6 +3,7 @@
  * grpc/grpc describes it: length-prefixed messages both ways, the status in trailers (or
  * trailers only, for a call that fails before it answers), grpc-timeout as the deadline.
  */
+import type { Deadline, Deadlines } from '../util/deadlines.js';
 import { putUint32, uint32At } from '../util/h2-frames.js';
 import type { H2Stream, HeaderField } from '../util/h2-stream.js';
 import { grpcMessage, Status, timeoutMs, type RpcStatus } from './grpc-status.js';
@@ -30,6 +31,15 @@ const OK_TRAILERS: readonly HeaderField[] = Object.freeze([{ name: 'grpc-status'
 const noop = (): void => {};
 
 const PREFIX = 5;
+/** The prefix of a whole answer, which respondWhole copies before it returns: one for every call. */
+const WHOLE_PREFIX = Buffer.alloc(PREFIX);
+
+/** gRPC's length prefix of the message `bytes`: not compressed, then its length. */
+function prefixOf(bytes: Buffer, into = Buffer.allocUnsafe(PREFIX)): Buffer {
+  into[0] = 0;
+  putUint32(into, 1, bytes.length);
+  return into;
+}
 
 /** The status fields of a call that ends in `status`. */
 function statusFields(status: RpcStatus): HeaderField[] {
@@ -55,7 +65,7 @@ export class RpcCall {
   private readonly drainListeners: (() => void)[] = [];
   private ended = false;
   private isCancelled = false;
-  private deadline: NodeJS.Timeout | undefined;
+  private deadline: Deadline | undefined;
   /** Request bytes not yet a whole message. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -68,6 +78,7 @@ export class RpcCall {
     private readonly stream: H2Stream,
     readonly method: MethodCodec,
     private readonly limits: CallLimits,
+    private readonly deadlines: Deadlines,
   ) {
     stream.onData = (chunk) => this.data(chunk);
     stream.onEnd = () => {
@@ -81,10 +92,10 @@ export class RpcCall {
     };
     const ms = timeoutMs(stream.header('grpc-timeout'));
     if (ms !== undefined) {
-      this.deadline = setTimeout(() => {
+      this.deadline = deadlines.add(ms, () => {
         this.end({ code: Status.DEADLINE_EXCEEDED, details: `${method.path}: deadline exceeded` });
         this.cancel();
-      }, ms);
+      });
     }
   }
 
@@ -139,35 +150,52 @@ export class RpcCall {
   /** Queues one response message; false when the client should be let to catch up (see drained). */
   write(message: unknown): boolean {
     if (this.over) return false;
-    const bytes = this.method.responseSerialize(message);
-    if (bytes.length > this.limits.maxSendMessageBytes) {
-      this.end({ code: Status.RESOURCE_EXHAUSTED, details: `${this.method.path}: response message of ${bytes.length} bytes, over the ${this.limits.maxSendMessageBytes} allowed` });
-      return false;
-    }
+    const bytes = this.serialize(message);
+    if (!bytes) return false;
     this.sendHeaders();
-    const prefix = Buffer.allocUnsafe(PREFIX);
-    prefix[0] = 0;
-    putUint32(prefix, 1, bytes.length);
-    return this.stream.write(prefix, bytes);
+    return this.stream.write(prefixOf(bytes), bytes);
   }
 
-  /** Ends the call: OK, after `last` for a unary answer, or the failure `status`. */
+  /**
+   * Ends the call: OK, after `last` for a unary answer, or the failure `status`. A unary
+   * answer whose message the windows let go now leaves whole, headers to trailers, in one
+   * buffer (H2Stream.respondWhole).
+   */
   end(status: RpcStatus | null, last?: unknown): void {
     if (this.over) return;
-    if (status === null && last !== undefined && !this.write(last) && this.ended) return;
-    this.ended = true;
-    clearTimeout(this.deadline);
+    if (status === null && last !== undefined) {
+      const bytes = this.serialize(last);
+      if (!bytes) return;
+      if (!this.stream.responded && this.stream.respondWhole(RESPONSE_HEADERS, [prefixOf(bytes, WHOLE_PREFIX), bytes], OK_TRAILERS)) return this.ending();
+      this.sendHeaders();
+      this.stream.write(prefixOf(bytes), bytes);
+    }
+    this.ending();
     const trailers = status === null ? OK_TRAILERS : statusFields(status);
     // Nothing sent yet (a failure, or a stream that ends with no message): trailers only.
     if (!this.stream.responded) this.stream.respond([...RESPONSE_HEADERS, ...trailers], true);
     else this.stream.end(trailers);
+  }
+
+  /** The call is over, its last frames queued: no deadline, no writer waits. */
+  private ending(): void {
+    this.ended = true;
+    this.deadlines.clear(this.deadline);
     for (const l of this.drainListeners.splice(0)) l();
+  }
+
+  /** A response message's bytes; none, and the call ended, when they are over the size allowed. */
+  private serialize(message: unknown): Buffer | undefined {
+    const bytes = this.method.responseSerialize(message);
+    if (bytes.length <= this.limits.maxSendMessageBytes) return bytes;
+    this.end({ code: Status.RESOURCE_EXHAUSTED, details: `${this.method.path}: response message of ${bytes.length} bytes, over the ${this.limits.maxSendMessageBytes} allowed` });
+    return undefined;
   }
 
   private cancel(): void {
     if (this.isCancelled) return;
     this.isCancelled = true;
-    clearTimeout(this.deadline);
+    this.deadlines.clear(this.deadline);
     if (!this.stream.finished) this.stream.cancel();
     for (const l of this.drainListeners.splice(0)) l();
     for (const l of this.cancelListeners.splice(0)) l();

@@ -4,6 +4,7 @@
  * The daemon hands it the connections it accepts (listen.ts).
  */
 import type { Duplex } from 'node:stream';
+import { Deadlines } from '../util/deadlines.js';
 import { H2Connection } from '../util/h2-connection.js';
 import type { H2Stream, HeaderField } from '../util/h2-stream.js';
 import { grpcMessage, Status, type RpcStatus } from './grpc-status.js';
@@ -30,6 +31,8 @@ const HTTP_STATUS = (code: string): HeaderField[] => [{ name: ':status', value: 
 export class RpcServer {
   private readonly methods = new Map<string, { codec: MethodCodec; handler: CallHandler }>();
   private readonly connections = new Set<H2Connection>();
+  /** The calls' grpc-timeout deadlines, on one timer. */
+  private readonly deadlines = new Deadlines();
   private closing = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -100,6 +103,6 @@ export class RpcServer {
     if (encoding !== undefined && encoding !== 'identity') {
       return trailersOnly(stream, { code: Status.UNIMPLEMENTED, details: `grpc-encoding ${encoding.slice(0, 100)} is not supported: send identity` });
     }
-    method.handler(new RpcCall(stream, method.codec, this.limits));
+    method.handler(new RpcCall(stream, method.codec, this.limits, this.deadlines));
   }
 }

@@ -54,6 +54,62 @@ let idCount = 0;
 const nextId = (): string => `${ID_PREFIX}${(++idCount).toString(16).padStart(6, '0')}`;
 
 /**
+ * One call's context. What a handler may ask of it (its logger, signal and namespace) is
+ * made when it first asks: the Status and List calls never ask for a signal, and most calls
+ * log nothing at the default level (a winston child per call was a measurable part of a
+ * Status or List call). A class, not an object literal with getters and closures: made for
+ * every call, on a daemon whose code is not yet compiled too.
+ */
+class CallScope implements CallContext {
+  readonly id = nextId();
+  readonly start = process.hrtime.bigint();
+  private callLog: Logger | undefined;
+  private ns: string | undefined;
+  private controller: AbortController | undefined;
+
+  constructor(
+    private readonly rpc: string,
+    private readonly parent: Logger,
+    private readonly call: RpcCall,
+  ) {}
+
+  get log(): Logger {
+    return (this.callLog ??= this.parent.child({ rpc: this.rpc, req: this.id }));
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = (this.controller = new AbortController());
+      // The Error (a stack trace) is made only for a signal someone holds.
+      const abort = (): void => controller.abort(new Error(`${this.rpc}: cancelled by the client`));
+      if (this.call.cancelled) abort();
+      else this.call.onCancel(abort);
+    }
+    return this.controller.signal;
+  }
+
+  get namespace(): string {
+    return (this.ns ??= namespaceFromHeader(this.call.metadata(NAMESPACE_METADATA)));
+  }
+
+  metadata(key: string): string | undefined {
+    return this.call.metadata(key);
+  }
+
+  /** Milliseconds since the call began, to the microsecond. */
+  ms(): number {
+    return Math.round(Number(process.hrtime.bigint() - this.start) / 1e3) / 1e3;
+  }
+}
+
+/** The call's work, begun now (not a promise job later); what throws is its rejection. */
+async function begin<T>(ctx: CallScope, work: (ctx: CallContext) => Promise<T>): Promise<T> {
+  // Checked before any work: a bad header fails every call, even one that never asks.
+  void ctx.namespace;
+  return await work(ctx);
+}
+
+/**
  * Runs one call's work with what every RPC gets: an id, a child logger, timing, and errors
  * mapped to gRPC statuses in one place. `finish` gets the status or the result.
  */
@@ -65,64 +121,25 @@ function serve<T>(
   finish: (status: CriError | null, result?: T) => void,
   observe: RpcObserve | undefined,
 ): void {
-  const id = nextId();
-  // The signal is made when a handler first asks for it (the Status and List calls never
-  // do); a cancel that came before is in it from the start.
-  // The Error (a stack trace) is made only for a signal someone holds.
-  let controller: AbortController | undefined;
-  const reason = (): Error => new Error(`${rpc}: cancelled by the client`);
-  call.onCancel(() => controller?.abort(reason()));
-  const signal = (): AbortSignal => {
-    if (!controller) {
-      controller = new AbortController();
-      if (call.cancelled) controller.abort(reason());
-    }
-    return controller.signal;
-  };
-  const start = process.hrtime.bigint();
-  // The child logger is made on first use: most calls log nothing at the default level,
-  // and a winston child per call was a measurable part of a Status or List call.
-  let callLog: Logger | undefined;
-  let namespace: string | undefined;
-  const metadata = (key: string): string | undefined => call.metadata(key);
-  const ctx: CallContext = {
-    id,
-    get log(): Logger {
-      return (callLog ??= log.child({ rpc, req: id }));
+  const ctx = new CallScope(rpc, log, call);
+  begin(ctx, work).then(
+    (result) => {
+      // winston formats a line (redaction, timestamp, JSON) before its transport drops
+      // it for its level: asked first, a call at the default level formats nothing.
+      if (log.isLevelEnabled('debug')) ctx.log.debug('rpc done', { ms: ctx.ms() });
+      finish(null, result);
+      if (observe) observe('OK', seconds(ctx.start));
     },
-    get signal(): AbortSignal {
-      return signal();
+    (err: unknown) => {
+      const status = toGrpcError(err);
+      const level = logLevelFor(status.code);
+      if (log.isLevelEnabled(level)) ctx.log.log(level, 'rpc failed', { ms: ctx.ms(), code: status.code, error: status.details });
+      // Where it was raised, and where its causes were: for whoever debugs the daemon.
+      if (log.isLevelEnabled('debug') && err instanceof Error) ctx.log.debug('rpc failed: stack', { stack: stacksOf(err) });
+      finish(status);
+      if (observe) observe(errorCodeOf(err), seconds(ctx.start));
     },
-    get namespace(): string {
-      return (namespace ??= namespaceFromHeader(metadata(NAMESPACE_METADATA)));
-    },
-    metadata,
-  };
-  const ms = (): number => Math.round(Number(process.hrtime.bigint() - start) / 1e3) / 1e3;
-  Promise.resolve()
-    .then(() => {
-      // Checked before any work: a bad header fails every call, even one that never asks.
-      void ctx.namespace;
-      return work(ctx);
-    })
-    .then(
-      (result) => {
-        // winston formats a line (redaction, timestamp, JSON) before its transport drops
-        // it for its level: asked first, a call at the default level formats nothing.
-        if (log.isLevelEnabled('debug')) ctx.log.debug('rpc done', { ms: ms() });
-        finish(null, result);
-        if (observe) observe('OK', seconds(start));
-      },
-      (err: unknown) => {
-        const status = toGrpcError(err);
-        const level = logLevelFor(status.code);
-        if (log.isLevelEnabled(level)) ctx.log.log(level, 'rpc failed', { ms: ms(), code: status.code, error: status.details });
-        // Where it was raised, and where its causes were: for whoever debugs the daemon.
-        if (log.isLevelEnabled('debug') && err instanceof Error) ctx.log.debug('rpc failed: stack', { stack: stacksOf(err) });
-        finish(status);
-        if (observe) observe(errorCodeOf(err), seconds(start));
-      },
-    );
+  );
 }
 
 const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;

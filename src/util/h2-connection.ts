@@ -12,12 +12,13 @@
  */
 import type { Duplex } from 'node:stream';
 import { ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, frame, frame32, FRAME_SIZE_ERROR,
-  FrameReader, GOAWAY, headerFrames, HEADERS, MAX_WINDOW, NO_ERROR, PING, PROTOCOL_ERROR, ProtocolError, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS, settingsFrame,
+  FrameReader, GOAWAY, HEADERS, MAX_WINDOW, NO_ERROR, PING, PROTOCOL_ERROR, ProtocolError, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS, settingsFrame,
   SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_FRAME_SIZE, SETTINGS_MAX_HEADER_LIST_SIZE, STREAM_CLOSED, unpadded, WINDOW_UPDATE,
   type Frame } from './h2-frames.js';
 import { H2Stream, type HeaderField, type StreamSink } from './h2-stream.js';
 import { encodeHeaderBlock, HeaderBlockDecoder, MAX_HEADER_LIST } from './hpack-block.js';
 import { malformed } from './h2-request-check.js';
+import { FrameOutput } from './h2-output.js';
 
 export interface H2ConnectionOptions {
   /** A request: its header list decoded, its body to come on the stream. */
@@ -37,13 +38,8 @@ export interface H2ConnectionOptions {
 /** Header blocks of frozen field lists, encoded once (the block indexes nothing, so it is the same on every connection). */
 const encoded = new WeakMap<readonly HeaderField[], Buffer>();
 
-/** What is queued for the socket up to this size leaves as one buffer (one write); more, as a writev of the pieces. */
-const JOIN_BELOW = 64 * 1024;
-
 /** A header block (compressed) past this ends the connection. */
 const MAX_HEADER_BLOCK = 64 * 1024;
-/** Bytes written and not yet taken by the client past this (a client that sends and never reads) end the connection. */
-const MAX_UNSENT = 64 * 1024 * 1024;
 
 export class H2Connection implements StreamSink {
   private readonly reader = new FrameReader(DEFAULT_MAX_FRAME);
@@ -62,7 +58,7 @@ export class H2Connection implements StreamSink {
   maxFrame = DEFAULT_MAX_FRAME;
   private sendWindow = DEFAULT_WINDOW;
   private received = 0;
-  private out: Buffer[] = [];
+  private readonly output: FrameOutput;
   private goingAway = false;
   private gone = false;
   private prefaceTimer: NodeJS.Timeout | undefined;
@@ -76,6 +72,7 @@ export class H2Connection implements StreamSink {
     this.maxConcurrent = o.maxConcurrentStreams ?? 1000;
     this.streamWindow = o.streamWindow ?? 1 << 20;
     this.connectionWindow = o.connectionWindow ?? 16 << 20;
+    this.output = new FrameOutput(socket);
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.socketClosed());
@@ -108,27 +105,29 @@ export class H2Connection implements StreamSink {
   // StreamSink
 
   send(frames: Buffer[]): void {
-    if (this.gone) return;
-    // Once the loop's I/O and the promise jobs it began are done: a PING's ACK and the answer
-    // to the request read with it leave in one write, and wake the client once.
-    if (this.out.length === 0) setImmediate(() => this.flushOut());
-    for (const f of frames) this.out.push(f);
+    if (!this.gone) this.output.send(frames);
   }
 
-  headerFrames(stream: number, fields: readonly HeaderField[], endStream: boolean): Buffer[] {
+  encodeHeaders(fields: readonly HeaderField[]): Buffer {
     let block = encoded.get(fields);
     if (!block) {
       block = encodeHeaderBlock(fields);
       // The lists a caller keeps (a gRPC response's headers, OK trailers) are encoded once.
       if (Object.isFrozen(fields)) encoded.set(fields, block);
     }
-    return headerFrames(stream, endStream, block, this.maxFrame);
+    return block;
   }
 
   takeConnectionWindow(want: number): number {
     const n = Math.max(0, Math.min(want, this.sendWindow));
     this.sendWindow -= n;
     return n;
+  }
+
+  takeWholeConnectionWindow(n: number): boolean {
+    if (n > this.sendWindow) return false;
+    this.sendWindow -= n;
+    return true;
   }
 
   credit(stream: H2Stream, n: number): void {
@@ -155,14 +154,26 @@ export class H2Connection implements StreamSink {
 
   // The client's frames
 
+  /**
+   * The frames of one read. What they queue leaves at the read's end, in one write, when none
+   * of them was part of a request (a PING's ACK, a SETTINGS ACK, DATA a WINDOW_UPDATE let go);
+   * otherwise at setImmediate (send), when the handlers they started may have answered: a
+   * PING's ACK and the answer to the request read with it leave in one write, and wake the
+   * client once.
+   */
   private read(chunk: Buffer): void {
+    let requests = false;
+    this.output.hold();
     try {
       for (const f of this.reader.push(chunk)) {
         if (this.gone) return;
+        if (f.type === HEADERS || f.type === DATA || f.type === CONTINUATION) requests = true;
         this.frame(f);
       }
     } catch (err) {
       this.fail(err as Error);
+    } finally {
+      this.output.release(requests);
     }
   }
 
@@ -341,7 +352,7 @@ export class H2Connection implements StreamSink {
     if (this.gone) return;
     this.o.onProtocolError?.(err);
     this.sendGoAway(err instanceof ProtocolError ? err.code : PROTOCOL_ERROR, err.message);
-    this.flushOut();
+    this.output.flush();
     this.socket.end();
     this.gone = true;
     this.abortAll();
@@ -358,29 +369,9 @@ export class H2Connection implements StreamSink {
   /** After a GOAWAY, once no stream is left: what is queued goes out, then the socket ends. */
   private endSoon(): void {
     process.nextTick(() => {
-      this.flushOut();
+      this.output.flush();
       this.socket.end();
     });
-  }
-
-  private flushOut(): void {
-    // Ended (endSoon): a frame queued since (a PING's ACK) would fail the socket and lose what it still holds.
-    if (this.out.length === 0 || this.socket.destroyed || this.socket.writableEnded) {
-      this.out = [];
-      return;
-    }
-    const out = this.out;
-    this.out = [];
-    let size = 0;
-    for (const b of out) size += b.length;
-    if (out.length === 1) this.socket.write(out[0]!);
-    else if (size <= JOIN_BELOW) this.socket.write(Buffer.concat(out, size));
-    else {
-      this.socket.cork();
-      for (const b of out) this.socket.write(b);
-      this.socket.uncork();
-    }
-    if (this.socket.writableLength > MAX_UNSENT) this.socket.destroy();
   }
 
   private abortAll(): void {
@@ -391,7 +382,7 @@ export class H2Connection implements StreamSink {
   private socketClosed(): void {
     clearTimeout(this.prefaceTimer);
     this.gone = true;
-    this.out = [];
+    this.output.clear();
     this.abortAll();
     this.onClose();
   }

@@ -79,16 +79,16 @@ export function uint32At(b: Buffer, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-/** Writes a frame header (RFC 9113 4.1) at the start of `b`. */
-function writeHeader(b: Buffer, length: number, type: number, flags: number, stream: number): Buffer {
+/** Writes a frame header (RFC 9113 4.1) at `b[at]`. */
+function writeHeader(b: Buffer, length: number, type: number, flags: number, stream: number, at = 0): Buffer {
   // What the byte stores would wrap silently (a length of 2^24, a stream id of 2^31, a negative one) is a bug here.
   if (length >>> 24 !== 0 || stream >>> 31 !== 0) throw new RangeError(`frame header: length ${length} or stream ${stream} out of range`);
-  b[0] = length >>> 16;
-  b[1] = length >>> 8;
-  b[2] = length;
-  b[3] = type;
-  b[4] = flags;
-  putUint32(b, 5, stream);
+  b[at] = length >>> 16;
+  b[at + 1] = length >>> 8;
+  b[at + 2] = length;
+  b[at + 3] = type;
+  b[at + 4] = flags;
+  putUint32(b, at + 5, stream);
   return b;
 }
 
@@ -96,10 +96,31 @@ export function frameHeader(length: number, type: number, flags: number, stream:
   return writeHeader(Buffer.allocUnsafe(FRAME_HEADER), length, type, flags, stream);
 }
 
+/**
+ * A whole response of `stream` in one buffer: HEADERS of the block `head`, one DATA frame of
+ * the `data` pieces, HEADERS of the block `tail` with END_STREAM. The caller has checked each
+ * against the peer's frame size and windows.
+ */
+export function wholeResponse(stream: number, head: Buffer, data: readonly Buffer[], dataLength: number, tail: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(3 * FRAME_HEADER + head.length + dataLength + tail.length);
+  writeHeader(b, head.length, HEADERS, END_HEADERS, stream);
+  b.set(head, FRAME_HEADER);
+  let at = FRAME_HEADER + head.length;
+  writeHeader(b, dataLength, DATA, 0, stream, at);
+  at += FRAME_HEADER;
+  for (const d of data) {
+    b.set(d, at);
+    at += d.length;
+  }
+  writeHeader(b, tail.length, HEADERS, END_STREAM | END_HEADERS, stream, at);
+  b.set(tail, at + FRAME_HEADER);
+  return b;
+}
+
 /** One whole frame: its header and `payload`. */
 export function frame(type: number, flags: number, stream: number, payload: Buffer = EMPTY): Buffer {
   const b = writeHeader(Buffer.allocUnsafe(FRAME_HEADER + payload.length), payload.length, type, flags, stream);
-  payload.copy(b, FRAME_HEADER);
+  b.set(payload, FRAME_HEADER);
   return b;
 }
 
@@ -159,23 +180,26 @@ export class FrameReader {
       buf = buf.subarray(PREFACE.length);
     }
     const frames: Frame[] = [];
-    while (buf.length >= FRAME_HEADER) {
-      const length = (buf[0]! << 16) | (buf[1]! << 8) | buf[2]!;
+    let at = 0;
+    while (buf.length - at >= FRAME_HEADER) {
+      const length = (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
       if (length > this.maxFrame) throw new ProtocolError(`frame of ${length} bytes, over the ${this.maxFrame} allowed`, FRAME_SIZE_ERROR);
-      if (buf.length < FRAME_HEADER + length) break;
+      const end = at + FRAME_HEADER + length;
+      if (buf.length < end) break;
       // The reserved bit dropped (RFC 9113 4.1).
-      const stream = uint32At(buf, 5) & 0x7fffffff;
-      frames.push({ type: buf[3]!, flags: buf[4]!, stream, payload: buf.subarray(FRAME_HEADER, FRAME_HEADER + length) });
-      buf = buf.subarray(FRAME_HEADER + length);
+      const stream = uint32At(buf, at + 5) & 0x7fffffff;
+      frames.push({ type: buf[at + 3]!, flags: buf[at + 4]!, stream, payload: length === 0 ? EMPTY : buf.subarray(end - length, end) });
+      at = end;
     }
     // What is kept is copied: a slice would hold the whole read buffer.
-    this.buf = buf.length === 0 ? EMPTY : Buffer.from(buf);
+    this.buf = at === buf.length ? EMPTY : Buffer.from(buf.subarray(at));
     return frames;
   }
 }
 
 /** A HEADERS or DATA frame's payload without its padding (and HEADERS' priority fields). */
 export function unpadded(f: Frame): Buffer {
+  if ((f.flags & PADDED) === 0 && (f.type !== HEADERS || (f.flags & PRIORITY) === 0)) return f.payload;
   let p = f.payload;
   let pad = 0;
   if (f.flags & PADDED) {

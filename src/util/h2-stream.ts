@@ -3,7 +3,7 @@
  * list and body as they arrive, and the response (headers, DATA under the peer's flow-control
  * windows, trailers) as the consumer sends it.
  */
-import { CANCEL, DATA, frameHeader, NO_ERROR } from './h2-frames.js';
+import { CANCEL, DATA, frameHeader, headerFrames, NO_ERROR, wholeResponse } from './h2-frames.js';
 
 export interface HeaderField {
   name: string;
@@ -14,10 +14,12 @@ export interface HeaderField {
 export interface StreamSink {
   /** Queues frames for the socket; they leave together once the event loop's turn has done its I/O. */
   send(frames: Buffer[]): void;
-  /** Encodes a header block as HEADERS (+ CONTINUATION) frames of `stream`. */
-  headerFrames(stream: number, fields: readonly HeaderField[], endStream: boolean): Buffer[];
+  /** A header list encoded (HPACK) as one block. */
+  encodeHeaders(fields: readonly HeaderField[]): Buffer;
   /** The bytes the connection's send window lets `want` DATA bytes take now (taken from it). */
   takeConnectionWindow(want: number): number;
+  /** Whether the connection's send window lets all `n` DATA bytes go now (then taken from it; else none is). */
+  takeWholeConnectionWindow(n: number): boolean;
   /** The peer's SETTINGS_MAX_FRAME_SIZE. */
   readonly maxFrame: number;
   /** Gives back `n` received bytes of `stream` to the peer's window (WINDOW_UPDATE). */
@@ -80,8 +82,29 @@ export class H2Stream {
   respond(fields: readonly HeaderField[], endStream = false): void {
     if (this.done || this.headersSent) return;
     this.headersSent = true;
-    this.sink.send(this.sink.headerFrames(this.id, fields, endStream));
+    this.sink.send(this.headerFrames(fields, endStream));
     if (endStream) this.endedLocally();
+  }
+
+  /**
+   * The whole response at once, in one buffer: `fields`, the `data` pieces as one DATA frame,
+   * then `trailers`; a unary answer's usual case. It is sent only where nothing was sent
+   * before and the frame size and both windows let all of `data` go now; false, and nothing
+   * sent, otherwise (the caller then sends it piece by piece).
+   */
+  respondWhole(fields: readonly HeaderField[], data: readonly Buffer[], trailers: readonly HeaderField[]): boolean {
+    if (this.done || this.headersSent || this.queued > 0 || this.trailers) return false;
+    let size = 0;
+    for (const d of data) size += d.length;
+    const head = this.sink.encodeHeaders(fields);
+    const tail = this.sink.encodeHeaders(trailers);
+    const max = this.sink.maxFrame;
+    if (size > this.sendWindow || size > max || head.length > max || tail.length > max || !this.sink.takeWholeConnectionWindow(size)) return false;
+    this.headersSent = true;
+    this.sendWindow -= size;
+    this.sink.send([wholeResponse(this.id, head, data, size, tail)]);
+    this.endedLocally();
+    return true;
   }
 
   /**
@@ -132,7 +155,7 @@ export class H2Stream {
       frames.push(frameHeader(n, DATA, 0, this.id), ...parts);
     }
     if (this.queued === 0 && this.trailers) {
-      frames.push(...this.sink.headerFrames(this.id, this.trailers, true));
+      frames.push(...this.headerFrames(this.trailers, true));
       this.trailers = undefined;
       this.sink.send(frames);
       this.endedLocally();
@@ -167,6 +190,10 @@ export class H2Stream {
     if (this.done) return;
     this.close();
     this.onAbort();
+  }
+
+  private headerFrames(fields: readonly HeaderField[], endStream: boolean): Buffer[] {
+    return headerFrames(this.id, endStream, this.sink.encodeHeaders(fields), this.sink.maxFrame);
   }
 
   private endedLocally(): void {

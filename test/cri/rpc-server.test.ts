@@ -34,7 +34,7 @@ const framed = (v: unknown, compressed = 0): Buffer => {
   return Buffer.concat([head, body]);
 };
 
-async function serve(register: (s: RpcServer) => void): Promise<ClientHttp2Session> {
+async function serve(register: (s: RpcServer) => void, settings: Record<string, number> = {}): Promise<ClientHttp2Session> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-rpc-'));
   onCleanup('remove the socket dir', () => rm(dir, { recursive: true, force: true }));
   const rpc = new RpcServer({ maxReceiveMessageBytes: 1024, maxSendMessageBytes: 1024 });
@@ -46,7 +46,7 @@ async function serve(register: (s: RpcServer) => void): Promise<ClientHttp2Sessi
     rpc.forceShutdown();
     return new Promise((r) => server.close(() => r(undefined)));
   });
-  const session = h2connect('http://localhost', { createConnection: () => connect(socket) });
+  const session = h2connect('http://localhost', { createConnection: () => connect(socket), settings });
   session.on('error', () => undefined);
   onCleanup('close the client', () => session.destroy());
   return session;
@@ -149,6 +149,20 @@ describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
     await until('the handler told', () => cancelled);
   });
 
+  it("a grpc-timeout past Node's timer limit (30 days) is not taken as 1 ms", async () => {
+    const session = await serve((s) =>
+      s.register(json('/t/Later'), (call) => {
+        call.onMessage = (_m, n) => call.consumed(n);
+        call.onHalfClose = () => setTimeout(() => call.end(null, { ok: true }), 50);
+      }),
+    );
+    const req = session.request(GRPC('/t/Later', { 'grpc-timeout': '2592000S' }));
+    req.end(framed({}));
+    const a = await answer(req);
+    assert.equal(a.grpcStatus, '0');
+    assert.deepEqual(a.messages, [{ ok: true }]);
+  });
+
   it('a call that ends with no message and no headers sent ends in trailers only', async () => {
     const session = await serve((s) => s.register(json('/t/Nothing'), (call) => (call.onHalfClose = () => call.end(null))));
     const req = session.request(GRPC('/t/Nothing'));
@@ -157,6 +171,19 @@ describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
     assert.equal(a.status, 200);
     assert.equal(a.grpcStatus, '0');
     assert.deepEqual(a.messages, []);
+  });
+
+  it("a unary answer larger than the client's stream window is sent as the window lets it, whole", async () => {
+    const long = 'z'.repeat(900);
+    // 100 bytes a stream: the answer cannot leave at once (RpcCall's respondWhole path), so it goes piece by piece.
+    const session = await serve((s) => s.register(json('/t/Echo'), echo), { initialWindowSize: 100 });
+    for (const n of [1, 2]) {
+      const req = session.request(GRPC('/t/Echo'));
+      req.end(framed(long + n));
+      const a = await answer(req);
+      assert.equal(a.grpcStatus, '0');
+      assert.deepEqual(a.messages, [{ echo: long + n }]);
+    }
   });
 
   it('a response over the send limit is RESOURCE_EXHAUSTED, not sent', async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { H2Connection, type H2ConnectionOptions } from '../../src/util/h2-connection.js';
-import { ACK, DATA, END_HEADERS, END_STREAM, frame, HEADERS, PING, PREFACE } from '../../src/util/h2-frames.js';
+import { ACK, DATA, END_HEADERS, END_STREAM, frame, HEADERS, PING, PREFACE, SETTINGS } from '../../src/util/h2-frames.js';
 import type { H2Stream } from '../../src/util/h2-stream.js';
 import { encodeHeaderBlock } from '../../src/util/hpack-block.js';
 import { onCleanup } from '../helpers/cleanup.js';
@@ -54,6 +54,24 @@ function readAll(s: H2Stream): Promise<Buffer> {
     s.consumed(c.length);
   };
   return new Promise((resolve) => (s.onEnd = () => resolve(Buffer.concat(parts))));
+}
+
+/** A socket that keeps what the connection writes, one buffer per write; its reads are what the test pushes. */
+function fakeSocket(): { socket: Duplex; writes: Buffer[] } {
+  const writes: Buffer[] = [];
+  const socket = new Duplex({
+    read: () => undefined,
+    write: (chunk: Buffer, _enc, cb) => (writes.push(chunk), cb()),
+  });
+  onCleanup('destroy the fake socket', () => socket.destroy());
+  return { socket, writes };
+}
+
+/** The frames of one write: type, flags and stream of each. */
+function frameTypes(w: Buffer): [number, number, number][] {
+  const types: [number, number, number][] = [];
+  for (let at = 0; at < w.length; at += 9 + w.readUIntBE(at, 3)) types.push([w[at + 3]!, w[at + 4]!, w.readUInt32BE(at + 5)]);
+  return types;
 }
 
 describe('util/h2-connection: a server-side HTTP/2 connection', function () {
@@ -160,12 +178,7 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
   });
 
   it("a PING's ACK and the answer to the request read with it leave in one write", async () => {
-    const writes: Buffer[] = [];
-    const socket = new Duplex({
-      read: () => undefined,
-      write: (chunk: Buffer, _enc, cb) => (writes.push(chunk), cb()),
-    });
-    onCleanup('destroy the fake socket', () => socket.destroy());
+    const { socket, writes } = fakeSocket();
     // Answered in a promise job after the read, as the gRPC handlers answer.
     new H2Connection(socket, {
       onStream: (s) => {
@@ -179,9 +192,46 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     await until('the server answers', () => writes.length > 1);
     await new Promise((r) => setImmediate(r));
     assert.equal(writes.length, 2, 'one write after the settings');
-    const types: [number, number, number][] = [];
-    for (let at = 0, w = writes[1]!; at < w.length; at += 9 + w.readUIntBE(at, 3)) types.push([w[at + 3]!, w[at + 4]!, w.readUInt32BE(at + 5)]);
-    assert.deepEqual(types, [[PING, ACK, 0], [HEADERS, END_HEADERS, 1], [DATA, 0, 1], [HEADERS, END_HEADERS | END_STREAM, 1]]);
+    assert.deepEqual(frameTypes(writes[1]!), [[PING, ACK, 0], [HEADERS, END_HEADERS, 1], [DATA, 0, 1], [HEADERS, END_HEADERS | END_STREAM, 1]]);
+  });
+
+  it("a read with no request in it (a PING) is answered at the read's end, not a turn of the loop later", async () => {
+    const { socket, writes } = fakeSocket();
+    new H2Connection(socket, { onStream: () => assert.fail('no stream') });
+    await until('the server says its settings', () => writes.length === 1);
+    let writesNextTurn = -1;
+    setImmediate(() => {
+      // Queued before the read: it runs before anything the read queues with setImmediate.
+      setImmediate(() => (writesNextTurn = writes.length));
+      socket.push(Buffer.concat([PREFACE, frame(PING, 0, 0, Buffer.from('12345678'))]));
+    });
+    await until('the next turn', () => writesNextTurn >= 0);
+    assert.equal(writesNextTurn, 2, 'the ACK was written by then');
+    assert.deepEqual(frameTypes(writes[1]!), [[PING, ACK, 0]]);
+  });
+
+  it('a whole response leaves as one write where the windows let it, and piece by piece where they do not', async () => {
+    const { socket, writes } = fakeSocket();
+    const whole: boolean[] = [];
+    new H2Connection(socket, {
+      onStream: (s) => {
+        s.onEnd = () => void Promise.resolve().then(() => whole.push(s.respondWhole([{ name: ':status', value: '200' }], [Buffer.from('o'), Buffer.from('k'.repeat(99))], [{ name: 'grpc-status', value: '0' }])));
+      },
+    });
+    await until('the server says its settings', () => writes.length === 1);
+    const request = (id: number): Buffer => frame(HEADERS, END_HEADERS | END_STREAM, id, encodeHeaderBlock([{ name: ':method', value: 'POST' }, { name: ':scheme', value: 'http' }, { name: ':path', value: '/x' }]));
+    setImmediate(() => socket.push(Buffer.concat([PREFACE, request(1)])));
+    await until('the first answer', () => writes.length === 2);
+    assert.deepEqual(frameTypes(writes[1]!), [[HEADERS, END_HEADERS, 1], [DATA, 0, 1], [HEADERS, END_HEADERS | END_STREAM, 1]]);
+    assert.equal(writes[1]!.subarray(9 + writes[1]!.readUIntBE(0, 3) + 9).subarray(0, 100).toString(), 'o' + 'k'.repeat(99));
+    // The client's stream window down to 50 bytes (SETTINGS_INITIAL_WINDOW_SIZE): 100 bytes do not fit.
+    const settings = Buffer.from([0, 4, 0, 0, 0, 50]);
+    setImmediate(() => socket.push(Buffer.concat([frame(SETTINGS, 0, 0, settings), request(3)])));
+    await until('the second answer', () => whole.length === 2);
+    assert.deepEqual(whole, [true, false]);
+    await new Promise((r) => setImmediate(r));
+    // The SETTINGS' ACK, and nothing of stream 3: its caller sends it piece by piece.
+    assert.deepEqual(writes.slice(2).flatMap(frameTypes), [[SETTINGS, ACK, 0]]);
   });
 
   it('a frame queued once the connection has ended (a PING after GOAWAY) is dropped, not written after the end', async () => {
