@@ -83,7 +83,7 @@ export class RpcCall {
     stream.onData = (chunk) => this.data(chunk);
     stream.onEnd = () => {
       if (this.ended) return;
-      if (this.pendingBytes > 0) this.end({ code: Status.INTERNAL, details: `${method.path}: the request ended inside a message` });
+      if (this.pendingBytes > 0) this.abandon({ code: Status.INTERNAL, details: `${method.path}: the request ended inside a message` });
       else this.onHalfClose();
     };
     stream.onAbort = () => this.cancel();
@@ -92,10 +92,7 @@ export class RpcCall {
     };
     const ms = timeoutMs(stream.header('grpc-timeout'));
     if (ms !== undefined) {
-      this.deadline = deadlines.add(ms, () => {
-        this.end({ code: Status.DEADLINE_EXCEEDED, details: `${method.path}: deadline exceeded` });
-        this.cancel();
-      });
+      this.deadline = deadlines.add(ms, () => this.abandon({ code: Status.DEADLINE_EXCEEDED, details: `${method.path}: deadline exceeded` }));
     }
   }
 
@@ -113,7 +110,10 @@ export class RpcCall {
     return this.stream.header(key);
   }
 
-  /** `listener` runs once if the client cancels, resets, its deadline passes or the connection goes. */
+  /**
+   * `listener` runs once if the client cancels or resets, its deadline passes, the connection
+   * goes, or the call is ended for a request it cannot read (abandon).
+   */
   onCancel(listener: () => void): void {
     this.cancelListeners.push(listener);
   }
@@ -192,6 +192,16 @@ export class RpcCall {
     return undefined;
   }
 
+  /**
+   * Ends the call with `status` on the server's side (its deadline, a request it cannot read)
+   * and tells the handler as a cancel would: one still reading the request's messages, or
+   * holding a signal, stops instead of waiting for what will not come.
+   */
+  private abandon(status: RpcStatus): void {
+    this.end(status);
+    this.cancel();
+  }
+
   private cancel(): void {
     if (this.isCancelled) return;
     this.isCancelled = true;
@@ -217,11 +227,11 @@ export class RpcCall {
       // Unsigned: a length with its top bit set is over every limit, not negative.
       const length = uint32At(head, 1);
       if (head[0] !== 0) {
-        this.end({ code: Status.UNIMPLEMENTED, details: `${this.method.path}: compressed request messages are not supported` });
+        this.abandon({ code: Status.UNIMPLEMENTED, details: `${this.method.path}: compressed request messages are not supported` });
         return;
       }
       if (length > this.limits.maxReceiveMessageBytes) {
-        this.end({ code: Status.RESOURCE_EXHAUSTED, details: `${this.method.path}: request message of ${length} bytes, over the ${this.limits.maxReceiveMessageBytes} allowed` });
+        this.abandon({ code: Status.RESOURCE_EXHAUSTED, details: `${this.method.path}: request message of ${length} bytes, over the ${this.limits.maxReceiveMessageBytes} allowed` });
         return;
       }
       if (this.pendingBytes < PREFIX + length) return;
@@ -231,7 +241,7 @@ export class RpcCall {
       try {
         message = this.method.requestDeserialize(body);
       } catch (err) {
-        this.end({ code: Status.INTERNAL, details: `${this.method.path}: the request message does not decode: ${(err as Error).message}` });
+        this.abandon({ code: Status.INTERNAL, details: `${this.method.path}: the request message does not decode: ${(err as Error).message}` });
         return;
       }
       this.held += PREFIX + length;

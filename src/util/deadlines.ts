@@ -52,6 +52,16 @@ export class Deadlines {
     }
     for (const d of due) this.pending.delete(d);
     if (next < Infinity) this.arm(next);
-    for (const d of due) d.expire();
+    // Each runs, whatever one before it threw; the first throw is then the timer's, as a
+    // timer of its own would have thrown it.
+    let thrown: { err: unknown } | undefined;
+    for (const d of due) {
+      try {
+        d.expire();
+      } catch (err) {
+        thrown ??= { err };
+      }
+    }
+    if (thrown) throw thrown.err;
   };
 }

@@ -4,9 +4,12 @@ import { connect as h2connect, type ClientHttp2Session, type ClientHttp2Stream, 
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { Status } from '../../src/cri/grpc-status.js';
 import type { MethodCodec, RpcCall } from '../../src/cri/rpc-call.js';
 import { RpcServer } from '../../src/cri/rpc-server.js';
+import { DATA, END_HEADERS, END_STREAM, frame, HEADERS, PREFACE } from '../../src/util/h2-frames.js';
+import { encodeHeaderBlock } from '../../src/util/hpack-block.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { h2Answer } from '../helpers/h2-answer.js';
 import { until } from '../helpers/until.js';
@@ -184,6 +187,50 @@ describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
       assert.equal(a.grpcStatus, '0');
       assert.deepEqual(a.messages, [{ echo: long + n }]);
     }
+  });
+
+  it('a unary answer leaves in one write: headers, DATA and trailers', async () => {
+    const rpc = new RpcServer({ maxReceiveMessageBytes: 1024, maxSendMessageBytes: 1024 });
+    rpc.register(json('/t/Echo'), echo);
+    const writes: Buffer[] = [];
+    const socket = new Duplex({ read: () => undefined, write: (chunk: Buffer, _enc, cb) => (writes.push(chunk), cb()) });
+    onCleanup('destroy the fake socket', () => socket.destroy());
+    rpc.accept(socket);
+    await until('the server says its settings', () => writes.length === 1);
+    const headers = encodeHeaderBlock([
+      { name: ':method', value: 'POST' },
+      { name: ':scheme', value: 'http' },
+      { name: ':path', value: '/t/Echo' },
+      { name: 'content-type', value: 'application/grpc' },
+    ]);
+    setImmediate(() => socket.push(Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS, 1, headers), frame(DATA, END_STREAM, 1, framed({ n: 7 }))])));
+    await until('the answer', () => writes.length === 2);
+    const types: number[] = [];
+    for (let at = 0, w = writes[1]!; at < w.length; at += 9 + w.readUIntBE(at, 3)) types.push(w[at + 3]!);
+    assert.deepEqual(types, [HEADERS, DATA, HEADERS]);
+    assert.ok(writes[1]!.includes(Buffer.from(JSON.stringify({ echo: { n: 7 } }))));
+  });
+
+  it('a client-streaming handler is told when a later request message does not decode, not left waiting', async () => {
+    let told = false;
+    let got = 0;
+    const session = await serve((s) =>
+      s.register(json('/t/Upload', true), (call) => {
+        call.onMessage = (_m, n) => {
+          call.consumed(n);
+          got++;
+        };
+        call.onCancel(() => (told = true));
+      }),
+    );
+    const req = session.request(GRPC('/t/Upload'));
+    req.write(framed({ n: 1 }));
+    req.write(Buffer.concat([Buffer.from([0, 0, 0, 0, 3]), Buffer.from('{{{')]));
+    const a = await answer(req);
+    assert.equal(a.grpcStatus, String(Status.INTERNAL));
+    assert.equal(got, 1);
+    await until('the handler told', () => told);
+    req.close();
   });
 
   it('a response over the send limit is RESOURCE_EXHAUSTED, not sent', async () => {

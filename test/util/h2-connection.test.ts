@@ -234,6 +234,29 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     assert.deepEqual(writes.slice(2).flatMap(frameTypes), [[SETTINGS, ACK, 0]]);
   });
 
+  it("a whole response over the peer's frame size, or past the connection's window, is not sent whole", async () => {
+    const { socket, writes } = fakeSocket();
+    const whole: boolean[] = [];
+    const sizes = [20_000, 40_000, 40_000];
+    new H2Connection(socket, {
+      onStream: (s) => {
+        const size = sizes[(s.id - 1) / 2]!;
+        s.onEnd = () => void Promise.resolve().then(() => whole.push(s.respondWhole([{ name: ':status', value: '200' }], [Buffer.alloc(size)], [{ name: 'grpc-status', value: '0' }])));
+      },
+    });
+    await until('the server says its settings', () => writes.length === 1);
+    const request = (id: number): Buffer => frame(HEADERS, END_HEADERS | END_STREAM, id, encodeHeaderBlock([{ name: ':method', value: 'POST' }, { name: ':scheme', value: 'http' }, { name: ':path', value: '/x' }]));
+    // 20,000 bytes: over the default frame size (16,384).
+    setImmediate(() => socket.push(Buffer.concat([PREFACE, request(1)])));
+    await until('the first', () => whole.length === 1);
+    // SETTINGS_MAX_FRAME_SIZE 1 MiB: 40,000 bytes fit a frame and the 65,535-byte connection window once, not twice.
+    setImmediate(() => socket.push(Buffer.concat([frame(SETTINGS, 0, 0, Buffer.from([0, 5, 0, 0x10, 0, 0])), request(3)])));
+    await until('the second', () => whole.length === 2);
+    setImmediate(() => socket.push(request(5)));
+    await until('the third', () => whole.length === 3);
+    assert.deepEqual(whole, [false, true, false]);
+  });
+
   it('a frame queued once the connection has ended (a PING after GOAWAY) is dropped, not written after the end', async () => {
     let finished = false;
     const socket = new Duplex({ read: () => undefined, write: (_c, _e, cb) => cb(), final: (cb) => ((finished = true), cb()) });
