@@ -61,6 +61,8 @@ export class RpcCall {
   onMessage: (message: unknown, bytes: number) => void = noop;
   /** The client has sent its last message. */
   onHalfClose: () => void = noop;
+  /** The call is over (ended or cancelled): once. */
+  onOver: () => void = noop;
   private readonly cancelListeners: (() => void)[] = [];
   private readonly drainListeners: (() => void)[] = [];
   private ended = false;
@@ -182,6 +184,7 @@ export class RpcCall {
     this.ended = true;
     this.deadlines.clear(this.deadline);
     for (const l of this.drainListeners.splice(0)) l();
+    this.onOver();
   }
 
   /** A response message's bytes; none, and the call ended, when they are over the size allowed. */
@@ -204,11 +207,13 @@ export class RpcCall {
 
   private cancel(): void {
     if (this.isCancelled) return;
+    const wasOver = this.ended;
     this.isCancelled = true;
     this.deadlines.clear(this.deadline);
     if (!this.stream.finished) this.stream.cancel();
     for (const l of this.drainListeners.splice(0)) l();
     for (const l of this.cancelListeners.splice(0)) l();
+    if (!wasOver) this.onOver();
   }
 
   /** Request bytes: whole messages are decoded and handed on. */

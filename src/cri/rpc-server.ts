@@ -9,6 +9,7 @@ import { H2Connection } from '../util/h2-connection.js';
 import type { H2Stream, HeaderField } from '../util/h2-stream.js';
 import { grpcMessage, Status, type RpcStatus } from './grpc-status.js';
 import { RpcCall, type CallLimits, type MethodCodec } from './rpc-call.js';
+import type { CallCount } from '../util/call-count.js';
 
 /** Takes a call of one method: sets its message listeners and answers it. */
 export type CallHandler = (call: RpcCall) => void;
@@ -39,6 +40,7 @@ export class RpcServer {
   constructor(
     private readonly limits: CallLimits,
     private readonly onProtocolError: (err: Error) => void = () => {},
+    private readonly calls?: CallCount,
   ) {}
 
   register(codec: MethodCodec, handler: CallHandler): void {
@@ -103,6 +105,12 @@ export class RpcServer {
     if (encoding !== undefined && encoding !== 'identity') {
       return trailersOnly(stream, { code: Status.UNIMPLEMENTED, details: `grpc-encoding ${encoding.slice(0, 100)} is not supported: send identity` });
     }
-    method.handler(new RpcCall(stream, method.codec, this.limits, this.deadlines));
+    const call = new RpcCall(stream, method.codec, this.limits, this.deadlines);
+    const calls = this.calls;
+    if (calls && !method.codec.requestStream && !method.codec.responseStream) {
+      calls.begun();
+      call.onOver = () => calls.ended();
+    }
+    method.handler(call);
   }
 }

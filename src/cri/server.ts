@@ -53,6 +53,7 @@ import type { CriServices } from './cri-services.js';
 export type { CriServices } from './cri-services.js';
 import { namespaceView } from './namespace-view.js';
 import { wrapClientStream, wrapServerStream, wrapUnary, type RpcObserve, type RpcObserver, type ServerStreamHandler, type UnaryHandler } from './wrap.js';
+import type { CallCount } from '../util/call-count.js';
 
 
 export interface CriServerOptions {
@@ -60,6 +61,8 @@ export interface CriServerOptions {
   maxSendMessageBytes: number;
   /** Per-RPC metrics, when the daemon serves them. */
   rpcObserver?: RpcObserver;
+  /** Counts the calls begun (util/call-count.ts). */
+  calls?: CallCount;
 }
 
 // Handlers are stored untyped here; each factory is typed against its own generated types.
@@ -201,6 +204,7 @@ export function createCriServer(
     { maxReceiveMessageBytes: options.maxReceiveMessageBytes, maxSendMessageBytes: options.maxSendMessageBytes },
     // Debug: anything that connects and is not an HTTP/2 client (a port scan) says so.
     (err) => log.debug('CRI connection closed: protocol error', { error: err.message }),
+    options.calls,
   );
   const runtime = cri['runtime.v1.RuntimeService']!;
   const image = cri['runtime.v1.ImageService']!;

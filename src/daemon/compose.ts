@@ -37,6 +37,7 @@ import { RuntimeStatusService } from '../runtime/runtime-status.js';
 import { StreamingService, type SessionCounts } from '../streaming/streaming-service.js';
 import { recover } from './recover.js';
 import { CliContainerWatcher } from './cli-container-watcher.js';
+import type { CallCount } from '../util/call-count.js';
 
 /**
  * How long a stopping daemon waits for the snapshot trees it removed to be deleted. What is
@@ -68,7 +69,7 @@ export interface Services extends CriServices {
  * The composition root: the one place that knows which implementation backs which
  * interface. Tests build the same graph over a temp root through the same function.
  */
-export async function composeServices(config: Config, log: Logger, recorders?: Recorders): Promise<Services> {
+export async function composeServices(config: Config, log: Logger, recorders?: Recorders, calls?: CallCount): Promise<Services> {
   const settings = new RuntimeSettings(config.state);
   await settings.load();
   const handlers = new RuntimeHandlers(config.runtime);
@@ -97,7 +98,7 @@ export async function composeServices(config: Config, log: Logger, recorders?: R
   // 2 cores, 3 made bench/pull's zstd pull 0.9x the time of 2), and at most one per core more.
   const downloads = config.image.max_concurrent_downloads;
   const pool = new UnpackPool(Math.max(1, Math.min(downloads, availableParallelism() + 1)));
-  const snapshots = new DirSnapshotter(join(imageRoot, 'snapshots'), pool, log);
+  const snapshots = new DirSnapshotter(join(imageRoot, 'snapshots'), pool, log, calls);
   await snapshots.init();
   const store = new ImageStore(join(imageRoot, 'images'), log);
   await store.init();

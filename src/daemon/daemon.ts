@@ -13,6 +13,7 @@ import { composeServices } from './compose.js';
 import { acquireFileLock } from './file-lock.js';
 import type { DaemonMetrics, MetricsListener } from './metrics-server.js';
 import { clearStaleSocket, ensureSocketDir, removeSocket } from './socket-file.js';
+import { CallCount } from '../util/call-count.js';
 
 export interface RunningDaemon {
   readonly socket: string;
@@ -101,12 +102,15 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     // without metrics neither loads nor pays for them.
     let metrics: DaemonMetrics | undefined;
     if (config.metrics.address) metrics = new (await import('./metrics-server.js')).DaemonMetrics();
-    const services = await composeServices(config, log, metrics?.recorders);
+    // Counted by the server, waited on by the deletion of removed image layers.
+    const calls = new CallCount();
+    const services = await composeServices(config, log, metrics?.recorders, calls);
     undo.push('close services', () => services.close());
     const server = createCriServer(services, log, {
       maxReceiveMessageBytes: config.grpc.max_recv_message_size,
       maxSendMessageBytes: config.grpc.max_send_message_size,
       rpcObserver: metrics?.rpc,
+      calls,
     });
     undo.push('stop server', () => server.forceShutdown());
     const listeners = new CriListeners(server, log);

@@ -8,6 +8,7 @@ import { markTopDir } from '../util/top-dir.js';
 import { digestHex } from './digest.js';
 import { KEEP_EMPTIED_TOPS_MS, removeTree, removeTreesInChild, TreeRemovals } from './remove-tree.js';
 import type { CommittedInfo, LayerBlob, Unpacker } from './snapshotter.js';
+import type { CallCount } from '../util/call-count.js';
 
 /** A committed layer's info.json, as written since the first layout (no kind, no key). */
 type StoredInfo = Omit<CommittedInfo, 'kind' | 'key'>;
@@ -34,8 +35,9 @@ export class CommittedLayers {
     readonly root: string,
     private readonly unpacker: Unpacker,
     log?: Logger,
+    calls?: CallCount,
   ) {
-    this.removals = new TreeRemovals({ remove: removeTreesInChild, keepTopsMs: KEEP_EMPTIED_TOPS_MS, log });
+    this.removals = new TreeRemovals({ remove: removeTreesInChild, keepTopsMs: KEEP_EMPTIED_TOPS_MS, log, calls });
   }
 
   /** Makes the root; removes what a daemon stopped half-way left (staging and removed trees). */

@@ -6,6 +6,7 @@ import { ActiveSnapshots } from './active-snapshots.js';
 import { CommittedLayers } from './committed-layers.js';
 import { SnapshotLeases } from './snapshot-leases.js';
 import type { CommittedInfo, LayerBlob, SnapshotInfo, SnapshotLease, Snapshotter, Unpacker } from './snapshotter.js';
+import type { CallCount } from '../util/call-count.js';
 
 const CHAIN_ID = /^sha256:[a-f0-9]{64}$/;
 
@@ -24,8 +25,10 @@ export class DirSnapshotter implements Snapshotter {
     readonly root: string,
     unpacker: Unpacker,
     log?: Logger,
+    /** The daemon's calls: a removed layer's deletion waits for a quiet moment (image/remove-tree.ts). */
+    calls?: CallCount,
   ) {
-    this.committed = new CommittedLayers(root, unpacker, log);
+    this.committed = new CommittedLayers(root, unpacker, log, calls);
     this.active = new ActiveSnapshots(join(root, 'active'), this.committed, log);
   }
 

@@ -70,6 +70,19 @@ export async function removeTreesInChild(paths: readonly string[]): Promise<void
 const DELETE_AFTER_MS = 20;
 
 /**
+ * With `calls` (TreeRemovals), the deletion waits, DELETE_AFTER_MS at a time, until a wait
+ * ends with no call under way and none begun during it; at most this long after the first
+ * removal of its batch.
+ */
+const QUIET_WAIT_MAX_MS = 5_000;
+
+/** The daemon's calls, as a deletion that waits for a quiet moment sees them (util/call-count.ts). */
+export interface QuietSource {
+  readonly started: number;
+  readonly underWay: number;
+}
+
+/**
  * How long an image layer's emptied top directory is kept once what it held is deleted (see
  * TreeRemovals' `keepTopsMs`): ext4 without a journal passes over an inode freed in the last
  * 60 s, 360 s while its inode table block is not written back (RECENTCY_MIN and
@@ -101,6 +114,9 @@ export class TreeRemovals {
   /** Renamed away, not yet being deleted. */
   private batch: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the batch's first tree was removed, and the calls begun by the timer's last arming. */
+  private batchSince = 0;
+  private callsSeen = 0;
   /** Emptied top dirs, each batch until its timer (keepTopsMs) deletes it. */
   private readonly kept = new Map<NodeJS.Timeout, readonly string[]>();
 
@@ -108,17 +124,25 @@ export class TreeRemovals {
   private readonly delayMs: number;
   private readonly keepTopsMs: number;
   private readonly log: Pick<Logger, 'warn'> | undefined;
+  private readonly calls: QuietSource | undefined;
+  private readonly quietWaitMaxMs: number;
 
   /**
    * `remove`: removeTreesHere by default; `delayMs`: DELETE_AFTER_MS; `keepTopsMs`: how long
    * each tree's emptied top dir stays after what it held is deleted (KEEP_EMPTIED_TOPS_MS for
-   * image layers; 0, the default: the tree is deleted whole); `log`: where a failed deletion is told.
+   * image layers; 0, the default: the tree is deleted whole); `log`: where a failed deletion
+   * is told; `calls`: the daemon's calls (util/call-count.ts), whose quiet moment a deletion
+   * waits for, at most `quietWaitMaxMs` (QUIET_WAIT_MAX_MS); no calls: it begins after delayMs.
    */
-  constructor(o: { remove?: TreeDeleter; delayMs?: number; keepTopsMs?: number; log?: Pick<Logger, 'warn'> } = {}) {
+  constructor(
+    o: { remove?: TreeDeleter; delayMs?: number; keepTopsMs?: number; log?: Pick<Logger, 'warn'>; calls?: QuietSource; quietWaitMaxMs?: number } = {},
+  ) {
     this.remove = o.remove ?? removeTreesHere;
     this.delayMs = o.delayMs ?? DELETE_AFTER_MS;
     this.keepTopsMs = o.keepTopsMs ?? 0;
     this.log = o.log;
+    this.calls = o.calls;
+    this.quietWaitMaxMs = o.quietWaitMaxMs ?? QUIET_WAIT_MAX_MS;
   }
 
   /** Renames `path` to a `tmp-rm-` name beside it and deletes it in the background; false if absent. */
@@ -131,8 +155,26 @@ export class TreeRemovals {
       throw err;
     }
     this.batch.push(doomed);
-    this.timer ??= setTimeout(() => this.deleteBatch(), this.delayMs);
+    if (!this.timer) {
+      this.batchSince = Date.now();
+      this.armQuiet();
+    }
     return true;
+  }
+
+  private armQuiet(): void {
+    this.callsSeen = this.calls?.started ?? 0;
+    this.timer = setTimeout(() => this.whenQuiet(), this.delayMs);
+  }
+
+  /** The batch is deleted now, unless a call began during the wait or is under way (and the batch can wait longer). */
+  private whenQuiet(): void {
+    const busy = this.calls !== undefined && (this.calls.started !== this.callsSeen || this.calls.underWay > 0);
+    if (busy && Date.now() - this.batchSince < this.quietWaitMaxMs) {
+      this.armQuiet();
+      return;
+    }
+    this.deleteBatch();
   }
 
   private deleteBatch(): void {

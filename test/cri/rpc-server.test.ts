@@ -8,6 +8,7 @@ import { Duplex } from 'node:stream';
 import { Status } from '../../src/cri/grpc-status.js';
 import type { MethodCodec, RpcCall } from '../../src/cri/rpc-call.js';
 import { RpcServer } from '../../src/cri/rpc-server.js';
+import { CallCount } from '../../src/util/call-count.js';
 import { DATA, END_HEADERS, END_STREAM, frame, HEADERS, PREFACE } from '../../src/util/h2-frames.js';
 import { encodeHeaderBlock } from '../../src/util/hpack-block.js';
 import { onCleanup } from '../helpers/cleanup.js';
@@ -37,10 +38,10 @@ const framed = (v: unknown, compressed = 0): Buffer => {
   return Buffer.concat([head, body]);
 };
 
-async function serve(register: (s: RpcServer) => void, settings: Record<string, number> = {}): Promise<ClientHttp2Session> {
+async function serve(register: (s: RpcServer) => void, settings: Record<string, number> = {}, calls?: CallCount): Promise<ClientHttp2Session> {
   const dir = await mkdtemp(join(tmpdir(), 'coracle-rpc-'));
   onCleanup('remove the socket dir', () => rm(dir, { recursive: true, force: true }));
-  const rpc = new RpcServer({ maxReceiveMessageBytes: 1024, maxSendMessageBytes: 1024 });
+  const rpc = new RpcServer({ maxReceiveMessageBytes: 1024, maxSendMessageBytes: 1024 }, undefined, calls);
   register(rpc);
   const server = createServer((sock) => rpc.accept(sock));
   const socket = join(dir, 's.sock');
@@ -240,6 +241,35 @@ describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
     const a = await answer(req);
     assert.equal(a.grpcStatus, String(Status.RESOURCE_EXHAUSTED));
     assert.deepEqual(a.messages, []);
+  });
+
+  it('counts the unary calls begun and under way (util/call-count), not the streaming ones', async () => {
+    const calls = new CallCount();
+    let pending: RpcCall | undefined;
+    const session = await serve(
+      (s) => {
+        s.register(json('/t/Wait'), (call) => (pending = call));
+        s.register(json('/t/Sum', true), (call) => (call.onHalfClose = () => call.end(null, { sum: 0 })));
+      },
+      {},
+      calls,
+    );
+    const req = session.request(GRPC('/t/Wait'));
+    req.end(framed({}));
+    await until('the call', () => pending !== undefined);
+    assert.deepEqual([calls.started, calls.underWay], [1, 1]);
+    pending!.end(null, { ok: true });
+    await answer(req);
+    assert.deepEqual([calls.started, calls.underWay], [1, 0]);
+    const cancelled = session.request(GRPC('/t/Wait'));
+    cancelled.end(framed({}));
+    await until('the second call', () => calls.started === 2);
+    cancelled.close();
+    await until('the cancelled call ended', () => calls.underWay === 0);
+    const streamed = session.request(GRPC('/t/Sum'));
+    streamed.end(framed({ n: 1 }));
+    await answer(streamed);
+    assert.deepEqual([calls.started, calls.underWay], [2, 0]);
   });
 
   it('tryShutdown waits for the call under way, refuses new ones, then is done', async () => {

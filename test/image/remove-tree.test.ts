@@ -97,6 +97,43 @@ describe('image/remove-tree: trees deleted by a child rm', () => {
     for (let i = 0; i < 3000 && (await readdir(dir)).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(await readdir(dir), []);
   });
+
+  it('TreeRemovals with calls: the deletion waits while calls begin or one is under way, and begins once a wait passes with none', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'd', 'fs'), { recursive: true });
+    const calls = { started: 0, underWay: 0 };
+    const deleted: number[] = [];
+    const removals = new TreeRemovals({ remove: async () => void deleted.push(calls.started), delayMs: 10, calls });
+    assert.equal(await removals.removeLater(join(dir, 'd')), true);
+    // A call every 2 ms for 100 ms: never 10 ms without one.
+    const busy = setInterval(() => calls.started++, 2);
+    onCleanup('stop the calls', () => clearInterval(busy));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(deleted, [], 'not while calls come');
+    clearInterval(busy);
+    // One long call (a pull) under way: still not.
+    calls.underWay = 1;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(deleted, [], 'not while a call is under way');
+    calls.underWay = 0;
+    const last = calls.started;
+    await until('deleted once the calls stopped', () => deleted.length === 1);
+    assert.deepEqual(deleted, [last]);
+  });
+
+  it('TreeRemovals with calls: calls that never pause delay the deletion no longer than quietWaitMaxMs', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'e', 'fs'), { recursive: true });
+    const calls = { started: 0, underWay: 0 };
+    let deleted = false;
+    const removals = new TreeRemovals({ remove: async () => void (deleted = true), delayMs: 10, calls, quietWaitMaxMs: 60 });
+    const busy = setInterval(() => calls.started++, 2);
+    onCleanup('stop the calls', () => clearInterval(busy));
+    assert.equal(await removals.removeLater(join(dir, 'e')), true);
+    await until('deleted while the calls go on', () => deleted);
+    assert.ok(calls.started > 0);
+  });
+
   it('TreeRemovals with keepTopsMs: what each tree holds is deleted first, its emptied top dir kept until settled() or the wait ends', async () => {
     const dir = await tempDir();
     for (const name of ['f', 'g']) {
