@@ -153,9 +153,7 @@ export class RpcCall {
   write(message: unknown): boolean {
     if (this.over) return false;
     const bytes = this.serialize(message);
-    if (!bytes) return false;
-    this.sendHeaders();
-    return this.stream.write(prefixOf(bytes), bytes);
+    return bytes ? this.send(bytes) : false;
   }
 
   /**
@@ -169,8 +167,7 @@ export class RpcCall {
       const bytes = this.serialize(last);
       if (!bytes) return;
       if (!this.stream.responded && this.stream.respondWhole(RESPONSE_HEADERS, [prefixOf(bytes, WHOLE_PREFIX), bytes], OK_TRAILERS)) return this.ending();
-      this.sendHeaders();
-      this.stream.write(prefixOf(bytes), bytes);
+      this.send(bytes);
     }
     this.ending();
     const trailers = status === null ? OK_TRAILERS : statusFields(status);
@@ -185,6 +182,12 @@ export class RpcCall {
     this.deadlines.clear(this.deadline);
     for (const l of this.drainListeners.splice(0)) l();
     this.onOver();
+  }
+
+  /** Queues a serialized message after the headers; false when the client should be let to catch up. */
+  private send(bytes: Buffer): boolean {
+    this.sendHeaders();
+    return this.stream.write(prefixOf(bytes), bytes);
   }
 
   /** A response message's bytes; none, and the call ended, when they are over the size allowed. */

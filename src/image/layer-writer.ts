@@ -17,6 +17,7 @@ import {
   symlinkat,
 } from '../util/at-syscalls.js';
 import { lsetxattr, S_IFBLK, S_IFCHR, S_IFIFO } from '../util/fs-syscalls.js';
+import { isErrno } from '../errors.js';
 import { lstatAt, openInRoot, removeAt, walkInRoot } from '../util/in-root.js';
 import type { TarHeader } from './tar-reader.js';
 import { copyUp, hidesBelow, type LinkTarget } from './copy-up.js';
@@ -41,11 +42,10 @@ const DIR_CACHE = 64;
 /** The daemon's ids and umask, read once per worker (creation-defaults.ts). */
 let creator: CreatorIds | undefined;
 const NO_BYTES = Buffer.alloc(0);
-const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
 
-function why(code: string | undefined, err: unknown): string {
-  if (code === 'ELOOP') return 'too many levels of symbolic links';
-  if (code === 'ENOTDIR') return 'not a directory';
+function why(err: unknown): string {
+  if (isErrno(err, 'ELOOP')) return 'too many levels of symbolic links';
+  if (isErrno(err, 'ENOTDIR')) return 'not a directory';
   return (err as Error).message;
 }
 
@@ -105,12 +105,11 @@ export class LayerWriter {
     try {
       fd = openInRoot(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
     } catch (err) {
-      const code = errnoOf(err);
-      if (code !== 'ENOENT') throw new LayerError(`"${rel}": ${why(code, err)}`);
+      if (!isErrno(err, 'ENOENT')) throw new LayerError(`"${rel}": ${why(err)}`);
       try {
         fd = walkInRoot(this.rootFd, rel, { flags: O_RDONLY | O_DIRECTORY, mkdir: true, onMkdir: () => this.result.inodes++ }).fd;
       } catch (e) {
-        throw new LayerError(`"${rel}": ${why(errnoOf(e), e)}`);
+        throw new LayerError(`"${rel}": ${why(e)}`);
       }
     }
     if (this.dirFds.size >= DIR_CACHE) this.forget();
@@ -123,7 +122,7 @@ export class LayerWriter {
     try {
       make();
     } catch (err) {
-      if (errnoOf(err) !== 'EEXIST') throw err;
+      if (!isErrno(err, 'EEXIST')) throw err;
       removeAt(dirFd, name);
       this.stale = true;
       make();
@@ -208,7 +207,7 @@ export class LayerWriter {
       mkdirat(dirFd, name, 0o700);
       this.result.inodes++;
     } catch (err) {
-      if (errnoOf(err) !== 'EEXIST') throw err;
+      if (!isErrno(err, 'EEXIST')) throw err;
       // A directory already there stays (with what it holds); anything else goes.
       if (!lstatAt(dirFd, name)?.isDirectory()) this.create(dirFd, name, () => mkdirat(dirFd, name, 0o700));
     }
@@ -284,7 +283,7 @@ export class LayerWriter {
       try {
         set(name, value);
       } catch (err) {
-        const code = errnoOf(err);
+        const code = isErrno(err) ? err.code : undefined;
         const refusedOnNode = node && code === 'EPERM' && name.startsWith('user.');
         if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && !refusedOnNode) throw err;
         this.result.warnings.push(`${path}: xattr ${name} ${refusedOnNode ? 'refused by the kernel on a symlink or device' : 'not supported here'}`);
@@ -308,7 +307,7 @@ export class LayerWriter {
         dirFd = openInRoot(this.rootFd, dirRel, O_RDONLY | O_DIRECTORY);
         this.scratch.push(dirFd);
       } catch (err) {
-        if (errnoOf(err) !== 'ENOENT' && errnoOf(err) !== 'ENOTDIR') throw err;
+        if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
       }
     }
     const here = dirFd === undefined ? undefined : lstatAt(dirFd, name);

@@ -13,7 +13,7 @@
 import type { Duplex } from 'node:stream';
 import { ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, frame, frame32, FRAME_SIZE_ERROR,
   FrameReader, GOAWAY, HEADERS, MAX_WINDOW, NO_ERROR, PING, PROTOCOL_ERROR, ProtocolError, PUSH_PROMISE, REFUSED_STREAM, RST_STREAM, SETTINGS, settingsFrame,
-  SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_FRAME_SIZE, SETTINGS_MAX_HEADER_LIST_SIZE, STREAM_CLOSED, unpadded, WINDOW_UPDATE,
+  SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_FRAME_SIZE, SETTINGS_MAX_HEADER_LIST_SIZE, STREAM_CLOSED, uint32At, unpadded, WINDOW_UPDATE,
   type Frame } from './h2-frames.js';
 import { H2Stream, type HeaderField, type StreamSink } from './h2-stream.js';
 import { encodeHeaderBlock, HeaderBlockDecoder, MAX_HEADER_LIST } from './hpack-block.js';
@@ -298,7 +298,7 @@ export class H2Connection implements StreamSink {
     if (f.payload.length % 6 !== 0) throw new ProtocolError('SETTINGS of the wrong size', FRAME_SIZE_ERROR);
     for (let at = 0; at < f.payload.length; at += 6) {
       const id = f.payload.readUInt16BE(at);
-      const value = f.payload.readUInt32BE(at + 2);
+      const value = uint32At(f.payload, at + 2);
       if (id === 0x2 && value > 1) throw new ProtocolError('SETTINGS_ENABLE_PUSH over 1');
       if (id === SETTINGS_INITIAL_WINDOW_SIZE) {
         if (value > MAX_WINDOW) throw new ProtocolError('SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1', FLOW_CONTROL_ERROR);
@@ -322,7 +322,7 @@ export class H2Connection implements StreamSink {
 
   private windowUpdate(f: Frame): void {
     if (f.payload.length !== 4) throw new ProtocolError('WINDOW_UPDATE of the wrong size', FRAME_SIZE_ERROR);
-    const increment = f.payload.readUInt32BE(0) & 0x7fffffff;
+    const increment = uint32At(f.payload, 0) & 0x7fffffff;
     if (f.stream === 0) {
       if (increment === 0) throw new ProtocolError('WINDOW_UPDATE of 0');
       this.sendWindow += increment;
