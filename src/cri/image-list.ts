@@ -6,7 +6,7 @@ import type { UnaryHandler } from './wrap.js';
 
 /** A filter names one image (by id, tag or digest): the list is that image or nothing. */
 export function listImagesHandler(images: Pick<ImageService, 'find' | 'list'>): UnaryHandler<ListImagesRequest__Output, ListImagesResponse> {
-  return async (request) => {
+  return (request) => {
     const wanted = request.filter?.image?.image ?? '';
     if (wanted === '') return { images: images.list().map(criImage) };
     const image = images.find(wanted);

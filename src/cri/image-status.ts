@@ -7,7 +7,7 @@ import type { UnaryHandler } from './wrap.js';
 
 /** A missing image is an unset `image`, not an error: kubelet asks before every pull. */
 export function imageStatusHandler(images: Pick<ImageService, 'find'>): UnaryHandler<ImageStatusRequest__Output, ImageStatusResponse> {
-  return async (request): Promise<ImageStatusResponse> => {
+  return (request): ImageStatusResponse => {
     const ref = request.image?.image ?? '';
     if (ref === '') throw invalidArgument('ImageStatus: image reference is empty');
     const image = images.find(ref);

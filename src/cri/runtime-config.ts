@@ -4,5 +4,5 @@ import type { UnaryHandler } from './wrap.js';
 
 /** Coracle manages cgroups through cgroupfs (no systemd cgroup driver). */
 export function runtimeConfigHandler(): UnaryHandler<RuntimeConfigRequest__Output, RuntimeConfigResponse> {
-  return async () => ({ linux: { cgroup_driver: 'CGROUPFS' } });
+  return () => ({ linux: { cgroup_driver: 'CGROUPFS' } });
 }

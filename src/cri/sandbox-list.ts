@@ -9,7 +9,7 @@ import type { UnaryHandler } from './wrap.js';
 const listed = identityMemo(toCriSandbox);
 
 export function listPodSandboxHandler(sandboxes: Pick<SandboxService, 'list'>): UnaryHandler<ListPodSandboxRequest__Output, ListPodSandboxResponse> {
-  return async (request) => {
+  return (request) => {
     const f = request.filter;
     const state = f?.state?.state;
     const items = sandboxes.list({

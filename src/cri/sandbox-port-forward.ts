@@ -4,5 +4,5 @@ import type { StreamingService } from '../streaming/streaming-service.js';
 import type { UnaryHandler } from './wrap.js';
 
 export function portForwardHandler(streaming: Pick<StreamingService, 'portForward'>): UnaryHandler<PortForwardRequest__Output, PortForwardResponse> {
-  return async (request) => ({ url: streaming.portForward(request.pod_sandbox_id, request.port) });
+  return (request) => ({ url: streaming.portForward(request.pod_sandbox_id, request.port) });
 }

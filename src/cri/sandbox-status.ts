@@ -11,7 +11,7 @@ import type { UnaryHandler } from './wrap.js';
 const converted = identityMemo(toCriSandboxStatus);
 
 export function podSandboxStatusHandler(sandboxes: Pick<SandboxService, 'status'>): UnaryHandler<PodSandboxStatusRequest__Output, PodSandboxStatusResponse> {
-  return async (request): Promise<PodSandboxStatusResponse> => {
+  return (request): PodSandboxStatusResponse => {
     if (!request.pod_sandbox_id) throw invalidArgument('PodSandboxStatus: pod_sandbox_id is empty');
     const r = sandboxes.status(request.pod_sandbox_id);
     return {

@@ -7,7 +7,7 @@ import type { UnaryHandler } from './wrap.js';
 const KUBE_RUNTIME_API_VERSION = '0.1.0';
 
 export function versionHandler(): UnaryHandler<VersionRequest__Output, VersionResponse> {
-  return async () => ({
+  return () => ({
     version: KUBE_RUNTIME_API_VERSION,
     runtime_name: RUNTIME_NAME,
     runtime_version: CORACLE_VERSION,

@@ -35,7 +35,13 @@ export interface RpcObserver {
   method(service: string, method: string): RpcObserve;
 }
 
-export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+/**
+ * A unary handler: the response, or a promise of it. One with nothing to wait for (a List
+ * or Status of what the daemon holds in memory) answers at once: the answer is queued within
+ * the read that brought the request, with no promise job between, and leaves at that read's
+ * end unless another request read with it is still open (h2-connection.ts).
+ */
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Res | Promise<Res>;
 
 /**
  * A server-streaming handler: writes its messages and resolves when the stream is done.
@@ -102,13 +108,6 @@ class CallScope implements CallContext {
   }
 }
 
-/** The call's work, begun now (not a promise job later); what throws is its rejection. */
-async function begin<T>(ctx: CallScope, work: (ctx: CallContext) => Promise<T>): Promise<T> {
-  // Checked before any work: a bad header fails every call, even one that never asks.
-  void ctx.namespace;
-  return await work(ctx);
-}
-
 /**
  * Runs one call's work with what every RPC gets: an id, a child logger, timing, and errors
  * mapped to gRPC statuses in one place. `finish` gets the status or the result.
@@ -117,29 +116,47 @@ function serve<T>(
   rpc: string,
   log: Logger,
   call: RpcCall,
-  work: (ctx: CallContext) => Promise<T>,
+  work: (ctx: CallContext) => T | Promise<T>,
   finish: (status: CriError | null, result?: T) => void,
   observe: RpcObserve | undefined,
 ): void {
   const ctx = new CallScope(rpc, log, call);
-  begin(ctx, work).then(
-    (result) => {
-      // winston formats a line (redaction, timestamp, JSON) before its transport drops
-      // it for its level: asked first, a call at the default level formats nothing.
-      if (log.isLevelEnabled('debug')) ctx.log.debug('rpc done', { ms: ctx.ms() });
+  const done = (result: T): void => {
+    try {
       finish(null, result);
-      if (observe) observe('OK', seconds(ctx.start));
-    },
-    (err: unknown) => {
-      const status = toGrpcError(err);
-      const level = logLevelFor(status.code);
-      if (log.isLevelEnabled(level)) ctx.log.log(level, 'rpc failed', { ms: ctx.ms(), code: status.code, error: status.details });
-      // Where it was raised, and where its causes were: for whoever debugs the daemon.
-      if (log.isLevelEnabled('debug') && err instanceof Error) ctx.log.debug('rpc failed: stack', { stack: stacksOf(err) });
-      finish(status);
-      if (observe) observe(errorCodeOf(err), seconds(ctx.start));
-    },
-  );
+    } catch (err) {
+      // An answer that fails on its way out (a response that does not encode) fails its call
+      // alone: not the connection, within whose read an answer given at once is sent, nor the
+      // daemon, as a throw in a promise's reaction would (an unhandled rejection).
+      failed(err);
+      return;
+    }
+    // winston formats a line (redaction, timestamp, JSON) before its transport drops
+    // it for its level: asked first, a call at the default level formats nothing.
+    if (log.isLevelEnabled('debug')) ctx.log.debug('rpc done', { ms: ctx.ms() });
+    if (observe) observe('OK', seconds(ctx.start));
+  };
+  const failed = (err: unknown): void => {
+    const status = toGrpcError(err);
+    const level = logLevelFor(status.code);
+    if (log.isLevelEnabled(level)) ctx.log.log(level, 'rpc failed', { ms: ctx.ms(), code: status.code, error: status.details });
+    // Where it was raised, and where its causes were: for whoever debugs the daemon.
+    if (log.isLevelEnabled('debug') && err instanceof Error) ctx.log.debug('rpc failed: stack', { stack: stacksOf(err) });
+    finish(status);
+    if (observe) observe(errorCodeOf(err), seconds(ctx.start));
+  };
+  // The work begins now, not in a promise job; what it throws fails the call as a rejection does.
+  let answer: T | Promise<T>;
+  try {
+    // Checked before any work: a bad header fails every call, even one that never asks.
+    void ctx.namespace;
+    answer = work(ctx);
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  if (answer instanceof Promise) answer.then(done, failed);
+  else done(answer);
 }
 
 const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;

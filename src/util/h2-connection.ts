@@ -47,6 +47,8 @@ export class H2Connection implements StreamSink {
   /** Header lists found well-formed (the decoder hands a repeated block's list out again). */
   private readonly wellFormed = new WeakSet<readonly HeaderField[]>();
   private readonly streams = new Map<number, H2Stream>();
+  /** The streams the read under way has delivered request headers or DATA to (read()). */
+  private readonly carried: H2Stream[] = [];
   /** Each stream's receive window and the bytes consumed but not yet given back. */
   private readonly receiving = new WeakMap<H2Stream, { window: number; credit: number }>();
   private readonly maxConcurrent: number;
@@ -155,25 +157,26 @@ export class H2Connection implements StreamSink {
   // The client's frames
 
   /**
-   * The frames of one read. What they queue leaves at the read's end, in one write, when none
-   * of them was part of a request (a PING's ACK, a SETTINGS ACK, DATA a WINDOW_UPDATE let go);
-   * otherwise at setImmediate (send), when the handlers they started may have answered: a
-   * PING's ACK and the answer to the request read with it leave in one write, and wake the
-   * client once.
+   * The frames of one read. What they queue leaves at the read's end, in one write, when no
+   * stream they carried a request to is still open (they carried none, or each was answered
+   * or reset within the read: a handler that answers at once, wrap.ts); otherwise at
+   * setImmediate (send), once the handlers' promise jobs have run: the answer and a PING's
+   * ACK read with its request leave in one write, and wake the client once.
    */
   private read(chunk: Buffer): void {
-    let requests = false;
     this.output.hold();
     try {
       for (const f of this.reader.push(chunk)) {
         if (this.gone) return;
-        if (f.type === HEADERS || f.type === DATA || f.type === CONTINUATION) requests = true;
         this.frame(f);
       }
     } catch (err) {
       this.fail(err as Error);
     } finally {
-      this.output.release(requests);
+      let open = false;
+      for (const s of this.carried) open ||= !s.finished;
+      this.carried.length = 0;
+      this.output.release(open);
     }
   }
 
@@ -237,6 +240,7 @@ export class H2Connection implements StreamSink {
     const fields = this.decoder.decode(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
     const existing = this.streams.get(id);
     if (existing) {
+      this.carried.push(existing);
       // Trailers: they end the request. A client's gRPC request has none to read.
       if (!endStream) return existing.cancel(PROTOCOL_ERROR);
       return existing.remoteEnd();
@@ -259,6 +263,7 @@ export class H2Connection implements StreamSink {
     }
     const stream = new H2Stream(this, id, fields, this.peerInitialWindow);
     this.streams.set(id, stream);
+    this.carried.push(stream);
     this.receiving.set(stream, { window: this.streamWindow, credit: 0 });
     this.o.onStream(stream);
     if (endStream) stream.remoteEnd();
@@ -280,6 +285,7 @@ export class H2Connection implements StreamSink {
       return; // a stream this side has closed: what was in flight is dropped
     }
     if (stream.remoteEnded) return stream.cancel(STREAM_CLOSED);
+    this.carried.push(stream);
     const r = this.receiving.get(stream)!;
     r.window -= length;
     if (r.window < 0) return stream.cancel(FLOW_CONTROL_ERROR);

@@ -12,7 +12,7 @@ export interface HeaderField {
 
 /** What a stream needs of its connection. */
 export interface StreamSink {
-  /** Queues frames for the socket; they leave together once the event loop's turn has done its I/O. */
+  /** Queues frames for the socket; they leave together at the end of the read being handled, or of the event loop's turn (h2-connection.ts read). */
   send(frames: Buffer[]): void;
   /** A header list encoded (HPACK) as one block. */
   encodeHeaders(fields: readonly HeaderField[]): Buffer;

@@ -8,12 +8,15 @@ import { Duplex } from 'node:stream';
 import { Status } from '../../src/cri/grpc-status.js';
 import type { MethodCodec, RpcCall } from '../../src/cri/rpc-call.js';
 import { RpcServer } from '../../src/cri/rpc-server.js';
+import { wrapUnary, type UnaryHandler } from '../../src/cri/wrap.js';
+import { CoracleError } from '../../src/errors.js';
 import { CallCount } from '../../src/util/call-count.js';
 import { DATA, END_HEADERS, END_STREAM, frame, HEADERS, PREFACE } from '../../src/util/h2-frames.js';
 import { encodeHeaderBlock } from '../../src/util/hpack-block.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { h2Answer } from '../helpers/h2-answer.js';
 import { until } from '../helpers/until.js';
+import winston from 'winston';
 
 /*
  * The gRPC layer over HTTP/2, against Node's HTTP/2 client sending what gRPC libraries would
@@ -190,9 +193,9 @@ describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
     }
   });
 
-  it('a unary answer leaves in one write: headers, DATA and trailers', async () => {
+  it("a unary answer given at once (wrapUnary) leaves in one write, headers, DATA and trailers, at the end of the read that brought its request", async () => {
     const rpc = new RpcServer({ maxReceiveMessageBytes: 1024, maxSendMessageBytes: 1024 });
-    rpc.register(json('/t/Echo'), echo);
+    rpc.register(json('/t/Echo'), wrapUnary('Echo', winston.createLogger({ silent: true }), (r) => ({ echo: r })));
     const writes: Buffer[] = [];
     const socket = new Duplex({ read: () => undefined, write: (chunk: Buffer, _enc, cb) => (writes.push(chunk), cb()) });
     onCleanup('destroy the fake socket', () => socket.destroy());
@@ -204,8 +207,14 @@ describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
       { name: ':path', value: '/t/Echo' },
       { name: 'content-type', value: 'application/grpc' },
     ]);
-    setImmediate(() => socket.push(Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS, 1, headers), frame(DATA, END_STREAM, 1, framed({ n: 7 }))])));
-    await until('the answer', () => writes.length === 2);
+    const writesNextTurn = await new Promise<number>((resolve) =>
+      setImmediate(() => {
+        // Queued before the read: it runs before anything the read queues with setImmediate.
+        setImmediate(() => resolve(writes.length));
+        socket.push(Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS, 1, headers), frame(DATA, END_STREAM, 1, framed({ n: 7 }))]));
+      }),
+    );
+    assert.equal(writesNextTurn, 2, 'written within the read');
     const types: number[] = [];
     for (let at = 0, w = writes[1]!; at < w.length; at += 9 + w.readUIntBE(at, 3)) types.push(w[at + 3]!);
     assert.deepEqual(types, [HEADERS, DATA, HEADERS]);
@@ -233,6 +242,35 @@ describe('cri/rpc-server: gRPC over the HTTP/2 connection', function () {
     await until('the handler told', () => told);
     req.close();
   });
+
+  // wrap.ts's unary handlers: an answer given at once or later, a throw at once or a rejection,
+  // and an answer that does not encode (a BigInt has no JSON): each call gets its own status,
+  // and the connection serves on.
+  const handlers: { name: string; handler: UnaryHandler<unknown, unknown>; grpc: keyof typeof Status; messages: unknown[] }[] = [
+    { name: 'an answer given at once', handler: (r) => ({ at: 'once', r }), grpc: 'OK', messages: [{ at: 'once', r: { n: 1 } }] },
+    { name: 'an answer given later', handler: async (r) => ({ at: 'later', r }), grpc: 'OK', messages: [{ at: 'later', r: { n: 1 } }] },
+    { name: 'a throw at once', handler: () => { throw new CoracleError('NOT_FOUND', 'nothing at once'); }, grpc: 'NOT_FOUND', messages: [] },
+    { name: 'a rejection', handler: async () => { throw new CoracleError('NOT_FOUND', 'nothing later'); }, grpc: 'NOT_FOUND', messages: [] },
+    { name: 'an answer at once that does not encode', handler: () => ({ big: 1n }), grpc: 'INTERNAL', messages: [] },
+    { name: 'an answer later that does not encode', handler: async () => ({ big: 1n }), grpc: 'INTERNAL', messages: [] },
+  ];
+  for (const h of handlers) {
+    it(`wrapUnary, ${h.name}: ${h.grpc}, and the connection serves on`, async () => {
+      const log = winston.createLogger({ silent: true });
+      const session = await serve((s) => {
+        s.register(json('/t/H'), wrapUnary('H', log, h.handler));
+        s.register(json('/t/Echo'), echo);
+      });
+      const req = session.request(GRPC('/t/H'));
+      req.end(framed({ n: 1 }));
+      const a = await answer(req);
+      assert.equal(a.grpcStatus, String(Status[h.grpc]));
+      assert.deepEqual(a.messages, h.messages);
+      const ok = session.request(GRPC('/t/Echo'));
+      ok.end(framed({ n: 2 }));
+      assert.deepEqual((await answer(ok)).messages, [{ echo: { n: 2 } }]);
+    });
+  }
 
   it('a response over the send limit is RESOURCE_EXHAUSTED, not sent', async () => {
     const session = await serve((s) => s.register(json('/t/Big'), (call) => (call.onHalfClose = () => call.end(null, 'y'.repeat(2000)))));

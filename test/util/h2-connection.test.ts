@@ -67,6 +67,25 @@ function fakeSocket(): { socket: Duplex; writes: Buffer[] } {
   return { socket, writes };
 }
 
+/** A request's header block (POST /x). */
+const POST_X = encodeHeaderBlock([{ name: ':method', value: 'POST' }, { name: ':scheme', value: 'http' }, { name: ':path', value: '/x' }]);
+
+/** A request with no body on stream `id`: its HEADERS frame, which ends it. */
+const request = (id: number): Buffer => frame(HEADERS, END_HEADERS | END_STREAM, id, POST_X);
+
+/**
+ * Pushes `chunk` as one read of `socket`, from a macrotask as a socket's reads come, and
+ * resolves with how many writes there were by the next turn of the loop (a setImmediate
+ * queued before the read: it runs before anything the read queues with setImmediate).
+ */
+const writesAfterRead = (socket: Duplex, writes: Buffer[], chunk: Buffer): Promise<number> =>
+  new Promise((resolve) =>
+    setImmediate(() => {
+      setImmediate(() => resolve(writes.length));
+      socket.push(chunk);
+    }),
+  );
+
 /** The frames of one write: type, flags and stream of each. */
 function frameTypes(w: Buffer): [number, number, number][] {
   const types: [number, number, number][] = [];
@@ -186,9 +205,8 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
       },
     });
     await until('the server says its settings', () => writes.length === 1);
-    const request = encodeHeaderBlock([{ name: ':method', value: 'POST' }, { name: ':scheme', value: 'http' }, { name: ':path', value: '/x' }]);
     // From a macrotask, as a socket's reads come: not inside this test's promise jobs.
-    setImmediate(() => socket.push(Buffer.concat([PREFACE, frame(PING, 0, 0, Buffer.from('12345678')), frame(HEADERS, END_HEADERS | END_STREAM, 1, request)])));
+    setImmediate(() => socket.push(Buffer.concat([PREFACE, frame(PING, 0, 0, Buffer.from('12345678')), frame(HEADERS, END_HEADERS | END_STREAM, 1, POST_X)])));
     await until('the server answers', () => writes.length > 1);
     await new Promise((r) => setImmediate(r));
     assert.equal(writes.length, 2, 'one write after the settings');
@@ -199,15 +217,25 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
     const { socket, writes } = fakeSocket();
     new H2Connection(socket, { onStream: () => assert.fail('no stream') });
     await until('the server says its settings', () => writes.length === 1);
-    let writesNextTurn = -1;
-    setImmediate(() => {
-      // Queued before the read: it runs before anything the read queues with setImmediate.
-      setImmediate(() => (writesNextTurn = writes.length));
-      socket.push(Buffer.concat([PREFACE, frame(PING, 0, 0, Buffer.from('12345678'))]));
-    });
-    await until('the next turn', () => writesNextTurn >= 0);
-    assert.equal(writesNextTurn, 2, 'the ACK was written by then');
+    assert.equal(await writesAfterRead(socket, writes, Buffer.concat([PREFACE, frame(PING, 0, 0, Buffer.from('12345678'))])), 2, 'the ACK was written by then');
     assert.deepEqual(frameTypes(writes[1]!), [[PING, ACK, 0]]);
+  });
+
+  it("a request answered within its read leaves at the read's end, with the PING's ACK read before it; one answered later waits for the turn's end", async () => {
+    const { socket, writes } = fakeSocket();
+    const answer = (s: H2Stream): void => void s.respondWhole([{ name: ':status', value: '200' }], [Buffer.from('ok')], [{ name: 'grpc-status', value: '0' }]);
+    // Stream 1 is answered as its request ends (a handler with nothing to wait for); stream 3 in a promise job.
+    new H2Connection(socket, { onStream: (s) => (s.onEnd = () => (s.id === 1 ? answer(s) : void Promise.resolve().then(() => answer(s)))) });
+    await until('the server says its settings', () => writes.length === 1);
+    // As a gRPC client sends a request: HEADERS, then its message in DATA that ends the stream.
+    const withBody = (id: number): Buffer =>
+      Buffer.concat([frame(HEADERS, END_HEADERS, id, POST_X), frame(DATA, END_STREAM, id, Buffer.from('hi'))]);
+    const ping = (data: string): Buffer => frame(PING, 0, 0, Buffer.from(data));
+    assert.equal(await writesAfterRead(socket, writes, Buffer.concat([PREFACE, ping('12345678'), withBody(1)])), 2, 'written within the read');
+    assert.deepEqual(frameTypes(writes[1]!), [[PING, ACK, 0], [HEADERS, END_HEADERS, 1], [DATA, 0, 1], [HEADERS, END_HEADERS | END_STREAM, 1]]);
+    assert.equal(await writesAfterRead(socket, writes, Buffer.concat([ping('abcdefgh'), withBody(3)])), 2, 'nothing written by the next turn');
+    await until('the second answer', () => writes.length === 3);
+    assert.deepEqual(frameTypes(writes[2]!), [[PING, ACK, 0], [HEADERS, END_HEADERS, 3], [DATA, 0, 3], [HEADERS, END_HEADERS | END_STREAM, 3]], 'the ACK waited for the answer');
   });
 
   it('a whole response leaves as one write where the windows let it, and piece by piece where they do not', async () => {
@@ -219,7 +247,6 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
       },
     });
     await until('the server says its settings', () => writes.length === 1);
-    const request = (id: number): Buffer => frame(HEADERS, END_HEADERS | END_STREAM, id, encodeHeaderBlock([{ name: ':method', value: 'POST' }, { name: ':scheme', value: 'http' }, { name: ':path', value: '/x' }]));
     setImmediate(() => socket.push(Buffer.concat([PREFACE, request(1)])));
     await until('the first answer', () => writes.length === 2);
     assert.deepEqual(frameTypes(writes[1]!), [[HEADERS, END_HEADERS, 1], [DATA, 0, 1], [HEADERS, END_HEADERS | END_STREAM, 1]]);
@@ -245,7 +272,6 @@ describe('util/h2-connection: a server-side HTTP/2 connection', function () {
       },
     });
     await until('the server says its settings', () => writes.length === 1);
-    const request = (id: number): Buffer => frame(HEADERS, END_HEADERS | END_STREAM, id, encodeHeaderBlock([{ name: ':method', value: 'POST' }, { name: ':scheme', value: 'http' }, { name: ':path', value: '/x' }]));
     // 20,000 bytes: over the default frame size (16,384).
     setImmediate(() => socket.push(Buffer.concat([PREFACE, request(1)])));
     await until('the first', () => whole.length === 1);
