@@ -178,28 +178,23 @@ function holdsRemembered(type: protobuf.Type, path?: Set<protobuf.Type>): boolea
  * was a tenth of a ListImages call.
  */
 function responseBytes(type: protobuf.Type, value: Record<string, unknown>): Buffer {
-  const { byNumber, messageFields } = layoutOf(type);
   // A number is a varint to write, an array bytes to copy.
   const parts: (number | Uint8Array)[] = [];
   let size = 0;
-  for (const f of byNumber) {
-    const v = value[f.name];
-    if (v === undefined || v === null || isEmptyCollection(f, v)) continue;
-    if (!messageFields.has(f)) {
-      const bytes = type.encode(type.fromObject({ [f.name]: v })).finish();
+  eachField(
+    type,
+    value,
+    (v) => {
+      const bytes = type.encode(type.fromObject(v)).finish();
       parts.push(bytes);
       size += bytes.length;
-      continue;
-    }
-    const elementType = f.resolvedType as protobuf.Type;
-    // Field number and wire type 2 (length-delimited), then the length and the bytes.
-    const tag = ((f.id << 3) | 2) >>> 0;
-    for (const e of f.repeated ? (v as object[]) : [v as object]) {
+    },
+    (tag, elementType, e) => {
       const bytes = encodedMessage(elementType, e);
       parts.push(tag, bytes.length, bytes);
       size += varintSize(tag) + varintSize(bytes.length) + bytes.length;
-    }
-  }
+    },
+  );
   const b = Buffer.allocUnsafe(size);
   let at = 0;
   for (const p of parts) {
@@ -211,6 +206,33 @@ function responseBytes(type: protobuf.Type, value: Record<string, unknown>): Buf
     }
   }
   return b;
+}
+
+/**
+ * The fields of `value`, a message of `type`, that are set, in protobufjs's order (by field
+ * number): each field that holds no message as a one-field object for protobufjs to encode
+ * (`scalar`), each message it holds (each element of a repeated one) with its tag, field
+ * number and wire type 2, length-delimited (`message`). Proto3 encodes an unset field, an
+ * empty repeated or map field as nothing.
+ */
+function eachField(
+  type: protobuf.Type,
+  value: Record<string, unknown>,
+  scalar: (v: Record<string, unknown>) => void,
+  message: (tag: number, elementType: protobuf.Type, e: object) => void,
+): void {
+  const { byNumber, messageFields } = layoutOf(type);
+  for (const f of byNumber) {
+    const v = value[f.name];
+    if (v === undefined || v === null || isEmptyCollection(f, v)) continue;
+    if (!messageFields.has(f)) {
+      scalar({ [f.name]: v });
+      continue;
+    }
+    const elementType = f.resolvedType as protobuf.Type;
+    const tag = ((f.id << 3) | 2) >>> 0;
+    for (const e of f.repeated ? (v as object[]) : [v as object]) message(tag, elementType, e);
+  }
 }
 
 /** The bytes of `v` (0 to 2^32 - 1) as a varint. */
@@ -235,18 +257,12 @@ function putVarint(b: Buffer, at: number, v: number): number {
  * attributes, which are the same in every call (encodeAhead).
  */
 function writeFields(w: protobuf.Writer, type: protobuf.Type, value: Record<string, unknown>): void {
-  const { byNumber, messageFields } = layoutOf(type);
-  for (const f of byNumber) {
-    const v = value[f.name];
-    if (v === undefined || v === null || isEmptyCollection(f, v)) continue;
-    if (!messageFields.has(f)) {
-      type.encode(type.fromObject({ [f.name]: v }), w);
-      continue;
-    }
-    const elementType = f.resolvedType as protobuf.Type;
-    const tag = (f.id << 3) | 2;
-    for (const e of f.repeated ? (v as object[]) : [v as object]) writeMessage(w.uint32(tag), elementType, e);
-  }
+  eachField(
+    type,
+    value,
+    (v) => type.encode(type.fromObject(v), w),
+    (tag, elementType, e) => writeMessage(w.uint32(tag), elementType, e),
+  );
 }
 
 /**

@@ -166,7 +166,7 @@ export class RpcCall {
     if (status === null && last !== undefined) {
       const bytes = this.serialize(last);
       if (!bytes) return;
-      if (!this.stream.responded && this.stream.respondWhole(RESPONSE_HEADERS, [prefixOf(bytes, WHOLE_PREFIX), bytes], OK_TRAILERS)) return this.ending();
+      if (this.stream.respondWhole(RESPONSE_HEADERS, [prefixOf(bytes, WHOLE_PREFIX), bytes], OK_TRAILERS)) return this.ending();
       this.send(bytes);
     }
     this.ending();
